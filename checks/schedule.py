@@ -1,0 +1,117 @@
+"""When checks run: a stable per-check phase inside the interval, so 5,000 checks do not all fire
+at :00 (no thundering herd), plus the UTC guard every time-taking decision uses.
+
+Each check's runs sit on a fixed grid of *slots*::
+
+    slot_k = epoch + k * interval + phase(check_id, interval)
+
+``phase`` comes from a cryptographic hash of the check id (not Python's per-process ``hash()``),
+so it is the same in every worker process and after every restart, and ids spread evenly over the
+interval. Because slots are anchored to the Unix epoch, a check keeps its rhythm whatever the
+process start time, and a run that took long does not push later runs (no drift).
+
+All functions are pure: they take ``now`` and return datetimes (timezone-aware UTC).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import UTC, datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = 1_000_000
+
+
+class NaiveDatetimeError(ValueError):
+    """A datetime without a time zone reached a decision that needs an unambiguous instant."""
+
+
+class ScheduleError(ValueError):
+    """Bad scheduling input (interval, check id); the message names the field and value."""
+
+
+def ensure_utc(value: datetime, name: str) -> datetime:
+    """Return ``value`` converted to UTC; raise :class:`NaiveDatetimeError` if it is naive.
+
+    ``name`` is the field or argument the caller checks, so the error reads
+    "now must be timezone-aware (UTC), got naive 2024-03-10 02:30:00".
+    """
+    if not isinstance(value, datetime):
+        raise NaiveDatetimeError(f"{name} must be a datetime, got {value!r}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise NaiveDatetimeError(f"{name} must be timezone-aware (UTC), got naive {value}")
+    return value.astimezone(UTC)
+
+
+def _interval_us(interval: float) -> int:
+    if isinstance(interval, bool) or not isinstance(interval, int | float):
+        raise ScheduleError(f"interval must be a number of seconds, got {interval!r}")
+    if not math.isfinite(interval) or interval <= 0:
+        raise ScheduleError(f"interval must be a positive number of seconds, got {interval!r}")
+    micros = round(interval * _US)
+    if micros < 1:
+        raise ScheduleError(f"interval must be at least 1 µs, got {interval!r}")
+    return micros
+
+
+def _check_key(check_id: str | int) -> bytes:
+    text = str(check_id)
+    if not text:
+        raise ScheduleError("check_id must not be empty")
+    return text.encode("utf-8")
+
+
+def _phase_us(check_id: str | int, interval_us: int) -> int:
+    digest = hashlib.blake2b(_check_key(check_id), digest_size=8, person=b"dutydesk-phase").digest()
+    fraction = int.from_bytes(digest, "big")  # uniform in [0, 2**64)
+    return (fraction * interval_us) >> 64  # uniform in [0, interval_us)
+
+
+def _to_us(at: datetime) -> int:
+    delta = at - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * _US + delta.microseconds
+
+
+def _from_us(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def phase_offset(check_id: str | int, interval: float) -> float:
+    """Seconds in ``[0, interval)`` by which this check's slots are offset from the epoch grid.
+
+    Stable for a given (check id, interval) across processes and restarts.
+    """
+    interval_us = _interval_us(interval)
+    return _phase_us(check_id, interval_us) / _US
+
+
+def slot_at_or_after(check_id: str | int, interval: float, at: datetime) -> datetime:
+    """The first slot of this check at or after ``at``."""
+    at_us = _to_us(ensure_utc(at, "at"))
+    interval_us = _interval_us(interval)
+    phase = _phase_us(check_id, interval_us)
+    k = -((phase - at_us) // interval_us)  # ceil((at - phase) / interval) in exact integers
+    return _from_us(k * interval_us + phase)
+
+
+def next_due(
+    check_id: str | int, interval: float, last_run: datetime | None, now: datetime
+) -> datetime:
+    """When this check should run next.
+
+    - Never run (``last_run is None``): its first slot at or after ``now`` (a fresh fleet of checks
+      starts spread out, not all at once).
+    - Otherwise: the first slot strictly after ``last_run``. If that slot is already in the past
+      (the worker was down or overloaded), the first slot at or after ``now``: missed runs are
+      skipped, not caught up in a burst, and the phase spread is kept.
+    """
+    now = ensure_utc(now, "now")
+    if last_run is None:
+        return slot_at_or_after(check_id, interval, now)
+    last_run = ensure_utc(last_run, "last_run")
+    after_last = slot_at_or_after(check_id, interval, last_run + timedelta(microseconds=1))
+    if after_last >= now:
+        return after_last
+    return slot_at_or_after(check_id, interval, now)
+
