@@ -1,0 +1,272 @@
+"""Account operations shared by the CLI, the admin screens and the API.
+
+Each function validates first and raises ``ValidationError`` before touching the session, adds
+the change and its audit entry to the session, and leaves the commit to the caller (one request or
+CLI command = one transaction).
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dutydesk import audit
+from dutydesk.config import SUPPORTED_LANGUAGES
+from dutydesk.db import utcnow
+from dutydesk.models import ApiToken, KioskLink, Role, User
+from dutydesk.security import (
+    PasswordPolicyError,
+    Principal,
+    check_password_policy,
+    hash_password,
+    issue_secret,
+)
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$|^[^@\s]+@localhost$")
+
+
+class ValidationError(ValueError):
+    """Input a person typed is wrong; ``field`` names the input, the message says why."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def user_snapshot(user: User) -> dict[str, Any]:
+    """What the audit log keeps of a user (never the password hash)."""
+    return {
+        "email": user.email,
+        "name": user.name,
+        "role": user.role.value,
+        "active": user.active,
+        "language": user.language,
+        "timezone": user.timezone,
+    }
+
+
+def _clean_email(session: Session, email: str, *, exclude_id: int | None = None) -> str:
+    email = email.strip().lower()
+    if not _EMAIL.match(email):
+        raise ValidationError("email", f"not a valid email address: {email!r}")
+    query = select(User.id).where(func.lower(User.email) == email)
+    if exclude_id is not None:
+        query = query.where(User.id != exclude_id)
+    if session.scalar(query) is not None:
+        raise ValidationError("email", f"a user with email {email} already exists")
+    return email
+
+
+def _clean_role(role: str | Role) -> Role:
+    try:
+        return role if isinstance(role, Role) else Role.parse(str(role))
+    except ValueError as exc:
+        raise ValidationError("role", str(exc)) from None
+
+
+def _clean_language(language: str | None) -> str | None:
+    if language in (None, ""):
+        return None
+    if language not in SUPPORTED_LANGUAGES:
+        raise ValidationError(
+            "language", f"got {language!r}, allowed: {', '.join(SUPPORTED_LANGUAGES)}"
+        )
+    return language
+
+
+def _clean_timezone(tz: str | None) -> str | None:
+    if tz in (None, ""):
+        return None
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError("timezone", f"unknown time zone {tz!r}") from None
+    return tz
+
+
+def _clean_password(password: str) -> str:
+    try:
+        check_password_policy(password)
+    except PasswordPolicyError as exc:
+        raise ValidationError("password", str(exc)) from None
+    return hash_password(password)
+
+
+def create_user(
+    session: Session,
+    actor: Principal | str,
+    *,
+    email: str,
+    password: str,
+    role: str | Role = Role.ENGINEER,
+    name: str = "",
+    language: str | None = None,
+    timezone: str | None = None,
+) -> User:
+    user = User(
+        email=_clean_email(session, email),
+        name=name.strip()[:200],
+        role=_clean_role(role),
+        password_hash=_clean_password(password),
+        language=_clean_language(language),
+        timezone=_clean_timezone(timezone),
+        active=True,
+        created_at=utcnow(),
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "user.create",
+        "user",
+        user.id,
+        summary=f"created {user.email} as {user.role.value}",
+        after=user_snapshot(user),
+    )
+    return user
+
+
+def update_user(session: Session, actor: Principal | str, user: User, **changes: Any) -> User:
+    """Apply changes (email, name, role, active, language, timezone, password)."""
+    before = user_snapshot(user)
+    if "email" in changes:
+        user.email = _clean_email(session, changes["email"], exclude_id=user.id)
+    if "name" in changes:
+        user.name = str(changes["name"]).strip()[:200]
+    if "role" in changes:
+        user.role = _clean_role(changes["role"])
+    if "language" in changes:
+        user.language = _clean_language(changes["language"])
+    if "timezone" in changes:
+        user.timezone = _clean_timezone(changes["timezone"])
+    if "active" in changes:
+        user.active = bool(changes["active"])
+        if not user.active:
+            user.session_version += 1  # signs the user out everywhere
+    if changes.get("password"):
+        user.password_hash = _clean_password(changes["password"])
+        user.session_version += 1
+    old, new = audit.changed_fields(before, user_snapshot(user))
+    if changes.get("password"):
+        new["password"] = "changed"
+    if new:
+        audit.record(
+            session,
+            actor,
+            "user.update",
+            "user",
+            user.id,
+            summary=f"updated {user.email}: {', '.join(sorted(new))}",
+            before=old,
+            after=new,
+        )
+    return user
+
+
+def require_another_active_admin(session: Session, user: User) -> None:
+    """Refuse to demote or disable the last active admin (nobody could administer after)."""
+    others = session.scalar(
+        select(func.count(User.id)).where(
+            User.role == Role.ADMIN, User.active.is_(True), User.id != user.id
+        )
+    )
+    if not others:
+        raise ValidationError("role", "this is the last active admin; make another admin first")
+
+
+def create_token(
+    session: Session, actor: Principal | str, *, name: str, role: str | Role
+) -> tuple[ApiToken, str]:
+    """Create an API token; returns it with the plaintext, which is shown once and not kept."""
+    name = name.strip()
+    if not name:
+        raise ValidationError("name", "a token needs a name that says what uses it")
+    secret = issue_secret("dd")
+    creator = actor.user_id if isinstance(actor, Principal) else None
+    token = ApiToken(
+        name=name[:120],
+        role=_clean_role(role),
+        prefix=secret.prefix,
+        token_hash=secret.digest,
+        created_by_id=creator,
+        created_at=utcnow(),
+    )
+    session.add(token)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "token.create",
+        "api_token",
+        token.id,
+        summary=f"created token {token.name!r} ({token.role.value})",
+        after={"name": token.name, "role": token.role.value, "prefix": token.prefix},
+    )
+    return token, secret.plaintext
+
+
+def revoke_token(session: Session, actor: Principal | str, token: ApiToken) -> None:
+    if not token.active:
+        raise ValidationError("token", f"token {token.name!r} is already revoked")
+    token.revoked_at = utcnow()
+    audit.record(
+        session,
+        actor,
+        "token.revoke",
+        "api_token",
+        token.id,
+        summary=f"revoked token {token.name!r}",
+        before={"active": True},
+        after={"active": False},
+    )
+
+
+def create_kiosk_link(
+    session: Session, actor: Principal | str, *, name: str
+) -> tuple[KioskLink, str]:
+    name = name.strip()
+    if not name:
+        raise ValidationError("name", "name the screen, e.g. 'Hall A wall'")
+    secret = issue_secret("kiosk")
+    creator = actor.user_id if isinstance(actor, Principal) else None
+    link = KioskLink(
+        name=name[:120],
+        prefix=secret.prefix,
+        token_hash=secret.digest,
+        created_by_id=creator,
+        created_at=utcnow(),
+    )
+    session.add(link)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "kiosk.create",
+        "kiosk_link",
+        link.id,
+        summary=f"created kiosk link {link.name!r}",
+        after={"name": link.name},
+    )
+    return link, secret.plaintext
+
+
+def revoke_kiosk_link(session: Session, actor: Principal | str, link: KioskLink) -> None:
+    if not link.active:
+        raise ValidationError("kiosk", f"kiosk link {link.name!r} is already revoked")
+    link.revoked_at = utcnow()
+    audit.record(
+        session,
+        actor,
+        "kiosk.revoke",
+        "kiosk_link",
+        link.id,
+        summary=f"revoked kiosk link {link.name!r}",
+        before={"active": True},
+        after={"active": False},
+    )

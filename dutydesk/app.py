@@ -1,0 +1,135 @@
+"""The Flask app factory: settings, storage, security, i18n, blueprints, errors, metrics."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, request
+from flask_wtf.csrf import CSRFProtect
+
+from dutydesk.config import Settings, load_settings
+from dutydesk.context import AppState, close_db_session
+from dutydesk.db import Database
+from dutydesk.errors import register_error_handlers
+from dutydesk.i18n import init_i18n
+from dutydesk.logs import configure_logging
+from dutydesk.metrics import Metrics
+from dutydesk.migrate import ensure_migrated
+
+log = logging.getLogger("dutydesk.web")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def template_folder() -> str:
+    """Templates live in the repo's ``templates/``; a wheel carries them as ``_templates``."""
+    packaged = Path(__file__).parent / "_templates"
+    if packaged.is_dir():
+        return str(packaged)
+    return str(Path(__file__).resolve().parent.parent / "templates")
+
+
+def create_app(
+    config: dict[str, Any] | Settings | None = None,
+    *,
+    db: Database | None = None,
+    check_migrations: bool = True,
+) -> Flask:
+    """Build the web app.
+
+    ``config`` is a ``Settings`` or a mapping of overrides on top of the environment (see
+    ``dutydesk.config``). Raises ``ConfigError`` for bad settings and ``NotMigratedError`` when the
+    database schema is not at the current revision.
+    """
+    settings = config if isinstance(config, Settings) else load_settings(config)
+    configure_logging(settings.log_level, settings.log_format)
+    database = db or Database(settings.database_url)
+    if check_migrations:
+        ensure_migrated(database)
+
+    app = Flask(
+        "dutydesk",
+        template_folder=template_folder(),
+        static_folder=str(Path(__file__).parent / "static"),
+        instance_path=settings.instance_path,
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.env == "testing",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_lifetime_hours),
+        WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead; a wall page stays open for days
+        WTF_CSRF_SSL_STRICT=False,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["dutydesk"] = AppState(settings=settings, db=database, metrics=Metrics())
+
+    csrf = CSRFProtect(app)
+    init_i18n(app)
+    _install_request_hooks(app)
+    register_error_handlers(app)
+    _register_blueprints(app, csrf)
+    return app
+
+
+def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
+    """Every area of the app, in one list. API blueprints authenticate with tokens, not forms."""
+    from dutydesk.web.account import bp as account_bp
+    from dutydesk.web.admin import bp as admin_bp
+    from dutydesk.web.api import bp as api_bp
+    from dutydesk.web.auth import bp as auth_bp
+    from dutydesk.web.health import bp as health_bp
+    from dutydesk.web.home import bp as home_bp
+
+    for blueprint in (health_bp, auth_bp, account_bp, home_bp, admin_bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (api_bp,):
+        csrf.exempt(blueprint)  # API checks CSRF itself for cookie sessions (see web/api.py)
+        app.register_blueprint(blueprint)
+
+
+def _install_request_hooks(app: Flask) -> None:
+    from dutydesk.context import app_state
+    from dutydesk.web.auth import load_principal
+
+    @app.before_request
+    def _start() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+        load_principal()
+
+    @app.after_request
+    def _finish(response: Any) -> Any:
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        endpoint = request.url_rule.rule if request.url_rule else "<unmatched>"
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        metrics = app_state().metrics
+        metrics.http_requests.labels(request.method, endpoint, str(response.status_code)).inc()
+        metrics.http_duration.labels(endpoint).observe(elapsed)
+        if not request.path.startswith(("/static/", "/metrics", "/healthz")):
+            log.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "ms": round(elapsed * 1000, 1),
+                    "request_id": g.get("request_id"),
+                },
+            )
+        return response
+
+    app.teardown_appcontext(close_db_session)

@@ -1,0 +1,278 @@
+"""Strict configuration: environment variables and an optional YAML file, validated up front.
+
+Every problem is reported with the setting's name, the value seen and what is allowed, and
+start-up stops (``ConfigError``). Runtime state never lives here: it belongs in the database.
+
+Precedence: built-in defaults < YAML file (``DUTYDESK_CONFIG``) < environment < explicit overrides
+passed to ``load_settings`` (tests and the CLI use those).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV_PREFIX = "DUTYDESK_"
+SUPPORTED_LANGUAGES = ("en", "ru", "uk")
+
+
+class ConfigError(ValueError):
+    """Configuration is wrong; the message lists every problem found, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings. Field names are the env names without the prefix, lower-cased."""
+
+    env: str = "development"
+    database_url: str = ""
+    secret_key: str = ""
+    timezone: str = "UTC"
+    base_url: str = "http://127.0.0.1:8080"
+    default_language: str = "en"
+    log_level: str = "INFO"
+    log_format: str = "text"
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_security: str = "none"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "dutydesk@localhost"
+    smtp_timeout: float = 10.0
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    session_lifetime_hours: int = 12
+    scheduler_heartbeat_max_age: int = 60
+    api_page_size_max: int = 500
+    fallback_group: str = ""
+    instance_path: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _positive_int(minimum: int) -> Callable[[str, Any], int]:
+    def check(name: str, value: Any) -> int:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise _Invalid(f"{name}: expected a whole number, got {value!r}") from None
+        if number < minimum:
+            raise _Invalid(f"{name}: must be at least {minimum}, got {number}")
+        return number
+
+    return check
+
+
+def _positive_float(name: str, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise _Invalid(f"{name}: expected a number of seconds, got {value!r}") from None
+    if number <= 0:
+        raise _Invalid(f"{name}: must be greater than 0, got {number}")
+    return number
+
+
+def _one_of(*allowed: str) -> Callable[[str, Any], str]:
+    def check(name: str, value: Any) -> str:
+        text = str(value).strip()
+        if text not in allowed:
+            raise _Invalid(f"{name}: got {text!r}, allowed: {', '.join(allowed)}")
+        return text
+
+    return check
+
+
+def _timezone(name: str, value: Any) -> str:
+    text = str(value).strip()
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise _Invalid(
+            f"{name}: unknown time zone {text!r}, expected an IANA name such as 'Europe/Kyiv'"
+        ) from None
+    return text
+
+
+def _url(name: str, value: Any) -> str:
+    text = str(value).strip().rstrip("/")
+    if not re.match(r"^https?://[^/\s]+", text):
+        raise _Invalid(f"{name}: expected an http:// or https:// URL, got {text!r}")
+    return text
+
+
+def _database_url(name: str, value: Any) -> str:
+    text = str(value).strip()
+    if text and not re.match(r"^(sqlite(\+pysqlite)?|postgresql(\+psycopg)?)://", text):
+        raise _Invalid(
+            f"{name}: unsupported database URL {text!r}; use sqlite:///path/file.db or "
+            "postgresql+psycopg://user@host:5432/dbname"
+        )
+    if text.startswith("postgresql://"):
+        text = "postgresql+psycopg://" + text.removeprefix("postgresql://")
+    return text
+
+
+def _text(name: str, value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+class _Invalid(Exception):
+    pass
+
+
+_VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
+    "env": _one_of("development", "production", "testing"),
+    "database_url": _database_url,
+    "secret_key": _text,
+    "timezone": _timezone,
+    "base_url": _url,
+    "default_language": _one_of(*SUPPORTED_LANGUAGES),
+    "log_level": _one_of("DEBUG", "INFO", "WARNING", "ERROR"),
+    "log_format": _one_of("text", "json"),
+    "smtp_host": _text,
+    "smtp_port": _positive_int(1),
+    "smtp_security": _one_of("none", "starttls", "ssl"),
+    "smtp_username": _text,
+    "smtp_password": _text,
+    "smtp_from": _text,
+    "smtp_timeout": _positive_float,
+    "login_max_failures": _positive_int(1),
+    "login_window_seconds": _positive_int(1),
+    "session_lifetime_hours": _positive_int(1),
+    "scheduler_heartbeat_max_age": _positive_int(5),
+    "api_page_size_max": _positive_int(1),
+    "fallback_group": _text,
+    "instance_path": _text,
+}
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"DUTYDESK_CONFIG: cannot read {str(path)!r}: {exc.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{path}:{where}: invalid YAML: {reason}"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: expected a mapping of settings at the top level"])
+    return data
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build validated settings or raise ``ConfigError`` listing every problem.
+
+    ``overrides`` use the lower-case field names (``database_url``); unknown keys are errors.
+    """
+    environ = os.environ if environ is None else environ
+    known = {f.name for f in fields(Settings)} - {"extra"}
+    raw: dict[str, tuple[str, Any]] = {}
+    problems: list[str] = []
+
+    config_file = environ.get(ENV_PREFIX + "CONFIG")
+    extra: dict[str, Any] = {}
+    if config_file:
+        for key, value in _read_yaml(Path(config_file)).items():
+            name = str(key).lower()
+            if name in known:
+                raw[name] = (f"{config_file}: {key}", value)
+            elif isinstance(value, dict | list):
+                extra[name] = value  # sections other modules validate (checks, sla, ...)
+            else:
+                problems.append(
+                    f"{config_file}: unknown setting {key!r}; known settings: "
+                    + ", ".join(sorted(known))
+                )
+    for name in known:
+        env_name = ENV_PREFIX + name.upper()
+        if env_name in environ:
+            raw[name] = (env_name, environ[env_name])
+    for key, value in (overrides or {}).items():
+        if key not in known:
+            problems.append(f"unknown setting {key!r}")
+            continue
+        raw[key] = (ENV_PREFIX + key.upper(), value)
+
+    values: dict[str, Any] = {}
+    for name, (label, value) in raw.items():
+        try:
+            values[name] = _VALIDATORS[name](label, value)
+        except _Invalid as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError(problems)
+
+    settings = Settings(**values, extra=extra)
+    return _finish(settings)
+
+
+def _finish(settings: Settings) -> Settings:
+    """Cross-field rules and derived defaults."""
+    problems: list[str] = []
+    if settings.production and len(settings.secret_key) < 32:
+        problems.append(
+            "DUTYDESK_SECRET_KEY: production mode needs a secret key of at least 32 characters "
+            "(generate one with: python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    if settings.smtp_security != "none" and not settings.smtp_host:
+        problems.append("DUTYDESK_SMTP_HOST: required when DUTYDESK_SMTP_SECURITY is not 'none'")
+    if settings.smtp_username and not settings.smtp_host:
+        problems.append("DUTYDESK_SMTP_HOST: required when DUTYDESK_SMTP_USERNAME is set")
+    if problems:
+        raise ConfigError(problems)
+
+    instance = Path(settings.instance_path or Path.cwd() / "instance").resolve()
+    replace: dict[str, Any] = {"instance_path": str(instance)}
+    if not settings.database_url:
+        replace["database_url"] = f"sqlite:///{instance / 'dutydesk.sqlite'}"
+    if not settings.secret_key:
+        # Development only (production refused above): a per-instance random key kept on disk so
+        # sessions survive restarts of `dutydesk serve`.
+        replace["secret_key"] = _development_secret(instance)
+    return Settings(**{**{f.name: getattr(settings, f.name) for f in fields(Settings)}, **replace})
+
+
+def _development_secret(instance: Path) -> str:
+    import secrets
+
+    path = instance / "secret_key"
+    try:
+        existing = path.read_text().strip()
+        if len(existing) >= 32:
+            return existing
+    except OSError:
+        pass
+    key = secrets.token_hex(32)
+    try:
+        instance.mkdir(parents=True, exist_ok=True)
+        path.write_text(key)
+        path.chmod(0o600)
+    except OSError:
+        pass  # read-only tree: a key for this process only
+    return key

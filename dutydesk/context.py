@@ -1,0 +1,89 @@
+"""Per-app and per-request state, reached through small functions instead of globals."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from flask import current_app, g, redirect, request
+from sqlalchemy.orm import Session
+
+from dutydesk.config import Settings
+from dutydesk.db import Database
+from dutydesk.errors import ApiError
+from dutydesk.metrics import Metrics
+from dutydesk.models import Role
+from dutydesk.security import ANONYMOUS, Principal
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class AppState:
+    """Everything the app shell owns, stored in ``app.extensions["dutydesk"]``."""
+
+    settings: Settings
+    db: Database
+    metrics: Metrics
+
+
+def app_state() -> AppState:
+    return current_app.extensions["dutydesk"]
+
+
+def settings() -> Settings:
+    return app_state().settings
+
+
+def db_session() -> Session:
+    """The request's session; views commit explicitly, teardown rolls back anything left."""
+    session = g.get("_db_session")
+    if session is None:
+        session = app_state().db.session_factory()
+        g._db_session = session
+    return session
+
+
+def close_db_session(_exc: BaseException | None = None) -> None:
+    session = g.pop("_db_session", None)
+    if session is not None:
+        session.rollback()
+        session.close()
+
+
+def principal() -> Principal:
+    return g.get("principal", ANONYMOUS)
+
+
+def is_api_request() -> bool:
+    return request.path.startswith(("/api/", "/v2/"))
+
+
+def require_role(minimum: Role) -> Callable[[F], F]:
+    """Decorator: anonymous → login page (HTML) or 401 (API); too weak a role → 403."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            who = principal()
+            if not who.authenticated:
+                if is_api_request():
+                    raise ApiError(
+                        401,
+                        "authentication required: send 'Authorization: Bearer <token>'",
+                    )
+                target = request.full_path if request.query_string else request.path
+                return redirect("/login?" + urlencode({"next": target}))
+            if not who.can(minimum):
+                raise ApiError(
+                    403, f"this needs the {minimum.value} role or higher; you are {who.role.value}"
+                )
+            return view(*args, **kwargs)
+
+        wrapper._dutydesk_min_role = minimum  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorator

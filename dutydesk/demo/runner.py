@@ -1,0 +1,58 @@
+"""Build the demo database, start the simulated data center, and serve DutyDesk on it."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import click
+
+from dutydesk import migrate
+from dutydesk.config import load_settings
+from dutydesk.db import Database
+from dutydesk.demo.seed import DemoCredentials, seed_demo
+from dutydesk.demo.targets import HttpService, start_targets
+
+DEMO_SERVICES = [
+    HttpService("mail"),
+    HttpService("1c"),
+    HttpService("fileshare"),
+    HttpService("vpn", flap_period=45.0),
+    HttpService("intranet"),
+    HttpService("bms"),
+]
+DEMO_TCP = ["smtp-relay"]
+
+
+def run_demo(*, host: str, port: int, keep: bool, environ: dict[str, str]) -> None:
+    """Fresh SQLite database under instance/, seeded; targets on 127.0.0.1; app on host:port."""
+    base = load_settings(environ=environ)
+    instance = Path(base.instance_path)
+    db_path = instance / "demo.sqlite"
+    if not keep:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    settings = load_settings(
+        {
+            "database_url": f"sqlite:///{db_path}",
+            "base_url": f"http://{host}:{port}",
+            "env": "development",
+        },
+        environ=environ,
+    )
+    db = Database(settings.database_url)
+    migrate.upgrade(db)
+    targets = start_targets(DEMO_SERVICES, DEMO_TCP)
+    credentials = DemoCredentials(
+        admin_password=secrets.token_urlsafe(12),
+        lead_password=secrets.token_urlsafe(12),
+        engineer_password=secrets.token_urlsafe(12),
+    )
+    summary = seed_demo(db, settings, targets, credentials, fresh=not keep)
+    click.echo(summary)
+    from dutydesk.cli import serve_app
+
+    try:
+        serve_app(settings, host, port)
+    finally:
+        targets.stop()

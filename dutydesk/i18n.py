@@ -1,0 +1,52 @@
+"""Language and time zone selection, and the Jinja filters that show times in the user's zone."""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import datetime
+
+from flask import Flask, request
+from flask_babel import Babel, format_datetime
+
+from dutydesk.config import SUPPORTED_LANGUAGES
+
+LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "uk": "Українська"}
+
+
+def select_locale() -> str:
+    from dutydesk.context import principal, settings
+
+    user = principal().user
+    if user is not None and user.language in SUPPORTED_LANGUAGES:
+        return user.language
+    chosen = request.args.get("lang") or request.cookies.get("lang")
+    if chosen in SUPPORTED_LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(SUPPORTED_LANGUAGES) or settings().default_language
+
+
+def select_timezone() -> str:
+    from dutydesk.context import principal, settings
+
+    user = principal().user
+    if user is not None and user.timezone:
+        return user.timezone
+    return settings().timezone
+
+
+def user_zone() -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(select_timezone())
+
+
+def localtime(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
+    """Format an aware UTC datetime in the viewer's zone (empty for None)."""
+    if value is None:
+        return ""
+    return format_datetime(value, fmt)
+
+
+def init_i18n(app: Flask) -> Babel:
+    babel = Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
+    return babel

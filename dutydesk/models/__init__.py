@@ -1,0 +1,18 @@
+"""All SQLAlchemy models, imported here so ``Base.metadata`` is complete (Alembic relies on it).
+
+Models are split by domain; each module stays small. Add a new module to the import list below.
+"""
+
+from dutydesk.models.accounts import ApiToken, KioskLink, LoginFailure, Role, User
+from dutydesk.models.audit import AuditEntry
+from dutydesk.models.system import WorkerHeartbeat
+
+__all__ = [
+    "ApiToken",
+    "AuditEntry",
+    "KioskLink",
+    "LoginFailure",
+    "Role",
+    "User",
+    "WorkerHeartbeat",
+]

@@ -1,0 +1,179 @@
+"""Signing in and out: password login with throttling, kiosk links, bearer tokens."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlparse
+
+from flask import Blueprint, g, redirect, render_template, request, session
+from flask_babel import gettext as _
+from sqlalchemy import delete, func, select
+
+from dutydesk import audit
+from dutydesk.context import app_state, db_session, is_api_request, principal, settings
+from dutydesk.db import utcnow
+from dutydesk.errors import ApiError
+from dutydesk.models import ApiToken, KioskLink, LoginFailure, Role, User
+from dutydesk.security import (
+    ANONYMOUS,
+    Principal,
+    digest_secret,
+    throttle_retry_after,
+    verify_login,
+)
+
+bp = Blueprint("auth", __name__)
+
+# Token "last used" is written at most this often, so a busy integration does not turn every
+# request into a write.
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def load_principal() -> None:
+    """Work out who makes this request and put it on ``g.principal``."""
+    g.principal = ANONYMOUS
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            if is_api_request():
+                raise ApiError(401, "unsupported Authorization header: use 'Bearer <token>'")
+            return
+        g.principal = _principal_from_token(credentials.strip())
+        return
+    if "uid" in session:
+        user = db_session().get(User, session["uid"])
+        if user is not None and user.active and session.get("sv") == user.session_version:
+            g.principal = Principal(kind="user", role=user.role, label=user.email, user=user)
+        else:
+            session.clear()
+    elif "kiosk" in session:
+        link = db_session().get(KioskLink, session["kiosk"])
+        if link is not None and link.active:
+            g.principal = Principal(
+                kind="kiosk", role=Role.VIEWER, label=f"kiosk:{link.name}", kiosk_id=link.id
+            )
+        else:
+            session.clear()
+
+
+def _principal_from_token(plaintext: str) -> Principal:
+    s = db_session()
+    token = s.scalar(select(ApiToken).where(ApiToken.token_hash == digest_secret(plaintext)))
+    if token is None or not token.active:
+        raise ApiError(401, "invalid or revoked API token")
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
+        token.last_used_at = now
+        s.commit()
+    return Principal(kind="token", role=token.role, label=f"token:{token.name}", token_id=token.id)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative paths: an open redirect would make phishing links look like ours."""
+    if not target:
+        return "/"
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+def _throttle_keys(email: str) -> list[str]:
+    return [f"email:{email}", f"ip:{request.remote_addr or 'unknown'}"]
+
+
+def _login_retry_after(email: str) -> int | None:
+    cfg = settings()
+    window = timedelta(seconds=cfg.login_window_seconds)
+    now = utcnow()
+    s = db_session()
+    worst: int | None = None
+    for key in _throttle_keys(email):
+        times = list(
+            s.scalars(
+                select(LoginFailure.at).where(
+                    LoginFailure.key == key, LoginFailure.at > now - window
+                )
+            )
+        )
+        wait = throttle_retry_after(times, now, cfg.login_max_failures, window)
+        if wait is not None and (worst is None or wait > worst):
+            worst = wait
+    return worst
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    next_url = _safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if principal().kind == "user":
+            return redirect(next_url)
+        return render_template("auth/login.html", next=next_url, email="")
+
+    email = request.form.get("email", "").strip().lower()
+    password = request.form.get("password", "")
+    state = app_state()
+    wait = _login_retry_after(email)
+    if wait is not None:
+        state.metrics.login_throttled.inc()
+        message = _(
+            "Too many failed sign-in attempts. Try again in %(seconds)s seconds.", seconds=wait
+        )
+        return (
+            render_template("auth/login.html", next=next_url, email=email, error=message),
+            429,
+            {"Retry-After": str(wait)},
+        )
+
+    s = db_session()
+    user = s.scalar(select(User).where(func.lower(User.email) == email)) if email else None
+    if not verify_login(user, password):
+        for key in _throttle_keys(email):
+            s.add(LoginFailure(key=key, at=utcnow()))
+        s.commit()
+        state.metrics.login_failures.inc()
+        message = _("Wrong email or password, or the account is disabled.")
+        return (
+            render_template("auth/login.html", next=next_url, email=email, error=message),
+            401,
+        )
+
+    assert user is not None
+    s.execute(delete(LoginFailure).where(LoginFailure.key == f"email:{email}"))
+    user.last_login_at = utcnow()
+    who = Principal(kind="user", role=user.role, label=user.email, user=user)
+    audit.record(s, who, "login", "user", user.id, summary=f"{user.email} signed in")
+    s.commit()
+    session.clear()  # a fresh session on privilege change (prevents session fixation)
+    session.permanent = True
+    session["uid"] = user.id
+    session["sv"] = user.session_version
+    return redirect(next_url)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Any:
+    who = principal()
+    if who.authenticated:
+        s = db_session()
+        audit.record(s, who, "logout", who.kind, who.user_id or who.kiosk_id)
+        s.commit()
+    session.clear()
+    return redirect("/login")
+
+
+@bp.route("/kiosk/<token>")
+def kiosk(token: str) -> Any:
+    """Sign a wall screen in as ``viewer`` from a revocable link (no password typed)."""
+    s = db_session()
+    link = s.scalar(select(KioskLink).where(KioskLink.token_hash == digest_secret(token)))
+    if link is None or not link.active:
+        raise ApiError(403, _("This kiosk link is not valid or has been revoked."))
+    link.last_used_at = utcnow()
+    s.commit()
+    session.clear()
+    session.permanent = True
+    session["kiosk"] = link.id
+    return redirect(_safe_next(request.args.get("next")) if request.args.get("next") else "/")
