@@ -1,0 +1,271 @@
+"""HTTP(S) check with aiohttp: status codes, keywords, JSON values, response time, conditions.
+
+The convenience fields ``keyword``, ``keyword_absent``, ``json_path``/``json_value`` and
+``max_response_time`` are compiled into conditions, so every rule is judged (and explained) the
+same way: ``body ("Service down") contains "OK"``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from checks.conditions import (
+    NOT_JSON,
+    Condition,
+    ConditionError,
+    evaluate_conditions,
+    parse_condition,
+)
+from checks.probes.base import ProbeContext, Stopwatch, borrowed, describe_error, make_result
+from checks.probes.tls import cert_days_left
+from checks.result import Result, Status
+from checks.specs import SpecError, SpecReader, check_http_url, format_duration
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+_STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSpec:
+    url: str
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str | None = None
+    expected_status: tuple[str, ...] = ("2xx", "3xx")  # codes ("204") or classes ("2xx")
+    keyword: str | None = None
+    keyword_absent: str | None = None
+    json_path: str | None = None
+    json_value: str | int | float | bool | None = None
+    max_response_time: float | None = None  # seconds; slower is CRITICAL
+    warn_response_time: float | None = None  # seconds; slower is WARNING
+    follow_redirects: bool = True
+    max_redirects: int = 10
+    verify_tls: bool = True
+    ca_file: str | None = None
+    timeout: float = 10.0
+    max_body_bytes: int = 1_048_576
+    conditions: tuple[Condition, ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: dict) -> HttpSpec:
+        r = SpecReader(d, "http check")
+        url = check_http_url("url", r.string("url"))
+        method = r.string("method", "GET").upper()
+        if method not in METHODS:
+            raise SpecError("method", d.get("method"), f"must be one of {', '.join(METHODS)}")
+        spec = cls(
+            url=url,
+            method=method,
+            headers=r.string_map("headers", ()),
+            body=r.text("body", None),
+            expected_status=_read_status_codes(r.raw("expected_status", None)),
+            keyword=r.text("keyword", None),
+            keyword_absent=r.text("keyword_absent", None),
+            json_path=r.string("json_path", None),
+            json_value=_read_json_value(r.raw("json_value", None)),
+            max_response_time=r.duration("max_response_time", None, minimum=0.001),
+            warn_response_time=r.duration("warn_response_time", None, minimum=0.001),
+            follow_redirects=r.boolean("follow_redirects", True),
+            max_redirects=r.integer("max_redirects", 10, minimum=1, maximum=50),
+            verify_tls=r.boolean("verify_tls", True),
+            ca_file=r.string("ca_file", None),
+            timeout=r.duration("timeout", 10.0, minimum=0.1, maximum=300),
+            max_body_bytes=r.integer("max_body_bytes", 1_048_576, minimum=0,
+                                     maximum=64 * 1_048_576),
+            conditions=_read_conditions(r.string_list("conditions", ())),
+        )
+        r.finish()
+        if spec.json_value is not None and spec.json_path is None:
+            raise SpecError("json_value", spec.json_value, "needs json_path to say where to look")
+        if spec.json_path is not None:
+            # validate the path now, with the field name, rather than at probe time
+            _json_condition(spec.json_path, spec.json_value, field="json_path")
+        return spec
+
+    def to_dict(self) -> dict:
+        return {
+            "url": self.url, "method": self.method, "headers": dict(self.headers),
+            "body": self.body, "expected_status": list(self.expected_status),
+            "keyword": self.keyword, "keyword_absent": self.keyword_absent,
+            "json_path": self.json_path, "json_value": self.json_value,
+            "max_response_time": self.max_response_time,
+            "warn_response_time": self.warn_response_time,
+            "follow_redirects": self.follow_redirects, "max_redirects": self.max_redirects,
+            "verify_tls": self.verify_tls, "ca_file": self.ca_file, "timeout": self.timeout,
+            "max_body_bytes": self.max_body_bytes,
+            "conditions": [c.text for c in self.conditions],
+        }
+
+    def all_conditions(self) -> tuple[Condition, ...]:
+        """User conditions plus those compiled from the convenience fields."""
+        extra = []
+        if self.keyword is not None:
+            extra.append(parse_condition(f"body contains {_quote(self.keyword)}"))
+        if self.keyword_absent is not None:
+            extra.append(parse_condition(f"body not contains {_quote(self.keyword_absent)}"))
+        if self.json_path is not None:
+            extra.append(_json_condition(self.json_path, self.json_value, field="json_path"))
+        if self.max_response_time is not None:
+            extra.append(parse_condition(
+                f"response_time < {self.max_response_time * 1000:g}ms"))
+        return (*self.conditions, *extra)
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _read_status_codes(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ("2xx", "3xx")
+    items = value if isinstance(value, list | tuple) else [value]
+    codes = []
+    for item in items:
+        text = str(item).strip().lower() if not isinstance(item, bool) else ""
+        if text in _STATUS_CLASSES or (text.isdigit() and 100 <= int(text) <= 599):
+            codes.append(text)
+        else:
+            raise SpecError("expected_status", value,
+                            "must list status codes 100-599 or classes such as 2xx")
+    if not codes:
+        raise SpecError("expected_status", value, "must not be empty")
+    return tuple(codes)
+
+
+def _read_json_value(value: object) -> str | int | float | bool | None:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise SpecError("json_value", value, "must be text, a number, true or false")
+
+
+def _read_conditions(texts: tuple[str, ...]) -> tuple[Condition, ...]:
+    conditions = []
+    for i, text in enumerate(texts):
+        try:
+            conditions.append(parse_condition(text))
+        except ConditionError as exc:
+            raise SpecError(f"conditions[{i}]", text,
+                            f"cannot be read: column {exc.column}: {exc.reason}") from None
+    return tuple(conditions)
+
+
+def _json_condition(path: str, value: object, *, field: str) -> Condition:
+    path = path if path.startswith("$") else f"$.{path}"
+    if value is None:
+        text = f"json {path} != null"
+    else:
+        text = f"json {path} == {json.dumps(value, ensure_ascii=False)}"
+    try:
+        return parse_condition(text)
+    except ConditionError as exc:
+        raise SpecError(field, path, f"is not a JSON path ({exc.reason})") from None
+
+
+def status_expected(code: int, expected: tuple[str, ...]) -> bool:
+    text = str(code)
+    return any(e == text or (e.endswith("xx") and e[0] == text[0]) for e in expected)
+
+
+def _status_words(code: int) -> str:
+    try:
+        return f"HTTP {code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return f"HTTP {code}"
+
+
+async def probe(spec: HttpSpec, now: datetime, ctx: ProbeContext | None = None) -> Result:
+    """Request ``spec.url`` and judge the response. Never raises for a failed target."""
+    watch = Stopwatch()
+    https = urlsplit(spec.url).scheme == "https"
+    conditions = spec.all_conditions()
+    async with borrowed(ctx) as c:
+        session = await c.http_session()
+        try:
+            async with session.request(
+                spec.method,
+                spec.url,
+                headers=dict(spec.headers),
+                data=spec.body.encode() if spec.body is not None else None,
+                allow_redirects=spec.follow_redirects,
+                max_redirects=spec.max_redirects,
+                ssl=c.ssl_context(spec.verify_tls, spec.ca_file) if https else True,
+                timeout=aiohttp.ClientTimeout(total=spec.timeout),
+            ) as response:
+                body = await _read_body(response, spec.max_body_bytes)
+                response_time = watch.elapsed()
+                cert_der = getattr(response, "peer_cert_der", None)
+                code = response.status
+                headers = response.headers
+                charset = response.charset or "utf-8"
+        except TimeoutError:
+            return make_result(Status.CRITICAL, f"no response within {spec.timeout:g} s", now,
+                               watch)
+        except aiohttp.InvalidURL as exc:
+            return make_result(Status.UNKNOWN, describe_error(exc), now, watch)
+        except (aiohttp.ClientError, OSError) as exc:
+            return make_result(Status.CRITICAL, describe_error(exc), now, watch)
+        except ValueError as exc:  # aiohttp rejects e.g. a header value with a newline
+            return make_result(Status.UNKNOWN, f"invalid request: {exc}", now, watch)
+
+    cert_days = cert_days_left(cert_der, now) if https else None
+    metrics = {"status_code": code, "response_time": response_time,
+               "cert_expiry_days": cert_days}
+    if not status_expected(code, spec.expected_status):
+        expected = " or ".join(spec.expected_status)
+        return make_result(Status.CRITICAL, f"{_status_words(code)}, expected {expected}", now,
+                           watch, **metrics)
+    text = _decode(body, charset)
+    context = {
+        "status": code,
+        "response_time": response_time,
+        "body": text,
+        "headers": headers,
+        "cert_expiry": cert_days * 86400 if cert_days is not None else None,
+    }
+    if any(cond.uses_json for cond in conditions):
+        context["json"] = _parse_json(text)
+    failures = evaluate_conditions(conditions, context)
+    if failures:
+        return make_result(Status.CRITICAL, "; ".join(failures), now, watch, **metrics)
+    summary = f"{_status_words(code)} in {format_duration(response_time)}"
+    if spec.warn_response_time is not None and response_time >= spec.warn_response_time:
+        return make_result(
+            Status.WARNING,
+            f"{summary}, slower than {format_duration(spec.warn_response_time)}",
+            now, watch, **metrics,
+        )
+    return make_result(Status.OK, summary, now, watch, **metrics)
+
+
+async def _read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """Read at most ``limit`` bytes; a huge body must not eat the poller's memory."""
+    if limit == 0:
+        return b""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(65536):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
+
+
+def _decode(body: bytes, charset: str) -> str:
+    try:
+        return body.decode(charset, errors="replace")
+    except LookupError:  # the server named a charset Python does not know
+        return body.decode("utf-8", errors="replace")
+
+
+def _parse_json(text: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return NOT_JSON
