@@ -12,6 +12,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from checks.policy import CheckPolicy, PolicyError
 from checks.result import Result, Status
@@ -385,3 +387,56 @@ def test_policy_is_immutable():
     with pytest.raises(AttributeError):
         policy.interval = 5  # type: ignore[misc]
     assert replace(policy, interval=120).interval == 120.0
+
+
+# --- invariants over random result streams ---------------------------------------------------
+
+STEP = st.tuples(
+    st.sampled_from(list(Status)), st.booleans(), st.booleans()
+)  # (status, parents_down, in_maintenance)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=st.lists(STEP, min_size=1, max_size=60),
+    max_attempts=st.integers(min_value=1, max_value=4),
+    flap_detection=st.booleans(),
+)
+def test_alert_flips_form_a_consistent_story(steps, max_attempts, flap_detection):
+    policy = CheckPolicy(
+        interval=60, retry_interval=10, max_attempts=max_attempts,
+        flap_detection=flap_detection, **HAND_FLAP,
+    )
+    state = CheckState.initial()
+    heard: Status | None = None  # what the alert pipeline was last told
+    for i, (status, parents_down, maintenance) in enumerate(steps):
+        t = next_state(
+            state, Result(status, "", started_at=at(i)), policy, at(i),
+            parents_down=parents_down, in_maintenance=maintenance,
+        )
+        new = t.state
+        for flip in t.flips:
+            assert flip.muted_by == ("maintenance" if maintenance else None)
+            if not flip.kind.is_alert:
+                continue
+            # Each alert continues from the previous one and tells something new.
+            if heard is None:
+                assert flip.old_status in (None, Status.OK)  # nothing or a silent first OK
+            else:
+                assert flip.old_status == heard
+            assert flip.new_status != flip.old_status
+            assert flip.kind is not FlipKind.RECOVERY or heard not in (None, Status.OK)
+            assert not new.flapping
+            if flip.kind is not FlipKind.RECOVERY:
+                assert new.reachable
+            heard = flip.new_status
+        assert 1 <= new.attempt <= max_attempts
+        assert status is not Status.OK or new.state_type is StateType.HARD
+        delay = (t.next_run_at - at(i)).total_seconds()
+        assert delay == (10 if new.state_type is StateType.SOFT else 60)
+        state = new
+    # Nothing silently lost: unless held back right now, the pipeline knows the hard status.
+    if state.state_type is StateType.HARD and not state.flapping and (
+        state.reachable or state.status is Status.OK
+    ):
+        assert state.notified_status == state.status
