@@ -12,7 +12,7 @@ import math
 from xml.sax.saxutils import escape, quoteattr
 
 from .atom import xml_text
-from .model import ServiceStatus
+from .model import ServiceStatus, parse_enum
 from .status import N_
 
 HEIGHT = 20
@@ -75,7 +75,7 @@ def render_badge(name: str, status: ServiceStatus | str, *, status_text: str | N
     ``STATUS_TEXTS[status]``). The SVG has a ``<title>`` and ``aria-label`` for screen readers
     and uses no ids, so several badges can be inlined in one page.
     """
-    status = ServiceStatus(status)
+    status = parse_enum(ServiceStatus, "badge status", status)
     label = _shorten(name) or "?"
     value = _shorten(status_text if status_text is not None else STATUS_TEXTS[status])
     left = text_width(label) + 2 * PADDING
