@@ -395,7 +395,8 @@ def next_state(
     if prev.reachable and not reachable:
         event(
             FlipKind.UNREACHABLE,
-            f"a parent is down: {new_status.name} is not alerted on its own until it is back",
+            f"a parent is down; the check's own problems are not alerted until it is back "
+            f"(check is {new_status.name})",
         )
     elif not prev.reachable and reachable:
         event(FlipKind.REACHABLE, f"parents are up again; check is {new_status.name}")
@@ -409,14 +410,16 @@ def next_state(
     if flapping and not prev.flapping:
         event(
             FlipKind.FLAPPING_STARTED,
-            f"state changed {percent:.1f} % of the last {policy.flap_history_states} checks "
-            f"(above {policy.flap_high_threshold:g} %); problem and recovery alerts are held",
+            f"weighted state change {percent:.1f} % over the last {policy.flap_history_states} "
+            f"results is above {policy.flap_high_threshold:g} %; problem and recovery alerts "
+            f"are held",
         )
     elif prev.flapping and not flapping:
         why = (
             "flap detection disabled"
             if not policy.flap_detection
-            else f"state change {percent:.1f} % fell below {policy.flap_low_threshold:g} %"
+            else f"weighted state change {percent:.1f} % fell below "
+            f"{policy.flap_low_threshold:g} %"
         )
         event(FlipKind.FLAPPING_STOPPED, f"{why} (thresholds {thresholds})")
 
