@@ -6,7 +6,7 @@ import zoneinfo
 from datetime import datetime
 
 from flask import Flask, request
-from flask_babel import Babel, format_datetime
+from flask_babel import Babel, format_datetime, get_locale
 
 from dutydesk.config import SUPPORTED_LANGUAGES
 
@@ -49,4 +49,5 @@ def init_i18n(app: Flask) -> Babel:
     babel = Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
+    app.jinja_env.globals["get_locale"] = get_locale
     return babel

@@ -44,7 +44,6 @@ def index() -> Any:
         )
     users_by_role = dict(
         s.execute(select(User.role, func.count(User.id)).where(User.active).group_by(User.role))
-        .tuples()
         .all()
     )
     return render_template(

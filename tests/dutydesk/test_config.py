@@ -1,0 +1,122 @@
+"""Configuration is strict: a wrong value names the setting, the value and what is allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dutydesk.config import ConfigError, load_settings
+
+
+def test_defaults_give_an_embedded_sqlite_database_under_instance(tmp_path: Path) -> None:
+    settings = load_settings({"instance_path": str(tmp_path)}, environ={})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'dutydesk.sqlite'}"
+    assert settings.timezone == "UTC"
+    assert len(settings.secret_key) >= 32
+
+
+def test_development_secret_key_survives_a_restart(tmp_path: Path) -> None:
+    first = load_settings({"instance_path": str(tmp_path)}, environ={})
+    second = load_settings({"instance_path": str(tmp_path)}, environ={})
+    assert first.secret_key == second.secret_key
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        pytest.param(
+            {"DUTYDESK_TIMEZONE": "Europe/Kiev2"},
+            "DUTYDESK_TIMEZONE: unknown time zone 'Europe/Kiev2'",
+            id="zone",
+        ),
+        pytest.param(
+            {"DUTYDESK_SMTP_PORT": "abc"},
+            "DUTYDESK_SMTP_PORT: expected a whole number, got 'abc'",
+            id="port-text",
+        ),
+        pytest.param(
+            {"DUTYDESK_SMTP_PORT": "0"},
+            "DUTYDESK_SMTP_PORT: must be at least 1, got 0",
+            id="port-zero",
+        ),
+        pytest.param(
+            {"DUTYDESK_ENV": "prod"},
+            "DUTYDESK_ENV: got 'prod', allowed: development, production, testing",
+            id="env",
+        ),
+        pytest.param(
+            {"DUTYDESK_DATABASE_URL": "mysql://x/y"},
+            "DUTYDESK_DATABASE_URL: unsupported database URL",
+            id="db",
+        ),
+        pytest.param(
+            {"DUTYDESK_BASE_URL": "dutydesk.local"},
+            "DUTYDESK_BASE_URL: expected an http:// or https:// URL",
+            id="base-url",
+        ),
+        pytest.param(
+            {"DUTYDESK_SMTP_SECURITY": "tls"}, "allowed: none, starttls, ssl", id="smtp-security"
+        ),
+    ],
+)
+def test_a_wrong_environment_value_is_refused_with_name_value_and_allowed(
+    env: dict[str, str], expected: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"instance_path": str(tmp_path)}, environ=env)
+    assert expected in str(caught.value)
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    env = {"DUTYDESK_TIMEZONE": "Nowhere/City", "DUTYDESK_SMTP_PORT": "-5"}
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"instance_path": str(tmp_path)}, environ=env)
+    assert len(caught.value.problems) == 2
+
+
+def test_production_without_a_secret_key_refuses_to_start(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="DUTYDESK_SECRET_KEY: production mode needs"):
+        load_settings({"instance_path": str(tmp_path)}, environ={"DUTYDESK_ENV": "production"})
+
+
+def test_production_with_a_long_secret_key_starts(tmp_path: Path) -> None:
+    env = {"DUTYDESK_ENV": "production", "DUTYDESK_SECRET_KEY": "k" * 40}
+    assert load_settings({"instance_path": str(tmp_path)}, environ=env).production
+
+
+def test_plain_postgresql_urls_are_routed_to_psycopg3(tmp_path: Path) -> None:
+    env = {"DUTYDESK_DATABASE_URL": "postgresql://dd@db:5432/dutydesk"}
+    settings = load_settings({"instance_path": str(tmp_path)}, environ=env)
+    assert settings.database_url == "postgresql+psycopg://dd@db:5432/dutydesk"
+
+
+def test_yaml_file_sets_values_and_environment_wins(tmp_path: Path) -> None:
+    config = tmp_path / "dutydesk.yaml"
+    config.write_text("timezone: Europe/Kyiv\nsmtp_port: 2525\n")
+    env = {"DUTYDESK_CONFIG": str(config), "DUTYDESK_SMTP_PORT": "587"}
+    settings = load_settings({"instance_path": str(tmp_path)}, environ=env)
+    assert settings.timezone == "Europe/Kyiv"
+    assert settings.smtp_port == 587
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("timezone: Europe/Kyiv\nsmtp_port: [unclosed\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"instance_path": str(tmp_path)}, environ={"DUTYDESK_CONFIG": str(config)})
+    assert str(config) in str(caught.value)
+    assert "line" in str(caught.value)
+
+
+def test_yaml_unknown_setting_is_an_error_not_silently_ignored(tmp_path: Path) -> None:
+    config = tmp_path / "typo.yaml"
+    config.write_text("timezon: Europe/Kyiv\n")
+    with pytest.raises(ConfigError, match="unknown setting 'timezon'"):
+        load_settings({"instance_path": str(tmp_path)}, environ={"DUTYDESK_CONFIG": str(config)})
+
+
+def test_missing_yaml_file_is_reported(tmp_path: Path) -> None:
+    env = {"DUTYDESK_CONFIG": str(tmp_path / "absent.yaml")}
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings({"instance_path": str(tmp_path)}, environ=env)
