@@ -80,13 +80,9 @@ class ServiceStatus(enum.StrEnum):
         return _SERVICE_SEVERITY[self]
 
 
-_SERVICE_SEVERITY = {
-    ServiceStatus.OPERATIONAL: 0,
-    ServiceStatus.UNDER_MAINTENANCE: 1,
-    ServiceStatus.DEGRADED_PERFORMANCE: 2,
-    ServiceStatus.PARTIAL_OUTAGE: 3,
-    ServiceStatus.MAJOR_OUTAGE: 4,
-}
+_SERVICE_SEVERITY = {status: rank for rank, status in enumerate((
+    ServiceStatus.OPERATIONAL, ServiceStatus.UNDER_MAINTENANCE, ServiceStatus.DEGRADED_PERFORMANCE,
+    ServiceStatus.PARTIAL_OUTAGE, ServiceStatus.MAJOR_OUTAGE))}
 
 
 class StatusMode(enum.StrEnum):
@@ -136,17 +132,11 @@ class UpdateStatus(enum.StrEnum):
 
 
 INCIDENT_STATUSES: tuple[UpdateStatus, ...] = (
-    UpdateStatus.INVESTIGATING,
-    UpdateStatus.IDENTIFIED,
-    UpdateStatus.MONITORING,
-    UpdateStatus.RESOLVED,
-)
+    UpdateStatus.INVESTIGATING, UpdateStatus.IDENTIFIED, UpdateStatus.MONITORING,
+    UpdateStatus.RESOLVED)
 MAINTENANCE_STATUSES: tuple[UpdateStatus, ...] = (
-    UpdateStatus.SCHEDULED,
-    UpdateStatus.IN_PROGRESS,
-    UpdateStatus.VERIFYING,
-    UpdateStatus.COMPLETED,
-)
+    UpdateStatus.SCHEDULED, UpdateStatus.IN_PROGRESS, UpdateStatus.VERIFYING,
+    UpdateStatus.COMPLETED)
 STATUSES_BY_KIND = {NoticeKind.INCIDENT: INCIDENT_STATUSES,
                     NoticeKind.MAINTENANCE: MAINTENANCE_STATUSES}
 INITIAL_STATUS = {NoticeKind.INCIDENT: UpdateStatus.INVESTIGATING,
@@ -180,6 +170,10 @@ class ServiceGroup:
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
+    def __post_init__(self) -> None:
+        require_aware("group created_at", self.created_at)
+        require_aware("group updated_at", self.updated_at)
+
 
 @dataclass(frozen=True, slots=True)
 class Service:
@@ -204,6 +198,7 @@ class Service:
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", parse_enum(ServiceStatus, "service status", self.status))
         object.__setattr__(self, "mode", parse_enum(StatusMode, "service status mode", self.mode))
+        object.__setattr__(self, "check_ids", tuple(self.check_ids))
         require_aware("service created_at", self.created_at)
         require_aware("service updated_at", self.updated_at)
 
@@ -306,6 +301,9 @@ class Notice:
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", parse_enum(NoticeKind, "notice kind", self.kind))
         object.__setattr__(self, "impact", parse_enum(Impact, "notice impact", self.impact))
+        # Lists from a form or a query become tuples, so a notice stays hashable and immutable.
+        for name in ("affected", "updates", "incident_ids"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
         for name in ("created_at", "published_at", "resolved_at", "started_at",
                      "expected_resolution_at"):
             require_aware(f"notice {name}", getattr(self, name))

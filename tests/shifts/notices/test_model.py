@@ -282,3 +282,10 @@ def test_markdown_renders_safe_html(text, present, absent):
         assert fragment in html
     for fragment in absent:
         assert fragment not in html
+
+
+def test_lists_from_a_form_become_tuples_so_notices_stay_immutable():
+    n = Notice("n1", "Mail", "incident", "minor", [AffectedService("mail")], incident_ids=["42"])
+    assert n.affected == (AffectedService("mail"),) and n.incident_ids == ("42",)
+    assert n.kind is NoticeKind.INCIDENT and n.impact is Impact.MINOR
+    hash(n)
