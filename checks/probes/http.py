@@ -11,7 +11,6 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
-from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -182,7 +181,7 @@ def _status_words(code: int) -> str:
 async def probe(spec: HttpSpec, now: datetime, ctx: ProbeContext | None = None) -> Result:
     """Request ``spec.url`` and judge the response. Never raises for a failed target."""
     watch = Stopwatch()
-    https = urlsplit(spec.url).scheme == "https"
+    https = spec.url[:6].lower() == "https:"
     conditions = spec.all_conditions()
     async with borrowed(ctx) as c:
         session = await c.http_session()
