@@ -5,13 +5,16 @@ Models are split by domain; each module stays small. Add a new module to the imp
 
 from dutydesk.models.accounts import ApiToken, KioskLink, LoginFailure, Role, User
 from dutydesk.models.audit import AuditEntry
+from dutydesk.models.notify import DeliveryAttempt, OutboxMessage
 from dutydesk.models.system import WorkerHeartbeat
 
 __all__ = [
     "ApiToken",
     "AuditEntry",
+    "DeliveryAttempt",
     "KioskLink",
     "LoginFailure",
+    "OutboxMessage",
     "Role",
     "User",
     "WorkerHeartbeat",
