@@ -50,6 +50,9 @@ class Settings:
     smtp_password: str = ""
     smtp_from: str = "dutydesk@localhost"
     smtp_timeout: float = 10.0
+    telegram_bot_token: str = ""
+    telegram_api_url: str = "https://api.telegram.org"
+    webhook_timeout: float = 10.0
     login_max_failures: int = 5
     login_window_seconds: int = 900
     session_lifetime_hours: int = 12
@@ -155,6 +158,9 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "smtp_password": _text,
     "smtp_from": _text,
     "smtp_timeout": _positive_float,
+    "telegram_bot_token": _text,
+    "telegram_api_url": _url,
+    "webhook_timeout": _positive_float,
     "login_max_failures": _positive_int(1),
     "login_window_seconds": _positive_int(1),
     "session_lifetime_hours": _positive_int(1),

@@ -27,5 +27,14 @@ class Job:
 
 def scheduled_jobs(settings: Settings, db: Database) -> list[Job]:
     """All jobs for this deployment. Areas register here as they land."""
-    jobs: list[Job] = []
+    from dutydesk.notify.sender import deliver_due
+
+    jobs: list[Job] = [
+        Job(
+            id="outbox",
+            name="deliver notifications",
+            func=lambda: deliver_due(db, settings),
+            trigger_args={"seconds": 1},
+        ),
+    ]
     return jobs

@@ -1,0 +1,1 @@
+"""Notifications: the outbox (``outbox.enqueue``), transports, and the sender job."""

@@ -1,0 +1,176 @@
+"""Transports: deliver one outbox message over email, webhook, Slack/Mattermost or Telegram.
+
+Each transport returns an ``Outcome``; failures carry a ``Failure`` classified by the pure rules
+in ``dutydesk.alerts.delivery`` (permanent or transient, and for what scope). Receivers can
+recognise a redelivery: webhooks get an ``Idempotency-Key`` header, mails a stable Message-ID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import smtplib
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Any
+
+import requests
+
+from dutydesk.alerts.delivery import (
+    Failure,
+    classify_exception,
+    classify_http_status,
+    classify_telegram,
+)
+from dutydesk.config import Settings
+from dutydesk.models import OutboxMessage
+
+USER_AGENT = "DutyDesk-Notifier/1"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    ok: bool
+    detail: str
+    failure: Failure | None = None
+
+
+Transport = Callable[[OutboxMessage, Settings], Outcome]
+
+
+def message_id_for(message: OutboxMessage, settings: Settings) -> str:
+    digest = hashlib.sha256(message.idempotency_key.encode()).hexdigest()[:32]
+    host = settings.base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "dutydesk"
+    return f"<{digest}@{host}>"
+
+
+def send_email(message: OutboxMessage, settings: Settings) -> Outcome:
+    if not settings.smtp_host:
+        return Outcome(
+            False,
+            "no SMTP server configured",
+            classify_exception(ConnectionRefusedError("DUTYDESK_SMTP_HOST is not set")),
+        )
+    mail = EmailMessage()
+    mail["From"] = settings.smtp_from
+    mail["To"] = message.target
+    mail["Subject"] = message.subject
+    mail["Date"] = formatdate(localtime=False)
+    mail["Message-ID"] = message_id_for(message, settings)
+    mail["X-DutyDesk-Idempotency-Key"] = message.idempotency_key
+    mail.set_content(message.body_text or message.subject)
+    if message.body_html:
+        mail.add_alternative(message.body_html, subtype="html")
+    try:
+        smtp_class = smtplib.SMTP_SSL if settings.smtp_security == "ssl" else smtplib.SMTP
+        kwargs: dict[str, Any] = {"timeout": settings.smtp_timeout}
+        if settings.smtp_security == "ssl":
+            kwargs["context"] = ssl.create_default_context()
+        with smtp_class(settings.smtp_host, settings.smtp_port, **kwargs) as smtp:
+            if settings.smtp_security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.smtp_username:
+                smtp.login(settings.smtp_username, settings.smtp_password)
+            smtp.send_message(mail)
+    except (smtplib.SMTPException, OSError) as exc:
+        failure = classify_exception(exc)
+        return Outcome(False, failure.reason, failure)
+    return Outcome(True, f"accepted by {settings.smtp_host}:{settings.smtp_port}")
+
+
+def _post_json(
+    message: OutboxMessage,
+    settings: Settings,
+    url: str,
+    body: dict[str, Any],
+    extra_headers: dict[str, str] | None = None,
+) -> tuple[requests.Response | None, Outcome | None]:
+    data = json.dumps(body, ensure_ascii=False, default=str).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "Idempotency-Key": message.idempotency_key,
+        **(extra_headers or {}),
+    }
+    secret = (message.options or {}).get("signing_secret")
+    if secret:
+        signature = hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()
+        headers["X-DutyDesk-Signature"] = f"sha256={signature}"
+    try:
+        response = requests.post(
+            url,
+            data=data,
+            headers=headers,
+            timeout=settings.webhook_timeout,
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        failure = classify_exception(exc)
+        return None, Outcome(False, failure.reason, failure)
+    return response, None
+
+
+def _retry_after(response: requests.Response) -> Any:
+    from datetime import timedelta
+
+    value = response.headers.get("Retry-After", "")
+    return timedelta(seconds=int(value)) if value.isdigit() else None
+
+
+def _http_outcome(response: requests.Response) -> Outcome:
+    if 200 <= response.status_code < 300:
+        return Outcome(True, f"HTTP {response.status_code}")
+    failure = classify_http_status(response.status_code, _retry_after(response))
+    return Outcome(False, failure.reason, failure)
+
+
+def send_webhook(message: OutboxMessage, settings: Settings) -> Outcome:
+    body = message.payload or {"subject": message.subject, "text": message.body_text}
+    response, error = _post_json(message, settings, message.target, body)
+    return error or _http_outcome(response)  # type: ignore[arg-type]
+
+
+def send_slack(message: OutboxMessage, settings: Settings) -> Outcome:
+    """Slack and Mattermost incoming webhooks both take ``{"text": ...}`` (Markdown-ish)."""
+    text = f"*{message.subject}*\n{message.body_text}" if message.subject else message.body_text
+    response, error = _post_json(message, settings, message.target, {"text": text})
+    return error or _http_outcome(response)  # type: ignore[arg-type]
+
+
+def send_telegram(message: OutboxMessage, settings: Settings) -> Outcome:
+    if not settings.telegram_bot_token:
+        failure = classify_telegram(401, "DUTYDESK_TELEGRAM_BOT_TOKEN is not set")
+        return Outcome(False, failure.reason, failure)
+    url = f"{settings.telegram_api_url}/bot{settings.telegram_bot_token}/sendMessage"
+    text = f"{message.subject}\n\n{message.body_text}".strip()
+    response, error = _post_json(
+        message, settings, url, {"chat_id": message.target, "text": text[:4096]}
+    )
+    if error is not None:
+        return error
+    assert response is not None
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = {}
+    if response.status_code == 200 and answer.get("ok"):
+        return Outcome(True, "Telegram accepted")
+    retry = (answer.get("parameters") or {}).get("retry_after")
+    failure = classify_telegram(
+        int(answer.get("error_code") or response.status_code),
+        str(answer.get("description") or response.reason),
+        retry if isinstance(retry, int) else None,
+    )
+    return Outcome(False, failure.reason, failure)
+
+
+TRANSPORTS: dict[str, Transport] = {
+    "email": send_email,
+    "webhook": send_webhook,
+    "slack": send_slack,
+    "telegram": send_telegram,
+}
