@@ -130,7 +130,8 @@ async def probe(spec: DnsSpec, now: datetime, ctx: ProbeContext | None = None) -
     except OSError as exc:
         return make_result(Status.CRITICAL, f"{query}: cannot reach {where} ({exc})", now, watch)
     response_time = watch.elapsed()
-    answers = tuple(_answer_text(rdata) for rdata in answer)
+    # sorted: an RRset has no order, and a stable message keeps alert dedup stable too
+    answers = tuple(sorted(_answer_text(rdata) for rdata in answer))
     seen = {normalize_answer(a) for a in answers}
     wanted = {normalize_answer(e) for e in spec.expected}
     shown = ", ".join(answers) if len(answers) <= 5 else ", ".join(answers[:5]) + ", …"

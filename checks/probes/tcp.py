@@ -12,6 +12,7 @@ from checks.result import Result, Status
 from checks.specs import SpecError, SpecReader, check_host, format_duration
 
 MAX_BANNER_BYTES = 4096
+BANNER_IDLE = 1.0  # seconds of silence after a non-matching banner before judging it
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +33,8 @@ class TcpSpec:
             port=r.integer("port", minimum=1, maximum=65535),
             send=r.text("send", None),
             expect=r.text("expect", None),
-            warn_connect_time=r.duration("warn_connect_time", None, minimum=0.001),
-            crit_connect_time=r.duration("crit_connect_time", None, minimum=0.001),
+            warn_connect_time=r.duration("warn_connect_time", None, minimum=0),
+            crit_connect_time=r.duration("crit_connect_time", None, minimum=0),
             timeout=r.duration("timeout", 10.0, minimum=0.1, maximum=300),
         )
         r.finish()
@@ -111,7 +112,9 @@ async def probe(spec: TcpSpec, now: datetime, ctx: ProbeContext | None = None) -
 async def _talk(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, spec: TcpSpec, timeout: float
 ) -> str:
-    """Send ``spec.send``, then read until ``spec.expect`` appears, EOF, or the size cap."""
+    """Send ``spec.send``, then read until ``spec.expect`` appears, EOF, the size cap, or the
+    server goes quiet for BANNER_IDLE seconds after saying something else (a wrong banner).
+    """
     async with asyncio.timeout(timeout):
         if spec.send is not None:
             writer.write(spec.send.encode())
@@ -121,7 +124,14 @@ async def _talk(
         received = b""
         needle = spec.expect.encode()
         while len(received) < MAX_BANNER_BYTES and needle not in received:
-            chunk = await reader.read(MAX_BANNER_BYTES - len(received))
+            read = reader.read(MAX_BANNER_BYTES - len(received))
+            if received:
+                try:
+                    chunk = await asyncio.wait_for(read, BANNER_IDLE)
+                except TimeoutError:
+                    break  # it said something else and stopped talking
+            else:
+                chunk = await read
             if not chunk:
                 break  # EOF: the server said all it will say
             received += chunk

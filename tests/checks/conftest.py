@@ -8,6 +8,7 @@ whole session (they are stateless) and are stopped at its end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import ssl
@@ -46,10 +47,8 @@ class ServerLoop:
 
     def close(self) -> None:
         for cleanup in reversed(self.cleanups):
-            try:
+            with contextlib.suppress(Exception):  # a failed cleanup must not hide results
                 self.run(cleanup())
-            except Exception:  # a failed cleanup must not hide test results
-                pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         self.loop.close()
@@ -152,6 +151,7 @@ def _http_app(release: asyncio.Event) -> web.Application:
     app.router.add_get("/json", doc)
     app.router.add_get("/json-down", down)
     app.router.add_get("/hang", hang)
+    app.router.add_get("/hang/{tail:.*}", hang)  # e.g. a Prometheus that never answers
     app.router.add_get("/slow", slow)
     app.router.add_get("/redirect", redirect)
     app.router.add_get("/loop", loop)
@@ -284,10 +284,8 @@ def tcp_targets(server_loop: ServerLoop) -> TcpTargets:
         writer.close()
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
+        with contextlib.suppress(ConnectionError):
             await reader.read()  # until the client goes away
-        except ConnectionError:
-            pass
         writer.close()
 
     async def start() -> TcpTargets:

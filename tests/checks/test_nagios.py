@@ -57,7 +57,9 @@ from checks.result import PerfDatum, Status
         ("@~:0", 0.1, False),
     ],
 )
-def test_range_alerts_like_the_plugin_guidelines(threshold: str, value: float, alerts: bool) -> None:
+def test_range_alerts_like_the_plugin_guidelines(
+    threshold: str, value: float, alerts: bool
+) -> None:
     assert range_alerts(threshold, value) is alerts
     assert parse_range(threshold).alerts(value) is alerts
 
