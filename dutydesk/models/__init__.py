@@ -7,15 +7,31 @@ from dutydesk.models.accounts import ApiToken, KioskLink, LoginFailure, Role, Us
 from dutydesk.models.audit import AuditEntry
 from dutydesk.models.notify import DeliveryAttempt, OutboxMessage
 from dutydesk.models.system import WorkerHeartbeat
+from dutydesk.models.visitors import (
+    AccessRequestPerson,
+    AccessRequestRow,
+    AuthorisedPersonRow,
+    EquipmentMovementRow,
+    VisitorClient,
+    VisitorClientContact,
+    VisitRow,
+)
 
 __all__ = [
+    "AccessRequestPerson",
+    "AccessRequestRow",
     "ApiToken",
     "AuditEntry",
+    "AuthorisedPersonRow",
     "DeliveryAttempt",
+    "EquipmentMovementRow",
     "KioskLink",
     "LoginFailure",
     "OutboxMessage",
     "Role",
     "User",
+    "VisitRow",
+    "VisitorClient",
+    "VisitorClientContact",
     "WorkerHeartbeat",
 ]
