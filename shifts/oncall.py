@@ -35,8 +35,8 @@ from shifts.localtime import require_utc
 from shifts.rotation import (
     PersonId,
     Rotation,
-    occurrence_at,
     occurrences,
+    person_at,
     restriction_allows,
     restriction_edges,
 )
@@ -108,20 +108,13 @@ class OnDuty:
         return self.people[0] if self.people else None
 
 
-def _layer_person(rotation: Rotation, schedule: Schedule, at: datetime) -> PersonId | None:
-    occurrence = occurrence_at(rotation, schedule.zone, at)
-    if occurrence is None or not restriction_allows(rotation, schedule.zone, at):
-        return None
-    return occurrence.person
-
-
 def _resolve(
     schedule: Schedule, at: datetime
 ) -> tuple[tuple[PersonId, ...], str | None, tuple[Override, ...]]:
     people: list[PersonId] = []
     layer_name = None
     for rotation in reversed(schedule.layers):
-        person = _layer_person(rotation, schedule, at)
+        person = person_at(rotation, schedule.zone, at)
         if person is not None:
             people = [person]
             layer_name = rotation.name

@@ -39,6 +39,7 @@ __all__ = [
     "check_person",
     "occurrence_at",
     "occurrences",
+    "person_at",
     "restriction_allows",
     "restriction_edges",
 ]
@@ -254,6 +255,16 @@ def occurrence_at(rotation: Rotation, zone: ZoneInfo, at: datetime) -> Occurrenc
         return None
     index = _index_at(rotation, zone, at)
     return None if index is None else _occurrence(rotation, zone, index)
+
+
+def person_at(rotation: Rotation, zone: ZoneInfo, at: datetime) -> PersonId | None:
+    """Who this layer puts on duty at UTC instant ``at`` (restrictions applied), or ``None``."""
+    if rotation.ends_at is not None and at >= rotation.ends_at:
+        return None
+    index = _index_at(rotation, zone, at)
+    if index is None or not restriction_allows(rotation, zone, at):
+        return None
+    return occurrence_person(rotation, index)
 
 
 def occurrences(
