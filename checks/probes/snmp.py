@@ -84,9 +84,7 @@ class SnmpSpec:
                                  ("profile", profile_name)) if v is not None]
         if len(chosen) != 1:
             raise SpecError(
-                "profile", profile_name,
-                "or get or walk: exactly one is required (" + (
-                    f"got {' and '.join(chosen)}" if chosen else "none given") + ")",
+                "get/walk/profile", chosen, "must set exactly one of get, walk or profile"
             )
         if options is not None and profile_name is None:
             raise SpecError("options", options, "only apply together with a profile")
@@ -147,7 +145,8 @@ def _v2c(reader: SpecReader) -> V2cCredentials:
     for name in ("user", "security_level", "auth_protocol", "auth_key", "priv_protocol",
                  "priv_key", "context_name"):
         if reader.raw(name, None) is not None:
-            raise SpecError(name, reader.data[name], "only applies to version 3")
+            shown = "<hidden>" if name.endswith("_key") else reader.data[name]
+            raise SpecError(name, shown, "only applies to version 3")
     return V2cCredentials(community)
 
 

@@ -133,14 +133,15 @@ class SnmpClient:
     async def get(self, target: Target, oids: tuple[str, ...]) -> dict[str, SnmpValue]:
         """GET ``oids``; OIDs the agent does not have are absent from the returned dict."""
         found: dict[str, SnmpValue] = {}
+        transport = await _transport(target)
         for start in range(0, len(oids), GET_CHUNK):
             chunk = oids[start : start + GET_CHUNK]
             varbinds = [(rfc1902.ObjectName(oid), univ.Null("")) for oid in chunk]
-            answer = await self._send(target, get_cmd, *varbinds)
+            answer = await self._send(target, transport, get_cmd, *varbinds)
             for name, value in answer:
                 converted = to_python(value)
                 if converted is not None:
-                    found[str(name)] = converted
+                    found[_dotted(tuple(name))] = converted
         return found
 
     async def walk(
@@ -148,14 +149,17 @@ class SnmpClient:
     ) -> dict[str, SnmpValue]:
         """All OIDs under ``root`` via GETBULK, in order; raise SnmpFailure past ``max_rows``.
 
-        pysnmp's own ``bulk_walk_cmd`` retries forever on a timeout, hence this loop.
+        Our own loop rather than pysnmp's ``bulk_walk_cmd`` (which carries on after a timeout
+        unless its caller stops it): one failure ends the walk, OIDs must increase, rows are
+        capped.
         """
         root_t = oid_tuple(root)
         found: dict[str, SnmpValue] = {}
         last: tuple[int, ...] = root_t
+        transport = await _transport(target)  # resolve the name once per walk, not per request
         while True:
             cursor = (rfc1902.ObjectName(_dotted(last)), univ.Null(""))
-            answer = await self._send(target, bulk_cmd, 0, max_repetitions, cursor)
+            answer = await self._send(target, transport, bulk_cmd, 0, max_repetitions, cursor)
             if not answer:
                 return found
             for name, value in answer:
@@ -179,10 +183,11 @@ class SnmpClient:
                         "rows; narrow the OID or raise max_rows",
                     )
 
-    async def _send(self, target: Target, command: Any, *args: Any) -> tuple[Any, ...]:
+    async def _send(
+        self, target: Target, transport: Any, command: Any, *args: Any
+    ) -> tuple[Any, ...]:
         engine = self._engine(target.credentials)
         try:
-            transport = await _transport(target)
             request = command(
                 engine, _auth_data(target.credentials), transport, _context(target.credentials),
                 *args, lookupMib=False,
