@@ -49,6 +49,10 @@ class _ProbeResponse(aiohttp.ClientResponse):
         return await super().start(connection)
 
 
+class ProbeConfigError(Exception):
+    """The check's own configuration cannot be used (e.g. an unreadable CA file): UNKNOWN."""
+
+
 class ProbeContext:
     """Shared, per-event-loop resources for probes. Not thread-safe; one per loop.
 
@@ -95,7 +99,7 @@ class ProbeContext:
         context = self._ssl_contexts.get(key)
         if context is None:
             if verify:
-                context = ssl.create_default_context(cafile=ca_file)
+                context = load_ca(ca_file)
             else:
                 context = ssl.create_default_context()
                 context.check_hostname = False
@@ -113,6 +117,15 @@ class ProbeContext:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+def load_ca(ca_file: str | None) -> ssl.SSLContext:
+    """A verifying client context trusting ``ca_file`` (or the system bundle when None)."""
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+        raise ProbeConfigError(f"cannot load ca_file {ca_file!r}: {reason}") from None
 
 
 @asynccontextmanager
@@ -168,6 +181,36 @@ class CommandOutcome:
     truncated: bool
 
 
+class _Collector(asyncio.SubprocessProtocol):
+    """Collects a child's output (up to a cap) and tells when it exited and when its pipes
+    closed; asyncio's Process.wait() in 3.11 waits for both, which hangs when a background
+    child inherited the pipes."""
+
+    def __init__(self, limit: int) -> None:
+        loop = asyncio.get_running_loop()
+        self.limit = limit
+        self.output = {1: bytearray(), 2: bytearray()}
+        self.truncated = False
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()
+
+    def pipe_data_received(self, fd: int, data: bytes | str) -> None:
+        sink = self.output.setdefault(fd, bytearray())
+        room = self.limit - len(sink)
+        if room > 0:
+            sink += data[:room] if isinstance(data, bytes) else data[:room].encode()
+        if len(data) > room:
+            self.truncated = True  # drained and dropped, so the child never blocks
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
 async def run_command(
     argv: Sequence[str],
     timeout: float,
@@ -178,11 +221,14 @@ async def run_command(
     """Run ``argv`` (no shell) in its own process group, killing the whole group at timeout.
 
     Raises OSError (FileNotFoundError, PermissionError) only when the command cannot start.
-    Output beyond ``max_output`` bytes is drained and dropped so the child never blocks on a full
-    pipe. If the command exits but a child it left behind keeps the output pipe open, the group
-    is killed after a short grace instead of waiting for the timeout.
+    Output beyond ``max_output`` bytes per stream is dropped. If the command exits but a child
+    it left behind keeps the output pipes open, that group is killed after a short grace
+    instead of waiting for the timeout.
     """
-    process = await asyncio.create_subprocess_exec(
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    transport, collector = await loop.subprocess_exec(
+        lambda: _Collector(max_output),
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
@@ -190,56 +236,43 @@ async def run_command(
         start_new_session=True,  # own process group, so a timeout kills its children too
         env=dict(env) if env is not None else None,
     )
-    stdout, stderr = bytearray(), bytearray()
-    truncated: list[bool] = []
-    readers = asyncio.gather(
-        _drain(process.stdout, stdout, max_output, truncated),
-        _drain(process.stderr, stderr, max_output, truncated),
-    )
+    pgid = transport.get_pid()
     timed_out = False
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
     try:
-        async with asyncio.timeout_at(deadline):
-            await process.wait()
-    except TimeoutError:
-        timed_out = True
-    if timed_out:
-        _kill_group(process.pid)
-        await process.wait()
-    try:
-        grace = min(1.0, max(0.0, deadline - loop.time())) if not timed_out else 1.0
-        await asyncio.wait_for(asyncio.shield(readers), grace)
-    except TimeoutError:
-        _kill_group(process.pid)  # leftover children still hold the pipes
-        readers.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await readers
+        try:
+            async with asyncio.timeout_at(deadline):
+                await asyncio.shield(collector.exited)
+        except TimeoutError:
+            timed_out = True
+            _kill_group(pgid)
+            await asyncio.wait_for(asyncio.shield(collector.exited), 5)
+        grace = min(1.0, max(0.0, deadline - loop.time()))
+        try:
+            await asyncio.wait_for(asyncio.shield(collector.closed), grace)
+        except TimeoutError:
+            _kill_group(pgid)  # leftover children still hold the pipes
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(collector.closed), 1.0)
+    finally:
+        if transport.get_returncode() is None:  # cancelled (e.g. the engine's hard timeout)
+            _kill_group(pgid)
+        transport.close()
+    code = transport.get_returncode()
     return CommandOutcome(
-        returncode=process.returncode if process.returncode is not None else -9,
-        stdout=bytes(stdout),
-        stderr=bytes(stderr),
+        returncode=code if code is not None else -signal.SIGKILL,
+        stdout=bytes(collector.output[1]),
+        stderr=bytes(collector.output[2]),
         timed_out=timed_out,
-        truncated=bool(truncated),
+        truncated=collector.truncated,
     )
-
-
-async def _drain(
-    stream: asyncio.StreamReader | None, sink: bytearray, limit: int, truncated: list[bool]
-) -> None:
-    if stream is None:
-        return
-    while chunk := await stream.read(65536):
-        room = limit - len(sink)
-        if room > 0:
-            sink += chunk[:room]
-        if len(chunk) > room:
-            truncated.append(True)
 
 
 def _kill_group(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
+
+
+
 
 
 _ERRNO_WORDS = {

@@ -8,7 +8,7 @@ same way: ``body ("Service down") contains "OK"``.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
 
@@ -21,7 +21,14 @@ from checks.conditions import (
     evaluate_conditions,
     parse_condition,
 )
-from checks.probes.base import ProbeContext, Stopwatch, borrowed, describe_error, make_result
+from checks.probes.base import (
+    ProbeConfigError,
+    ProbeContext,
+    Stopwatch,
+    borrowed,
+    describe_error,
+    make_result,
+)
 from checks.probes.tls import cert_days_left
 from checks.result import Result, Status
 from checks.specs import SpecError, SpecReader, check_http_url, format_duration
@@ -50,6 +57,12 @@ class HttpSpec:
     timeout: float = 10.0
     max_body_bytes: int = 1_048_576
     conditions: tuple[Condition, ...] = ()
+    # user conditions + those compiled from the convenience fields; parsed once, not per probe
+    all_conditions: tuple[Condition, ...] = field(default=(), init=False, repr=False,
+                                                  compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "all_conditions", (*self.conditions, *self._compile()))
 
     @classmethod
     def from_dict(cls, d: dict) -> HttpSpec:
@@ -82,9 +95,6 @@ class HttpSpec:
         r.finish()
         if spec.json_value is not None and spec.json_path is None:
             raise SpecError("json_value", spec.json_value, "needs json_path to say where to look")
-        if spec.json_path is not None:
-            # validate the path now, with the field name, rather than at probe time
-            _json_condition(spec.json_path, spec.json_value, field="json_path")
         return spec
 
     def to_dict(self) -> dict:
@@ -101,8 +111,8 @@ class HttpSpec:
             "conditions": [c.text for c in self.conditions],
         }
 
-    def all_conditions(self) -> tuple[Condition, ...]:
-        """User conditions plus those compiled from the convenience fields."""
+    def _compile(self) -> list[Condition]:
+        """Conditions equivalent to the convenience fields (keyword, json_path, ...)."""
         extra = []
         if self.keyword is not None:
             extra.append(parse_condition(f"body contains {_quote(self.keyword)}"))
@@ -113,7 +123,7 @@ class HttpSpec:
         if self.max_response_time is not None:
             extra.append(parse_condition(
                 f"response_time < {self.max_response_time * 1000:g}ms"))
-        return (*self.conditions, *extra)
+        return extra
 
 
 def _quote(text: str) -> str:
@@ -181,8 +191,7 @@ def _status_words(code: int) -> str:
 async def probe(spec: HttpSpec, now: datetime, ctx: ProbeContext | None = None) -> Result:
     """Request ``spec.url`` and judge the response. Never raises for a failed target."""
     watch = Stopwatch()
-    https = spec.url[:6].lower() == "https:"
-    conditions = spec.all_conditions()
+    conditions = spec.all_conditions
     async with borrowed(ctx) as c:
         session = await c.http_session()
         try:
@@ -193,7 +202,8 @@ async def probe(spec: HttpSpec, now: datetime, ctx: ProbeContext | None = None) 
                 data=spec.body.encode() if spec.body is not None else None,
                 allow_redirects=spec.follow_redirects,
                 max_redirects=spec.max_redirects,
-                ssl=c.ssl_context(spec.verify_tls, spec.ca_file) if https else True,
+                # also for http:// URLs, which may redirect to https://
+                ssl=c.ssl_context(spec.verify_tls, spec.ca_file),
                 timeout=aiohttp.ClientTimeout(total=spec.timeout),
             ) as response:
                 body = await _read_body(response, spec.max_body_bytes)
@@ -205,6 +215,8 @@ async def probe(spec: HttpSpec, now: datetime, ctx: ProbeContext | None = None) 
         except TimeoutError:
             return make_result(Status.CRITICAL, f"no response within {spec.timeout:g} s", now,
                                watch)
+        except ProbeConfigError as exc:
+            return make_result(Status.UNKNOWN, str(exc), now, watch)
         except aiohttp.InvalidURL as exc:
             return make_result(Status.UNKNOWN, describe_error(exc), now, watch)
         except (aiohttp.ClientError, OSError) as exc:
@@ -212,7 +224,7 @@ async def probe(spec: HttpSpec, now: datetime, ctx: ProbeContext | None = None) 
         except ValueError as exc:  # aiohttp rejects e.g. a header value with a newline
             return make_result(Status.UNKNOWN, f"invalid request: {exc}", now, watch)
 
-    cert_days = cert_days_left(cert_der, now) if https else None
+    cert_days = cert_days_left(cert_der, now)  # None for plain http (after any redirects)
     metrics = {"status_code": code, "response_time": response_time,
                "cert_expiry_days": cert_days}
     if not status_expected(code, spec.expected_status):

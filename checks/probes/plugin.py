@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from checks.nagios import parse_plugin_output
-from checks.probes.base import ProbeContext, Stopwatch, make_result, run_command
+from checks.probes.base import (
+    DEFAULT_PLUGIN_DIRS,
+    ProbeContext,
+    Stopwatch,
+    make_result,
+    run_command,
+)
 from checks.result import Result, Status
 from checks.specs import SpecError, SpecReader
 
@@ -70,7 +76,7 @@ def resolve_command(program: str, plugin_dirs: tuple[str, ...]) -> str | None:
 async def probe(spec: PluginSpec, now: datetime, ctx: ProbeContext | None = None) -> Result:
     """Run the plugin and translate its answer. Never raises for a broken plugin."""
     watch = Stopwatch()
-    plugin_dirs = ctx.plugin_dirs if ctx is not None else ProbeContext().plugin_dirs
+    plugin_dirs = ctx.plugin_dirs if ctx is not None else DEFAULT_PLUGIN_DIRS
     program = spec.command[0]
     path = resolve_command(program, plugin_dirs)
     if path is None:

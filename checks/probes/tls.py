@@ -16,7 +16,15 @@ import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from checks.probes.base import ProbeContext, Stopwatch, borrowed, describe_error, make_result
+from checks.probes.base import (
+    ProbeConfigError,
+    ProbeContext,
+    Stopwatch,
+    borrowed,
+    describe_error,
+    load_ca,
+    make_result,
+)
 from checks.result import Result, Status
 from checks.specs import SpecError, SpecReader, check_host
 
@@ -188,7 +196,7 @@ async def _handshake(spec: TlsSpec, context: ssl.SSLContext) -> bytes | None:
 def _verifying_context(ctx: ProbeContext, spec: TlsSpec) -> ssl.SSLContext:
     if spec.verify_chain and spec.verify_hostname:
         return ctx.ssl_context(True, spec.ca_file)
-    context = ssl.create_default_context(cafile=spec.ca_file)
+    context = load_ca(spec.ca_file)
     context.check_hostname = spec.verify_hostname and spec.verify_chain
     if not spec.verify_chain:
         context.verify_mode = ssl.CERT_NONE
@@ -202,7 +210,11 @@ async def probe(spec: TlsSpec, now: datetime, ctx: ProbeContext | None = None) -
     async with borrowed(ctx) as c:
         problems: list[str] = []
         try:
-            der = await _handshake(spec, _verifying_context(c, spec))
+            context = _verifying_context(c, spec)
+        except ProbeConfigError as exc:
+            return make_result(Status.UNKNOWN, str(exc), now, watch)
+        try:
+            der = await _handshake(spec, context)
         except ssl.SSLCertVerificationError as exc:
             if exc.verify_code != _X509_V_ERR_CERT_HAS_EXPIRED:  # expiry is reported below
                 problems.append(_verify_words(exc))

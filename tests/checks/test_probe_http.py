@@ -213,6 +213,14 @@ def test_https_without_verification_accepts_the_certificate_but_still_measures_i
     assert result.metrics["cert_expiry_days"] == pytest.approx(29.0)  # 2020-03-01 00:00 UTC
 
 
+def test_https_with_a_missing_ca_file_is_unknown(tls_ports, tmp_path) -> None:
+    result = run({"url": f"https://localhost:{tls_ports['good']}/ok",
+                  "ca_file": str(tmp_path / "missing-ca.pem")})
+    assert result.status is Status.UNKNOWN
+    assert "cannot load ca_file" in result.message
+    assert "No such file" in result.message
+
+
 # --- spec validation --------------------------------------------------------------------------
 
 

@@ -78,6 +78,19 @@ def test_socket_method_says_clearly_when_icmp_sockets_are_not_allowed() -> None:
     assert "net.ipv4.ping_group_range" in result.message
 
 
+@pytest.mark.skipif(icmp_socket_allowed(), reason="ICMP sockets are allowed on this machine")
+def test_with_neither_icmp_sockets_nor_a_ping_command_the_result_says_both(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no ping command
+    result = run()
+    assert result.status is Status.UNKNOWN
+    assert result.message.startswith("cannot ping: unprivileged ICMP sockets are not allowed")
+    assert result.message.endswith(
+        "and no 'ping' command is installed (apt-get install iputils-ping)"
+    )
+
+
 _IN_NAMESPACE = """
 import asyncio, json
 from datetime import datetime, timezone

@@ -150,6 +150,24 @@ def test_a_hung_plugin_is_killed_with_its_children_and_reported_unknown(tmp_path
     assert not _alive(child), "the plugin's background child survived the timeout"
 
 
+def test_a_plugin_that_leaves_a_child_holding_its_output_still_reports(tmp_path: Path) -> None:
+    # the plugin exits at once, but a background child keeps stdout open; we must not wait
+    # for the child (or the timeout), and the child must not outlive the check
+    pid_file = tmp_path / "child.pid"
+    path = script(tmp_path, "check_daemon", (
+        f"sleep 300 &\necho $! > {pid_file}\necho 'SERVICE OK - started helper'\nexit 0\n"
+    ))
+    result = run([path], timeout=30)
+    assert result.status is Status.OK
+    assert result.message == "SERVICE OK - started helper"
+    assert result.duration < 30
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
 def test_a_plugin_killed_by_a_signal_is_unknown(tmp_path: Path) -> None:
     path = script(tmp_path, "check_suicide", "echo 'about to die'\nkill -TERM $$\n")
     result = run([path])

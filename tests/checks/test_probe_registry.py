@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +86,26 @@ def test_one_hanging_check_does_not_hold_up_the_others(http_target, tcp_targets)
     assert ok.status is Status.OK
     assert tcp.status is Status.OK
     assert nxdomain.status is Status.CRITICAL
+
+
+def test_the_engine_timeout_also_kills_a_plugin_and_its_children(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    plugin = tmp_path / "check_stuck"
+    plugin.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {pid_file}\nsleep 300\n")
+    plugin.chmod(0o755)
+    spec = build_spec("plugin", {"command": [str(plugin)], "timeout": 60})
+    result = asyncio.run(run_probe("plugin", spec, NOW, timeout=0.5))
+    assert result.message == "probe timed out after 0.5 s"
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), "the plugin's child survived the engine's timeout"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"

@@ -149,3 +149,9 @@ def test_the_der_reader_rejects_garbage(garbage: bytes) -> None:
 def test_bad_specs_are_rejected(data: dict, message: str) -> None:
     with pytest.raises(SpecError, match=message):
         TlsSpec.from_dict(data)
+
+
+def test_a_missing_ca_file_is_unknown_not_a_target_failure(tls_ports, certs, tmp_path) -> None:
+    result = run(target(tls_ports, certs, "good", ca_file=str(tmp_path / "nope.pem")))
+    assert result.status is Status.UNKNOWN
+    assert result.message.startswith(f"cannot load ca_file '{tmp_path / 'nope.pem'}'")
