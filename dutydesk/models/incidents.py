@@ -1,0 +1,196 @@
+"""Incidents and everything around them: timeline, received alerts, silences, integrations,
+per-user contact methods and notification rules, escalation policies.
+
+Rules the schema enforces (so concurrent writers cannot break them):
+
+- ``incidents.open_key`` equals ``dedup_key`` while the incident is open and is NULL once it is
+  resolved; it is UNIQUE, so two identical alerts arriving at once cannot open two incidents
+  (the loser gets an IntegrityError and attaches to the winner's incident).
+- ``incidents.version`` grows by one on every change; writers update with
+  ``WHERE id = :id AND version = :seen`` (compare-and-set), so of two concurrent
+  acknowledgements exactly one wins.
+- Integration keys are never stored: only their SHA-256 and an 8-character prefix to recognise
+  them in the UI (PagerDuty routing keys travel in the request body, so they are secrets).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dutydesk.db import Base, utcnow
+
+INCIDENT_STATUSES = ("triggered", "acknowledged", "pending", "resolved")
+INTEGRATION_TYPES = ("alertmanager", "pagerduty")
+CONTACT_KINDS = ("email", "webhook", "slack", "telegram")
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_status_created", "status", "created_at"),
+        Index("ix_incidents_group_key", "group_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(255), index=True)
+    open_key: Mapped[str | None] = mapped_column(String(255), unique=True, default=None)
+    group_key: Mapped[str] = mapped_column(String(300), default="")
+    title: Mapped[str] = mapped_column(String(1024))
+    source: Mapped[str] = mapped_column(String(20))  # check, alertmanager, pagerduty, manual
+    severity: Mapped[str] = mapped_column(String(10), default="warning")
+    priority: Mapped[str] = mapped_column(String(2))  # P1..P4
+    impact: Mapped[int] = mapped_column(default=2)
+    urgency: Mapped[int] = mapped_column(default=2)
+    status: Mapped[str] = mapped_column(String(12), default="triggered")
+    line: Mapped[str] = mapped_column(String(12), default="first_line")
+    lines_seen: Mapped[list[Any]] = mapped_column(default=list)
+    assignee: Mapped[str | None] = mapped_column(String(200), default=None)
+    service: Mapped[str | None] = mapped_column(String(200), default=None, index=True)
+    check_id: Mapped[int | None] = mapped_column(default=None, index=True)
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
+    pending_reason: Mapped[str | None] = mapped_column(String(1000), default=None)
+    resolved_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolution_note: Mapped[str | None] = mapped_column(Text, default=None)
+    ping_pong_count: Mapped[int] = mapped_column(default=0)
+    reopen_count: Mapped[int] = mapped_column(default=0)
+    alert_count: Mapped[int] = mapped_column(default=1)
+    last_alert_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # SLA targets as they were when the incident opened (a config change does not rewrite them).
+    sla_targets: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    escalation_policy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("escalation_policies.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != "resolved"
+
+
+class IncidentEventRow(Base):
+    """One timeline entry (see ``dutydesk.incidents.events`` for kinds and their data)."""
+
+    __tablename__ = "incident_events"
+    __table_args__ = (Index("ix_incident_events_incident_at", "incident_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class AlertReceived(Base):
+    """Every alert as it arrived (audit and dedup); ``muted_reason`` when the pipeline muted it."""
+
+    __tablename__ = "alerts_received"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))
+    dedup_key: Mapped[str] = mapped_column(String(255), index=True)
+    fingerprint: Mapped[str] = mapped_column(String(80), default="")
+    status: Mapped[str] = mapped_column(String(10))
+    summary: Mapped[str] = mapped_column(String(1024), default="")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    integration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("integrations.id", ondelete="SET NULL"), default=None
+    )
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"), default=None, index=True
+    )
+    muted_reason: Mapped[str | None] = mapped_column(String(120), default=None)
+    raw: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+
+
+class SilenceRow(Base):
+    """A silence: ``matchers`` is the matcher text (``service="mail", severity=~"crit.*"``)."""
+
+    __tablename__ = "silences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    matchers: Mapped[str] = mapped_column(String(2000))
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime] = mapped_column(index=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    comment: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Integration(Base):
+    """An inbound alert source: an Alertmanager receiver or a PagerDuty-style routing key."""
+
+    __tablename__ = "integrations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(120))
+    key_prefix: Mapped[str] = mapped_column(String(8))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Alertmanager sends the key as a Bearer token: it is also an API token (viewer role) so the
+    # app's ordinary token authentication recognises it.
+    api_token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="SET NULL"), default=None
+    )
+    service: Mapped[str | None] = mapped_column(String(200), default=None)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class ContactMethod(Base):
+    """How to reach one person: an email address, a webhook URL, a Slack hook, a Telegram chat."""
+
+    __tablename__ = "contact_methods"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    target: Mapped[str] = mapped_column(String(1000))
+    secret: Mapped[str | None] = mapped_column(String(200), default=None)  # webhook HMAC
+    enabled: Mapped[bool] = mapped_column(default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(1000), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NotificationRule(Base):
+    """Use ``contact_method`` for incidents of ``min_priority`` or worse after ``delay_minutes``."""
+
+    __tablename__ = "notification_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    contact_method_id: Mapped[int] = mapped_column(
+        ForeignKey("contact_methods.id", ondelete="CASCADE")
+    )
+    min_priority: Mapped[str] = mapped_column(String(2), default="P4")
+    delay_minutes: Mapped[int] = mapped_column(default=0)
+
+
+class EscalationPolicyRow(Base):
+    """Steps as JSON: ``[{"targets": ["first_line"], "delay_minutes": 10}, ...]``."""
+
+    __tablename__ = "escalation_policies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    steps: Mapped[list[Any]] = mapped_column(default=list)
+    repeat: Mapped[int] = mapped_column(default=0)
+    ack_timeout_minutes: Mapped[int | None] = mapped_column(default=None)
+    is_default: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
