@@ -62,6 +62,20 @@ class PluginSpec:
         return {"command": list(self.command), "timeout": self.timeout, "env": dict(self.env)}
 
 
+_PASSED_VARIABLES = ("PATH", "LANG", "LC_ALL", "TZ", "HOME")
+
+
+def plugin_environment() -> dict[str, str]:
+    """The environment a plugin starts with: only harmless basics from ours.
+
+    The worker's environment holds secrets (database URL, secret key); plugins are arbitrary
+    programs and get only what ``env`` in their spec adds to these.
+    """
+    env = {name: os.environ[name] for name in _PASSED_VARIABLES if name in os.environ}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    return env
+
+
 def resolve_command(program: str, plugin_dirs: tuple[str, ...]) -> str | None:
     """Path of the program to run, or None when it cannot be found."""
     if "/" in program:
@@ -85,7 +99,7 @@ async def probe(spec: PluginSpec, now: datetime, ctx: ProbeContext | None = None
             f"plugin {program!r} not found in {', '.join(plugin_dirs)} or PATH",
             now, watch,
         )
-    env = {**os.environ, **dict(spec.env)} if spec.env else None
+    env = {**plugin_environment(), **dict(spec.env)}
     try:
         outcome = await run_command(
             (path, *spec.command[1:]), spec.timeout, env=env, max_output=MAX_OUTPUT_BYTES

@@ -79,6 +79,17 @@ def test_a_command_line_string_is_split_like_a_shell_would_but_not_run_by_one(
     assert run(f"{path} 'two words' ';ls'").message == "args: two words / ;ls"
 
 
+def test_a_plugin_gets_its_spec_env_but_not_the_workers_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DUTYDESK_SECRET_KEY", "do-not-leak")
+    path = script(tmp_path, "check_env",
+                  'echo "community=$SNMP_COMMUNITY secret=${DUTYDESK_SECRET_KEY:-unset}"\n')
+    spec = PluginSpec.from_dict({"command": [path], "env": {"SNMP_COMMUNITY": "public"}})
+    result = asyncio.run(probe(spec, NOW))
+    assert result.message == "community=public secret=unset"
+
+
 def test_a_missing_plugin_is_unknown(tmp_path: Path) -> None:
     result = run([str(tmp_path / "check_nothing")])
     assert result.status is Status.UNKNOWN
