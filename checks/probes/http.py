@@ -43,7 +43,8 @@ class HttpSpec:
     method: str = "GET"
     headers: tuple[tuple[str, str], ...] = ()
     body: str | None = None
-    expected_status: tuple[str, ...] = ("2xx", "3xx")  # codes ("204") or classes ("2xx")
+    # codes ("204") or classes ("2xx"); empty = any status, judged by the conditions alone
+    expected_status: tuple[str, ...] = ("2xx", "3xx")
     keyword: str | None = None
     keyword_absent: str | None = None
     json_path: str | None = None
@@ -71,12 +72,18 @@ class HttpSpec:
         method = r.string("method", "GET").upper()
         if method not in METHODS:
             raise SpecError("method", d.get("method"), f"must be one of {', '.join(METHODS)}")
+        conditions = _read_conditions(r.string_list("conditions", ()))
+        raw_expected = r.raw("expected_status", None)
+        if raw_expected is None and any(c.subject == "status" for c in conditions):
+            expected_status: tuple[str, ...] = ()  # "status == 404" alone says what is expected
+        else:
+            expected_status = _read_status_codes(raw_expected)
         spec = cls(
             url=url,
             method=method,
             headers=r.string_map("headers", ()),
             body=r.text("body", None),
-            expected_status=_read_status_codes(r.raw("expected_status", None)),
+            expected_status=expected_status,
             keyword=r.text("keyword", None),
             keyword_absent=r.text("keyword_absent", None),
             json_path=r.string("json_path", None),
@@ -90,7 +97,7 @@ class HttpSpec:
             timeout=r.duration("timeout", 10.0, minimum=0.1, maximum=300),
             max_body_bytes=r.integer("max_body_bytes", 1_048_576, minimum=0,
                                      maximum=64 * 1_048_576),
-            conditions=_read_conditions(r.string_list("conditions", ())),
+            conditions=conditions,
         )
         r.finish()
         if spec.json_value is not None and spec.json_path is None:
@@ -100,7 +107,7 @@ class HttpSpec:
     def to_dict(self) -> dict:
         return {
             "url": self.url, "method": self.method, "headers": dict(self.headers),
-            "body": self.body, "expected_status": list(self.expected_status),
+            "body": self.body, "expected_status": list(self.expected_status) or None,
             "keyword": self.keyword, "keyword_absent": self.keyword_absent,
             "json_path": self.json_path, "json_value": self.json_value,
             "max_response_time": self.max_response_time,
@@ -177,6 +184,8 @@ def _json_condition(path: str, value: object, *, field: str) -> Condition:
 
 
 def status_expected(code: int, expected: tuple[str, ...]) -> bool:
+    if not expected:
+        return True
     text = str(code)
     return any(e == text or (e.endswith("xx") and e[0] == text[0]) for e in expected)
 

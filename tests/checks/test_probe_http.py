@@ -45,6 +45,14 @@ def test_expected_status_can_list_codes_and_classes(http_target) -> None:
     assert result.message == "HTTP 200 OK, expected 204"
 
 
+def test_a_status_condition_alone_says_which_status_is_expected(http_target) -> None:
+    # no expected_status needed to monitor that a retired endpoint stays gone
+    assert run({"url": http_target.url("/status/410"), "conditions": ["status == 410"]}).ok
+    result = run({"url": http_target.url("/ok"), "conditions": ["status == 410"]})
+    assert result.status is Status.CRITICAL
+    assert result.message == "status (200) == 410"
+
+
 def test_conditions_all_pass_on_a_healthy_json_api(http_target) -> None:
     result = run({
         "url": http_target.url("/json"),
@@ -259,6 +267,8 @@ def test_spec_round_trips_through_a_dict() -> None:
         "json_value": "up", "max_response_time": "300ms", "timeout": "5s",
         "conditions": ["status == 200"],
     })
+    status_only = HttpSpec.from_dict({"url": "http://x/", "conditions": ["status == 404"]})
+    assert HttpSpec.from_dict(status_only.to_dict()) == status_only
     again = HttpSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
     assert again == spec
     assert spec.timeout == 5.0
