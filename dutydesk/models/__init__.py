@@ -5,6 +5,7 @@ Models are split by domain; each module stays small. Add a new module to the imp
 
 from dutydesk.models.accounts import ApiToken, KioskLink, LoginFailure, Role, User
 from dutydesk.models.audit import AuditEntry
+from dutydesk.models.checks import Check  # noqa: F401 (check engine tables)
 from dutydesk.models.incidents import Incident, IncidentEventRow  # noqa: F401 (incidents)
 from dutydesk.models.notices import StatusPageGeneration  # noqa: F401 (notices tables)
 from dutydesk.models.notify import DeliveryAttempt, OutboxMessage
