@@ -89,10 +89,17 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     from dutydesk.web.auth import bp as auth_bp
     from dutydesk.web.health import bp as health_bp
     from dutydesk.web.home import bp as home_bp
+    from dutydesk.web.notices import api_bp as notices_api_bp
+    from dutydesk.web.notices import bp as notices_bp
+    from dutydesk.web.status import bp as status_bp
+    from dutydesk.web.status_api import bp as status_api_bp
+    from dutydesk.web.visitors import bp as visitors_bp
+    from dutydesk.web.visitors_api import bp as visitors_api_bp
 
-    for blueprint in (health_bp, auth_bp, account_bp, home_bp, admin_bp):
+    for blueprint in (health_bp, auth_bp, account_bp, home_bp, admin_bp, visitors_bp, status_bp,
+                      notices_bp):
         app.register_blueprint(blueprint)
-    for blueprint in (api_bp,):
+    for blueprint in (api_bp, visitors_api_bp, status_api_bp, notices_api_bp):
         csrf.exempt(blueprint)  # API checks CSRF itself for cookie sessions (see web/api.py)
         app.register_blueprint(blueprint)
 
