@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from checks.probes import dns, heartbeat, http, ping, plugin, prometheus, tcp, tls
+from checks.probes import dns, heartbeat, http, ping, plugin, prometheus, snmp, tcp, tls
 from checks.probes.base import ProbeContext
 from checks.result import Result, Status
 
@@ -29,6 +29,8 @@ class CheckType:
     name: str
     spec_class: type
     probe: ProbeFunction | None  # None for passive (push) checks
+    # Rate-based probes (SNMP interface counters) judge against the check's previous Result.
+    wants_previous: bool = False
 
     @property
     def passive(self) -> bool:
@@ -45,6 +47,7 @@ CHECK_TYPES: dict[str, CheckType] = {
         CheckType("tls", tls.TlsSpec, tls.probe),
         CheckType("plugin", plugin.PluginSpec, plugin.probe),
         CheckType("prometheus", prometheus.PrometheusSpec, prometheus.probe),
+        CheckType("snmp", snmp.SnmpSpec, snmp.probe, wants_previous=True),
         CheckType("heartbeat", heartbeat.HeartbeatSpec, None),
     )
 }
@@ -66,8 +69,11 @@ async def run_probe(
     now: datetime,
     timeout: float,
     ctx: ProbeContext | None = None,
+    previous: Result | None = None,
 ) -> Result:
     """Run one probe with a hard ``timeout`` (seconds). Never raises (except cancellation).
+
+    ``previous`` (the check's last Result) reaches probes that judge rates between runs.
 
     A probe that overruns is cancelled and reported UNKNOWN "probe timed out after N s";
     an exception escaping a probe (a bug) becomes UNKNOWN with the exception text.
@@ -88,7 +94,11 @@ async def run_probe(
         return unknown(f"{type_name} check got a {type(spec).__name__}, "
                        f"expected a {check_type.spec_class.__name__}")
     try:
-        return await asyncio.wait_for(check_type.probe(spec, now, ctx), timeout)
+        if check_type.wants_previous:
+            running = check_type.probe(spec, now, ctx, previous=previous)  # type: ignore[call-arg]
+        else:
+            running = check_type.probe(spec, now, ctx)
+        return await asyncio.wait_for(running, timeout)
     except TimeoutError:
         return unknown(f"probe timed out after {timeout:g} s")
     except asyncio.CancelledError:

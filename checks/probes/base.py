@@ -74,6 +74,7 @@ class ProbeContext:
         self.user_agent = user_agent
         self._session: aiohttp.ClientSession | None = None
         self._ssl_contexts: dict[tuple[bool, str | None], ssl.SSLContext] = {}
+        self._snmp: Any = None
 
     async def http_session(self) -> aiohttp.ClientSession:
         """The shared session, created on first use inside the running loop."""
@@ -107,7 +108,19 @@ class ProbeContext:
             self._ssl_contexts[key] = context
         return context
 
+    @property
+    def snmp(self) -> Any:
+        """The loop's shared SNMP client (pysnmp engines are costly to build per probe)."""
+        if self._snmp is None:
+            from checks.snmp.transport import SnmpClient
+
+            self._snmp = SnmpClient()
+        return self._snmp
+
     async def close(self) -> None:
+        if self._snmp is not None:
+            self._snmp.close()
+            self._snmp = None
         if self._session is not None:
             await self._session.close()
             self._session = None

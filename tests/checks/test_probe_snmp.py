@@ -509,3 +509,26 @@ def test_recorded_device_files_are_in_numeric_oid_order() -> None:
 
 def _lines(path: Path) -> list[str]:
     return [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Through the engine's entry point
+
+
+def test_the_registry_runs_snmp_checks_with_the_shared_context_client(
+    snmp_agent: SnmpAgent,
+) -> None:
+    from checks.probes import CHECK_TYPES, ProbeContext, build_spec, run_probe
+
+    assert CHECK_TYPES["snmp"].wants_previous
+    spec = build_spec("snmp", v2c(snmp_agent, "ups-on-battery", profile="ups"))
+
+    async def go() -> tuple[Result, Any]:
+        async with ProbeContext() as ctx:
+            result = await run_probe("snmp", spec, NOW, timeout=10, ctx=ctx)
+            return result, ctx.snmp
+
+    result, client = asyncio.run(go())
+    assert result.status is Status.CRITICAL
+    assert "battery" in result.message.lower()
+    assert isinstance(client, SnmpClient)
