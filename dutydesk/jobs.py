@@ -36,5 +36,19 @@ def scheduled_jobs(settings: Settings, db: Database) -> list[Job]:
             func=lambda: deliver_due(db, settings),
             trigger_args={"seconds": 1},
         ),
+        Job(
+            id="status-maintenance",
+            name="maintenance notices by the clock, reminders, status page refresh",
+            func=lambda: _status_clock(db, settings),
+            trigger_args={"seconds": 30},
+        ),
     ]
     return jobs
+
+
+def _status_clock(settings_db: Database, settings: Settings) -> None:
+    from dutydesk.db import utcnow
+    from shifts.notices.service import run_maintenance_clock
+
+    with settings_db.session() as session:
+        run_maintenance_clock(session, utcnow(), base_url=settings.base_url)

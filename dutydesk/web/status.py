@@ -1,0 +1,163 @@
+"""The public status page (no login): page, notice, Atom feed, badges, subscriptions.
+
+Views are deliberately not decorated with ``require_role``: everyone may read them. The page,
+notice pages, feed and badges come from snapshots (see ``status_snapshot``).
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import Any
+
+from flask import Blueprint, abort, render_template, request
+from flask_babel import get_locale, gettext, ngettext
+
+from dutydesk.config import SUPPORTED_LANGUAGES
+from dutydesk.context import app_state, db_session, settings
+from dutydesk.db import utcnow
+from dutydesk.web.status_snapshot import cache, serve
+from shifts.notices import atom, badge
+from shifts.notices.model import render_markdown
+from shifts.notices.page import build_page, load_page
+from shifts.notices.subscriptions import SubscriptionError, confirm, subscribe_email, unsubscribe
+
+bp = Blueprint("status", __name__, url_prefix="/status")
+
+LABELS = atom.STATUS_LABELS
+
+
+def site_zone() -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(settings().timezone)
+
+
+def language() -> str:
+    return str(get_locale() or "en")
+
+
+def page_model() -> Any:
+    s = app_state().db.session_factory()
+    try:
+        groups, services, notices = load_page(s)
+    finally:
+        s.close()
+    return build_page(groups, services, notices, utcnow(), site_zone()), notices
+
+
+def _render(template: str, **context: Any) -> bytes:
+    return render_template(template, tr=lambda m: m.render(gettext, ngettext), md=render_markdown,
+                           labels=LABELS, status_texts=badge.STATUS_TEXTS, **context).encode()
+
+
+@bp.after_app_request
+def _remember_language(response: Any) -> Any:
+    chosen = request.args.get("lang")
+    if chosen in SUPPORTED_LANGUAGES and request.path.startswith("/status"):
+        response.set_cookie("lang", chosen, max_age=365 * 86400, samesite="Lax")
+    return response
+
+
+@bp.route("")
+def page() -> Any:
+    def build() -> bytes:
+        model, _ = page_model()
+        return _render("status/page.html", page=model)
+
+    return serve("page", language(), "text/html", build)
+
+
+@bp.route("/notices/<int:notice_id>")
+def notice(notice_id: int) -> Any:
+    def build() -> bytes:
+        model, notices = page_model()
+        found = next((n for n in notices if n.id == str(notice_id)), None)
+        if found is None:
+            return b""
+        return _render("status/notice.html", page=model, notice=found)
+
+    response = serve(f"notice:{notice_id}", language(), "text/html", build)
+    if response.status_code == 200 and not response.get_data():
+        abort(404, description=f"no published notice with id {notice_id}")
+    return response
+
+
+@bp.route("/feed.atom")
+def feed() -> Any:
+    def build() -> bytes:
+        model, notices = page_model()
+        base = settings().base_url.rstrip("/")
+        info = atom.FeedInfo(
+            title=gettext("DutyDesk status"), site_url=f"{base}/status",
+            feed_url=f"{base}/status/feed.atom",
+            tag_authority=settings().extra.get("status_tag_authority", "dutydesk.local"),
+            tag_date="2026-01-01")
+        services = [ln.service for g in model.groups for ln in g.lines]
+        return atom.atom_feed(info, notices, model.now, services=services, tz=site_zone(),
+                              gettext=gettext).encode()
+
+    return serve("feed", language(), "application/atom+xml", build)
+
+
+@bp.route("/badge/<slug>.svg")
+def badge_svg(slug: str) -> Any:
+    def build() -> bytes:
+        model, _ = page_model()
+        for block in model.groups:
+            for ln in block.lines:
+                if ln.service.id == slug:
+                    return badge.render_badge(ln.service.name, ln.status, status_text=gettext(
+                        badge.STATUS_TEXTS[ln.status])).encode()
+        return b""
+
+    response = serve(f"badge:{slug}", language(), "image/svg+xml", build)
+    if response.status_code == 200 and not response.get_data():
+        abort(404, description=f"no service {slug!r}")
+    return response
+
+
+@bp.route("/subscribe", methods=["GET", "POST"])
+def subscribe() -> Any:
+    model, _ = page_model()
+    services = [ln.service for g in model.groups for ln in g.lines]
+    error, done = None, False
+    if request.method == "POST":
+        chosen = request.form.getlist("services") or None
+        s = db_session()
+        try:
+            subscribe_email(s, request.form.get("email", ""), now=utcnow(),
+                            base_url=settings().base_url, services=chosen, language=language())
+            s.commit()
+            done = True
+        except SubscriptionError as exc:
+            s.rollback()
+            error = str(exc)
+    return render_template("status/subscribe.html", services=services, error=error, done=done,
+                           email=request.form.get("email", "")), (400 if error else 200)
+
+
+@bp.route("/subscribe/confirm/<token>")
+def subscribe_confirm(token: str) -> Any:
+    s = db_session()
+    try:
+        confirm(s, token, now=utcnow())
+    except SubscriptionError as exc:
+        return render_template("status/message.html", message=str(exc), ok=False), 400
+    s.commit()
+    return render_template("status/message.html", ok=True,
+                           message=gettext("Your subscription is confirmed."))
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+def unsubscribe_view(token: str) -> Any:
+    s = db_session()
+    try:
+        unsubscribe(s, token, now=utcnow())
+    except SubscriptionError as exc:
+        return render_template("status/message.html", message=str(exc), ok=False), 400
+    s.commit()
+    return render_template("status/message.html", ok=True,
+                           message=gettext("You will receive no more status messages."))
+
+
+def invalidate() -> None:
+    """Drop this process's snapshots (after a change made by this process)."""
+    cache().invalidate()
