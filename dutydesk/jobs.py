@@ -28,6 +28,7 @@ class Job:
 def scheduled_jobs(settings: Settings, db: Database) -> list[Job]:
     """All jobs for this deployment. Areas register here as they land."""
     from dutydesk.notify.sender import deliver_due
+    from shifts.visitors.jobs import visitor_jobs
 
     jobs: list[Job] = [
         Job(
@@ -43,6 +44,7 @@ def scheduled_jobs(settings: Settings, db: Database) -> list[Job]:
             trigger_args={"seconds": 30},
         ),
     ]
+    jobs.extend(visitor_jobs(settings, db))
     return jobs
 
 

@@ -316,3 +316,22 @@ def test_settings_are_validated_with_the_key_named() -> None:
         svc.policies_from_settings({"purge_after_days": 30}, "UTC")
     with pytest.raises(svc.VisitorInputError, match="unknown setting"):
         svc.policies_from_settings({"purge_days": 100}, "UTC")
+
+
+def test_the_daily_retention_job_is_scheduled_and_purges_with_the_configured_period(
+    db: Database, site: dict[str, int], settings: Any
+) -> None:
+    from dataclasses import replace
+
+    from dutydesk.jobs import scheduled_jobs
+    from shifts.visitors.jobs import retention_once, visitor_jobs
+
+    assert "visitor-retention" in {j.id for j in scheduled_jobs(settings, db)}
+    bad = replace(settings, extra={"visitors": {"purge_after_days": 10}})
+    with pytest.raises(svc.VisitorInputError, match="at least 90"):
+        visitor_jobs(bad, db)
+    long_ago = datetime.now(UTC) - timedelta(days=200)
+    check_in(db, site, arrive("Petra Novak"), now=long_ago)  # denied: expired
+    report = retention_once(db, RetentionPolicy(purge_after_days=90))
+    assert report.visits_purged == 1
+    assert [r.person_name for r in visits(db)] == [None]
