@@ -95,7 +95,7 @@ def test_double_opt_in_then_subscriber_hears_of_each_update(mail_service: Databa
         mails = list(s.scalars(select(OutboxMessage).where(OutboxMessage.source_type == "notice")))
     assert [m.target for m in mails] == ["olena@dc.example"]
     assert "Mail is down" in mails[0].subject and "Disk full" in mails[0].body_text
-    assert "Выявлено" in mails[0].subject or "Определено" in mails[0].subject  # Russian label
+    assert "Причина найдена" in mails[0].subject  # the Russian "identified"
     assert f"/status/unsubscribe/{sub.id}." in mails[0].body_text
 
 
