@@ -1,0 +1,357 @@
+"""The check engine: one asyncio event loop in its own thread runs every due check.
+
+How a run flows::
+
+    claimer (every claim_interval)  --claim_due(now + horizon)-->  timer wheel (loop.call_at)
+    timer fires at the check's slot  -->  semaphore (bounded concurrency)  -->  run_probe with a
+    hard timeout (or the heartbeat judgement)  -->  probe guard  -->  next_state(...)  -->
+    write buffer  --every flush_interval, ONE transaction-->  state (CAS), result, flips, rollup
+
+- The schedule is the database: ``check_states.next_due_at`` holds each check's next slot, laid
+  out by :func:`checks.schedule.next_due` (stable per-check phase, no herd at :00). The timer
+  wheel is asyncio's own (``loop.call_later``); claims look ``horizon`` seconds ahead so a run
+  starts on its slot, not on the next claim tick.
+- Slow checks never delay others: every run is its own task; only the semaphore bounds how many
+  probes are in flight, and every probe has a hard timeout (``checks.timeout``).
+- Several workers share one database: claims are compare-and-set (and ``SKIP LOCKED`` on
+  PostgreSQL), see :mod:`checks.store`.
+- DB calls run on a small thread pool so the loop keeps timing while SQLite fsyncs.
+
+The engine owns no global state; ``Engine(db).start()`` / ``.stop()`` are what the worker calls
+(see ``dutydesk.jobs``). Its Prometheus metrics live on ``Engine.metrics.registry``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from checks.guard import GuardVerdict, assess_poller, guard_result
+from checks.maintenance import MaintenanceWindow, active_window
+from checks.probes import CHECK_TYPES, ProbeContext, build_spec, run_probe
+from checks.probes.heartbeat import heartbeat_result
+from checks.result import Result, Status
+from checks.schedule import next_due
+from checks.state import StateType, next_state
+from checks.store import CheckStore, Claim, Outcome
+from dutydesk.db import Database, utcnow
+
+log = logging.getLogger("checks.engine")
+STATE_VALUE = {"PENDING": -1, "OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3,
+               "UNREACHABLE": 4}
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Tuning knobs; the defaults carry ~1,000 checks/s on two cores."""
+
+    concurrency: int = 1000
+    claim_interval: float = 0.2
+    horizon: float = 1.0
+    claim_limit: int = 2000
+    flush_interval: float = 0.1
+    context_refresh: float = 5.0
+    keep_results: int = 100
+    trim_every: int = 10
+    db_threads: int = 2
+
+
+class EngineMetrics:
+    """The engine's Prometheus metrics on their own registry (the worker has no web server;
+    ``dutydesk serve`` and the bench read ``registry``). Per-check gauges are labelled by slug."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.runs = Counter("dutydesk_check_runs_total", "Check runs judged and stored",
+                            ["type", "status"], registry=r)
+        self.lag = Histogram("dutydesk_check_run_lag_seconds",
+                             "Actual start minus scheduled start of a check run",
+                             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+                             registry=r)
+        self.queue_depth = Gauge("dutydesk_check_queue_depth",
+                                 "Claimed runs waiting for their slot or a free probe slot",
+                                 registry=r)
+        self.in_flight = Gauge("dutydesk_check_in_flight", "Probes running now", registry=r)
+        self.timeouts = Counter("dutydesk_check_timeouts_total",
+                                "Runs cut off by the hard per-run timeout", registry=r)
+        self.conflicts = Counter("dutydesk_check_write_conflicts_total",
+                                 "Results dropped because the state changed meanwhile",
+                                 registry=r)
+        self.write_errors = Counter("dutydesk_check_write_errors_total",
+                                    "Batches that could not be written", registry=r)
+        self.probe_success = Gauge("probe_success", "1 if the last probe was OK",
+                                   ["check"], registry=r)
+        self.probe_duration = Gauge("probe_duration_seconds", "Duration of the last probe",
+                                    ["check"], registry=r)
+        self.state = Gauge("dutydesk_check_state",
+                           "Check status: -1 pending, 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, "
+                           "4 UNREACHABLE", ["check"], registry=r)
+        self.attempt = Gauge("dutydesk_check_attempt", "Current attempt of max_attempts",
+                             ["check"], registry=r)
+        #: Recent lags in seconds, for the benchmark's percentiles (bounded).
+        self.recent_lags: deque[float] = deque(maxlen=200_000)
+
+
+class Engine:
+    """Runs due checks until stopped. ``start()`` spawns the loop thread; ``stop()`` joins it."""
+
+    def __init__(
+        self,
+        db: Database,
+        config: EngineConfig | None = None,
+        *,
+        metrics: EngineMetrics | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.config = config or EngineConfig()
+        self.metrics = metrics or EngineMetrics()
+        self.clock = clock
+        self.store = CheckStore(db, keep_results=self.config.keep_results,
+                                trim_every=self.config.trim_every)
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._ctx: ProbeContext | None = None
+        self._sem: asyncio.Semaphore | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._timers: dict[int, tuple[asyncio.TimerHandle, Claim]] = {}
+        self._buffer: list[Outcome] = []
+        self._specs: dict[int, tuple[datetime, Any]] = {}
+        self._verdict = GuardVerdict(False, "not assessed yet")
+        self._windows: tuple[dict, dict, dict] = ({}, {}, {})
+        self.runs_written = 0
+        self.started = threading.Event()
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._thread_main, name="check-engine",
+                                        daemon=True)
+        self._thread.start()
+        self.started.wait(10)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _thread_main(self) -> None:
+        try:
+            asyncio.run(self.run())
+        except Exception:  # pragma: no cover - logged, the worker keeps its other jobs
+            log.exception("check engine crashed")
+            self.started.set()
+
+    async def run(self) -> None:
+        """The engine's main coroutine (``start()`` runs it in a thread; tests may await it)."""
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._sem = asyncio.Semaphore(self.config.concurrency)
+        self._executor = ThreadPoolExecutor(self.config.db_threads, thread_name_prefix="check-db")
+        try:
+            async with ProbeContext() as ctx:
+                self._ctx = ctx
+                await self._refresh_context()
+                loops = [asyncio.create_task(coro) for coro in
+                         (self._claim_loop(), self._write_loop(), self._context_loop())]
+                self.started.set()
+                log.info("check engine started", extra={"concurrency": self.config.concurrency})
+                await self._stop.wait()
+                for task in loops:
+                    task.cancel()
+                await asyncio.gather(*loops, return_exceptions=True)
+                await self._shutdown()
+        finally:
+            self._executor.shutdown(wait=True)
+            log.info("check engine stopped")
+
+    async def _shutdown(self) -> None:
+        # Unstarted claims give their slot back, so another worker runs them on time.
+        unstarted = [claim for _h, claim in self._timers.values()]
+        for handle, _claim in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        if unstarted:
+            await self._db(self.store.release, unstarted)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=10)
+        await self._flush()
+
+    async def _db(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        assert self._loop is not None
+        return await self._loop.run_in_executor(self._executor, partial(func, *args, **kwargs))
+
+    # ---- the three loops -------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        while True:
+            try:
+                claims = await self._db(self.store.claim_due, self.clock(),
+                                        horizon=self.config.horizon,
+                                        limit=self.config.claim_limit)
+                for claim in claims:
+                    self._schedule(claim)
+                self.metrics.queue_depth.set(len(self._timers) + self._waiting())
+                if len(claims) >= self.config.claim_limit:
+                    continue  # more are due: claim again at once
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("claiming due checks failed; retrying")
+            await asyncio.sleep(self.config.claim_interval)
+
+    async def _write_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.flush_interval)
+            await self._flush()
+
+    async def _context_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.context_refresh)
+            try:
+                await self._refresh_context()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("refreshing engine context failed")
+
+    async def _refresh_context(self) -> None:
+        now = self.clock()
+        await self._db(self.store.ensure_states, now)
+        self._windows = await self._db(self.store.maintenance_windows)
+        references = await self._db(self.store.reference_results)
+        self._verdict = assess_poller(references, now)
+
+    # ---- one run ---------------------------------------------------------------------------
+
+    def _waiting(self) -> int:
+        return sum(1 for t in self._tasks if not getattr(t, "_dd_started", False))
+
+    def _schedule(self, claim: Claim) -> None:
+        assert self._loop is not None
+        old = self._timers.pop(claim.check_id, None)
+        if old is not None:
+            old[0].cancel()
+        delay = max(0.0, (claim.due_at - self.clock()).total_seconds())
+        handle = self._loop.call_later(delay, self._launch, claim)
+        self._timers[claim.check_id] = (handle, claim)
+
+    def _launch(self, claim: Claim) -> None:
+        self._timers.pop(claim.check_id, None)
+        task = asyncio.create_task(self._run(claim))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, claim: Claim) -> None:
+        assert self._sem is not None
+        try:
+            async with self._sem:
+                task = asyncio.current_task()
+                task._dd_started = True  # type: ignore[union-attr]
+                started = self.clock()
+                lag = max(0.0, (started - claim.due_at).total_seconds())
+                self.metrics.lag.observe(lag)
+                self.metrics.recent_lags.append(lag)
+                self.metrics.in_flight.inc()
+                try:
+                    result = await self._probe(claim, started)
+                finally:
+                    self.metrics.in_flight.dec()
+            self._judge(claim, result)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug in one run must not stop the others
+            log.exception("check run failed", extra={"check": claim.slug})
+
+    def _spec(self, claim: Claim) -> Any:
+        cached = self._specs.get(claim.check_id)
+        if cached is not None and cached[0] == claim.updated_at:
+            return cached[1]
+        try:
+            spec: Any = build_spec(claim.type, claim.spec)
+        except ValueError as exc:
+            spec = exc
+        self._specs[claim.check_id] = (claim.updated_at, spec)
+        return spec
+
+    async def _probe(self, claim: Claim, now: datetime) -> Result:
+        spec = self._spec(claim)
+        if isinstance(spec, Exception):
+            return Result(Status.UNKNOWN, f"invalid {claim.type} check: {spec}", now)
+        check_type = CHECK_TYPES.get(claim.type)
+        if check_type is not None and check_type.passive:
+            signals = await self._db(self.store.signals, claim.check_id)
+            return heartbeat_result(spec, last_ping_at=signals.last_ping_at,
+                                    last_start_at=signals.last_start_at,
+                                    last_fail_at=signals.last_fail_at,
+                                    created_at=claim.created_at, now=now)
+        result = await run_probe(claim.type, spec, now, claim.timeout, self._ctx)
+        if result.status is Status.UNKNOWN and result.message.startswith("probe timed out"):
+            self.metrics.timeouts.inc()
+        return result
+
+    def _maintenance(self, claim: Claim) -> list[MaintenanceWindow]:
+        by_check, by_group, parents = self._windows
+        windows = list(by_check.get(claim.check_id, ()))
+        group, seen = claim.group_id, set()
+        while group is not None and group not in seen:
+            seen.add(group)
+            windows.extend(by_group.get(group, ()))
+            group = parents.get(group)
+        return windows
+
+    def _judge(self, claim: Claim, result: Result) -> None:
+        if claim.slug not in self._verdict.failed and claim.slug not in self._verdict.missing:
+            result = guard_result(result, self._verdict)
+        now = self.clock()
+        windows = self._maintenance(claim)
+        in_maintenance = bool(windows) and active_window(windows, now) is not None
+        transition = next_state(claim.state, result, claim.policy, now,
+                                parents_down=claim.parents_down, in_maintenance=in_maintenance)
+        policy = claim.policy
+        delay = (policy.retry_seconds if transition.state.state_type is StateType.SOFT
+                 else policy.interval)
+        due = next_due(claim.check_id, delay, claim.due_at, now)
+        self._buffer.append(Outcome(claim, result, transition, due))
+
+    async def _flush(self) -> None:
+        if not self._buffer:
+            return
+        batch, self._buffer = self._buffer, []
+        try:
+            report = await self._db(self.store.write_batch, batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The leases expire and the checks run again; nothing half-written (one transaction).
+            self.metrics.write_errors.inc()
+            log.exception("writing %d check results failed", len(batch))
+            return
+        self.metrics.conflicts.inc(report.conflicts)
+        m = self.metrics
+        for outcome in report.written:
+            slug, result, state = outcome.claim.slug, outcome.result, outcome.transition.state
+            m.runs.labels(outcome.claim.type, result.status.name).inc()
+            m.probe_success.labels(slug).set(1 if result.status is Status.OK else 0)
+            m.probe_duration.labels(slug).set(result.duration)
+            m.state.labels(slug).set(STATE_VALUE.get(state.display_status, 3))
+            m.attempt.labels(slug).set(state.attempt)
+        self.runs_written += len(report.written)
