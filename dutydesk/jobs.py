@@ -45,6 +45,7 @@ def scheduled_jobs(settings: Settings, db: Database) -> list[Job]:
         ),
     ]
     jobs.extend(visitor_jobs(settings, db))
+    jobs.extend(check_jobs(db))
     return jobs
 
 
@@ -54,3 +55,29 @@ def _status_clock(settings_db: Database, settings: Settings) -> None:
 
     with settings_db.session() as session:
         run_maintenance_clock(session, utcnow(), base_url=settings.base_url)
+
+
+def check_jobs(db: Database) -> list[Job]:
+    """The check engine (started and stopped with the worker) and its rollup/prune job."""
+    from checks.engine import Engine
+    from checks.store import CheckStore
+    from dutydesk.db import utcnow
+
+    engine = Engine(db)
+    store = CheckStore(db)
+
+    def roll_up_and_prune() -> None:
+        now = utcnow()
+        store.roll_up(now)
+        store.prune(now)
+
+    return [
+        Job(
+            id="checks-rollup",
+            name="check engine; rollups and pruning every 5 minutes",
+            func=roll_up_and_prune,
+            trigger_args={"minutes": 5},
+            on_start=engine.start,
+            on_stop=engine.stop,
+        ),
+    ]
