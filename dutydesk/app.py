@@ -95,9 +95,10 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     from dutydesk.web.status_api import bp as status_api_bp
     from dutydesk.web.visitors import bp as visitors_bp
     from dutydesk.web.visitors_api import bp as visitors_api_bp
+    from dutydesk.wall.views import bp as wall_bp
 
     for blueprint in (health_bp, auth_bp, account_bp, home_bp, admin_bp, visitors_bp, status_bp,
-                      notices_bp):
+                      notices_bp, wall_bp):
         app.register_blueprint(blueprint)
     for blueprint in (api_bp, visitors_api_bp, status_api_bp, notices_api_bp):
         csrf.exempt(blueprint)  # API checks CSRF itself for cookie sessions (see web/api.py)

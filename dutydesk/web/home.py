@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, redirect, render_template
 from sqlalchemy import func, select
 
 from dutydesk import __version__
@@ -18,6 +18,8 @@ bp = Blueprint("home", __name__)
 @bp.route("/")
 @require_role(Role.VIEWER)
 def index() -> Any:
+    if principal().kind == "kiosk":
+        return redirect("/wall")  # a wall screen's home is the wall
     s = db_session()
     state = app_state()
     now = utcnow()

@@ -208,8 +208,16 @@ def test_running_sla_clock_says_when_it_turns_amber_and_red() -> None:
             ["heartbeat_old", "results_old"],
         ),
     ],
-    ids=["fresh", "no-worker", "worker-silent", "results-old", "no-results", "no-checks",
-         "poller-offline", "everything-old"],
+    ids=[
+        "fresh",
+        "no-worker",
+        "worker-silent",
+        "results-old",
+        "no-results",
+        "no-checks",
+        "poller-offline",
+        "everything-old",
+    ],
 )
 def test_stale_banner_reasons(fresh: Freshness, codes: list[str]) -> None:
     limits = WallLimits(max_result_age=300, max_heartbeat_age=60)

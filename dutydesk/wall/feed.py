@@ -1,0 +1,203 @@
+"""The live feed: one poller thread per process, fanned out to every open wall.
+
+Change-cursor design
+--------------------
+Once a second the poller asks storage one cheap question, ``sources.change_cursor`` (the newest
+flip id, the number and newest update of problem check rows, the number of checks in
+maintenance, the newest incident event id and incident edit). Only when that tuple changes — or
+every ``full_every`` seconds, for what depends on the clock alone (stale data, SLA amber/red,
+minutes shown) — it reads the wall (``sources.load_view``), renders the keyed fragments and, if
+any fragment differs from the last rendering, publishes a new **version**.
+
+A version id is ``"<epoch>.<n>"``: ``epoch`` is random per feed (per process start), ``n``
+counts up. It is the SSE event ``id``, so a reconnecting ``EventSource`` sends it back as
+``Last-Event-ID``. The feed keeps the last ``keep`` renderings; a client whose version is among
+them receives only the fragments that changed since (``render.diff_sections``); a client from
+another process or an older server start (unknown epoch) or too far behind receives a full
+refresh. Diffs are cached per (from, to) pair so many walls cost one diff, not one each.
+
+Streams wait on a condition variable; no stream ever queries the database itself. The thread
+starts with the first stream and stops after ``idle_stop`` seconds without one.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+
+from dutydesk.db import utcnow
+from dutydesk.wall.render import Sections, diff_sections, render_sections
+from dutydesk.wall.rows import WallLimits
+from dutydesk.wall.sources import change_cursor, load_view
+
+log = logging.getLogger("dutydesk.wall")
+EXTENSION = "dutydesk_wall_feed"
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """What one stream sends next: the version it reaches and the patch (``full`` or not)."""
+
+    version: str
+    payload: dict[str, Any]
+
+
+class WallFeed:
+    def __init__(
+        self,
+        app: Flask,
+        limits: WallLimits,
+        *,
+        interval: float = 1.0,
+        full_every: float = 5.0,
+        keep: int = 120,
+        idle_stop: float = 60.0,
+    ) -> None:
+        self.app = app
+        self.limits = limits
+        self.interval = interval
+        self.full_every = full_every
+        self.keep = keep
+        self.idle_stop = idle_stop
+        self.epoch = secrets.token_hex(4)
+        self._n = 0
+        self._history: OrderedDict[str, Sections] = OrderedDict()
+        self._diffs: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._changed = threading.Condition()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._subscribers = 0
+        self._last_subscriber = time.monotonic()
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def version(self) -> str | None:
+        with self._lock:
+            return next(reversed(self._history), None)
+
+    def ensure_running(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stopping.clear()
+            self._thread = threading.Thread(target=self._run, name="wall-feed", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        with self._changed:
+            self._changed.notify_all()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def subscribe(self) -> None:
+        with self._lock:
+            self._subscribers += 1
+        self.ensure_running()
+
+    def unsubscribe(self) -> None:
+        with self._lock:
+            self._subscribers -= 1
+            self._last_subscriber = time.monotonic()
+
+    # ------------------------------------------------------------------ poller
+    def _run(self) -> None:
+        cursor: Any = object()
+        last_build = 0.0
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            try:
+                with self.app.app_context():
+                    db = self.app.extensions["dutydesk"].db
+                    with db.session() as session:
+                        current = change_cursor(session)
+                        if current != cursor or started - last_build >= self.full_every:
+                            view = load_view(session, utcnow(), self.limits)
+                            with self.app.test_request_context("/wall"):
+                                sections = render_sections(view)
+                            self.publish(sections)
+                            cursor, last_build = current, started
+            except Exception:  # keep the wall alive through a database hiccup
+                log.exception("wall feed: poll failed; retrying")
+                cursor = object()
+            with self._lock:
+                idle = self._subscribers <= 0 and (
+                    time.monotonic() - self._last_subscriber > self.idle_stop
+                )
+            if idle:
+                break
+            self._stopping.wait(max(self.interval - (time.monotonic() - started), 0.05))
+        with self._lock:
+            self._thread = None
+
+    def publish(self, sections: Sections) -> str | None:
+        """Store a rendering as a new version if it differs from the latest; wake the streams."""
+        with self._lock:
+            latest = next(reversed(self._history), None)
+            if latest is not None and self._history[latest] == sections:
+                return None
+            self._n += 1
+            version = f"{self.epoch}.{self._n}"
+            self._history[version] = sections
+            while len(self._history) > self.keep:
+                self._history.popitem(last=False)
+        with self._changed:
+            self._changed.notify_all()
+        return version
+
+    # ------------------------------------------------------------------ streams
+    def wait_for_change(self, seen: str | None, timeout: float) -> bool:
+        """Block until a version newer than ``seen`` exists (True) or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self.version == seen or self.version is None:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._stopping.is_set():
+                    return False
+                self._changed.wait(left)
+        return True
+
+    def update_since(self, seen: str | None) -> Update | None:
+        """The patch from ``seen`` to the latest version; ``None`` when there is nothing new."""
+        with self._lock:
+            latest = next(reversed(self._history), None)
+            if latest is None or latest == seen:
+                return None
+            old = self._history.get(seen) if seen else None
+            key = (seen or "", latest)
+            payload = self._diffs.get(key)
+            if payload is None:
+                payload = diff_sections(old, self._history[latest])
+                self._diffs[key] = payload
+                while len(self._diffs) > 256:
+                    self._diffs.popitem(last=False)
+        return Update(latest, payload)
+
+
+def feed_for(app: Flask) -> WallFeed:
+    """The app's feed (created on first use; one per app per process)."""
+    feed = app.extensions.get(EXTENSION)
+    if feed is None:
+        with _CREATE_LOCK:
+            feed = app.extensions.get(EXTENSION)
+            if feed is None:
+                feed = WallFeed(app, limits_for(app))
+                app.extensions[EXTENSION] = feed
+    return feed
+
+
+def limits_for(app: Flask) -> WallLimits:
+    cfg = app.extensions["dutydesk"].settings
+    return WallLimits(max_heartbeat_age=float(cfg.scheduler_heartbeat_max_age))
+
+
+_CREATE_LOCK = threading.Lock()

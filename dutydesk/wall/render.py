@@ -1,0 +1,100 @@
+"""Turning a ``WallView`` into keyed HTML fragments, and diffing two renderings.
+
+The page and the live feed share one rendering: ``render_sections`` returns, per section, an
+ordered list of ``(key, html)``. The page joins them; the feed compares two renderings and sends
+only the fragments whose HTML changed plus the new order when it changed (``diff_sections``).
+Fragments carry times as data attributes and show durations in whole minutes, so a rendering
+does not change every second and an idle wall produces empty diffs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import get_template_attribute
+from flask_babel import gettext as _
+
+from dutydesk.wall.snapshot import WallView
+
+Sections = dict[str, list[tuple[str, str]]]
+PARTS = "wall/_parts.html"
+
+
+def duration(value: timedelta | None) -> str:
+    """Whole minutes, "3 h 05 min" from an hour, "2 d 4 h" from a day."""
+    if value is None:
+        return ""
+    minutes = max(int(value.total_seconds() // 60), 0)
+    if minutes < 60:
+        return _("%(m)s min", m=minutes)
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return _("%(h)s h %(m)02d min", h=hours, m=minutes)
+    days, hours = divmod(hours, 24)
+    return _("%(d)s d %(h)s h", d=days, h=hours)
+
+
+def signed_duration(value: timedelta) -> str:
+    """SLA time left; negative once breached ("-12 min")."""
+    if value < timedelta(0):
+        return "-" + duration(-value)
+    return duration(value)
+
+
+def _macro(name: str) -> Any:
+    return get_template_attribute(PARTS, name)
+
+
+def render_sections(view: WallView) -> Sections:
+    """Keyed fragments per section (needs an app context; sections absent → panel absent)."""
+    out: Sections = {}
+    out["banner"] = [("stale", str(_macro("stale_banner")(view.stale)))] if view.stale else []
+    out["summary"] = [("summary", str(_macro("summary")(view.counts)))]
+    if view.all_green:
+        out["problems"] = [("all-green", str(_macro("all_green")(view.counts)))]
+    else:
+        group = _macro("group")
+        out["problems"] = [(g.key, str(group(g))) for g in view.groups]
+    if view.incidents is not None:
+        incident = _macro("incident")
+        out["incidents"] = [(t.key, str(incident(t))) for t in view.incidents] or [
+            ("no-incidents", str(_macro("no_incidents")()))
+        ]
+    if view.duty is not None:
+        out["duty"] = [("duty", str(_macro("duty")(view.duty)))]
+    if view.visitors is not None:
+        out["visitors"] = [("visitors", str(_macro("visitors")(view.visitors, view.overstays)))]
+    out["maintenance"] = [("maintenance", str(_macro("maintenance")(view.maintenance)))]
+    return out
+
+
+def diff_sections(old: Sections | None, new: Sections) -> dict[str, Any]:
+    """What a client holding ``old`` needs to reach ``new``.
+
+    Per changed section: ``order`` (all keys, in order) and ``html`` (only new or changed
+    fragments). Unchanged sections are left out; ``old=None`` gives everything (``full``).
+    """
+    if old is None:
+        return {
+            "full": True,
+            "sections": {
+                name: {"order": [k for k, _h in items], "html": dict(items)}
+                for name, items in new.items()
+            },
+        }
+    sections: dict[str, Any] = {}
+    for name, items in new.items():
+        before = dict(old.get(name, []))
+        changed = {k: h for k, h in items if before.get(k) != h}
+        order = [k for k, _h in items]
+        if changed or order != [k for k, _h in old.get(name, [])]:
+            sections[name] = {"order": order, "html": changed}
+    for name in old:
+        if name not in new:
+            sections[name] = {"order": [], "html": {}}
+    return {"full": False, "sections": sections}
+
+
+def template_helpers() -> dict[str, Any]:
+    return {"duration": duration, "signed_duration": signed_duration}
