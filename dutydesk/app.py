@@ -103,6 +103,9 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     for blueprint in (api_bp, visitors_api_bp, status_api_bp, notices_api_bp):
         csrf.exempt(blueprint)  # API checks CSRF itself for cookie sessions (see web/api.py)
         app.register_blueprint(blueprint)
+    from dutydesk.web.incidents import register_incident_blueprints
+
+    register_incident_blueprints(app, csrf)  # incidents UI + API, alert receivers
 
 
 def _install_request_hooks(app: Flask) -> None:

@@ -451,5 +451,9 @@ def demo(host: str, port: int, keep: bool) -> None:
     run_demo(host=host, port=port, keep=keep, environ=dict(os.environ))
 
 
+from dutydesk.cli_incidents import integration  # noqa: E402 (needs main defined above)
+
+main.add_command(integration)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

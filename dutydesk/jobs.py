@@ -27,6 +27,8 @@ class Job:
 
 def scheduled_jobs(settings: Settings, db: Database) -> list[Job]:
     """All jobs for this deployment. Areas register here as they land."""
+    from dutydesk.incidents.jobs import incident_jobs
+    from dutydesk.incidents.paging import disable_contact
     from dutydesk.notify.sender import deliver_due
     from shifts.visitors.jobs import visitor_jobs
 
@@ -34,9 +36,10 @@ def scheduled_jobs(settings: Settings, db: Database) -> list[Job]:
         Job(
             id="outbox",
             name="deliver notifications",
-            func=lambda: deliver_due(db, settings),
+            func=lambda: deliver_due(db, settings, disablers={"contact": disable_contact}),
             trigger_args={"seconds": 1},
         ),
+        *incident_jobs(settings, db),
         Job(
             id="status-maintenance",
             name="maintenance notices by the clock, reminders, status page refresh",

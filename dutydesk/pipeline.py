@@ -1,0 +1,392 @@
+"""The alert pipeline, assembled in one place. Read ``process_alerts`` top to bottom:
+
+    record → dedup → mute → incident → route → notify
+
+- **record**: every alert as received goes to ``alerts_received`` (audit; muted ones too).
+- **dedup**: within the batch, the last observation of a key wins (``alerts.model.dedup_stage``).
+- **mute**: maintenance (the check engine's own verdict on the flip), silences (stored, with
+  matchers and expiry), parent down (a check whose parent is down). Resolved alerts are never
+  muted. Each suppression increments ``dutydesk_alerts_suppressed_total{reason}``.
+- **incident**: a firing alert opens an incident or attaches to the open one with the same
+  dedup key; a resolved alert auto-resolves it. Opening relies on the UNIQUE ``open_key``: when
+  two identical alerts race, the loser's insert fails inside a SAVEPOINT and it attaches.
+- **route**: for each newly opened incident, the escalation steps due now and the people they
+  go to (``incidents.routing``; on-duty seam).
+- **notify**: outbox rows in the caller's transaction (``incidents.paging``), so a notification
+  exists if and only if the incident change was committed.
+
+The caller owns the transaction: it commits after ``process_alerts`` returns, or rolls back (and
+answers 5xx so the sender retries) when storage failed.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dutydesk.alerts.matchers import MatcherError, Silence, SilenceError, SilenceMuter
+from dutydesk.alerts.model import Alert, Muter, dedup_stage, mute_stage, run_pipeline
+from dutydesk.config import Settings
+from dutydesk.incidents.events import EventKind, IncidentEvent
+from dutydesk.incidents.lifecycle import LifecycleError, open_incident
+from dutydesk.incidents.paging import PagePlan, plan_pages, send_pages
+from dutydesk.incidents.priority import default_priority, parse_impact, urgency_for_severity
+from dutydesk.incidents.sla import DEFAULT_TARGETS, SlaPolicy
+from dutydesk.incidents.store import act, add_events, apply_to_row
+from dutydesk.models.incidents import AlertReceived, Incident, SilenceRow
+
+REPEAT_EVENT_EVERY = timedelta(minutes=1)
+"""A repeat alert adds an ``alert`` timeline event at most this often (the count always grows)."""
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+
+class PipelineMetrics:
+    """The incident metrics, registered once per registry (the app's or the worker's)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.suppressed = Counter(
+            "dutydesk_alerts_suppressed_total",
+            "Alerts muted by the pipeline, by reason (maintenance, silence, parent_down)",
+            ["reason"],
+            registry=registry,
+        )
+        self.incidents = Counter(
+            "dutydesk_incidents_total",
+            "Incidents opened",
+            ["priority", "source"],
+            registry=registry,
+        )
+        self.ack_seconds = Histogram(
+            "dutydesk_incident_ack_seconds",
+            "Time from opening to the first acknowledgement",
+            buckets=(30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400),
+            registry=registry,
+        )
+        self.sla_breaches = Counter(
+            "dutydesk_sla_breaches_total", "SLA clocks that reached 100 %", registry=registry
+        )
+
+
+_METRICS: weakref.WeakKeyDictionary[CollectorRegistry, PipelineMetrics] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def metrics_for(registry: CollectorRegistry) -> PipelineMetrics:
+    metrics = _METRICS.get(registry)
+    if metrics is None:
+        metrics = _METRICS[registry] = PipelineMetrics(registry)
+    return metrics
+
+
+def suppression_label(reason: str) -> str:
+    """``"silence:12"`` → ``"silence"``: bounded label values (one per kind, not per silence)."""
+    return reason.split(":", 1)[0]
+
+
+# --- configuration read by the pipeline ---------------------------------------------------------
+
+
+def sla_policy(settings: Settings) -> SlaPolicy:
+    """SLA targets from the ``sla:`` section of the config file (minutes per priority)."""
+    section = settings.extra.get("sla") if settings.extra else None
+    if not section:
+        return SlaPolicy(targets=dict(DEFAULT_TARGETS))
+    return SlaPolicy.from_minutes(section)
+
+
+def sla_snapshot(policy: SlaPolicy) -> dict[str, Any]:
+    return {
+        str(priority): {
+            "acknowledge": targets.acknowledge.total_seconds() / 60,
+            "resolve": targets.resolve.total_seconds() / 60,
+        }
+        for priority, targets in policy.targets.items()
+    } | {"warn_at": policy.warn_at}
+
+
+def policy_from_snapshot(snapshot: Mapping[str, Any] | None, settings: Settings) -> SlaPolicy:
+    if not snapshot:
+        return sla_policy(settings)
+    data = {k: v for k, v in snapshot.items() if k != "warn_at"}
+    return SlaPolicy.from_minutes(data, warn_at=float(snapshot.get("warn_at", 0.75)))
+
+
+# --- the context shared by the stages -----------------------------------------------------------
+
+
+@dataclass
+class PipelineResult:
+    opened: list[int] = field(default_factory=list)
+    attached: list[int] = field(default_factory=list)
+    resolved: list[int] = field(default_factory=list)
+    muted: list[tuple[str, str]] = field(default_factory=list)  # (dedup_key, reason)
+    incident_for: dict[str, int] = field(default_factory=dict)  # dedup_key -> incident id
+
+
+@dataclass
+class ShellContext:
+    now: datetime
+    session: Session
+    settings: Settings
+    metrics: PipelineMetrics | None
+    integration_id: int | None
+    result: PipelineResult = field(default_factory=PipelineResult)
+    received: dict[str, list[AlertReceived]] = field(default_factory=dict)
+    opened: list[Incident] = field(default_factory=list)
+    plans: dict[int, list[PagePlan]] = field(default_factory=dict)
+
+
+def process_alerts(
+    session: Session,
+    alerts: Iterable[Alert],
+    *,
+    settings: Settings,
+    now: datetime,
+    metrics: PipelineMetrics | None = None,
+    integration_id: int | None = None,
+    raw: Mapping[str, Any] | None = None,
+) -> PipelineResult:
+    """Run ``alerts`` through the pipeline inside ``session`` (flushed, not committed)."""
+    ctx = ShellContext(now, session, settings, metrics, integration_id)
+    stages = [
+        record_stage(raw or {}),
+        dedup_stage,
+        mute_stage(load_muters(session, now), on_muted=lambda a, r: _count_muted(ctx, a, r)),
+        incident_stage,
+        route_stage,
+        notify_stage,
+    ]
+    run_pipeline(stages, alerts, ctx)
+    session.flush()
+    return ctx.result
+
+
+# --- stages -------------------------------------------------------------------------------------
+
+
+def record_stage(raw: Mapping[str, Any]) -> Any:
+    def stage(alerts: list[Alert], ctx: ShellContext) -> list[Alert]:
+        for alert in alerts:
+            row = AlertReceived(
+                source=alert.source.value,
+                dedup_key=alert.dedup_key,
+                fingerprint=alert.source_ids.get("fingerprint", "")[:80],
+                status=alert.status.value,
+                summary=alert.summary[:1024],
+                received_at=ctx.now,
+                integration_id=ctx.integration_id,
+                raw=raw.get(alert.dedup_key) or _alert_raw(alert),
+            )
+            ctx.session.add(row)
+            ctx.received.setdefault(alert.dedup_key, []).append(row)
+        return alerts
+
+    return stage
+
+
+def _alert_raw(alert: Alert) -> dict[str, Any]:
+    return {
+        "labels": dict(alert.labels),
+        "annotations": dict(alert.annotations),
+        "starts_at": alert.starts_at.isoformat(),
+        "ends_at": alert.ends_at.isoformat() if alert.ends_at else None,
+        "severity": alert.severity.value,
+        "source_ids": dict(alert.source_ids),
+    }
+
+
+def _count_muted(ctx: ShellContext, alert: Alert, reason: str) -> None:
+    ctx.result.muted.append((alert.dedup_key, reason))
+    for row in ctx.received.get(alert.dedup_key, []):
+        row.muted_reason = reason[:120]
+    if ctx.metrics is not None:
+        ctx.metrics.suppressed.labels(suppression_label(reason)).inc()
+
+
+@dataclass(frozen=True, slots=True)
+class EngineVerdictMuter:
+    """The check engine already decided a flip must not notify (``details["muted_by"]``)."""
+
+    def mutes(self, alert: Alert, now: datetime) -> str | None:
+        verdict = alert.details.get("muted_by")
+        return str(verdict) if verdict else None
+
+
+def load_muters(session: Session, now: datetime) -> list[Muter]:
+    """Maintenance first (so it is what gets counted), then silences, then parent down."""
+    silences = []
+    for row in session.scalars(
+        select(SilenceRow).where(SilenceRow.starts_at <= now, SilenceRow.ends_at > now)
+    ):
+        try:
+            silences.append(
+                Silence.from_text(
+                    str(row.id),
+                    row.matchers,
+                    starts_at=row.starts_at,
+                    ends_at=row.ends_at,
+                    created_by=row.created_by,
+                    comment=row.comment,
+                )
+            )
+        except (MatcherError, SilenceError):
+            continue  # validated on write; an old unparsable row must not stop the pipeline
+    muters: list[Muter] = [EngineVerdictMuter(), SilenceMuter(tuple(silences))]
+    parent_down = load_parent_down_muter(session)
+    if parent_down is not None:
+        muters.append(parent_down)
+    return muters
+
+
+def load_parent_down_muter(session: Session) -> Muter | None:
+    """``ParentDownMuter`` from the check engine's dependencies and states, once they exist."""
+    try:
+        from dutydesk.alerts.model import ParentDownMuter
+        from dutydesk.models.checks import CheckDependency, CheckStateRow
+    except ImportError:
+        return None
+    parents: dict[int, list[int]] = {}
+    for child_id, parent_id in session.execute(
+        select(CheckDependency.child_id, CheckDependency.parent_id)
+    ):
+        parents.setdefault(child_id, []).append(parent_id)
+    if not parents:
+        return None
+    down = frozenset(
+        session.scalars(
+            select(CheckStateRow.check_id).where(
+                CheckStateRow.status.in_(("CRITICAL", "UNKNOWN")),
+                CheckStateRow.state_type == "HARD",
+            )
+        )
+    )
+    return ParentDownMuter(parents=parents, down=down)
+
+
+def incident_stage(alerts: list[Alert], ctx: ShellContext) -> list[Alert]:
+    """Open, attach or auto-resolve; returns the alerts that opened an incident."""
+    s = ctx.session
+    keys = [a.dedup_key for a in alerts]
+    open_by_key = {
+        i.open_key: i for i in s.scalars(select(Incident).where(Incident.open_key.in_(keys)))
+    }
+    opened: list[Alert] = []
+    for alert in alerts:
+        incident = open_by_key.get(alert.dedup_key)
+        if alert.firing:
+            if incident is None:
+                incident, created = _open(ctx, alert)
+                if created:
+                    opened.append(alert)
+                    open_by_key[alert.dedup_key] = incident
+            else:
+                created = False
+            if not created:
+                _attach(ctx, incident, alert)
+        elif incident is not None:
+            _auto_resolve(ctx, incident, alert)
+        if incident is not None:
+            ctx.result.incident_for[alert.dedup_key] = incident.id
+            for row in ctx.received.get(alert.dedup_key, []):
+                row.incident_id = incident.id
+    return opened
+
+
+def _open(ctx: ShellContext, alert: Alert) -> tuple[Incident, bool]:
+    s = ctx.session
+    impact = parse_impact(alert.details.get("impact", 2))
+    urgency = alert.details.get("urgency") or urgency_for_severity(alert.severity)
+    priority = default_priority(urgency=urgency, impact=impact)
+    state, events = open_incident(priority=priority, actor=alert.source.value, now=ctx.now)
+    incident = Incident(
+        dedup_key=alert.dedup_key,
+        group_key=alert.group_key[:300],
+        title=alert.summary[:1024],
+        source=alert.source.value,
+        severity=alert.severity.value,
+        priority=str(priority),
+        impact=int(impact),
+        urgency=int(urgency),
+        service=alert.service,
+        check_id=alert.check_id,
+        labels=dict(alert.labels),
+        alert_count=1,
+        last_alert_at=ctx.now,
+        sla_targets=sla_snapshot(sla_policy(ctx.settings)),
+        created_at=ctx.now,
+        version=1,
+    )
+    apply_to_row(incident, state, ctx.now)
+    try:
+        with s.begin_nested():
+            s.add(incident)
+            s.flush()
+    except IntegrityError:
+        # Another request opened the same problem a moment ago: attach to its incident.
+        winner = s.scalar(select(Incident).where(Incident.open_key == alert.dedup_key))
+        if winner is None:
+            raise
+        return winner, False
+    add_events(s, incident.id, events)
+    ctx.opened.append(incident)
+    ctx.result.opened.append(incident.id)
+    if ctx.metrics is not None:
+        ctx.metrics.incidents.labels(incident.priority, incident.source).inc()
+    return incident, True
+
+
+def _attach(ctx: ShellContext, incident: Incident, alert: Alert) -> None:
+    previous = incident.last_alert_at
+    incident.alert_count = (incident.alert_count or 0) + 1
+    incident.last_alert_at = ctx.now
+    if previous is None or ctx.now - previous >= REPEAT_EVENT_EVERY:
+        add_events(
+            ctx.session,
+            incident.id,
+            [
+                IncidentEvent(
+                    EventKind.ALERT,
+                    ctx.now,
+                    alert.source.value,
+                    {"dedup_key": alert.dedup_key, "status": alert.status.value},
+                )
+            ],
+        )
+    if incident.id not in ctx.result.opened and incident.id not in ctx.result.attached:
+        ctx.result.attached.append(incident.id)
+
+
+def _auto_resolve(ctx: ShellContext, incident: Incident, alert: Alert) -> None:
+    note = f"auto-resolved: {alert.source.value} reported recovery"
+    if alert.summary:
+        note += f" ({alert.summary})"
+    try:
+        act(ctx.session, incident.id, "resolve", alert.source.value, ctx.now, note=note[:1000])
+    except LifecycleError:
+        return  # resolved meanwhile by a person: nothing left to do
+    ctx.result.resolved.append(incident.id)
+
+
+def route_stage(alerts: list[Alert], ctx: ShellContext) -> list[Alert]:
+    """Decide who is paged for each newly opened incident (escalation step 1 and its people)."""
+    for incident in ctx.opened:
+        ctx.plans[incident.id] = plan_pages(ctx.session, ctx.settings, incident, ctx.now)
+    return alerts
+
+
+def notify_stage(alerts: list[Alert], ctx: ShellContext) -> list[Alert]:
+    """Write the pages to the outbox, in the same transaction as the incident."""
+    for incident in ctx.opened:
+        send_pages(ctx.session, ctx.settings, incident, ctx.plans.get(incident.id, []), ctx.now)
+    return alerts

@@ -1,0 +1,202 @@
+"""Incident screens: list with filters and search, detail with timeline and SLA clocks, actions by
+role (viewers read only), manual report, silences. Also registers the incident API and the alert
+receivers (``register_incident_blueprints``, called from the app factory).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import select
+
+from dutydesk.alerts.matchers import MatcherError, SilenceError
+from dutydesk.context import app_state, db_session, principal, require_role, settings
+from dutydesk.db import utcnow
+from dutydesk.incidents import service
+from dutydesk.incidents.lifecycle import Action, LifecycleError
+from dutydesk.incidents.store import IncidentNotFound, timeline
+from dutydesk.models import Role
+from dutydesk.models.incidents import Incident, SilenceRow
+from dutydesk.pagination import PaginationError, paginate, parse_page_args
+from dutydesk.pipeline import metrics_for
+
+bp = Blueprint("incidents", __name__)
+
+# Form action name -> (lifecycle action, form fields it takes)
+FORM_ACTIONS: dict[str, tuple[Action, tuple[str, ...]]] = {
+    "ack": (Action.ACKNOWLEDGE, ()),
+    "pending": (Action.PENDING, ("reason",)),
+    "resume": (Action.RESUME, ()),
+    "resolve": (Action.RESOLVE, ("note",)),
+    "reopen": (Action.REOPEN, ("reason",)),
+    "reassign": (Action.REASSIGN, ("line", "assignee", "reason")),
+    "escalate": (Action.ESCALATE, ("reason",)),
+    "priority": (Action.CHANGE_PRIORITY, ("priority", "reason")),
+    "note": (Action.NOTE, ("text",)),
+}
+
+
+def register_incident_blueprints(app: Flask, csrf: CSRFProtect) -> None:
+    from dutydesk.web.incidents_api import bp as api_bp
+    from dutydesk.web.integrations import bp as receivers_bp
+
+    app.register_blueprint(bp)
+    for blueprint in (api_bp, receivers_bp):
+        csrf.exempt(blueprint)  # token-authenticated; cookie sessions are CSRF-checked in the API
+        app.register_blueprint(blueprint)
+    app.jinja_env.filters.setdefault("render_note", service.render_note)
+
+
+def _date_args(args: Any) -> dict[str, str]:
+    """Date inputs give ``2026-11-23``; the filter wants an instant (start/end of day, UTC)."""
+    values = args.to_dict()
+    if len(values.get("since", "")) == 10:
+        values["since"] += "T00:00:00Z"
+    if len(values.get("until", "")) == 10:
+        values["until"] += "T23:59:59Z"
+    return values
+
+
+@bp.route("/incidents")
+@require_role(Role.VIEWER)
+def incident_list() -> Any:
+    try:
+        page, per_page = parse_page_args(request.args, max_per_page=200)
+        filters = service.IncidentFilters.from_args(_date_args(request.args))
+    except (PaginationError, service.FilterError) as exc:
+        flash(str(exc), "error")
+        page, per_page, filters = 1, 50, service.IncidentFilters()
+    result = paginate(db_session(), service.incidents_query(filters), page, per_page)
+    return render_template("incidents/list.html", page=result, filters=request.args, now=utcnow())
+
+
+@bp.route("/incidents/<int:incident_id>")
+@require_role(Role.VIEWER)
+def incident_detail(incident_id: int) -> Any:
+    s = db_session()
+    incident = s.get(Incident, incident_id)
+    if incident is None:
+        abort(404)
+    now = utcnow()
+    sla = service.sla_as_dict(incident, timeline(s, incident.id), settings(), now)
+    notice_link = "/notices/new?" + urlencode({"incident": incident.id, "title": incident.title})
+    return render_template(
+        "incidents/detail.html",
+        incident=incident,
+        events=service.timeline_rows(s, incident.id),
+        sla=sla,
+        can_act=principal().can(Role.ENGINEER),
+        notice_link=notice_link,
+    )
+
+
+@bp.route("/incidents/<int:incident_id>/<name>", methods=["POST"])
+@require_role(Role.ENGINEER)
+def incident_action(incident_id: int, name: str) -> Any:
+    if name not in FORM_ACTIONS:
+        abort(404)
+    action, names = FORM_ACTIONS[name]
+    fields = {n: request.form.get(n) for n in names if request.form.get(n) is not None}
+    s = db_session()
+    version = request.form.get("version", "")
+    try:
+        service.perform(
+            s,
+            principal(),
+            incident_id,
+            action,
+            utcnow(),
+            metrics=metrics_for(app_state().metrics.registry),
+            expected_version=int(version) if version.isdigit() and name == "ack" else None,
+            **fields,
+        )
+    except IncidentNotFound:
+        s.rollback()
+        abort(404)
+    except LifecycleError as exc:
+        s.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("incidents.incident_detail", incident_id=incident_id))
+    s.commit()
+    flash(f"{action.value.replace('_', ' ')}: done", "success")
+    return redirect(url_for("incidents.incident_detail", incident_id=incident_id))
+
+
+@bp.route("/incidents/new", methods=["GET", "POST"])
+@require_role(Role.ENGINEER)
+def incident_report() -> Any:
+    form = request.form
+    if request.method == "POST":
+        s = db_session()
+        try:
+            incident_id = service.report_manually(
+                s,
+                principal(),
+                title=form.get("title", ""),
+                service=form.get("service") or None,
+                severity=form.get("severity", "warning"),
+                details=form.get("details", ""),
+                settings=settings(),
+                now=utcnow(),
+                metrics=metrics_for(app_state().metrics.registry),
+            )
+        except ValueError as exc:
+            s.rollback()
+            flash(str(exc), "error")
+            return render_template("incidents/new.html", form=form), 400
+        s.commit()
+        return redirect(url_for("incidents.incident_detail", incident_id=incident_id))
+    return render_template("incidents/new.html", form=form)
+
+
+@bp.route("/silences", methods=["GET", "POST"])
+@require_role(Role.VIEWER)
+def silences() -> Any:
+    s = db_session()
+    now = utcnow()
+    status = 200
+    if request.method == "POST":
+        if not principal().can(Role.ENGINEER):
+            abort(403)
+        try:
+            minutes = float(request.form.get("duration_minutes") or 0)
+            service.create_silence(
+                s,
+                principal(),
+                matchers=request.form.get("matchers", ""),
+                starts_at=None,
+                ends_at=None,
+                duration_minutes=minutes,
+                comment=request.form.get("comment", ""),
+                now=now,
+            )
+            s.commit()
+            flash("silence created", "success")
+            return redirect(url_for("incidents.silences"))
+        except (MatcherError, SilenceError, ValueError) as exc:
+            s.rollback()
+            flash(str(exc), "error")
+            status = 400
+    rows = list(s.scalars(select(SilenceRow).order_by(SilenceRow.ends_at.desc()).limit(200)))
+    items = [service.silence_as_dict(r, now) for r in rows]
+    return render_template(
+        "incidents/silences.html",
+        items=items,
+        can_act=principal().can(Role.ENGINEER),
+        form=request.form,
+    ), status
+
+
+@bp.route("/silences/<int:silence_id>/expire", methods=["POST"])
+@require_role(Role.ENGINEER)
+def silence_expire(silence_id: int) -> Any:
+    s = db_session()
+    row = s.get(SilenceRow, silence_id)
+    if row is None:
+        abort(404)
+    service.expire_silence(s, principal(), row, utcnow())
+    s.commit()
+    return redirect(url_for("incidents.silences"))

@@ -1,0 +1,185 @@
+"""Alert receivers: Alertmanager webhook v4 and PagerDuty Events API v2 (``POST /v2/enqueue``).
+
+Answers, so senders retry exactly when retrying can help:
+
+- 2xx: stored (Alertmanager 200; PagerDuty 202 with PagerDuty's body);
+- 400: the body is malformed, with a message naming the field (PagerDuty's ``invalid event``
+  shape on ``/v2/enqueue``), or the routing key is unknown;
+- 401: Alertmanager without a valid Bearer key;
+- 413: the body is larger than we accept;
+- 503: we could not store it (database down or locked): the sender retries later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from dutydesk.alerts.alertmanager import PayloadError, PayloadTooLarge, parse_webhook
+from dutydesk.alerts.pagerduty import (
+    MAX_BODY_BYTES,
+    EventAction,
+    PagerDutyEventError,
+    parse_event,
+    success_response,
+)
+from dutydesk.context import app_state, db_session, principal, settings
+from dutydesk.db import utcnow
+from dutydesk.errors import ApiError
+from dutydesk.incidents.integrations import find_by_key, find_by_token
+from dutydesk.incidents.lifecycle import LifecycleError
+from dutydesk.incidents.store import act
+from dutydesk.models import Role
+from dutydesk.models.incidents import Incident
+from dutydesk.openapi import operation
+from dutydesk.pipeline import metrics_for, process_alerts
+
+log = logging.getLogger("dutydesk.integrations")
+bp = Blueprint("integrations", __name__)
+
+
+def _storage_failed(exc: Exception) -> Any:
+    db_session().rollback()
+    log.exception("could not store alerts", exc_info=exc)
+    response = jsonify(
+        error="could not store the alerts (storage unavailable); retry later", detail=str(exc)[:300]
+    )
+    response.headers["Retry-After"] = "5"
+    return response, 503
+
+
+@bp.route("/api/v1/integrations/alertmanager", methods=["POST"])
+@operation(
+    "Receive an Alertmanager webhook notification (payload version 4)",
+    tags=["integrations"],
+    request_body={
+        "type": "object",
+        "required": ["version", "groupKey", "status", "alerts"],
+        "properties": {
+            "version": {"const": "4"},
+            "groupKey": {"type": "string"},
+            "status": {"enum": ["firing", "resolved"]},
+            "alerts": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    responses={
+        "200": "Stored: how many alerts, which incidents opened, attached, resolved",
+        "413": "Body too large (set max_alerts in the webhook_config)",
+        "503": "Could not store; Alertmanager retries",
+    },
+)
+def alertmanager() -> Any:
+    who = principal()
+    if not who.authenticated:
+        raise ApiError(
+            401, "authentication required: send 'Authorization: Bearer <integration key>'"
+        )
+    s = db_session()
+    integration = find_by_token(s, who.token_id) if who.token_id is not None else None
+    if integration is None and not who.can(Role.ENGINEER):
+        raise ApiError(
+            403, "this token is not an Alertmanager integration key (or an engineer's token)"
+        )
+    if integration is not None and integration.type != "alertmanager":
+        raise ApiError(403, f"integration {integration.name!r} is not an Alertmanager integration")
+    try:
+        notification = parse_webhook(request.get_data(cache=False))
+    except PayloadTooLarge as exc:
+        raise ApiError(413, str(exc)) from None
+    except PayloadError as exc:
+        raise ApiError(
+            400, f"malformed Alertmanager payload: {exc}", {"field": exc.field}
+        ) from None
+    now = utcnow()
+    try:
+        result = process_alerts(
+            s,
+            notification.alerts,
+            settings=settings(),
+            now=now,
+            metrics=metrics_for(app_state().metrics.registry),
+            integration_id=integration.id if integration else None,
+        )
+        if integration is not None:
+            integration.last_used_at = now
+        s.commit()
+    except SQLAlchemyError as exc:
+        return _storage_failed(exc)
+    return jsonify(
+        status="success",
+        alerts=len(notification.alerts),
+        group_key=notification.group_key,
+        opened=result.opened,
+        attached=result.attached,
+        resolved=result.resolved,
+        muted=[{"dedup_key": k, "reason": r} for k, r in result.muted],
+    )
+
+
+@bp.route("/v2/enqueue", methods=["POST"])
+@operation(
+    "PagerDuty Events API v2 compatible: trigger, acknowledge or resolve an alert",
+    tags=["integrations"],
+    auth=False,
+    request_body={
+        "type": "object",
+        "required": ["routing_key", "event_action"],
+        "properties": {
+            "routing_key": {"type": "string", "minLength": 32, "maxLength": 32},
+            "event_action": {"enum": ["trigger", "acknowledge", "resolve"]},
+            "dedup_key": {"type": "string", "maxLength": 255},
+            "payload": {"type": "object"},
+        },
+    },
+    responses={
+        "202": 'Accepted: {"status": "success", "message": "Event processed", "dedup_key": ...}',
+        "413": "Body too large",
+        "503": "Could not store; retry",
+    },
+)
+def pagerduty_enqueue() -> Any:
+    body = request.get_data(cache=False)
+    if len(body) > MAX_BODY_BYTES:
+        error = PagerDutyEventError(
+            [f"the request body is larger than {MAX_BODY_BYTES} bytes"], too_large=True
+        )
+        return jsonify(error.response_body()), error.http_status
+    try:
+        event = parse_event(body)
+    except PagerDutyEventError as exc:
+        return jsonify(exc.response_body()), exc.http_status
+    s = db_session()
+    integration = find_by_key(s, event.routing_key, "pagerduty")
+    if integration is None:
+        error = PagerDutyEventError(["Invalid routing key: no active integration has this key"])
+        return jsonify(error.response_body()), 400
+    now = utcnow()
+    ident = str(integration.id)
+    try:
+        if event.action is EventAction.ACKNOWLEDGE:
+            key = event.incident_dedup_key(ident)
+            incident = s.query(Incident).filter(Incident.open_key == key).one_or_none()
+            if incident is not None:
+                # Already acknowledged is fine: PagerDuty accepts a repeated ack as well.
+                with contextlib.suppress(LifecycleError):
+                    act(s, incident.id, "acknowledge", f"pagerduty:{integration.name}", now)
+        else:
+            alert = event.to_alert(integration=ident, now=now)
+            assert alert is not None
+            process_alerts(
+                s,
+                [alert],
+                settings=settings(),
+                now=now,
+                metrics=metrics_for(app_state().metrics.registry),
+                integration_id=integration.id,
+            )
+        integration.last_used_at = now
+        s.commit()
+    except SQLAlchemyError as exc:
+        return _storage_failed(exc)
+    return jsonify(success_response(event)), 202
