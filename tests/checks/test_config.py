@@ -1,0 +1,126 @@
+"""Checks as code: YAML errors name file, line and check; apply is all or nothing; export
+round-trips; the CLI prints a dry-run diff."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from checks.config import ChecksConfigError, parse_config
+from checks.config_db import apply, export, plan
+from dutydesk.db import Database
+from dutydesk.models.checks import Check, CheckDependency, CheckGroup, MaintenanceWindowRow
+
+GOOD = """
+groups:
+  - path: Hall A / UPS
+    description: UPS room
+checks:
+  - name: core-sw
+    type: tcp
+    spec: {host: 127.0.0.1, port: 22}
+    group: Hall A / Net
+  - name: ups-a
+    type: http
+    spec:
+      url: http://127.0.0.1:9/status
+      headers: {Authorization: "Bearer ${UPS_TOKEN}"}
+    group: Hall A / UPS
+    interval: 30s
+    max_attempts: 2
+    parents: [core-sw]
+    impact: 1
+maintenance:
+  - name: patch night
+    group: Hall A
+    kind: weekly
+    zone: Europe/Kyiv
+    weekdays: [sun]
+    start_time: "02:00"
+    duration: 2h
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the example from the issue: the line of the bad field, the check's name, the rule
+        ("checks:\n  - name: ups-a\n    type: http\n    spec: {url: http://x/}\n"
+         "    interval: 0\n", "checks.yaml:5 check 'ups-a': interval must be at least 5 s, got 0"),
+        # an unknown spec field points at the spec line
+        ("checks:\n  - name: s1\n    type: tcp\n    spec: {host: h, port: 1, colour: red}\n",
+         "checks.yaml:4 check 's1': colour is not a field of a tcp check"),
+        # a missing environment variable
+        ("checks:\n  - name: s2\n    type: http\n    spec: {url: 'http://${NO_SUCH_VAR_DD}/'}\n",
+         "checks.yaml:4: environment variable NO_SUCH_VAR_DD is not set"),
+        # broken YAML
+        ("checks:\n  - name: [oops\n", "checks.yaml:3: not valid YAML"),
+        # a parent that does not exist
+        ("checks:\n  - name: s3\n    type: tcp\n    spec: {host: h, port: 1}\n"
+         "    parents: [ghost]\n", "checks.yaml:2 check 's3': parent 'ghost' is not a check"),
+        # the same name twice
+        ("checks:\n  - {name: d, type: tcp, spec: {host: h, port: 1}}\n"
+         "  - {name: d, type: tcp, spec: {host: h, port: 2}}\n",
+         "checks.yaml:3 check 'd': name already used on line 2"),
+    ],
+)
+def test_errors_name_file_line_and_check(text: str, expected: str) -> None:
+    with pytest.raises(ChecksConfigError) as caught:
+        parse_config(text)
+    assert any(line.startswith(expected) for line in caught.value.errors), caught.value.errors
+
+
+def test_environment_variables_are_substituted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UPS_TOKEN", "s3cret")
+    config = parse_config(GOOD)
+    ups = next(c for c in config.checks if c.name == "ups-a")
+    assert ups.values["spec"]["headers"] == {"Authorization": "Bearer s3cret"}
+    assert ups.values["interval"] == 30.0
+    assert config.all_groups[:2] == ("Hall A", "Hall A / UPS")
+
+
+def test_apply_shows_a_diff_then_changes_only_what_moved(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UPS_TOKEN", "t")
+    config = parse_config(GOOD)
+    with db.session() as s:
+        first = plan(s, config)
+    assert "check 'ups-a'" in first.added and "check 'core-sw'" in first.added
+    with db.session() as s:
+        apply(s, config, "test")
+    with db.session() as s:
+        assert plan(s, config).empty
+        ups = s.scalar(select(Check).where(Check.slug == "ups-a"))
+        group = s.get(CheckGroup, ups.group_id)
+        assert group.path == "Hall A / UPS" and group.description == "UPS room"
+        assert s.scalar(select(CheckDependency.child_id)) == ups.id
+        assert s.scalar(select(MaintenanceWindowRow.kind)) == "weekly"
+    changed = parse_config(GOOD.replace("max_attempts: 2", "max_attempts: 4")
+                           .replace("  - name: core-sw\n    type: tcp\n    spec: {host: 127.0.0.1,"
+                                    " port: 22}\n    group: Hall A / Net\n", "")
+                           .replace("    parents: [core-sw]\n", ""))
+    with db.session() as s:
+        diff = plan(s, changed)
+    assert diff.changed == ["check 'ups-a': max_attempts, parents"]
+    assert diff.removed == ["check 'core-sw'"]
+
+
+def test_export_is_accepted_by_apply_unchanged(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UPS_TOKEN", "t")
+    with db.session() as s:
+        apply(s, parse_config(GOOD), "test")
+    with db.session() as s:
+        exported = export(s)
+    with db.session() as s:
+        assert plan(s, parse_config(exported)).empty
+
+
+def test_nothing_is_applied_when_any_check_is_invalid(db: Database) -> None:
+    bad = GOOD.replace("interval: 30s", "interval: 1s")
+    with pytest.raises(ChecksConfigError, match="interval must be at least 5 s"):
+        parse_config(bad.replace("${UPS_TOKEN}", "x"))
+    with db.session() as s:
+        assert s.scalars(select(Check)).all() == []
