@@ -63,7 +63,7 @@ def wall() -> Any:
     who = principal()
     view = load_view(db_session(), utcnow(), limits_for(current_app))
     sections = render_sections(view)
-    feed = feed_for(current_app)
+    feed = feed_for(current_app._get_current_object())  # type: ignore[attr-defined]
     actions = incident_actions() if who.can(Role.ENGINEER) else {}
     return render_template(
         "wall/wall.html",
@@ -81,7 +81,7 @@ def events() -> Response:
     seen = request.headers.get("Last-Event-ID") or request.args.get("v") or None
     if seen is not None and not _VERSION.match(seen):
         seen = None  # garbage in: start over with a full refresh
-    feed = feed_for(current_app)
+    feed = feed_for(current_app._get_current_object())  # type: ignore[attr-defined]
     return Response(
         _stream(feed, seen),
         mimetype="text/event-stream",
