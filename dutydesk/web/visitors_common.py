@@ -1,0 +1,69 @@
+"""What the visitor screens share: the blueprint, the site policy, form parsing, flash messages.
+
+Every screen shows visitor personal data, so every route needs the engineer role or higher
+(a viewer gets 403); managing clients and authorised lists needs shift_lead. The routes live in
+``visitors_desk`` (the desk), ``visitors_admin`` (clients, authorised lists, access requests) and
+``visitors_log`` (the log and its CSV); ``dutydesk.web.visitors`` imports them all.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, abort, flash
+from flask_babel import gettext as _
+
+from dutydesk.context import db_session, settings
+from dutydesk.i18n import user_zone
+from dutydesk.models.visitors import VisitRow
+from shifts.visitors import service as svc
+from shifts.visitors.model import SitePolicy, VisitorDataError
+
+bp = Blueprint("visitors", __name__, url_prefix="/visitors")
+
+
+def site_policy() -> SitePolicy:
+    current = settings()
+    try:
+        return svc.policies_from_settings(current.extra.get("visitors"), current.timezone)[0]
+    except svc.VisitorInputError as exc:
+        abort(500, str(exc))
+
+
+def parse_local_datetime(value: str | None, field: str) -> datetime | None:
+    """A ``datetime-local`` value typed in the viewer's zone, as aware UTC (None if empty)."""
+    if not value:
+        return None
+    try:
+        naive = datetime.fromisoformat(value)
+    except ValueError:
+        raise svc.VisitorInputError(field, f"expected YYYY-MM-DDTHH:MM, got {value!r}") from None
+    if naive.tzinfo is not None:
+        return naive.astimezone(UTC)
+    return naive.replace(tzinfo=user_zone()).astimezone(UTC)
+
+
+def int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def refusal(code: str, reason: str) -> None:
+    flash(_("Refused by rule %(code)s: %(reason)s", code=code, reason=reason), "error")
+
+
+def input_error(exc: svc.VisitorInputError | VisitorDataError) -> None:
+    flash(_("Not saved: %(message)s", message=str(exc)), "error")
+
+
+def visit_or_404(visit_id: int) -> VisitRow:
+    row = db_session().get(VisitRow, visit_id)
+    if row is None or row.anonymised:
+        abort(404, _("No such visit."))
+    return row
+
+
+def missing(field: str) -> datetime:
+    raise svc.VisitorInputError(field, "is required")

@@ -1,0 +1,42 @@
+"""What every part of the visitor storage service shares: its errors and two small helpers.
+
+Errors: bad input raises ``VisitorInputError`` (a ValueError naming the field); a missing row
+raises ``VisitorNotFound`` (a LookupError).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+
+class VisitorInputError(ValueError):
+    """Input the desk or an API client must correct; ``field`` names what is wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class VisitorNotFound(LookupError):
+    pass
+
+
+def get_row(session: Session, model: type, row_id: int, what: str) -> Any:
+    """The row ``model[row_id]``; anonymised rows count as missing (``VisitorNotFound``)."""
+    row = session.get(model, row_id)
+    if row is None or getattr(row, "anonymised", False):
+        raise VisitorNotFound(f"no {what} with id {row_id}")
+    return row
+
+
+def actor_label(actor: Any) -> str:
+    """How ``actor`` (a ``Principal`` or a plain label) is named in stored rows."""
+    return getattr(actor, "label", None) or str(actor)
+
+
+def iso(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
