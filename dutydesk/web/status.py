@@ -35,12 +35,14 @@ def language() -> str:
 
 
 def page_model() -> Any:
+    now = utcnow()
     s = app_state().db.session_factory()
     try:
-        groups, services, notices = load_page(s)
+        data = load_page(s, now)
     finally:
         s.close()
-    return build_page(groups, services, notices, utcnow(), site_zone()), notices
+    return build_page(data.groups, data.services, data.notices, now, site_zone(),
+                      check_states=data.check_states, check_flips=data.check_flips), data.notices
 
 
 def _render(template: str, **context: Any) -> bytes:

@@ -3,7 +3,8 @@
 Each web process keeps rendered bytes + ETag + Last-Modified per (document, language). A
 snapshot is rebuilt only when the database *generation* (bumped in every transaction that
 changes the page, see ``shifts.notices.storage.bump_generation``) moved — read at most once per
-``GENERATION_CHECK`` seconds per process — or when it is older than ``MAX_AGE`` (time-driven
+``GENERATION_CHECK`` seconds per process; together with the newest check flip id, since
+services in auto mode follow their checks — or when it is older than ``MAX_AGE`` (time-driven
 changes: a maintenance window starting, today's uptime bar). A burst of requests therefore costs
 a dict lookup each; ``If-None-Match`` gets 304 without a body.
 """
@@ -20,10 +21,11 @@ from email.utils import format_datetime
 from typing import Any
 
 from flask import Response, current_app, request
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dutydesk.context import app_state
 from dutydesk.db import utcnow
+from dutydesk.models.checks import FlipRow
 from dutydesk.models.notices import StatusPageGeneration
 
 GENERATION_CHECK = 1.0  # seconds between generation reads per process
@@ -45,7 +47,7 @@ class SnapshotCache:
 
     def __init__(self) -> None:
         self.entries: dict[tuple[str, str], Snapshot] = {}
-        self.generation: int | None = None
+        self.generation: tuple[int, int] | None = None
         self.changed_at: datetime | None = None
         self.checked_at = 0.0
         self.lock = threading.Lock()
@@ -58,9 +60,16 @@ class SnapshotCache:
             row = conn.execute(select(StatusPageGeneration.generation,
                                       StatusPageGeneration.changed_at)
                                .where(StatusPageGeneration.id == 1)).first()
-        generation, changed_at = (row[0], row[1]) if row else (0, None)
+            # Services in auto mode follow the checks: any new flip may change the page. The
+            # check engine does not know about the page, so its flips are part of the key
+            # (max of the primary key: an index lookup).
+            last_flip = conn.execute(select(func.max(FlipRow.id))).scalar() or 0
+        generation = ((row[0] if row else 0), last_flip)
+        changed_at = row[1] if row else None
         with self.lock:
             if generation != self.generation:
+                if self.generation is not None and generation[0] == self.generation[0]:
+                    changed_at = utcnow()  # only a check flipped: the page changes now
                 self.entries.clear()
                 self.generation, self.changed_at = generation, changed_at
             self.checked_at = now

@@ -6,7 +6,7 @@ The web layer loads groups, services and published notices (:func:`load_page`), 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from checks.result import Status as CheckStatus
 
+from .checklinks import CheckFlip, check_outages, load_check_links
 from .maintenance import current_status, is_active, is_upcoming
 from .model import Notice, NoticeKind, Service, ServiceGroup, ServiceStatus
 from .status import Headline, PageState, headline, page_state, service_statuses
@@ -51,9 +52,23 @@ class StatusPage:
     now: datetime
 
 
-def load_page(session: Session) -> tuple[list[ServiceGroup], list[Service], list[Notice]]:
+@dataclass(frozen=True, slots=True)
+class PageData:
+    """Everything :func:`build_page` needs, as loaded from the database."""
+
+    groups: list[ServiceGroup]
+    services: list[Service]
+    notices: list[Notice]
+    check_states: dict[str, CheckStatus]
+    check_flips: list[CheckFlip]
+
+
+def load_page(session: Session, now: datetime) -> PageData:
+    """Groups, services, published notices and the linked checks' states and flips, in a fixed
+    number of queries (not one per service or notice)."""
     groups, services = load_services(session)
-    return groups, services, load_notices(session, published_only=True)
+    states, flips = load_check_links(session, services, now)
+    return PageData(groups, services, load_notices(session, published_only=True), states, flips)
 
 
 def outage_intervals(notices: Sequence[Notice], service_id: str) -> list[OutageInterval]:
@@ -72,14 +87,18 @@ def outage_intervals(notices: Sequence[Notice], service_id: str) -> list[OutageI
 
 def build_page(groups: Sequence[ServiceGroup], services: Sequence[Service],
                notices: Sequence[Notice], now: datetime, tz: tzinfo,
-               check_states: dict[str, CheckStatus] | None = None,
-               history_months: int = 6) -> StatusPage:
+               check_states: Mapping[str, CheckStatus] | None = None,
+               history_months: int = 6,
+               check_flips: Sequence[CheckFlip] = ()) -> StatusPage:
+    """The page at ``now``. Services in auto mode follow ``check_states`` (link → hard state),
+    and their uptime bars add the outages replayed from ``check_flips`` to the notices' ones."""
     statuses = service_statuses(services, check_states or {}, notices, now)
+    from_checks = check_outages(services, check_flips, now)
     tracked_since = min((s.created_at for s in services if s.created_at), default=None)
 
     def line(s: Service) -> ServiceLine:
         return ServiceLine(s, statuses[s.id], uptime_history(
-            outage_intervals(notices, s.id), now, tz,
+            outage_intervals(notices, s.id) + from_checks.get(s.id, []), now, tz,
             tracked_since=s.created_at or tracked_since))
 
     blocks = []
