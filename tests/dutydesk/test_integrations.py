@@ -85,7 +85,9 @@ def test_alertmanager_resolved_alert_auto_resolves_the_incident(
     url, headers = "/api/v1/integrations/alertmanager", bearer(am_key)
     client.post(url, json=am_payload(am_alert("bbb2")), headers=headers)
     answer = client.post(
-        url, json=am_payload(am_alert("bbb2", status="resolved"), status="resolved"), headers=headers
+        url,
+        json=am_payload(am_alert("bbb2", status="resolved"), status="resolved"),
+        headers=headers,
     )
     assert answer.status_code == 200
     [incident] = incidents(db)
@@ -102,9 +104,7 @@ def test_alertmanager_resolved_alert_auto_resolves_the_incident(
     [
         pytest.param(b"{not json", "JSON", id="not-json"),
         pytest.param(json.dumps({"version": "3"}).encode(), "version", id="wrong-version"),
-        pytest.param(
-            json.dumps(am_payload()).encode(), "at least one alert", id="no-alerts"
-        ),
+        pytest.param(json.dumps(am_payload()).encode(), "at least one alert", id="no-alerts"),
         pytest.param(
             json.dumps(am_payload({**am_alert("c"), "startsAt": "yesterday"})).encode(),
             "startsAt",
