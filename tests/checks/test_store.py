@@ -1,0 +1,87 @@
+"""Store: compare-and-set claims (one winner), bounded results, minute -> hour rollups."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from checks.policy import CheckPolicy
+from checks.result import Result, Status
+from checks.state import next_state
+from checks.store import CheckStore, Outcome, p95_from
+from dutydesk.db import Database
+from dutydesk.models.checks import HISTOGRAM_COLUMNS, CheckResultRow, CheckRollup, CheckStateRow
+from tests.checks.engine_helpers import add_check
+
+T0 = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
+
+
+def _due(db: Database, check_id: int, at: datetime) -> None:
+    with db.session() as s:
+        s.get(CheckStateRow, check_id).next_due_at = at
+
+
+def test_two_claimers_of_the_same_due_check_one_wins(db: Database) -> None:
+    check_id = add_check(db, "c1", "http://127.0.0.1:9/")
+    _due(db, check_id, T0)
+    lease = T0 + timedelta(minutes=1)
+    first, second = CheckStore(db), CheckStore(db)
+    assert [first.claim_one(check_id, T0, lease), second.claim_one(check_id, T0, lease)] == [
+        True, False]
+    _due(db, check_id, T0)
+    assert [c.check_id for c in first.claim_due(T0)] == [check_id]
+    assert second.claim_due(T0) == []  # leased until the run is written
+
+
+def _outcome(store: CheckStore, check_id: int, at: datetime, status: Status,
+             duration: float) -> Outcome:
+    claim = store.claim_due(at, horizon=3600)[0]
+    result = Result(status, "x", at, duration)
+    transition = next_state(claim.state, result, CheckPolicy(), at)
+    return Outcome(claim, result, transition, at + timedelta(seconds=5))
+
+
+def test_only_the_last_n_results_are_kept(db: Database) -> None:
+    check_id = add_check(db, "c2", "http://127.0.0.1:9/")
+    store = CheckStore(db, keep_results=5, trim_every=1)
+    _due(db, check_id, T0)
+    for i in range(15):
+        at = T0 + timedelta(seconds=5 * i)
+        assert store.write_batch([_outcome(store, check_id, at, Status.OK, 0.01)]).written
+    with db.session() as s:
+        kept = s.scalars(select(CheckResultRow.started_at).where(
+            CheckResultRow.check_id == check_id).order_by(CheckResultRow.id)).all()
+    assert kept == [T0 + timedelta(seconds=5 * i) for i in range(10, 15)]
+
+
+def test_minute_rollups_merge_into_hours_with_uptime_and_latency(db: Database) -> None:
+    check_id = add_check(db, "c3", "http://127.0.0.1:9/")
+    store = CheckStore(db)
+    _due(db, check_id, T0)
+    plan = [(0, Status.OK, 0.02), (30, Status.OK, 0.2), (70, Status.CRITICAL, 3.0),
+            (130, Status.WARNING, 0.04)]
+    for seconds, status, duration in plan:
+        store.write_batch([_outcome(store, check_id, T0 + timedelta(seconds=seconds), status,
+                                    duration)])
+    store.roll_up(T0 + timedelta(minutes=5))
+    with db.session() as s:
+        minutes = s.scalar(select(func.count()).select_from(CheckRollup)
+                           .where(CheckRollup.resolution == "minute"))
+        hour = s.scalar(select(CheckRollup).where(CheckRollup.resolution == "hour"))
+        day = s.scalar(select(CheckRollup).where(CheckRollup.resolution == "day"))
+    assert minutes == 3
+    assert (hour.bucket_start, hour.count, hour.up_count, hour.ok_count) == (T0, 4, 3, 2)
+    assert (hour.duration_min, hour.duration_max) == (0.02, 3.0)
+    assert p95_from([getattr(hour, h) for h in HISTOGRAM_COLUMNS], hour.duration_max) == 3.0
+    assert day.count == 4 and day.bucket_start == T0.replace(hour=0)
+
+
+def test_prune_drops_minute_rollups_older_than_a_day(db: Database) -> None:
+    check_id = add_check(db, "c4", "http://127.0.0.1:9/")
+    store = CheckStore(db)
+    _due(db, check_id, T0)
+    store.write_batch([_outcome(store, check_id, T0, Status.OK, 0.01)])
+    assert store.prune(T0 + timedelta(hours=23))["minute"] == 0
+    assert store.prune(T0 + timedelta(hours=25))["minute"] == 1
+
