@@ -106,6 +106,9 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     from dutydesk.web.incidents import register_incident_blueprints
 
     register_incident_blueprints(app, csrf)  # incidents UI + API, alert receivers
+    from dutydesk.web.checks_api import register_check_blueprints
+
+    register_check_blueprints(app, csrf)  # checks API, heartbeat /ping endpoints
 
 
 def _install_request_hooks(app: Flask) -> None:

@@ -455,5 +455,9 @@ from dutydesk.cli_incidents import integration  # noqa: E402 (needs main defined
 
 main.add_command(integration)
 
+from dutydesk.cli_checks import checks  # noqa: E402 (needs main defined above)
+
+main.add_command(checks)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
