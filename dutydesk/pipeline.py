@@ -38,7 +38,12 @@ from dutydesk.config import Settings
 from dutydesk.incidents.events import EventKind, IncidentEvent
 from dutydesk.incidents.lifecycle import LifecycleError, open_incident
 from dutydesk.incidents.paging import PagePlan, plan_pages, send_pages
-from dutydesk.incidents.priority import default_priority, parse_impact, urgency_for_severity
+from dutydesk.incidents.priority import (
+    default_priority,
+    parse_impact,
+    parse_urgency,
+    urgency_for_severity,
+)
 from dutydesk.incidents.sla import DEFAULT_TARGETS, SlaPolicy
 from dutydesk.incidents.store import act, add_events, apply_to_row
 from dutydesk.models.incidents import AlertReceived, Incident, SilenceRow
@@ -306,7 +311,10 @@ def incident_stage(alerts: list[Alert], ctx: ShellContext) -> list[Alert]:
 def _open(ctx: ShellContext, alert: Alert) -> tuple[Incident, bool]:
     s = ctx.session
     impact = parse_impact(alert.details.get("impact", 2))
-    urgency = alert.details.get("urgency") or urgency_for_severity(alert.severity)
+    # The source's urgency (CRITICAL → high); a check configured as more urgent raises it.
+    urgency = urgency_for_severity(alert.severity)
+    if alert.details.get("urgency"):
+        urgency = min(urgency, parse_urgency(alert.details["urgency"]))
     priority = default_priority(urgency=urgency, impact=impact)
     state, events = open_incident(priority=priority, actor=alert.source.value, now=ctx.now)
     incident = Incident(
