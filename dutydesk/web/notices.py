@@ -237,3 +237,7 @@ def api_update(notice_id: int) -> Any:
     s.commit()
     cache().invalidate()
     return {"id": notice.id, "status": notice.status.value}, 201
+
+
+# Webhook subscriber screens and API attach their routes to the blueprints above.
+from dutydesk.web import notice_subscribers  # noqa: E402,F401

@@ -139,6 +139,32 @@ def add_webhook(session: Session, url: str, *, now: datetime,
     return sub
 
 
+class SubscriberNotFoundError(SubscriptionError):
+    """No active webhook subscriber with that id."""
+
+
+def remove_webhook(session: Session, subscriber_id: int, *, now: datetime) -> StatusSubscriber:
+    """Stop sending to a webhook subscriber (kept, marked unsubscribed, for the audit trail).
+
+    Refused: an id that is not an active webhook subscriber (an email subscriber leaves by
+    their own unsubscribe link, never by staff action here).
+    """
+    require_aware("now", now)
+    sub = session.get(StatusSubscriber, subscriber_id)
+    if sub is None or sub.kind != "webhook" or sub.unsubscribed_at is not None:
+        raise SubscriberNotFoundError(f"no active webhook subscriber with id {subscriber_id}")
+    sub.unsubscribed_at = now
+    session.flush()
+    return sub
+
+
+def webhooks(session: Session) -> list[StatusSubscriber]:
+    """Active webhook subscribers, oldest first."""
+    return list(session.scalars(select(StatusSubscriber).where(
+        StatusSubscriber.kind == "webhook", StatusSubscriber.unsubscribed_at.is_(None))
+        .order_by(StatusSubscriber.id)))
+
+
 def _audience(session: Session, notice: Notice) -> list[StatusSubscriber]:
     affected = {a.service_id for a in notice.affected}
     subs = session.scalars(select(StatusSubscriber).where(
