@@ -12,10 +12,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dutydesk.db import Base, utcnow
+
+# The partial unique index on the badges of open visits (named in the service's error handling).
+OPEN_BADGE_INDEX = "uq_visitor_visits_open_badge"
+ON_SITE_ONLY = "status = 'on_site'"
 
 
 class VisitorClient(Base):
@@ -131,6 +135,16 @@ class VisitRow(Base):
         Index("ix_visitor_visits_status", "status"),
         Index("ix_visitor_visits_recorded_at", "recorded_at"),
         Index("ix_visitor_visits_badge", "badge_number"),
+        # Rule 2 at the database level: two desks checking in at the same moment cannot both
+        # hand out one badge (the rule alone reads before it writes). Partial: a badge number
+        # comes back into use once its visit has left.
+        Index(
+            OPEN_BADGE_INDEX,
+            "badge_number",
+            unique=True,
+            sqlite_where=text(ON_SITE_ONLY),
+            postgresql_where=text(ON_SITE_ONLY),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

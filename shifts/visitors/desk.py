@@ -12,10 +12,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dutydesk import audit
 from dutydesk.models.visitors import (
+    OPEN_BADGE_INDEX,
     AccessRequestRow,
     AuthorisedPersonRow,
     EquipmentMovementRow,
@@ -26,7 +28,7 @@ from dutydesk.models.visitors import (
 from . import rows as R
 from .checkin import CheckInAttempt, CheckInDecision
 from .checkin import check_in as decide_check_in
-from .decision import Decision
+from .decision import Decision, RuleCode
 from .model import EquipmentMovement, SitePolicy, VisitorDataError, require_aware
 from .rules import CheckOutDecision, equipment_movement_allowed
 from .rules import check_out as decide_check_out
@@ -83,8 +85,15 @@ def check_in(
         return CheckInOutcome(decision, None)
     row = VisitRow(**R.visit_values(decision.visit), recorded_by=actor_label(actor))
     row.basis = decision.basis.value if decision.basis else None
-    session.add(row)
-    session.flush()
+    try:
+        # A savepoint, so losing the race for a badge leaves the caller's transaction usable.
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError as exc:
+        if not (decision.allowed and _is_open_badge_clash(exc)):
+            raise
+        return CheckInOutcome(_badge_taken_meanwhile(attempt), None)
     if decision.allowed and row.authorised_person_id is not None:
         person = session.get(AuthorisedPersonRow, row.authorised_person_id)
         if person is not None:
@@ -107,6 +116,23 @@ def check_in(
         after={"status": row.status, "code": decision.code.value, "areas": row.areas},
     )
     return CheckInOutcome(decision, row)
+
+
+def _is_open_badge_clash(exc: IntegrityError) -> bool:
+    """True when ``exc`` is the open-badge unique index refusing (PostgreSQL names the index,
+    SQLite the column)."""
+    text = str(exc.orig)
+    return OPEN_BADGE_INDEX in text or "visitor_visits.badge_number" in text
+
+
+def _badge_taken_meanwhile(attempt: CheckInAttempt) -> CheckInDecision:
+    # The same refusal the badge rule gives: another desk issued this badge between our read
+    # and our write. Correctable, so nothing is stored and the desk picks another badge.
+    return CheckInDecision.deny(
+        RuleCode.BADGE_IN_USE,
+        f"badge {attempt.badge_number} was just issued to another visitor who is on site; "
+        "pick another badge",
+    )
 
 
 def check_out(
