@@ -46,19 +46,51 @@ def _macro(name: str) -> Any:
     return get_template_attribute(PARTS, name)
 
 
+def words() -> dict[str, str]:
+    """Translated words of the repeated fragments, looked up once per rendering (a lookup per
+    tile and incident would cost more than the rest of the rendering)."""
+    return {
+        "critical": _("CRITICAL"),
+        "warning": _("WARNING"),
+        "unknown": _("UNKNOWN"),
+        "ok": _("OK"),
+        "pending": _("PENDING"),
+        "crit": _("crit"),
+        "warn": _("warn"),
+        "unkn": _("unkn"),
+        "retrying": _("retrying %(a)s/%(m)s"),
+        "parent_down": _("parent down"),
+        "flapping": _("flapping"),
+        "more": _("+ %(n)s more problems in this group"),
+        "not_acked": _("not acknowledged"),
+        "ack_by": _("ack: %(who)s"),
+        "open_for": _("open for"),
+        "tta": _("time to acknowledge"),
+        "ttr": _("time to resolve"),
+        "ack": _("ack"),
+        "fix": _("fix"),
+        "breached": _("breached"),
+        "paused": _("paused"),
+        "stopped": _("stopped"),
+        "pending_incident": _("pending"),
+        "soon": _("soon"),
+    }
+
+
 def render_sections(view: WallView) -> Sections:
     """Keyed fragments per section (needs an app context; sections absent → panel absent)."""
     out: Sections = {}
+    w = words()
     out["banner"] = [("stale", str(_macro("stale_banner")(view.stale)))] if view.stale else []
     out["summary"] = [("summary", str(_macro("summary")(view.counts)))]
     if view.all_green:
         out["problems"] = [("all-green", str(_macro("all_green")(view.counts)))]
     else:
         group = _macro("group")
-        out["problems"] = [(g.key, str(group(g))) for g in view.groups]
+        out["problems"] = [(g.key, str(group(g, w))) for g in view.groups]
     if view.incidents is not None:
         incident = _macro("incident")
-        out["incidents"] = [(t.key, str(incident(t))) for t in view.incidents] or [
+        out["incidents"] = [(t.key, str(incident(t, w))) for t in view.incidents] or [
             ("no-incidents", str(_macro("no_incidents")()))
         ]
     if view.duty is not None:
