@@ -458,6 +458,3 @@ main.add_command(integration)
 from dutydesk.cli_checks import checks  # noqa: E402 (needs main defined above)
 
 main.add_command(checks)
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
