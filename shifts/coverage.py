@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 
+from shifts.errors import ShiftConfigError
 from shifts.localtime import require_utc
 from shifts.oncall import final_schedule, layer_shifts
 from shifts.rotation import PersonId
@@ -121,7 +122,7 @@ def check_coverage(
     start = require_utc(start, "start")
     end = require_utc(end, "end")
     if end <= start:
-        raise ValueError(
+        raise ShiftConfigError(
             f"coverage period end ({end.isoformat()}) must be after its start "
             f"({start.isoformat()})"
         )
@@ -169,7 +170,7 @@ def coverage_ahead(
 ) -> CoverageReport:
     """``check_coverage`` for the next ``weeks`` weeks from ``now`` (the dashboard warning)."""
     if isinstance(weeks, bool) or not isinstance(weeks, int) or weeks < 1:
-        raise ValueError(f"weeks must be a whole number of at least 1, got {weeks!r}")
+        raise ShiftConfigError(f"weeks must be a whole number of at least 1, got {weeks!r}")
     now = require_utc(now, "now")
     return check_coverage(
         schedules, now, now + timedelta(weeks=weeks),

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 from icalendar import Alarm, Calendar, Event, vDuration
 
-from shifts.errors import ScheduleError
+from shifts.errors import ScheduleError, ShiftConfigError
 from shifts.localtime import require_utc
 from shifts.oncall import Shift, person_shifts
 from shifts.rotation import PersonId
@@ -112,7 +112,7 @@ def person_calendar(
 
 def _calendar(name: str, zone: str, refresh: timedelta) -> Calendar:
     if refresh <= timedelta(0):
-        raise ValueError(f"calendar refresh interval must be positive, got {refresh}")
+        raise ShiftConfigError(f"calendar refresh interval must be positive, got {refresh}")
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -152,7 +152,9 @@ def _event(
     event.add("categories", ["On call"])
     if reminder is not None:
         if reminder < timedelta(0):
-            raise ValueError(f"reminder must be zero or more before the start, got {reminder}")
+            raise ShiftConfigError(
+                f"reminder must be zero or more before the start, got {reminder}"
+            )
         alarm = Alarm()
         alarm.add("action", "DISPLAY")
         alarm.add("description", f"{title} starts in {_humane(reminder)}")

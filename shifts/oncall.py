@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 
-from shifts.errors import SwapError
+from shifts.errors import ScheduleError, ShiftConfigError, SwapError
 from shifts.localtime import require_utc
 from shifts.rotation import (
     PersonId,
@@ -183,7 +183,7 @@ def _check_period(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     start = require_utc(start, "start")
     end = require_utc(end, "end")
     if end <= start:
-        raise ValueError(
+        raise ShiftConfigError(
             f"period end ({end.isoformat()}) must be after its start ({start.isoformat()})"
         )
     return start, end
@@ -336,7 +336,7 @@ def _find_layer(schedule: Schedule, layer: str | int) -> Rotation:
             if rotation.name == layer:
                 return rotation
     names = ", ".join(repr(rotation.name) for rotation in schedule.layers) or "none"
-    raise ValueError(f"schedule {schedule.name!r} has no layer {layer!r}; layers: {names}")
+    raise ScheduleError(f"schedule {schedule.name!r} has no layer {layer!r}; layers: {names}")
 
 
 def check_swap(schedule: Schedule, swap: Swap) -> None:
