@@ -7,6 +7,7 @@ keep writing ``from shifts.visitors import service as svc``:
 - ``clients``: clients, contacts, authorised persons;
 - ``access_requests``: create and decide access requests;
 - ``desk``: check-in, check-out, equipment movements;
+- ``attendance``: no-shows recorded when a request window ends;
 - ``presence``: on site now, overstays, expected today, no-shows, handoff badges, wall summary;
 - ``visit_log``: the log as CSV;
 - ``purge``: the retention run (rule 6).
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from . import rows as R
 from .access_requests import create_request, decide_request
+from .attendance import NO_SHOW_LOOKBACK, mark_no_shows
 from .clients import (
     add_authorised_person,
     add_contact,
@@ -46,6 +48,7 @@ from .visit_log import CSV_COLUMNS, csv_rows, export_csv
 
 __all__ = [
     "CSV_COLUMNS",
+    "NO_SHOW_LOOKBACK",
     "REQUEST_LOOKBACK",
     "SETTINGS_KEYS",
     "CheckInOutcome",
@@ -65,6 +68,7 @@ __all__ = [
     "decide_request",
     "expected_now",
     "export_csv",
+    "mark_no_shows",
     "movements_of",
     "on_site_now",
     "overstays_now",
