@@ -1,4 +1,5 @@
-"""Read-only views over the stored visits: who is on site, who overstays, who is expected."""
+"""Read-only views over the stored visits: who is on site, who overstays, who is expected,
+which badges are out (for the shift handoff)."""
 
 from __future__ import annotations
 
@@ -7,24 +8,39 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dutydesk.models.visitors import AccessRequestRow, VisitRow
+from dutydesk.models.visitors import AccessRequestRow, VisitorClient, VisitRow
 
 from . import rows as R
-from .model import SitePolicy
+from .model import AccessRequest, SitePolicy, Visit
 from .onsite import ExpectedVisitor, OnSite, Overstay, expected_today, overstays, people_on_site
+from .reports import OpenBadge, open_badges
 
 
 def on_site_now(session: Session, now: datetime) -> list[OnSite]:
     return people_on_site([R.visit_of(v) for v in R.on_site_rows(session)], now)
 
 
-def overstays_now(session: Session, now: datetime) -> list[Overstay]:
+def _on_site_with_requests(session: Session) -> tuple[list[Visit], list[AccessRequest]]:
+    """The on-site visits and the requests they were made under (for the request-end limit)."""
     visits = [R.visit_of(v) for v in R.on_site_rows(session)]
     ids = {v.request_id for v in visits if v.request_id is not None}
     requests = (
         session.scalars(select(AccessRequestRow).where(AccessRequestRow.id.in_(ids))) if ids else []
     )
-    return overstays(visits, [R.request_of(r) for r in requests], now)
+    return visits, [R.request_of(r) for r in requests]
+
+
+def overstays_now(session: Session, now: datetime) -> list[Overstay]:
+    visits, requests = _on_site_with_requests(session)
+    return overstays(visits, requests, now)
+
+
+def open_badges_now(session: Session, now: datetime) -> list[OpenBadge]:
+    """Every badge out with a person on site, for the shift handoff's badge reconciliation:
+    person, client, badge number, time inside, overstay flag; ordered by badge number."""
+    visits, requests = _on_site_with_requests(session)
+    clients = dict(session.execute(select(VisitorClient.id, VisitorClient.name)).all())
+    return open_badges(visits, requests, now, clients)
 
 
 def expected_now(session: Session, now: datetime, policy: SitePolicy) -> list[ExpectedVisitor]:

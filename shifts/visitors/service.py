@@ -40,8 +40,14 @@ from .desk import (
     record_equipment,
 )
 from .model import Direction
-from .presence import expected_now, on_site_now, overstays_now
+from .presence import (
+    expected_now,
+    on_site_now,
+    open_badges_now,
+    overstays_now,
+)
 from .purge import RetentionReport, run_retention
+from .reports import OpenBadge
 from .settings import SETTINGS_KEYS, policies_from_settings
 from .storage_common import VisitorInputError, VisitorNotFound
 from .visit_log import CSV_COLUMNS, csv_rows, export_csv
@@ -53,6 +59,7 @@ __all__ = [
     "SETTINGS_KEYS",
     "CheckInOutcome",
     "Direction",
+    "OpenBadge",
     "R",
     "RetentionReport",
     "RuleCode",
@@ -71,6 +78,7 @@ __all__ = [
     "mark_no_shows",
     "movements_of",
     "on_site_now",
+    "open_badges_now",
     "overstays_now",
     "policies_from_settings",
     "record_equipment",
