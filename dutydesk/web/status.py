@@ -15,13 +15,15 @@ from flask_babel import get_locale, gettext, ngettext
 from dutydesk.config import SUPPORTED_LANGUAGES
 from dutydesk.context import app_state, db_session, settings
 from dutydesk.db import utcnow
-from dutydesk.web.status_snapshot import cache, serve
+from dutydesk.web.status_snapshot import cache, install_fast_path, serve
 from shifts.notices import atom, badge
 from shifts.notices.model import render_markdown
 from shifts.notices.page import build_page, load_page
 from shifts.notices.subscriptions import SubscriptionError, confirm, subscribe_email, unsubscribe
 
 bp = Blueprint("status", __name__, url_prefix="/status")
+# Answer the crowd's anonymous requests for built snapshots before Flask (status_snapshot).
+bp.record_once(lambda state: install_fast_path(state.app))
 
 LABELS = atom.STATUS_LABELS
 

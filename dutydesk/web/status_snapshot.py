@@ -110,3 +110,83 @@ def serve(name: str, language: str, mimetype: str, build: Callable[[], bytes]) -
     if snap.etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
         return Response(status=304, headers=headers)
     return Response(snap.body, mimetype=snap.mimetype, headers=headers)
+
+
+# --------------------------------------------------------------------------------------------
+# The WSGI fast path: a crowd's anonymous GETs of an already-built snapshot skip Flask.
+
+FAST_PATHS = {"/status": "page", **{f"/api/v2/{n}.json": f"api:{k}" for n, k in (
+    ("status", "status"), ("summary", "summary"), ("components", "components"),
+    ("incidents", "incidents"), ("incidents/unresolved", "unresolved"),
+    ("scheduled-maintenances", "maintenances"),
+    ("scheduled-maintenances/upcoming", "upcoming"),
+    ("scheduled-maintenances/active", "active"))}}
+_SECURITY_HEADERS = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"),
+                     ("X-Frame-Options", "SAMEORIGIN")]
+
+
+def _language(environ: dict[str, Any], default: str) -> str | None:
+    """The language Flask would pick for an anonymous request, or None when unsure."""
+    from werkzeug.datastructures import LanguageAccept
+    from werkzeug.http import parse_accept_header
+
+    from dutydesk.config import SUPPORTED_LANGUAGES
+
+    cookie = environ.get("HTTP_COOKIE", "")
+    if cookie:
+        parts = [p.strip() for p in cookie.split(";") if p.strip()]
+        if len(parts) != 1 or not parts[0].startswith("lang="):
+            return None  # a session (or anything else): Flask decides
+        chosen = parts[0][5:]
+        return chosen if chosen in SUPPORTED_LANGUAGES else None
+    header = environ.get("HTTP_ACCEPT_LANGUAGE", "")
+    if not header:
+        return default
+    return parse_accept_header(header, LanguageAccept).best_match(SUPPORTED_LANGUAGES) or default
+
+
+def install_fast_path(app: Any) -> None:
+    """Wrap ``app.wsgi_app``: an anonymous GET/HEAD (no Authorization, no session cookie, no
+    query string) of a fresh snapshot is answered from memory — a 200 with the pre-encoded body
+    or a 304 — without the request context, the principal, the access log line. Anything else
+    (first request after a change, stale generation, a session) goes through Flask as before.
+    """
+    inner = app.wsgi_app
+    state = app.extensions["dutydesk"]
+    default = state.settings.default_language
+    counter = state.metrics.http_requests
+
+    def fast(environ: dict[str, Any], start_response: Any) -> Any:
+        name = FAST_PATHS.get(environ.get("PATH_INFO", ""))
+        method = environ.get("REQUEST_METHOD")
+        if (name is None or method not in ("GET", "HEAD") or environ.get("QUERY_STRING")
+                or environ.get("HTTP_AUTHORIZATION")):
+            return inner(environ, start_response)
+        snapshots: SnapshotCache | None = app.extensions.get("status_snapshots")
+        language = "any" if name.startswith("api:") else _language(environ, default)
+        now = time.monotonic()
+        if (snapshots is None or language is None
+                or now - snapshots.checked_at >= GENERATION_CHECK):
+            return inner(environ, start_response)
+        snap = snapshots.entries.get((name, language))
+        if snap is None or now - snap.built_at > MAX_AGE:
+            return inner(environ, start_response)
+        headers = [("ETag", snap.etag), ("Last-Modified", snap.last_modified),
+                   ("Cache-Control", CACHE_CONTROL), ("Vary", "Accept-Language, Cookie"),
+                   *_SECURITY_HEADERS]
+        rule = environ["PATH_INFO"]
+        if snap.etag in [t.strip() for t in environ.get("HTTP_IF_NONE_MATCH", "").split(",")]:
+            counter.labels(method, rule, "304").inc()
+            start_response("304 NOT MODIFIED", headers)
+            return [b""]
+        counter.labels(method, rule, "200").inc()
+        start_response("200 OK", [("Content-Type", _content_type(snap.mimetype)),
+                                  ("Content-Length", str(len(snap.body))), *headers])
+        return [b"" if method == "HEAD" else snap.body]
+
+    app.wsgi_app = fast
+
+
+def _content_type(mimetype: str) -> str:
+    return f"{mimetype}; charset=utf-8" if mimetype.startswith("text/") or mimetype.endswith(
+        "json") else mimetype
