@@ -1,5 +1,5 @@
 """Read-only views over the stored visits: who is on site, who overstays, who is expected,
-which badges are out (for the shift handoff)."""
+which badges are out (for the shift handoff) and the wall's first-names-only summary."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dutydesk.models.visitors import AccessRequestRow, VisitorClient, VisitRow
 from . import rows as R
 from .model import AccessRequest, SitePolicy, Visit
 from .onsite import ExpectedVisitor, OnSite, Overstay, expected_today, overstays, people_on_site
-from .reports import OpenBadge, open_badges
+from .reports import OnSiteSummary, OpenBadge, open_badges, summarise_on_site
 
 
 def on_site_now(session: Session, now: datetime) -> list[OnSite]:
@@ -41,6 +41,13 @@ def open_badges_now(session: Session, now: datetime) -> list[OpenBadge]:
     visits, requests = _on_site_with_requests(session)
     clients = dict(session.execute(select(VisitorClient.id, VisitorClient.name)).all())
     return open_badges(visits, requests, now, clients)
+
+
+def on_site_summary(session: Session, now: datetime) -> OnSiteSummary:
+    """``(count, overstays_count, first_names)`` of the people on site, for wall viewers: no
+    personal data beyond first names."""
+    visits, requests = _on_site_with_requests(session)
+    return summarise_on_site(visits, requests, now)
 
 
 def expected_now(session: Session, now: datetime, policy: SitePolicy) -> list[ExpectedVisitor]:

@@ -1,7 +1,9 @@
-"""Pure summaries of who is inside, for the shift handoff.
+"""Pure summaries of who is inside, for the shift handoff and the wall.
 
 - ``open_badges``: every badge out on site now, for the handoff report's badge reconciliation
   (the outgoing and incoming engineer count the badges on the board against this list).
+- ``summarise_on_site``: how many people are inside, how many overstay, and their first names
+  only, for viewers of the wall (no other personal data).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from .model import AccessRequest, Visit, require_aware
 from .onsite import Limit, overstays, people_on_site
@@ -79,3 +82,33 @@ def _badge_sort_key(number: str) -> tuple[str, int, str]:
     head = number.rstrip("0123456789")
     tail = number[len(head) :]
     return (head.upper(), int(tail) if tail else -1, number)
+
+
+class OnSiteSummary(NamedTuple):
+    """People inside now, how many of them overstay, and their first names (longest inside
+    first). Unpacks as ``(count, overstays_count, first_names)``."""
+
+    count: int
+    overstays_count: int
+    first_names: tuple[str, ...]
+
+
+def first_name(full_name: str) -> str:
+    """The first word of ``full_name`` ("" for a blank name)."""
+    parts = full_name.split()
+    return parts[0] if parts else ""
+
+
+def summarise_on_site(
+    visits: Iterable[Visit], requests: Iterable[AccessRequest], now: datetime
+) -> OnSiteSummary:
+    """The wall's view of the people inside: counts and first names only."""
+    require_aware("now", now)
+    visits = tuple(visits)
+    inside = people_on_site(visits, now)
+    late = overstays(visits, requests, now)
+    return OnSiteSummary(
+        count=len(inside),
+        overstays_count=len(late),
+        first_names=tuple(first_name(e.visit.person_name) for e in inside),
+    )

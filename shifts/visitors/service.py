@@ -43,11 +43,12 @@ from .model import Direction
 from .presence import (
     expected_now,
     on_site_now,
+    on_site_summary,
     open_badges_now,
     overstays_now,
 )
 from .purge import RetentionReport, run_retention
-from .reports import OpenBadge
+from .reports import OnSiteSummary, OpenBadge
 from .settings import SETTINGS_KEYS, policies_from_settings
 from .storage_common import VisitorInputError, VisitorNotFound
 from .visit_log import CSV_COLUMNS, csv_rows, export_csv
@@ -59,6 +60,7 @@ __all__ = [
     "SETTINGS_KEYS",
     "CheckInOutcome",
     "Direction",
+    "OnSiteSummary",
     "OpenBadge",
     "R",
     "RetentionReport",
@@ -78,6 +80,7 @@ __all__ = [
     "mark_no_shows",
     "movements_of",
     "on_site_now",
+    "on_site_summary",
     "open_badges_now",
     "overstays_now",
     "policies_from_settings",

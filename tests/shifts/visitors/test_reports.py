@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shifts.visitors.model import VisitStatus
-from shifts.visitors.reports import open_badges
+from shifts.visitors.reports import first_name, open_badges, summarise_on_site
 
 from .builders import ACME, NOW, H, left, request, visit
 
@@ -48,3 +48,19 @@ def test_a_visitor_past_the_request_end_is_flagged_with_that_limit() -> None:
     late = visit(id=1, request_id=7, authorised_person_id=None)
     [badge] = open_badges([late], [req], NOW)
     assert badge.overstay and badge.overstay_by == H and "request_end" in badge.limits
+
+
+@pytest.mark.parametrize(
+    ("full", "first"),
+    [("Ivan Petrov", "Ivan"), ("  Olga  ", "Olga"), ("Jean-Luc Picard", "Jean-Luc"), ("", "")],
+)
+def test_first_name_is_the_first_word(full: str, first: str) -> None:
+    assert first_name(full) == first
+
+
+def test_the_summary_counts_overstays_and_keeps_first_names_only() -> None:
+    ivan = visit(id=1, expected_checkout_at=NOW - H)
+    olga = visit(id=2, person_name="Olga Shevchenko", badge_number="B2", checked_in_at=NOW - H)
+    summary = summarise_on_site([ivan, olga], [], NOW)
+    assert summary == (2, 1, ("Ivan", "Olga"))
+    assert summary.count == 2 and summary.overstays_count == 1

@@ -61,3 +61,22 @@ def test_a_badge_handed_back_is_no_longer_open(db: Database, site: dict[str, int
         assert svc.check_out(s, ACTOR, site["B2"], badge_returned=True, now=NOW).allowed
     with db.session() as s:
         assert [b.badge_number for b in svc.open_badges_now(s, NOW)] == ["B10"]
+
+
+def test_the_wall_summary_counts_people_and_overstays_and_names_only_first_names(
+    db: Database, site: dict[str, int]
+) -> None:
+    with db.session() as s:
+        count, overstays_count, first_names = svc.on_site_summary(s, NOW)
+    assert (count, overstays_count, first_names) == (2, 1, ("Ivan", "Maria"))
+    with db.session() as s:
+        summary = svc.on_site_summary(s, NOW)
+    assert "Petrov" not in repr(summary) and "Kovalenko" not in repr(summary)
+
+
+def test_the_wall_summary_of_an_empty_site_is_zero(db: Database, site: dict[str, int]) -> None:
+    with db.session() as s:
+        for visit_id in (site["B2"], site["B10"]):
+            svc.check_out(s, ACTOR, visit_id, badge_returned=True, now=NOW)
+    with db.session() as s:
+        assert svc.on_site_summary(s, NOW) == (0, 0, ())
