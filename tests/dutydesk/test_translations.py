@@ -112,10 +112,16 @@ def test_every_translation_keeps_the_placeholders_of_its_msgid(locale: str) -> N
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_every_formatted_translation_renders_without_error(locale: str) -> None:
-    """A stray ``%`` in a python-format translation would crash the page that shows it."""
+    """A stray ``%`` in a translation that gets %-formatted would crash the page showing it.
+
+    That is every python-format message, and every message used in a template: Flask-Babel
+    installs Jinja's new-style gettext, which %-formats what ``_()`` returns even without
+    arguments (so a template's ``100%`` must be ``100%%`` in the catalog too).
+    """
     problems = []
     for message in translated(locale):
-        if not message.python_format:
+        in_template = any(path.startswith("templates/") for path, _ in message.locations)
+        if not (message.python_format or in_template):
             continue
         ids, strings = forms(message)
         names = {name for name in PLACEHOLDER.findall(" ".join(ids)) if name}
