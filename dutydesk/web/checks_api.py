@@ -178,3 +178,6 @@ def register_check_blueprints(app: Any, csrf: Any) -> None:
     for blueprint in (api_bp, ping_bp):
         csrf.exempt(blueprint)
         app.register_blueprint(blueprint)
+    from dutydesk.web.checks import register_check_screens
+
+    register_check_screens(app)  # list/detail/edit screens (CSRF-protected) and /metrics gauges

@@ -1,0 +1,132 @@
+"""Check screens for everyone signed in: the list grouped by hall/system and the detail page,
+plus "Run now" for engineers. Editing lives in :mod:`dutydesk.web.checks_edit` (shift lead and
+admin); ``register_check_screens`` wires both and the /metrics collector into the app.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+
+from checks.maintenance import MaintenanceError, next_occurrences
+from checks.probes import CHECK_TYPES
+from checks.queries import (
+    STATE_FILTERS,
+    STATUS_ORDER,
+    CheckFilters,
+    FilterError,
+    check_detail,
+    group_rows,
+    list_checks,
+    sparkline,
+    status_totals,
+    uptime_from_rollups,
+)
+from checks.windows import build_window
+from dutydesk import audit
+from dutydesk.context import db_session, principal, require_role
+from dutydesk.db import utcnow
+from dutydesk.models import Role
+from dutydesk.models.checks import Check, CheckGroup, CheckStateRow, MaintenanceWindowRow
+
+bp = Blueprint("checks", __name__)
+#: Who may create, edit, disable and delete checks, groups, dependencies and windows.
+EDIT_ROLE = Role.SHIFT_LEAD
+
+
+def register_check_screens(app: Flask) -> None:
+    """The check screens and the per-check /metrics collector (called once per app)."""
+    from dutydesk.web.checks_edit import bp as edit_bp
+    from dutydesk.web.checks_metrics import register_check_metrics
+
+    app.register_blueprint(bp)
+    app.register_blueprint(edit_bp)
+    state = app.extensions["dutydesk"]
+    register_check_metrics(state.metrics.registry, state.db)
+
+
+def can_edit() -> bool:
+    return principal().can(EDIT_ROLE)
+
+
+@bp.route("/checks")
+@require_role(Role.VIEWER)
+def check_list() -> Any:
+    try:
+        filters = CheckFilters.from_args(request.args)
+    except FilterError as exc:
+        flash(str(exc), "error")
+        filters = CheckFilters()
+    s = db_session()
+    rows = list_checks(s, filters)
+    groups = [path for (path,) in s.execute(select(CheckGroup.path).order_by(CheckGroup.path))]
+    return render_template(
+        "checks/list.html", blocks=group_rows(rows), shown=len(rows), filters=filters,
+        totals=status_totals(s), state_filters=STATE_FILTERS, status_order=STATUS_ORDER,
+        types=sorted(CHECK_TYPES), groups=groups, can_edit=can_edit(),
+    )
+
+
+def window_timing(row: MaintenanceWindowRow, now: datetime) -> dict[str, Any]:
+    """When a stored window is active or next starts; ``error`` if it no longer validates."""
+    try:
+        window = build_window(row.kind, dict(row.definition), row.zone, row.name)
+        current = window.occurrence_at(now)
+        upcoming = next_occurrences(window, now, 1)
+    except MaintenanceError as exc:
+        return {"error": str(exc), "active_until": None, "next_start": None}
+    return {"error": None, "active_until": current.end if current else None,
+            "next_start": upcoming[0].start if upcoming else None}
+
+
+@bp.route("/checks/<int:check_id>")
+@require_role(Role.VIEWER)
+def check_page(check_id: int) -> Any:
+    s = db_session()
+    now = utcnow()
+    detail = check_detail(s, check_id, now)
+    if detail is None:
+        abort(404)
+    samples = [(r.duration, r.status) for r in reversed(detail.results)]
+    flap_percent = (detail.state.state or {}).get("flap_percent") if detail.state else None
+    since = (detail.state.state or {}).get("since") if detail.state else None
+    others: list[tuple[int, str]] = []
+    if can_edit():
+        linked = {detail.check.id, *(p[0] for p in detail.parents)}
+        others = [(cid, slug) for cid, slug in s.execute(select(Check.id, Check.slug)
+                                                         .order_by(Check.slug))
+                  if cid not in linked]
+    return render_template(
+        "checks/detail.html", d=detail, check=detail.check, state=detail.state,
+        spark=sparkline(samples), uptime=uptime_from_rollups(detail.rollups, now),
+        flap_percent=flap_percent, since=datetime.fromisoformat(since) if since else None,
+        windows=[(w, path, window_timing(w, now)) for w, path in detail.windows],
+        can_run=principal().can(Role.ENGINEER), can_edit=can_edit(), other_checks=others,
+        now=now,
+    )
+
+
+@bp.route("/checks/<int:check_id>/run", methods=["POST"])
+@require_role(Role.ENGINEER)
+def check_run_now(check_id: int) -> Any:
+    """Make the check due now (the same update as ``CheckStore.request_run``), audited in the
+    same transaction; the engine picks it up within its claim interval."""
+    s = db_session()
+    check = s.get(Check, check_id)
+    if check is None:
+        abort(404)
+    if s.get(CheckStateRow, check_id) is None:
+        flash(_("This check has no state yet; the engine creates it shortly."), "error")
+        return redirect(url_for("checks.check_page", check_id=check_id), 303)
+    now = utcnow()
+    s.execute(update(CheckStateRow).where(CheckStateRow.check_id == check_id)
+              .values(next_due_at=now))
+    audit.record(s, principal(), "check.run_now", "check", check_id,
+                 summary=f"run now requested for check {check.slug}")
+    s.commit()
+    flash(_("Check %(name)s will run within a few seconds.", name=check.slug), "ok")
+    return redirect(url_for("checks.check_page", check_id=check_id), 303)
