@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 from pathlib import Path
 
 import click
@@ -51,8 +52,12 @@ def run_demo(*, host: str, port: int, keep: bool, environ: dict[str, str]) -> No
     summary = seed_demo(db, settings, targets, credentials, fresh=not keep)
     click.echo(summary)
     from dutydesk.cli import serve_app
+    from dutydesk.demo.extras import start_backup_job
 
+    stop = threading.Event()
+    start_backup_job(settings.base_url, stop)
     try:
         serve_app(settings, host, port)
     finally:
+        stop.set()
         targets.stop()

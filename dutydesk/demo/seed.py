@@ -13,6 +13,7 @@ from sqlalchemy import select
 from dutydesk import accounts
 from dutydesk.config import Settings
 from dutydesk.db import Database
+from dutydesk.demo.extras import seed_checks, seed_status_page, seed_visitors
 from dutydesk.demo.targets import DemoTargets
 from dutydesk.models import Role, User
 
@@ -73,6 +74,12 @@ def seed_demo(
                     accounts.update_user(s, DEMO_ACTOR, user, password=passwords[kind])
         _link, kiosk_token = accounts.create_kiosk_link(s, DEMO_ACTOR, name="Demo wall")
         kiosk_url = f"{settings.base_url}/kiosk/{kiosk_token}"
+        checks = 0
+        if existing is None or fresh:
+            checks = seed_checks(s, targets)
+            s.flush()
+            seed_status_page(s)
+            seed_visitors(s, settings)
 
     lines = [
         "",
@@ -82,6 +89,9 @@ def seed_demo(
         f"    shift lead  lead@dc.example     {credentials.lead_password}",
         f"    engineer    ivan@dc.example     {credentials.engineer_password}",
         f"  Wall screen (kiosk, no password): {kiosk_url}",
+        f"  Status page for employees (no login): {settings.base_url}/status",
+        f"  {checks} checks: UPS B drops to battery for a minute every 10 min, hall B warms up,"
+        " core switch B loses its uplink every 20 min",
         "  Simulated targets on 127.0.0.1: "
         + ", ".join(f"{n}:{s.port}" for n, s in targets.http.items())
         + ", "

@@ -1,0 +1,153 @@
+"""The demo data center as checks-as-code: two halls, UPSes, sensors, core switches, services.
+
+Built as the same YAML an operator would write (``dutydesk checks apply``), pointing at the
+simulated targets on 127.0.0.1, so the demo exercises the real config path and the real engine.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import yaml
+
+from dutydesk.demo.targets import DemoTargets
+
+HEARTBEAT_KEY = "demo-backup-job"
+
+
+def _device(kind: str, name: str, **options: Any) -> list[str]:
+    argv = [sys.executable, "-m", "dutydesk.demo.device", kind, "--name", name]
+    for key, value in options.items():
+        argv += [f"--{key.replace('_', '-')}", str(value)]
+    return argv
+
+
+def demo_checks_yaml(targets: DemoTargets) -> str:
+    """The demo's checks file (what ``dutydesk checks export`` would print for it)."""
+    web = {
+        "mail": ("Mail (Exchange OWA)", "Mail", "Services / Mail"),
+        "1c": ("1C:Enterprise", "1C", "Services / Business apps"),
+        "fileshare": ("File share", "File share", "Services / Files"),
+        "vpn": ("VPN gateway", "VPN", "Services / Remote access"),
+        "intranet": ("Intranet portal", "Intranet", "Services / Web"),
+        "bms": ("Building management (BMS)", "Power in hall A", "Hall A / BMS"),
+    }
+    checks: list[dict[str, Any]] = []
+    for name, (display, service, group) in web.items():
+        checks.append(
+            {
+                "name": f"http-{name}",
+                "display_name": display,
+                "type": "http",
+                "group": group,
+                "service": service,
+                "interval": "10s",
+                "retry_interval": "5s",
+                "max_attempts": 2,
+                "spec": {
+                    "url": targets.url(name),
+                    "conditions": ["status == 200", 'json $.state == "up"'],
+                },
+                "parents": ["core-sw-a"],
+            }
+        )
+    checks += [
+        {
+            "name": "core-sw-a",
+            "display_name": "Core switch A",
+            "type": "plugin",
+            "group": "Core / Switches",
+            "interval": "15s",
+            "max_attempts": 2,
+            "impact": 1,
+            "spec": {"command": _device("switch", "core-sw-a")},
+        },
+        {
+            "name": "core-sw-b",
+            "display_name": "Core switch B",
+            "type": "plugin",
+            "group": "Core / Switches",
+            "interval": "15s",
+            "max_attempts": 2,
+            "impact": 1,
+            "spec": {"command": _device("switch", "core-sw-b", flap_every=1200)},
+        },
+        {
+            "name": "ups-a",
+            "display_name": "UPS A (hall A)",
+            "type": "plugin",
+            "group": "Hall A / UPS",
+            "interval": "10s",
+            "max_attempts": 2,
+            "impact": 1,
+            "service": "Power in hall A",
+            "spec": {"command": _device("ups", "UPS A")},
+        },
+        {
+            "name": "ups-b",
+            "display_name": "UPS B (hall B)",
+            "type": "plugin",
+            "group": "Hall B / UPS",
+            "interval": "10s",
+            "max_attempts": 2,
+            "impact": 1,
+            "service": "Power in hall B",
+            "spec": {"command": _device("ups", "UPS B", battery_every=600)},
+        },
+        {
+            "name": "temp-hall-a",
+            "display_name": "Hall A cold aisle temperature",
+            "type": "plugin",
+            "group": "Hall A / Sensors",
+            "interval": "20s",
+            "max_attempts": 3,
+            "spec": {"command": _device("temperature", "hall A cold aisle", base=22.5, swing=1.0)},
+        },
+        {
+            "name": "temp-hall-b",
+            "display_name": "Hall B cold aisle temperature",
+            "type": "plugin",
+            "group": "Hall B / Sensors",
+            "interval": "20s",
+            "max_attempts": 3,
+            "parents": ["core-sw-b"],
+            "spec": {"command": _device("temperature", "hall B cold aisle", base=25.5, swing=2.5)},
+        },
+        {
+            "name": "smtp-relay",
+            "display_name": "SMTP relay",
+            "type": "tcp",
+            "group": "Services / Mail",
+            "service": "Mail",
+            "interval": "15s",
+            "max_attempts": 2,
+            "spec": {"host": "127.0.0.1", "port": targets.tcp_ports["smtp-relay"], "expect": "220"},
+            "parents": ["core-sw-a"],
+        },
+        {
+            "name": "backup-nightly",
+            "display_name": "Nightly backup job (heartbeat)",
+            "type": "heartbeat",
+            "group": "Services / Files",
+            "service": "File share",
+            "heartbeat_key": HEARTBEAT_KEY,
+            "interval": "10s",
+            "max_attempts": 1,
+            "spec": {"period": "30s", "grace": "15s"},
+        },
+    ]
+    maintenance = [
+        {
+            "name": "Hall A BMS firmware (Sundays)",
+            "group": "Hall A / BMS",
+            "kind": "weekly",
+            "zone": "Europe/Kyiv",
+            "weekdays": ["sun"],
+            "start_time": "02:00",
+            "duration": "2h",
+        }
+    ]
+    return yaml.safe_dump(
+        {"checks": checks, "maintenance": maintenance}, sort_keys=False, allow_unicode=True
+    )

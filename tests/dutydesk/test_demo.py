@@ -1,0 +1,57 @@
+"""`dutydesk demo` builds a living data center: people, checks, status page, a visitor on site."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+from sqlalchemy import func, select
+
+from dutydesk.config import Settings
+from dutydesk.db import Database
+from dutydesk.demo.seed import DemoCredentials, seed_demo
+from dutydesk.demo.targets import HttpService, start_targets
+
+
+def test_demo_seed_creates_people_checks_services_and_a_visitor(
+    db: Database, settings: Settings, app: Any
+) -> None:
+    from dutydesk.models import User
+    from dutydesk.models.checks import Check, CheckGroup
+
+    targets = start_targets(
+        [HttpService(n) for n in ("mail", "1c", "fileshare", "vpn", "intranet", "bms")],
+        ["smtp-relay"],
+    )
+    try:
+        summary = seed_demo(db, settings, targets, DemoCredentials("a" * 12, "l" * 12, "e" * 12))
+    finally:
+        targets.stop()
+    assert "admin@dc.example    aaaaaaaaaaaa" in summary
+    assert "/kiosk/kiosk_" in summary
+    with db.session() as s:
+        assert s.scalar(select(func.count(User.id))) == 7
+        paths = set(s.scalars(select(CheckGroup.path)))
+        assert {"Hall A / UPS", "Hall B / Sensors", "Core / Switches"} <= paths
+        types = set(s.scalars(select(Check.type)))
+        assert {"http", "tcp", "plugin", "heartbeat"} <= types
+    client = app.test_client()
+    status = client.get("/status").get_data(as_text=True)
+    assert "Power in hall B" in status and "Mail" in status
+    with db.session() as s:
+        from dutydesk.models.visitors import VisitRow
+
+        on_site = list(s.scalars(select(VisitRow).where(VisitRow.status == "on_site")))
+    assert [(v.person_name, v.badge_number) for v in on_site] == [("Yurii Lysenko", "V-017")]
+
+
+def test_simulated_ups_reports_battery_like_a_nagios_plugin() -> None:
+    on_line = subprocess.run(
+        [sys.executable, "-m", "dutydesk.demo.device", "ups", "--name", "UPS A"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert on_line.returncode == 0
+    assert on_line.stdout.startswith("UPS A: on line") and "|load=" in on_line.stdout
