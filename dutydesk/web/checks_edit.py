@@ -59,6 +59,15 @@ def _int_or_text(value: str) -> int | str:
     return int(value) if value.lstrip("-").isdigit() else value
 
 
+def _seconds_or_text(value: str) -> float | str:
+    """A bare number typed in a duration box means seconds ("30"); "30s", "2m" pass through."""
+    value = value.strip()
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
 def check_form_data(form: MultiDict[str, str], existing: Check | None = None) -> dict[str, Any]:
     """The form as a check entry in the YAML format (``validate_check`` judges it)."""
     text = form.get("spec", "").strip()
@@ -76,9 +85,9 @@ def check_form_data(form: MultiDict[str, str], existing: Check | None = None) ->
         "display_name": form.get("display_name", "").strip(),
         "type": form.get("type", "").strip(),
         "spec": spec,
-        "interval": form.get("interval", "").strip() or "60s",
+        "interval": _seconds_or_text(form.get("interval", "") or "60"),
         "max_attempts": _int_or_text(form.get("max_attempts", "") or "3"),
-        "timeout": form.get("timeout", "").strip() or "30s",
+        "timeout": _seconds_or_text(form.get("timeout", "") or "30"),
         "enabled": form.get("enabled") in ("on", "1", "true"),
         "flap_detection": form.get("flap_detection") in ("on", "1", "true"),
         "tags": [t.strip() for t in form.get("tags", "").split(",") if t.strip()],
@@ -87,7 +96,7 @@ def check_form_data(form: MultiDict[str, str], existing: Check | None = None) ->
         "urgency": _int_or_text(form.get("urgency", "") or "2"),
     }
     if form.get("retry_interval", "").strip():
-        data["retry_interval"] = form["retry_interval"].strip()
+        data["retry_interval"] = _seconds_or_text(form["retry_interval"])
     if form.get("group", "").strip():
         data["group"] = form["group"].strip()
     if existing is not None:
