@@ -23,30 +23,51 @@ PARTS = "wall/_parts.html"
 
 def duration(value: timedelta | None) -> str:
     """Whole minutes, "3 h 05 min" from an hour, "2 d 4 h" from a day."""
-    if value is None:
-        return ""
-    minutes = max(int(value.total_seconds() // 60), 0)
-    if minutes < 60:
-        return _("%(m)s min", m=minutes)
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return _("%(h)s h %(m)02d min", h=hours, m=minutes)
-    days, hours = divmod(hours, 24)
-    return _("%(d)s d %(h)s h", d=days, h=hours)
+    return Durations.translated()(value)
 
 
 def signed_duration(value: timedelta) -> str:
     """SLA time left; negative once breached ("-12 min")."""
-    if value < timedelta(0):
-        return "-" + duration(-value)
-    return duration(value)
+    return Durations.translated().signed(value)
+
+
+class Durations:
+    """Duration formatting with its three formats translated once (a gettext call per incident
+    tile would cost more than the rest of the tile)."""
+
+    __slots__ = ("days", "hours", "minutes")
+
+    def __init__(self, minutes: str, hours: str, days: str) -> None:
+        self.minutes, self.hours, self.days = minutes, hours, days
+
+    @classmethod
+    def translated(cls) -> Durations:
+        # gettext without variables returns the translated format itself; filled in __call__.
+        return cls(_("%(m)s min"), _("%(h)s h %(m)02d min"), _("%(d)s d %(h)s h"))
+
+    def __call__(self, value: timedelta | None) -> str:
+        if value is None:
+            return ""
+        minutes = max(int(value.total_seconds() // 60), 0)
+        if minutes < 60:
+            return self.minutes % {"m": minutes}
+        hours, minutes = divmod(minutes, 60)
+        if hours < 24:
+            return self.hours % {"h": hours, "m": minutes}
+        days, hours = divmod(hours, 24)
+        return self.days % {"d": days, "h": hours}
+
+    def signed(self, value: timedelta) -> str:
+        if value < timedelta(0):
+            return "-" + self(-value)
+        return self(value)
 
 
 def _macro(name: str) -> Any:
     return get_template_attribute(PARTS, name)
 
 
-def words() -> dict[str, str]:
+def words() -> dict[str, Any]:
     """Translated words of the repeated fragments, looked up once per rendering (a lookup per
     tile and incident would cost more than the rest of the rendering)."""
     return {
@@ -74,6 +95,7 @@ def words() -> dict[str, str]:
         "stopped": _("stopped"),
         "pending_incident": _("pending"),
         "soon": _("soon"),
+        "duration": Durations.translated(),
     }
 
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 import importlib.util
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from dutydesk.models import WorkerHeartbeat
@@ -33,10 +34,11 @@ from dutydesk.wall.rows import (
     VisitorRow,
     WallLimits,
 )
-from dutydesk.wall.snapshot import WallView, build_wall
+from dutydesk.wall.snapshot import Counts, WallView, build_wall
 
 log = logging.getLogger("dutydesk.wall")
 _PROBLEM_NAMES = ("WARNING", "CRITICAL", "UNKNOWN")
+_HEALTHY_NAMES = ("OK", "PENDING")
 _OPEN = ("triggered", "acknowledged", "pending")
 
 
@@ -55,69 +57,117 @@ def split_path(path: str | None) -> tuple[str, str]:
     return (hall or "—", system or "—")
 
 
-def load_checks(session: Session) -> tuple[list[CheckRow], list[tuple[str, str, datetime | None]]]:
-    """Enabled checks with their state (2 queries), plus the guard reference checks' latest
-    (status, message, time) for the poller-offline verdict."""
+@dataclass(frozen=True, slots=True)
+class CheckSnapshot:
+    """What storage says about the checks: full rows for problems only, counts for the rest.
+
+    ``problems``: enabled checks in WARNING/CRITICAL/UNKNOWN (or a status the wall does not
+    know, shown as UNKNOWN) and not in maintenance. ``healthy``: per (hall, system), the counts
+    of every other enabled check (OK, pending, in maintenance). ``references``: the guard's
+    reference checks' latest (slug, status, time). ``newest_result_at``: over all checks.
+    """
+
+    problems: list[CheckRow]
+    healthy: dict[tuple[str, str], Counts]
+    references: list[tuple[str, str, datetime | None]]
+    newest_result_at: datetime | None
+
+    @property
+    def has_checks(self) -> bool:
+        return bool(self.problems) or any(c.total for c in self.healthy.values())
+
+
+def load_checks(session: Session) -> CheckSnapshot:
+    """Enabled checks in 3 queries: healthy counts per group (GROUP BY), problem rows with their
+    state, and the guard's reference checks. Healthy rows are never read one by one."""
     from dutydesk.models.checks import Check, CheckGroup, CheckStateRow
 
-    rows = session.execute(
+    healthy_row = or_(
+        CheckStateRow.status.is_(None),
+        CheckStateRow.status.in_(_HEALTHY_NAMES),
+        CheckStateRow.in_maintenance.is_(True),
+    )
+    problem_row = and_(
+        CheckStateRow.status.is_not(None),
+        CheckStateRow.status.not_in(_HEALTHY_NAMES),
+        func.coalesce(CheckStateRow.in_maintenance, False).is_(False),
+    )
+    healthy: dict[tuple[str, str], Counts] = {}
+    newest: datetime | None = None
+    for path, status, in_maintenance, n, latest in session.execute(
+        select(
+            CheckGroup.path,
+            CheckStateRow.status,
+            CheckStateRow.in_maintenance,
+            func.count(),
+            func.max(CheckStateRow.last_result_at),
+        )
+        .select_from(Check)
+        .join(CheckStateRow, CheckStateRow.check_id == Check.id, isouter=True)
+        .join(CheckGroup, CheckGroup.id == Check.group_id, isouter=True)
+        .where(Check.enabled.is_(True), healthy_row)
+        .group_by(CheckGroup.path, CheckStateRow.status, CheckStateRow.in_maintenance)
+    ):
+        bucket = "maintenance" if in_maintenance else _status(status).value
+        group = split_path(path)
+        healthy[group] = healthy.get(group, Counts()) + Counts(**{bucket: n})
+        if latest is not None and (newest is None or latest > newest):
+            newest = latest
+
+    problems: list[CheckRow] = []
+    for r in session.execute(
         select(
             Check.id,
             Check.slug,
             Check.display_name,
             Check.service,
             Check.max_attempts,
-            Check.guard_reference,
             CheckGroup.path,
             CheckStateRow.status,
             CheckStateRow.state_type,
             CheckStateRow.attempt,
             CheckStateRow.flapping,
-            CheckStateRow.in_maintenance,
             CheckStateRow.last_result_at,
-            CheckStateRow.last_status,
             CheckStateRow.last_message,
+            CheckStateRow.state,  # reachability and "since" live in the state JSON
         )
-        .join(CheckStateRow, CheckStateRow.check_id == Check.id, isouter=True)
+        .join(CheckStateRow, CheckStateRow.check_id == Check.id)
         .join(CheckGroup, CheckGroup.id == Check.group_id, isouter=True)
-        .where(Check.enabled.is_(True))
-    ).all()
-    # Reachability and "since" live in the state JSON; read it only for problem rows.
-    details: dict[int, dict[str, Any]] = dict(
-        session.execute(
-            select(CheckStateRow.check_id, CheckStateRow.state).where(
-                CheckStateRow.status.in_(_PROBLEM_NAMES)
-            )
-        ).all()
-    )
-    checks: list[CheckRow] = []
-    references: list[tuple[str, str, datetime | None]] = []
-    for r in rows:
-        status = _status(r.status)
+        .where(Check.enabled.is_(True), problem_row)
+    ):
         hall, system = split_path(r.path)
-        state = details.get(r.id) or {}
-        checks.append(
+        state = r.state if isinstance(r.state, dict) else {}
+        problems.append(
             CheckRow(
                 id=r.id,
                 name=r.display_name or r.slug,
                 hall=hall,
                 system=system,
                 service=r.service or "",
-                status=status,
+                status=_status(r.status),
                 hard=(r.state_type or "HARD").upper() == "HARD",
                 attempt=r.attempt or 1,
                 max_attempts=r.max_attempts or 1,
                 flapping=bool(r.flapping),
                 reachable=bool(state.get("reachable", True)),
-                in_maintenance=bool(r.in_maintenance),
+                in_maintenance=False,
                 last_result_at=r.last_result_at,
                 since=_parse_time(state.get("since")),
                 message=(r.last_message or "")[:300],
             )
         )
-        if r.guard_reference:
-            references.append((r.slug, r.last_status or "", r.last_result_at))
-    return checks, references
+        if r.last_result_at is not None and (newest is None or r.last_result_at > newest):
+            newest = r.last_result_at
+
+    references: list[tuple[str, str, datetime | None]] = [
+        (slug, last_status or "", at)
+        for slug, last_status, at in session.execute(
+            select(Check.slug, CheckStateRow.last_status, CheckStateRow.last_result_at)
+            .join(CheckStateRow, CheckStateRow.check_id == Check.id, isouter=True)
+            .where(Check.enabled.is_(True), Check.guard_reference.is_(True))
+        )
+    ]
+    return CheckSnapshot(problems, healthy, references, newest)
 
 
 def _status(name: str | None) -> CheckStatus:
@@ -163,24 +213,46 @@ def incidents_available() -> bool:
 
 
 def load_incidents(session: Session, now: datetime) -> list[IncidentRow] | None:
-    """Open incidents with their SLA reading (2 queries: incidents, then all their events)."""
+    """Open incidents with their SLA reading (2 queries: incidents, then all their events).
+
+    Plain column rows, not ORM objects: the wall only reads, and 200 incidents with their
+    timelines would otherwise cost more in object construction than in the database."""
     if not incidents_available():
         return None
     from dutydesk.models.incidents import Incident, IncidentEventRow
 
-    incidents = list(
-        session.scalars(select(Incident).where(Incident.status.in_(_OPEN)).order_by(Incident.id))
-    )
+    incidents = session.execute(
+        select(
+            Incident.id,
+            Incident.title,
+            Incident.priority,
+            Incident.status,
+            Incident.created_at,
+            Incident.service,
+            Incident.acknowledged_by,
+            Incident.assignee,
+            Incident.sla_targets,
+        )
+        .where(Incident.status.in_(_OPEN))
+        .order_by(Incident.id)
+    ).all()
     if not incidents:
         return []
     events: dict[int, list[Any]] = defaultdict(list)
     open_ids = select(Incident.id).where(Incident.status.in_(_OPEN)).scalar_subquery()
-    for ev in session.scalars(
-        select(IncidentEventRow)
+    for ev in session.execute(
+        select(
+            IncidentEventRow.incident_id,
+            IncidentEventRow.kind,
+            IncidentEventRow.at,
+            IncidentEventRow.actor,
+            IncidentEventRow.data,
+        )
         .where(IncidentEventRow.incident_id.in_(open_ids))
         .order_by(IncidentEventRow.at, IncidentEventRow.id)
     ):
         events[ev.incident_id].append(ev)
+    policies: dict[str, Any] = {}
     return [
         IncidentRow(
             id=i.id,
@@ -191,13 +263,15 @@ def load_incidents(session: Session, now: datetime) -> list[IncidentRow] | None:
             service=i.service or "",
             acknowledged_by=i.acknowledged_by,
             assignee=i.assignee,
-            sla=_sla_reading(i, events.get(i.id, []), now),
+            sla=_sla_reading(i, events.get(i.id, []), now, policies),
         )
         for i in incidents
     ]
 
 
-def _sla_reading(incident: Any, rows: list[Any], now: datetime) -> SlaReading | None:
+def _sla_reading(
+    incident: Any, rows: list[Any], now: datetime, policies: dict[str, Any]
+) -> SlaReading | None:
     """The clock that matters now: time to acknowledge until it stops, then time to resolve."""
     from dutydesk.incidents.events import IncidentEvent
     from dutydesk.incidents.sla import ClockState, sla_clock
@@ -206,7 +280,12 @@ def _sla_reading(incident: Any, rows: list[Any], now: datetime) -> SlaReading | 
         timeline = [IncidentEvent(kind=r.kind, at=r.at, actor=r.actor, data=r.data) for r in rows]
         if not timeline:
             return None
-        status = sla_clock(_policy(incident.sla_targets), timeline, now)
+        # Most incidents carry the same targets: parse each distinct snapshot once.
+        marker = repr(incident.sla_targets)
+        policy = policies.get(marker)
+        if policy is None:
+            policy = policies[marker] = _policy(incident.sla_targets)
+        status = sla_clock(policy, timeline, now)
     except ValueError as exc:  # a timeline the SLA code cannot read: show no clock, say why
         log.warning("wall: no SLA clock for incident %s: %s", incident.id, exc)
         return None
@@ -274,26 +353,24 @@ def load_duty(session: Session, now: datetime) -> list[DutyRow] | None:
     ]
 
 
-def maintenance_from(checks: Sequence[CheckRow]) -> list[MaintenanceRow]:
+def maintenance_from(healthy: Mapping[tuple[str, str], Counts]) -> list[MaintenanceRow]:
     """Active maintenance, per hall/system, from the checks' own in-maintenance flags."""
-    tally: dict[str, int] = defaultdict(int)
-    for check in checks:
-        if check.in_maintenance:
-            tally[f"{check.hall} / {check.system}"] += 1
-    return [MaintenanceRow(name=name, checks=n) for name, n in sorted(tally.items())]
+    return [
+        MaintenanceRow(name=f"{hall} / {system}", checks=counts.maintenance)
+        for (hall, system), counts in sorted(healthy.items(), key=lambda kv: " / ".join(kv[0]))
+        if counts.maintenance
+    ]
 
 
-def load_freshness(
-    session: Session, checks: Sequence[CheckRow], references: Sequence[Any], now: datetime
-) -> Freshness:
-    newest = max((c.last_result_at for c in checks if c.last_result_at), default=None)
-    offline, reason = poller_verdict(references, now) if references else (False, "")
+def load_freshness(session: Session, checks: CheckSnapshot, now: datetime) -> Freshness:
+    refs = checks.references
+    offline, reason = poller_verdict(refs, now) if refs else (False, "")
     return Freshness(
-        newest_result_at=newest,
+        newest_result_at=checks.newest_result_at,
         heartbeat_at=load_heartbeat(session),
         poller_offline=offline,
         poller_reason=reason,
-        has_checks=bool(checks),
+        has_checks=checks.has_checks,
     )
 
 
@@ -328,14 +405,15 @@ def change_cursor(session: Session) -> tuple[Any, ...]:
 
 def load_view(session: Session, now: datetime, limits: WallLimits) -> WallView:
     """Everything the wall shows, read in a handful of queries and decided by ``build_wall``."""
-    checks, references = load_checks(session)
+    checks = load_checks(session)
     return build_wall(
-        checks,
+        checks.problems,
         now,
-        freshness=load_freshness(session, checks, references, now),
+        freshness=load_freshness(session, checks, now),
+        healthy=checks.healthy,
         incidents=load_incidents(session, now),
         duty=load_duty(session, now),
         visitors=load_visitors(session, now),
-        maintenance=maintenance_from(checks),
+        maintenance=maintenance_from(checks.healthy),
         limits=limits,
     )

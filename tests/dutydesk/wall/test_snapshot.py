@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dutydesk.wall.rows import (
     CheckRow,
@@ -16,7 +18,7 @@ from dutydesk.wall.rows import (
     WallInputError,
     WallLimits,
 )
-from dutydesk.wall.snapshot import build_wall, sla_view, stale_reasons
+from dutydesk.wall.snapshot import Counts, build_wall, sla_view, stale_reasons
 
 NOW = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
 FRESH = Freshness(newest_result_at=NOW, heartbeat_at=NOW)
@@ -120,6 +122,73 @@ def test_a_group_on_fire_shows_a_bounded_number_of_tiles_and_says_how_many_more(
     assert len(group.tiles) == 12
     assert group.hidden == 23
     assert all(t.status is C for t in group.tiles)
+
+
+# --- storage passes problem rows plus per-group counts of the healthy checks -----------------
+
+
+def split_healthy(
+    checks: list[CheckRow],
+) -> tuple[list[CheckRow], dict[tuple[str, str], Counts]]:
+    """What storage reads: full rows for the problems, counts per group for everything else."""
+    problems = [c for c in checks if c.status in (C, W, U) and not c.in_maintenance]
+    healthy: dict[tuple[str, str], Counts] = {}
+    for c in checks:
+        if c in problems:
+            continue
+        bucket = "maintenance" if c.in_maintenance else c.status.value
+        key = (c.hall, c.system)
+        healthy[key] = healthy.get(key, Counts()) + Counts(**{bucket: 1})
+    return problems, healthy
+
+
+check_strategy = st.builds(
+    lambda status, hall, system, maintenance, hard: check(
+        status, hall, system, in_maintenance=maintenance, hard=hard
+    ),
+    st.sampled_from(list(CheckStatus)),
+    st.sampled_from(["H1", "H2"]),
+    st.sampled_from(["power", "cooling", "network"]),
+    st.booleans(),
+    st.booleans(),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(check_strategy, max_size=40), st.integers(min_value=1, max_value=4))
+def test_problem_rows_plus_healthy_counts_give_the_same_wall_as_every_row(
+    checks: list[CheckRow], tiles: int
+) -> None:
+    limits = WallLimits(tiles_per_group=tiles)
+    every_row = build_wall(checks, NOW, freshness=FRESH, limits=limits)
+    problems, healthy = split_healthy(checks)
+    counted = build_wall(problems, NOW, freshness=FRESH, healthy=healthy, limits=limits)
+    assert counted.counts == every_row.counts
+    assert counted.groups == every_row.groups
+
+
+def test_a_group_with_only_healthy_counts_is_not_listed_but_counted_in_the_totals() -> None:
+    problems = [check(C, "H1", "power")]
+    healthy = {
+        ("H1", "power"): Counts(ok=40, maintenance=2),
+        ("H2", "cooling"): Counts(ok=500, pending=3),
+    }
+    view = build_wall(problems, NOW, freshness=FRESH, healthy=healthy)
+    (group,) = view.groups
+    assert (group.hall, group.system) == ("H1", "power")
+    assert (group.counts.critical, group.counts.ok, group.counts.maintenance) == (1, 40, 2)
+    assert view.counts == Counts(critical=1, ok=540, pending=3, maintenance=2)
+
+
+def test_all_green_from_counts_alone() -> None:
+    view = build_wall([], NOW, freshness=FRESH, healthy={("H1", "power"): Counts(ok=5000)})
+    assert view.all_green
+    assert view.counts.ok == 5000
+
+
+def test_a_negative_healthy_count_is_refused_naming_the_group() -> None:
+    with pytest.raises(WallInputError, match="ok of H1 / power must not be negative, got -1"):
+        build_wall([], NOW, freshness=FRESH, healthy={("H1", "power"): Counts(ok=-1)})
 
 
 def incident(
