@@ -165,12 +165,15 @@ def group_rows(rows: Iterable[CheckRow]) -> list[GroupBlock]:
 
 def status_totals(session: Session) -> dict[str, int]:
     """How many checks show each status word (one aggregate query; no state row = PENDING)."""
-    rows = session.execute(
-        select(func.coalesce(CheckStateRow.status, "PENDING"), func.count())
+    totals: dict[str, int] = {}
+    for status, count in session.execute(
+        select(CheckStateRow.status, func.count())
         .select_from(Check).outerjoin(CheckStateRow, CheckStateRow.check_id == Check.id)
-        .group_by(func.coalesce(CheckStateRow.status, "PENDING"))
-    ).all()
-    return {status: count for status, count in rows}
+        .group_by(CheckStateRow.status)
+    ):
+        key = status or "PENDING"
+        totals[key] = totals.get(key, 0) + count
+    return totals
 
 
 # ---- detail page --------------------------------------------------------------------------
