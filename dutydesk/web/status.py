@@ -15,7 +15,7 @@ from flask_babel import get_locale, gettext, ngettext
 from dutydesk.config import SUPPORTED_LANGUAGES
 from dutydesk.context import app_state, db_session, settings
 from dutydesk.db import utcnow
-from dutydesk.web.status_snapshot import cache, install_fast_path, serve
+from dutydesk.web.status_snapshot import as_of, cache, install_fast_path, serve
 from shifts.notices import atom, badge
 from shifts.notices.model import render_markdown
 from shifts.notices.page import build_page, load_page
@@ -37,7 +37,9 @@ def language() -> str:
 
 
 def page_model() -> Any:
-    now = utcnow()
+    """The page model as of the snapshot's stable instant (the same in every process, so every
+    worker renders the same bytes for the same database state)."""
+    now = as_of()
     s = app_state().db.session_factory()
     try:
         data = load_page(s, now)

@@ -9,7 +9,6 @@ from typing import Any
 from flask import Blueprint
 
 from dutydesk.context import settings
-from dutydesk.db import utcnow
 from dutydesk.openapi import operation
 from dutydesk.web.status import page_model
 from dutydesk.web.status_snapshot import serve
@@ -25,7 +24,7 @@ def _data() -> sp.PageData:
     base = settings().base_url.rstrip("/")
     changed = max((n.updated_at for n in notices if n.updated_at), default=None)
     info = sp.PageInfo(id="dutydesk", name="DutyDesk", url=f"{base}/status",
-                       time_zone=settings().timezone, updated_at=changed or utcnow())
+                       time_zone=settings().timezone, updated_at=changed or model.now)
     return sp.PageData(info, tuple(groups), tuple(services), tuple(notices), model.now,
                        {ln.service.id: ln.status for b in model.groups for ln in b.lines})
 

@@ -1,45 +1,113 @@
 """Serve the public status page and JSON from in-memory snapshots ("ready for a crowd").
 
-Each web process keeps rendered bytes + ETag + Last-Modified per (document, language). A
-snapshot is rebuilt only when the database *generation* (bumped in every transaction that
-changes the page, see ``shifts.notices.storage.bump_generation``) moved — read at most once per
-``GENERATION_CHECK`` seconds per process; together with the newest check flip id, since
-services in auto mode follow their checks — or when it is older than ``MAX_AGE`` (time-driven
-changes: a maintenance window starting, today's uptime bar). A burst of requests therefore costs
-a dict lookup each; ``If-None-Match`` gets 304 without a body.
+Each web process keeps rendered bytes (plain and gzip) + ETag + Last-Modified per (document,
+language). A snapshot is rebuilt only when the database *generation* (bumped in every
+transaction that changes the page, see ``shifts.notices.storage.bump_generation``) moved — read
+at most once per ``GENERATION_CHECK`` seconds per process; together with the newest check flip,
+since services in auto mode follow their checks — or when the wall-clock minute (``BUCKET``)
+changed (time-driven changes: a maintenance window starting, today's uptime bar).
+
+Every process must produce the same bytes for the same database state, or a crowd behind a
+load balancer (or gunicorn's workers) would see ETags change from request to request and never
+get a 304. So a snapshot is rendered "as of" :func:`as_of_instant` — a pure function of what is
+stored (the generation's ``changed_at``, the newest flip's time) and the current minute — never
+of the moment a particular process happened to build it; gzip runs with ``mtime=0``; and the
+ETag is the hash of the bytes.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
 from flask import Response, current_app, request
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from dutydesk.context import app_state
-from dutydesk.db import utcnow
 from dutydesk.models.checks import FlipRow
 from dutydesk.models.notices import StatusPageGeneration
 
 GENERATION_CHECK = 1.0  # seconds between generation reads per process
-MAX_AGE = 60.0  # seconds a snapshot may live without a generation change
+BUCKET = 60  # seconds: snapshots are rendered as of the start of the current wall-clock minute
 CACHE_CONTROL = "public, max-age=15"
+VARY = "Accept-Language, Cookie, Accept-Encoding"
+GZIP_MIN_BYTES = 512  # below this gzip saves nothing worth the header
+wall_clock: Callable[[], float] = time.time  # the Unix time buckets are taken from
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes for what was stored as UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def bucket_of(wall_seconds: float) -> int:
+    """The wall-clock minute a Unix time falls in (same in every process on synced clocks)."""
+    return int(wall_seconds // BUCKET)
+
+
+def as_of_instant(bucket: int, changed_at: datetime | None, flipped_at: datetime | None,
+                  ) -> datetime:
+    """The instant a snapshot is rendered at: the start of ``bucket``, or the last stored change
+    when that is later (so a change made within the minute is never "in the future" of the
+    page). Pure: equal inputs give equal instants in every process."""
+    start = datetime.fromtimestamp(bucket * BUCKET, UTC)
+    later = [t for t in (changed_at, flipped_at) if t is not None and t > start]
+    return max(later, default=start)
+
+
+def accepts_gzip(header: str) -> bool:
+    """Whether an Accept-Encoding header allows gzip (``gzip;q=0`` refuses it)."""
+    for part in header.lower().split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip() in ("gzip", "x-gzip", "*"):
+            q = params.replace(" ", "").removeprefix("q=")
+            try:
+                return not params or float(q) > 0
+            except ValueError:
+                return True  # an odd parameter: still a yes to gzip
+    return False
+
+
+def etag_matches(header: str, *etags: str) -> bool:
+    """Whether If-None-Match names one of ``etags`` (weak comparison, ``*`` matches)."""
+    if not header:
+        return False
+    sent = {t.strip().removeprefix("W/") for t in header.split(",")}
+    return "*" in sent or any(e in sent for e in etags)
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     body: bytes
     etag: str
+    gzip_body: bytes | None  # None when the body is too small to be worth compressing
+    gzip_etag: str
     last_modified: str
     mimetype: str
-    built_at: float
+    bucket: int
+
+    def variant(self, accept_encoding: str) -> tuple[bytes, str, bool]:
+        """(body, etag, gzipped) for a client with this Accept-Encoding."""
+        if self.gzip_body is not None and accepts_gzip(accept_encoding):
+            return self.gzip_body, self.gzip_etag, True
+        return self.body, self.etag, False
+
+
+def make_snapshot(body: bytes, mimetype: str, last_modified: datetime, bucket: int) -> Snapshot:
+    """Both encodings of ``body`` with ETags derived from the bytes alone."""
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    packed = gzip.compress(body, 6, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
+    return Snapshot(body, f'"{digest}"', packed, f'"{digest}-gz"',
+                    format_datetime(last_modified, usegmt=True), mimetype, bucket)
 
 
 class SnapshotCache:
@@ -48,9 +116,11 @@ class SnapshotCache:
     def __init__(self) -> None:
         self.entries: dict[tuple[str, str], Snapshot] = {}
         self.generation: tuple[int, int] | None = None
-        self.changed_at: datetime | None = None
+        self.changed_at: datetime | None = None  # the generation's, as stored
+        self.flipped_at: datetime | None = None  # the newest flip's, as stored
         self.checked_at = 0.0
         self.lock = threading.Lock()
+        self.building = threading.local()
 
     def refresh_generation(self) -> None:
         now = time.monotonic()
@@ -61,17 +131,17 @@ class SnapshotCache:
                                       StatusPageGeneration.changed_at)
                                .where(StatusPageGeneration.id == 1)).first()
             # Services in auto mode follow the checks: any new flip may change the page. The
-            # check engine does not know about the page, so its flips are part of the key
-            # (max of the primary key: an index lookup).
-            last_flip = conn.execute(select(func.max(FlipRow.id))).scalar() or 0
-        generation = ((row[0] if row else 0), last_flip)
-        changed_at = row[1] if row else None
+            # check engine does not know about the page, so its newest flip is part of the key
+            # (highest primary key: an index lookup).
+            flip = conn.execute(select(FlipRow.id, FlipRow.at)
+                                .order_by(FlipRow.id.desc()).limit(1)).first()
+        generation = ((row[0] if row else 0), (flip[0] if flip else 0))
         with self.lock:
             if generation != self.generation:
-                if self.generation is not None and generation[0] == self.generation[0]:
-                    changed_at = utcnow()  # only a check flipped: the page changes now
                 self.entries.clear()
-                self.generation, self.changed_at = generation, changed_at
+                self.generation = generation
+                self.changed_at = _aware(row[1]) if row else None
+                self.flipped_at = _aware(flip[1]) if flip else None
             self.checked_at = now
 
     def invalidate(self) -> None:
@@ -80,16 +150,29 @@ class SnapshotCache:
             self.entries.clear()
             self.checked_at = 0.0
 
+    def as_of(self) -> datetime:
+        """The instant the snapshot being built renders at (see :func:`as_of_instant`); outside
+        a build, the one a build would use now."""
+        found = getattr(self.building, "as_of", None)
+        if found is not None:
+            return found
+        return as_of_instant(bucket_of(wall_clock()), self.changed_at, self.flipped_at)
+
     def get(self, name: str, language: str, mimetype: str, build: Callable[[], bytes]
             ) -> Snapshot:
         self.refresh_generation()
         key = (name, language)
+        bucket = bucket_of(wall_clock())
         entry = self.entries.get(key)
-        if entry is None or time.monotonic() - entry.built_at > MAX_AGE:
-            body = build()
-            modified = self.changed_at or utcnow()
-            entry = Snapshot(body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"',
-                             format_datetime(modified, usegmt=True), mimetype, time.monotonic())
+        if entry is None or entry.bucket != bucket:
+            self.building.as_of = as_of_instant(bucket, self.changed_at, self.flipped_at)
+            try:
+                body = build()
+            finally:
+                self.building.as_of = None
+            stored = [t for t in (self.changed_at, self.flipped_at) if t is not None]
+            modified = max(stored, default=datetime.fromtimestamp(bucket * BUCKET, UTC))
+            entry = make_snapshot(body, mimetype, modified, bucket)
             with self.lock:
                 self.entries[key] = entry
         return entry
@@ -102,14 +185,22 @@ def cache() -> SnapshotCache:
     return found
 
 
+def as_of() -> datetime:
+    """The stable "now" of status documents in this app (see :meth:`SnapshotCache.as_of`)."""
+    return cache().as_of()
+
+
 def serve(name: str, language: str, mimetype: str, build: Callable[[], bytes]) -> Any:
-    """The snapshot as a response: 304 when the client already has it."""
+    """The snapshot as a response: 304 when the client already has it; gzip when accepted."""
     snap = cache().get(name, language, mimetype, build)
-    headers = {"ETag": snap.etag, "Last-Modified": snap.last_modified,
-               "Cache-Control": CACHE_CONTROL, "Vary": "Accept-Language, Cookie"}
-    if snap.etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+    body, etag, gzipped = snap.variant(request.headers.get("Accept-Encoding", ""))
+    headers = {"ETag": etag, "Last-Modified": snap.last_modified,
+               "Cache-Control": CACHE_CONTROL, "Vary": VARY}
+    if etag_matches(request.headers.get("If-None-Match", ""), snap.etag, snap.gzip_etag):
         return Response(status=304, headers=headers)
-    return Response(snap.body, mimetype=snap.mimetype, headers=headers)
+    if gzipped:
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, mimetype=snap.mimetype, headers=headers)
 
 
 # --------------------------------------------------------------------------------------------
@@ -169,20 +260,22 @@ def install_fast_path(app: Any) -> None:
                 or now - snapshots.checked_at >= GENERATION_CHECK):
             return inner(environ, start_response)
         snap = snapshots.entries.get((name, language))
-        if snap is None or now - snap.built_at > MAX_AGE:
+        if snap is None or snap.bucket != bucket_of(wall_clock()):
             return inner(environ, start_response)
-        headers = [("ETag", snap.etag), ("Last-Modified", snap.last_modified),
-                   ("Cache-Control", CACHE_CONTROL), ("Vary", "Accept-Language, Cookie"),
-                   *_SECURITY_HEADERS]
+        body, etag, gzipped = snap.variant(environ.get("HTTP_ACCEPT_ENCODING", ""))
+        headers = [("ETag", etag), ("Last-Modified", snap.last_modified),
+                   ("Cache-Control", CACHE_CONTROL), ("Vary", VARY), *_SECURITY_HEADERS]
         rule = environ["PATH_INFO"]
-        if snap.etag in [t.strip() for t in environ.get("HTTP_IF_NONE_MATCH", "").split(",")]:
+        if etag_matches(environ.get("HTTP_IF_NONE_MATCH", ""), snap.etag, snap.gzip_etag):
             counter.labels(method, rule, "304").inc()
             start_response("304 NOT MODIFIED", headers)
             return [b""]
         counter.labels(method, rule, "200").inc()
+        if gzipped:
+            headers.append(("Content-Encoding", "gzip"))
         start_response("200 OK", [("Content-Type", _content_type(snap.mimetype)),
-                                  ("Content-Length", str(len(snap.body))), *headers])
-        return [b"" if method == "HEAD" else snap.body]
+                                  ("Content-Length", str(len(body))), *headers])
+        return [b"" if method == "HEAD" else body]
 
     app.wsgi_app = fast
 
