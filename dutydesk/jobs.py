@@ -48,6 +48,9 @@ def scheduled_jobs(settings: Settings, db: Database) -> list[Job]:
         ),
     ]
     jobs.extend(visitor_jobs(settings, db))
+    from shifts.jobs import shift_jobs
+
+    jobs.extend(shift_jobs(settings, db))
     jobs.extend(check_jobs(db))
     return jobs
 

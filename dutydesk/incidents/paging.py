@@ -67,8 +67,17 @@ def policy_from_row(row: EscalationPolicyRow) -> EscalationPolicy:
     return EscalationPolicy(steps, repeat=row.repeat, ack_timeout_minutes=row.ack_timeout_minutes)
 
 
-def resolve_people(session: Session, settings: Settings, target: str) -> tuple[str, ...]:
-    """Logins for one escalation target (see ``routing.route``; on-duty seam is ``None``)."""
+def resolve_people(
+    session: Session, settings: Settings, target: str, now: datetime | None = None
+) -> tuple[str, ...]:
+    """Logins for one escalation target (see ``routing.route``).
+
+    The people on duty come from the stored shift schedules at ``now`` (``None``: the
+    current instant); a line without a schedule falls back as ``route`` describes.
+    """
+    from dutydesk.db import utcnow
+    from shifts.storage import on_duty_logins
+
     engineers = tuple(
         session.scalars(
             select(func.lower(User.email))
@@ -83,7 +92,7 @@ def resolve_people(session: Session, settings: Settings, target: str) -> tuple[s
     )
     decision = route(
         target,
-        on_duty=None,  # seam: shifts.oncall.on_duty(schedule, now) once schedules are stored
+        on_duty=on_duty_logins(session, now or utcnow()),
         fallback_group=parse_fallback_group(settings.fallback_group),
         active_engineers=engineers,
         shift_leads=leads,
@@ -201,7 +210,8 @@ def plan_pages(
     for due in status.due:
         people: list[str] = []
         for target in due.targets:
-            people.extend(p for p in resolve_people(session, settings, target) if p not in people)
+            found = resolve_people(session, settings, target, now)
+            people.extend(p for p in found if p not in people)
         why = f"escalation step {due.step + 1} ({', '.join(due.targets)})" + (
             f", round {due.round + 1}" if due.round else ""
         )

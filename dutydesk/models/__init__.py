@@ -9,6 +9,7 @@ from dutydesk.models.checks import Check  # noqa: F401 (check engine tables)
 from dutydesk.models.incidents import Incident, IncidentEventRow  # noqa: F401 (incidents)
 from dutydesk.models.notices import StatusPageGeneration  # noqa: F401 (notices tables)
 from dutydesk.models.notify import DeliveryAttempt, OutboxMessage
+from dutydesk.models.shifts import ShiftScheduleRow  # noqa: F401 (shift schedules tables)
 from dutydesk.models.system import WorkerHeartbeat
 from dutydesk.models.visitors import (
     AccessRequestPerson,
