@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -147,8 +147,9 @@ class ShellContext:
     metrics: PipelineMetrics | None
     integration_id: int | None
     result: PipelineResult = field(default_factory=PipelineResult)
-    received: dict[str, list[AlertReceived]] = field(default_factory=dict)
+    received: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     opened: list[Incident] = field(default_factory=list)
+    opened_events: dict[int, list[IncidentEvent]] = field(default_factory=dict)
     plans: dict[int, list[PagePlan]] = field(default_factory=dict)
 
 
@@ -173,6 +174,11 @@ def process_alerts(
         notify_stage,
     ]
     run_pipeline(stages, alerts, ctx)
+    # The audit rows go in last, in one multi-row INSERT, with their incident already known
+    # (inserting them first would cost an UPDATE per row once the incident stage ran).
+    records = [row for rows in ctx.received.values() for row in rows]
+    if records:
+        session.execute(insert(AlertReceived), records)
     session.flush()
     return ctx.result
 
@@ -183,17 +189,18 @@ def process_alerts(
 def record_stage(raw: Mapping[str, Any]) -> Any:
     def stage(alerts: list[Alert], ctx: ShellContext) -> list[Alert]:
         for alert in alerts:
-            row = AlertReceived(
-                source=alert.source.value,
-                dedup_key=alert.dedup_key,
-                fingerprint=alert.source_ids.get("fingerprint", "")[:80],
-                status=alert.status.value,
-                summary=alert.summary[:1024],
-                received_at=ctx.now,
-                integration_id=ctx.integration_id,
-                raw=raw.get(alert.dedup_key) or _alert_raw(alert),
-            )
-            ctx.session.add(row)
+            row = {
+                "source": alert.source.value,
+                "dedup_key": alert.dedup_key,
+                "fingerprint": alert.source_ids.get("fingerprint", "")[:80],
+                "status": alert.status.value,
+                "summary": alert.summary[:1024],
+                "received_at": ctx.now,
+                "integration_id": ctx.integration_id,
+                "incident_id": None,
+                "muted_reason": None,
+                "raw": raw.get(alert.dedup_key) or _alert_raw(alert),
+            }
             ctx.received.setdefault(alert.dedup_key, []).append(row)
         return alerts
 
@@ -214,7 +221,7 @@ def _alert_raw(alert: Alert) -> dict[str, Any]:
 def _count_muted(ctx: ShellContext, alert: Alert, reason: str) -> None:
     ctx.result.muted.append((alert.dedup_key, reason))
     for row in ctx.received.get(alert.dedup_key, []):
-        row.muted_reason = reason[:120]
+        row["muted_reason"] = reason[:120]
     if ctx.metrics is not None:
         ctx.metrics.suppressed.labels(suppression_label(reason)).inc()
 
@@ -280,36 +287,71 @@ def load_parent_down_muter(session: Session) -> Muter | None:
 
 
 def incident_stage(alerts: list[Alert], ctx: ShellContext) -> list[Alert]:
-    """Open, attach or auto-resolve; returns the alerts that opened an incident."""
+    """Open, attach or auto-resolve; returns the alerts that opened an incident.
+
+    One query finds the open incidents of every alert in the batch; the incidents to open are
+    inserted together (see ``_open_all``).
+    """
     s = ctx.session
     keys = [a.dedup_key for a in alerts]
     open_by_key = {
         i.open_key: i for i in s.scalars(select(Incident).where(Incident.open_key.in_(keys)))
     }
+    to_open = [a for a in alerts if a.firing and a.dedup_key not in open_by_key]
+    opened_now = _open_all(ctx, to_open) if to_open else {}
     opened: list[Alert] = []
     for alert in alerts:
         incident = open_by_key.get(alert.dedup_key)
         if alert.firing:
             if incident is None:
-                incident, created = _open(ctx, alert)
+                incident, created = opened_now[alert.dedup_key]
+                open_by_key[alert.dedup_key] = incident
                 if created:
                     opened.append(alert)
-                    open_by_key[alert.dedup_key] = incident
+                else:
+                    _attach(ctx, incident, alert)
             else:
-                created = False
-            if not created:
                 _attach(ctx, incident, alert)
         elif incident is not None:
             _auto_resolve(ctx, incident, alert)
         if incident is not None:
             ctx.result.incident_for[alert.dedup_key] = incident.id
             for row in ctx.received.get(alert.dedup_key, []):
-                row.incident_id = incident.id
+                row["incident_id"] = incident.id
     return opened
 
 
-def _open(ctx: ShellContext, alert: Alert) -> tuple[Incident, bool]:
+def _open_all(ctx: ShellContext, alerts: list[Alert]) -> dict[str, tuple[Incident, bool]]:
+    """Open an incident for each alert: ``{dedup_key: (incident, created)}``.
+
+    All in one SAVEPOINT and one multi-row INSERT. Opening relies on the UNIQUE ``open_key``:
+    when another request opened one of these problems a moment ago the whole insert fails, the
+    SAVEPOINT is rolled back and each alert is opened on its own (``_open``), so the losers
+    attach to the winners' incidents. ``created`` is False for those.
+    """
     s = ctx.session
+    snapshot = sla_snapshot(sla_policy(ctx.settings))
+    built = [_new_incident(ctx, alert, snapshot) for alert in alerts]
+    try:
+        with s.begin_nested():
+            s.add_all(incident for incident, _events in built)
+            s.flush()
+    except IntegrityError:
+        for incident, _events in built:
+            if incident in s:
+                s.expunge(incident)
+        return {alert.dedup_key: _open(ctx, alert, snapshot) for alert in alerts}
+    result: dict[str, tuple[Incident, bool]] = {}
+    for alert, (incident, events) in zip(alerts, built, strict=True):
+        _opened(ctx, incident, events)
+        result[alert.dedup_key] = (incident, True)
+    return result
+
+
+def _new_incident(
+    ctx: ShellContext, alert: Alert, snapshot: dict[str, Any]
+) -> tuple[Incident, list[IncidentEvent]]:
+    """A new (not yet added) incident row for ``alert`` and its opening events."""
     impact = parse_impact(alert.details.get("impact", 2))
     # The source's urgency (CRITICAL → high); a check configured as more urgent raises it.
     urgency = urgency_for_severity(alert.severity)
@@ -331,11 +373,18 @@ def _open(ctx: ShellContext, alert: Alert) -> tuple[Incident, bool]:
         labels=dict(alert.labels),
         alert_count=1,
         last_alert_at=ctx.now,
-        sla_targets=sla_snapshot(sla_policy(ctx.settings)),
+        sla_targets=dict(snapshot),
         created_at=ctx.now,
         version=1,
     )
     apply_to_row(incident, state, ctx.now)
+    return incident, list(events)
+
+
+def _open(ctx: ShellContext, alert: Alert, snapshot: dict[str, Any]) -> tuple[Incident, bool]:
+    """Open one incident in its own SAVEPOINT; attach to the winner of a race instead."""
+    s = ctx.session
+    incident, events = _new_incident(ctx, alert, snapshot)
     try:
         with s.begin_nested():
             s.add(incident)
@@ -346,12 +395,17 @@ def _open(ctx: ShellContext, alert: Alert) -> tuple[Incident, bool]:
         if winner is None:
             raise
         return winner, False
-    add_events(s, incident.id, events)
+    _opened(ctx, incident, events)
+    return incident, True
+
+
+def _opened(ctx: ShellContext, incident: Incident, events: list[IncidentEvent]) -> None:
+    add_events(ctx.session, incident.id, events)
     ctx.opened.append(incident)
+    ctx.opened_events[incident.id] = events
     ctx.result.opened.append(incident.id)
     if ctx.metrics is not None:
         ctx.metrics.incidents.labels(incident.priority, incident.source).inc()
-    return incident, True
 
 
 def _attach(ctx: ShellContext, incident: Incident, alert: Alert) -> None:
