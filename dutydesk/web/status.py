@@ -20,6 +20,7 @@ from shifts.notices import atom, badge
 from shifts.notices.model import render_markdown
 from shifts.notices.page import build_page, load_page
 from shifts.notices.subscriptions import SubscriptionError, confirm, subscribe_email, unsubscribe
+from shifts.notices.uptime import bar_runs
 
 bp = Blueprint("status", __name__, url_prefix="/status")
 # Answer the crowd's anonymous requests for built snapshots before Flask (status_snapshot).
@@ -51,7 +52,8 @@ def page_model() -> Any:
 
 def _render(template: str, **context: Any) -> bytes:
     return render_template(template, tr=lambda m: m.render(gettext, ngettext), md=render_markdown,
-                           labels=LABELS, status_texts=badge.STATUS_TEXTS, **context).encode()
+                           labels=LABELS, status_texts=badge.STATUS_TEXTS, bar_runs=bar_runs,
+                           **context).encode()
 
 
 @bp.after_app_request

@@ -121,6 +121,7 @@ class SnapshotCache:
         self.checked_at = 0.0
         self.lock = threading.Lock()
         self.building = threading.local()
+        self.building_locks: dict[tuple[str, str], threading.Lock] = {}
 
     def refresh_generation(self) -> None:
         now = time.monotonic()
@@ -160,11 +161,24 @@ class SnapshotCache:
 
     def get(self, name: str, language: str, mimetype: str, build: Callable[[], bytes]
             ) -> Snapshot:
+        """The snapshot, built by one thread at a time per document: when there is none, the
+        others wait for that build (not build the same bytes eight times over); when only the
+        minute moved, they keep serving the previous one meanwhile."""
         self.refresh_generation()
         key = (name, language)
         bucket = bucket_of(wall_clock())
         entry = self.entries.get(key)
-        if entry is None or entry.bucket != bucket:
+        if entry is not None and entry.bucket == bucket:
+            return entry
+        with self.lock:
+            key_lock = self.building_locks.setdefault(key, threading.Lock())
+        if not key_lock.acquire(blocking=entry is None):
+            return entry  # type: ignore[return-value]  # stale by a minute, being rebuilt
+        try:
+            found = self.entries.get(key)
+            if found is not None and found.bucket == bucket:
+                return found  # built by the thread we waited for
+            generation = self.generation
             self.building.as_of = as_of_instant(bucket, self.changed_at, self.flipped_at)
             try:
                 body = build()
@@ -174,8 +188,11 @@ class SnapshotCache:
             modified = max(stored, default=datetime.fromtimestamp(bucket * BUCKET, UTC))
             entry = make_snapshot(body, mimetype, modified, bucket)
             with self.lock:
-                self.entries[key] = entry
-        return entry
+                if self.generation == generation:  # not built from data a change has outdated
+                    self.entries[key] = entry
+            return entry
+        finally:
+            key_lock.release()
 
 
 def cache() -> SnapshotCache:

@@ -264,3 +264,43 @@ def uptime_history(
         partial_seconds=partial_total,
         uptime_percent=_uptime(tracked_total, major_total, partial_total, partial_weight),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class BarRun:
+    """Consecutive days drawn as one shape: same colour, same tooltip sentence, no labels.
+
+    A day with an outage (it has minutes or labels of its own) is always a run of one, so its
+    tooltip stays per day; a quiet month becomes one shape instead of thirty."""
+
+    start: int  # index of the first day in the history's ``days``
+    days: tuple[DayBar, ...]
+
+    @property
+    def first(self) -> DayBar:
+        return self.days[0]
+
+    @property
+    def last(self) -> DayBar:
+        return self.days[-1]
+
+    @property
+    def colour(self) -> str:
+        return self.first.colour
+
+    @property
+    def tooltip(self) -> Message:
+        return self.first.tooltip
+
+
+def bar_runs(days: tuple[DayBar, ...] | list[DayBar]) -> list[BarRun]:
+    """``days`` grouped into runs (see :class:`BarRun`), oldest first, covering every day."""
+    runs: list[BarRun] = []
+    for i, day in enumerate(days):
+        prev = runs[-1] if runs else None
+        if (prev is not None and not day.labels and not prev.last.labels
+                and day.colour == prev.colour and day.tooltip == prev.tooltip):
+            runs[-1] = BarRun(prev.start, (*prev.days, day))
+        else:
+            runs.append(BarRun(i, (day,)))
+    return runs

@@ -148,3 +148,18 @@ def test_now_is_not_read_during_a_build(settings: Settings, db: Database,
     text = create_app(settings, db=db).test_client().get("/status").get_data(as_text=True)
     stamp = datetime.fromtimestamp(MINUTE_START, UTC).isoformat()
     assert f'datetime="{stamp}"' in text
+
+
+def test_uptime_bars_are_one_svg_per_service_with_outage_days_titled_each(
+        client: Any, ongoing_outage: int, clock: list[float]) -> None:
+    import re
+
+    text = client.get("/status").get_data(as_text=True)
+    bars = re.findall(r'<svg class="bars".*?</svg>', text, re.S)
+    assert len(bars) == 1  # one service: Mail
+    titles = re.findall(r"<title>(.*?)</title>", bars[0])
+    # 30 tracked quiet days become one shape; the outage day (today) keeps its own tooltip.
+    assert len(titles) <= 3
+    assert titles[-1].startswith("2026-05-28: Major outage for 90 min") and "Mail is down" in \
+        titles[-1]
+    assert any(" – " in t and "No downtime recorded" in t for t in titles)
