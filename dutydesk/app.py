@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -78,11 +79,19 @@ def create_app(
     _install_request_hooks(app)
     register_error_handlers(app)
     _register_blueprints(app, csrf)
+
+    @functools.cache
+    def nav_paths() -> frozenset[str]:
+        """Route paths that exist, so the menu shows an area only once it is installed."""
+        return frozenset(rule.rule for rule in app.url_map.iter_rules())
+
+    app.jinja_env.globals["nav_paths"] = nav_paths
     return app
 
 
 def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     """Every area of the app, in one list. API blueprints authenticate with tokens, not forms."""
+    from dutydesk.wall.views import bp as wall_bp
     from dutydesk.web.account import bp as account_bp
     from dutydesk.web.admin import bp as admin_bp
     from dutydesk.web.api import bp as api_bp
@@ -95,7 +104,6 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     from dutydesk.web.status_api import bp as status_api_bp
     from dutydesk.web.visitors import bp as visitors_bp
     from dutydesk.web.visitors_api import bp as visitors_api_bp
-    from dutydesk.wall.views import bp as wall_bp
 
     for blueprint in (health_bp, auth_bp, account_bp, home_bp, admin_bp, visitors_bp, status_bp,
                       notices_bp, wall_bp):
@@ -109,6 +117,16 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     from dutydesk.web.checks_api import register_check_blueprints
 
     register_check_blueprints(app, csrf)  # checks API, heartbeat /ping endpoints
+    from dutydesk.web.shifts import bp as shifts_bp
+    from dutydesk.web.shifts_api import api_bp as shifts_api_bp
+    from dutydesk.web.shifts_api import ical_bp as shifts_ical_bp
+    from dutydesk.web.shifts_log import bp as shifts_log_bp
+
+    app.register_blueprint(shifts_bp)  # shift screens
+    app.register_blueprint(shifts_log_bp)  # handoffs, journal, calendar links
+    app.register_blueprint(shifts_ical_bp)  # .ics feeds (GET only, secret in the URL)
+    csrf.exempt(shifts_api_bp)  # API checks CSRF itself for cookie sessions
+    app.register_blueprint(shifts_api_bp)
 
 
 def _install_request_hooks(app: Flask) -> None:

@@ -115,6 +115,10 @@ class Principal:
     def can(self, minimum: Role) -> bool:
         return self.role is not None and self.role.at_least(minimum)
 
+    def can_role(self, minimum: str) -> bool:
+        """``can`` for templates, which know role names rather than ``Role`` members."""
+        return self.can(Role(minimum))
+
     @property
     def user_id(self) -> int | None:
         return self.user.id if self.user is not None else None

@@ -136,9 +136,11 @@ def test_kiosk_link_signs_a_wall_screen_in_as_viewer_without_a_password(
         _link, plaintext = accounts.create_kiosk_link(s, "test", name="Hall A wall")
     response = client.get(f"/kiosk/{plaintext}")
     assert response.status_code == 302
-    page = client.get("/")
-    assert page.status_code == 200
-    assert "kiosk:Hall A wall" in page.get_data(as_text=True)
+    landing = client.get("/")
+    assert landing.status_code == 302 and landing.headers["Location"].endswith("/wall")
+    me = client.get("/api/v1/me").get_json()
+    assert me == {"kind": "kiosk", "label": "kiosk:Hall A wall", "role": "viewer"}
+    assert client.get("/wall").status_code == 200
     assert client.get("/admin/users").status_code == 403
 
 
@@ -146,10 +148,11 @@ def test_revoking_a_kiosk_link_signs_its_screens_out(client: Any, db: Database) 
     with db.session() as s:
         link, plaintext = accounts.create_kiosk_link(s, "test", name="Hall B wall")
     client.get(f"/kiosk/{plaintext}")
-    assert client.get("/").status_code == 200
+    assert client.get("/wall").status_code == 200
     with db.session() as s:
         accounts.revoke_kiosk_link(s, "test", s.get(KioskLink, link.id))
-    assert client.get("/").status_code == 302
+    signed_out = client.get("/wall")
+    assert signed_out.status_code == 302 and "/login" in signed_out.headers["Location"]
     assert client.get(f"/kiosk/{plaintext}").status_code == 403
 
 

@@ -178,4 +178,4 @@ def test_kiosk_create_prints_a_working_url_on_the_last_line(
     assert url.startswith("http://wall.example:8080/kiosk/kiosk_")
     client = create_app(settings, db=db).test_client()
     assert client.get(url.removeprefix("http://wall.example:8080")).status_code == 302
-    assert client.get("/").status_code == 200
+    assert client.get("/wall").status_code == 200
