@@ -37,7 +37,13 @@ from dutydesk.alerts.model import Alert, Muter, dedup_stage, mute_stage, run_pip
 from dutydesk.config import Settings
 from dutydesk.incidents.events import EventKind, IncidentEvent
 from dutydesk.incidents.lifecycle import LifecycleError, open_incident
-from dutydesk.incidents.paging import PagePlan, plan_pages, send_pages
+from dutydesk.incidents.paging import (
+    PagePlan,
+    PagingCache,
+    notify_resolved,
+    plan_pages,
+    send_pages,
+)
 from dutydesk.incidents.priority import (
     default_priority,
     parse_impact,
@@ -151,6 +157,14 @@ class ShellContext:
     opened: list[Incident] = field(default_factory=list)
     opened_events: dict[int, list[IncidentEvent]] = field(default_factory=dict)
     plans: dict[int, list[PagePlan]] = field(default_factory=dict)
+    _paging: PagingCache | None = None
+
+    @property
+    def paging(self) -> PagingCache:
+        """Routing population, policies and contacts, read once per batch (not per incident)."""
+        if self._paging is None:
+            self._paging = PagingCache(self.session, self.settings, self.now)
+        return self._paging
 
 
 def process_alerts(
@@ -430,25 +444,51 @@ def _attach(ctx: ShellContext, incident: Incident, alert: Alert) -> None:
 
 
 def _auto_resolve(ctx: ShellContext, incident: Incident, alert: Alert) -> None:
-    note = f"auto-resolved: {alert.source.value} reported recovery"
+    reason = f"{alert.source.value} reported recovery"
     if alert.summary:
-        note += f" ({alert.summary})"
+        reason += f" ({alert.summary})"
     try:
-        act(ctx.session, incident.id, "resolve", alert.source.value, ctx.now, note=note[:1000])
+        resolved, _events = act(
+            ctx.session,
+            incident.id,
+            "resolve",
+            alert.source.value,
+            ctx.now,
+            note=f"auto-resolved: {reason}"[:1000],
+        )
     except LifecycleError:
         return  # resolved meanwhile by a person: nothing left to do
     ctx.result.resolved.append(incident.id)
+    # Whoever was paged learns it is over, in this same transaction (the outbox).
+    notify_resolved(
+        ctx.session, ctx.settings, resolved, reason=reason[:500], now=ctx.now, cache=ctx.paging
+    )
 
 
 def route_stage(alerts: list[Alert], ctx: ShellContext) -> list[Alert]:
     """Decide who is paged for each newly opened incident (escalation step 1 and its people)."""
     for incident in ctx.opened:
-        ctx.plans[incident.id] = plan_pages(ctx.session, ctx.settings, incident, ctx.now)
+        ctx.plans[incident.id] = plan_pages(
+            ctx.session,
+            ctx.settings,
+            incident,
+            ctx.now,
+            cache=ctx.paging,
+            events=ctx.opened_events.get(incident.id),
+        )
     return alerts
 
 
 def notify_stage(alerts: list[Alert], ctx: ShellContext) -> list[Alert]:
     """Write the pages to the outbox, in the same transaction as the incident."""
     for incident in ctx.opened:
-        send_pages(ctx.session, ctx.settings, incident, ctx.plans.get(incident.id, []), ctx.now)
+        send_pages(
+            ctx.session,
+            ctx.settings,
+            incident,
+            ctx.plans.get(incident.id, []),
+            ctx.now,
+            cache=ctx.paging,
+            flush=False,  # process_alerts flushes once for the whole batch
+        )
     return alerts

@@ -9,7 +9,8 @@ incident, cycle, position and contact method, so a retried job adds nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,7 @@ from dutydesk.incidents.escalation import (
     escalation_due,
     notified_event,
 )
+from dutydesk.incidents.events import EventKind, IncidentEvent
 from dutydesk.incidents.priority import Priority
 from dutydesk.incidents.routing import parse_fallback_group, route
 from dutydesk.incidents.store import add_events, timeline
@@ -46,8 +48,12 @@ DEFAULT_POLICY = EscalationPolicy(
 )
 
 
-def policy_for(session: Session, incident: Incident) -> EscalationPolicy:
+def policy_for(
+    session: Session, incident: Incident, cache: PagingCache | None = None
+) -> EscalationPolicy:
     """The incident's policy, else the default stored policy, else ``DEFAULT_POLICY``."""
+    if cache is not None:
+        return cache.policy(incident)
     row = None
     if incident.escalation_policy_id is not None:
         row = session.get(EscalationPolicyRow, incident.escalation_policy_id)
@@ -67,6 +73,48 @@ def policy_from_row(row: EscalationPolicyRow) -> EscalationPolicy:
     return EscalationPolicy(steps, repeat=row.repeat, ack_timeout_minutes=row.ack_timeout_minutes)
 
 
+@dataclass(frozen=True, slots=True)
+class Directory:
+    """Everything ``routing.route`` needs at one instant, read once: active engineers, shift
+    leads, who is on duty per line (``None``: no schedule stored) and the fallback group."""
+
+    engineers: tuple[str, ...]
+    leads: tuple[str, ...]
+    on_duty: dict[str, tuple[str, ...]] | None
+    fallback_group: tuple[str, ...]
+
+    def people(self, target: str) -> tuple[str, ...]:
+        return route(
+            target,
+            on_duty=self.on_duty,
+            fallback_group=self.fallback_group,
+            active_engineers=self.engineers,
+            shift_leads=self.leads,
+        ).people
+
+
+def load_directory(session: Session, settings: Settings, now: datetime) -> Directory:
+    """The routing population at ``now`` (users in one query, the shift board in a few)."""
+    from shifts.storage import on_duty_logins
+
+    engineers: list[str] = []
+    leads: list[str] = []
+    for login, role in session.execute(
+        select(func.lower(User.email), User.role)
+        .where(User.active, User.role.in_([Role.ENGINEER, Role.SHIFT_LEAD]))
+        .order_by(User.id)
+    ):
+        engineers.append(login)
+        if role == Role.SHIFT_LEAD:
+            leads.append(login)
+    return Directory(
+        engineers=tuple(engineers),
+        leads=tuple(leads),
+        on_duty=on_duty_logins(session, now),
+        fallback_group=parse_fallback_group(settings.fallback_group),
+    )
+
+
 def resolve_people(
     session: Session, settings: Settings, target: str, now: datetime | None = None
 ) -> tuple[str, ...]:
@@ -76,28 +124,88 @@ def resolve_people(
     current instant); a line without a schedule falls back as ``route`` describes.
     """
     from dutydesk.db import utcnow
-    from shifts.storage import on_duty_logins
 
-    engineers = tuple(
-        session.scalars(
-            select(func.lower(User.email))
-            .where(User.active, User.role.in_([Role.ENGINEER, Role.SHIFT_LEAD]))
-            .order_by(User.id)
+    return load_directory(session, settings, now or utcnow()).people(target)
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """One active person's account, contact methods (by id) and notification rules."""
+
+    user: User
+    methods: tuple[ContactMethod, ...]
+    rules: tuple[NotificationRule, ...]
+
+
+def load_contacts(session: Session, logins: Iterable[str]) -> dict[str, Contact]:
+    """``{login: Contact}`` for the active users among ``logins``, in 3 queries however many."""
+    wanted = sorted({login.lower() for login in logins})
+    if not wanted:
+        return {}
+    users = {
+        user.id: user
+        for user in session.scalars(
+            select(User).where(func.lower(User.email).in_(wanted), User.active)
         )
-    )
-    leads = tuple(
-        session.scalars(
-            select(func.lower(User.email)).where(User.active, User.role == Role.SHIFT_LEAD)
-        )
-    )
-    decision = route(
-        target,
-        on_duty=on_duty_logins(session, now or utcnow()),
-        fallback_group=parse_fallback_group(settings.fallback_group),
-        active_engineers=engineers,
-        shift_leads=leads,
-    )
-    return decision.people
+    }
+    if not users:
+        return {}
+    methods: dict[int, list[ContactMethod]] = {uid: [] for uid in users}
+    for method in session.scalars(
+        select(ContactMethod)
+        .where(ContactMethod.user_id.in_(list(users)))
+        .order_by(ContactMethod.id)
+    ):
+        methods[method.user_id].append(method)
+    rules: dict[int, list[NotificationRule]] = {uid: [] for uid in users}
+    for rule in session.scalars(
+        select(NotificationRule)
+        .where(NotificationRule.user_id.in_(list(users)))
+        .order_by(NotificationRule.id)
+    ):
+        rules[rule.user_id].append(rule)
+    return {
+        user.email.lower(): Contact(user, tuple(methods[uid]), tuple(rules[uid]))
+        for uid, user in users.items()
+    }
+
+
+class PagingCache:
+    """Reads shared by every incident paged at one instant (one pipeline batch): the routing
+    directory, escalation policies and people's contacts are read once, not per incident.
+
+    Only for the length of one transaction: it holds rows of the caller's session.
+    """
+
+    def __init__(self, session: Session, settings: Settings, now: datetime) -> None:
+        self.session, self.settings, self.now = session, settings, now
+        self._directory: Directory | None = None
+        self._policies: dict[int | None, EscalationPolicy] = {}
+        self._contacts: dict[str, Contact | None] = {}
+
+    @property
+    def directory(self) -> Directory:
+        if self._directory is None:
+            self._directory = load_directory(self.session, self.settings, self.now)
+        return self._directory
+
+    def policy(self, incident: Incident) -> EscalationPolicy:
+        key = incident.escalation_policy_id
+        if key not in self._policies:
+            self._policies[key] = policy_for(self.session, incident)
+        return self._policies[key]
+
+    def contacts(self, logins: Iterable[str]) -> dict[str, Contact]:
+        wanted = [login for login in logins if login not in self._contacts]
+        if wanted:
+            found = load_contacts(self.session, wanted)
+            for login in wanted:
+                self._contacts[login] = found.get(login.lower())
+        return {
+            login: contact
+            for login in logins
+            if (contact := self._contacts.get(login)) is not None
+        }
 
 
 def incident_message(incident: Incident, settings: Settings, why: str) -> tuple[str, str]:
@@ -122,30 +230,27 @@ def notify_people(
     reason_key: str,
     why: str,
     now: datetime,
+    cache: PagingCache | None = None,
+    subject_prefix: str = "",
+    immediate: bool = False,
 ) -> int:
     """Enqueue the incident's message to each person's contact methods; returns rows enqueued.
 
     Rules: a person's notification rules pick contact methods by priority (``min_priority`` or
     worse) with a delay; a person with enabled methods but no rules gets all of them at once; a
-    person with no methods at all gets an email to their account address.
+    person with no methods at all gets an email to their account address. ``immediate`` drops
+    the delays (news that an incident is over must not arrive later than needed).
     """
     subject, body = incident_message(incident, settings, why)
+    subject = (subject_prefix + subject)[:500]
     priority = Priority.parse(incident.priority)
+    contacts = cache.contacts(people) if cache is not None else load_contacts(session, people)
     count = 0
     for login in people:
-        user = session.scalar(select(User).where(func.lower(User.email) == login, User.active))
-        if user is None:
+        contact = contacts.get(login) or contacts.get(login.lower())
+        if contact is None:
             continue
-        methods = list(
-            session.scalars(
-                select(ContactMethod)
-                .where(ContactMethod.user_id == user.id)
-                .order_by(ContactMethod.id)
-            )
-        )
-        rules = list(
-            session.scalars(select(NotificationRule).where(NotificationRule.user_id == user.id))
-        )
+        user, methods, rules = contact.user, contact.methods, contact.rules
         targets: list[tuple[ContactMethod | None, int]] = []
         if not methods:
             targets.append((None, 0))
@@ -154,10 +259,10 @@ def notify_people(
             for rule in rules:
                 method = by_id.get(rule.contact_method_id)
                 if method is not None and priority <= Priority.parse(rule.min_priority):
-                    targets.append((method, rule.delay_minutes))
+                    targets.append((method, 0 if immediate else rule.delay_minutes))
         else:
             targets.extend((m, 0) for m in methods if m.enabled)
-        for method, delay in targets:
+        for method, delay in dict.fromkeys(targets):  # immediate: one message per method
             channel = method.kind if method else "email"
             target = method.target if method else user.email
             ref = f"contact:{method.id}" if method else None
@@ -201,17 +306,28 @@ class PagePlan:
 
 
 def plan_pages(
-    session: Session, settings: Settings, incident: Incident, now: datetime
+    session: Session,
+    settings: Settings,
+    incident: Incident,
+    now: datetime,
+    *,
+    cache: PagingCache | None = None,
+    events: list[IncidentEvent] | None = None,
 ) -> list[PagePlan]:
-    """Route every escalation step due at ``now`` to people (the pipeline's *route* stage)."""
-    events = timeline(session, incident.id)
-    status = escalation_due(policy_for(session, incident), events, now)
+    """Route every escalation step due at ``now`` to people (the pipeline's *route* stage).
+
+    ``events``: the incident's whole timeline when the caller already has it (an incident it
+    opened in this transaction); otherwise it is read. ``cache``: shared reads of a batch.
+    """
+    cache = cache or PagingCache(session, settings, now)
+    if events is None:
+        events = timeline(session, incident.id)
+    status = escalation_due(cache.policy(incident), events, now)
     plans = []
     for due in status.due:
         people: list[str] = []
         for target in due.targets:
-            found = resolve_people(session, settings, target, now)
-            people.extend(p for p in found if p not in people)
+            people.extend(p for p in cache.directory.people(target) if p not in people)
         why = f"escalation step {due.step + 1} ({', '.join(due.targets)})" + (
             f", round {due.round + 1}" if due.round else ""
         )
@@ -225,8 +341,15 @@ def send_pages(
     incident: Incident,
     plans: list[PagePlan],
     now: datetime,
+    *,
+    cache: PagingCache | None = None,
+    flush: bool = True,
 ) -> int:
-    """Enqueue each plan and record it as ``escalation_notified`` (the *notify* stage)."""
+    """Enqueue each plan and record it as ``escalation_notified`` (the *notify* stage).
+
+    The event names the people the step was routed to (``people``), so whoever was paged can
+    be told when the incident ends (``notify_resolved``).
+    """
     sent = 0
     for plan in plans:
         sent += notify_people(
@@ -237,11 +360,60 @@ def send_pages(
             reason_key=f"esc:{plan.due.cycle}:{plan.due.position}",
             why=plan.why,
             now=now,
+            cache=cache,
         )
-        data_event = notified_event(plan.due, now)
+        event = notified_event(plan.due, now)
+        data_event = replace(event, data={**event.data, "people": list(plan.people)})
         add_events(session, incident.id, [data_event])
-    session.flush()
+    if flush:
+        session.flush()
     return sent
+
+
+def paged_people(events: Iterable[IncidentEvent]) -> tuple[str, ...]:
+    """Everybody an escalation step was routed to, in the order first paged (pure)."""
+    people: list[str] = []
+    for event in events:
+        if event.kind is EventKind.ESCALATION_NOTIFIED:
+            for login in event.data.get("people") or ():
+                if isinstance(login, str) and login not in people:
+                    people.append(login)
+    return tuple(people)
+
+
+def notify_resolved(
+    session: Session,
+    settings: Settings,
+    incident: Incident,
+    *,
+    reason: str,
+    now: datetime,
+    events: list[IncidentEvent] | None = None,
+    cache: PagingCache | None = None,
+) -> int:
+    """Tell the people who were paged for ``incident`` that it was resolved automatically.
+
+    One message per person and contact method per resolution: the idempotency key names the
+    incident, the resolution (its reopen count: a reopened incident resolves anew) and the
+    person's method, so a retried job or request never sends it twice. Returns rows enqueued.
+    """
+    if events is None:
+        events = timeline(session, incident.id)
+    people = paged_people(events)
+    if not people:
+        return 0
+    return notify_people(
+        session,
+        settings,
+        incident,
+        people,
+        reason_key=f"resolved:{incident.reopen_count or 0}",
+        why=f"resolved automatically: {reason}",
+        now=now,
+        cache=cache,
+        subject_prefix="[RESOLVED] ",
+        immediate=True,
+    )
 
 
 def page_due_steps(session: Session, settings: Settings, incident: Incident, now: datetime) -> int:

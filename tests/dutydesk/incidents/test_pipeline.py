@@ -172,6 +172,49 @@ def test_opening_an_incident_pages_the_fallback_group_in_the_same_transaction(
     assert notified == 1
 
 
+def test_an_auto_resolved_incident_tells_exactly_the_people_who_were_paged_once(
+    db: Database, settings: Settings
+) -> None:
+    paged = make_user(db, Role.ENGINEER, email="taras@dc.example")
+    with db.session() as s:
+        [incident_id] = process_alerts(s, [alert("ups-e")], settings=settings, now=NOW).opened
+    make_user(db, Role.ENGINEER, email="late@dc.example")  # joined after the page went out
+    recovery = alert("ups-e", "resolved")
+    for minutes in (7, 8):  # the sender repeats the recovery: still one message
+        with db.session() as s:
+            process_alerts(s, [recovery], settings=settings, now=NOW + timedelta(minutes=minutes))
+    with db.session() as s:
+        incident = s.get(Incident, incident_id)
+        assert incident is not None and incident.status == "resolved"
+        news = list(
+            s.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.subject.startswith("[RESOLVED]"))
+                .order_by(OutboxMessage.id)
+            )
+        )
+    assert [m.target for m in news] == [paged.email]
+    assert news[0].source_id == str(incident_id)
+    assert "resolved automatically: alertmanager reported recovery (ups-e on battery)" in (
+        news[0].body_text
+    )
+
+
+def test_an_auto_resolved_incident_nobody_was_paged_for_sends_nothing(
+    db: Database, settings: Settings
+) -> None:
+    with db.session() as s:  # no engineer exists: the page went to nobody
+        process_alerts(s, [alert("ups-f")], settings=settings, now=NOW)
+    make_user(db, Role.ENGINEER)
+    with db.session() as s:
+        result = process_alerts(
+            s, [alert("ups-f", "resolved")], settings=settings, now=NOW + timedelta(minutes=3)
+        )
+    assert len(result.resolved) == 1
+    with db.session() as s:
+        assert s.scalar(select(func.count(OutboxMessage.id))) == 0
+
+
 def test_a_failed_transaction_leaves_neither_incident_nor_notification(
     db: Database, settings: Settings
 ) -> None:
