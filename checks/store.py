@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, case, delete, func, insert, select, update
+from sqlalchemy import Row, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from checks.maintenance import MaintenanceError, MaintenanceWindow
@@ -211,44 +211,56 @@ class CheckStore:
     def claim_due(self, now: datetime, *, horizon: float = 1.0, limit: int = 2000) -> list[Claim]:
         """Claim enabled checks due by ``now + horizon`` seconds (earliest first)."""
         until = now + timedelta(seconds=horizon)
+        c, st = Check.__table__.c, CheckStateRow.__table__.c
         with self.db.session() as s:
+            # Plain columns, not ORM entities: this runs for every claimed check (hot path).
             query = (
-                select(Check, CheckStateRow.next_due_at, CheckStateRow.version,
-                       CheckStateRow.state)
-                .join(CheckStateRow, CheckStateRow.check_id == Check.id)
-                .where(Check.enabled.is_(True), CheckStateRow.next_due_at <= until)
-                .order_by(CheckStateRow.next_due_at)
+                select(c.id, c.slug, c.type, c.spec, c.interval, c.retry_interval,
+                       c.max_attempts, c.flap_detection, c.flap_low_threshold,
+                       c.flap_high_threshold, c.flap_history_states, c.timeout, c.group_id,
+                       c.updated_at, c.created_at, st.next_due_at, st.version, st.state)
+                .select_from(Check.__table__.join(CheckStateRow.__table__,
+                                                  st.check_id == c.id))
+                .where(c.enabled.is_(True), st.next_due_at <= until)
+                .order_by(st.next_due_at)
                 .limit(limit)
             )
             if self.db.dialect == "postgresql":
-                query = query.with_for_update(skip_locked=True, of=CheckStateRow)
+                query = query.with_for_update(skip_locked=True, of=CheckStateRow.__table__)
             candidates = s.execute(query).all()
-            won = [row for row in candidates if self._cas_claim(s, row, now)]
-            parents_down = self._parents_down(s, [row[0].id for row in won])
+            won = self._cas_claim_all(s, candidates, now)
+            parents_down = self._parents_down(s, [row.id for row in won])
         claims = []
-        for check, due, version, state in won:
+        for row in won:
             try:
-                policy = policy_of(check)
+                policy = _policy_of_row(row)
             except ValueError:
                 policy = CheckPolicy()
             claims.append(Claim(
-                check_id=check.id, slug=check.slug, type=check.type, spec=dict(check.spec or {}),
-                policy=policy, timeout=check.timeout, group_id=check.group_id,
-                updated_at=check.updated_at, created_at=check.created_at, due_at=due,
-                version=version, state=_state_of(state),
-                parents_down=parents_down.get(check.id, False),
+                check_id=row.id, slug=row.slug, type=row.type, spec=dict(row.spec or {}),
+                policy=policy, timeout=row.timeout, group_id=row.group_id,
+                updated_at=row.updated_at, created_at=row.created_at, due_at=row.next_due_at,
+                version=row.version, state=_state_of(row.state),
+                parents_down=parents_down.get(row.id, False),
             ))
         return claims
 
-    def _cas_claim(self, s: Any, row: Row, now: datetime) -> bool:
-        check, due, _version, _state = row
-        lease = max(due, now) + timedelta(seconds=check.timeout + self.lease_margin)
-        changed = s.execute(
-            update(CheckStateRow)
-            .where(CheckStateRow.check_id == check.id, CheckStateRow.next_due_at == due)
-            .values(next_due_at=lease)
-        ).rowcount
-        return changed == 1
+    def _cas_claim_all(self, s: Any, rows: Sequence[Row], now: datetime) -> list[Row]:
+        """Compare-and-set every candidate's ``next_due_at`` to its lease in ONE executemany;
+        if any lost (another worker moved it), redo them one by one to learn which won."""
+        if not rows:
+            return []
+        params = [{"b_id": row.id, "b_seen": row.next_due_at,
+                   "b_lease": max(row.next_due_at, now)
+                   + timedelta(seconds=row.timeout + self.lease_margin)} for row in rows]
+        conn = s.connection()
+        savepoint = conn.begin_nested()
+        if conn.execute(_CLAIM, params).rowcount == len(params):
+            savepoint.commit()
+            return list(rows)
+        savepoint.rollback()
+        return [row for row, p in zip(rows, params, strict=True)
+                if conn.execute(_CLAIM, [p]).rowcount == 1]
 
     def claim_one(self, check_id: int, seen_due_at: datetime, lease_until: datetime) -> bool:
         """Compare-and-set claim of one check seen due at ``seen_due_at``; True if we won."""
@@ -346,11 +358,7 @@ class CheckStore:
             results: list[dict[str, Any]] = []
             flips: list[dict[str, Any]] = []
             rollups: dict[tuple[int, datetime], dict[str, Any]] = {}
-            for outcome in outcomes:
-                if not self._write_state(s, outcome):
-                    report.conflicts += 1
-                    continue
-                report.written.append(outcome)
+            for outcome in self._write_states(s, outcomes, report):
                 claim, result = outcome.claim, outcome.result
                 results.append({
                     "check_id": claim.check_id, "started_at": result.started_at,
@@ -374,47 +382,34 @@ class CheckStore:
             self._trim_some(s, [o.claim.check_id for o in report.written])
         return report
 
-    def _write_state(self, s: Any, outcome: Outcome) -> bool:
-        claim, result, state = outcome.claim, outcome.result, outcome.transition.state
-        values: dict[str, Any] = {
-            "next_due_at": outcome.next_due_at,
-            "version": claim.version + 1,
-            "updated_at": outcome.transition.state.last_check or result.started_at,
-        }
-        if not outcome.transition.stale:
-            values.update(
-                state=state.to_dict(), status=state.display_status,
-                state_type=state.state_type.value, attempt=state.attempt,
-                flapping=state.flapping, in_maintenance=state.in_maintenance,
-                last_result_at=result.started_at, last_status=result.status.name,
-                last_message=result.message[:2000], last_duration=result.duration,
-                last_metrics=dict(result.metrics),
-            )
-        changed = s.execute(
-            update(CheckStateRow)
-            .where(CheckStateRow.check_id == claim.check_id,
-                   CheckStateRow.version == claim.version)
-            .values(**values)
-        ).rowcount
-        return changed == 1
+    def _write_states(self, s: Any, outcomes: list[Outcome], report: WriteReport) -> list[Outcome]:
+        """Update the state rows (compare-and-set on version) with one executemany per shape;
+        if any row lost, redo that shape row by row to learn which. Fills ``report``."""
+        conn = s.connection()
+        fresh = [o for o in outcomes if not o.transition.stale]
+        stale = [o for o in outcomes if o.transition.stale]
+        for group, stmt in ((fresh, _WRITE_STATE), (stale, _WRITE_STALE)):
+            if not group:
+                continue
+            params = [_state_params(o) for o in group]
+            savepoint = conn.begin_nested()
+            if conn.execute(stmt, params).rowcount == len(params):
+                savepoint.commit()
+                report.written.extend(group)
+                continue
+            savepoint.rollback()
+            for outcome, p in zip(group, params, strict=True):
+                if conn.execute(stmt, [p]).rowcount == 1:
+                    report.written.append(outcome)
+                else:
+                    report.conflicts += 1
+        return report.written
 
     def _upsert_rollups(self, s: Any, resolution: str, rows: list[dict[str, Any]]) -> None:
-        table = CheckRollup.__table__
         for row in rows:
             row["resolution"] = resolution
-        stmt = _insert(self.db)(table).values(rows)
-        ex = stmt.excluded
-        c = table.c
-        sums = {name: c[name] + ex[name]
-                for name in ("count", "up_count", "ok_count", "duration_sum", *HISTOGRAM_COLUMNS)}
-        sums["duration_min"] = case(
-            (c.duration_min.is_(None), ex.duration_min),
-            (ex.duration_min < c.duration_min, ex.duration_min), else_=c.duration_min)
-        sums["duration_max"] = case(
-            (c.duration_max.is_(None), ex.duration_max),
-            (ex.duration_max > c.duration_max, ex.duration_max), else_=c.duration_max)
-        s.execute(stmt.on_conflict_do_update(
-            index_elements=["check_id", "resolution", "bucket_start"], set_=sums))
+        # One cached statement, executemany: a multi-row VALUES would be compiled every batch.
+        s.connection().execute(_rollup_upsert(self.db.dialect), rows)
 
     def _trim_some(self, s: Any, check_ids: list[int]) -> None:
         due = []
@@ -513,6 +508,79 @@ def _merge_row(acc: dict, key: tuple[int, datetime], row: CheckRollup) -> None:
 
 def uptime(up_count: int, count: int) -> float | None:
     return None if count == 0 else 100.0 * up_count / count
+
+
+_STATES = CheckStateRow.__table__
+_CLAIM = (
+    update(_STATES)
+    .where(_STATES.c.check_id == bindparam("b_id"), _STATES.c.next_due_at == bindparam("b_seen"))
+    .values(next_due_at=bindparam("b_lease"))
+)
+_STATE_COMMON = {"next_due_at": bindparam("b_next_due"), "version": bindparam("b_new_version"),
+                 "updated_at": bindparam("b_updated")}
+_STATE_FIELDS = ("state", "status", "state_type", "attempt", "flapping", "in_maintenance",
+                 "last_result_at", "last_status", "last_message", "last_duration",
+                 "last_metrics")
+_WRITE_STALE = (
+    update(_STATES)
+    .where(_STATES.c.check_id == bindparam("b_id"), _STATES.c.version == bindparam("b_version"))
+    .values(**_STATE_COMMON)
+)
+_WRITE_STATE = _WRITE_STALE.values(**{name: bindparam(f"b_{name}") for name in _STATE_FIELDS})
+
+
+def _state_params(outcome: Outcome) -> dict[str, Any]:
+    claim, result, state = outcome.claim, outcome.result, outcome.transition.state
+    params: dict[str, Any] = {
+        "b_id": claim.check_id, "b_version": claim.version,
+        "b_next_due": outcome.next_due_at, "b_new_version": claim.version + 1,
+        "b_updated": state.last_check or result.started_at,
+    }
+    if not outcome.transition.stale:
+        params.update(
+            b_state=state.to_dict(), b_status=state.display_status,
+            b_state_type=state.state_type.value, b_attempt=state.attempt,
+            b_flapping=state.flapping, b_in_maintenance=state.in_maintenance,
+            b_last_result_at=result.started_at, b_last_status=result.status.name,
+            b_last_message=result.message[:2000], b_last_duration=result.duration,
+            b_last_metrics=dict(result.metrics),
+        )
+    return params
+
+_ROLLUP_UPSERTS: dict[str, Any] = {}
+
+
+def _rollup_upsert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE adding the bucket's counts (built once per dialect)."""
+    stmt = _ROLLUP_UPSERTS.get(dialect)
+    if stmt is not None:
+        return stmt
+    table = CheckRollup.__table__
+    c = table.c
+    base = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).values(
+        {col.name: bindparam(col.name) for col in table.columns})
+    ex = base.excluded
+    sums: dict[str, Any] = {name: c[name] + ex[name] for name in
+                            ("count", "up_count", "ok_count", "duration_sum", *HISTOGRAM_COLUMNS)}
+    sums["duration_min"] = case(
+        (c.duration_min.is_(None), ex.duration_min),
+        (ex.duration_min < c.duration_min, ex.duration_min), else_=c.duration_min)
+    sums["duration_max"] = case(
+        (c.duration_max.is_(None), ex.duration_max),
+        (ex.duration_max > c.duration_max, ex.duration_max), else_=c.duration_max)
+    stmt = base.on_conflict_do_update(
+        index_elements=["check_id", "resolution", "bucket_start"], set_=sums)
+    _ROLLUP_UPSERTS[dialect] = stmt
+    return stmt
+
+
+def _policy_of_row(row: Row) -> CheckPolicy:
+    return CheckPolicy(
+        interval=row.interval, retry_interval=row.retry_interval,
+        max_attempts=row.max_attempts, flap_detection=row.flap_detection,
+        flap_low_threshold=row.flap_low_threshold, flap_high_threshold=row.flap_high_threshold,
+        flap_history_states=row.flap_history_states,
+    )
 
 
 __all__ = [
