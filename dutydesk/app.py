@@ -117,6 +117,16 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     from dutydesk.web.checks_api import register_check_blueprints
 
     register_check_blueprints(app, csrf)  # checks API, heartbeat /ping endpoints
+    from dutydesk.web.shifts import bp as shifts_bp
+    from dutydesk.web.shifts_api import api_bp as shifts_api_bp
+    from dutydesk.web.shifts_api import ical_bp as shifts_ical_bp
+    from dutydesk.web.shifts_log import bp as shifts_log_bp
+
+    app.register_blueprint(shifts_bp)  # shift screens
+    app.register_blueprint(shifts_log_bp)  # handoffs, journal, calendar links
+    app.register_blueprint(shifts_ical_bp)  # .ics feeds (GET only, secret in the URL)
+    csrf.exempt(shifts_api_bp)  # API checks CSRF itself for cookie sessions
+    app.register_blueprint(shifts_api_bp)
 
 
 def _install_request_hooks(app: Flask) -> None:

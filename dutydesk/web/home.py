@@ -50,6 +50,7 @@ def index() -> Any:
     )
     return render_template(
         "home.html",
+        shift_gaps=_shift_gaps(s, now),
         version=__version__,
         database=state.db.dialect,
         workers=workers,
@@ -57,3 +58,12 @@ def index() -> Any:
         users_by_role=users_by_role,
         roles=list(Role),
     )
+
+
+def _shift_gaps(session: Any, now: Any) -> list[Any]:
+    """Gaps in the duty schedules over the next 2 weeks (the home page banner)."""
+    from shifts.coverage import coverage_ahead
+    from shifts.storage import load_schedules
+
+    schedules = load_schedules(session)
+    return list(coverage_ahead(schedules, now, 2).gaps) if schedules else []

@@ -1,0 +1,355 @@
+"""Shift screens: who is on duty, the schedule editor with calendar preview, coverage and
+fairness, overrides, swaps. Handoff reports, the journal and calendar links are in
+``dutydesk.web.shifts_log``.
+
+Shift leads and admins edit; engineers read, offer and take swaps. Every write goes through
+``shifts.service`` (validated by the pure core first, audited); a refused input is shown with the
+core's message and nothing is saved.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from dutydesk.context import db_session, principal, require_role
+from dutydesk.db import utcnow
+from dutydesk.models import Role, User
+from dutydesk.models.shifts import ShiftOverrideRow, ShiftScheduleRow, ShiftSwapRow
+from shifts import service
+from shifts.coverage import coverage_ahead
+from shifts.errors import ShiftConfigError
+from shifts.fairness import fairness_report
+from shifts.localtime import local_to_utc, utc_to_local
+from shifts.oncall import next_shift_for, on_duty, person_shifts
+from shifts.preview import VIEWS, calendar_grid
+from shifts.schedule import Line, Schedule
+from shifts.storage import PATTERN_CHOICES, load_schedule, load_schedules, user_names
+
+bp = Blueprint("shifts", __name__, url_prefix="/shifts")
+WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _users() -> list[User]:
+    return list(db_session().scalars(select(User).where(User.active).order_by(User.name)))
+
+
+def person_id(value: str) -> int:
+    """A user id from a form field holding an id or an e-mail address."""
+    text = (value or "").strip()
+    if text.isdigit():
+        return int(text)
+    found = db_session().scalar(select(User.id).where(User.email == text.lower()))
+    if found is None:
+        raise ShiftConfigError(f"no user with id or e-mail {text!r}")
+    return found
+
+
+def _local_instant(value: str, schedule: Schedule, field: str) -> datetime:
+    """A ``datetime-local`` form value, read in the schedule's zone, as UTC."""
+    try:
+        wall = datetime.fromisoformat((value or "").strip())
+    except ValueError:
+        raise ShiftConfigError(f"{field} must look like 2026-03-01T08:00, got {value!r}") from None
+    if wall.tzinfo is not None:
+        return wall.astimezone(UTC)
+    return local_to_utc(wall, schedule.zone)
+
+
+def _schedule_or_404(schedule_id: int) -> Schedule:
+    schedule = load_schedule(db_session(), schedule_id)
+    if schedule is None:
+        abort(404)
+    return schedule
+
+
+@bp.get("")
+@require_role(Role.VIEWER)
+def index() -> Any:
+    s = db_session()
+    now = utcnow()
+    schedules = load_schedules(s)
+    rows = []
+    ids: set[Any] = set()
+    for schedule in schedules:
+        current = on_duty(schedule, now)
+        upcoming = on_duty(schedule, current.until) if current.until else None
+        rows.append({"schedule": schedule, "now": current, "next": upcoming})
+        ids |= set(current.people) | set(upcoming.people if upcoming else ())
+    mine = None
+    who = principal()
+    if who.user_id is not None:
+        shifts_ahead = [
+            (schedule, next_shift_for(schedule, who.user_id, now)) for schedule in schedules
+        ]
+        shifts_ahead = [(sc, sh) for sc, sh in shifts_ahead if sh is not None]
+        mine = min(shifts_ahead, key=lambda item: item[1].start) if shifts_ahead else None
+    rows.sort(key=lambda r: (list(Line).index(r["schedule"].line), r["schedule"].name))
+    return render_template(
+        "shifts/index.html", rows=rows, names=user_names(s, ids), lines=list(Line), mine=mine,
+        can_edit=who.can(Role.SHIFT_LEAD), now=now,
+    )
+
+
+@bp.post("/schedules")
+@require_role(Role.SHIFT_LEAD)
+def create_schedule() -> Any:
+    s = db_session()
+    try:
+        row = service.create_schedule(
+            s, principal(), name=request.form.get("name", ""), line=request.form.get("line", ""),
+            time_zone=request.form.get("time_zone", ""),
+            self_service=bool(request.form.get("self_service")),
+        )
+    except ShiftConfigError as exc:
+        s.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("shifts.index"))
+    s.commit()
+    flash(f"schedule {row.name} created", "success")
+    return redirect(url_for("shifts.editor", schedule_id=row.id))
+
+
+@bp.get("/schedules/<int:schedule_id>")
+@require_role(Role.VIEWER)
+def editor(schedule_id: int) -> Any:
+    s = db_session()
+    row = s.get(ShiftScheduleRow, schedule_id)
+    if row is None:
+        abort(404)
+    schedule = _schedule_or_404(schedule_id)
+    now = utcnow()
+    view = request.args.get("view", "month")
+    view = view if view in VIEWS else "month"
+    try:
+        anchor = date.fromisoformat(request.args.get("date", ""))
+    except ValueError:
+        anchor = utc_to_local(now, schedule.zone).date()
+    try:
+        weeks = max(1, min(26, int(request.args.get("weeks", "4"))))
+    except ValueError:
+        weeks = 4
+    people = {p for layer in schedule.layers for p in layer.participants}
+    people |= {o.person for o in schedule.overrides}
+    names = user_names(s, people)
+    grid = calendar_grid(schedule, anchor, view, names)
+    coverage = coverage_ahead([schedule], now, weeks, layer_overlaps=True)
+    fairness = fairness_report(schedule, now, now + timedelta(weeks=weeks))
+    overrides = list(s.scalars(select(ShiftOverrideRow).where(
+        ShiftOverrideRow.schedule_id == schedule_id, ShiftOverrideRow.ends_at > now)
+        .order_by(ShiftOverrideRow.starts_at)))
+    step = timedelta(days=7) if view == "week" else timedelta(days=31)
+    return render_template(
+        "shifts/editor.html", row=row, schedule=schedule, grid=grid, view=view, anchor=anchor,
+        prev_date=(anchor - step).isoformat(), next_date=(anchor + step).isoformat(),
+        coverage=coverage, weeks=weeks, fairness=fairness, names=names,
+        overrides=overrides, users=_users(), lines=list(Line), patterns=PATTERN_CHOICES,
+        weekday_names=WEEKDAY_NAMES, can_edit=principal().can(Role.SHIFT_LEAD),
+        zone=schedule.zone, local=lambda t: utc_to_local(t, schedule.zone),
+    )
+
+
+def _back(schedule_id: int) -> Any:
+    return redirect(url_for("shifts.editor", schedule_id=schedule_id))
+
+
+def _apply(schedule_id: int, action: Any, success: str) -> Any:
+    """Run a service call; on a refusal roll back, show the core's message, save nothing."""
+    s = db_session()
+    try:
+        action(s)
+    except ShiftConfigError as exc:
+        s.rollback()
+        flash(str(exc), "error")
+        return _back(schedule_id)
+    s.commit()
+    flash(success, "success")
+    return _back(schedule_id)
+
+
+@bp.post("/schedules/<int:schedule_id>/settings")
+@require_role(Role.SHIFT_LEAD)
+def update_settings(schedule_id: int) -> Any:
+    form = request.form
+    return _apply(schedule_id, lambda s: service.update_schedule(
+        s, principal(), schedule_id, name=form.get("name", ""), line=form.get("line", ""),
+        time_zone=form.get("time_zone", ""), self_service=bool(form.get("self_service")),
+        now=utcnow()), "schedule saved")
+
+
+def rotation_form(form: Any) -> dict[str, Any]:
+    """The editor's add-layer form as ``service.rotation_fields`` input."""
+    pattern = form.get("pattern", "fixed_length")
+    params: dict[str, Any] = {}
+    number = _number
+    if pattern == "fixed_length":
+        for key in ("hours", "days", "weeks"):
+            if form.get(key, "").strip():
+                params[key] = number(form[key], key)
+    else:
+        params["day_hours"] = number(form.get("day_hours", "12") or "12", "day hours")
+    if pattern == "crew_cycle":
+        params["name"] = form.get("crew_name", "custom") or "custom"
+        params["day_crews"] = [int(x) for x in form.get("day_crews", "").replace(",", " ").split()]
+        params["night_crews"] = [
+            int(x) for x in form.get("night_crews", "").replace(",", " ").split()
+        ]
+    participants = [
+        person_id(p) for p in form.get("participants", "").replace(",", " ").split() if p
+    ]
+    restrictions = []
+    weekdays = [int(d) for d in form.getlist("r_weekdays")]
+    if weekdays:
+        restrictions.append({"weekdays": weekdays, "start": form.get("r_start") or "00:00",
+                             "end": form.get("r_end") or "00:00"})
+    return service.rotation_fields({
+        "name": form.get("name", ""), "participants": participants, "pattern": pattern,
+        "pattern_params": params, "handoff_time": form.get("handoff_time", "08:00"),
+        "start_date": form.get("start_date", ""), "restrictions": restrictions,
+    })
+
+
+def _number(value: str, field: str) -> float | int:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ShiftConfigError(f"{field} must be a number, got {value!r}") from None
+    return int(number) if number.is_integer() else number
+
+
+@bp.post("/schedules/<int:schedule_id>/rotations")
+@require_role(Role.SHIFT_LEAD)
+def add_rotation(schedule_id: int) -> Any:
+    return _apply(schedule_id, lambda s: service.add_rotation(
+        s, principal(), schedule_id, rotation_form(request.form), utcnow()), "rotation added")
+
+
+@bp.post("/schedules/<int:schedule_id>/rotations/<int:rotation_id>/delete")
+@require_role(Role.SHIFT_LEAD)
+def delete_rotation(schedule_id: int, rotation_id: int) -> Any:
+    return _apply(schedule_id, lambda s: service.delete_rotation(
+        s, principal(), schedule_id, rotation_id, utcnow()), "rotation removed")
+
+
+@bp.post("/schedules/<int:schedule_id>/overrides")
+@require_role(Role.SHIFT_LEAD)
+def add_override(schedule_id: int) -> Any:
+    schedule = _schedule_or_404(schedule_id)
+    form = request.form
+
+    def act(s: Any) -> None:
+        replaces = form.get("replaces", "").strip()
+        service.add_override(
+            s, principal(), schedule_id, kind=form.get("kind", "replace"),
+            person_id=person_id(form.get("person", "")),
+            starts_at=_local_instant(form.get("start", ""), schedule, "start"),
+            ends_at=_local_instant(form.get("end", ""), schedule, "end"),
+            replaces_id=person_id(replaces) if replaces else None,
+            note=form.get("note", ""), now=utcnow())
+
+    return _apply(schedule_id, act, "override added")
+
+
+@bp.post("/schedules/<int:schedule_id>/overrides/<int:override_id>/delete")
+@require_role(Role.SHIFT_LEAD)
+def delete_override(schedule_id: int, override_id: int) -> Any:
+    return _apply(schedule_id, lambda s: service.delete_override(
+        s, principal(), schedule_id, override_id, utcnow()), "override removed")
+
+
+@bp.post("/schedules/<int:schedule_id>/publish")
+@require_role(Role.SHIFT_LEAD)
+def publish(schedule_id: int) -> Any:
+    return _apply(schedule_id, lambda s: service.publish(s, principal(), schedule_id, utcnow()),
+                  "schedule published; participants are notified")
+
+
+@bp.get("/coverage")
+@require_role(Role.VIEWER)
+def coverage() -> Any:
+    try:
+        weeks = max(1, min(26, int(request.args.get("weeks", "4"))))
+    except ValueError:
+        weeks = 4
+    schedules = load_schedules(db_session())
+    report = coverage_ahead(schedules, utcnow(), weeks) if schedules else None
+    return render_template("shifts/coverage.html", report=report, weeks=weeks)
+
+
+# ------------------------------------------------------------------------------------- swaps
+
+
+@bp.get("/swaps")
+@require_role(Role.ENGINEER)
+def swaps() -> Any:
+    s = db_session()
+    now = utcnow()
+    items = list(s.scalars(select(ShiftSwapRow).order_by(ShiftSwapRow.created_at.desc())
+                           .limit(200)))
+    schedules = {sc.id: sc for sc in load_schedules(s)}
+    ids = {i for sw in items for i in (sw.offered_by_id, sw.taken_by_id) if i}
+    who = principal()
+    my_shifts = []
+    if who.user_id is not None:
+        for schedule in schedules.values():
+            for duty in person_shifts(schedule, now, now + timedelta(days=31), who.user_id):
+                if duty.start >= now:
+                    my_shifts.append((schedule, duty))
+        my_shifts.sort(key=lambda item: item[1].start)
+    return render_template(
+        "shifts/swaps.html", items=items, schedules=schedules, names=user_names(s, ids),
+        my_shifts=my_shifts, me=who.user_id, can_approve=who.can(Role.SHIFT_LEAD),
+        parse=datetime.fromisoformat,
+    )
+
+
+def _swap_action(action: Any, success: str) -> Any:
+    s = db_session()
+    try:
+        action(s)
+    except ShiftConfigError as exc:
+        s.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("shifts.swaps"))
+    s.commit()
+    flash(success, "success")
+    return redirect(url_for("shifts.swaps"))
+
+
+@bp.post("/swaps")
+@require_role(Role.ENGINEER)
+def offer_swap() -> Any:
+    form = request.form
+    who = principal()
+    if who.user_id is None:
+        abort(403)
+
+    def act(s: Any) -> None:
+        schedule_id = int(form.get("schedule_id", "0") or 0)
+        start = datetime.fromisoformat(form.get("start", ""))
+        end = datetime.fromisoformat(form.get("end", ""))
+        service.offer_swap(s, who, schedule_id, who.user_id, [(start, end)],
+                           form.get("note", ""), utcnow())
+
+    return _swap_action(act, "shift offered")
+
+
+@bp.post("/swaps/<int:swap_id>/take")
+@require_role(Role.ENGINEER)
+def take_swap(swap_id: int) -> Any:
+    who = principal()
+    return _swap_action(lambda s: service.take_swap(s, who, swap_id, who.user_id, utcnow()),
+                        "swap taken")
+
+
+@bp.post("/swaps/<int:swap_id>/<any(approve, reject):decision>")
+@require_role(Role.SHIFT_LEAD)
+def decide_swap(swap_id: int, decision: str) -> Any:
+    return _swap_action(lambda s: service.decide_swap(
+        s, principal(), swap_id, decision == "approve", utcnow()), f"swap {decision}d")
+
+
+__all__ = ["bp", "person_id", "rotation_form"]
