@@ -313,10 +313,15 @@ def _policy(targets: Any) -> Any:
 
 
 def load_visitors(session: Session, now: datetime) -> list[VisitorRow] | None:
-    """People on site now and who overstays (the visitors storage, when installed)."""
+    """People on site now and who overstays (the visitors storage, when installed).
+
+    The wall is a shared screen that viewers and kiosks see, and visitor personal data is for
+    engineers and above: the wall shows first names only (the desk screens show the rest).
+    """
     if not _has_module("shifts.visitors.service"):
         return None
     from dutydesk.models.visitors import VisitorClient
+    from shifts.visitors.reports import first_name
     from shifts.visitors.service import on_site_now, overstays_now
 
     inside = on_site_now(session, now)
@@ -324,11 +329,11 @@ def load_visitors(session: Session, now: datetime) -> list[VisitorRow] | None:
     companies = dict(session.execute(select(VisitorClient.id, VisitorClient.name)).all())
     return [
         VisitorRow(
-            name=o.visit.person_name,
+            name=first_name(o.visit.person_name),
             company=companies.get(o.visit.client_id, ""),
             since=o.visit.checked_in_at or o.visit.recorded_at,
             areas=tuple(str(a) for a in o.visit.areas),
-            escort=o.escort_name,
+            escort=first_name(o.escort_name) if o.escort_name else None,
             overstay_by=late.get(o.visit.id),
         )
         for o in inside
