@@ -391,6 +391,11 @@ def run_prometheus_phase(targets: Targets, n: int, interval: float, warmup: floa
         scrapes = query(f'sum(count_over_time(up{{job="blackbox"}}[{window}]))')
         succeeded = query(f'sum(sum_over_time(probe_success{{job="blackbox"}}[{window}]))')
         late = query(f'sum(count_over_time(up{{job="blackbox"}}[{window}]) == bool 0)')
+        up_ok = query(f'sum(sum_over_time(up{{job="blackbox"}}[{window}]))')
+        with urllib.request.urlopen(f"http://127.0.0.1:{prom_port}/api/v1/targets?state=active",
+                                    timeout=30) as r:
+            errors = {t["lastError"] for t in json.load(r)["data"]["activeTargets"]
+                      if t.get("lastError")}
     finally:
         for p in procs:
             p.terminate()
@@ -405,7 +410,9 @@ def run_prometheus_phase(targets: Targets, n: int, interval: float, warmup: floa
     print(f"probes/s achieved      {rate:,.0f} ({scrapes:,.0f} scrapes in the last {window}, "
           f"{succeeded:,.0f} successful; target {n / interval:,.0f}: "
           f"{'MET' if rate >= 0.98 * n / interval else 'MISSED'}; targets never scraped: "
-          f"{late:,.0f})")
+          f"{late:,.0f}; scrapes that answered: {up_ok:,.0f})")
+    if errors:
+        print(f"scrape errors          {'; '.join(sorted(errors)[:3])}")
     print(f"CPU                    {100 * cpu / wall:.0f} % of one core for both processes "
           f"(blackbox_exporter since start {bb_cpu:.0f} s); "
           f"{1e6 * cpu / max(scrapes, 1):.0f} µs CPU per probe")
