@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,7 +52,7 @@ from dutydesk.incidents.priority import (
 )
 from dutydesk.incidents.sla import DEFAULT_TARGETS, SlaPolicy
 from dutydesk.incidents.store import act, add_events, apply_to_row
-from dutydesk.models.incidents import AlertReceived, Incident, SilenceRow
+from dutydesk.models.incidents import AlertReceived, Incident, IncidentEventRow, SilenceRow
 
 REPEAT_EVENT_EVERY = timedelta(minutes=1)
 """A repeat alert adds an ``alert`` timeline event at most this often (the count always grows)."""
@@ -303,36 +303,61 @@ def load_parent_down_muter(session: Session) -> Muter | None:
 def incident_stage(alerts: list[Alert], ctx: ShellContext) -> list[Alert]:
     """Open, attach or auto-resolve; returns the alerts that opened an incident.
 
-    One query finds the open incidents of every alert in the batch; the incidents to open are
-    inserted together (see ``_open_all``).
+    One query finds the open incidents of every alert in the batch (plain rows: attaching needs
+    only the id and the last alert time); the incidents to open are inserted together (see
+    ``_open_all``); the attached ones are counted in one UPDATE (``_count_repeats``).
     """
     s = ctx.session
     keys = [a.dedup_key for a in alerts]
-    open_by_key = {
-        i.open_key: i for i in s.scalars(select(Incident).where(Incident.open_key.in_(keys)))
+    open_by_key: dict[str, tuple[int, datetime | None]] = {
+        key: (incident_id, last_alert_at)
+        for incident_id, key, last_alert_at in s.execute(
+            select(Incident.id, Incident.open_key, Incident.last_alert_at).where(
+                Incident.open_key.in_(keys)
+            )
+        )
     }
     to_open = [a for a in alerts if a.firing and a.dedup_key not in open_by_key]
     opened_now = _open_all(ctx, to_open) if to_open else {}
     opened: list[Alert] = []
+    repeats: list[int] = []
     for alert in alerts:
-        incident = open_by_key.get(alert.dedup_key)
+        found = open_by_key.get(alert.dedup_key)
+        incident_id = found[0] if found else None
         if alert.firing:
-            if incident is None:
+            if found is None:
                 incident, created = opened_now[alert.dedup_key]
-                open_by_key[alert.dedup_key] = incident
+                incident_id = incident.id
                 if created:
                     opened.append(alert)
                 else:
-                    _attach(ctx, incident, alert)
+                    _attach(ctx, incident.id, incident.last_alert_at, alert)
+                    repeats.append(incident.id)
             else:
-                _attach(ctx, incident, alert)
-        elif incident is not None:
-            _auto_resolve(ctx, incident, alert)
-        if incident is not None:
-            ctx.result.incident_for[alert.dedup_key] = incident.id
+                _attach(ctx, found[0], found[1], alert)
+                repeats.append(found[0])
+        elif found is not None:
+            _auto_resolve(ctx, found[0], alert)
+        if incident_id is not None:
+            ctx.result.incident_for[alert.dedup_key] = incident_id
             for row in ctx.received.get(alert.dedup_key, []):
-                row["incident_id"] = incident.id
+                row["incident_id"] = incident_id
+    _count_repeats(ctx, repeats)
     return opened
+
+
+def _count_repeats(ctx: ShellContext, incident_ids: list[int]) -> None:
+    """One more alert on each incident (each at most once per batch: keys are deduplicated).
+
+    An increment in SQL, not read-modify-write, so two requests attaching at once both count.
+    """
+    if incident_ids:
+        ctx.session.execute(
+            update(Incident)
+            .where(Incident.id.in_(incident_ids))
+            .values(alert_count=func.coalesce(Incident.alert_count, 0) + 1, last_alert_at=ctx.now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _open_all(ctx: ShellContext, alerts: list[Alert]) -> dict[str, tuple[Incident, bool]]:
@@ -357,8 +382,24 @@ def _open_all(ctx: ShellContext, alerts: list[Alert]) -> dict[str, tuple[Inciden
         return {alert.dedup_key: _open(ctx, alert, snapshot) for alert in alerts}
     result: dict[str, tuple[Incident, bool]] = {}
     for alert, (incident, events) in zip(alerts, built, strict=True):
-        _opened(ctx, incident, events)
+        _opened(ctx, incident, events, stored=True)
         result[alert.dedup_key] = (incident, True)
+    # The opening events of the whole batch in one multi-row INSERT, before anything else is
+    # recorded for these incidents (a timeline is ordered by time, then id).
+    s.execute(
+        insert(IncidentEventRow),
+        [
+            {
+                "incident_id": incident.id,
+                "kind": event.kind.value,
+                "at": event.at,
+                "actor": event.actor[:200],
+                "data": dict(event.data),
+            }
+            for incident, events in built
+            for event in events
+        ],
+    )
     return result
 
 
@@ -413,8 +454,11 @@ def _open(ctx: ShellContext, alert: Alert, snapshot: dict[str, Any]) -> tuple[In
     return incident, True
 
 
-def _opened(ctx: ShellContext, incident: Incident, events: list[IncidentEvent]) -> None:
-    add_events(ctx.session, incident.id, events)
+def _opened(
+    ctx: ShellContext, incident: Incident, events: list[IncidentEvent], *, stored: bool = False
+) -> None:
+    if not stored:
+        add_events(ctx.session, incident.id, events)
     ctx.opened.append(incident)
     ctx.opened_events[incident.id] = events
     ctx.result.opened.append(incident.id)
@@ -422,14 +466,16 @@ def _opened(ctx: ShellContext, incident: Incident, events: list[IncidentEvent]) 
         ctx.metrics.incidents.labels(incident.priority, incident.source).inc()
 
 
-def _attach(ctx: ShellContext, incident: Incident, alert: Alert) -> None:
-    previous = incident.last_alert_at
-    incident.alert_count = (incident.alert_count or 0) + 1
-    incident.last_alert_at = ctx.now
+def _attach(
+    ctx: ShellContext, incident_id: int, previous: datetime | None, alert: Alert
+) -> None:
+    """Record a repeat of an open incident's alert on its timeline (at most once a minute).
+
+    The count itself is raised by ``_count_repeats`` for the whole batch."""
     if previous is None or ctx.now - previous >= REPEAT_EVENT_EVERY:
         add_events(
             ctx.session,
-            incident.id,
+            incident_id,
             [
                 IncidentEvent(
                     EventKind.ALERT,
@@ -439,18 +485,18 @@ def _attach(ctx: ShellContext, incident: Incident, alert: Alert) -> None:
                 )
             ],
         )
-    if incident.id not in ctx.result.opened and incident.id not in ctx.result.attached:
-        ctx.result.attached.append(incident.id)
+    if incident_id not in ctx.result.opened and incident_id not in ctx.result.attached:
+        ctx.result.attached.append(incident_id)
 
 
-def _auto_resolve(ctx: ShellContext, incident: Incident, alert: Alert) -> None:
+def _auto_resolve(ctx: ShellContext, incident_id: int, alert: Alert) -> None:
     reason = f"{alert.source.value} reported recovery"
     if alert.summary:
         reason += f" ({alert.summary})"
     try:
         resolved, _events = act(
             ctx.session,
-            incident.id,
+            incident_id,
             "resolve",
             alert.source.value,
             ctx.now,
@@ -458,7 +504,7 @@ def _auto_resolve(ctx: ShellContext, incident: Incident, alert: Alert) -> None:
         )
     except LifecycleError:
         return  # resolved meanwhile by a person: nothing left to do
-    ctx.result.resolved.append(incident.id)
+    ctx.result.resolved.append(incident_id)
     # Whoever was paged learns it is over, in this same transaction (the outbox).
     notify_resolved(
         ctx.session, ctx.settings, resolved, reason=reason[:500], now=ctx.now, cache=ctx.paging
