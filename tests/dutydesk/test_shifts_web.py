@@ -15,7 +15,12 @@ from dutydesk.db import Database
 from dutydesk.incidents import service as incidents
 from dutydesk.models import AuditEntry, Role
 from dutydesk.models.notify import OutboxMessage
-from dutydesk.models.shifts import HandoffReportRow, ShiftRotationRow, ShiftScheduleRow
+from dutydesk.models.shifts import (
+    HandoffReportRow,
+    ShiftRotationRow,
+    ShiftScheduleRow,
+    ShiftSwapRow,
+)
 from dutydesk.security import Principal
 from shifts import handoff, service
 from shifts.jobs import run_shift_clock
@@ -248,3 +253,52 @@ def test_home_page_warns_about_a_gap(signed_in: Any, db: Database) -> None:
         s.commit()
     html = lead.get("/").get_data(as_text=True)
     assert 'id="shift-gaps"' in html
+
+
+def test_a_swap_offered_taken_and_approved_on_screen_changes_who_is_on_duty(
+    signed_in: Any, db: Database, kyiv: dict, api_token: Any
+) -> None:
+    olena = signed_in_as(signed_in, db, "olena@dc.example")
+    taras = signed_in_as(signed_in, db, "taras@dc.example")
+    lead = signed_in(Role.SHIFT_LEAD)
+    with db.session() as s:
+        schedule = load_schedule(s, kyiv["id"])
+    from dutydesk.db import utcnow
+
+    duty = next(d for d in person_shifts(schedule, utcnow(), utcnow() + timedelta(days=3),
+                                         kyiv["olena"].id) if d.start > utcnow())
+    olena.post("/shifts/swaps", data={
+        "csrf_token": form_token(olena, "/shifts/swaps"), "schedule_id": str(kyiv["id"]),
+        "start": duty.start.isoformat(), "end": duty.end.isoformat(), "note": "exam"})
+    with db.session() as s:
+        (swap_id,) = s.scalars(select(ShiftSwapRow.id))
+    refused = olena.post(f"/shifts/swaps/{swap_id}/take", follow_redirects=True,
+                         data={"csrf_token": form_token(olena, "/shifts/swaps")})
+    assert "two different people" in refused.get_data(as_text=True)  # a swap with oneself
+    taras.post(f"/shifts/swaps/{swap_id}/take",
+               data={"csrf_token": form_token(taras, "/shifts/swaps")})
+    assert taras.post(f"/shifts/swaps/{swap_id}/approve", data={
+        "csrf_token": form_token(taras, "/shifts/swaps")}).status_code == 403
+    lead.post(f"/shifts/swaps/{swap_id}/approve",
+              data={"csrf_token": form_token(lead, "/shifts/swaps")})
+    middle = duty.start + (duty.end - duty.start) / 2
+    body = lead.get("/api/v1/oncall", query_string={"at": middle.isoformat()}).get_json()
+    assert [p["name"] for p in body["lines"][0]["people"]] == ["Taras"]
+    with db.session() as s:
+        assert s.get(ShiftSwapRow, swap_id).status == "approved"
+
+
+def test_the_shift_clock_writes_the_handoff_report_and_tells_the_incoming_engineer(
+    db: Database, settings: Any, kyiv: dict
+) -> None:
+    now = HANDOFF + timedelta(minutes=5)
+    with db.session() as s:
+        run_shift_clock(s, settings, now)
+        run_shift_clock(s, settings, now + timedelta(minutes=1))
+        s.commit()
+        reports = list(s.scalars(select(HandoffReportRow)))
+        on_duty_mail = list(s.scalars(select(OutboxMessage.target).where(
+            OutboxMessage.subject.startswith("You are now on duty"))))
+    assert [(r.shift_start, r.incoming_user_id) for r in reports] == [
+        (HANDOFF, kyiv["olena"].id)]
+    assert on_duty_mail == ["olena@dc.example"]
