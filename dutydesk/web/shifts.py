@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from dutydesk.context import db_session, principal, require_role
@@ -109,7 +110,7 @@ def create_schedule() -> Any:
         flash(str(exc), "error")
         return redirect(url_for("shifts.index"))
     s.commit()
-    flash(f"schedule {row.name} created", "success")
+    flash(_("schedule %(name)s created", name=row.name), "success")
     return redirect(url_for("shifts.editor", schedule_id=row.id))
 
 
@@ -177,7 +178,7 @@ def update_settings(schedule_id: int) -> Any:
     return _apply(schedule_id, lambda s: service.update_schedule(
         s, principal(), schedule_id, name=form.get("name", ""), line=form.get("line", ""),
         time_zone=form.get("time_zone", ""), self_service=bool(form.get("self_service")),
-        now=utcnow()), "schedule saved")
+        now=utcnow()), _("schedule saved"))
 
 
 def rotation_form(form: Any) -> dict[str, Any]:
@@ -224,14 +225,15 @@ def _number(value: str, field: str) -> float | int:
 @require_role(Role.SHIFT_LEAD)
 def add_rotation(schedule_id: int) -> Any:
     return _apply(schedule_id, lambda s: service.add_rotation(
-        s, principal(), schedule_id, rotation_form(request.form), utcnow()), "rotation added")
+        s, principal(), schedule_id, rotation_form(request.form), utcnow()),
+        _("rotation added"))
 
 
 @bp.post("/schedules/<int:schedule_id>/rotations/<int:rotation_id>/delete")
 @require_role(Role.SHIFT_LEAD)
 def delete_rotation(schedule_id: int, rotation_id: int) -> Any:
     return _apply(schedule_id, lambda s: service.delete_rotation(
-        s, principal(), schedule_id, rotation_id, utcnow()), "rotation removed")
+        s, principal(), schedule_id, rotation_id, utcnow()), _("rotation removed"))
 
 
 @bp.post("/schedules/<int:schedule_id>/overrides")
@@ -250,21 +252,21 @@ def add_override(schedule_id: int) -> Any:
             replaces_id=person_id(replaces) if replaces else None,
             note=form.get("note", ""), now=utcnow())
 
-    return _apply(schedule_id, act, "override added")
+    return _apply(schedule_id, act, _("override added"))
 
 
 @bp.post("/schedules/<int:schedule_id>/overrides/<int:override_id>/delete")
 @require_role(Role.SHIFT_LEAD)
 def delete_override(schedule_id: int, override_id: int) -> Any:
     return _apply(schedule_id, lambda s: service.delete_override(
-        s, principal(), schedule_id, override_id, utcnow()), "override removed")
+        s, principal(), schedule_id, override_id, utcnow()), _("override removed"))
 
 
 @bp.post("/schedules/<int:schedule_id>/publish")
 @require_role(Role.SHIFT_LEAD)
 def publish(schedule_id: int) -> Any:
     return _apply(schedule_id, lambda s: service.publish(s, principal(), schedule_id, utcnow()),
-                  "schedule published; participants are notified")
+                  _("schedule published; participants are notified"))
 
 
 @bp.get("/coverage")
@@ -334,7 +336,7 @@ def offer_swap() -> Any:
         service.offer_swap(s, who, schedule_id, who.user_id, [(start, end)],
                            form.get("note", ""), utcnow())
 
-    return _swap_action(act, "shift offered")
+    return _swap_action(act, _("shift offered"))
 
 
 @bp.post("/swaps/<int:swap_id>/take")
@@ -342,14 +344,17 @@ def offer_swap() -> Any:
 def take_swap(swap_id: int) -> Any:
     who = principal()
     return _swap_action(lambda s: service.take_swap(s, who, swap_id, who.user_id, utcnow()),
-                        "swap taken")
+                        _("swap taken"))
 
 
 @bp.post("/swaps/<int:swap_id>/<any(approve, reject):decision>")
 @require_role(Role.SHIFT_LEAD)
 def decide_swap(swap_id: int, decision: str) -> Any:
-    return _swap_action(lambda s: service.decide_swap(
-        s, principal(), swap_id, decision == "approve", utcnow()), f"swap {decision}d")
+    approve = decision == "approve"
+    return _swap_action(
+        lambda s: service.decide_swap(s, principal(), swap_id, approve, utcnow()),
+        _("swap approved") if approve else _("swap rejected"),
+    )
 
 
 __all__ = ["bp", "person_id", "rotation_form"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from dutydesk.context import db_session, principal, require_role, settings
@@ -40,7 +41,7 @@ def generate() -> Any:
         abort(404)
     report = handoff.ensure_report(s, settings(), schedule, utcnow())
     if report is None:
-        flash("this schedule has no handoff yet", "error")
+        flash(_("this schedule has no handoff yet"), "error")
         return redirect(url_for("shifts_log.handoffs"))
     s.commit()
     return redirect(url_for("shifts_log.report", report_id=report.id))
@@ -88,14 +89,14 @@ def _report_action(report_id: int, action: Any, success: str) -> Any:
 @require_role(Role.ENGINEER)
 def notes(report_id: int) -> Any:
     return _report_action(report_id, lambda s, row: handoff.save_notes(
-        s, principal(), row, request.form.get("notes", "")), "notes saved")
+        s, principal(), row, request.form.get("notes", "")), _("notes saved"))
 
 
 @bp.post("/handoffs/<int:report_id>/accept")
 @require_role(Role.ENGINEER)
 def accept(report_id: int) -> Any:
     return _report_action(report_id, lambda s, row: handoff.accept(
-        s, principal(), row, utcnow()), "handoff accepted")
+        s, principal(), row, utcnow()), _("handoff accepted"))
 
 
 @bp.route("/journal", methods=["GET", "POST"])
@@ -137,7 +138,7 @@ def calendar_link() -> Any:
     if request.method == "POST":
         if request.form.get("action") == "revoke":
             service.revoke_calendar_tokens(s, who, who.user_id, utcnow())
-            flash("calendar links revoked", "success")
+            flash(_("calendar links revoked"), "success")
         else:
             token = service.new_calendar_token(s, who, who.user_id, utcnow())
         s.commit()
