@@ -8,6 +8,7 @@ holds, as plain JSON so it prints the same forever:
 * ``opened`` / ``resolved`` — incidents opened or resolved during the outgoing shift;
 * ``maintenance`` — checks in maintenance now; ``silences`` — silences active now;
 * ``visitors`` — people on site with badges not returned (``open_badges_now``);
+* ``journal`` — the schedule's journal entries written during the outgoing shift;
 * ``gaps`` — gaps in the schedule's line over the next 7 days;
 * the outgoing engineer's free-text notes live in their own column (editable until accepted).
 
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session
 from dutydesk.audit import record
 from dutydesk.config import Settings
 from dutydesk.models.incidents import Incident, SilenceRow
-from dutydesk.models.shifts import HandoffReportRow
+from dutydesk.models.shifts import HandoffReportRow, ShiftJournalEntryRow
 from dutydesk.security import Principal
 from shifts.coverage import coverage_ahead
 from shifts.errors import ShiftConfigError
@@ -99,6 +100,13 @@ def report_content(
         "maintenance": _maintenance(session),
         "silences": silences,
         "visitors": _visitors(session, now),
+        "journal": [
+            {"at": e.at.isoformat(), "kind": e.kind, "author": e.author, "text": e.text}
+            for e in session.scalars(select(ShiftJournalEntryRow).where(
+                ShiftJournalEntryRow.schedule_id == schedule.id,
+                ShiftJournalEntryRow.at >= since, ShiftJournalEntryRow.at < shift_start,
+            ).order_by(ShiftJournalEntryRow.at))
+        ],
         "gaps": [{"start": g.start.isoformat(), "end": g.end.isoformat(),
                   "hours": round(g.duration.total_seconds() / 3600, 1)}
                  for g in gaps if g.start < now + GAP_LOOKAHEAD],

@@ -181,6 +181,8 @@ def test_handoff_report_lists_the_incident_and_the_visitor_and_is_accepted_by_th
             id_number="AB1234567", scope="Hall A", valid_from=HANDOFF - timedelta(days=5))
         visitors.check_in(s, "test", client_id=client.id, attempt=attempt(),
                           policy=POLICY, now=HANDOFF - timedelta(hours=3))
+        service.add_journal_entry(s, LEAD, kind="round", text="Hall A: CRAC-2 filter dirty",
+                                  at=HANDOFF - timedelta(hours=4), schedule_id=kyiv["id"])
         s.commit()
         schedule = load_schedule(s, kyiv["id"])
         report = handoff.ensure_report(s, settings, schedule, HANDOFF + timedelta(minutes=1))
@@ -194,6 +196,7 @@ def test_handoff_report_lists_the_incident_and_the_visitor_and_is_accepted_by_th
     assert [i["title"] for i in content["opened"]] == ["UPS-A on battery"]
     assert [(v["person"], v["badge"]) for v in content["visitors"]] == [("Ivan Petrov", "B017")]
     assert (content["outgoing"], content["incoming"]) == (["Taras"], ["Olena"])
+    assert [e["text"] for e in content["journal"]] == ["Hall A: CRAC-2 filter dirty"]
 
     olena = signed_in_as(signed_in, db, "olena@dc.example")
     page = f"/shifts/handoffs/{report_id}"
