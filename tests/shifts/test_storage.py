@@ -157,3 +157,28 @@ def test_wall_and_routing_see_the_engineer_on_duty(db: Database, settings) -> No
         # A line without a schedule still falls back (here: every active engineer).
         assert "olena@dc.example" in resolve_people(s, settings, "second_line", night)
         assert len(load_schedules(s, line="first_line")) == 1
+
+
+def test_self_service_schedules_apply_a_taken_swap_without_the_shift_lead(db: Database) -> None:
+    olena, taras = people(db, "olena", "taras")
+    with db.session() as s:
+        row = service.create_schedule(s, LEAD, name="Kyiv", line="first_line",
+                                      time_zone="Europe/Kyiv", self_service=True)
+        service.add_rotation(s, LEAD, row.id, rotation_form([olena, taras]), MONDAY)
+        day = (MONDAY, MONDAY + timedelta(hours=12))
+        swap = service.offer_swap(s, LEAD, row.id, olena, [day], "", MONDAY)
+        service.take_swap(s, LEAD, swap.id, taras, MONDAY)
+        s.commit()
+        assert swap.status == "approved"
+        assert on_duty(load_schedule(s, row.id), MONDAY + timedelta(hours=1)).people == (taras,)
+
+
+def test_offering_a_shift_that_is_not_yours_is_refused(db: Database) -> None:
+    olena, taras = people(db, "olena", "taras")
+    with db.session() as s:
+        row = service.create_schedule(s, LEAD, name="Kyiv", line="first_line",
+                                      time_zone="Europe/Kyiv")
+        service.add_rotation(s, LEAD, row.id, rotation_form([olena, taras]), MONDAY)
+        night = (MONDAY + timedelta(hours=12), MONDAY + timedelta(hours=24))  # Taras's
+        with pytest.raises(ShiftConfigError, match="is not on duty"):
+            service.offer_swap(s, LEAD, row.id, olena, [night], "", MONDAY)
