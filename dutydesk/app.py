@@ -93,6 +93,7 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     """Every area of the app, in one list. API blueprints authenticate with tokens, not forms."""
     from dutydesk.wall.views import bp as wall_bp
     from dutydesk.web.account import bp as account_bp
+    from dutydesk.web.account_notify import bp as account_notify_bp
     from dutydesk.web.admin import bp as admin_bp
     from dutydesk.web.api import bp as api_bp
     from dutydesk.web.auth import bp as auth_bp
@@ -106,7 +107,7 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     from dutydesk.web.visitors_api import bp as visitors_api_bp
 
     for blueprint in (health_bp, auth_bp, account_bp, home_bp, admin_bp, visitors_bp, status_bp,
-                      notices_bp, wall_bp):
+                      notices_bp, wall_bp, account_notify_bp):
         app.register_blueprint(blueprint)
     for blueprint in (api_bp, visitors_api_bp, status_api_bp, notices_api_bp):
         csrf.exempt(blueprint)  # API checks CSRF itself for cookie sessions (see web/api.py)
