@@ -134,6 +134,61 @@ def seed_visitors(session: Session, settings: Settings) -> None:
     )
 
 
+def seed_shifts(session: Session) -> None:
+    """First line on the data-center classic day-night-off-off, second line and lead weekly."""
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from dutydesk.models import Role, User
+    from dutydesk.security import Principal
+    from shifts import service as shifts
+
+    now = utcnow()
+    users = {u.email: u for u in session.scalars(select(User))}
+    admin = users["admin@dc.example"]
+    who = Principal(kind="user", role=Role.ADMIN, label=DEMO_ACTOR, user=admin)
+    start = date.fromordinal(now.date().toordinal() - 10)
+    layout = [
+        (
+            "First line, data center",
+            "first_line",
+            "day_night_off_off",
+            {"day_hours": 12},
+            ["ivan", "maria", "andriy", "oksana"],
+        ),
+        (
+            "Second line, network and power",
+            "second_line",
+            "fixed_length",
+            {"weeks": 1},
+            ["serhiy", "andriy"],
+        ),
+        ("Shift lead", "shift_lead", "fixed_length", {"weeks": 1}, ["lead"]),
+    ]
+    for name, line, pattern, params, people in layout:
+        schedule = shifts.create_schedule(
+            session, who, name=name, line=line, time_zone="Europe/Kyiv"
+        )
+        session.flush()
+        shifts.add_rotation(
+            session,
+            who,
+            schedule.id,
+            {
+                "name": "main",
+                "participants": [users[f"{p}@dc.example"].id for p in people],
+                "pattern": pattern,
+                "pattern_params": params,
+                "handoff_time": "08:00",
+                "start_date": start,
+                "restrictions": [],
+            },
+            now,
+        )
+        shifts.publish(session, who, schedule.id, now)
+
+
 def start_backup_job(base_url: str, stop: threading.Event) -> threading.Thread:
     """A pretend cron job that reports to its heartbeat URL every 20 s, skipping now and then."""
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from dutydesk import accounts
 from dutydesk.config import Settings
 from dutydesk.db import Database
-from dutydesk.demo.extras import seed_checks, seed_status_page, seed_visitors
+from dutydesk.demo.extras import seed_checks, seed_shifts, seed_status_page, seed_visitors
 from dutydesk.demo.targets import DemoTargets
 from dutydesk.models import Role, User
 
@@ -80,6 +80,7 @@ def seed_demo(
             s.flush()
             seed_status_page(s)
             seed_visitors(s, settings)
+            seed_shifts(s)
 
     lines = [
         "",

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from dutydesk.config import Settings
-from dutydesk.db import Database
+from dutydesk.db import Database, utcnow
 from dutydesk.demo.seed import DemoCredentials, seed_demo
 from dutydesk.demo.targets import HttpService, start_targets
 
@@ -44,6 +44,13 @@ def test_demo_seed_creates_people_checks_services_and_a_visitor(
 
         on_site = list(s.scalars(select(VisitRow).where(VisitRow.status == "on_site")))
     assert [(v.person_name, v.badge_number) for v in on_site] == [("Yurii Lysenko", "V-017")]
+    from shifts.storage import on_duty_now
+
+    with db.session() as s:
+        duty = {d.line.value: d.people for d in on_duty_now(s, utcnow())}
+    assert set(duty) == {"first_line", "second_line", "shift_lead"}
+    assert duty["shift_lead"] == ("Taras Lead",)
+    assert len(duty["first_line"]) == 1
 
 
 def test_simulated_ups_reports_battery_like_a_nagios_plugin() -> None:
