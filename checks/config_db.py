@@ -69,7 +69,9 @@ def _window_keys(session: Session) -> dict[tuple, MaintenanceWindowRow]:
     checks = dict(session.execute(select(Check.id, Check.slug)).all())
     groups = {gid: path for path, gid in _group_ids(session).items()}
     out = {}
-    for row in session.scalars(select(MaintenanceWindowRow)):
+    # Windows owned by a maintenance notice are managed by the notice, not by the YAML.
+    for row in session.scalars(select(MaintenanceWindowRow)
+                               .where(MaintenanceWindowRow.notice_id.is_(None))):
         key = (("check", checks.get(row.check_id, ""), row.name) if row.check_id
                else ("group", groups.get(row.group_id, ""), row.name))
         out[key] = row
@@ -227,7 +229,9 @@ def export(session: Session) -> str:
         out_checks.append(entry)
     slugs = {c.id: c.slug for c in checks.values()}
     out_windows = []
-    for row in session.scalars(select(MaintenanceWindowRow).order_by(MaintenanceWindowRow.id)):
+    for row in session.scalars(select(MaintenanceWindowRow)
+                               .where(MaintenanceWindowRow.notice_id.is_(None))
+                               .order_by(MaintenanceWindowRow.id)):
         target = ({"check": slugs[row.check_id]} if row.check_id
                   else {"group": groups[row.group_id]})
         out_windows.append({"name": row.name, **target, "kind": row.kind, "zone": row.zone,

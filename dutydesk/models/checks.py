@@ -13,7 +13,8 @@ Tables
 ``check_rollups``       per check and bucket: ``resolution`` minute (kept 24 h), hour (90 days),
                         day (2 years); counts, uptime and a latency histogram (``h0``..``h9``, the
                         bounds in ``LATENCY_BUCKETS``) so buckets merge by addition.
-``maintenance_windows`` one-off/weekly/monthly/cron windows for a check or a group.
+``maintenance_windows`` one-off/weekly/monthly/cron windows for a check or a group; ``notice_id``
+                        marks a one-off window owned by a maintenance notice.
 ``heartbeats``          the signals a push check received (/ping/<key>, /start, /fail).
 
 Runtime state lives here, definitions in ``checks``; YAML config only ever writes definitions.
@@ -229,6 +230,11 @@ class MaintenanceWindowRow(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when a scheduled-maintenance notice owns the window (shifts.notices.check_windows
+    # creates, moves and removes it); such windows are not part of the checks-as-code YAML.
+    notice_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notices.id", ondelete="CASCADE"), index=True, default=None
+    )
 
 
 class HeartbeatRow(Base):

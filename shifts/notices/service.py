@@ -21,6 +21,7 @@ from dutydesk import audit
 from dutydesk.models.notices import NoticeRow, StatusService, StatusServiceGroup
 
 from . import maintenance
+from .check_windows import sync_check_windows
 from .model import (
     AffectedService,
     Impact,
@@ -132,6 +133,7 @@ def create_notice(
 
         stored = load_notice(session, row.id)
         assert stored is not None
+        sync_check_windows(session, actor, row.id, stored, now)
         notify_update(session, stored, stored.updates[-1], base_url)
     return row
 
@@ -191,6 +193,7 @@ def publish_draft(session: Session, actor: Any, notice_id: int, *, now: datetime
     audit.record(session, actor, "notice.publish", "notice", row.id,
                  summary=f"published {after.title!r}")
     bump_generation(session, now)
+    sync_check_windows(session, actor, row.id, after, now)
     if after.updates:
         from .subscriptions import notify_update
 
@@ -208,10 +211,44 @@ def _store_update(session: Session, actor: Any, row: NoticeRow, before: Notice, 
                  summary=f"{after.title!r}: {update.status.value}",
                  before={"status": before.status.value}, after={"status": update.status.value})
     bump_generation(session, now)
+    sync_check_windows(session, actor, row.id, stored, now)
     if stored.is_published:
         from .subscriptions import notify_update
 
         notify_update(session, stored, update, base_url)
+    return stored
+
+
+def reschedule_maintenance(session: Session, actor: Any, notice_id: int, *,
+                           window: MaintenanceWindow, now: datetime) -> Notice:
+    """Move an open maintenance notice to ``window`` (start, end, reminders, automatic start
+    and completion); its check maintenance windows move with it. Refused: an incident notice
+    or a closed (completed) maintenance."""
+    require_aware("now", now)
+    row, before = _row(session, notice_id)
+    if before.kind is not NoticeKind.MAINTENANCE:
+        raise NoticeError(f"notice {notice_id} is an incident notice; only maintenance notices "
+                          "have a window")
+    if before.is_closed:
+        raise NoticeError(f"maintenance notice {notice_id} is completed; reopen it before "
+                          "moving its window")
+    old = before.window
+    row.scheduled_for, row.scheduled_until = window.scheduled_for, window.scheduled_until
+    row.reminder_lead_minutes = [int(lead.total_seconds() // 60)
+                                 for lead in window.reminder_leads]
+    row.auto_start, row.auto_complete = window.auto_start, window.auto_complete
+    session.flush()
+    stored = load_notice(session, row.id)
+    assert stored is not None
+    audit.record(session, actor, "notice.reschedule", "notice", row.id,
+                 summary=f"{stored.title!r}: {window.scheduled_for.isoformat()} - "
+                         f"{window.scheduled_until.isoformat()}",
+                 before={"scheduled_for": old.scheduled_for.isoformat(),
+                         "scheduled_until": old.scheduled_until.isoformat()} if old else None,
+                 after={"scheduled_for": window.scheduled_for.isoformat(),
+                        "scheduled_until": window.scheduled_until.isoformat()})
+    bump_generation(session, now)
+    sync_check_windows(session, actor, row.id, stored, now)
     return stored
 
 
