@@ -38,6 +38,8 @@ def run_demo(*, host: str, port: int, keep: bool, environ: dict[str, str]) -> No
             "database_url": f"sqlite:///{db_path}",
             "base_url": f"http://{host}:{port}",
             "env": "development",
+            # the demo data center is in Kyiv: show its times there unless told otherwise
+            "timezone": environ.get("DUTYDESK_TIMEZONE", "Europe/Kyiv"),
         },
         environ=environ,
     )
