@@ -162,7 +162,7 @@ def seed_shifts(session: Session) -> None:
             "second_line",
             "fixed_length",
             {"weeks": 1},
-            ["serhiy", "andriy"],
+            ["serhiy"],
         ),
         ("Shift lead", "shift_lead", "fixed_length", {"weeks": 1}, ["lead"]),
     ]
