@@ -40,10 +40,14 @@ FORM_ACTIONS: dict[str, tuple[Action, tuple[str, ...]]] = {
 
 
 def register_incident_blueprints(app: Flask, csrf: CSRFProtect) -> None:
+    from dutydesk.web.escalation_admin import bp as escalation_bp
     from dutydesk.web.incidents_api import bp as api_bp
     from dutydesk.web.integrations import bp as receivers_bp
+    from dutydesk.web.integrations_admin import bp as integrations_admin_bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(integrations_admin_bp)  # /admin/integrations
+    app.register_blueprint(escalation_bp)  # /incidents/escalation
     for blueprint in (api_bp, receivers_bp):
         csrf.exempt(blueprint)  # token-authenticated; cookie sessions are CSRF-checked in the API
         app.register_blueprint(blueprint)

@@ -1,0 +1,104 @@
+"""The escalation policy screen: shift leads edit steps; bad input is refused and nothing saved."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from dutydesk.db import Database
+from dutydesk.models import AuditEntry
+from dutydesk.models.incidents import EscalationPolicyRow
+from tests.conftest import form_token
+
+PAGE = "/incidents/escalation"
+
+
+def good_form(**changes: str) -> dict[str, str]:
+    form = {
+        "name": "night",
+        "targets_1": "first_line",
+        "delay_1": "10",
+        "targets_2": "second_line, user:boss@example.com",
+        "delay_2": "20",
+        "repeat": "2",
+        "ack_timeout_minutes": "30",
+        "is_default": "on",
+    }
+    form.update(changes)
+    return {k: v for k, v in form.items() if v is not None}
+
+
+def policies(db: Database) -> list[EscalationPolicyRow]:
+    with db.session() as s:
+        return list(s.scalars(select(EscalationPolicyRow).order_by(EscalationPolicyRow.id)))
+
+
+def test_shift_lead_creates_a_default_policy_and_it_is_audited(
+    signed_in: Any, db: Database
+) -> None:
+    lead = signed_in("shift_lead")
+    answer = lead.post(PAGE, data={"csrf_token": form_token(lead, PAGE), **good_form()})
+    assert answer.status_code == 302
+    [policy] = policies(db)
+    assert policy.steps == [
+        {"targets": ["first_line"], "delay_minutes": 10},
+        {"targets": ["second_line", "user:boss@example.com"], "delay_minutes": 20},
+    ]
+    assert (policy.repeat, policy.ack_timeout_minutes, policy.is_default) == (2, 30, True)
+    with db.session() as s:
+        assert s.scalar(select(AuditEntry.action).order_by(AuditEntry.id.desc()).limit(1)) == (
+            "escalation_policy.create"
+        )
+    assert "user:boss@example.com" in lead.get(PAGE).get_data(as_text=True)
+
+
+def test_editing_and_marking_another_default_leaves_one_default(
+    signed_in: Any, db: Database
+) -> None:
+    lead = signed_in("shift_lead")
+    lead.post(PAGE, data={"csrf_token": form_token(lead, PAGE), **good_form()})
+    lead.post(PAGE, data={"csrf_token": form_token(lead, PAGE), **good_form(name="day")})
+    first = policies(db)[0]
+    lead.post(
+        PAGE,
+        data={
+            "csrf_token": form_token(lead, PAGE),
+            "policy_id": str(first.id),
+            **good_form(delay_1="5"),
+        },
+    )
+    rows = policies(db)
+    assert [(p.name, p.is_default) for p in rows] == [("night", True), ("day", False)]
+    assert rows[0].steps[0]["delay_minutes"] == 5
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"targets_1": "third_line"}, "escalation target must be first_line"),  # unknown target
+        ({"delay_1": "0"}, "delay must be a whole number of minutes &gt;= 1"),  # zero delay
+        ({"delay_1": "ten"}, "step 1 delay (minutes) must be a whole number"),  # not a number
+        ({"repeat": "10"}, "repeat must be between 0 and 9"),  # too many repeats
+        ({"ack_timeout_minutes": "0"}, "acknowledgement timeout must be"),  # zero timeout
+        (
+            {"targets_1": "", "delay_1": "", "targets_2": "", "delay_2": ""},
+            "needs at least one step",
+        ),  # no steps
+        ({"name": ""}, "name must say which policy"),  # no name
+    ],
+)
+def test_bad_input_is_refused_with_the_reason_and_nothing_is_saved(
+    signed_in: Any, db: Database, changes: dict[str, str], message: str
+) -> None:
+    lead = signed_in("shift_lead")
+    answer = lead.post(PAGE, data={"csrf_token": form_token(lead, PAGE), **good_form(**changes)})
+    assert answer.status_code == 400
+    assert message in answer.get_data(as_text=True)
+    assert policies(db) == []
+
+
+def test_engineers_cannot_edit_escalation(signed_in: Any, db: Database) -> None:
+    engineer = signed_in("engineer")
+    assert engineer.get(PAGE).status_code == 403
