@@ -28,6 +28,7 @@ class Job:
 def scheduled_jobs(settings: Settings, db: Database) -> list[Job]:
     """All jobs for this deployment. Areas register here as they land."""
     from dutydesk.incidents.jobs import incident_jobs
+    from dutydesk.incidents.notify_timeline import record_notification_attempt
     from dutydesk.incidents.paging import disable_contact
     from dutydesk.notify.sender import deliver_due
     from shifts.visitors.jobs import visitor_jobs
@@ -36,7 +37,12 @@ def scheduled_jobs(settings: Settings, db: Database) -> list[Job]:
         Job(
             id="outbox",
             name="deliver notifications",
-            func=lambda: deliver_due(db, settings, disablers={"contact": disable_contact}),
+            func=lambda: deliver_due(
+                db,
+                settings,
+                disablers={"contact": disable_contact},
+                on_recorded=record_notification_attempt,  # incident timeline entries
+            ),
             trigger_args={"seconds": 1},
         ),
         *incident_jobs(settings, db),

@@ -27,6 +27,8 @@ log = logging.getLogger("dutydesk.notify")
 
 # channel_ref prefix ("subscriber", "contact") -> function that disables that channel for good.
 ChannelDisabler = Callable[[Session, str], None]
+# Called in the recording transaction after each attempt (e.g. to add an incident timeline event).
+AttemptHook = Callable[[Session, OutboxMessage, Outcome], None]
 DEFAULT_POLICY = RetryPolicy()
 
 
@@ -40,6 +42,7 @@ def deliver_due(
     disablers: Mapping[str, ChannelDisabler] | None = None,
     rng: Callable[[], float] = random.random,
     limit: int = 50,
+    on_recorded: AttemptHook | None = None,
 ) -> int:
     """Deliver what is due; returns how many messages were attempted."""
     policy = policy or DEFAULT_POLICY
@@ -56,7 +59,14 @@ def deliver_due(
             outcome = Outcome(False, failure.reason, failure)
         elapsed_ms = int((time.perf_counter() - started) * 1000)
         record_outcome(
-            db, message, outcome, elapsed_ms, policy=policy, disablers=disablers or {}, rng=rng
+            db,
+            message,
+            outcome,
+            elapsed_ms,
+            policy=policy,
+            disablers=disablers or {},
+            rng=rng,
+            on_recorded=on_recorded,
         )
     return len(claimed)
 
@@ -70,6 +80,7 @@ def record_outcome(
     policy: RetryPolicy,
     disablers: Mapping[str, ChannelDisabler],
     rng: Callable[[], float],
+    on_recorded: AttemptHook | None = None,
 ) -> None:
     now = utcnow()
     with db.session() as s:
@@ -123,6 +134,8 @@ def record_outcome(
             )
             .values(**values)
         )
+        if on_recorded is not None:
+            on_recorded(s, message, outcome)
     level = logging.INFO if outcome.ok else logging.WARNING
     log.log(
         level,
