@@ -175,6 +175,7 @@ class CheckStore:
         self.trim_every = max(1, trim_every)
         self.lease_margin = lease_margin
         self._writes_since_trim: dict[int, int] = defaultdict(int)
+        self._policies: dict[int, tuple[tuple[Any, ...], CheckPolicy]] = {}
 
     # ---- state rows ------------------------------------------------------------------------
 
@@ -232,10 +233,7 @@ class CheckStore:
             parents_down = self._parents_down(s, [row.id for row in won])
         claims = []
         for row in won:
-            try:
-                policy = _policy_of_row(row)
-            except ValueError:
-                policy = CheckPolicy()
+            policy = self._policy(row)
             claims.append(Claim(
                 check_id=row.id, slug=row.slug, type=row.type, spec=dict(row.spec or {}),
                 policy=policy, timeout=row.timeout, group_id=row.group_id,
@@ -244,6 +242,20 @@ class CheckStore:
                 parents_down=parents_down.get(row.id, False),
             ))
         return claims
+
+    def _policy(self, row: Row) -> CheckPolicy:
+        """The row's policy, built (and validated) only when its policy columns changed."""
+        key = (row.interval, row.retry_interval, row.max_attempts, row.flap_detection,
+               row.flap_low_threshold, row.flap_high_threshold, row.flap_history_states)
+        cached = self._policies.get(row.id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            policy = _policy_of_row(row)
+        except ValueError:
+            policy = CheckPolicy()
+        self._policies[row.id] = (key, policy)
+        return policy
 
     def _cas_claim_all(self, s: Any, rows: Sequence[Row], now: datetime) -> list[Row]:
         """Compare-and-set every candidate's ``next_due_at`` to its lease in ONE executemany;
@@ -373,10 +385,12 @@ class CheckStore:
                         "at": flip.at, "muted_by": flip.muted_by, "processed_at": None,
                     })
                 _add_to_rollup(rollups, claim.check_id, result)
+            # Core inserts on the connection: the ORM bulk path costs a lot per row for nothing.
+            conn = s.connection()
             if results:
-                s.execute(insert(CheckResultRow), results)
+                conn.execute(_INSERT_RESULT, results)
             if flips:
-                s.execute(insert(FlipRow), flips)
+                conn.execute(_INSERT_FLIP, flips)
             if rollups:
                 self._upsert_rollups(s, "minute", list(rollups.values()))
             self._trim_some(s, [o.claim.check_id for o in report.written])
@@ -511,6 +525,8 @@ def uptime(up_count: int, count: int) -> float | None:
 
 
 _STATES = CheckStateRow.__table__
+_INSERT_RESULT = insert(CheckResultRow.__table__)
+_INSERT_FLIP = insert(FlipRow.__table__)
 _CLAIM = (
     update(_STATES)
     .where(_STATES.c.check_id == bindparam("b_id"), _STATES.c.next_due_at == bindparam("b_seen"))

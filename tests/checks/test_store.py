@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from checks.policy import CheckPolicy
 from checks.result import Result, Status
 from checks.state import next_state
 from checks.store import CheckStore, Outcome, p95_from
 from dutydesk.db import Database
-from dutydesk.models.checks import HISTOGRAM_COLUMNS, CheckResultRow, CheckRollup, CheckStateRow
+from dutydesk.models.checks import (
+    HISTOGRAM_COLUMNS,
+    Check,
+    CheckResultRow,
+    CheckRollup,
+    CheckStateRow,
+)
 from tests.checks.engine_helpers import add_check
 
 T0 = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
@@ -85,3 +91,16 @@ def test_prune_drops_minute_rollups_older_than_a_day(db: Database) -> None:
     assert store.prune(T0 + timedelta(hours=23))["minute"] == 0
     assert store.prune(T0 + timedelta(hours=25))["minute"] == 1
 
+
+
+def test_a_claim_carries_the_policy_as_edited_since_the_previous_claim(db: Database) -> None:
+    check_id = add_check(db, "c5", "http://127.0.0.1:9/")
+    store = CheckStore(db)
+    _due(db, check_id, T0)
+    assert store.claim_due(T0)[0].policy.max_attempts == 2
+    with db.session() as s:
+        s.execute(update(Check).where(Check.id == check_id).values(max_attempts=5,
+                                                                     interval=30.0))
+    _due(db, check_id, T0)
+    policy = store.claim_due(T0)[0].policy
+    assert (policy.max_attempts, policy.interval) == (5, 30.0)
