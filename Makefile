@@ -39,7 +39,7 @@ LOCALES := ru uk
 I18N := dutydesk/translations
 translations: $(VENV)/.installed-run
 	$(BIN)/pybabel -q extract -F babel.cfg --no-wrap --sort-by-file \
-		-k _ -k gettext -k ngettext:1,2 -k lazy_gettext -k N_ \
+		-k _ -k gettext -k ngettext:1,2 -k lazy_gettext -k N_ -k NP_:1,2 \
 		--project=DutyDesk --version=0.1.0 --copyright-holder="DutyDesk contributors" \
 		--ignore-dirs=".* _* __pycache__ node_modules" -o $(I18N)/messages.pot .
 	@for l in $(LOCALES); do \

@@ -15,8 +15,11 @@ Effective status of one service (:func:`effective_status`), by precedence:
 
 Translatable sentences: :func:`headline` returns a :class:`Headline` (a :class:`Message`)
 holding an English gettext message id with ``%(name)s`` placeholders plus its parameters; the
-template layer does ``headline.render(gettext, ngettext)``. The message ids are marked with
-``N_`` so ``pybabel extract -k N_`` finds them.
+template layer does ``headline.render(gettext, ngettext)`` with Flask-Babel's functions. Message
+ids are marked with ``N_``, and singular/plural pairs with ``NP_``, so ``pybabel extract -k N_
+-k NP_:1,2`` finds them (a pair as one plural entry, which Russian and Ukrainian fill in with
+their three forms). Counted sentences use ``%(num)d``, the variable Flask-Babel's ``ngettext``
+supplies.
 """
 
 from __future__ import annotations
@@ -34,6 +37,20 @@ from .model import Impact, Notice, NoticeKind, Service, ServiceStatus, StatusMod
 def N_(message: str) -> str:
     """Mark ``message`` for extraction without translating it here (gettext_noop)."""
     return message
+
+
+def NP_(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a singular/plural pair for extraction as one plural message (ngettext_noop)."""
+    return singular, plural
+
+
+def _english_gettext(message: str, **variables: str | int) -> str:
+    return message % variables if variables else message
+
+
+def _english_ngettext(singular: str, plural: str, num: int, **variables: str | int) -> str:
+    variables.setdefault("num", num)
+    return (singular if num == 1 else plural) % variables
 
 
 # --------------------------------------------------------------------------------------------
@@ -163,7 +180,7 @@ class Message:
     """A sentence still untranslated: an English gettext id plus its parameters.
 
     ``msgid`` has ``%(name)s`` placeholders filled from ``params``. When ``plural`` is set the
-    sentence is counted: it renders as ``ngettext(msgid, plural, n) % params``.
+    sentence is counted by ``n``: its ids may use ``%(num)d`` for the number.
     """
 
     msgid: str
@@ -171,15 +188,18 @@ class Message:
     plural: str | None = None
     n: int = 0
 
-    def render(self, gettext: Callable[[str], str] = lambda s: s,
-               ngettext: Callable[[str, str, int], str] | None = None) -> str:
-        """The sentence in the language of the given gettext functions (English by default)."""
+    def render(self, gettext: Callable[..., str] = _english_gettext,
+               ngettext: Callable[..., str] = _english_ngettext) -> str:
+        """The sentence in the language of the given functions (English by default).
+
+        Both follow Flask-Babel's API: ``gettext(msgid, **variables)`` and
+        ``ngettext(singular, plural, num, **variables)`` translate, pick the plural form for
+        ``num`` and fill the placeholders themselves (``ngettext`` adds ``num`` to the
+        variables).
+        """
         if self.plural is not None:
-            ngettext = ngettext or (lambda s, p, n: s if n == 1 else p)
-            template = ngettext(self.msgid, self.plural, self.n)
-        else:
-            template = gettext(self.msgid)
-        return template % dict(self.params) if self.params else template
+            return ngettext(self.msgid, self.plural, self.n, **self.params)
+        return gettext(self.msgid, **self.params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,24 +216,23 @@ HEADLINE_MESSAGES: dict[ServiceStatus, tuple[str, str, tuple[str, str]]] = {
     ServiceStatus.MAJOR_OUTAGE: (
         N_("Major outage: %(services)s"),
         N_("Major outage: %(services)s; also affected: %(others)s"),
-        (N_("Major outage: %(count)d service"), N_("Major outage: %(count)d services")),
+        NP_("Major outage: %(num)d service", "Major outage: %(num)d services"),
     ),
     ServiceStatus.PARTIAL_OUTAGE: (
         N_("Partial outage: %(services)s"),
         N_("Partial outage: %(services)s; also affected: %(others)s"),
-        (N_("Partial outage: %(count)d service"), N_("Partial outage: %(count)d services")),
+        NP_("Partial outage: %(num)d service", "Partial outage: %(num)d services"),
     ),
     ServiceStatus.DEGRADED_PERFORMANCE: (
         N_("Degraded performance: %(services)s"),
         N_("Degraded performance: %(services)s; also affected: %(others)s"),
-        (N_("Degraded performance: %(count)d service"),
-         N_("Degraded performance: %(count)d services")),
+        NP_("Degraded performance: %(num)d service", "Degraded performance: %(num)d services"),
     ),
     ServiceStatus.UNDER_MAINTENANCE: (
         N_("Scheduled maintenance in progress: %(services)s"),
         N_("Scheduled maintenance in progress: %(services)s; also affected: %(others)s"),
-        (N_("Scheduled maintenance in progress: %(count)d service"),
-         N_("Scheduled maintenance in progress: %(count)d services")),
+        NP_("Scheduled maintenance in progress: %(num)d service",
+            "Scheduled maintenance in progress: %(num)d services"),
     ),
 }
 
@@ -239,7 +258,7 @@ def headline(services: Sequence[Service], statuses: Mapping[str, ServiceStatus],
     others = [s.name for s, st in troubled if st is not worst]
     named_only, with_others, (singular, plural) = HEADLINE_MESSAGES[worst]
     if len(named) > max_names:
-        return Headline(singular, {"count": len(named)}, plural=plural, n=len(named), level=worst)
+        return Headline(singular, plural=plural, n=len(named), level=worst)
     if others and len(named) + len(others) <= max_names:
         return Headline(with_others, {"services": ", ".join(named), "others": ", ".join(others)},
                         level=worst)

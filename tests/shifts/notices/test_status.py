@@ -197,9 +197,22 @@ RU = {
     "All systems operational": "Все системы работают",
     "Partial outage: %(services)s": "Частичный сбой: %(services)s",
 }
-RU_PLURAL = {  # Russian has three plural forms; this stub knows "5 services".
-    ("Major outage: %(count)d service", 5): "Серьёзный сбой: %(count)d сервисов",
+RU_PLURAL = {  # Russian has three plural forms; this stub knows the "many" one.
+    "Major outage: %(num)d service": ("", "", "Серьёзный сбой: %(num)d сервисов"),
 }
+
+
+def ru_gettext(message, **variables):
+    """A stand-in for Flask-Babel's gettext: translate, then fill in the variables."""
+    text = RU.get(message, message)
+    return text % variables if variables else text
+
+
+def ru_ngettext(singular, plural, num, **variables):
+    """A stand-in for Flask-Babel's ngettext: it adds ``num`` to the variables itself."""
+    variables.setdefault("num", num)
+    form = 0 if num % 10 == 1 and num % 100 != 11 else 2  # enough for these cases
+    return RU_PLURAL.get(singular, (singular, "", plural))[form] % variables
 
 
 @pytest.mark.parametrize(
@@ -213,8 +226,19 @@ RU_PLURAL = {  # Russian has three plural forms; this stub knows "5 services".
 )
 def test_headline_translates_through_gettext(statuses, sentence):
     h = headline(PAGE, statuses, max_names=4)
-    text = h.render(lambda s: RU.get(s, s), lambda s, p, n: RU_PLURAL.get((s, n), p))
-    assert text == sentence
+    assert h.render(ru_gettext, ru_ngettext) == sentence
+
+
+def test_counted_headline_uses_the_number_flask_babel_passes_as_num():
+    h = headline(PAGE, {s.id: S.PARTIAL_OUTAGE for s in PAGE}, max_names=2)
+    assert (h.msgid, h.plural, h.n) == ("Partial outage: %(num)d service",
+                                        "Partial outage: %(num)d services", 5)
+    assert h.render() == "Partial outage: 5 services"
+
+
+def test_a_service_name_with_a_percent_sign_is_shown_as_is():
+    named = [Service(id="up", name="100% uptime", status=S.MAJOR_OUTAGE)]
+    assert headline(named, {}).render() == "Major outage: 100% uptime"
 
 
 def test_headline_carries_the_worst_level_for_the_banner_colour():
