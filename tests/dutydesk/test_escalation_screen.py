@@ -102,3 +102,21 @@ def test_bad_input_is_refused_with_the_reason_and_nothing_is_saved(
 def test_engineers_cannot_edit_escalation(signed_in: Any, db: Database) -> None:
     engineer = signed_in("engineer")
     assert engineer.get(PAGE).status_code == 403
+
+
+@pytest.mark.parametrize("role", ["shift_lead", "admin"])
+def test_shift_leads_and_admins_find_the_screen_in_the_menu_and_on_the_incidents_screen(
+    signed_in: Any, role: str
+) -> None:
+    lead = signed_in(role)
+    link = f'href="{PAGE}"'
+    assert link in lead.get("/").get_data(as_text=True)  # the top menu, on any page
+    assert link in lead.get("/incidents").get_data(as_text=True)
+    assert lead.get(PAGE).status_code == 200
+
+
+@pytest.mark.parametrize("role", ["viewer", "engineer"])
+def test_roles_that_may_not_edit_escalation_see_no_link_to_it(signed_in: Any, role: str) -> None:
+    person = signed_in(role)
+    for page in ("/", "/incidents"):
+        assert f'href="{PAGE}"' not in person.get(page).get_data(as_text=True)
