@@ -5,7 +5,7 @@ from __future__ import annotations
 import zoneinfo
 from datetime import datetime
 
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 from flask_babel import Babel, format_datetime, get_locale
 
 from dutydesk.config import SUPPORTED_LANGUAGES
@@ -16,6 +16,8 @@ LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "uk": "Українс
 def select_locale() -> str:
     from dutydesk.context import principal, settings
 
+    if not has_request_context():  # app context only (CLI, worker, a chart): no viewer to ask
+        return settings().default_language
     user = principal().user
     if user is not None and user.language in SUPPORTED_LANGUAGES:
         return user.language
