@@ -11,6 +11,7 @@ import click
 from dutydesk import migrate
 from dutydesk.config import load_settings
 from dutydesk.db import Database
+from dutydesk.demo.mailbox import DemoMailbox
 from dutydesk.demo.seed import DemoCredentials, seed_demo
 from dutydesk.demo.targets import HttpService, start_targets
 
@@ -33,16 +34,24 @@ def run_demo(*, host: str, port: int, keep: bool, environ: dict[str, str]) -> No
     if not keep:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-    settings = load_settings(
-        {
-            "database_url": f"sqlite:///{db_path}",
-            "base_url": f"http://{host}:{port}",
-            "env": "development",
-            # the demo data center is in Kyiv: show its times there unless told otherwise
-            "timezone": environ.get("DUTYDESK_TIMEZONE", "Europe/Kyiv"),
-        },
-        environ=environ,
-    )
+    overrides = {
+        "database_url": f"sqlite:///{db_path}",
+        "base_url": f"http://{host}:{port}",
+        "env": "development",
+        # the demo data center is in Kyiv: show its times there unless told otherwise
+        "timezone": environ.get("DUTYDESK_TIMEZONE", "Europe/Kyiv"),
+    }
+    mailbox = None
+    if "DUTYDESK_SMTP_HOST" not in environ:
+        # no mail server of the user's own: the demo's mail lands in a local mailbox
+        mail_folder = instance / "demo-mail"
+        if not keep:
+            for old in mail_folder.glob("*.eml"):
+                old.unlink()
+        mailbox = DemoMailbox(mail_folder).start()
+        overrides.update({"smtp_host": "127.0.0.1", "smtp_port": mailbox.port,
+                          "smtp_security": "none"})
+    settings = load_settings(overrides, environ=environ)
     db = Database(settings.database_url)
     migrate.upgrade(db)
     targets = start_targets(DEMO_SERVICES, DEMO_TCP)
@@ -53,6 +62,8 @@ def run_demo(*, host: str, port: int, keep: bool, environ: dict[str, str]) -> No
     )
     summary = seed_demo(db, settings, targets, credentials, fresh=not keep)
     click.echo(summary)
+    if mailbox is not None:
+        click.echo(f"Mail the demo sends is saved as .eml files in {mailbox.folder}/")
     from dutydesk.cli import serve_app
     from dutydesk.demo.extras import start_backup_job
 
@@ -63,3 +74,5 @@ def run_demo(*, host: str, port: int, keep: bool, environ: dict[str, str]) -> No
     finally:
         stop.set()
         targets.stop()
+        if mailbox is not None:
+            mailbox.stop()
