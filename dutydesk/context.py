@@ -47,6 +47,24 @@ def db_session() -> Session:
     return session
 
 
+def end_read_transaction() -> None:
+    """End the request session's transaction when it has only read so far.
+
+    On SQLite every transaction of the request session begins with ``BEGIN IMMEDIATE`` (the
+    write lock, see ``dutydesk.db``). Left open after the sign-in lookup, it would hold that
+    lock for the whole request: the worker's writes would wait for the page to render, and any
+    read through another connection in the same request would wait for its own request. Loaded
+    objects stay usable (``expire_on_commit=False``); the next use begins a new transaction.
+    Raises ``RuntimeError`` when the session holds changes: those are the view's to commit.
+    """
+    session = g.get("_db_session")
+    if session is None or not session.in_transaction():
+        return
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("the request session holds unsaved changes; commit or roll back")
+    session.commit()
+
+
 def close_db_session(_exc: BaseException | None = None) -> None:
     session = g.pop("_db_session", None)
     if session is not None:

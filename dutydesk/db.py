@@ -3,6 +3,16 @@
 SQLite (embedded default) gets WAL mode, foreign keys and a busy timeout on every connection;
 PostgreSQL is used as-is through psycopg 3. There is no module-level engine: the app factory and
 the worker each build a ``Database`` and pass it around.
+
+Locking on SQLite: a transaction begins with ``BEGIN IMMEDIATE``, which takes the database's one
+write lock up front (two writers queue on the busy timeout instead of one failing on upgrade
+from a read lock). That is right for work that may write, and wrong for reads that run beside
+it: a reader taking the write lock waits for every writer — including, in a web request, the
+request's own session — and holds every writer up. Reads that never write go through
+:meth:`Database.read_session` / :meth:`Database.read_connection`: a deferred ``BEGIN`` that
+in WAL mode reads one consistent snapshot without any write lock, so it neither waits for
+writers nor blocks them. Such a transaction refuses to write (:class:`ReadOnlyError`), on
+PostgreSQL too, so the contract holds on both backends.
 """
 
 from __future__ import annotations
@@ -15,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -66,8 +76,38 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+#: Execution option marking a connection whose transactions only read (see the module docstring).
+READ_ONLY = "dutydesk_read_only"
+# What a read-only transaction may send: reads, and the statements that frame a transaction.
+_READ_STATEMENTS = ("SELECT", "WITH", "PRAGMA", "SHOW", "SET", "EXPLAIN", "BEGIN", "SAVEPOINT",
+                    "RELEASE", "ROLLBACK", "COMMIT")
+
+
+class ReadOnlyError(RuntimeError):
+    """A statement that may write was sent through a read-only session or connection."""
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     """Create an engine with the connection settings DutyDesk relies on."""
+    engine = _make_engine(url, pool_size=pool_size)
+
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _refuse_writes_when_read_only(conn: Connection, cursor: Any, statement: str,
+                                      parameters: Any, context: Any, executemany: bool,
+                                      ) -> tuple[str, Any]:
+        # On SQLite a write inside a deferred transaction would have to upgrade its read lock,
+        # which fails at once under contention instead of queueing: refuse it up front.
+        if (conn.get_execution_options().get(READ_ONLY)
+                and not statement.lstrip().upper().startswith(_READ_STATEMENTS)):
+            raise ReadOnlyError(
+                f"read-only session: refusing {statement.split(None, 1)[0]!r}; "
+                "write through Database.session() or the request session instead")
+        return statement, parameters
+
+    return engine
+
+
+def _make_engine(url: str, *, pool_size: int) -> Engine:
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
@@ -91,7 +131,11 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             cursor.close()
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: Any) -> None:
+        def _sqlite_begin(conn: Connection) -> None:
+            if conn.get_execution_options().get(READ_ONLY):
+                # A reader: a WAL snapshot without the write lock (module docstring).
+                conn.exec_driver_sql("BEGIN")
+                return
             # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout
             # instead of one failing with "database is locked" on upgrade from a read lock.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -117,6 +161,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+        # The same pool; connections checked out through it carry the read-only option.
+        self.read_engine = self.engine.execution_options(**{READ_ONLY: True})
+        self.read_session_factory = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -134,6 +181,25 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session that only reads: on SQLite it takes no write lock, so it neither waits for
+        a writer (another process, or the caller's own open write transaction) nor holds one
+        up. Everything it reads comes from one transaction; writing raises
+        :class:`ReadOnlyError`. Rolled back and closed at the end."""
+        session = self.read_session_factory()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """A Core connection with the guarantees of :meth:`read_session`."""
+        with self.read_engine.connect() as conn:
+            yield conn
 
     def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""

@@ -11,7 +11,14 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
 from dutydesk import audit
-from dutydesk.context import app_state, db_session, is_api_request, principal, settings
+from dutydesk.context import (
+    app_state,
+    db_session,
+    end_read_transaction,
+    is_api_request,
+    principal,
+    settings,
+)
 from dutydesk.db import utcnow
 from dutydesk.errors import ApiError
 from dutydesk.models import ApiToken, KioskLink, LoginFailure, Role, User
@@ -31,7 +38,13 @@ _LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def load_principal() -> None:
-    """Work out who makes this request and put it on ``g.principal``."""
+    """Work out who makes this request and put it on ``g.principal``; the lookup's read
+    transaction is ended (see :func:`dutydesk.context.end_read_transaction`)."""
+    _load_principal()
+    end_read_transaction()
+
+
+def _load_principal() -> None:
     g.principal = ANONYMOUS
     header = request.headers.get("Authorization", "")
     if header:

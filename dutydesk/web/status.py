@@ -41,11 +41,9 @@ def page_model() -> Any:
     """The page model as of the snapshot's stable instant (the same in every process, so every
     worker renders the same bytes for the same database state)."""
     now = as_of()
-    s = app_state().db.session_factory()
-    try:
+    # Read-only: a build must not wait for (or hold up) a writer, see Database.read_session.
+    with app_state().db.read_session() as s:
         data = load_page(s, now)
-    finally:
-        s.close()
     return build_page(data.groups, data.services, data.notices, now, site_zone(),
                       check_states=data.check_states, check_flips=data.check_flips), data.notices
 

@@ -127,7 +127,10 @@ class SnapshotCache:
         now = time.monotonic()
         if now - self.checked_at < GENERATION_CHECK:
             return
-        with app_state().db.engine.connect() as conn:
+        # A read-only connection: on SQLite it takes no write lock, so the refresh neither
+        # waits for a writer (the worker, or the signed-in request's own session) nor holds
+        # one up; both reads come from one snapshot of the database.
+        with app_state().db.read_connection() as conn:
             row = conn.execute(select(StatusPageGeneration.generation,
                                       StatusPageGeneration.changed_at)
                                .where(StatusPageGeneration.id == 1)).first()
