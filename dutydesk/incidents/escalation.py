@@ -24,6 +24,14 @@ lead at 90, and nothing after that.
   acknowledged or pending incident, the next step after the last one notified is notified once
   (the owner stays; the next line is told the SLA is breached).
 
+- **Policy change** (``escalation_policy_changed``: a person chose another policy for the
+  incident, or its policy was deleted and the default took over): ``policy`` is the policy in
+  force *now*, and the timeline before the change was run under another one. So at the change
+  the running cycle keeps exactly the steps the timeline says were notified, and the rest of it
+  follows the new policy: the next step is due one (new) delay after the last step was notified,
+  and never before the change itself. Switching to a faster policy can therefore page the next
+  step at once (one step, not a burst); switching to a slower one postpones it.
+
 The worker records each notification it sends as an ``escalation_notified`` event (use
 ``notified_event``); ``escalation_due`` never returns a step the timeline says was notified.
 """
@@ -204,6 +212,25 @@ class _Cycle:
     def next_position(self) -> int:
         return self.reached[-1].position + 1 if self.reached else 0
 
+    def rebase(self, moment: datetime, notified: dict[tuple[int, int], datetime]) -> None:
+        """The policy changed at ``moment`` (see the module docstring, *Policy change*).
+
+        What was replayed so far used the new policy on a past that ran under the old one, so
+        only the steps really notified in this cycle (``notified``: key -> when) stay reached.
+        """
+        last = max((pos for number, pos in notified if number == self.number), default=0)
+        last = min(last, self.policy.positions - 1)
+        replayed = {n.position: n.due_at for n in self.reached}
+        self.reached = [
+            self.notification(
+                position,
+                notified.get((self.number, position)) or replayed.get(position) or moment,
+            )
+            for position in range(last + 1)
+        ]
+        self.anchor_position = last + 1
+        self.anchor_time = max(moment, self.reached[-1].due_at + self.policy.step_at(last).delay)
+
     def bump(self, moment: datetime) -> None:
         """Escalate now: the next position becomes due at ``moment``."""
         self.advance_to(moment)
@@ -227,7 +254,7 @@ def escalation_due(
     except TimestampError as exc:
         raise EscalationError(str(exc)) from None
     events = in_order(timeline, now)
-    notified: set[tuple[int, int]] = set()
+    notified: dict[tuple[int, int], datetime] = {}  # (cycle, position) -> when it was sent
     status: IncidentStatus | None = None
     cycle: _Cycle | None = None
     cycles_started = 0
@@ -237,7 +264,11 @@ def escalation_due(
         if cycle is not None:
             cycle.advance_to(event.at)
         if event.kind is EventKind.ESCALATION_NOTIFIED:
-            notified.add(_notified_key(event))
+            notified.setdefault(_notified_key(event), event.at)
+            continue
+        if event.kind is EventKind.ESCALATION_POLICY_CHANGED:
+            if cycle is not None:
+                cycle.rebase(event.at, notified)
             continue
         if event.kind in (EventKind.SLA_BREACHED, EventKind.ESCALATED):
             if cycle is not None and status in (

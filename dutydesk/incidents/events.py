@@ -5,27 +5,29 @@ The timeline is the incident's history and the input of every time-based decisio
 actor (a login, or a system actor such as ``"alertmanager"``, ``"escalation"``, ``"sla"``) and a
 small JSON-able ``data`` map. Which keys ``data`` holds per kind:
 
-=====================  ========================================================================
-kind                   data
-=====================  ========================================================================
-triggered              priority ("P1".."P4"), line ("first_line"/"second_line"), assignee
-alert                  dedup_key, status (a repeat alert attached; no state change)
-acknowledged           —
-unacknowledged         reason (ack withdrawn, or the acknowledgement timeout re-triggered it)
-pending                reason
-resumed                status (what it returned to: "triggered" or "acknowledged")
-resolved               note (the resolution note)
-reopened               reason (may be empty)
-reassigned             from_line, to_line, from_assignee, to_assignee, reason, hand_back (bool)
-priority_changed       from, to ("P1".."P4"), reason
-note                   text
-escalated              reason (a person asked to escalate now)
-escalation_notified    cycle, position, step, round, targets (written after notifying a step)
-notification_sent      free-form (written by the outbox sender)
-notification_failed    free-form (written by the outbox sender)
-sla_warning            clock ("acknowledge"/"resolve"), elapsed_s, target_s
-sla_breached           clock, elapsed_s, target_s
-=====================  ========================================================================
+=========================  ======================================================================
+kind                       data
+=========================  ======================================================================
+triggered                  priority ("P1".."P4"), line ("first_line"/"second_line"), assignee
+alert                      dedup_key, status (a repeat alert attached; no state change)
+acknowledged               —
+unacknowledged             reason (ack withdrawn, or the acknowledgement timeout re-triggered it)
+pending                    reason
+resumed                    status (what it returned to: "triggered" or "acknowledged")
+resolved                   note (the resolution note)
+reopened                   reason (may be empty)
+reassigned                 from_line, to_line, from_assignee, to_assignee, reason, hand_back (bool)
+priority_changed           from, to ("P1".."P4"), reason
+note                       text
+escalated                  reason (a person asked to escalate now)
+escalation_notified        cycle, position, step, round, targets (written after notifying a step)
+escalation_policy_changed  from, to (policy names), from_id, to_id (``None``: the default),
+                           reason (a person chose another policy, or the chosen one was deleted)
+notification_sent          free-form (written by the outbox sender)
+notification_failed        free-form (written by the outbox sender)
+sla_warning                clock ("acknowledge"/"resolve"), elapsed_s, target_s
+sla_breached               clock, elapsed_s, target_s
+=========================  ======================================================================
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class EventKind(enum.StrEnum):
     NOTE = "note"
     ESCALATED = "escalated"
     ESCALATION_NOTIFIED = "escalation_notified"
+    ESCALATION_POLICY_CHANGED = "escalation_policy_changed"
     NOTIFICATION_SENT = "notification_sent"
     NOTIFICATION_FAILED = "notification_failed"
     SLA_WARNING = "sla_warning"

@@ -152,6 +152,7 @@ def incident_as_dict(incident: Incident) -> dict[str, Any]:
         "reopen_count": incident.reopen_count,
         "alert_count": incident.alert_count,
         "labels": incident.labels or {},
+        "escalation_policy_id": incident.escalation_policy_id,  # None: the default policy
         "created_at": iso(incident.created_at),
         "updated_at": iso(incident.updated_at),
         "last_alert_at": iso(incident.last_alert_at),

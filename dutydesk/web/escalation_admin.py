@@ -2,7 +2,8 @@
 
 Form input is turned into the pure ``EscalationPolicy`` before anything is stored, so a policy the
 pager could not run is refused with the validator's message and nothing is saved. Changes are
-audited with the before and after values.
+audited with the before and after values. A policy other than the default can be deleted; the open
+incidents that followed it go over to the default (``dutydesk.incidents.policies``).
 """
 
 from __future__ import annotations
@@ -11,19 +12,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import select, update
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from dutydesk import audit
 from dutydesk.context import db_session, principal, require_role
+from dutydesk.db import utcnow
 from dutydesk.incidents.escalation import (
     ROLE_TARGETS,
     EscalationError,
     EscalationPolicy,
     EscalationStep,
 )
+from dutydesk.incidents.policies import PolicyDeleteRefused, delete_policy, policy_as_dict
 from dutydesk.models import Role
-from dutydesk.models.incidents import EscalationPolicyRow
+from dutydesk.models.incidents import EscalationPolicyRow, Incident
 
 bp = Blueprint("escalation", __name__)
 
@@ -81,16 +86,6 @@ def parse_policy_form(form: Any) -> PolicyForm:
     return PolicyForm(name=name, policy=policy, is_default=form.get("is_default") in ("on", "1"))
 
 
-def _as_dict(row: EscalationPolicyRow) -> dict[str, Any]:
-    return {
-        "name": row.name,
-        "steps": list(row.steps),
-        "repeat": row.repeat,
-        "ack_timeout_minutes": row.ack_timeout_minutes,
-        "is_default": row.is_default,
-    }
-
-
 def save_policy(
     session: Session, actor: Any, row: EscalationPolicyRow | None, parsed: PolicyForm
 ) -> EscalationPolicyRow:
@@ -102,7 +97,7 @@ def save_policy(
         )
     ):
         raise EscalationError(f"name {parsed.name!r} is already used by another policy")
-    before = _as_dict(row) if row is not None else None
+    before = policy_as_dict(row) if row is not None else None
     if row is None:
         row = EscalationPolicyRow(name=parsed.name)
         session.add(row)
@@ -129,7 +124,7 @@ def save_policy(
         row.id,
         summary=f"{'created' if before is None else 'updated'} escalation policy {row.name!r}",
         before=before,
-        after=_as_dict(row),
+        after=policy_as_dict(row),
     )
     return row
 
@@ -156,11 +151,53 @@ def escalation_policies() -> Any:
             s.commit()
             flash("escalation policy saved", "success")
             return redirect(url_for("escalation.escalation_policies"))
+    return _page(status, request.form if status != 200 else {})
+
+
+@bp.route("/incidents/escalation/<int:policy_id>/delete", methods=["POST"])
+@require_role(Role.SHIFT_LEAD)
+def escalation_policy_delete(policy_id: int) -> Any:
+    s = db_session()
+    row = s.get(EscalationPolicyRow, policy_id)
+    if row is None:
+        abort(404)
+    name = row.name
+    try:
+        moved = delete_policy(s, principal(), row, utcnow())
+    except PolicyDeleteRefused as exc:
+        s.rollback()
+        flash(_("Not deleted: %(reason)s", reason=str(exc)), "error")
+        return _page(409, {})
+    s.commit()
+    flash(
+        ngettext(
+            "Escalation policy %(name)s deleted; %(num)d open incident now follows the default "
+            "policy.",
+            "Escalation policy %(name)s deleted; %(num)d open incidents now follow the default "
+            "policy.",
+            len(moved),
+            name=name,
+        ),
+        "success",
+    )
+    return redirect(url_for("escalation.escalation_policies"))
+
+
+def _page(status: int, form: Any) -> Any:
+    s = db_session()
     rows = list(s.scalars(select(EscalationPolicyRow).order_by(EscalationPolicyRow.name)))
+    in_use = dict(
+        s.execute(
+            select(Incident.escalation_policy_id, func.count(Incident.id))
+            .where(Incident.escalation_policy_id.is_not(None), Incident.status != "resolved")
+            .group_by(Incident.escalation_policy_id)
+        ).all()
+    )
     return render_template(
         "incidents/escalation.html",
         policies=rows,
+        open_incidents=in_use,
         step_rows=FORM_STEP_ROWS,
         role_targets=ROLE_TARGETS,
-        form=request.form if status != 200 else {},
+        form=form,
     ), status

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 
@@ -16,10 +17,11 @@ from dutydesk.alerts.matchers import MatcherError, SilenceError
 from dutydesk.context import app_state, db_session, principal, require_role, settings
 from dutydesk.db import utcnow
 from dutydesk.incidents import service
-from dutydesk.incidents.lifecycle import Action, LifecycleError
+from dutydesk.incidents.lifecycle import Action, InvalidAction, LifecycleError
+from dutydesk.incidents.policies import choose_policy
 from dutydesk.incidents.store import IncidentNotFound, timeline
 from dutydesk.models import Role
-from dutydesk.models.incidents import Incident, SilenceRow
+from dutydesk.models.incidents import EscalationPolicyRow, Incident, SilenceRow
 from dutydesk.pagination import PaginationError, paginate, parse_page_args
 from dutydesk.pipeline import metrics_for
 
@@ -80,6 +82,10 @@ def incident_list() -> Any:
 @bp.route("/incidents/<int:incident_id>")
 @require_role(Role.VIEWER)
 def incident_detail(incident_id: int) -> Any:
+    return _detail_page(incident_id)
+
+
+def _detail_page(incident_id: int, status: int = 200) -> Any:
     s = db_session()
     incident = s.get(Incident, incident_id)
     if incident is None:
@@ -87,6 +93,7 @@ def incident_detail(incident_id: int) -> Any:
     now = utcnow()
     sla = service.sla_as_dict(incident, timeline(s, incident.id), settings(), now)
     notice_link = "/notices/new?" + urlencode({"incident": incident.id, "title": incident.title})
+    policies = list(s.scalars(select(EscalationPolicyRow).order_by(EscalationPolicyRow.name)))
     return render_template(
         "incidents/detail.html",
         incident=incident,
@@ -94,7 +101,41 @@ def incident_detail(incident_id: int) -> Any:
         sla=sla,
         can_act=principal().can(Role.ENGINEER),
         notice_link=notice_link,
-    )
+        policies=policies,
+        default_policy=next((p for p in policies if p.is_default), None),
+        current_policy=next((p for p in policies if p.id == incident.escalation_policy_id), None),
+    ), status
+
+
+@bp.route("/incidents/<int:incident_id>/escalation-policy", methods=["POST"])
+@require_role(Role.ENGINEER)
+def incident_policy(incident_id: int) -> Any:
+    """Choose the incident's escalation policy (empty ``policy_id``: the default policy)."""
+    s = db_session()
+    raw = (request.form.get("policy_id") or "").strip()
+    if raw and not raw.isdigit():
+        flash(_("Not changed: %(reason)s", reason=f"policy_id must be a number, got {raw!r}"),
+              "error")
+        return _detail_page(incident_id, 400)
+    try:
+        choose_policy(
+            s,
+            principal(),
+            incident_id,
+            int(raw) if raw else None,
+            utcnow(),
+            reason=request.form.get("reason", ""),
+        )
+    except IncidentNotFound:
+        s.rollback()
+        abort(404)
+    except LifecycleError as exc:
+        s.rollback()
+        flash(_("Not changed: %(reason)s", reason=str(exc)), "error")
+        return _detail_page(incident_id, 400 if isinstance(exc, InvalidAction) else 409)
+    s.commit()
+    flash(_("Escalation policy changed."), "success")
+    return redirect(url_for("incidents.incident_detail", incident_id=incident_id))
 
 
 @bp.route("/incidents/<int:incident_id>/<name>", methods=["POST"])

@@ -6,10 +6,12 @@ state forbids the action (``already acknowledged by X``, resolved, changed meanw
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from dutydesk.alerts.matchers import MatcherError, SilenceError
 from dutydesk.context import app_state, db_session, principal, require_role, settings
@@ -17,9 +19,10 @@ from dutydesk.db import utcnow
 from dutydesk.errors import ApiError
 from dutydesk.incidents import service
 from dutydesk.incidents.lifecycle import Action, InvalidAction, TransitionRefused
+from dutydesk.incidents.policies import choose_policy, policy_as_dict
 from dutydesk.incidents.store import IncidentNotFound, timeline
 from dutydesk.models import Role
-from dutydesk.models.incidents import Incident, SilenceRow
+from dutydesk.models.incidents import EscalationPolicyRow, Incident, SilenceRow
 from dutydesk.openapi import PAGE_PARAMS, operation, query_param
 from dutydesk.pagination import paginate
 from dutydesk.pipeline import metrics_for
@@ -56,10 +59,9 @@ def _detail(incident: Incident) -> dict[str, Any]:
 
 
 def _act(incident_id: int, action: Action, **fields: Any) -> Any:
-    s = db_session()
     expected = request.headers.get("If-Match")
-    try:
-        incident = service.perform(
+    return _change(
+        lambda s: service.perform(
             s,
             principal(),
             incident_id,
@@ -69,6 +71,14 @@ def _act(incident_id: int, action: Action, **fields: Any) -> Any:
             expected_version=int(expected) if expected and expected.isdigit() else None,
             **fields,
         )
+    )
+
+
+def _change(apply: Callable[[Session], Incident]) -> Any:
+    """Run one incident change, commit, answer with the incident (errors as 400/404/409)."""
+    s = db_session()
+    try:
+        incident = apply(s)
     except IncidentNotFound as exc:
         s.rollback()
         raise ApiError(404, str(exc)) from None
@@ -263,6 +273,46 @@ def incidents_escalate(incident_id: int) -> Any:
 @require_role(Role.ENGINEER)
 def incidents_priority(incident_id: int) -> Any:
     return _act(incident_id, Action.CHANGE_PRIORITY, **_text_fields("priority", "reason"))
+
+
+@bp.route("/incidents/<int:incident_id>/escalation-policy", methods=["POST"])
+@operation(
+    "Choose the escalation policy the incident follows (audited, on the timeline); the running "
+    "escalation continues under it. policy_id null: the default policy",
+    tags=["incidents"],
+    request_body={
+        "type": "object",
+        "required": ["policy_id"],
+        "properties": {
+            "policy_id": {"type": ["integer", "null"]},
+            "reason": {"type": "string"},
+        },
+    },
+)
+@require_role(Role.ENGINEER)
+def incidents_escalation_policy(incident_id: int) -> Any:
+    data = json_body(("policy_id",))
+    policy_id, reason = data["policy_id"], data.get("reason") or ""
+    if policy_id is not None and (isinstance(policy_id, bool) or not isinstance(policy_id, int)):
+        raise ApiError(
+            400, f"policy_id must be an integer or null (the default policy), got {policy_id!r}"
+        )
+    if not isinstance(reason, str):
+        raise ApiError(400, f"reason must be text, got {type(reason).__name__}")
+    return _change(
+        lambda s: choose_policy(s, principal(), incident_id, policy_id, utcnow(), reason=reason)
+    )
+
+
+@bp.route("/escalation-policies")
+@operation(
+    "Escalation policies (ids for choosing an incident's policy), by name",
+    tags=["incidents"],
+)
+@require_role(Role.VIEWER)
+def escalation_policies_list() -> Any:
+    rows = db_session().scalars(select(EscalationPolicyRow).order_by(EscalationPolicyRow.name))
+    return jsonify(items=[{"id": row.id, **policy_as_dict(row)} for row in rows])
 
 
 # --- silences -----------------------------------------------------------------------------------

@@ -120,3 +120,72 @@ def test_roles_that_may_not_edit_escalation_see_no_link_to_it(signed_in: Any, ro
     person = signed_in(role)
     for page in ("/", "/incidents"):
         assert f'href="{PAGE}"' not in person.get(page).get_data(as_text=True)
+
+
+def delete_url(policy_id: int) -> str:
+    return f"{PAGE}/{policy_id}/delete"
+
+
+def test_shift_lead_deletes_a_policy_and_its_open_incidents_follow_the_default(
+    signed_in: Any, app: Any, db: Database, api_token: Any
+) -> None:
+    from tests.dutydesk.test_incidents_web import open_incident
+
+    lead = signed_in("shift_lead")
+    lead.post(PAGE, data={"csrf_token": form_token(lead, PAGE), **good_form()})  # default
+    lead.post(
+        PAGE,
+        data={"csrf_token": form_token(lead, PAGE), **good_form(name="vendor", is_default=None)},
+    )
+    vendor = next(p for p in policies(db) if p.name == "vendor")
+    incident_id = open_incident(db, app, "chiller-2")
+    chosen = app.test_client().post(
+        f"/api/v1/incidents/{incident_id}/escalation-policy",
+        json={"policy_id": vendor.id},
+        headers={"Authorization": f"Bearer {api_token('engineer')}"},
+    )
+    assert chosen.status_code == 200
+    assert "Followed by 1 open incident." in lead.get(PAGE).get_data(as_text=True)
+
+    answer = lead.post(
+        delete_url(vendor.id), data={"csrf_token": form_token(lead, PAGE)}, follow_redirects=True
+    )
+    assert answer.status_code == 200
+    assert "1 open incident now follows the default policy" in answer.get_data(as_text=True)
+    assert [p.name for p in policies(db)] == ["night"]
+    detail = lead.get(f"/incidents/{incident_id}").get_data(as_text=True)
+    assert "escalation_policy_changed" in detail and "was deleted" in detail
+    with db.session() as s:
+        assert s.scalar(select(AuditEntry.action).order_by(AuditEntry.id.desc()).limit(1)) == (
+            "escalation_policy.delete"
+        )
+
+
+def test_deleting_the_default_policy_is_refused_with_the_reason(
+    signed_in: Any, db: Database
+) -> None:
+    lead = signed_in("shift_lead")
+    lead.post(PAGE, data={"csrf_token": form_token(lead, PAGE), **good_form()})
+    [night] = policies(db)
+    page = lead.get(PAGE).get_data(as_text=True)
+    assert f'action="{delete_url(night.id)}"' not in page  # no button for the default
+    answer = lead.post(delete_url(night.id), data={"csrf_token": form_token(lead, PAGE)})
+    assert answer.status_code == 409
+    assert "is the default escalation policy and cannot be deleted" in answer.get_data(
+        as_text=True
+    )
+    assert [p.name for p in policies(db)] == ["night"]
+
+
+def test_engineers_cannot_delete_a_policy_and_unknown_ids_are_404(
+    signed_in: Any, db: Database
+) -> None:
+    lead = signed_in("shift_lead")
+    lead.post(PAGE, data={"csrf_token": form_token(lead, PAGE), **good_form(is_default=None)})
+    [night] = policies(db)
+    engineer = signed_in("engineer")
+    refused = engineer.post(delete_url(night.id), data={"csrf_token": form_token(engineer)})
+    assert refused.status_code == 403
+    missing = lead.post(delete_url(night.id + 1), data={"csrf_token": form_token(lead, PAGE)})
+    assert missing.status_code == 404
+    assert len(policies(db)) == 1

@@ -228,6 +228,71 @@ class TestBreachAndManualEscalation:
         assert status.due == () and not status.active and status.retrigger_at is None
 
 
+def changed(m, to="fast"):
+    return (m, "escalation_policy_changed", {"from": "standard", "to": to, "reason": "r"})
+
+
+# Every 5 minutes, three rounds: positions due at 0, 5, 10, ... 40 when run from the start.
+FAST = EscalationPolicy(
+    steps=(
+        EscalationStep(("first_line",), 5),
+        EscalationStep(("second_line",), 5),
+        EscalationStep(("shift_lead",), 5),
+    ),
+    repeat=2,
+)
+SLOW = EscalationPolicy(
+    steps=(EscalationStep(("first_line",), 60), EscalationStep(("second_line",), 60)),
+    repeat=1,
+)
+
+
+class TestPolicyChange:
+    """``policy`` is the one in force now; the timeline before the change ran under POLICY."""
+
+    def test_a_faster_policy_pages_the_next_step_at_once_and_not_a_burst(self):
+        # POLICY paged first line at 0 and second line at 10; at 25 someone picks FAST. Replayed
+        # from the start FAST would owe positions 2..5; only the next one is due, at once.
+        entries = timeline(TRIGGER, sent(0, 0), sent(10, 1), changed(25))
+        status = escalation_due(FAST, entries, at(25))
+        assert due_list(status) == [(0, 2, at(25))]
+        assert status.next_due_at == at(30)  # then FAST's own rhythm
+
+    def test_the_next_step_after_a_change_waits_the_new_delay_from_the_last_page(self):
+        entries = timeline(TRIGGER, sent(0, 0), changed(2))
+        status = escalation_due(FAST, entries, at(2))
+        assert status.due == () and status.next_due_at == at(5)
+
+    def test_a_slower_policy_postpones_the_next_step(self):
+        # Two steps were paged under POLICY; SLOW's next step comes 60 min after the last page,
+        # not when SLOW replayed from the start would have reached it (120).
+        entries = timeline(TRIGGER, sent(0, 0), sent(10, 1), changed(15, "slow"))
+        assert escalation_due(SLOW, entries, at(69)).due == ()
+        status = escalation_due(SLOW, entries, at(70))
+        assert due_list(status) == [(0, 2, at(70))]
+        assert status.current is not None and status.current.targets == ("first_line",)
+
+    def test_a_change_before_the_first_page_keeps_the_first_step_due(self):
+        entries = timeline(TRIGGER, changed(0))
+        status = escalation_due(FAST, entries, at(0))
+        assert due_list(status) == [(0, 0, at(0))]
+        assert status.next_due_at == at(5)
+
+    def test_a_policy_with_fewer_steps_than_were_paged_has_nothing_left(self):
+        one_step = EscalationPolicy(steps=(EscalationStep(("first_line",), 5),))
+        entries = timeline(TRIGGER, sent(0, 0), sent(10, 1), sent(30, 2), changed(31))
+        status = escalation_due(one_step, entries, at(90))
+        assert status.due == () and status.exhausted and not status.active
+
+    def test_a_cycle_after_the_change_runs_the_new_policy_from_its_first_step(self):
+        entries = timeline(
+            TRIGGER, sent(0, 0), changed(2), (3, "acknowledged", {}),
+            (4, "unacknowledged", {"reason": "r"}),
+        )
+        status = escalation_due(FAST, entries, at(9))
+        assert due_list(status) == [(1, 0, at(4)), (1, 1, at(9))]
+
+
 class TestNewCycles:
     @pytest.mark.parametrize(
         "restart",
