@@ -59,6 +59,7 @@ class Settings:
     scheduler_heartbeat_max_age: int = 60
     api_page_size_max: int = 500
     fallback_group: str = ""
+    alert_retention_days: int = 30
     instance_path: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -80,6 +81,23 @@ def _positive_int(minimum: int) -> Callable[[str, Any], int]:
         if number < minimum:
             raise _Invalid(f"{name}: must be at least {minimum}, got {number}")
         return number
+
+    return check
+
+
+def _whole_days(minimum: int, maximum: int) -> Callable[[str, Any], int]:
+    """Strictly a whole number of days: ``30`` or ``"30"``; not ``true``, ``1.5``, ``"30d"``."""
+
+    def check(name: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise _Invalid(f"{name}: expected a whole number of days, got {value!r}")
+        text = str(value).strip()
+        if not re.fullmatch(r"[+-]?\d+", text):
+            raise _Invalid(f"{name}: expected a whole number of days, got {value!r}")
+        days = int(text)
+        if not minimum <= days <= maximum:
+            raise _Invalid(f"{name}: must be between {minimum} and {maximum} days, got {days}")
+        return days
 
     return check
 
@@ -167,6 +185,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "scheduler_heartbeat_max_age": _positive_int(5),
     "api_page_size_max": _positive_int(1),
     "fallback_group": _text,
+    "alert_retention_days": _whole_days(1, 3650),  # at most ten years: a typo, not a policy
     "instance_path": _text,
 }
 

@@ -6,6 +6,8 @@
 - ``run_clocks``: for every open incident, record SLA warnings/breaches, re-trigger expired
   acknowledgements, and page the escalation steps that are due. Each incident is claimed with a
   compare-and-set on ``version`` before anything is written, so several workers share the work.
+- ``purge_once`` (``dutydesk.incidents.retention``): received alerts past
+  ``DUTYDESK_ALERT_RETENTION_DAYS`` are deleted in bounded batches, except an open incident's.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dutydesk.incidents.escalation import escalation_due
 from dutydesk.incidents.events import EventKind
 from dutydesk.incidents.lifecycle import Action, LifecycleError
 from dutydesk.incidents.paging import page_due_steps, policy_for
+from dutydesk.incidents.retention import purge_once
 from dutydesk.incidents.sla import sla_events_due
 from dutydesk.incidents.store import act, add_events, timeline
 from dutydesk.models.incidents import Incident
@@ -186,5 +189,14 @@ def incident_jobs(settings: Settings, db: Database) -> list[Any]:
             name="SLA warnings and breaches, acknowledgement timeouts, escalation pages",
             func=lambda: run_clocks(db, settings),
             trigger_args={"seconds": 5},
+        ),
+        Job(
+            id="alerts-received-retention",
+            name=(
+                f"delete received alerts older than {settings.alert_retention_days} days "
+                "(never those of open incidents), in bounded batches"
+            ),
+            func=lambda: purge_once(db, settings.alert_retention_days, utcnow()),
+            trigger_args={"minutes": 10},
         ),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,41 @@ def test_missing_yaml_file_is_reported(tmp_path: Path) -> None:
     env = {"DUTYDESK_CONFIG": str(tmp_path / "absent.yaml")}
     with pytest.raises(ConfigError, match="cannot read"):
         load_settings({"instance_path": str(tmp_path)}, environ=env)
+
+
+def test_alert_retention_defaults_to_30_days_and_takes_a_whole_number(tmp_path: Path) -> None:
+    assert load_settings({"instance_path": str(tmp_path)}, environ={}).alert_retention_days == 30
+    env = {"DUTYDESK_ALERT_RETENTION_DAYS": " 7 "}
+    assert load_settings({"instance_path": str(tmp_path)}, environ=env).alert_retention_days == 7
+    config = tmp_path / "dutydesk.yaml"
+    config.write_text("alert_retention_days: 90\n")
+    from_file = load_settings({"instance_path": str(tmp_path)},
+                              environ={"DUTYDESK_CONFIG": str(config)})
+    assert from_file.alert_retention_days == 90
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0", "must be between 1 and 3650 days, got 0"),
+        ("-3", "must be between 1 and 3650 days, got -3"),
+        ("3651", "must be between 1 and 3650 days, got 3651"),
+        ("1.5", "expected a whole number of days, got '1.5'"),
+        ("30d", "expected a whole number of days, got '30d'"),
+        ("", "expected a whole number of days, got ''"),
+    ],
+)
+def test_a_wrong_alert_retention_is_refused_with_name_and_value(
+    tmp_path: Path, value: str, expected: str
+) -> None:
+    env = {"DUTYDESK_ALERT_RETENTION_DAYS": value}
+    with pytest.raises(ConfigError, match="DUTYDESK_ALERT_RETENTION_DAYS: " + re.escape(expected)):
+        load_settings({"instance_path": str(tmp_path)}, environ=env)
+
+
+@pytest.mark.parametrize("value", ["true", "30.0", "[30]"])
+def test_a_yaml_alert_retention_must_be_a_plain_whole_number(tmp_path: Path, value: str) -> None:
+    config = tmp_path / "dutydesk.yaml"
+    config.write_text(f"alert_retention_days: {value}\n")
+    with pytest.raises(ConfigError, match="alert_retention_days: expected a whole number of days"):
+        load_settings({"instance_path": str(tmp_path)}, environ={"DUTYDESK_CONFIG": str(config)})
