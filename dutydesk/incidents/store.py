@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from dutydesk.incidents.events import EventKind, IncidentEvent, IncidentStatus
 from dutydesk.incidents.lifecycle import Action, IncidentState, Line, TransitionRefused, apply
 from dutydesk.incidents.priority import Priority
+from dutydesk.incidents.summary import policy_of_snapshot, summarise, summary_columns
 from dutydesk.models.incidents import Incident, IncidentEventRow
 
 MAX_CAS_RETRIES = 5
@@ -147,11 +148,27 @@ def act(
         if result.rowcount == 1:
             add_events(session, incident_id, events)
             session.flush()
+            if action in (Action.RESOLVE, Action.REOPEN):
+                _store_summary(session, incident_id, incident.sla_targets,
+                               resolved=action == Action.RESOLVE, now=now)
             refreshed = session.get(Incident, incident_id, populate_existing=True)
             assert refreshed is not None
             return refreshed, events
         session.expire_all()  # lost the race: read the winner's state and decide again
     raise ConcurrentUpdate("the incident is changing too fast; try again")
+
+
+def _store_summary(session: Session, incident_id: int, sla_targets: dict[str, Any] | None, *,
+                   resolved: bool, now: datetime) -> None:
+    """Keep the timeline's summary on a resolved incident for the reports; clear it on reopen."""
+    values = summary_columns(None)
+    policy = policy_of_snapshot(sla_targets)
+    if resolved and policy is not None:
+        values = summary_columns(summarise(timeline(session, incident_id), policy, now))
+    session.execute(
+        update(Incident).where(Incident.id == incident_id).values(**values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def apply_to_row(incident: Incident, state: IncidentState, now: datetime) -> None:

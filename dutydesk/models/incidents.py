@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dutydesk.db import Base, utcnow
@@ -33,6 +33,7 @@ class Incident(Base):
     __table_args__ = (
         Index("ix_incidents_status_created", "status", "created_at"),
         Index("ix_incidents_group_key", "group_key"),
+        Index("ix_incidents_created_at", "created_at"),  # reports select a period's incidents
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -70,6 +71,18 @@ class Incident(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
+    # What the timeline adds up to, stored when the incident is resolved and cleared when it is
+    # reopened (dutydesk.incidents.summary), so reports need not replay a month of timelines.
+    first_ack_at: Mapped[datetime | None] = mapped_column(default=None)
+    first_ack_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    sla_ack_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    sla_ack_target_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    sla_ack_breached: Mapped[bool | None] = mapped_column(default=None)
+    sla_resolve_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    sla_resolve_target_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    sla_resolve_breached: Mapped[bool | None] = mapped_column(default=None)
+    line_moves: Mapped[int | None] = mapped_column(default=None)
+    moves_to_second_line: Mapped[int | None] = mapped_column(default=None)
 
     @property
     def is_open(self) -> bool:
