@@ -64,6 +64,22 @@ class EngineConfig:
     keep_results: int = 100
     trim_every: int = 10
     db_threads: int = 2
+    #: Run the loop on uvloop when it is installed (sockets, timers and transports in C: about
+    #: half the loop's CPU per probe); the standard loop otherwise.
+    uvloop: bool = True
+
+
+def event_loop_factory(prefer_uvloop: bool = True) -> Callable[[], asyncio.AbstractEventLoop]:
+    """The factory of the engine's event loop: uvloop's when wanted and importable, else the
+    standard one (uvloop is optional; the engine behaves the same on both)."""
+    if prefer_uvloop:
+        try:
+            import uvloop
+        except ImportError:
+            log.info("uvloop not installed; the check engine runs on the standard event loop")
+        else:
+            return uvloop.new_event_loop
+    return asyncio.new_event_loop
 
 
 class EngineMetrics:
@@ -176,7 +192,8 @@ class Engine:
 
     def _thread_main(self) -> None:
         try:
-            asyncio.run(self.run())
+            with asyncio.Runner(loop_factory=event_loop_factory(self.config.uvloop)) as runner:
+                runner.run(self.run())
         except Exception:  # pragma: no cover - logged, the worker keeps its other jobs
             log.exception("check engine crashed")
             self.started.set()

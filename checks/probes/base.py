@@ -1,8 +1,9 @@
 """What probes share: the per-event-loop ``ProbeContext`` and plain-words error descriptions.
 
 The scheduler owns one ``ProbeContext`` per event loop (``async with ProbeContext() as ctx``)
-and passes it to every probe; it holds the shared aiohttp session/connector and cached TLS
-contexts, because creating those per probe costs more than the probe itself at 1,000 probes/s.
+and passes it to every probe; it holds the shared aiohttp session (Prometheus queries), the
+HTTP probe's DNS cache and cached TLS contexts, because creating those per probe costs more
+than the probe itself at 1,000 probes/s.
 A probe called without a context (a "run now" button, a test) borrows a temporary one.
 """
 
@@ -24,6 +25,7 @@ from typing import Any
 
 import aiohttp
 
+from checks.probes.http_client import Resolver
 from checks.result import PerfDatum, Result, Status
 
 DEFAULT_PLUGIN_DIRS = (
@@ -56,9 +58,10 @@ class ProbeConfigError(Exception):
 class ProbeContext:
     """Shared, per-event-loop resources for probes. Not thread-safe; one per loop.
 
-    ``keepalive=False`` (default) opens a new connection per HTTP probe, as blackbox_exporter
-    does, so a server that stopped accepting connections is noticed and thousands of targets do
-    not hold thousands of idle sockets. ``plugin_dirs`` are searched for plugin commands given
+    The HTTP probe always opens a new connection per request, as blackbox_exporter does, so a
+    server that stopped accepting connections is noticed and thousands of targets do not hold
+    thousands of idle sockets. ``keepalive=False`` (default) does the same for the aiohttp
+    session the Prometheus query probe uses. ``plugin_dirs`` are searched for plugin commands given
     without a path.
     """
 
@@ -75,6 +78,8 @@ class ProbeContext:
         self._session: aiohttp.ClientSession | None = None
         self._ssl_contexts: dict[tuple[bool, str | None], ssl.SSLContext] = {}
         self._snmp: Any = None
+        #: Host name answers for the HTTP probe, reused for 30 s (literal IPs skip it).
+        self.resolver = Resolver()
 
     async def http_session(self) -> aiohttp.ClientSession:
         """The shared session, created on first use inside the running loop."""

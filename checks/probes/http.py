@@ -1,4 +1,7 @@
-"""HTTP(S) check with aiohttp: status codes, keywords, JSON values, response time, conditions.
+"""HTTP(S) check: status codes, keywords, JSON values, response time, conditions.
+
+The request goes through :mod:`checks.probes.http_client` (a new connection per request,
+parsed in C); redirects are followed here.
 
 The convenience fields ``keyword``, ``keyword_absent``, ``json_path``/``json_value`` and
 ``max_response_time`` are compiled into conditions, so every rule is judged (and explained) the
@@ -7,12 +10,14 @@ same way: ``body ("Service down") contains "OK"``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
 
-import aiohttp
+from yarl import URL
 
 from checks.conditions import (
     NOT_JSON,
@@ -28,6 +33,14 @@ from checks.probes.base import (
     borrowed,
     describe_error,
     make_result,
+)
+from checks.probes.http_client import (
+    HttpError,
+    InvalidURL,
+    Response,
+    build_request,
+    exchange,
+    parse_url,
 )
 from checks.probes.tls import cert_days_left
 from checks.result import Result, Status
@@ -61,9 +74,13 @@ class HttpSpec:
     # user conditions + those compiled from the convenience fields; parsed once, not per probe
     all_conditions: tuple[Condition, ...] = field(default=(), init=False, repr=False,
                                                   compare=False)
+    # the URL parsed once (None when it cannot be: the probe says so as UNKNOWN)
+    parsed_url: URL | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "all_conditions", (*self.conditions, *self._compile()))
+        with contextlib.suppress(InvalidURL):
+            object.__setattr__(self, "parsed_url", parse_url(self.url))
 
     @classmethod
     def from_dict(cls, d: dict) -> HttpSpec:
@@ -197,43 +214,33 @@ def _status_words(code: int) -> str:
         return f"HTTP {code}"
 
 
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
 async def probe(spec: HttpSpec, now: datetime, ctx: ProbeContext | None = None) -> Result:
     """Request ``spec.url`` and judge the response. Never raises for a failed target."""
     watch = Stopwatch()
     conditions = spec.all_conditions
     async with borrowed(ctx) as c:
-        session = await c.http_session()
         try:
-            async with session.request(
-                spec.method,
-                spec.url,
-                headers=dict(spec.headers),
-                data=spec.body.encode() if spec.body is not None else None,
-                allow_redirects=spec.follow_redirects,
-                max_redirects=spec.max_redirects,
-                # also for http:// URLs, which may redirect to https://
-                ssl=c.ssl_context(spec.verify_tls, spec.ca_file),
-                timeout=aiohttp.ClientTimeout(total=spec.timeout),
-            ) as response:
-                body = await _read_body(response, spec.max_body_bytes)
-                response_time = watch.elapsed()
-                cert_der = getattr(response, "peer_cert_der", None)
-                code = response.status
-                headers = response.headers
-                charset = response.charset or "utf-8"
+            async with asyncio.timeout(spec.timeout):
+                response = await _fetch(spec, c)
+            response_time = watch.elapsed()
         except TimeoutError:
             return make_result(Status.CRITICAL, f"no response within {spec.timeout:g} s", now,
                                watch)
-        except ProbeConfigError as exc:
+        except (ProbeConfigError, InvalidURL) as exc:
             return make_result(Status.UNKNOWN, str(exc), now, watch)
-        except aiohttp.InvalidURL as exc:
-            return make_result(Status.UNKNOWN, describe_error(exc), now, watch)
-        except (aiohttp.ClientError, OSError) as exc:
+        except HttpError as exc:
+            return make_result(Status.CRITICAL, str(exc), now, watch)
+        except OSError as exc:  # refused, unreachable, TLS, name resolution
             return make_result(Status.CRITICAL, describe_error(exc), now, watch)
-        except ValueError as exc:  # aiohttp rejects e.g. a header value with a newline
+        except ValueError as exc:  # e.g. a header value with a line break
             return make_result(Status.UNKNOWN, f"invalid request: {exc}", now, watch)
 
-    cert_days = cert_days_left(cert_der, now)  # None for plain http (after any redirects)
+    code, headers, body = response.status, response.headers, response.body
+    charset = response.charset or "utf-8"
+    cert_days = cert_days_left(response.peer_cert_der, now)  # None for plain http
     metrics = {"status_code": code, "response_time": response_time,
                "cert_expiry_days": cert_days}
     if not status_expected(code, spec.expected_status):
@@ -263,18 +270,39 @@ async def probe(spec: HttpSpec, now: datetime, ctx: ProbeContext | None = None) 
     return make_result(Status.OK, summary, now, watch, **metrics)
 
 
-async def _read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    """Read at most ``limit`` bytes; a huge body must not eat the poller's memory."""
-    if limit == 0:
-        return b""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_chunked(65536):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= limit:
-            break
-    return b"".join(chunks)[:limit]
+async def _fetch(spec: HttpSpec, ctx: ProbeContext) -> Response:
+    """The final response for ``spec``, following redirects as browsers do: 303 (and 301/302
+    after a POST) turn into a GET without body, 307/308 repeat the request."""
+    url = spec.parsed_url or parse_url(spec.url)  # the second raises InvalidURL
+    method = spec.method
+    body = spec.body.encode() if spec.body is not None else None
+    redirects = 0
+    while True:
+        # The TLS context also for http:// URLs, which may redirect to https://
+        ssl_context = (ctx.ssl_context(spec.verify_tls, spec.ca_file)
+                       if url.scheme == "https" else None)
+        request = build_request(url, method, spec.headers, body, ctx.user_agent)
+        response = await exchange(url, request, resolver=ctx.resolver, ssl_context=ssl_context,
+                                  limit=spec.max_body_bytes, head_only=method == "HEAD")
+        location = response.headers.get("Location")
+        if not spec.follow_redirects or response.status not in REDIRECTS or not location:
+            return response
+        redirects += 1
+        if redirects >= spec.max_redirects:
+            raise HttpError(f"too many redirects (gave up after {redirects})")
+        try:
+            target = url.join(URL(location))
+        except ValueError:
+            raise HttpError(f"redirected to an invalid URL {location!r}") from None
+        if target.scheme not in ("http", "https"):
+            raise HttpError(f"redirected to a non-HTTP URL {location!r}")
+        try:
+            url = parse_url(target.with_fragment(None))
+        except InvalidURL:
+            raise HttpError(f"redirected to an invalid URL {location!r}") from None
+        if (response.status == 303 and method != "HEAD") or (
+                response.status in (301, 302) and method == "POST"):
+            method, body = "GET", None
 
 
 def _decode(body: bytes, charset: str) -> str:
