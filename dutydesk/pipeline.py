@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -62,7 +62,13 @@ REPEAT_EVENT_EVERY = timedelta(minutes=1)
 
 
 class PipelineMetrics:
-    """The incident metrics, registered once per registry (the app's or the worker's)."""
+    """The pipeline's own counter, registered once per registry (the app's or the worker's).
+
+    Only what a process cannot read back from the database is counted here: muted alerts leave
+    no incident behind. The incident figures (``dutydesk_incidents_total``, the acknowledgement
+    histogram, SLA breaches) are read from the timeline at scrape time instead, so every process
+    reports what all of them did (``dutydesk.web.incident_metrics``).
+    """
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.suppressed = Counter(
@@ -70,21 +76,6 @@ class PipelineMetrics:
             "Alerts muted by the pipeline, by reason (maintenance, silence, parent_down)",
             ["reason"],
             registry=registry,
-        )
-        self.incidents = Counter(
-            "dutydesk_incidents_total",
-            "Incidents opened",
-            ["priority", "source"],
-            registry=registry,
-        )
-        self.ack_seconds = Histogram(
-            "dutydesk_incident_ack_seconds",
-            "Time from opening to the first acknowledgement",
-            buckets=(30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400),
-            registry=registry,
-        )
-        self.sla_breaches = Counter(
-            "dutydesk_sla_breaches_total", "SLA clocks that reached 100 %", registry=registry
         )
 
 
@@ -462,8 +453,6 @@ def _opened(
     ctx.opened.append(incident)
     ctx.opened_events[incident.id] = events
     ctx.result.opened.append(incident.id)
-    if ctx.metrics is not None:
-        ctx.metrics.incidents.labels(incident.priority, incident.source).inc()
 
 
 def _attach(

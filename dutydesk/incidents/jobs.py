@@ -25,7 +25,6 @@ from dutydesk.alerts.model import check_alert
 from dutydesk.config import Settings
 from dutydesk.db import Database, utcnow
 from dutydesk.incidents.escalation import escalation_due
-from dutydesk.incidents.events import EventKind
 from dutydesk.incidents.lifecycle import Action, LifecycleError
 from dutydesk.incidents.paging import page_due_steps, policy_for
 from dutydesk.incidents.retention import purge_once
@@ -101,7 +100,6 @@ def run_clocks(
     settings: Settings,
     *,
     now: datetime | None = None,
-    metrics: PipelineMetrics | None = None,
     limit: int = 1000,
 ) -> int:
     """SLA events, acknowledgement timeouts and escalation pages; returns incidents changed."""
@@ -119,7 +117,7 @@ def run_clocks(
     for incident_id in ids:
         try:
             with db.session() as s:
-                changed += _tick(s, settings, incident_id, now, metrics)
+                changed += _tick(s, settings, incident_id, now)
         except Exception:  # one broken incident must not stop the others
             log.exception("incident clock failed", extra={"incident_id": incident_id})
     return changed
@@ -130,7 +128,6 @@ def _tick(
     settings: Settings,
     incident_id: int,
     now: datetime,
-    metrics: PipelineMetrics | None,
 ) -> int:
     incident = s.get(Incident, incident_id)
     if incident is None or incident.status == "resolved":
@@ -152,12 +149,9 @@ def _tick(
         return 0
     s.expire(incident)
     if sla_due:
+        # The breach counter on /metrics is read from these events (dutydesk.web.incident_metrics).
         add_events(s, incident.id, sla_due)
         s.flush()
-        if metrics is not None:
-            for event in sla_due:
-                if event.kind is EventKind.SLA_BREACHED:
-                    metrics.sla_breaches.inc()
     if escalation.retrigger_due:
         with contextlib.suppress(LifecycleError):  # resolved or resumed meanwhile
             act(

@@ -187,7 +187,6 @@ def perform(
     action: Action | str,
     now: datetime,
     *,
-    metrics: PipelineMetrics | None = None,
     expected_version: int | None = None,
     **fields: Any,
 ) -> Incident:
@@ -196,8 +195,6 @@ def perform(
     incident, _events = act(
         session, incident_id, action, who.label, now, expected_version=expected_version, **fields
     )
-    if action is Action.ACKNOWLEDGE and metrics is not None and incident.acknowledged_at:
-        metrics.ack_seconds.observe(max(0.0, (now - incident.created_at).total_seconds()))
     summary = f"{action.value} incident #{incident.id}"
     details = {k: v for k, v in fields.items() if v not in (None, "")}
     audit.record(

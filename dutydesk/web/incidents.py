@@ -54,6 +54,11 @@ def register_incident_blueprints(app: Flask, csrf: CSRFProtect) -> None:
         csrf.exempt(blueprint)  # token-authenticated; cookie sessions are CSRF-checked in the API
         app.register_blueprint(blueprint)
     app.jinja_env.filters.setdefault("render_note", service.render_note)
+    from dutydesk.web.incident_metrics import register_incident_metrics
+
+    state = app.extensions["dutydesk"]
+    metrics_for(state.metrics.registry)  # dutydesk_alerts_suppressed_total, from the first scrape
+    register_incident_metrics(state.metrics.registry, state.db)  # figures read at scrape time
 
 
 def _date_args(args: Any) -> dict[str, str]:
@@ -154,7 +159,6 @@ def incident_action(incident_id: int, name: str) -> Any:
             incident_id,
             action,
             utcnow(),
-            metrics=metrics_for(app_state().metrics.registry),
             expected_version=int(version) if version.isdigit() and name == "ack" else None,
             **fields,
         )

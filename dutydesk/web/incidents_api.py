@@ -67,7 +67,6 @@ def _act(incident_id: int, action: Action, **fields: Any) -> Any:
             incident_id,
             action,
             utcnow(),
-            metrics=metrics_for(app_state().metrics.registry),
             expected_version=int(expected) if expected and expected.isdigit() else None,
             **fields,
         )

@@ -247,19 +247,17 @@ def test_unacknowledged_incident_escalates_to_the_next_step_after_its_delay(
     assert steps == [0, 1]
 
 
-def test_sla_breach_is_recorded_once_and_counted(db: Database, settings: Settings) -> None:
-    registry = CollectorRegistry()
-    metrics = metrics_for(registry)
+def test_sla_breach_is_recorded_once(db: Database, settings: Settings) -> None:
+    # /metrics counts these events (tests/dutydesk/test_incident_metrics.py).
     with db.session() as s:
         process_alerts(s, [alert("ups-e")], settings=settings, now=NOW)
     for minutes in (31, 32):  # P2: 30 minutes to acknowledge
-        run_clocks(db, settings, now=NOW + timedelta(minutes=minutes), metrics=metrics)
+        run_clocks(db, settings, now=NOW + timedelta(minutes=minutes))
     with db.session() as s:
         kinds = list(
             s.scalars(select(IncidentEventRow.kind).where(IncidentEventRow.kind.like("sla_%")))
         )
     assert sorted(kinds) == ["sla_breached", "sla_warning"]
-    assert registry.get_sample_value("dutydesk_sla_breaches_total") == 1
 
 
 def test_alert_to_incident_to_email_in_a_real_smtp_mailbox(db: Database, tmp_path: Any) -> None:
