@@ -58,22 +58,28 @@ async def probe(spec: TcpSpec, now: datetime, ctx: ProbeContext | None = None) -
     """Connect to host:port (and talk, if asked). Never raises for a failed target."""
     watch = Stopwatch()
     target = f"{spec.host}:{spec.port}"
+    talk = spec.send is not None or spec.expect is not None
     try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(spec.host, spec.port), spec.timeout
-        )
+        # asyncio.timeout, not wait_for: no extra task per probe. A connect-only probe needs no
+        # stream reader/writer: a bare protocol is closed as soon as it is connected.
+        async with asyncio.timeout(spec.timeout):
+            if talk:
+                reader, writer = await asyncio.open_connection(spec.host, spec.port)
+            else:
+                transport, _protocol = await asyncio.get_running_loop().create_connection(
+                    asyncio.Protocol, spec.host, spec.port)
     except TimeoutError:
         return make_result(Status.CRITICAL, f"{target}: no connection within {spec.timeout:g} s",
                            now, watch)
     except OSError as exc:
         return make_result(Status.CRITICAL, f"{target}: {describe_error(exc)}", now, watch)
     connect_time = watch.elapsed()
+    if not talk:
+        transport.close()
+        return _judged(spec, target, now, watch, connect_time, None)
     try:
-        if spec.send is None and spec.expect is None:
-            banner = None
-        else:
-            remaining = max(0.0, spec.timeout - connect_time)
-            banner = await _talk(reader, writer, spec, remaining)
+        remaining = max(0.0, spec.timeout - connect_time)
+        banner: str | None = await _talk(reader, writer, spec, remaining)
     except TimeoutError:
         waited = f"{spec.expect!r} did not arrive" if spec.expect else "sending did not finish"
         return make_result(
@@ -88,6 +94,13 @@ async def probe(spec: TcpSpec, now: datetime, ctx: ProbeContext | None = None) -
         with contextlib.suppress(OSError):
             await writer.wait_closed()
 
+    return _judged(spec, target, now, watch, connect_time, banner)
+
+
+def _judged(spec: TcpSpec, target: str, now: datetime, watch: Stopwatch, connect_time: float,
+            banner: str | None) -> Result:
+    """The result of a connection made in ``connect_time`` s that said ``banner`` (None when
+    the probe only connected)."""
     response_time = watch.elapsed() if banner is not None else None
     if spec.expect is not None and banner is not None and spec.expect not in banner:
         return make_result(
