@@ -2,9 +2,11 @@
 
 - **pagerduty**: the key is a 32-character routing key (PagerDuty's length, so existing clients
   validate it), sent in the request body of ``POST /v2/enqueue``.
-- **alertmanager**: the key is sent as ``Authorization: Bearer <key>``; it is also registered as
-  a viewer-role API token so the app's token authentication recognises it (the receiver then
-  checks that the token belongs to an active Alertmanager integration).
+- **alertmanager**: the key is sent as ``Authorization: Bearer <key>`` to
+  ``POST /api/v1/integrations/alertmanager``, which looks it up here (``find_by_key``). It is
+  *not* an API token: everywhere else the app's token authentication refuses it (403), so a key
+  copied out of an Alertmanager config can post alerts and read nothing. (Until migration 0011
+  each key was also a viewer-role API token; that migration removed those tokens.)
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from dutydesk import audit
 from dutydesk.db import utcnow
-from dutydesk.models import ApiToken, Role
 from dutydesk.models.incidents import INTEGRATION_TYPES, Integration
 from dutydesk.security import Principal, digest_secret
 
@@ -38,24 +39,11 @@ def create_integration(
     key = secrets.token_hex(16)  # 32 characters, like a PagerDuty routing key
     label = actor.label if isinstance(actor, Principal) else actor
     now = utcnow()
-    token_id = None
-    if kind == "alertmanager":
-        token = ApiToken(
-            name=f"integration:{name}"[:120],
-            role=Role.VIEWER,
-            prefix=key[:8],
-            token_hash=digest_secret(key),
-            created_at=now,
-        )
-        session.add(token)
-        session.flush()
-        token_id = token.id
     integration = Integration(
         type=kind,
         name=name[:120],
         key_prefix=key[:8],
         key_hash=digest_secret(key),
-        api_token_id=token_id,
         service=service or None,
         created_by=label,
         created_at=now,
@@ -74,30 +62,26 @@ def create_integration(
     return integration, key
 
 
-def find_by_key(session: Session, key: str, type: str) -> Integration | None:
-    """The active integration of ``type`` whose key is ``key``, or ``None``."""
+def find_active_key(session: Session, key: str) -> Integration | None:
+    """The active integration (of any type) whose key is ``key``, or ``None``."""
     integration = session.scalar(
         select(Integration).where(Integration.key_hash == digest_secret(key))
     )
-    if integration is None or not integration.active or integration.type != type:
-        return None
-    return integration
-
-
-def find_by_token(session: Session, token_id: int) -> Integration | None:
-    integration = session.scalar(select(Integration).where(Integration.api_token_id == token_id))
     if integration is None or not integration.active:
         return None
     return integration
 
 
+def find_by_key(session: Session, key: str, type: str) -> Integration | None:
+    """The active integration of ``type`` whose key is ``key``, or ``None``."""
+    integration = find_active_key(session, key)
+    if integration is None or integration.type != type:
+        return None
+    return integration
+
+
 def revoke_integration(session: Session, actor: Principal | str, integration: Integration) -> None:
-    now = utcnow()
-    integration.revoked_at = now
-    if integration.api_token_id is not None:
-        token = session.get(ApiToken, integration.api_token_id)
-        if token is not None and token.revoked_at is None:
-            token.revoked_at = now
+    integration.revoked_at = utcnow()
     audit.record(
         session,
         actor,

@@ -149,12 +149,9 @@ class Integration(Base):
     type: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(120))
     key_prefix: Mapped[str] = mapped_column(String(8))
+    # Alertmanager sends the key as a Bearer token; only its receiver accepts it (it is no API
+    # token: dutydesk.web.auth refuses it everywhere else).
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    # Alertmanager sends the key as a Bearer token: it is also an API token (viewer role) so the
-    # app's ordinary token authentication recognises it.
-    api_token_id: Mapped[int | None] = mapped_column(
-        ForeignKey("api_tokens.id", ondelete="SET NULL"), default=None
-    )
     service: Mapped[str | None] = mapped_column(String(200), default=None)
     created_by: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

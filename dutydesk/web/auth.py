@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-from flask import Blueprint, g, redirect, render_template, request, session
+from flask import Blueprint, current_app, g, redirect, render_template, request, session
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
@@ -31,6 +32,7 @@ from dutydesk.security import (
 )
 
 bp = Blueprint("auth", __name__)
+F = TypeVar("F", bound=Callable[..., Any])
 
 # Token "last used" is written at most this often, so a busy integration does not turn every
 # request into a write.
@@ -71,10 +73,33 @@ def _load_principal() -> None:
             session.clear()
 
 
+def accepts_integration_key(view: F) -> F:
+    """Mark an alert receiver whose Bearer credential is an integration key, not an API token.
+
+    Only such a view ever sees a request that carries an integration key: everywhere else the
+    key is refused (403, saying what it is), so an Alertmanager key can post alerts
+    to its receiver and read nothing. The view authenticates the key itself.
+    """
+    view._dutydesk_integration_key = True  # type: ignore[attr-defined]
+    return view
+
+
 def _principal_from_token(plaintext: str) -> Principal:
     s = db_session()
     token = s.scalar(select(ApiToken).where(ApiToken.token_hash == digest_secret(plaintext)))
     if token is None or not token.active:
+        view = current_app.view_functions.get(request.endpoint or "")
+        if getattr(view, "_dutydesk_integration_key", False):
+            return ANONYMOUS  # perhaps an integration key: the receiver checks it
+        from dutydesk.incidents.integrations import find_active_key
+
+        integration = find_active_key(s, plaintext)
+        if integration is not None:
+            raise ApiError(
+                403,
+                f"this is the key of the {integration.type} integration {integration.name!r}: it "
+                "only delivers alerts to its receiver; use an API token for the API",
+            )
         raise ApiError(401, "invalid or revoked API token")
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:

@@ -5,7 +5,8 @@ Answers, so senders retry exactly when retrying can help:
 - 2xx: stored (Alertmanager 200; PagerDuty 202 with PagerDuty's body);
 - 400: the body is malformed, with a message naming the field (PagerDuty's ``invalid event``
   shape on ``/v2/enqueue``), or the routing key is unknown;
-- 401: Alertmanager without a valid Bearer key;
+- 401: Alertmanager without a valid Bearer key (an integration key, or an engineer's API token);
+- 403: a Bearer credential that is neither (a viewer's token, a PagerDuty routing key);
 - 413: the body is larger than we accept;
 - 503: we could not store it (database down or locked): the sender retries later.
 """
@@ -18,6 +19,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from dutydesk.alerts.alertmanager import PayloadError, PayloadTooLarge, parse_webhook
 from dutydesk.alerts.pagerduty import (
@@ -30,13 +32,14 @@ from dutydesk.alerts.pagerduty import (
 from dutydesk.context import app_state, db_session, principal, settings
 from dutydesk.db import utcnow
 from dutydesk.errors import ApiError
-from dutydesk.incidents.integrations import find_by_key, find_by_token
+from dutydesk.incidents.integrations import find_active_key, find_by_key
 from dutydesk.incidents.lifecycle import LifecycleError
 from dutydesk.incidents.store import act
 from dutydesk.models import Role
-from dutydesk.models.incidents import Incident
+from dutydesk.models.incidents import Incident, Integration
 from dutydesk.openapi import operation
 from dutydesk.pipeline import metrics_for, process_alerts
+from dutydesk.web.auth import accepts_integration_key
 
 log = logging.getLogger("dutydesk.integrations")
 bp = Blueprint("integrations", __name__)
@@ -72,20 +75,10 @@ def _storage_failed(exc: Exception) -> Any:
         "503": "Could not store; Alertmanager retries",
     },
 )
+@accepts_integration_key
 def alertmanager() -> Any:
-    who = principal()
-    if not who.authenticated:
-        raise ApiError(
-            401, "authentication required: send 'Authorization: Bearer <integration key>'"
-        )
     s = db_session()
-    integration = find_by_token(s, who.token_id) if who.token_id is not None else None
-    if integration is None and not who.can(Role.ENGINEER):
-        raise ApiError(
-            403, "this token is not an Alertmanager integration key (or an engineer's token)"
-        )
-    if integration is not None and integration.type != "alertmanager":
-        raise ApiError(403, f"integration {integration.name!r} is not an Alertmanager integration")
+    integration = _alertmanager_integration(s)
     try:
         notification = parse_webhook(request.get_data(cache=False))
     except PayloadTooLarge as exc:
@@ -118,6 +111,29 @@ def alertmanager() -> Any:
         resolved=result.resolved,
         muted=[{"dedup_key": k, "reason": r} for k, r in result.muted],
     )
+
+
+def _alertmanager_integration(s: Session) -> Integration | None:
+    """Who posts: the integration whose key is the Bearer credential, or ``None`` for an
+    engineer's (or stronger) API token or session. Anything else is refused (401/403)."""
+    who = principal()
+    if who.authenticated:  # an API token or a signed-in person: engineers may post by hand
+        if not who.can(Role.ENGINEER):
+            raise ApiError(
+                403, "this token is not an Alertmanager integration key (or an engineer's token)"
+            )
+        return None
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise ApiError(
+            401, "authentication required: send 'Authorization: Bearer <integration key>'"
+        )
+    integration = find_active_key(s, key.strip())
+    if integration is None:
+        raise ApiError(401, "invalid or revoked integration key")
+    if integration.type != "alertmanager":
+        raise ApiError(403, f"integration {integration.name!r} is not an Alertmanager integration")
+    return integration
 
 
 @bp.route("/v2/enqueue", methods=["POST"])

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from dutydesk.db import Database
 from dutydesk.incidents.integrations import create_integration
-from dutydesk.models.incidents import AlertReceived, Incident
+from dutydesk.models import ApiToken
+from dutydesk.models.incidents import AlertReceived, Incident, Integration
 from tests.conftest import bearer
 
 
@@ -155,6 +156,62 @@ def test_a_viewer_token_that_is_no_integration_cannot_post_alerts(
         headers=bearer(api_token("viewer")),
     )
     assert answer.status_code == 403
+
+
+def test_an_alertmanager_key_posts_alerts_but_reads_nothing(
+    client: Any, db: Database, am_key: str
+) -> None:
+    posted = client.post(
+        "/api/v1/integrations/alertmanager",
+        json=am_payload(am_alert("f1", service="power")),
+        headers=bearer(am_key),
+    )
+    assert posted.status_code == 200
+    [incident] = incidents(db)
+    for url in (
+        "/api/v1/incidents",
+        f"/api/v1/incidents/{incident.id}",
+        "/api/v1/silences",
+        "/api/v1/escalation-policies",
+        "/api/v1/audit",
+        "/wall",
+    ):
+        answer = client.get(url, headers=bearer(am_key))
+        assert answer.status_code == 403, url
+        assert "only delivers alerts to its receiver" in answer.get_data(as_text=True)
+    ack = client.post(f"/api/v1/incidents/{incident.id}/ack", headers=bearer(am_key))
+    assert ack.status_code == 403
+    assert incidents(db)[0].status == "triggered"
+    with db.session() as s:
+        integration = s.scalar(select(Integration))
+        assert integration is not None and integration.last_used_at is not None
+
+
+def test_an_alertmanager_key_is_no_api_token(db: Database, am_key: str) -> None:
+    with db.session() as s:
+        assert s.scalar(select(func.count(ApiToken.id))) == 0
+
+
+def test_an_engineers_token_may_still_post_alerts_by_hand(client: Any, api_token: Any) -> None:
+    answer = client.post(
+        "/api/v1/integrations/alertmanager",
+        json=am_payload(am_alert("f2")),
+        headers=bearer(api_token("engineer")),
+    )
+    assert answer.status_code == 200
+
+
+def test_a_pagerduty_routing_key_is_refused_at_the_alertmanager_receiver(
+    client: Any, db: Database, pd_key: str
+) -> None:
+    answer = client.post(
+        "/api/v1/integrations/alertmanager",
+        json=am_payload(am_alert("f3")),
+        headers=bearer(pd_key),
+    )
+    assert answer.status_code == 403
+    assert "is not an Alertmanager integration" in answer.get_json()["error"]
+    assert incidents(db) == []
 
 
 def pd_event(key: str, action: str, dedup_key: str | None = "pdu-b12", **payload: Any) -> Any:
