@@ -19,6 +19,7 @@ can flap. All functions are pure.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 OLDEST_WEIGHT = 0.8
@@ -31,6 +32,7 @@ def _changes_for(states: int) -> int:
     return states - 1
 
 
+@functools.cache  # a handful of distinct history lengths; called on every result
 def flap_weights(states: int) -> tuple[float, ...]:
     """Weights of the ``states - 1`` change slots, oldest first, linear from 0.8 to 1.2."""
     slots = _changes_for(states)
@@ -53,6 +55,8 @@ def percent_state_change(history: Sequence[bool], states: int) -> float:
     is cut to its newest ``states - 1`` flags.
     """
     slots = _changes_for(states)
+    if not any(history):
+        return 0.0  # the usual case of a steady check: nothing to weigh
     recent = list(history)[-slots:]
     padded = [False] * (slots - len(recent)) + recent
     weighted = sum(w for w, changed in zip(flap_weights(states), padded, strict=True) if changed)

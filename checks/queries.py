@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from checks.rollups import p95_from
 from checks.schedule import ensure_utc
-from checks.store import p95_from
 from dutydesk.models.checks import (
     HISTOGRAM_COLUMNS,
     Check,

@@ -37,6 +37,8 @@ def ensure_utc(value: datetime, name: str) -> datetime:
     ``name`` is the field or argument the caller checks, so the error reads
     "now must be timezone-aware (UTC), got naive 2024-03-10 02:30:00".
     """
+    if type(value) is datetime and value.tzinfo is UTC:
+        return value  # the usual case, and the cheapest check (called several times per run)
     if not isinstance(value, datetime):
         raise NaiveDatetimeError(f"{name} must be a datetime, got {value!r}")
     if value.tzinfo is None or value.utcoffset() is None:

@@ -11,36 +11,34 @@ transaction. Concurrency rules (ARCHITECTURE principle 3):
 - Writing: the state row is updated ``WHERE version = :claimed_version``; a result whose state
   changed meanwhile (e.g. two "run now" runs) is dropped and counted as a conflict.
 - Bounded history: results beyond ``keep`` per check are deleted every ``trim_every`` writes of
-  that check and by :meth:`CheckStore.prune`; rollups beyond their retention likewise.
+  that check and by :meth:`CheckStore.prune`; rollups beyond their retention likewise (the
+  rollup and trimming statements live in :mod:`checks.rollups`).
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from checks.maintenance import MaintenanceError, MaintenanceWindow
 from checks.policy import CheckPolicy
 from checks.result import Result, Status
+from checks.rollups import add_to_rollup, prune, roll_up, trim_results, upsert_minutes
 from checks.schedule import next_due
 from checks.state import CheckState, StateError, StateType, Transition
 from checks.windows import build_window
 from dutydesk.db import Database
 from dutydesk.models.checks import (
-    HISTOGRAM_COLUMNS,
-    LATENCY_BUCKETS,
     Check,
     CheckDependency,
     CheckGroup,
     CheckResultRow,
-    CheckRollup,
     CheckStateRow,
     FlipRow,
     HeartbeatRow,
@@ -48,11 +46,6 @@ from dutydesk.models.checks import (
 )
 
 DEFAULT_KEEP_RESULTS = 100
-RETENTION = {
-    "minute": timedelta(hours=24),
-    "hour": timedelta(days=90),
-    "day": timedelta(days=730),
-}
 
 
 def policy_of(check: Check) -> CheckPolicy:
@@ -112,36 +105,6 @@ class Signals:
     last_fail_at: datetime | None
 
 
-def _bucket(at: datetime, resolution: str) -> datetime:
-    if resolution == "minute":
-        return at.replace(second=0, microsecond=0)
-    if resolution == "hour":
-        return at.replace(minute=0, second=0, microsecond=0)
-    return at.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def histogram_index(duration: float) -> int:
-    for index, bound in enumerate(LATENCY_BUCKETS):
-        if duration <= bound:
-            return index
-    return len(LATENCY_BUCKETS)
-
-
-def p95_from(histogram: Sequence[int], maximum: float | None) -> float | None:
-    """An upper bound of the 95th percentile latency from a rollup's histogram columns."""
-    total = sum(histogram)
-    if total == 0:
-        return None
-    wanted = math.ceil(total * 0.95)
-    running = 0
-    for index, count in enumerate(histogram):
-        running += count
-        if running >= wanted:
-            bound = LATENCY_BUCKETS[index] if index < len(LATENCY_BUCKETS) else math.inf
-            return min(bound, maximum) if maximum is not None else bound
-    return maximum
-
-
 def _state_of(data: dict[str, Any] | None) -> CheckState:
     if not data:
         return CheckState.initial()
@@ -158,7 +121,11 @@ def parent_is_down(state_type: str | None, last_status: str | None) -> bool:
 
 class CheckStore:
     """The engine's window on the database (one per engine; safe to call from one thread at a
-    time per method, and from several processes at once)."""
+    time per method, and from several processes at once).
+
+    ``part=(k, n)`` makes this store claim only checks whose id is ``k`` modulo ``n``: one of
+    ``n`` engine processes on one machine. Claims stay compare-and-set, so overlapping parts
+    (another machine's workers) remain safe."""
 
     def __init__(
         self,
@@ -167,15 +134,23 @@ class CheckStore:
         keep_results: int = DEFAULT_KEEP_RESULTS,
         trim_every: int = 10,
         lease_margin: float = 30.0,
+        part: tuple[int, int] | None = None,
     ) -> None:
         if keep_results < 1:
             raise ValueError(f"keep_results must be at least 1, got {keep_results}")
+        if part is not None and not 0 <= part[0] < part[1]:
+            raise ValueError(f"part must be (k, n) with 0 <= k < n, got {part!r}")
         self.db = db
         self.keep_results = keep_results
         self.trim_every = max(1, trim_every)
         self.lease_margin = lease_margin
         self._writes_since_trim: dict[int, int] = defaultdict(int)
+        self.part = part
         self._policies: dict[int, tuple[tuple[Any, ...], CheckPolicy]] = {}
+        # What this store last read or wrote, so a claim decodes neither again when nothing
+        # else changed it: check id -> (version, created_at, state) / (updated_at, spec).
+        self._states: dict[int, tuple[int, datetime, CheckState]] = {}
+        self._specs: dict[int, tuple[datetime, dict[str, Any]]] = {}
 
     # ---- state rows ------------------------------------------------------------------------
 
@@ -215,33 +190,56 @@ class CheckStore:
         c, st = Check.__table__.c, CheckStateRow.__table__.c
         with self.db.session() as s:
             # Plain columns, not ORM entities: this runs for every claimed check (hot path).
+            # No spec or state: those come from this store's caches when unchanged.
             query = (
-                select(c.id, c.slug, c.type, c.spec, c.interval, c.retry_interval,
+                select(c.id, c.slug, c.type, c.interval, c.retry_interval,
                        c.max_attempts, c.flap_detection, c.flap_low_threshold,
                        c.flap_high_threshold, c.flap_history_states, c.timeout, c.group_id,
-                       c.updated_at, c.created_at, st.next_due_at, st.version, st.state)
+                       c.updated_at, c.created_at, st.next_due_at, st.version)
                 .select_from(Check.__table__.join(CheckStateRow.__table__,
                                                   st.check_id == c.id))
                 .where(c.enabled.is_(True), st.next_due_at <= until)
                 .order_by(st.next_due_at)
                 .limit(limit)
             )
+            if self.part is not None:
+                query = query.where(c.id % self.part[1] == self.part[0])
             if self.db.dialect == "postgresql":
                 query = query.with_for_update(skip_locked=True, of=CheckStateRow.__table__)
             candidates = s.execute(query).all()
             won = self._cas_claim_all(s, candidates, now)
             parents_down = self._parents_down(s, [row.id for row in won])
+            self._load_missing(s, won)
         claims = []
         for row in won:
-            policy = self._policy(row)
             claims.append(Claim(
-                check_id=row.id, slug=row.slug, type=row.type, spec=dict(row.spec or {}),
-                policy=policy, timeout=row.timeout, group_id=row.group_id,
+                check_id=row.id, slug=row.slug, type=row.type, spec=self._specs[row.id][1],
+                policy=self._policy(row), timeout=row.timeout, group_id=row.group_id,
                 updated_at=row.updated_at, created_at=row.created_at, due_at=row.next_due_at,
-                version=row.version, state=_state_of(row.state),
+                version=row.version, state=self._states[row.id][2],
                 parents_down=parents_down.get(row.id, False),
             ))
         return claims
+
+    def _load_missing(self, s: Any, rows: Sequence[Row]) -> None:
+        """Read spec and state of the claimed rows this store has not seen as they are now
+        (state cached by version, spec by the check's ``updated_at``)."""
+        missing = []
+        for row in rows:
+            state, spec = self._states.get(row.id), self._specs.get(row.id)
+            if (state is None or state[0] != row.version or state[1] != row.created_at
+                    or spec is None or spec[0] != row.updated_at):
+                missing.append(row)
+        c, st = Check.__table__.c, CheckStateRow.__table__.c
+        for start in range(0, len(missing), 500):
+            chunk = {row.id: row for row in missing[start:start + 500]}
+            found = s.execute(select(c.id, c.spec, st.state)
+                              .join(CheckStateRow.__table__, st.check_id == c.id)
+                              .where(c.id.in_(chunk))).all()
+            for check_id, spec, state in found:
+                row = chunk[check_id]
+                self._specs[check_id] = (row.updated_at, dict(spec or {}))
+                self._states[check_id] = (row.version, row.created_at, _state_of(state))
 
     def _policy(self, row: Row) -> CheckPolicy:
         """The row's policy, built (and validated) only when its policy columns changed."""
@@ -384,7 +382,7 @@ class CheckStore:
                         "new_status": flip.new_status.name, "reason": flip.reason[:4000],
                         "at": flip.at, "muted_by": flip.muted_by, "processed_at": None,
                     })
-                _add_to_rollup(rollups, claim.check_id, result)
+                add_to_rollup(rollups, claim.check_id, result)
             # Core inserts on the connection: the ORM bulk path costs a lot per row for nothing.
             conn = s.connection()
             if results:
@@ -392,8 +390,12 @@ class CheckStore:
             if flips:
                 conn.execute(_INSERT_FLIP, flips)
             if rollups:
-                self._upsert_rollups(s, "minute", list(rollups.values()))
-            self._trim_some(s, [o.claim.check_id for o in report.written])
+                upsert_minutes(conn, self.db.dialect, list(rollups.values()))
+            trim_results(conn, self._due_for_trim(report.written), self.keep_results)
+        for outcome in report.written:  # committed: this is now the row's state and version
+            claim = outcome.claim
+            self._states[claim.check_id] = (claim.version + 1, claim.created_at,
+                                            outcome.transition.state)
         return report
 
     def _write_states(self, s: Any, outcomes: list[Outcome], report: WriteReport) -> list[Outcome]:
@@ -419,109 +421,31 @@ class CheckStore:
                     report.conflicts += 1
         return report.written
 
-    def _upsert_rollups(self, s: Any, resolution: str, rows: list[dict[str, Any]]) -> None:
-        for row in rows:
-            row["resolution"] = resolution
-        # One cached statement, executemany: a multi-row VALUES would be compiled every batch.
-        s.connection().execute(_rollup_upsert(self.db.dialect), rows)
-
-    def _trim_some(self, s: Any, check_ids: list[int]) -> None:
+    def _due_for_trim(self, written: list[Outcome]) -> list[int]:
+        """Checks written ``trim_every`` times since their last trim (their results are then
+        cut back to ``keep_results``; up to ``keep_results + trim_every`` are kept between)."""
         due = []
-        for cid in check_ids:
+        for outcome in written:
+            cid = outcome.claim.check_id
             self._writes_since_trim[cid] += 1
             if self._writes_since_trim[cid] >= self.trim_every:
                 self._writes_since_trim[cid] = 0
                 due.append(cid)
-        for cid in due:
-            self._trim(s, cid)
+        return due
 
-    def _trim(self, s: Any, check_id: int) -> int:
-        cutoff = (
-            select(CheckResultRow.id).where(CheckResultRow.check_id == check_id)
-            .order_by(CheckResultRow.id.desc()).offset(self.keep_results).limit(1)
-            .scalar_subquery()
-        )
-        return s.execute(delete(CheckResultRow).where(
-            CheckResultRow.check_id == check_id, CheckResultRow.id <= cutoff)).rowcount or 0
-
-    # ---- rollups and pruning (the background job) ------------------------------------------
+    # ---- rollups and pruning (the background job; see checks.rollups) ----------------------
 
     def roll_up(self, now: datetime) -> None:
-        """Recompute the hour buckets of the last two hours from minute rows, and the day
-        buckets of the last two days from hour rows (idempotent: rows are replaced)."""
-        with self.db.session() as s:
-            for source, target, span in (("minute", "hour", timedelta(hours=1)),
-                                         ("hour", "day", timedelta(days=1))):
-                start = _bucket(now, target) - span
-                rows = s.scalars(select(CheckRollup).where(
-                    CheckRollup.resolution == source, CheckRollup.bucket_start >= start)).all()
-                merged: dict[tuple[int, datetime], dict[str, Any]] = {}
-                for row in rows:
-                    key = (row.check_id, _bucket(row.bucket_start, target))
-                    _merge_row(merged, key, row)
-                s.execute(delete(CheckRollup).where(
-                    CheckRollup.resolution == target, CheckRollup.bucket_start >= start))
-                if merged:
-                    s.execute(insert(CheckRollup), [
-                        {**values, "resolution": target} for values in merged.values()])
+        """Recompute recent hour and day buckets from minute and hour rows (idempotent)."""
+        roll_up(self.db, now)
 
     def prune(self, now: datetime) -> dict[str, int]:
         """Delete results beyond ``keep_results`` per check and rollups beyond retention."""
-        removed = {"results": 0}
-        with self.db.session() as s:
-            over = s.execute(
-                select(CheckResultRow.check_id).group_by(CheckResultRow.check_id)
-                .having(func.count() > self.keep_results)
-            ).scalars().all()
-            for cid in over:
-                removed["results"] += self._trim(s, cid)
-            for resolution, keep in RETENTION.items():
-                removed[resolution] = s.execute(delete(CheckRollup).where(
-                    CheckRollup.resolution == resolution,
-                    CheckRollup.bucket_start < now - keep)).rowcount or 0
-        return removed
+        return prune(self.db, now, self.keep_results)
 
 
 def _insert(db: Database) -> Any:
     return postgresql.insert if db.dialect == "postgresql" else sqlite.insert
-
-
-def _add_to_rollup(acc: dict, check_id: int, result: Result) -> None:
-    key = (check_id, _bucket(result.started_at, "minute"))
-    row = acc.get(key)
-    if row is None:
-        row = acc[key] = {"check_id": check_id, "bucket_start": key[1], "count": 0,
-                          "up_count": 0, "ok_count": 0, "duration_sum": 0.0,
-                          "duration_min": None, "duration_max": None,
-                          **{h: 0 for h in HISTOGRAM_COLUMNS}}
-    row["count"] += 1
-    row["up_count"] += result.status in (Status.OK, Status.WARNING)
-    row["ok_count"] += result.status is Status.OK
-    row["duration_sum"] += result.duration
-    row["duration_min"] = (result.duration if row["duration_min"] is None
-                           else min(row["duration_min"], result.duration))
-    row["duration_max"] = (result.duration if row["duration_max"] is None
-                           else max(row["duration_max"], result.duration))
-    row[HISTOGRAM_COLUMNS[histogram_index(result.duration)]] += 1
-
-
-def _merge_row(acc: dict, key: tuple[int, datetime], row: CheckRollup) -> None:
-    out = acc.get(key)
-    if out is None:
-        out = acc[key] = {"check_id": key[0], "bucket_start": key[1], "count": 0,
-                          "up_count": 0, "ok_count": 0, "duration_sum": 0.0,
-                          "duration_min": None, "duration_max": None,
-                          **{h: 0 for h in HISTOGRAM_COLUMNS}}
-    for name in ("count", "up_count", "ok_count", "duration_sum", *HISTOGRAM_COLUMNS):
-        out[name] += getattr(row, name)
-    for name, pick in (("duration_min", min), ("duration_max", max)):
-        value = getattr(row, name)
-        if value is not None:
-            out[name] = value if out[name] is None else pick(out[name], value)
-
-
-def uptime(up_count: int, count: int) -> float | None:
-    return None if count == 0 else 100.0 * up_count / count
 
 
 _STATES = CheckStateRow.__table__
@@ -563,33 +487,6 @@ def _state_params(outcome: Outcome) -> dict[str, Any]:
         )
     return params
 
-_ROLLUP_UPSERTS: dict[str, Any] = {}
-
-
-def _rollup_upsert(dialect: str) -> Any:
-    """INSERT ... ON CONFLICT DO UPDATE adding the bucket's counts (built once per dialect)."""
-    stmt = _ROLLUP_UPSERTS.get(dialect)
-    if stmt is not None:
-        return stmt
-    table = CheckRollup.__table__
-    c = table.c
-    base = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).values(
-        {col.name: bindparam(col.name) for col in table.columns})
-    ex = base.excluded
-    sums: dict[str, Any] = {name: c[name] + ex[name] for name in
-                            ("count", "up_count", "ok_count", "duration_sum", *HISTOGRAM_COLUMNS)}
-    sums["duration_min"] = case(
-        (c.duration_min.is_(None), ex.duration_min),
-        (ex.duration_min < c.duration_min, ex.duration_min), else_=c.duration_min)
-    sums["duration_max"] = case(
-        (c.duration_max.is_(None), ex.duration_max),
-        (ex.duration_max > c.duration_max, ex.duration_max), else_=c.duration_max)
-    stmt = base.on_conflict_do_update(
-        index_elements=["check_id", "resolution", "bucket_start"], set_=sums)
-    _ROLLUP_UPSERTS[dialect] = stmt
-    return stmt
-
-
 def _policy_of_row(row: Row) -> CheckPolicy:
     return CheckPolicy(
         interval=row.interval, retry_interval=row.retry_interval,
@@ -605,8 +502,6 @@ __all__ = [
     "Outcome",
     "Signals",
     "WriteReport",
-    "p95_from",
     "parent_is_down",
     "policy_of",
-    "uptime",
 ]

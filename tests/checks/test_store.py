@@ -8,8 +8,9 @@ from sqlalchemy import func, select, update
 
 from checks.policy import CheckPolicy
 from checks.result import Result, Status
+from checks.rollups import p95_from
 from checks.state import next_state
-from checks.store import CheckStore, Outcome, p95_from
+from checks.store import CheckStore, Outcome
 from dutydesk.db import Database
 from dutydesk.models.checks import (
     HISTOGRAM_COLUMNS,
@@ -104,3 +105,40 @@ def test_a_claim_carries_the_policy_as_edited_since_the_previous_claim(db: Datab
     _due(db, check_id, T0)
     policy = store.claim_due(T0)[0].policy
     assert (policy.max_attempts, policy.interval) == (5, 30.0)
+
+
+def test_a_claim_sees_the_state_another_worker_wrote_since(db: Database) -> None:
+    check_id = add_check(db, "c6", "http://127.0.0.1:9/")
+    mine, other = CheckStore(db), CheckStore(db)
+    _due(db, check_id, T0)
+    mine.write_batch([_outcome(mine, check_id, T0, Status.OK, 0.01)])
+    _due(db, check_id, T0 + timedelta(seconds=5))
+    other.write_batch([_outcome(other, check_id, T0 + timedelta(seconds=5), Status.CRITICAL,
+                                0.01)])
+    _due(db, check_id, T0 + timedelta(seconds=10))
+    claim = mine.claim_due(T0 + timedelta(seconds=10))[0]
+    assert (claim.state.status, claim.state.attempt, claim.version) == (Status.CRITICAL, 1, 2)
+
+
+def test_a_claim_carries_the_spec_as_edited_since_the_previous_claim(db: Database) -> None:
+    check_id = add_check(db, "c7", "http://127.0.0.1:9/old")
+    store = CheckStore(db)
+    _due(db, check_id, T0)
+    assert store.claim_due(T0)[0].spec == {"url": "http://127.0.0.1:9/old"}
+    with db.session() as s:
+        s.execute(update(Check).where(Check.id == check_id).values(
+            spec={"url": "http://127.0.0.1:9/new"}, updated_at=T0 + timedelta(seconds=1)))
+    _due(db, check_id, T0)
+    assert store.claim_due(T0)[0].spec == {"url": "http://127.0.0.1:9/new"}
+
+
+def test_two_parts_claim_disjoint_checks_that_cover_them_all(db: Database) -> None:
+    ids = [add_check(db, f"p{i}", "http://127.0.0.1:9/") for i in range(6)]
+    for check_id in ids:
+        _due(db, check_id, T0)
+    even, odd = CheckStore(db, part=(0, 2)), CheckStore(db, part=(1, 2))
+    got_even = {c.check_id for c in even.claim_due(T0)}
+    got_odd = {c.check_id for c in odd.claim_due(T0)}
+    assert got_even.isdisjoint(got_odd)
+    assert got_even | got_odd == set(ids)
+    assert all(cid % 2 == 0 for cid in got_even)
