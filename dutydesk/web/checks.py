@@ -59,7 +59,7 @@ def check_list() -> Any:
     try:
         filters = CheckFilters.from_args(request.args)
     except FilterError as exc:
-        flash(str(exc), "error")
+        flash(_("Filter ignored: %(message)s", message=str(exc)), "error")
         filters = CheckFilters()
     s = db_session()
     rows = list_checks(s, filters)

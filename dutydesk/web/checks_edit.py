@@ -295,7 +295,7 @@ def groups() -> Any:
         try:
             path = normalise_group(path)
         except ValueError as exc:
-            flash(str(exc), "error")
+            flash(_("Not saved: %(message)s", message=str(exc)), "error")
             return redirect(url_for("checks_edit.groups"), 303)
         existed = s.scalar(select(CheckGroup.id).where(CheckGroup.path == path))
         group = ensure_group(s, path, request.form.get("description", "").strip())

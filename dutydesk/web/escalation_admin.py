@@ -145,11 +145,11 @@ def escalation_policies() -> Any:
             save_policy(s, principal(), row, parse_policy_form(request.form))
         except EscalationError as exc:
             s.rollback()
-            flash(str(exc), "error")
+            flash(_("Not saved: %(message)s", message=str(exc)), "error")
             status = 400
         else:
             s.commit()
-            flash("escalation policy saved", "success")
+            flash(_("Escalation policy saved."), "success")
             return redirect(url_for("escalation.escalation_policies"))
     return _page(status, request.form if status != 200 else {})
 

@@ -6,13 +6,15 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from flask import flash
+from flask_babel import gettext as _
 
 from dutydesk.accounts import ValidationError
 from dutydesk.i18n import user_zone
 
 
 def flash_validation(exc: ValidationError) -> None:
-    flash(f"{exc.field}: {exc.message}", "error")
+    """The refusal in a translated frame; the field and reason stay as the API gives them."""
+    flash(_("Not saved: %(message)s", message=f"{exc.field}: {exc.message}"), "error")
 
 
 def parse_local_date(value: str | None, *, end_of_day: bool = False) -> datetime | None:

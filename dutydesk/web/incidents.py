@@ -78,7 +78,7 @@ def incident_list() -> Any:
         page, per_page = parse_page_args(request.args, max_per_page=200)
         filters = service.IncidentFilters.from_args(_date_args(request.args))
     except (PaginationError, service.FilterError) as exc:
-        flash(str(exc), "error")
+        flash(_("Filter ignored: %(message)s", message=str(exc)), "error")
         page, per_page, filters = 1, 50, service.IncidentFilters()
     result = paginate(db_session(), service.incidents_query(filters), page, per_page)
     return render_template("incidents/list.html", page=result, filters=request.args, now=utcnow())
@@ -167,11 +167,27 @@ def incident_action(incident_id: int, name: str) -> Any:
         abort(404)
     except LifecycleError as exc:
         s.rollback()
-        flash(str(exc), "error")
+        flash(_("Refused: %(message)s", message=str(exc)), "error")
         return redirect(url_for("incidents.incident_detail", incident_id=incident_id))
     s.commit()
-    flash(f"{action.value.replace('_', ' ')}: done", "success")
+    flash(_done(action), "success")
     return redirect(url_for("incidents.incident_detail", incident_id=incident_id))
+
+
+def _done(action: Action) -> str:
+    """What the person sees after an action on the incident page, in their language."""
+    messages = {
+        Action.ACKNOWLEDGE: _("Acknowledged."),
+        Action.PENDING: _("Set pending."),
+        Action.RESUME: _("Resumed."),
+        Action.RESOLVE: _("Resolved."),
+        Action.REOPEN: _("Reopened."),
+        Action.REASSIGN: _("Reassigned."),
+        Action.ESCALATE: _("Escalated."),
+        Action.CHANGE_PRIORITY: _("Priority changed."),
+        Action.NOTE: _("Note added."),
+    }
+    return messages.get(action, _("Done."))
 
 
 @bp.route("/incidents/new", methods=["GET", "POST"])
@@ -194,7 +210,7 @@ def incident_report() -> Any:
             )
         except ValueError as exc:
             s.rollback()
-            flash(str(exc), "error")
+            flash(_("Not saved: %(message)s", message=str(exc)), "error")
             return render_template("incidents/new.html", form=form), 400
         s.commit()
         return redirect(url_for("incidents.incident_detail", incident_id=incident_id))
@@ -223,11 +239,11 @@ def silences() -> Any:
                 now=now,
             )
             s.commit()
-            flash("silence created", "success")
+            flash(_("Silence created."), "success")
             return redirect(url_for("incidents.silences"))
         except (MatcherError, SilenceError, ValueError) as exc:
             s.rollback()
-            flash(str(exc), "error")
+            flash(_("Not saved: %(message)s", message=str(exc)), "error")
             status = 400
     rows = list(s.scalars(select(SilenceRow).order_by(SilenceRow.ends_at.desc()).limit(200)))
     items = [service.silence_as_dict(r, now) for r in rows]

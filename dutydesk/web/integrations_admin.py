@@ -41,7 +41,7 @@ def integrations() -> Any:
             )
         except IntegrationError as exc:
             s.rollback()
-            flash(str(exc), "error")
+            flash(_("Not saved: %(message)s", message=str(exc)), "error")
             status = 400
         else:
             s.commit()

@@ -66,7 +66,7 @@ def subscribers_admin() -> Any:
                 message = gettext("Webhook added.")
         except (SubscriptionError, ValueError) as exc:
             s.rollback()
-            flash(str(exc), "error")
+            flash(gettext("Not saved: %(message)s", message=str(exc)), "error")
         else:
             s.commit()
             flash(message, "ok")

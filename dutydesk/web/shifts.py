@@ -107,7 +107,7 @@ def create_schedule() -> Any:
         )
     except ShiftConfigError as exc:
         s.rollback()
-        flash(str(exc), "error")
+        flash(_("Not saved: %(message)s", message=str(exc)), "error")
         return redirect(url_for("shifts.index"))
     s.commit()
     flash(_("schedule %(name)s created", name=row.name), "success")
@@ -164,7 +164,7 @@ def _apply(schedule_id: int, action: Any, success: str) -> Any:
         action(s)
     except ShiftConfigError as exc:
         s.rollback()
-        flash(str(exc), "error")
+        flash(_("Not saved: %(message)s", message=str(exc)), "error")
         return _back(schedule_id)
     s.commit()
     flash(success, "success")
@@ -314,7 +314,7 @@ def _swap_action(action: Any, success: str) -> Any:
         action(s)
     except ShiftConfigError as exc:
         s.rollback()
-        flash(str(exc), "error")
+        flash(_("Not saved: %(message)s", message=str(exc)), "error")
         return redirect(url_for("shifts.swaps"))
     s.commit()
     flash(success, "success")

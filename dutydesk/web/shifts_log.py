@@ -78,7 +78,7 @@ def _report_action(report_id: int, action: Any, success: str) -> Any:
         action(s, row)
     except ShiftConfigError as exc:
         s.rollback()
-        flash(str(exc), "error")
+        flash(_("Not saved: %(message)s", message=str(exc)), "error")
     else:
         s.commit()
         flash(success, "success")
@@ -117,7 +117,7 @@ def journal() -> Any:
             )
         except ShiftConfigError as exc:
             s.rollback()
-            flash(str(exc), "error")
+            flash(_("Not saved: %(message)s", message=str(exc)), "error")
         else:
             s.commit()
         return redirect(url_for("shifts_log.journal"))

@@ -220,7 +220,7 @@ def check_out(visit_id: int) -> Any:
         refusal(decision.code.value, decision.reason)
         return redirect(request.form.get("next") or url_for("visitors.visit", visit_id=visit_id))
     s.commit()
-    flash(decision.reason, "ok")
+    flash(_("Done: %(message)s", message=decision.reason), "ok")
     return redirect(request.form.get("next") or url_for("visitors.desk"))
 
 
@@ -248,7 +248,7 @@ def equipment(visit_id: int) -> Any:
         abort(404, str(exc))
     if decision.allowed:
         s.commit()
-        flash(decision.reason, "ok")
+        flash(_("Done: %(message)s", message=decision.reason), "ok")
     else:
         s.rollback()
         refusal(decision.code.value, decision.reason)
