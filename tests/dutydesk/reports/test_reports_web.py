@@ -16,6 +16,7 @@ import pytest
 
 from dutydesk.db import Database
 from dutydesk.reports.tables import TABLES
+from tests.conftest import login, make_user
 from tests.dutydesk.reports.seed import ANNA, BORIS, October, seed_october
 
 MONTH = "?month=2026-10"
@@ -257,3 +258,23 @@ def test_only_shift_leads_and_admins_read_reports(signed_in: Any, role: str,
 def test_signed_out_visitors_are_sent_to_sign_in(client: Any) -> None:
     response = client.get("/reports?month=2026-10")
     assert response.status_code == 302 and "/login?next=" in response.headers["Location"]
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("ru", ["Отчёты", "Соблюдение SLA", "Все приоритеты", "Цели SLA выполнены"]),
+        ("uk", ["Звіти", "Дотримання SLA", "Усі пріоритети", "Цілі SLA виконано"]),
+    ],
+)
+def test_reports_speak_russian_and_ukrainian_on_the_page_and_in_the_csv(
+        app: Any, db: Database, october: October, language: str, words: list[str]) -> None:
+    user = make_user(db, "shift_lead", language=language)
+    client = app.test_client()
+    assert login(client, user.email).status_code == 302
+    page = client.get("/reports" + MONTH).get_data(as_text=True)
+    assert not [w for w in words if w not in page]
+    headers, rows = csv_of(client, "sla")
+    assert rows[-1][0] == words[2] and "SLA" not in headers[0]
+    bad = client.get("/reports?month=2026-13").get_data(as_text=True)
+    assert ("месяц указывается как" if language == "ru" else "місяць вказується як") in bad
