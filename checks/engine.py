@@ -150,13 +150,16 @@ class Engine:
         *,
         metrics: EngineMetrics | None = None,
         clock: Callable[[], datetime] = utcnow,
+        part: tuple[int, int] | None = None,
     ) -> None:
+        """``part=(k, n)``: run only the checks whose id is ``k`` modulo ``n`` (one of ``n``
+        engine processes, see :mod:`checks.workers`)."""
         self.db = db
         self.config = config or EngineConfig()
         self.metrics = metrics or EngineMetrics()
         self.clock = clock
         self.store = CheckStore(db, keep_results=self.config.keep_results,
-                                trim_every=self.config.trim_every)
+                                trim_every=self.config.trim_every, part=part)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -171,6 +174,21 @@ class Engine:
         self._windows: tuple[dict, dict, dict] = ({}, {}, {})
         self.runs_written = 0
         self.started = threading.Event()
+
+    def stats(self) -> dict[str, Any]:
+        """Counters since start: runs written, their statuses, timeouts, write conflicts and
+        failed batches (what the benchmark and the process supervisor report)."""
+        registry = self.metrics.registry
+        by_status: dict[str, int] = {}
+        for metric in self.metrics.runs.collect():
+            for sample in metric.samples:
+                if sample.name.endswith("_total"):
+                    status = sample.labels["status"]
+                    by_status[status] = by_status.get(status, 0) + int(sample.value)
+        return {"runs": self.runs_written, "by_status": by_status, **{
+            key: int(registry.get_sample_value(f"dutydesk_check_{name}_total") or 0)
+            for key, name in (("timeouts", "timeouts"), ("conflicts", "write_conflicts"),
+                              ("write_errors", "write_errors"))}}
 
     # ---- lifecycle -------------------------------------------------------------------------
 

@@ -70,12 +70,13 @@ def _status_clock(settings_db: Database, settings: Settings) -> None:
 
 
 def check_jobs(db: Database) -> list[Job]:
-    """The check engine (started and stopped with the worker) and its rollup/prune job."""
-    from checks.engine import Engine
+    """The check engine (started and stopped with the worker; in several processes when
+    ``DUTYDESK_CHECK_PROCESSES`` says so) and its rollup/prune job."""
     from checks.store import CheckStore
+    from checks.workers import engine_runner
     from dutydesk.db import utcnow
 
-    engine = Engine(db)
+    engine = engine_runner(db)
     store = CheckStore(db)
 
     def roll_up_and_prune() -> None:

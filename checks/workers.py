@@ -1,0 +1,202 @@
+"""Several engine processes on one machine, so the checks use every core (the GIL keeps one
+process's loop and database threads on about one).
+
+Process ``k`` of ``n`` runs an :class:`~checks.engine.Engine` on its own database connection
+and claims only the checks whose id is ``k`` modulo ``n`` (``CheckStore(part=(k, n))``): its
+caches stay warm and the processes do not queue on each other's claims. Claims are still
+compare-and-set, so other machines' workers may share the same checks safely.
+
+The parent starts the processes (``spawn``: no threads are forked), restarts one that dies,
+and collects what each reports about once a second (runs, statuses, timeouts, start lags) for
+:meth:`EngineProcesses.stats`. ``stop()`` asks each process to stop its engine (unstarted claims
+are given back) and waits for it.
+
+``DUTYDESK_CHECK_PROCESSES`` chooses how many: a whole number, or ``auto`` for one per CPU
+core; unset means one engine inside the worker process itself (:func:`engine_runner`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from checks.engine import Engine, EngineConfig
+from dutydesk.db import Database
+
+log = logging.getLogger("checks.workers")
+REPORT_EVERY = 1.0  # seconds between a process's reports to the parent
+ENV_PROCESSES = "DUTYDESK_CHECK_PROCESSES"
+
+
+def processes_from_env(environ: Mapping[str, str] | None = None) -> int:
+    """How many engine processes ``DUTYDESK_CHECK_PROCESSES`` asks for (1 when unset).
+    Raises ValueError with a message naming the variable when the value is not usable."""
+    raw = (os.environ if environ is None else environ).get(ENV_PROCESSES, "").strip()
+    if not raw:
+        return 1
+    if raw.lower() == "auto":
+        return max(1, os.cpu_count() or 1)
+    if not raw.isdigit() or not 1 <= int(raw) <= 64:
+        raise ValueError(f"{ENV_PROCESSES} must be a whole number from 1 to 64 or 'auto', "
+                         f"got {raw!r}")
+    return int(raw)
+
+
+def _child(url: str, part: tuple[int, int], config: EngineConfig | None,
+           stop: Any, reports: Any) -> None:  # pragma: no cover - runs in the child process
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    logging.basicConfig(level=logging.WARNING)
+    db = Database(url, pool_size=4)
+    engine = Engine(db, config, part=part)
+    engine.start()
+    try:
+        while not stop.wait(REPORT_EVERY):
+            _report(engine, part, reports)
+    finally:
+        engine.stop()
+        _report(engine, part, reports)
+        db.dispose()
+
+
+def _report(engine: Engine, part: tuple[int, int], reports: Any) -> None:  # pragma: no cover
+    lags = []
+    recent = engine.metrics.recent_lags
+    while recent:  # the loop thread appends meanwhile; popleft is atomic
+        try:
+            lags.append(recent.popleft())
+        except IndexError:
+            break
+    with contextlib.suppress(Exception):  # the parent is gone: nothing to tell
+        reports.put((part[0], os.getpid(), engine.stats(), lags))
+
+
+class EngineProcesses:
+    """``processes`` engine processes on the database at ``url`` (see the module docstring).
+    Has the ``start()``/``stop()`` of :class:`~checks.engine.Engine`, so the worker can hold
+    either."""
+
+    def __init__(self, url: str, processes: int, config: EngineConfig | None = None) -> None:
+        if processes < 1:
+            raise ValueError(f"processes must be at least 1, got {processes}")
+        self.url, self.processes, self.config = url, processes, config
+        self._ctx = multiprocessing.get_context("spawn")
+        self._stop = self._ctx.Event()
+        self._reports: Any = self._ctx.Queue()
+        self._procs: dict[int, Any] = {}
+        self._latest: dict[int, dict[str, Any]] = {}
+        self._base: dict[int, dict[str, Any]] = {}  # totals of earlier (dead) processes
+        self._retired: set[int] = set()
+        self.recent_lags: deque[float] = deque(maxlen=200_000)
+        self._lock = threading.Lock()
+        self._watcher: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._procs:
+            return
+        self._stop.clear()
+        for k in range(self.processes):
+            self._spawn(k)
+        self._watcher = threading.Thread(target=self._watch, name="check-engines",
+                                         daemon=True)
+        self._watcher.start()
+
+    def _spawn(self, k: int) -> None:
+        proc = self._ctx.Process(target=_child, name=f"check-engine-{k}", daemon=True,
+                                 args=(self.url, (k, self.processes), self.config,
+                                       self._stop, self._reports))
+        proc.start()
+        self._procs[k] = proc
+
+    def _watch(self) -> None:
+        """Collect reports; restart a process that died while we are not stopping."""
+        while not self._stop.is_set():
+            self._drain(timeout=REPORT_EVERY)
+            for k, proc in list(self._procs.items()):
+                if not proc.is_alive() and not self._stop.is_set():
+                    log.error("check engine process %d exited (code %s); restarting",
+                              k, proc.exitcode)
+                    with self._lock:
+                        self._retired.add(proc.pid)  # late reports of it are not counted
+                        latest = self._latest.pop(k, None)
+                        if latest is not None:  # its successor counts from zero
+                            self._base[k] = _add(self._base.get(k, {}), latest)
+                    self._spawn(k)
+
+    def _drain(self, timeout: float = 0.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                k, pid, stats, lags = self._reports.get(
+                    timeout=max(0.0, deadline - time.monotonic()))
+            except (queue.Empty, OSError, ValueError):
+                return
+            with self._lock:
+                if pid in self._retired:
+                    continue
+                self._latest[k] = stats
+                self.recent_lags.extend(lags)
+
+    def stats(self) -> dict[str, Any]:
+        """The sum of every process's counters (as :meth:`Engine.stats`), reports included up
+        to about a second ago."""
+        self._drain()
+        with self._lock:
+            total: dict[str, Any] = {}
+            for stats in (*self._base.values(), *self._latest.values()):
+                total = _add(total, stats)
+        return total or {"runs": 0, "by_status": {}, "timeouts": 0, "conflicts": 0,
+                         "write_errors": 0}
+
+    def pids(self) -> list[int]:
+        """The process ids running now (the benchmark reads their CPU time)."""
+        return [proc.pid for proc in self._procs.values() if proc.is_alive()]
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """Ask every process to stop its engine, read their last reports, and wait for them
+        (terminating one that has not exited after ``timeout`` seconds)."""
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(5)
+            self._watcher = None
+        deadline = time.monotonic() + timeout
+        # Keep reading while they exit: a process whose report is still in the pipe would not.
+        while any(p.is_alive() for p in self._procs.values()) and time.monotonic() < deadline:
+            self._drain(timeout=0.2)
+        for proc in self._procs.values():
+            if proc.is_alive():
+                log.error("check engine process %s did not stop; terminating", proc.name)
+                proc.terminate()
+            proc.join(5)
+        self._drain()
+        self._procs.clear()
+
+
+def _add(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = {key: a.get(key, 0) + b.get(key, 0)
+           for key in ("runs", "timeouts", "conflicts", "write_errors")}
+    statuses = dict(a.get("by_status", {}))
+    for status, count in b.get("by_status", {}).items():
+        statuses[status] = statuses.get(status, 0) + count
+    out["by_status"] = statuses
+    return out
+
+
+def engine_runner(db: Database, environ: Mapping[str, str] | None = None) -> Any:
+    """What the worker starts and stops: one in-process engine, or ``EngineProcesses`` when
+    ``DUTYDESK_CHECK_PROCESSES`` asks for more than one."""
+    processes = processes_from_env(environ)
+    if processes == 1:
+        return Engine(db)
+    return EngineProcesses(db.url, processes)
+
+
+__all__ = ["ENV_PROCESSES", "EngineProcesses", "engine_runner", "processes_from_env"]
