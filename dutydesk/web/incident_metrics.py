@@ -2,23 +2,26 @@
 
 Counters kept in a process only see what that process did: the web process never sees the SLA
 breaches the worker records, and a restart sets everything back to zero. So these figures come
-from the incident timeline, the one place every process writes to:
+from the tables every process writes to:
 
 - ``dutydesk_incidents_total{priority,source}``: incidents opened, by the priority they opened
-  with (their ``triggered`` event) and their source (check, alertmanager, pagerduty, manual);
+  with and their source (check, alertmanager, pagerduty, manual): the incidents grouped by
+  priority and source, each re-prioritised one moved back to the priority its first
+  ``priority_changed`` event says it had;
 - ``dutydesk_incident_ack_seconds``: histogram of the time from opening to the FIRST
   acknowledgement (the earliest ``acknowledged`` event);
 - ``dutydesk_sla_breaches_total{priority,clock}``: ``sla_breached`` events, by the priority the
   clock was measured against and the clock (acknowledge / resolve).
 
-Why the timeline rather than the incident's current columns: a counter must never go down, or
-Prometheus takes it for a restart and ``increase()`` jumps. The current priority changes when
-someone re-prioritises, and ``acknowledged_at`` is cleared by "unacknowledge" and by a reopen;
-timeline events are only ever added, so every series here only grows.
+Why not simply the incident's current columns: a counter must never go down, or Prometheus
+takes it for a restart and ``increase()`` jumps. The current priority changes when someone
+re-prioritises, and ``acknowledged_at`` is cleared by "unacknowledge" and by a reopen; the
+timeline is only ever added to, so every series here only grows.
 
-Cost: three aggregate queries (answered by ``ix_incident_events_kind``), cached for
-``CACHE_SECONDS`` so a burst of scrapes (several Prometheus replicas, a person reloading)
-costs one query set. ``dutydesk_alerts_suppressed_total`` stays a per-process counter in
+Cost: four aggregate queries on one snapshot (the timeline ones answered by
+``ix_incident_events_kind``), cached for ``CACHE_SECONDS`` so a burst of scrapes (several
+Prometheus replicas, a person reloading) costs one reading; ``bench/incident_metrics.py``
+measures it. ``dutydesk_alerts_suppressed_total`` stays a per-process counter in
 ``dutydesk.pipeline``.
 """
 
@@ -27,7 +30,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,48 +101,106 @@ def _seconds_sqlite(element: _Seconds, compiler: SQLCompiler, **kw: Any) -> str:
 
 
 def read_figures(session: Session) -> IncidentFigures:
-    """The three figures from the timeline, in three aggregate queries."""
+    """The three figures, from one snapshot of the database (four aggregate queries)."""
+    if session.get_bind().dialect.name == "postgresql":
+        # One snapshot for all queries: a priority changed between two of them must not show
+        # as one incident too many in one series and too few in another.
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    return IncidentFigures(
+        incidents=_incidents_opened(session),
+        ack=_ack_histogram(session),
+        breaches=_breaches(session),
+    )
+
+
+def _incidents_opened(session: Session) -> dict[tuple[str, str], int]:
+    now_counts = {
+        (priority, source): count
+        for priority, source, count in session.execute(
+            select(Incident.priority, Incident.source, func.count())
+            .group_by(Incident.priority, Incident.source)
+        )
+    }
+    ev = IncidentEventRow
+    changes = session.execute(
+        select(ev.incident_id, ev.data["from"].as_string(), Incident.priority, Incident.source)
+        .join(Incident, Incident.id == ev.incident_id)
+        .where(ev.kind == EventKind.PRIORITY_CHANGED.value)
+        .order_by(ev.incident_id, ev.at, ev.id)
+    )
+    return opened_counts(now_counts, [tuple(row) for row in changes])
+
+
+def opened_counts(
+    now_counts: Mapping[tuple[str, str], int],
+    changes: Sequence[tuple[int, str | None, str, str]],
+) -> dict[tuple[str, str], int]:
+    """Incidents by the priority they OPENED with, from the counts by their current priority.
+
+    ``changes`` are the ``priority_changed`` events (incident id, from, current priority,
+    source) in timeline order. Only a change of priority records one, so an incident's first
+    change says what it opened with: it moves from its current series back to that one.
+    """
+    counts = dict(now_counts)
+    seen: set[int] = set()
+    for incident_id, opened_as, current, source in changes:
+        if incident_id in seen or not opened_as:
+            continue
+        seen.add(incident_id)
+        counts[(current, source)] -= 1
+        counts[(opened_as, source)] = counts.get((opened_as, source), 0) + 1
+    return {key: count for key, count in counts.items() if count > 0}
+
+
+def _ack_histogram(session: Session) -> AckHistogram:
+    ev = IncidentEventRow
+    waited = _Seconds(func.min(ev.at), Incident.created_at)
+    # One wait per acknowledged incident, computed inside the GROUP BY: neither database merges
+    # an aggregate subquery into the outer one, so the date arithmetic runs once per incident
+    # instead of once per comparison below. A clock a little behind another process's may put
+    # an acknowledgement before the opening: that is no wait at all, not a negative one.
+    seconds = (
+        select(case((waited > 0, waited), else_=0.0).label("s"))
+        .select_from(ev)
+        .join(Incident, Incident.id == ev.incident_id)
+        .where(ev.kind == EventKind.ACKNOWLEDGED.value)
+        .group_by(ev.incident_id, Incident.created_at)
+        .subquery()
+        .c.s
+    )
+    # Each wait lands in ONE bucket (its index; len(ACK_BUCKETS) = beyond the last) and the
+    # cumulative counts are added up here: one comparison chain per row instead of one sum each.
+    bucket = case(
+        *((seconds <= le, index) for index, le in enumerate(ACK_BUCKETS)),
+        else_=len(ACK_BUCKETS),
+    ).label("bucket")
+    per_bucket = {
+        int(index): (int(count), float(total))
+        for index, count, total in session.execute(
+            select(bucket, func.count(), func.sum(seconds)).group_by("bucket")
+        )
+    }
+    return cumulative(per_bucket)
+
+
+def cumulative(per_bucket: Mapping[int, tuple[int, float]]) -> AckHistogram:
+    """A histogram from ``{bucket index: (incidents, seconds)}`` (index len(ACK_BUCKETS): +Inf)."""
+    buckets, running = [], 0
+    for index in range(len(ACK_BUCKETS)):
+        running += per_bucket.get(index, (0, 0.0))[0]
+        buckets.append(running)
+    return AckHistogram(
+        buckets=tuple(buckets),
+        count=sum(count for count, _seconds in per_bucket.values()),
+        sum_seconds=sum(total for _count, total in per_bucket.values()),
+    )
+
+
+def _breaches(session: Session) -> dict[tuple[str, str], int]:
     ev = IncidentEventRow
     # Grouped by the labels: the JSON key is a bound parameter, and PostgreSQL does not see two
     # copies of ``data ->> %(param)s`` as the same expression.
-    incidents = {
-        (priority or "", source): count
-        for priority, source, count in session.execute(
-            select(
-                ev.data["priority"].as_string().label("opened_priority"),
-                Incident.source,
-                func.count(),
-            )
-            .select_from(ev)
-            .join(Incident, Incident.id == ev.incident_id)
-            .where(ev.kind == EventKind.TRIGGERED.value)
-            .group_by("opened_priority", Incident.source)
-        )
-    }
-    first_ack = (
-        select(ev.incident_id.label("incident_id"), func.min(ev.at).label("at"))
-        .where(ev.kind == EventKind.ACKNOWLEDGED.value)
-        .group_by(ev.incident_id)
-        .subquery()
-    )
-    waited = _Seconds(first_ack.c.at, Incident.created_at)
-    # A clock a little behind another process's may put an acknowledgement before the opening:
-    # that is no wait at all, not a negative one.
-    clamped = (
-        select(case((waited > 0, waited), else_=0.0).label("s"))
-        .select_from(first_ack)
-        .join(Incident, Incident.id == first_ack.c.incident_id)
-        .subquery()
-    )
-    seconds = clamped.c.s
-    row = session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(seconds), 0.0),
-            *(func.coalesce(func.sum(case((seconds <= le, 1), else_=0)), 0) for le in ACK_BUCKETS),
-        ).select_from(clamped)
-    ).one()
-    breaches = {
+    return {
         (priority or "", clock or ""): count
         for priority, clock, count in session.execute(
             select(
@@ -151,13 +212,6 @@ def read_figures(session: Session) -> IncidentFigures:
             .group_by("breach_priority", "breach_clock")
         )
     }
-    return IncidentFigures(
-        incidents=incidents,
-        ack=AckHistogram(
-            buckets=tuple(int(n) for n in row[2:]), count=int(row[0]), sum_seconds=float(row[1])
-        ),
-        breaches=breaches,
-    )
 
 
 # --- exposing -----------------------------------------------------------------------------------

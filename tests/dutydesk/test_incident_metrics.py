@@ -19,7 +19,13 @@ from dutydesk.db import Database, utcnow
 from dutydesk.incidents.jobs import run_clocks
 from dutydesk.models.incidents import Incident, IncidentEventRow
 from dutydesk.pipeline import process_alerts
-from dutydesk.web.incident_metrics import ACK_BUCKETS, IncidentFiguresCollector
+from dutydesk.web.incident_metrics import (
+    ACK_BUCKETS,
+    AckHistogram,
+    IncidentFiguresCollector,
+    cumulative,
+    opened_counts,
+)
 from tests.conftest import bearer
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
@@ -217,7 +223,7 @@ def test_a_burst_of_scrapes_costs_one_query_set_until_the_figures_are_old(db: Da
 
     assert incidents_opened() == 1
     one_reading = len(statements)
-    assert one_reading == 3  # opened, first acknowledgements, breaches
+    assert one_reading == 4  # incidents, priority changes, first acknowledgements, breaches
     seed(db, "b", source="check", opened_as="P1")
     statements.clear()
     clock[0] += 9
@@ -239,3 +245,26 @@ def test_an_unreachable_database_leaves_the_figures_out_and_is_tried_again() -> 
             assert all(f.samples == [] for f in families)
     finally:
         gone.dispose()
+
+
+# --- the pure parts -----------------------------------------------------------------------------
+
+
+def test_a_reprioritised_incident_counts_under_the_priority_it_opened_with() -> None:
+    now = {("P1", "check"): 3, ("P3", "manual"): 1}
+    changes = [
+        (7, "P2", "P1", "check"),  # opened P2, now P1
+        (7, "P1", "P1", "check"),  # a later change of the same incident: only the first counts
+        (9, "P1", "P1", "check"),  # changed and changed back: no move
+        (12, "P4", "P3", "manual"),  # the only P3 incident opened P4: the P3 series is gone
+    ]
+    assert opened_counts(now, changes) == {
+        ("P1", "check"): 2, ("P2", "check"): 1, ("P4", "manual"): 1}
+
+
+def test_the_histogram_adds_up_the_buckets_and_keeps_the_ones_beyond_the_last() -> None:
+    last = len(ACK_BUCKETS)
+    histogram = cumulative({0: (2, 50.0), 2: (1, 100.0), last: (1, 20000.0)})
+    assert histogram == AckHistogram(
+        buckets=(2, 2, 3, 3, 3, 3, 3, 3, 3, 3), count=4, sum_seconds=20150.0)
+    assert cumulative({}) == AckHistogram(buckets=(0,) * last, count=0, sum_seconds=0.0)
