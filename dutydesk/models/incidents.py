@@ -93,7 +93,12 @@ class IncidentEventRow(Base):
     """One timeline entry (see ``dutydesk.incidents.events`` for kinds and their data)."""
 
     __tablename__ = "incident_events"
-    __table_args__ = (Index("ix_incident_events_incident_at", "incident_id", "at"),)
+    __table_args__ = (
+        Index("ix_incident_events_incident_at", "incident_id", "at"),
+        # One kind across all incidents (the /metrics figures); the first acknowledgements are
+        # read from the index alone.
+        Index("ix_incident_events_kind", "kind", "incident_id", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
