@@ -364,33 +364,25 @@ class CheckStore:
         outcomes = list(outcomes)
         if not outcomes:
             return report
+        # Every row is built before the transaction starts: on SQLite it holds the database's
+        # one write lock, which the claims of other engine processes wait for.
+        groups = [(group, stmt, [_state_params(o) for o in group]) for group, stmt in (
+            ([o for o in outcomes if not o.transition.stale], _WRITE_STATE),
+            ([o for o in outcomes if o.transition.stale], _WRITE_STALE)) if group]
+        history = _history_rows(outcomes)
         with self.db.session() as s:
-            results: list[dict[str, Any]] = []
-            flips: list[dict[str, Any]] = []
-            rollups: dict[tuple[int, datetime], dict[str, Any]] = {}
-            for outcome in self._write_states(s, outcomes, report):
-                claim, result = outcome.claim, outcome.result
-                results.append({
-                    "check_id": claim.check_id, "started_at": result.started_at,
-                    "status": result.status.name, "message": result.message[:2000],
-                    "duration": result.duration, "metrics": dict(result.metrics),
-                })
-                for flip in outcome.transition.flips:
-                    flips.append({
-                        "check_id": claim.check_id, "kind": flip.kind.value,
-                        "old_status": flip.old_status.name if flip.old_status is not None else None,
-                        "new_status": flip.new_status.name, "reason": flip.reason[:4000],
-                        "at": flip.at, "muted_by": flip.muted_by, "processed_at": None,
-                    })
-                add_to_rollup(rollups, claim.check_id, result)
-            # Core inserts on the connection: the ORM bulk path costs a lot per row for nothing.
             conn = s.connection()
+            self._write_states(conn, groups, report)
+            if report.conflicts:
+                history = _history_rows(report.written)
+            results, flips, rollups = history
+            # Core inserts on the connection: the ORM bulk path costs a lot per row for nothing.
             if results:
                 conn.execute(_INSERT_RESULT, results)
             if flips:
                 conn.execute(_INSERT_FLIP, flips)
             if rollups:
-                upsert_minutes(conn, self.db.dialect, list(rollups.values()))
+                upsert_minutes(conn, self.db.dialect, rollups)
             trim_results(conn, self._due_for_trim(report.written), self.keep_results)
         for outcome in report.written:  # committed: this is now the row's state and version
             claim = outcome.claim
@@ -398,16 +390,12 @@ class CheckStore:
                                             outcome.transition.state)
         return report
 
-    def _write_states(self, s: Any, outcomes: list[Outcome], report: WriteReport) -> list[Outcome]:
+    @staticmethod
+    def _write_states(conn: Any, groups: list[tuple[list[Outcome], Any, list[dict[str, Any]]]],
+                      report: WriteReport) -> None:
         """Update the state rows (compare-and-set on version) with one executemany per shape;
         if any row lost, redo that shape row by row to learn which. Fills ``report``."""
-        conn = s.connection()
-        fresh = [o for o in outcomes if not o.transition.stale]
-        stale = [o for o in outcomes if o.transition.stale]
-        for group, stmt in ((fresh, _WRITE_STATE), (stale, _WRITE_STALE)):
-            if not group:
-                continue
-            params = [_state_params(o) for o in group]
+        for group, stmt, params in groups:
             savepoint = conn.begin_nested()
             if conn.execute(stmt, params).rowcount == len(params):
                 savepoint.commit()
@@ -419,7 +407,6 @@ class CheckStore:
                     report.written.append(outcome)
                 else:
                     report.conflicts += 1
-        return report.written
 
     def _due_for_trim(self, written: list[Outcome]) -> list[int]:
         """Checks written ``trim_every`` times since their last trim (their results are then
@@ -467,6 +454,30 @@ _WRITE_STALE = (
     .values(**_STATE_COMMON)
 )
 _WRITE_STATE = _WRITE_STALE.values(**{name: bindparam(f"b_{name}") for name in _STATE_FIELDS})
+
+
+def _history_rows(outcomes: list[Outcome]) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                                     list[dict[str, Any]]]:
+    """The result rows, flip rows and minute rollup rows of ``outcomes``."""
+    results: list[dict[str, Any]] = []
+    flips: list[dict[str, Any]] = []
+    rollups: dict[tuple[int, datetime], dict[str, Any]] = {}
+    for outcome in outcomes:
+        claim, result = outcome.claim, outcome.result
+        results.append({
+            "check_id": claim.check_id, "started_at": result.started_at,
+            "status": result.status.name, "message": result.message[:2000],
+            "duration": result.duration, "metrics": dict(result.metrics),
+        })
+        for flip in outcome.transition.flips:
+            flips.append({
+                "check_id": claim.check_id, "kind": flip.kind.value,
+                "old_status": flip.old_status.name if flip.old_status is not None else None,
+                "new_status": flip.new_status.name, "reason": flip.reason[:4000],
+                "at": flip.at, "muted_by": flip.muted_by, "processed_at": None,
+            })
+        add_to_rollup(rollups, claim.check_id, result)
+    return results, flips, list(rollups.values())
 
 
 def _state_params(outcome: Outcome) -> dict[str, Any]:
