@@ -65,7 +65,7 @@ class CheckStateCollector(Collector):
     def collect(self) -> Iterator[Any]:
         families = _families()
         try:
-            with self.db.session() as s:
+            with self.db.read_session() as s:
                 rows = s.execute(
                     select(Check.slug, CheckGroup.path, CheckStateRow.last_status,
                            CheckStateRow.last_duration, CheckStateRow.attempt,

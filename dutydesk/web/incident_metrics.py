@@ -279,7 +279,7 @@ class IncidentFiguresCollector(Collector):
             if self._read_at is not None and now - self._read_at < self.ttl:
                 return self._figures
             try:
-                with self.db.session() as s:
+                with self.db.read_session() as s:
                     figures = read_figures(s)
             except SQLAlchemyError as exc:
                 # A scrape must not fail as a whole because the database is away; the shell's
