@@ -48,8 +48,12 @@ def localtime(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
 
 
 def init_i18n(app: Flask) -> Babel:
+    from dutydesk.labels import choices, label
+
     babel = Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["label"] = label  # {{ user.role|label('role') }}: dutydesk.labels
+    app.jinja_env.globals["label_choices"] = choices
     app.jinja_env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
     app.jinja_env.globals["get_locale"] = get_locale
     return babel

@@ -25,8 +25,7 @@ from dutydesk.timeparse import parse_instant
 from dutydesk.web.status_snapshot import cache
 from shifts.notices import MaintenanceWindow, NoticeError
 from shifts.notices import service as svc
-from shifts.notices.atom import STATUS_LABELS
-from shifts.notices.model import ServiceStatus, render_markdown
+from shifts.notices.model import UpdateStatus, render_markdown
 from shifts.notices.storage import load_notice, load_notices, load_services
 
 bp = Blueprint("notices", __name__)
@@ -48,7 +47,7 @@ def _affected_from_form(form: Any) -> dict[str, str]:
 @require_role(Role.VIEWER)
 def notices_list() -> Any:
     notices = sorted(load_notices(db_session()), key=lambda n: int(n.id), reverse=True)
-    return render_template("notices/list.html", notices=notices, labels=STATUS_LABELS)
+    return render_template("notices/list.html", notices=notices)
 
 
 @bp.route("/notices/new", methods=["GET", "POST"])
@@ -115,7 +114,7 @@ def notice_detail(notice_id: int) -> Any:
     if notice is None:
         raise ApiError(404, f"no notice with id {notice_id}")
     _, services = load_services(s)
-    return render_template("notices/detail.html", notice=notice, labels=STATUS_LABELS,
+    return render_template("notices/detail.html", notice=notice, statuses=list(UpdateStatus),
                            names={x.id: x.name for x in services}, md=render_markdown,
                            can_post=principal().can(Role.ENGINEER))
 
@@ -150,8 +149,7 @@ def services_admin() -> Any:
         return redirect(url_for("notices.services_admin"))
     groups = list(s.scalars(select(StatusServiceGroup).order_by(StatusServiceGroup.position)))
     services = list(s.scalars(select(StatusService).order_by(StatusService.position)))
-    return render_template("notices/services.html", groups=groups, services=services,
-                           statuses=list(ServiceStatus))
+    return render_template("notices/services.html", groups=groups, services=services)
 
 
 # --------------------------------------------------------------------------------- API

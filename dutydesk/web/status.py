@@ -26,9 +26,6 @@ bp = Blueprint("status", __name__, url_prefix="/status")
 # Answer the crowd's anonymous requests for built snapshots before Flask (status_snapshot).
 bp.record_once(lambda state: install_fast_path(state.app))
 
-LABELS = atom.STATUS_LABELS
-
-
 def site_zone() -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(settings().timezone)
 
@@ -50,8 +47,7 @@ def page_model() -> Any:
 
 def _render(template: str, **context: Any) -> bytes:
     return render_template(template, tr=lambda m: m.render(gettext, ngettext), md=render_markdown,
-                           labels=LABELS, status_texts=badge.STATUS_TEXTS, bar_runs=bar_runs,
-                           **context).encode()
+                           bar_runs=bar_runs, **context).encode()
 
 
 @bp.after_app_request

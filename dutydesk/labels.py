@@ -1,0 +1,165 @@
+"""Translated labels for the fixed vocabularies screens show: roles, severities, statuses,
+impacts and notice states.
+
+Stored values (``shift_lead``, ``major_outage``, ``investigating``) are data, not text for people.
+Every vocabulary has exactly one mapping here, stored value → label (a Flask-Babel lazy string,
+translated when shown, in the viewer's language). Templates go through the ``label`` filter:
+``{{ user.role|label('role') }}``; Python code through :func:`label`.
+
+The labels of service statuses and notice states are defined once in ``shifts.notices`` (the
+badge, the Atom feed and the subscriber mail translate them for a language other than the
+viewer's), and wrapped here for screens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask_babel import lazy_gettext
+
+from dutydesk.alerts.matchers import SilenceState
+from dutydesk.alerts.model import Severity
+from dutydesk.incidents.events import EventKind, IncidentStatus
+from dutydesk.models import Role
+from dutydesk.models.shifts import SWAP_STATUSES
+from shifts.notices.atom import STATUS_LABELS as NOTICE_STATE_IDS
+from shifts.notices.badge import STATUS_TEXTS as SERVICE_STATUS_IDS
+from shifts.notices.model import Impact, NoticeKind, StatusMode
+from shifts.visitors.model import RequestStatus, VisitStatus
+
+Labels = Mapping[str, Any]  # stored value -> lazy label
+
+ROLE: Labels = {
+    Role.VIEWER: lazy_gettext("Viewer"),
+    Role.ENGINEER: lazy_gettext("Engineer"),
+    Role.SHIFT_LEAD: lazy_gettext("Shift lead"),
+    Role.ADMIN: lazy_gettext("Admin"),
+}
+#: An alert's severity (what its sender says).
+SEVERITY: Labels = {
+    Severity.CRITICAL: lazy_gettext("Critical"),
+    Severity.ERROR: lazy_gettext("Error"),
+    Severity.WARNING: lazy_gettext("Warning"),
+    Severity.INFO: lazy_gettext("Info"),
+}
+#: A check's state word, and the badges the checks list filters by beside it.
+CHECK_STATUS: Labels = {
+    "OK": lazy_gettext("OK"),
+    "WARNING": lazy_gettext("WARNING"),
+    "CRITICAL": lazy_gettext("CRITICAL"),
+    "UNKNOWN": lazy_gettext("UNKNOWN"),
+    "UNREACHABLE": lazy_gettext("UNREACHABLE"),
+    "PENDING": lazy_gettext("PENDING"),
+    "maintenance": lazy_gettext("maintenance"),
+    "flapping": lazy_gettext("flapping"),
+    "disabled": lazy_gettext("disabled"),
+}
+INCIDENT_STATUS: Labels = {
+    IncidentStatus.TRIGGERED: lazy_gettext("Triggered"),
+    IncidentStatus.ACKNOWLEDGED: lazy_gettext("Acknowledged"),
+    IncidentStatus.PENDING: lazy_gettext("Pending"),
+    IncidentStatus.RESOLVED: lazy_gettext("Resolved"),
+}
+#: What happened to an incident (its timeline).
+INCIDENT_EVENT: Labels = {
+    EventKind.TRIGGERED: lazy_gettext("Triggered"),
+    EventKind.ALERT: lazy_gettext("Alert received"),
+    EventKind.ACKNOWLEDGED: lazy_gettext("Acknowledged"),
+    EventKind.UNACKNOWLEDGED: lazy_gettext("Acknowledgement withdrawn"),
+    EventKind.PENDING: lazy_gettext("Set to pending"),
+    EventKind.RESUMED: lazy_gettext("Resumed"),
+    EventKind.RESOLVED: lazy_gettext("Resolved"),
+    EventKind.REOPENED: lazy_gettext("Reopened"),
+    EventKind.REASSIGNED: lazy_gettext("Reassigned"),
+    EventKind.PRIORITY_CHANGED: lazy_gettext("Priority changed"),
+    EventKind.NOTE: lazy_gettext("Note"),
+    EventKind.ESCALATED: lazy_gettext("Escalated"),
+    EventKind.ESCALATION_NOTIFIED: lazy_gettext("Escalation notified"),
+    EventKind.ESCALATION_POLICY_CHANGED: lazy_gettext("Escalation policy changed"),
+    EventKind.NOTIFICATION_SENT: lazy_gettext("Notification sent"),
+    EventKind.NOTIFICATION_FAILED: lazy_gettext("Notification failed"),
+    EventKind.SLA_WARNING: lazy_gettext("SLA warning"),
+    EventKind.SLA_BREACHED: lazy_gettext("SLA breached"),
+}
+SILENCE_STATE: Labels = {
+    SilenceState.PENDING: lazy_gettext("Not started"),
+    SilenceState.ACTIVE: lazy_gettext("Active"),
+    SilenceState.EXPIRED: lazy_gettext("Expired"),
+}
+#: A status page service's status; also the impact a notice gives each affected service.
+SERVICE_STATUS: Labels = {k: lazy_gettext(v) for k, v in SERVICE_STATUS_IDS.items()}
+SERVICE_MODE: Labels = {
+    StatusMode.MANUAL: lazy_gettext("manual"),
+    StatusMode.AUTO: lazy_gettext("automatic (follows checks)"),
+}
+#: A notice's overall impact (Statuspage's none/minor/major/critical).
+IMPACT: Labels = {
+    Impact.NONE: lazy_gettext("No impact"),
+    Impact.MINOR: lazy_gettext("Minor"),
+    Impact.MAJOR: lazy_gettext("Major"),
+    Impact.CRITICAL: lazy_gettext("Critical"),
+}
+#: A notice's state: the status of its latest update (investigating ... resolved, scheduled ...).
+NOTICE_STATE: Labels = {k: lazy_gettext(v) for k, v in NOTICE_STATE_IDS.items()}
+NOTICE_KIND: Labels = {
+    NoticeKind.INCIDENT: lazy_gettext("Incident"),
+    NoticeKind.MAINTENANCE: lazy_gettext("Maintenance"),
+}
+SWAP_STATUS: Labels = dict(zip(SWAP_STATUSES, (
+    lazy_gettext("Offered"),
+    lazy_gettext("Taken"),
+    lazy_gettext("Approved"),
+    lazy_gettext("Rejected"),
+    lazy_gettext("Withdrawn"),
+), strict=True))
+ACCESS_REQUEST_STATUS: Labels = {
+    RequestStatus.PENDING: lazy_gettext("Pending"),
+    RequestStatus.APPROVED: lazy_gettext("Approved"),
+    RequestStatus.REJECTED: lazy_gettext("Rejected"),
+}
+VISIT_STATUS: Labels = {
+    VisitStatus.EXPECTED: lazy_gettext("Expected"),
+    VisitStatus.ON_SITE: lazy_gettext("On site"),
+    VisitStatus.LEFT: lazy_gettext("Left the site"),
+    VisitStatus.DENIED: lazy_gettext("Access denied"),
+    VisitStatus.NO_SHOW: lazy_gettext("No show"),
+}
+
+VOCABULARIES: dict[str, Labels] = {
+    "role": ROLE,
+    "severity": SEVERITY,
+    "check_status": CHECK_STATUS,
+    "incident_status": INCIDENT_STATUS,
+    "incident_event": INCIDENT_EVENT,
+    "silence_state": SILENCE_STATE,
+    "service_status": SERVICE_STATUS,
+    "service_mode": SERVICE_MODE,
+    "impact": IMPACT,
+    "notice_state": NOTICE_STATE,
+    "notice_kind": NOTICE_KIND,
+    "swap_status": SWAP_STATUS,
+    "access_request_status": ACCESS_REQUEST_STATUS,
+    "visit_status": VISIT_STATUS,
+}
+
+
+def label(value: Any, vocabulary: str) -> str:
+    """The label of a stored ``value`` (an enum member or its string) in the viewer's language.
+
+    A value the vocabulary does not know is shown as it is, so a screen never fails over a value
+    newer than this table (a test keeps the tables complete); ``None`` shows as an empty string.
+    An unknown ``vocabulary`` is a programming error and raises ``KeyError``.
+    """
+    table = VOCABULARIES[vocabulary]
+    if value is None:
+        return ""
+    found = table.get(value)
+    if found is None:
+        found = table.get(getattr(value, "value", value))
+    return str(found) if found is not None else str(getattr(value, "value", value))
+
+
+def choices(vocabulary: str) -> list[tuple[str, str]]:
+    """(stored value, label) for every value of a vocabulary, in its order: for ``<select>``."""
+    return [(str(getattr(k, "value", k)), str(v)) for k, v in VOCABULARIES[vocabulary].items()]
