@@ -278,3 +278,14 @@ def test_reports_speak_russian_and_ukrainian_on_the_page_and_in_the_csv(
     assert rows[-1][0] == words[2] and "SLA" not in headers[0]
     bad = client.get("/reports?month=2026-13").get_data(as_text=True)
     assert ("месяц указывается как" if language == "ru" else "місяць вказується як") in bad
+
+
+def test_an_empty_month_shows_no_data_charts_and_empty_tables(lead: Any,
+                                                              october: October) -> None:
+    html = lead.get("/reports?month=2025-01").get_data(as_text=True)
+    tables = Tables(html).found
+    assert tables["sla"][1][-1] == ["All priorities", "0", "0", "0", "0", "", "0", "0", "0", ""]
+    assert tables["breaches"][1] == [] and tables["visitors"][1] == []
+    assert "Nothing in this period." in html
+    assert html.count("No data") >= 5  # the charts say so instead of drawing empty axes
+    assert csv_of(lead, "breaches", "?month=2025-01")[1] == []
