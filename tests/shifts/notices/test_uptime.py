@@ -163,7 +163,8 @@ def test_tooltip_translates():
     h = uptime_history([major(local(2024, 6, 12, 8), local(2024, 6, 12, 9))], NOW, KYIV)
     ru = {"Major outage for %(major)d min": "Серьёзный сбой %(major)d мин"}
     tooltip = bar(h, date(2024, 6, 12)).tooltip
-    assert tooltip.render(lambda s: ru.get(s, s)) == "Серьёзный сбой 60 мин"
+    # render() takes Flask-Babel's gettext contract: translate, then fill the variables
+    assert tooltip.render(lambda s, **v: ru.get(s, s) % v) == "Серьёзный сбой 60 мин"
 
 
 def test_window_uptime_weights_partial_outage():
