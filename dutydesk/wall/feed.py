@@ -118,7 +118,7 @@ class WallFeed:
             try:
                 with self.app.app_context():
                     db = self.app.extensions["dutydesk"].db
-                    with db.session() as session:
+                    with db.read_session() as session:  # polls often: no write lock
                         current = change_cursor(session)
                         if current != cursor or started - last_build >= self.full_every:
                             view = load_view(session, utcnow(), self.limits)

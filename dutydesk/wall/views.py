@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
 
-from dutydesk.context import db_session, principal, require_role
+from dutydesk.context import app_state, principal, require_role
 from dutydesk.db import utcnow
 from dutydesk.models import Role
 from dutydesk.wall.feed import feed_for, limits_for
@@ -61,8 +61,11 @@ def incident_actions() -> dict[str, str]:
 @require_role(Role.VIEWER)
 def wall() -> Any:
     who = principal()
-    view = load_view(db_session(), utcnow(), limits_for(current_app))
-    sections = render_sections(view)
+    # A reader's snapshot: on SQLite the request session would hold the write lock while the
+    # wall is built, and kiosk screens reload it often; the engine's writes must not queue.
+    with app_state().db.read_session() as session:
+        view = load_view(session, utcnow(), limits_for(current_app))
+        sections = render_sections(view)
     feed = feed_for(current_app._get_current_object())  # type: ignore[attr-defined]
     actions = incident_actions() if who.can(Role.ENGINEER) else {}
     return render_template(
