@@ -40,7 +40,7 @@ from checks.guard import GuardVerdict, assess_poller, guard_result
 from checks.maintenance import MaintenanceWindow, active_window
 from checks.probes import CHECK_TYPES, ProbeContext, build_spec, run_probe
 from checks.probes.heartbeat import heartbeat_result
-from checks.result import Result, Status
+from checks.result import STATUS_NAME, Result, Status
 from checks.schedule import next_due
 from checks.state import StateType, next_state
 from checks.store import CheckStore, Claim, Outcome
@@ -408,7 +408,7 @@ class Engine:
         m = self.metrics
         for outcome in report.written:
             slug, result, state = outcome.claim.slug, outcome.result, outcome.transition.state
-            m.run_counter(outcome.claim.type, result.status.name).inc()
+            m.run_counter(outcome.claim.type, STATUS_NAME[result.status]).inc()
             success, duration, state_gauge, attempt = m.check_gauges(slug)
             success.set(1 if result.status is Status.OK else 0)
             duration.set(result.duration)

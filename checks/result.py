@@ -37,6 +37,10 @@ class Status(enum.IntEnum):
         return {Status.OK: 0, Status.UNKNOWN: 1, Status.WARNING: 2, Status.CRITICAL: 3}[self]
 
 
+#: ``status.name`` by status without the enum property lookup (hot paths of the engine).
+STATUS_NAME: dict[Status, str] = {status: status.name for status in Status}
+
+
 @dataclass(frozen=True, slots=True)
 class PerfDatum:
     """One perfdata item (plugin guidelines: 'label'=value[UOM];warn;crit;min;max)."""

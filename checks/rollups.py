@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from checks.binds import utc_param
 from checks.result import Result, Status
 from dutydesk.db import Database
 from dutydesk.models.checks import HISTOGRAM_COLUMNS, LATENCY_BUCKETS, CheckResultRow, CheckRollup
@@ -124,7 +125,8 @@ def _rollup_upsert(dialect: str) -> Any:
     table = CheckRollup.__table__
     c = table.c
     base = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).values(
-        {col.name: bindparam(col.name) for col in table.columns})
+        {col.name: utc_param(col.name) if col.name == "bucket_start" else bindparam(col.name)
+         for col in table.columns})
     ex = base.excluded
     sums: dict[str, Any] = {name: c[name] + ex[name] for name in _SUMMED}
     sums["duration_min"] = case(

@@ -65,7 +65,7 @@ from typing import Any
 
 from checks.flapping import is_flapping, percent_state_change, record_change
 from checks.policy import CheckPolicy
-from checks.result import Result, Status
+from checks.result import STATUS_NAME, Result, Status
 from checks.schedule import NaiveDatetimeError, ensure_utc
 
 MAINTENANCE = "maintenance"
@@ -80,6 +80,9 @@ class StateType(enum.StrEnum):
 
     SOFT = "SOFT"
     HARD = "HARD"
+
+
+_STATE_TYPE_VALUE = {state_type: state_type.value for state_type in StateType}
 
 
 class FlipKind(enum.StrEnum):
@@ -192,13 +195,13 @@ class CheckState:
             return "PENDING"
         if not self.reachable and self.status is not Status.OK:
             return "UNREACHABLE"
-        return self.status.name
+        return STATUS_NAME[self.status]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict (status names, ISO 8601 times, flap history as "0101...")."""
         return {
             "status": _name(self.status),
-            "state_type": self.state_type.value,
+            "state_type": _STATE_TYPE_VALUE[self.state_type],
             "attempt": self.attempt,
             "last_hard_status": _name(self.last_hard_status),
             "notified_status": _name(self.notified_status),
@@ -243,7 +246,7 @@ class CheckState:
 
 
 def _name(status: Status | None) -> str | None:
-    return None if status is None else status.name
+    return None if status is None else STATUS_NAME[status]
 
 
 def _iso(value: datetime | None) -> str | None:

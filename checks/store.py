@@ -26,9 +26,10 @@ from typing import Any
 from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from checks.binds import utc_param
 from checks.maintenance import MaintenanceError, MaintenanceWindow
 from checks.policy import CheckPolicy
-from checks.result import Result, Status
+from checks.result import STATUS_NAME, Result, Status
 from checks.rollups import add_to_rollup, prune, roll_up, trim_results, upsert_minutes
 from checks.schedule import next_due
 from checks.state import CheckState, StateError, StateType, Transition
@@ -436,15 +437,28 @@ def _insert(db: Database) -> Any:
 
 
 _STATES = CheckStateRow.__table__
-_INSERT_RESULT = insert(CheckResultRow.__table__)
-_INSERT_FLIP = insert(FlipRow.__table__)
+
+
+def _insert_of(table: Any, columns: str, timestamps: tuple[str, ...]) -> Any:
+    """INSERT of ``columns`` bound by name; ``timestamps`` through the fast UTC binder."""
+    return insert(table).values({
+        name: utc_param(name) if name in timestamps else bindparam(name)
+        for name in columns.split()})
+
+
+_INSERT_RESULT = _insert_of(CheckResultRow.__table__,
+                            "check_id started_at status message duration metrics",
+                            ("started_at",))
+_INSERT_FLIP = _insert_of(FlipRow.__table__,
+                          "check_id kind old_status new_status reason at muted_by processed_at",
+                          ("at", "processed_at"))
 _CLAIM = (
     update(_STATES)
-    .where(_STATES.c.check_id == bindparam("b_id"), _STATES.c.next_due_at == bindparam("b_seen"))
-    .values(next_due_at=bindparam("b_lease"))
+    .where(_STATES.c.check_id == bindparam("b_id"), _STATES.c.next_due_at == utc_param("b_seen"))
+    .values(next_due_at=utc_param("b_lease"))
 )
-_STATE_COMMON = {"next_due_at": bindparam("b_next_due"), "version": bindparam("b_new_version"),
-                 "updated_at": bindparam("b_updated")}
+_STATE_COMMON = {"next_due_at": utc_param("b_next_due"), "version": bindparam("b_new_version"),
+                 "updated_at": utc_param("b_updated")}
 _STATE_FIELDS = ("state", "status", "state_type", "attempt", "flapping", "in_maintenance",
                  "last_result_at", "last_status", "last_message", "last_duration",
                  "last_metrics")
@@ -453,7 +467,9 @@ _WRITE_STALE = (
     .where(_STATES.c.check_id == bindparam("b_id"), _STATES.c.version == bindparam("b_version"))
     .values(**_STATE_COMMON)
 )
-_WRITE_STATE = _WRITE_STALE.values(**{name: bindparam(f"b_{name}") for name in _STATE_FIELDS})
+_WRITE_STATE = _WRITE_STALE.values(**{
+    name: utc_param(f"b_{name}") if name == "last_result_at" else bindparam(f"b_{name}")
+    for name in _STATE_FIELDS})
 
 
 def _history_rows(outcomes: list[Outcome]) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
@@ -466,7 +482,7 @@ def _history_rows(outcomes: list[Outcome]) -> tuple[list[dict[str, Any]], list[d
         claim, result = outcome.claim, outcome.result
         results.append({
             "check_id": claim.check_id, "started_at": result.started_at,
-            "status": result.status.name, "message": result.message[:2000],
+            "status": STATUS_NAME[result.status], "message": result.message[:2000],
             "duration": result.duration, "metrics": dict(result.metrics),
         })
         for flip in outcome.transition.flips:
@@ -490,9 +506,9 @@ def _state_params(outcome: Outcome) -> dict[str, Any]:
     if not outcome.transition.stale:
         params.update(
             b_state=state.to_dict(), b_status=state.display_status,
-            b_state_type=state.state_type.value, b_attempt=state.attempt,
+            b_state_type=str(state.state_type), b_attempt=state.attempt,
             b_flapping=state.flapping, b_in_maintenance=state.in_maintenance,
-            b_last_result_at=result.started_at, b_last_status=result.status.name,
+            b_last_result_at=result.started_at, b_last_status=STATUS_NAME[result.status],
             b_last_message=result.message[:2000], b_last_duration=result.duration,
             b_last_metrics=dict(result.metrics),
         )
