@@ -1,8 +1,9 @@
 """A lean HTTP/1.1 client for the HTTP probe: one request per new connection, nothing more.
 
 Why not aiohttp's client here: a probe needs one exchange per connection (``Connection:
-close``, as blackbox_exporter does), and aiohttp spends about five times the CPU of the
-exchange itself on machinery a probe never uses (connection pooling, cookie and proxy handling,
+close``, as blackbox_exporter does), and aiohttp's client spent three to five times the CPU
+of the exchange itself (measured on loopback: ~250-320 µs against ~65-90 µs for the bare
+exchange) on machinery a probe never uses (connection pooling, cookie and proxy handling,
 streaming readers, per-request timeout objects). At 1,000 probes/s that was most of the
 engine's CPU. This client is an ``asyncio.Protocol`` that writes the request and feeds what
 comes back to ``httptools`` (llhttp, the parser behind Node.js) in C.
@@ -33,7 +34,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
-DNS_TTL = 30.0  # seconds a resolved host name is reused (aiohttp's default was 10)
+DNS_TTL = 30.0  # seconds a resolved host name is reused (as the probe's aiohttp connector did)
 
 
 class HttpError(Exception):
