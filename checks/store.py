@@ -23,25 +23,31 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from checks.binds import utc_param
 from checks.maintenance import MaintenanceError, MaintenanceWindow
 from checks.policy import CheckPolicy
-from checks.result import STATUS_NAME, Result, Status
-from checks.rollups import add_to_rollup, prune, roll_up, trim_results, upsert_minutes
+from checks.result import Result, Status
+from checks.rollups import prune, roll_up, trim_results, upsert_minutes
 from checks.schedule import next_due
 from checks.state import CheckState, StateError, StateType, Transition
+from checks.store_sql import (
+    CLAIM,
+    INSERT_FLIP,
+    INSERT_RESULT,
+    WRITE_STALE,
+    WRITE_STATE,
+    history_rows,
+    state_params,
+)
 from checks.windows import build_window
 from dutydesk.db import Database
 from dutydesk.models.checks import (
     Check,
     CheckDependency,
     CheckGroup,
-    CheckResultRow,
     CheckStateRow,
-    FlipRow,
     HeartbeatRow,
     MaintenanceWindowRow,
 )
@@ -266,12 +272,12 @@ class CheckStore:
                    + timedelta(seconds=row.timeout + self.lease_margin)} for row in rows]
         conn = s.connection()
         savepoint = conn.begin_nested()
-        if conn.execute(_CLAIM, params).rowcount == len(params):
+        if conn.execute(CLAIM, params).rowcount == len(params):
             savepoint.commit()
             return list(rows)
         savepoint.rollback()
         return [row for row, p in zip(rows, params, strict=True)
-                if conn.execute(_CLAIM, [p]).rowcount == 1]
+                if conn.execute(CLAIM, [p]).rowcount == 1]
 
     def claim_one(self, check_id: int, seen_due_at: datetime, lease_until: datetime) -> bool:
         """Compare-and-set claim of one check seen due at ``seen_due_at``; True if we won."""
@@ -367,21 +373,21 @@ class CheckStore:
             return report
         # Every row is built before the transaction starts: on SQLite it holds the database's
         # one write lock, which the claims of other engine processes wait for.
-        groups = [(group, stmt, [_state_params(o) for o in group]) for group, stmt in (
-            ([o for o in outcomes if not o.transition.stale], _WRITE_STATE),
-            ([o for o in outcomes if o.transition.stale], _WRITE_STALE)) if group]
-        history = _history_rows(outcomes)
+        groups = [(group, stmt, [state_params(o) for o in group]) for group, stmt in (
+            ([o for o in outcomes if not o.transition.stale], WRITE_STATE),
+            ([o for o in outcomes if o.transition.stale], WRITE_STALE)) if group]
+        history = history_rows(outcomes)
         with self.db.session() as s:
             conn = s.connection()
             self._write_states(conn, groups, report)
             if report.conflicts:
-                history = _history_rows(report.written)
+                history = history_rows(report.written)
             results, flips, rollups = history
             # Core inserts on the connection: the ORM bulk path costs a lot per row for nothing.
             if results:
-                conn.execute(_INSERT_RESULT, results)
+                conn.execute(INSERT_RESULT, results)
             if flips:
-                conn.execute(_INSERT_FLIP, flips)
+                conn.execute(INSERT_FLIP, flips)
             if rollups:
                 upsert_minutes(conn, self.db.dialect, rollups)
             trim_results(conn, self._due_for_trim(report.written), self.keep_results)
@@ -435,84 +441,6 @@ class CheckStore:
 def _insert(db: Database) -> Any:
     return postgresql.insert if db.dialect == "postgresql" else sqlite.insert
 
-
-_STATES = CheckStateRow.__table__
-
-
-def _insert_of(table: Any, columns: str, timestamps: tuple[str, ...]) -> Any:
-    """INSERT of ``columns`` bound by name; ``timestamps`` through the fast UTC binder."""
-    return insert(table).values({
-        name: utc_param(name) if name in timestamps else bindparam(name)
-        for name in columns.split()})
-
-
-_INSERT_RESULT = _insert_of(CheckResultRow.__table__,
-                            "check_id started_at status message duration metrics",
-                            ("started_at",))
-_INSERT_FLIP = _insert_of(FlipRow.__table__,
-                          "check_id kind old_status new_status reason at muted_by processed_at",
-                          ("at", "processed_at"))
-_CLAIM = (
-    update(_STATES)
-    .where(_STATES.c.check_id == bindparam("b_id"), _STATES.c.next_due_at == utc_param("b_seen"))
-    .values(next_due_at=utc_param("b_lease"))
-)
-_STATE_COMMON = {"next_due_at": utc_param("b_next_due"), "version": bindparam("b_new_version"),
-                 "updated_at": utc_param("b_updated")}
-_STATE_FIELDS = ("state", "status", "state_type", "attempt", "flapping", "in_maintenance",
-                 "last_result_at", "last_status", "last_message", "last_duration",
-                 "last_metrics")
-_WRITE_STALE = (
-    update(_STATES)
-    .where(_STATES.c.check_id == bindparam("b_id"), _STATES.c.version == bindparam("b_version"))
-    .values(**_STATE_COMMON)
-)
-_WRITE_STATE = _WRITE_STALE.values(**{
-    name: utc_param(f"b_{name}") if name == "last_result_at" else bindparam(f"b_{name}")
-    for name in _STATE_FIELDS})
-
-
-def _history_rows(outcomes: list[Outcome]) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
-                                                     list[dict[str, Any]]]:
-    """The result rows, flip rows and minute rollup rows of ``outcomes``."""
-    results: list[dict[str, Any]] = []
-    flips: list[dict[str, Any]] = []
-    rollups: dict[tuple[int, datetime], dict[str, Any]] = {}
-    for outcome in outcomes:
-        claim, result = outcome.claim, outcome.result
-        results.append({
-            "check_id": claim.check_id, "started_at": result.started_at,
-            "status": STATUS_NAME[result.status], "message": result.message[:2000],
-            "duration": result.duration, "metrics": dict(result.metrics),
-        })
-        for flip in outcome.transition.flips:
-            flips.append({
-                "check_id": claim.check_id, "kind": flip.kind.value,
-                "old_status": flip.old_status.name if flip.old_status is not None else None,
-                "new_status": flip.new_status.name, "reason": flip.reason[:4000],
-                "at": flip.at, "muted_by": flip.muted_by, "processed_at": None,
-            })
-        add_to_rollup(rollups, claim.check_id, result)
-    return results, flips, list(rollups.values())
-
-
-def _state_params(outcome: Outcome) -> dict[str, Any]:
-    claim, result, state = outcome.claim, outcome.result, outcome.transition.state
-    params: dict[str, Any] = {
-        "b_id": claim.check_id, "b_version": claim.version,
-        "b_next_due": outcome.next_due_at, "b_new_version": claim.version + 1,
-        "b_updated": state.last_check or result.started_at,
-    }
-    if not outcome.transition.stale:
-        params.update(
-            b_state=state.to_dict(), b_status=state.display_status,
-            b_state_type=str(state.state_type), b_attempt=state.attempt,
-            b_flapping=state.flapping, b_in_maintenance=state.in_maintenance,
-            b_last_result_at=result.started_at, b_last_status=STATUS_NAME[result.status],
-            b_last_message=result.message[:2000], b_last_duration=result.duration,
-            b_last_metrics=dict(result.metrics),
-        )
-    return params
 
 def _policy_of_row(row: Row) -> CheckPolicy:
     return CheckPolicy(
