@@ -1,5 +1,5 @@
 """Translated labels for the fixed vocabularies screens show: roles, severities, statuses,
-impacts and notice states.
+impacts, notice states, lines and the kinds of things (journal entries, overrides, contacts).
 
 Stored values (``shift_lead``, ``major_outage``, ``investigating``) are data, not text for people.
 Every vocabulary has exactly one mapping here, stored value → label (a Flask-Babel lazy string,
@@ -20,7 +20,8 @@ from flask_babel import lazy_gettext
 
 from dutydesk.alerts.matchers import SilenceState
 from dutydesk.alerts.model import Severity
-from dutydesk.incidents.events import EventKind, IncidentStatus
+from dutydesk.incidents.events import IncidentStatus
+from dutydesk.incidents.timeline_text import EVENT_NAMES, LINE_NAMES
 from dutydesk.models import Role
 from dutydesk.models.shifts import SWAP_STATUSES
 from shifts.notices.atom import STATUS_LABELS as NOTICE_STATE_IDS
@@ -61,27 +62,11 @@ INCIDENT_STATUS: Labels = {
     IncidentStatus.PENDING: lazy_gettext("Pending"),
     IncidentStatus.RESOLVED: lazy_gettext("Resolved"),
 }
-#: What happened to an incident (its timeline).
-INCIDENT_EVENT: Labels = {
-    EventKind.TRIGGERED: lazy_gettext("Triggered"),
-    EventKind.ALERT: lazy_gettext("Alert received"),
-    EventKind.ACKNOWLEDGED: lazy_gettext("Acknowledged"),
-    EventKind.UNACKNOWLEDGED: lazy_gettext("Acknowledgement withdrawn"),
-    EventKind.PENDING: lazy_gettext("Set to pending"),
-    EventKind.RESUMED: lazy_gettext("Resumed"),
-    EventKind.RESOLVED: lazy_gettext("Resolved"),
-    EventKind.REOPENED: lazy_gettext("Reopened"),
-    EventKind.REASSIGNED: lazy_gettext("Reassigned"),
-    EventKind.PRIORITY_CHANGED: lazy_gettext("Priority changed"),
-    EventKind.NOTE: lazy_gettext("Note"),
-    EventKind.ESCALATED: lazy_gettext("Escalated"),
-    EventKind.ESCALATION_NOTIFIED: lazy_gettext("Escalation notified"),
-    EventKind.ESCALATION_POLICY_CHANGED: lazy_gettext("Escalation policy changed"),
-    EventKind.NOTIFICATION_SENT: lazy_gettext("Notification sent"),
-    EventKind.NOTIFICATION_FAILED: lazy_gettext("Notification failed"),
-    EventKind.SLA_WARNING: lazy_gettext("SLA warning"),
-    EventKind.SLA_BREACHED: lazy_gettext("SLA breached"),
-}
+#: What happened to an incident (its timeline); the names are defined with the timeline's
+#: sentences in ``dutydesk.incidents.timeline_text``.
+INCIDENT_EVENT: Labels = {k: lazy_gettext(v) for k, v in EVENT_NAMES.items()}
+#: A duty line (an incident's line, an escalation target naming a line or the shift lead).
+LINE: Labels = {k: lazy_gettext(v) for k, v in LINE_NAMES.items()}
 SILENCE_STATE: Labels = {
     SilenceState.PENDING: lazy_gettext("Not started"),
     SilenceState.ACTIVE: lazy_gettext("Active"),
@@ -132,6 +117,7 @@ VOCABULARIES: dict[str, Labels] = {
     "check_status": CHECK_STATUS,
     "incident_status": INCIDENT_STATUS,
     "incident_event": INCIDENT_EVENT,
+    "line": LINE,
     "silence_state": SILENCE_STATE,
     "service_status": SERVICE_STATUS,
     "service_mode": SERVICE_MODE,

@@ -23,11 +23,13 @@ escalated                  reason (a person asked to escalate now)
 escalation_notified        cycle, position, step, round, targets (written after notifying a step)
 escalation_policy_changed  from, to (policy names), from_id, to_id (``None``: the default),
                            reason (a person chose another policy, or the chosen one was deleted)
-notification_sent          free-form (written by the outbox sender)
-notification_failed        free-form (written by the outbox sender)
-sla_warning                clock ("acknowledge"/"resolve"), elapsed_s, target_s
-sla_breached               clock, elapsed_s, target_s
+notification_sent          channel, target, attempt, detail (written by the outbox sender)
+notification_failed        channel, target, attempt, detail (why it failed)
+sla_warning                clock ("acknowledge"/"resolve"), priority, elapsed_s, target_s
+sla_breached               clock, priority, elapsed_s, target_s
 =========================  ======================================================================
+
+``dutydesk.incidents.timeline_text`` tells each kind as a sentence for the incident page.
 """
 
 from __future__ import annotations
@@ -72,6 +74,17 @@ class EventKind(enum.StrEnum):
     NOTIFICATION_FAILED = "notification_failed"
     SLA_WARNING = "sla_warning"
     SLA_BREACHED = "sla_breached"
+
+
+#: ``unacknowledged.reason`` when the acknowledgement timeout re-triggered the incident.
+ACK_TIMEOUT_REASON = "acknowledgement timeout"
+#: ``escalation_policy_changed.from``/``to`` for "no policy of its own" (the default policy).
+DEFAULT_POLICY_NAME = "default"
+
+
+def policy_deleted_reason(name: str) -> str:
+    """``escalation_policy_changed.reason`` when the incident's policy ``name`` was deleted."""
+    return f"escalation policy {name!r} was deleted"
 
 
 # The status an incident is in after an event of this kind (RESUMED reads data["status"]).

@@ -25,6 +25,7 @@ from dutydesk.alerts.model import check_alert
 from dutydesk.config import Settings
 from dutydesk.db import Database, utcnow
 from dutydesk.incidents.escalation import escalation_due
+from dutydesk.incidents.events import ACK_TIMEOUT_REASON
 from dutydesk.incidents.lifecycle import Action, LifecycleError
 from dutydesk.incidents.paging import page_due_steps, policy_for
 from dutydesk.incidents.retention import purge_once
@@ -160,7 +161,7 @@ def _tick(
                 Action.UNACKNOWLEDGE,
                 "escalation",
                 now,
-                reason="acknowledgement timeout",
+                reason=ACK_TIMEOUT_REASON,
             )
     incident = s.get(Incident, incident.id, populate_existing=True)
     page_due_steps(s, settings, incident, now)

@@ -19,7 +19,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dutydesk import audit
-from dutydesk.incidents.events import EventKind, IncidentEvent
+from dutydesk.incidents.events import (
+    DEFAULT_POLICY_NAME,
+    EventKind,
+    IncidentEvent,
+    policy_deleted_reason,
+)
 from dutydesk.incidents.lifecycle import InvalidAction, TransitionRefused
 from dutydesk.incidents.store import (
     MAX_CAS_RETRIES,
@@ -30,7 +35,7 @@ from dutydesk.incidents.store import (
 from dutydesk.models.incidents import EscalationPolicyRow, Incident
 from dutydesk.security import Principal
 
-DEFAULT_LABEL = "default"  # what the timeline calls "no policy of its own"
+DEFAULT_LABEL = DEFAULT_POLICY_NAME  # what the timeline calls "no policy of its own"
 
 
 class PolicyDeleteRefused(ValueError):
@@ -169,7 +174,7 @@ def delete_policy(
             .values(escalation_policy_id=None, updated_at=now, version=Incident.version + 1)
             .execution_options(synchronize_session=False)
         )
-        reason = f"escalation policy {row.name!r} was deleted"
+        reason = policy_deleted_reason(row.name)
         for incident_id in open_ids:
             event = policy_changed_event(now, who.label, from_row=row, to_row=None, reason=reason)
             add_events(session, incident_id, [event])

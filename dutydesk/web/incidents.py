@@ -17,15 +17,23 @@ from dutydesk.alerts.matchers import MatcherError, SilenceError
 from dutydesk.context import app_state, db_session, principal, require_role, settings
 from dutydesk.db import utcnow
 from dutydesk.incidents import service
+from dutydesk.incidents.events import EventKind, IncidentEvent
 from dutydesk.incidents.lifecycle import Action, InvalidAction, LifecycleError
 from dutydesk.incidents.policies import choose_policy
-from dutydesk.incidents.store import IncidentNotFound, timeline
+from dutydesk.incidents.store import IncidentNotFound
+from dutydesk.incidents.timeline_text import Phrase, describe, describe_actor
 from dutydesk.models import Role
-from dutydesk.models.incidents import EscalationPolicyRow, Incident, SilenceRow
+from dutydesk.models.incidents import (
+    EscalationPolicyRow,
+    Incident,
+    IncidentEventRow,
+    SilenceRow,
+)
 from dutydesk.pagination import PaginationError, paginate, parse_page_args
 from dutydesk.pipeline import metrics_for
 
 bp = Blueprint("incidents", __name__)
+EVENT_KINDS = frozenset(kind.value for kind in EventKind)
 
 # Form action name -> (lifecycle action, form fields it takes)
 FORM_ACTIONS: dict[str, tuple[Action, tuple[str, ...]]] = {
@@ -96,13 +104,18 @@ def _detail_page(incident_id: int, status: int = 200) -> Any:
     if incident is None:
         abort(404)
     now = utcnow()
-    sla = service.sla_as_dict(incident, timeline(s, incident.id), settings(), now)
+    rows = service.timeline_rows(s, incident.id)
+    # A kind this version does not know (written by a newer one) cannot move a clock: the SLA
+    # replay skips it, the timeline still shows it.
+    known = [IncidentEvent(EventKind(r.kind), r.at, r.actor, r.data or {})
+             for r in rows if r.kind in EVENT_KINDS]
+    sla = service.sla_as_dict(incident, known, settings(), now)
     notice_link = "/notices/new?" + urlencode({"incident": incident.id, "title": incident.title})
     policies = list(s.scalars(select(EscalationPolicyRow).order_by(EscalationPolicyRow.name)))
     return render_template(
         "incidents/detail.html",
         incident=incident,
-        events=service.timeline_rows(s, incident.id),
+        events=[_timeline_entry(row) for row in rows],
         sla=sla,
         can_act=principal().can(Role.ENGINEER),
         notice_link=notice_link,
@@ -110,6 +123,20 @@ def _detail_page(incident_id: int, status: int = 200) -> Any:
         default_policy=next((p for p in policies if p.is_default), None),
         current_policy=next((p for p in policies if p.id == incident.escalation_policy_id), None),
     ), status
+
+
+def _timeline_entry(row: IncidentEventRow) -> dict[str, Any]:
+    """One timeline line for the page: the event told as a sentence in the viewer's language."""
+    told = describe(row.kind, row.data)
+    actor = describe_actor(row.actor)
+    return {
+        "kind": row.kind,
+        "at": row.at,
+        "actor": actor.render(_) if isinstance(actor, Phrase) else actor,
+        "text": told.summary.render(_),
+        "note": told.markdown,
+        "extras": told.extras,
+    }
 
 
 @bp.route("/incidents/<int:incident_id>/escalation-policy", methods=["POST"])

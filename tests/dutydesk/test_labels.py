@@ -18,10 +18,12 @@ from dutydesk.alerts.matchers import SilenceState
 from dutydesk.alerts.model import Severity
 from dutydesk.db import Database, utcnow
 from dutydesk.incidents.events import EventKind, IncidentStatus
+from dutydesk.incidents.lifecycle import Line as IncidentLine
 from dutydesk.models import Role
 from dutydesk.models.shifts import SWAP_STATUSES
 from shifts.notices import service as svc
 from shifts.notices.model import Impact, NoticeKind, ServiceStatus, StatusMode, UpdateStatus
+from shifts.schedule import Line as ScheduleLine
 from shifts.visitors.model import RequestStatus, VisitStatus
 from tests.conftest import bearer, form_token, login, make_user
 from tests.dutydesk.test_checks_web import add_check
@@ -34,6 +36,7 @@ VALUES = {  # vocabulary -> every value it must label
     "check_status": list(STATE_FILTERS),
     "incident_status": list(IncidentStatus),
     "incident_event": list(EventKind),
+    "line": [*IncidentLine, ScheduleLine.SHIFT_LEAD],
     "silence_state": list(SilenceState),
     "service_status": list(ServiceStatus),
     "service_mode": list(StatusMode),
