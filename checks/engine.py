@@ -173,6 +173,10 @@ class Engine:
         self._timers: dict[int, tuple[asyncio.TimerHandle, Claim]] = {}
         self._buffer: list[Outcome] = []
         self._specs: dict[int, tuple[datetime, Any]] = {}
+        # The last result of each rate-based check (SNMP interface counters), keyed by check
+        # id and spec version: the next run turns counters into rates over the time between.
+        # In memory only: after a restart the first run reports counters, the next one rates.
+        self._previous: dict[int, tuple[datetime, Result]] = {}
         self._verdict = GuardVerdict(False, "not assessed yet")
         self._windows: tuple[dict, dict, dict] = ({}, {}, {})
         self.runs_written = 0
@@ -362,7 +366,17 @@ class Engine:
                                     last_start_at=signals.last_start_at,
                                     last_fail_at=signals.last_fail_at,
                                     created_at=claim.created_at, now=now)
-        result = await run_probe(claim.type, spec, now, claim.timeout, self._ctx)
+        wants_previous = check_type is not None and check_type.wants_previous
+        previous = None
+        if wants_previous:
+            remembered = self._previous.get(claim.check_id)
+            if remembered is not None and remembered[0] == claim.updated_at:
+                previous = remembered[1]
+        result = await run_probe(claim.type, spec, now, claim.timeout, self._ctx,
+                                 previous=previous)
+        if wants_previous and result.metrics:
+            # a run that measured nothing (timeout, agent away) keeps the older sample
+            self._previous[claim.check_id] = (claim.updated_at, result)
         if result.status is Status.UNKNOWN and result.message.startswith("probe timed out"):
             self.metrics.timeouts.inc()
         return result

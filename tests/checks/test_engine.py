@@ -108,3 +108,24 @@ def test_a_broken_spec_is_reported_unknown_and_the_engine_keeps_going(
     assert state_of(db, broken).last_status == "UNKNOWN"
     assert "url" in state_of(db, broken).last_message
     assert state_of(db, fine).last_status == "OK"
+
+
+def test_snmp_interface_checks_judge_error_rates_from_the_previous_run(
+    db: Database, engine: Engine
+) -> None:
+    from tests.checks.snmp_agent import running_snmpsim
+
+    with running_snmpsim() as agent:
+        check_id = add_check(db, "access-switch", "", type="snmp", spec={
+            "host": agent.host, "port": agent.port, "version": "2c",
+            "community": "switch-access", "timeout": "2s", "retries": 0,
+            "profile": "interfaces", "options": {"include": ["Gi1/0/4"]}})
+        run_now(db, check_id)
+        first = state_of(db, check_id).last_metrics
+        assert "if10104_in_errors" in first
+        assert "if10104_in_errors_per_second" not in first  # one sample gives no rate yet
+        run_now(db, check_id)
+        second = state_of(db, check_id).last_metrics
+    # The recorded agent's counters stand still: the second run sees 0 errors per second.
+    assert second["if10104_in_errors_per_second"] == 0.0
+    assert second["if10104_out_errors_per_second"] == 0.0
