@@ -85,9 +85,14 @@ def event_loop_factory(prefer_uvloop: bool = True) -> Callable[[], asyncio.Abstr
     return asyncio.new_event_loop
 
 
+#: Upper bounds (seconds) of the run lag histogram; the multi-process tally uses the same.
+LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
 class EngineMetrics:
-    """The engine's Prometheus metrics on their own registry (the worker has no web server;
-    ``dutydesk serve`` and the bench read ``registry``). Per-check gauges are labelled by slug."""
+    """The engine's Prometheus metrics on their own registry; :mod:`checks.engine_export`
+    serves them on the app's /metrics (``dutydesk serve``) or the worker's exporter. Per-check
+    gauges are labelled by slug (not exported: the web app serves those from the database)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
@@ -96,7 +101,7 @@ class EngineMetrics:
                             ["type", "status"], registry=r)
         self.lag = Histogram("dutydesk_check_run_lag_seconds",
                              "Actual start minus scheduled start of a check run",
-                             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+                             buckets=LAG_BUCKETS,
                              registry=r)
         self.queue_depth = Gauge("dutydesk_check_queue_depth",
                                  "Claimed runs waiting for their slot or a free probe slot",
@@ -183,19 +188,25 @@ class Engine:
         self.started = threading.Event()
 
     def stats(self) -> dict[str, Any]:
-        """Counters since start: runs written, their statuses, timeouts, write conflicts and
-        failed batches (what the benchmark and the process supervisor report)."""
+        """Counters since start: runs written, their statuses (``by_status``; by check type
+        too, ``by_type`` = ``{type: {status: n}}``), timeouts, write conflicts and failed
+        batches, plus the ``in_flight`` and ``queue_depth`` gauges now (what the benchmark and
+        the process supervisor report; :mod:`checks.engine_export` turns them into metrics)."""
         registry = self.metrics.registry
         by_status: dict[str, int] = {}
+        by_type: dict[str, dict[str, int]] = {}
         for metric in self.metrics.runs.collect():
             for sample in metric.samples:
                 if sample.name.endswith("_total"):
-                    status = sample.labels["status"]
-                    by_status[status] = by_status.get(status, 0) + int(sample.value)
-        return {"runs": self.runs_written, "by_status": by_status, **{
+                    status, count = sample.labels["status"], int(sample.value)
+                    by_status[status] = by_status.get(status, 0) + count
+                    by_type.setdefault(sample.labels["type"], {})[status] = count
+        return {"runs": self.runs_written, "by_status": by_status, "by_type": by_type, **{
             key: int(registry.get_sample_value(f"dutydesk_check_{name}_total") or 0)
             for key, name in (("timeouts", "timeouts"), ("conflicts", "write_conflicts"),
-                              ("write_errors", "write_errors"))}}
+                              ("write_errors", "write_errors"))},
+            "in_flight": int(registry.get_sample_value("dutydesk_check_in_flight") or 0),
+            "queue_depth": int(registry.get_sample_value("dutydesk_check_queue_depth") or 0)}
 
     # ---- lifecycle -------------------------------------------------------------------------
 

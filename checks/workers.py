@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from checks.engine import Engine, EngineConfig
+from checks.engine_export import LagTally
 from dutydesk.db import Database
 
 log = logging.getLogger("checks.workers")
@@ -96,6 +97,8 @@ class EngineProcesses:
         self._base: dict[int, dict[str, Any]] = {}  # totals of earlier (dead) processes
         self._retired: set[int] = set()
         self.recent_lags: deque[float] = deque(maxlen=200_000)
+        #: Every reported lag since start, as a histogram (``checks.engine_export``).
+        self.lag_tally = LagTally()
         self._lock = threading.Lock()
         self._watcher: threading.Thread | None = None
 
@@ -144,17 +147,15 @@ class EngineProcesses:
                     continue
                 self._latest[k] = stats
                 self.recent_lags.extend(lags)
+            self.lag_tally.add(lags)
 
     def stats(self) -> dict[str, Any]:
         """The sum of every process's counters (as :meth:`Engine.stats`), reports included up
-        to about a second ago."""
+        to about a second ago; ``in_flight`` and ``queue_depth`` of the processes running
+        now."""
         self._drain()
         with self._lock:
-            total: dict[str, Any] = {}
-            for stats in (*self._base.values(), *self._latest.values()):
-                total = _add(total, stats)
-        return total or {"runs": 0, "by_status": {}, "timeouts": 0, "conflicts": 0,
-                         "write_errors": 0}
+            return sum_reports(list(self._base.values()), list(self._latest.values()))
 
     def pids(self) -> list[int]:
         """The process ids running now (the benchmark reads their CPU time)."""
@@ -180,6 +181,18 @@ class EngineProcesses:
         self._procs.clear()
 
 
+def sum_reports(retired: list[dict[str, Any]], live: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the processes did together: counters summed over the totals of processes that
+    died (``retired``) and the latest report of each running one (``live``); the gauges
+    (``in_flight``, ``queue_depth``) over the running ones only."""
+    total: dict[str, Any] = {}
+    for stats in (*retired, *live):
+        total = _add(total, stats)
+    for gauge in ("in_flight", "queue_depth"):
+        total[gauge] = sum(stats.get(gauge, 0) for stats in live)
+    return total
+
+
 def _add(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     out = {key: a.get(key, 0) + b.get(key, 0)
            for key in ("runs", "timeouts", "conflicts", "write_errors")}
@@ -187,6 +200,12 @@ def _add(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     for status, count in b.get("by_status", {}).items():
         statuses[status] = statuses.get(status, 0) + count
     out["by_status"] = statuses
+    by_type = {check_type: dict(counts) for check_type, counts in a.get("by_type", {}).items()}
+    for check_type, counts in b.get("by_type", {}).items():
+        mine = by_type.setdefault(check_type, {})
+        for status, count in counts.items():
+            mine[status] = mine.get(status, 0) + count
+    out["by_type"] = by_type
     return out
 
 
@@ -199,4 +218,5 @@ def engine_runner(db: Database, environ: Mapping[str, str] | None = None) -> Any
     return EngineProcesses(db.url, processes)
 
 
-__all__ = ["ENV_PROCESSES", "EngineProcesses", "engine_runner", "processes_from_env"]
+__all__ = ["ENV_PROCESSES", "EngineProcesses", "engine_runner", "processes_from_env",
+           "sum_reports"]

@@ -173,7 +173,9 @@ def serve_app(settings: Settings, host: str, port: int, *, with_worker: bool = T
 
     database = _database(settings)
     app = create_app(settings, db=database)
-    worker = Worker(settings, database) if with_worker else None
+    # The worker's metrics (check engine, muted alerts, heartbeat age) join the app's /metrics.
+    registry = app.extensions["dutydesk"].metrics.registry
+    worker = Worker(settings, database, registry) if with_worker else None
     try:
         server = make_server(host, port, app, threaded=True)
     except OSError as exc:
@@ -252,7 +254,7 @@ def web(bind: str, workers: int, threads: int) -> None:
 @friendly_errors
 def worker() -> None:
     """Run the scheduler only (checks, notifications, escalations, housekeeping)."""
-    from dutydesk.worker import Worker
+    from dutydesk.worker import MetricsEndpointError, Worker
 
     settings = _settings()
     from dutydesk.logs import configure_logging
@@ -260,8 +262,13 @@ def worker() -> None:
     configure_logging(settings.log_level, settings.log_format)
     database = _database(settings)
     w = Worker(settings, database)
-    w.start()
+    try:
+        w.start()
+    except MetricsEndpointError as exc:  # nothing else has started
+        raise click.ClickException(str(exc)) from None
     click.echo(f"DutyDesk worker {w.name} running (Ctrl+C to stop)")
+    if w.metrics_address is not None:
+        click.echo(f"Metrics on http://{w.metrics_address[0]}:{w.metrics_address[1]}/metrics")
     _run_forever(w.stop)
 
 

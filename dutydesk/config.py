@@ -9,6 +9,7 @@ passed to ``load_settings`` (tests and the CLI use those).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import zoneinfo
@@ -60,6 +61,8 @@ class Settings:
     api_page_size_max: int = 500
     fallback_group: str = ""
     alert_retention_days: int = 30
+    worker_metrics_port: int = 0
+    worker_metrics_host: str = "127.0.0.1"
     instance_path: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -120,6 +123,34 @@ def _one_of(*allowed: str) -> Callable[[str, Any], str]:
         return text
 
     return check
+
+
+def _port_or_off(name: str, value: Any) -> int:
+    """A TCP port 1-65535, or 0 for off: ``9188`` or ``"9188"``; not ``true``, ``"9188.0"``."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise _Invalid(f"{name}: expected a port number (0 = off), got {value!r}")
+    text = str(value).strip()
+    if not re.fullmatch(r"\d+", text) or int(text) > 65535:
+        raise _Invalid(f"{name}: expected a port number from 1 to 65535, or 0 for off, "
+                       f"got {value!r}")
+    return int(text)
+
+
+def _listen_host(name: str, value: Any) -> str:
+    """An IP address or a host name to listen on (``0.0.0.0`` for every interface)."""
+    text = str(value).strip() if isinstance(value, str) else ""
+    try:
+        ipaddress.ip_address(text)
+        return text
+    except ValueError:
+        pass
+    labels = text.split(".")
+    if not text or len(text) > 253 or not all(
+        re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?", label) for label in labels
+    ):
+        raise _Invalid(f"{name}: expected an IP address or a host name to listen on, "
+                       f"got {value!r}")
+    return text
 
 
 def _timezone(name: str, value: Any) -> str:
@@ -186,6 +217,8 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "api_page_size_max": _positive_int(1),
     "fallback_group": _text,
     "alert_retention_days": _whole_days(1, 3650),  # at most ten years: a typo, not a policy
+    "worker_metrics_port": _port_or_off,
+    "worker_metrics_host": _listen_host,
     "instance_path": _text,
 }
 

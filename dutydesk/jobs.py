@@ -6,9 +6,12 @@ Areas that run their own engine (the check poller) return a job with ``on_start`
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from prometheus_client import CollectorRegistry
 
 from dutydesk.config import Settings
 from dutydesk.db import Database
@@ -25,8 +28,15 @@ class Job:
     on_stop: Callable[[], None] | None = None
 
 
-def scheduled_jobs(settings: Settings, db: Database) -> list[Job]:
-    """All jobs for this deployment. Areas register here as they land."""
+def scheduled_jobs(
+    settings: Settings, db: Database, registry: CollectorRegistry | None = None
+) -> list[Job]:
+    """All jobs for this deployment. Areas register here as they land.
+
+    ``registry``: where the worker's metrics go (the check engine's families and
+    ``dutydesk_alerts_suppressed_total`` of the flips this process runs through the pipeline);
+    None keeps them unexposed.
+    """
     from dutydesk.incidents.jobs import incident_jobs
     from dutydesk.incidents.notify_timeline import record_notification_attempt
     from dutydesk.incidents.paging import disable_contact
@@ -45,7 +55,7 @@ def scheduled_jobs(settings: Settings, db: Database) -> list[Job]:
             ),
             trigger_args={"seconds": 1},
         ),
-        *incident_jobs(settings, db),
+        *_with_pipeline_metrics(incident_jobs(settings, db), settings, db, registry),
         Job(
             id="status-maintenance",
             name="maintenance notices by the clock, reminders, status page refresh",
@@ -57,8 +67,29 @@ def scheduled_jobs(settings: Settings, db: Database) -> list[Job]:
     from shifts.jobs import shift_jobs
 
     jobs.extend(shift_jobs(settings, db))
-    jobs.extend(check_jobs(db))
+    jobs.extend(check_jobs(db, registry))
     return jobs
+
+
+def _with_pipeline_metrics(
+    jobs: list[Job],
+    settings: Settings,
+    db: Database,
+    registry: CollectorRegistry | None,
+) -> list[Job]:
+    """The incident jobs, with the flip job counting the alerts it mutes on ``registry``."""
+    from dutydesk.incidents.jobs import process_flips
+    from dutydesk.pipeline import metrics_for
+
+    if registry is None:
+        return jobs
+    metrics = metrics_for(registry)  # the same instance the web views use on this registry
+    return [
+        dataclasses.replace(job, func=lambda: process_flips(db, settings, metrics=metrics))
+        if job.id == "incident-flips"
+        else job
+        for job in jobs
+    ]
 
 
 def _status_clock(settings_db: Database, settings: Settings) -> None:
@@ -69,14 +100,18 @@ def _status_clock(settings_db: Database, settings: Settings) -> None:
         run_maintenance_clock(session, utcnow(), base_url=settings.base_url)
 
 
-def check_jobs(db: Database) -> list[Job]:
+def check_jobs(db: Database, registry: CollectorRegistry | None = None) -> list[Job]:
     """The check engine (started and stopped with the worker; in several processes when
-    ``DUTYDESK_CHECK_PROCESSES`` says so) and its rollup/prune job."""
+    ``DUTYDESK_CHECK_PROCESSES`` says so) and its rollup/prune job. The engine's own metrics
+    go to ``registry`` when given (``checks.engine_export``)."""
+    from checks.engine_export import register_engine_metrics
     from checks.store import CheckStore
     from checks.workers import engine_runner
     from dutydesk.db import utcnow
 
     engine = engine_runner(db)
+    if registry is not None:
+        register_engine_metrics(registry, engine)
     store = CheckStore(db)
 
     def roll_up_and_prune() -> None:

@@ -3,6 +3,11 @@
 Web processes never run this (``dutydesk web``); ``dutydesk worker`` runs it alone and
 ``dutydesk serve`` runs it beside the web server for small sites and the demo. Jobs are listed
 in one place, ``dutydesk.jobs.scheduled_jobs``.
+
+Metrics (the check engine's, alerts muted by the flip pipeline, the heartbeat age) go to the
+registry given by ``serve`` (the app's, on its /metrics); ``dutydesk worker`` keeps its own and
+serves it with prometheus_client's HTTP server on ``DUTYDESK_WORKER_METRICS_HOST``:
+``DUTYDESK_WORKER_METRICS_PORT`` when that port is set (0, the default, is off).
 """
 
 from __future__ import annotations
@@ -11,9 +16,12 @@ import logging
 import os
 import socket
 import threading
+import time
 from datetime import timedelta
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import CollectorRegistry, Gauge, start_http_server
 from sqlalchemy import delete
 
 from dutydesk.config import Settings
@@ -47,14 +55,36 @@ def prune_housekeeping(db: Database, settings: Settings) -> None:
         s.execute(delete(LoginFailure).where(LoginFailure.at < cutoff))
 
 
-class Worker:
-    """Owns an APScheduler instance; ``start()`` returns at once, ``stop()`` waits for jobs."""
+class MetricsEndpointError(RuntimeError):
+    """The worker's metrics endpoint could not listen; the message names the setting."""
 
-    def __init__(self, settings: Settings, db: Database) -> None:
+
+class Worker:
+    """Owns an APScheduler instance; ``start()`` returns at once, ``stop()`` waits for jobs.
+
+    ``registry``: where the worker's metrics go; None gives it its own, served on
+    ``settings.worker_metrics_port`` when that is not 0 (``start()`` raises
+    ``MetricsEndpointError``, having started nothing, when it cannot listen there).
+    """
+
+    def __init__(
+        self, settings: Settings, db: Database, registry: CollectorRegistry | None = None
+    ) -> None:
         self.settings = settings
         self.db = db
         self.name = worker_name()
         self.started_at = utcnow()
+        self._serve_metrics = registry is None and settings.worker_metrics_port > 0
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        self._last_beat: float | None = None
+        Gauge(
+            "dutydesk_scheduler_heartbeat_age_seconds",
+            "Seconds since this scheduler last wrote its heartbeat (every 10 s while healthy)",
+            registry=self.registry,
+        ).set_function(self._heartbeat_age)
+        self._exporter: Any = None
+        #: ``(host, port)`` the metrics endpoint listens on, once started.
+        self.metrics_address: tuple[str, int] | None = None
         self.scheduler = BackgroundScheduler(
             timezone="UTC",
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
@@ -62,15 +92,35 @@ class Worker:
         self._stopped = threading.Event()
         self._jobs: list = []
 
+    def _heartbeat_age(self) -> float:
+        if self._last_beat is None:
+            return float("nan")  # not started: no heartbeat yet
+        return time.monotonic() - self._last_beat
+
+    def _beat(self) -> None:
+        beat(self.db, self.name, self.started_at)
+        self._last_beat = time.monotonic()
+
     def start(self) -> None:
         from dutydesk.jobs import scheduled_jobs
 
-        beat(self.db, self.name, self.started_at)
+        if self._serve_metrics:  # first, so a taken port stops start-up before any work
+            host, port = self.settings.worker_metrics_host, self.settings.worker_metrics_port
+            try:
+                server, _thread = start_http_server(port, host, registry=self.registry)
+            except OSError as exc:
+                raise MetricsEndpointError(
+                    f"cannot serve worker metrics on {host}:{port} "
+                    f"(DUTYDESK_WORKER_METRICS_HOST/PORT): {exc.strerror or exc}"
+                ) from exc
+            self._exporter = server
+            self.metrics_address = (host, server.server_address[1])
+            log.info("worker metrics on http://%s:%d/metrics", host, port)
+        self._beat()
         self.scheduler.add_job(
-            beat,
+            self._beat,
             "interval",
             seconds=HEARTBEAT_SECONDS,
-            args=(self.db, self.name, self.started_at),
             id="heartbeat",
             name="scheduler heartbeat",
         )
@@ -82,7 +132,7 @@ class Worker:
             id="housekeeping",
             name="housekeeping",
         )
-        self._jobs = scheduled_jobs(self.settings, self.db)
+        self._jobs = scheduled_jobs(self.settings, self.db, self.registry)
         for job in self._jobs:
             self.scheduler.add_job(
                 job.func, job.trigger, id=job.id, name=job.name, **job.trigger_args
@@ -102,6 +152,10 @@ class Worker:
             if job.on_stop is not None:
                 job.on_stop()
         self.scheduler.shutdown(wait=True)
+        if self._exporter is not None:
+            self._exporter.shutdown()
+            self._exporter.server_close()
+            self._exporter = None
         with self.db.session() as s:
             row = s.get(WorkerHeartbeat, self.name)
             if row is not None:

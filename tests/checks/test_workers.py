@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 
 import pytest
+from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
 from checks.engine import Engine, EngineConfig
+from checks.engine_export import register_engine_metrics
 from checks.store import CheckStore
 from checks.workers import EngineProcesses, engine_runner, processes_from_env
 from dutydesk.db import Database, utcnow
@@ -58,3 +60,11 @@ def test_two_processes_run_every_check_once_per_request_and_count_together(
     stats = engines.stats()
     assert stats["runs"] == 6
     assert stats["by_status"] == {"OK": 6}
+    assert stats["by_type"] == {"http": {"OK": 6}}
+    # The parent's metrics: the same names as one engine's, from what the processes reported.
+    registry = CollectorRegistry(auto_describe=True)
+    register_engine_metrics(registry, engines)
+    assert registry.get_sample_value("dutydesk_check_runs_total",
+                                     {"type": "http", "status": "OK"}) == 6
+    assert registry.get_sample_value("dutydesk_check_run_lag_seconds_count") == 6
+    assert registry.get_sample_value("dutydesk_check_in_flight") == 0

@@ -179,3 +179,17 @@ def test_kiosk_create_prints_a_working_url_on_the_last_line(
     client = create_app(settings, db=db).test_client()
     assert client.get(url.removeprefix("http://wall.example:8080")).status_code == 302
     assert client.get("/wall").status_code == 200
+
+
+def test_worker_with_a_taken_metrics_port_stops_with_the_setting_named(run: Any) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = run("worker", DUTYDESK_WORKER_METRICS_PORT=port)
+    assert result.exit_code == 1
+    assert f"cannot serve worker metrics on 127.0.0.1:{port}" in result.output
+    assert "DUTYDESK_WORKER_METRICS_HOST/PORT" in result.output
+    assert "Traceback" not in result.output

@@ -159,3 +159,67 @@ def test_a_yaml_alert_retention_must_be_a_plain_whole_number(tmp_path: Path, val
     config.write_text(f"alert_retention_days: {value}\n")
     with pytest.raises(ConfigError, match="alert_retention_days: expected a whole number of days"):
         load_settings({"instance_path": str(tmp_path)}, environ={"DUTYDESK_CONFIG": str(config)})
+
+
+def test_the_worker_metrics_endpoint_is_off_and_local_by_default(tmp_path: Path) -> None:
+    settings = load_settings({"instance_path": str(tmp_path)}, environ={})
+    assert settings.worker_metrics_port == 0
+    assert settings.worker_metrics_host == "127.0.0.1"
+
+
+def test_the_worker_metrics_endpoint_reads_port_and_host_from_the_environment(
+    tmp_path: Path,
+) -> None:
+    settings = load_settings(
+        {"instance_path": str(tmp_path)},
+        environ={"DUTYDESK_WORKER_METRICS_PORT": " 9188 ", "DUTYDESK_WORKER_METRICS_HOST": "::"},
+    )
+    assert (settings.worker_metrics_port, settings.worker_metrics_host) == (9188, "::")
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "::1", "worker-1.dc.example"])
+def test_the_worker_metrics_host_accepts_addresses_and_host_names(
+    tmp_path: Path, host: str
+) -> None:
+    settings = load_settings({"instance_path": str(tmp_path), "worker_metrics_host": host},
+                             environ={})
+    assert settings.worker_metrics_host == host
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        pytest.param({"DUTYDESK_WORKER_METRICS_PORT": "65536"},
+                     "DUTYDESK_WORKER_METRICS_PORT: expected a port number from 1 to 65535, "
+                     "or 0 for off, got '65536'", id="port-high"),
+        pytest.param({"DUTYDESK_WORKER_METRICS_PORT": "-1"},
+                     "DUTYDESK_WORKER_METRICS_PORT: expected a port number", id="port-negative"),
+        pytest.param({"DUTYDESK_WORKER_METRICS_PORT": "9188.0"},
+                     "DUTYDESK_WORKER_METRICS_PORT: expected a port number", id="port-float"),
+        pytest.param({"DUTYDESK_WORKER_METRICS_PORT": "on"},
+                     "DUTYDESK_WORKER_METRICS_PORT: expected a port number", id="port-word"),
+        pytest.param({"DUTYDESK_WORKER_METRICS_HOST": ""},
+                     "DUTYDESK_WORKER_METRICS_HOST: expected an IP address or a host name",
+                     id="host-empty"),
+        pytest.param({"DUTYDESK_WORKER_METRICS_HOST": "http://0.0.0.0:9188"},
+                     "DUTYDESK_WORKER_METRICS_HOST: expected an IP address or a host name",
+                     id="host-url"),
+        pytest.param({"DUTYDESK_WORKER_METRICS_HOST": "bad host"},
+                     "DUTYDESK_WORKER_METRICS_HOST: expected an IP address or a host name",
+                     id="host-space"),
+    ],
+)
+def test_a_bad_worker_metrics_setting_is_refused_naming_it(
+    tmp_path: Path, env: dict[str, str], expected: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"instance_path": str(tmp_path)}, environ=env)
+    assert any(problem.startswith(expected) for problem in caught.value.problems)
+
+
+@pytest.mark.parametrize("value", [True, 9188.0, "9188.0"])
+def test_a_worker_metrics_port_from_yaml_must_be_a_whole_number(
+    tmp_path: Path, value: object
+) -> None:
+    with pytest.raises(ConfigError, match="DUTYDESK_WORKER_METRICS_PORT: expected a port"):
+        load_settings({"instance_path": str(tmp_path), "worker_metrics_port": value}, environ={})
