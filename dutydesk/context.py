@@ -80,6 +80,22 @@ def is_api_request() -> bool:
     return request.path.startswith(("/api/", "/v2/"))
 
 
+def role_refusal(minimum: Role, current: Role) -> str:
+    """Why ``current`` is refused where ``minimum`` is needed: English keys for API clients (as
+    every API error), the roles' translated labels for people on the screens."""
+    if is_api_request():
+        return f"this needs the {minimum.value} role or higher; you are {current.value}"
+    from flask_babel import gettext
+
+    from dutydesk.labels import label  # imports the whole domain: not at start-up of this module
+
+    return gettext(
+        "This needs the %(role)s role or higher; you are %(current)s.",
+        role=label(minimum, "role"),
+        current=label(current, "role"),
+    )
+
+
 def require_role(minimum: Role) -> Callable[[F], F]:
     """Decorator: anonymous → login page (HTML) or 401 (API); too weak a role → 403."""
 
@@ -96,9 +112,7 @@ def require_role(minimum: Role) -> Callable[[F], F]:
                 target = request.full_path if request.query_string else request.path
                 return redirect("/login?" + urlencode({"next": target}))
             if not who.can(minimum):
-                raise ApiError(
-                    403, f"this needs the {minimum.value} role or higher; you are {who.role.value}"
-                )
+                raise ApiError(403, role_refusal(minimum, who.role))
             return view(*args, **kwargs)
 
         wrapper._dutydesk_min_role = minimum  # type: ignore[attr-defined]

@@ -48,12 +48,13 @@ def localtime(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
 
 
 def init_i18n(app: Flask) -> Babel:
-    from dutydesk.labels import choices, label
+    from dutydesk.labels import choices, label, schedule_title
 
     babel = Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["label"] = label  # {{ user.role|label('role') }}: dutydesk.labels
     app.jinja_env.globals["label_choices"] = choices
+    app.jinja_env.filters["schedule_title"] = schedule_title  # "First line (Kyiv)", translated
     app.jinja_env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
     app.jinja_env.globals["get_locale"] = get_locale
     return babel

@@ -18,15 +18,20 @@ from typing import Any
 
 from flask_babel import lazy_gettext
 
+from checks.state import FlipKind, StateType
 from dutydesk.alerts.matchers import SilenceState
-from dutydesk.alerts.model import Severity
+from dutydesk.alerts.model import AlertSource, Severity
 from dutydesk.incidents.events import IncidentStatus
 from dutydesk.incidents.timeline_text import EVENT_NAMES, LINE_NAMES
 from dutydesk.models import Role
-from dutydesk.models.shifts import SWAP_STATUSES
+from dutydesk.models.checks import MAINTENANCE_KINDS
+from dutydesk.models.incidents import CONTACT_KINDS
+from dutydesk.models.shifts import JOURNAL_KINDS, SWAP_STATUSES
+from shifts.coverage import OverlapKind
 from shifts.notices.atom import STATUS_LABELS as NOTICE_STATE_IDS
 from shifts.notices.badge import STATUS_TEXTS as SERVICE_STATUS_IDS
 from shifts.notices.model import Impact, NoticeKind, StatusMode
+from shifts.schedule import OverrideKind
 from shifts.visitors.model import RequestStatus, VisitStatus
 
 Labels = Mapping[str, Any]  # stored value -> lazy label
@@ -111,6 +116,73 @@ VISIT_STATUS: Labels = {
     VisitStatus.NO_SHOW: lazy_gettext("No show"),
 }
 
+#: A shift journal entry's kind.
+JOURNAL_KIND: Labels = dict(zip(JOURNAL_KINDS, (
+    lazy_gettext("Event"),
+    lazy_gettext("Phone call"),
+    lazy_gettext("Walk-round"),
+    lazy_gettext("Note"),
+), strict=True))
+#: What an override does to who is on duty (in the order the form offers them).
+OVERRIDE_KIND: Labels = {
+    OverrideKind.REPLACE: lazy_gettext("Replacement"),
+    OverrideKind.ADD: lazy_gettext("Extra person on duty"),
+    OverrideKind.REMOVE: lazy_gettext("Taken off duty"),
+}
+#: Where a schedule's coverage overlaps.
+OVERLAP_KIND: Labels = {
+    OverlapKind.SCHEDULES: lazy_gettext("between schedules"),
+    OverlapKind.LAYERS: lazy_gettext("between layers of one schedule"),
+}
+#: A person's contact method, and the channel a notification goes through.
+CONTACT_KIND: Labels = dict(zip(CONTACT_KINDS, (
+    lazy_gettext("Email"),
+    lazy_gettext("Webhook"),
+    lazy_gettext("Slack"),
+    lazy_gettext("Telegram"),
+), strict=True))
+#: Where an incident's alert came from.
+ALERT_SOURCE: Labels = {
+    AlertSource.CHECK: lazy_gettext("Checks"),
+    AlertSource.ALERTMANAGER: lazy_gettext("Alertmanager"),
+    AlertSource.PAGERDUTY: lazy_gettext("PagerDuty"),
+    AlertSource.MANUAL: lazy_gettext("Manual report"),
+}
+#: A check's state type: a problem still being confirmed by retries (SOFT) or confirmed (HARD).
+STATE_TYPE: Labels = {
+    StateType.SOFT: lazy_gettext("SOFT"),
+    StateType.HARD: lazy_gettext("HARD"),
+}
+#: What a check's state change (flip) announces.
+FLIP_KIND: Labels = {
+    FlipKind.PROBLEM: lazy_gettext("Problem"),
+    FlipKind.RECOVERY: lazy_gettext("Recovery"),
+    FlipKind.CHANGED: lazy_gettext("Problem changed"),
+    FlipKind.FLAPPING_STARTED: lazy_gettext("Flapping started"),
+    FlipKind.FLAPPING_STOPPED: lazy_gettext("Flapping stopped"),
+    FlipKind.UNREACHABLE: lazy_gettext("Became unreachable"),
+    FlipKind.REACHABLE: lazy_gettext("Reachable again"),
+    FlipKind.MAINTENANCE_STARTED: lazy_gettext("Maintenance started"),
+    FlipKind.MAINTENANCE_ENDED: lazy_gettext("Maintenance ended"),
+}
+#: A maintenance window's kind.
+MAINTENANCE_KIND: Labels = dict(zip(MAINTENANCE_KINDS, (
+    lazy_gettext("one-off"),
+    lazy_gettext("weekly"),
+    lazy_gettext("monthly"),
+    lazy_gettext("cron"),
+), strict=True))
+#: Weekdays as maintenance windows store them.
+WEEKDAY: Labels = dict(zip(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), (
+    lazy_gettext("Mon"),
+    lazy_gettext("Tue"),
+    lazy_gettext("Wed"),
+    lazy_gettext("Thu"),
+    lazy_gettext("Fri"),
+    lazy_gettext("Sat"),
+    lazy_gettext("Sun"),
+), strict=True))
+
 VOCABULARIES: dict[str, Labels] = {
     "role": ROLE,
     "severity": SEVERITY,
@@ -127,6 +199,15 @@ VOCABULARIES: dict[str, Labels] = {
     "swap_status": SWAP_STATUS,
     "access_request_status": ACCESS_REQUEST_STATUS,
     "visit_status": VISIT_STATUS,
+    "journal_kind": JOURNAL_KIND,
+    "override_kind": OVERRIDE_KIND,
+    "overlap_kind": OVERLAP_KIND,
+    "contact_kind": CONTACT_KIND,
+    "alert_source": ALERT_SOURCE,
+    "state_type": STATE_TYPE,
+    "flip_kind": FLIP_KIND,
+    "maintenance_kind": MAINTENANCE_KIND,
+    "weekday": WEEKDAY,
 }
 
 
@@ -144,6 +225,12 @@ def label(value: Any, vocabulary: str) -> str:
     if found is None:
         found = table.get(getattr(value, "value", value))
     return str(found) if found is not None else str(getattr(value, "value", value))
+
+
+def schedule_title(schedule: Any) -> str:
+    """"Первая линия (Kyiv)": a schedule's line label in the viewer's language and its name (the
+    screens' form of ``Schedule.title``, which stays English for logs and the API)."""
+    return f"{label(schedule.line, 'line')} ({schedule.name})"
 
 
 def choices(vocabulary: str) -> list[tuple[str, str]]:

@@ -138,7 +138,6 @@ def notifications() -> Any:
         methods=methods,
         by_id={m.id: m for m in methods},
         rules=rules,
-        kinds=KINDS,
         priorities=[str(p) for p in Priority],
     )
 

@@ -18,6 +18,7 @@ from wtforms import ValidationError as WtfValidationError
 from dutydesk.context import db_session, principal, require_role, settings
 from dutydesk.db import utcnow
 from dutydesk.errors import ApiError
+from dutydesk.labels import label
 from dutydesk.models import Role
 from dutydesk.models.notices import NoticeRow, StatusService, StatusServiceGroup
 from dutydesk.openapi import operation
@@ -92,7 +93,8 @@ def notice_detail(notice_id: int) -> Any:
     s = db_session()
     if request.method == "POST":
         if not principal().can(Role.ENGINEER):
-            raise ApiError(403, "posting updates needs the engineer role or higher")
+            raise ApiError(403, gettext("Posting updates needs the %(role)s role or higher.",
+                                        role=label(Role.ENGINEER, "role")))
         try:
             if request.form.get("action") == "reopen":
                 svc.reopen_notice(s, principal(), notice_id, status=request.form.get("status", ""),
@@ -125,7 +127,8 @@ def services_admin() -> Any:
     s = db_session()
     if request.method == "POST":
         if not principal().can(Role.ADMIN):
-            raise ApiError(403, "managing services needs the admin role")
+            raise ApiError(403, gettext("Managing services needs the %(role)s role.",
+                                        role=label(Role.ADMIN, "role")))
         f = request.form
         try:
             if f.get("what") == "group":

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from dutydesk.context import db_session, principal, require_role, settings
 from dutydesk.db import utcnow
 from dutydesk.models import Role
-from dutydesk.models.shifts import JOURNAL_KINDS, HandoffReportRow
+from dutydesk.models.shifts import HandoffReportRow
 from shifts import handoff, service
 from shifts.errors import ShiftConfigError
 from shifts.oncall import on_duty
@@ -123,7 +123,7 @@ def journal() -> Any:
         return redirect(url_for("shifts_log.journal"))
     query = request.args.get("q", "")
     entries = service.search_journal(s, query)
-    return render_template("shifts/journal.html", entries=entries, q=query, kinds=JOURNAL_KINDS,
+    return render_template("shifts/journal.html", entries=entries, q=query,
                            schedules={sc.id: sc for sc in schedules})
 
 

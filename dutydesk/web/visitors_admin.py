@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from dutydesk.context import db_session, principal, require_role
 from dutydesk.db import utcnow
+from dutydesk.labels import label
 from dutydesk.models import Role
 from dutydesk.models.visitors import AccessRequestRow, AuthorisedPersonRow, VisitorClient
 from dutydesk.web.forms import checkbox
@@ -29,7 +30,8 @@ def clients() -> Any:
     s = db_session()
     if request.method == "POST":
         if not principal().can(Role.SHIFT_LEAD):
-            abort(403, _("Managing clients needs the shift_lead role or higher."))
+            abort(403, _("Managing clients needs the %(role)s role or higher.",
+                         role=label(Role.SHIFT_LEAD, "role")))
         form = request.form
         contacts = []
         if form.get("contact_name", "").strip():
@@ -65,7 +67,8 @@ def client(client_id: int) -> Any:
     row = s.get(VisitorClient, client_id) or abort(404, _("No such client."))
     if request.method == "POST":
         if not principal().can(Role.SHIFT_LEAD):
-            abort(403, _("Managing authorised persons needs the shift_lead role or higher."))
+            abort(403, _("Managing authorised persons needs the %(role)s role or higher.",
+                         role=label(Role.SHIFT_LEAD, "role")))
         form = request.form
         try:
             action = form.get("action", "add_person")

@@ -44,7 +44,7 @@ def test_non_admins_get_403_on_admin_pages(signed_in: Any, role: Role) -> None:
     for path in ADMIN_PAGES:
         response = client.get(path)
         assert response.status_code == 403, path
-        assert "admin role" in response.get_data(as_text=True)
+        assert "This needs the Admin role or higher" in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.ENGINEER, Role.SHIFT_LEAD])

@@ -1,5 +1,6 @@
-"""Stored values (roles, severities, statuses, impacts, notice states) reach screens as labels in
-the viewer's language, never as the raw key: one mapping per vocabulary, complete and translated.
+"""Stored values (roles, severities, statuses, impacts, notice states, lines, kinds) reach screens
+as labels in the viewer's language, never as the raw key: one mapping per vocabulary, complete and
+translated. (The kinds of journal entries, overrides, contacts, flips: test_labels_kinds.py.)
 """
 
 from __future__ import annotations
@@ -13,17 +14,23 @@ from babel.messages.pofile import read_po
 from flask_babel import force_locale
 
 from checks.queries import STATE_FILTERS
+from checks.state import FlipKind, StateType
 from dutydesk import labels
 from dutydesk.alerts.matchers import SilenceState
-from dutydesk.alerts.model import Severity
+from dutydesk.alerts.model import AlertSource, Severity
 from dutydesk.db import Database, utcnow
 from dutydesk.incidents.events import EventKind, IncidentStatus
 from dutydesk.incidents.lifecycle import Line as IncidentLine
 from dutydesk.models import Role
-from dutydesk.models.shifts import SWAP_STATUSES
+from dutydesk.models.checks import MAINTENANCE_KINDS
+from dutydesk.models.incidents import CONTACT_KINDS
+from dutydesk.models.shifts import JOURNAL_KINDS, SWAP_STATUSES
+from dutydesk.notify.outbox import CHANNELS
+from shifts.coverage import OverlapKind
 from shifts.notices import service as svc
 from shifts.notices.model import Impact, NoticeKind, ServiceStatus, StatusMode, UpdateStatus
 from shifts.schedule import Line as ScheduleLine
+from shifts.schedule import OverrideKind
 from shifts.visitors.model import RequestStatus, VisitStatus
 from tests.conftest import bearer, form_token, login, make_user
 from tests.dutydesk.test_checks_web import add_check
@@ -46,6 +53,15 @@ VALUES = {  # vocabulary -> every value it must label
     "swap_status": list(SWAP_STATUSES),
     "access_request_status": list(RequestStatus),
     "visit_status": list(VisitStatus),
+    "journal_kind": list(JOURNAL_KINDS),
+    "override_kind": list(OverrideKind),
+    "overlap_kind": list(OverlapKind),
+    "contact_kind": [*CONTACT_KINDS, *CHANNELS],
+    "alert_source": list(AlertSource),
+    "state_type": list(StateType),
+    "flip_kind": list(FlipKind),
+    "maintenance_kind": list(MAINTENANCE_KINDS),
+    "weekday": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
 }
 
 
@@ -155,8 +171,8 @@ def test_incident_screens_show_status_severity_and_silence_state_labels(
     assert made.status_code == 201
     engineer = russian(app, db, Role.ENGINEER)
     screens = {
-        "/incidents": ["Сработал"],
-        f"/incidents/{incident}": ["Сработал"],
+        "/incidents": ["Сработал", "Alertmanager", "Первая линия"],
+        f"/incidents/{incident}": ["Сработал", "Alertmanager", "Первая линия"],
         "/incidents/new": ["Критично", "Предупреждение", "Информация"],
         "/silences": ["Активен"],
     }
@@ -166,7 +182,7 @@ def test_incident_screens_show_status_severity_and_silence_state_labels(
         text = visible_text(page.get_data(as_text=True))
         for word in expected:
             assert word in text, (url, word)
-        for raw in ("triggered", "critical", "warning", "active"):
+        for raw in ("triggered", "critical", "warning", "active", "first_line", "reason"):
             assert not shows_raw(text, raw), (url, raw)
     reported = engineer.post("/incidents/new", data={
         "title": "Rack B12 has no power", "severity": "critical",
