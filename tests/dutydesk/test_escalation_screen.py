@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from html import unescape
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from dutydesk.db import Database
-from dutydesk.models import AuditEntry
+from dutydesk.models import AuditEntry, Role
 from dutydesk.models.incidents import EscalationPolicyRow
-from tests.conftest import form_token
+from tests.conftest import form_token, login, make_user
 
 PAGE = "/incidents/escalation"
 
@@ -189,3 +191,27 @@ def test_engineers_cannot_delete_a_policy_and_unknown_ids_are_404(
     missing = lead.post(delete_url(night.id + 1), data={"csrf_token": form_token(lead, PAGE)})
     assert missing.status_code == 404
     assert len(policies(db)) == 1
+
+
+@pytest.mark.parametrize(
+    ("language", "help_text"),
+    [
+        ("en", "Targets: first_line (First line), second_line (Second line), shift_lead "
+               "(Shift lead) or user:<email>, separated by commas."),
+        ("ru", "Кому: first_line (Первая линия), second_line (Вторая линия), shift_lead "
+               "(Старший смены) или user:<email>, через запятую."),
+        ("uk", "Кому: first_line (Перша лінія), second_line (Друга лінія), shift_lead "
+               "(Старший зміни) або user:<email>, через кому."),
+    ],
+)
+def test_the_targets_help_shows_the_user_syntax_as_text(
+    app: Any, db: Database, language: str, help_text: str
+) -> None:
+    lead = make_user(db, Role.SHIFT_LEAD, language=language)
+    client = app.test_client()
+    assert login(client, lead.email).status_code == 302
+    html = client.get(PAGE).get_data(as_text=True)
+    paragraph = html[html.index('<p class="targets-help">'):]
+    paragraph = paragraph[:paragraph.index("</p>")]
+    assert "user:&lt;email&gt;" in paragraph and "<email>" not in paragraph  # text, not a tag
+    assert unescape(re.sub(r"<[^>]+>", "", paragraph)) == help_text
