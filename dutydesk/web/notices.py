@@ -78,7 +78,7 @@ def notice_new() -> Any:
                 window=window, base_url=settings().base_url)
         except (NoticeError, ValueError) as exc:
             s.rollback()
-            flash(str(exc), "error")
+            flash(gettext("Not saved: %(message)s", message=str(exc)), "error")
             return render_template("notices/new.html", services=services, form=form), 400
         s.commit()
         cache().invalidate()
@@ -106,7 +106,7 @@ def notice_detail(notice_id: int) -> Any:
                                 base_url=settings().base_url)
         except NoticeError as exc:
             s.rollback()
-            flash(str(exc), "error")
+            flash(gettext("Not saved: %(message)s", message=str(exc)), "error")
         else:
             s.commit()
             cache().invalidate()
@@ -144,7 +144,7 @@ def services_admin() -> Any:
                     service_id=int(f["service_id"]) if f.get("service_id") else None)
         except (NoticeError, ValueError) as exc:
             s.rollback()
-            flash(str(exc), "error")
+            flash(gettext("Not saved: %(message)s", message=str(exc)), "error")
         else:
             s.commit()
             cache().invalidate()

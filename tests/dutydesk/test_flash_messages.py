@@ -6,6 +6,7 @@ around it ("Refused: ...") is translated.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -76,3 +77,36 @@ def test_escalation_policy_messages_speak_russian(app: Any, db: Database) -> Non
                         data={"csrf_token": form_token(lead, page)}, follow_redirects=True)
     assert ("Политика эскалации night удалена; 0 открытых инцидентов теперь идут по политике "
             "по умолчанию.") in deleted.get_data(as_text=True)
+
+
+def test_outage_notice_refusals_are_framed_in_the_persons_language(app: Any,
+                                                                   db: Database) -> None:
+    from dutydesk.db import utcnow
+    from shifts.notices import service as notices
+    from shifts.notices.storage import load_notice
+
+    with db.session() as s:
+        group = notices.save_group(s, "admin", name="Office", now=utcnow())
+        notices.save_service(s, "admin", slug="mail", name="Mail", group_id=group.id,
+                             now=utcnow())
+        notice_id = notices.create_notice(s, "anna", kind="incident", title="Mail is down",
+                                          body="We are on it.", affected={"mail": "major_outage"},
+                                          now=utcnow()).id
+    engineer = person(app, db, Role.ENGINEER, "ru")
+    new = engineer.post("/notices/new", data={
+        "csrf_token": form_token(engineer, "/notices/new"), "kind": "incident", "title": "",
+        "body": "x", "services": "mail"})
+    assert new.status_code == 400
+    assert re.search(r"Не сохранено: \S", new.get_data(as_text=True))
+    page = f"/notices/{notice_id}"
+    update = engineer.post(page, data={"csrf_token": form_token(engineer, page),
+                                       "status": "exploded", "body": "x"},
+                           follow_redirects=True)
+    assert re.search(r"Не сохранено: \S[^<]*exploded", update.get_data(as_text=True))
+    admin = person(app, db, Role.ADMIN, "uk")
+    services = "/notices/services"
+    bad = admin.post(services, data={"csrf_token": form_token(admin, services),
+                                     "slug": "Bad Slug!", "name": "x"}, follow_redirects=True)
+    assert re.search(r"Не збережено: \S", bad.get_data(as_text=True))
+    with db.session() as s:  # nothing changed
+        assert [u.status for u in load_notice(s, notice_id).updates] == ["investigating"]
