@@ -6,7 +6,6 @@ Areas that run their own engine (the check poller) return a job with ``on_start`
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +40,7 @@ def scheduled_jobs(
     from dutydesk.incidents.notify_timeline import record_notification_attempt
     from dutydesk.incidents.paging import disable_contact
     from dutydesk.notify.sender import deliver_due
+    from dutydesk.pipeline import metrics_for
     from shifts.visitors.jobs import visitor_jobs
 
     jobs: list[Job] = [
@@ -55,7 +55,8 @@ def scheduled_jobs(
             ),
             trigger_args={"seconds": 1},
         ),
-        *_with_pipeline_metrics(incident_jobs(settings, db), settings, db, registry),
+        # the flip job counts what it mutes on the same metrics the web views use
+        *incident_jobs(settings, db, metrics_for(registry) if registry is not None else None),
         Job(
             id="status-maintenance",
             name="maintenance notices by the clock, reminders, status page refresh",
@@ -69,27 +70,6 @@ def scheduled_jobs(
     jobs.extend(shift_jobs(settings, db))
     jobs.extend(check_jobs(db, registry))
     return jobs
-
-
-def _with_pipeline_metrics(
-    jobs: list[Job],
-    settings: Settings,
-    db: Database,
-    registry: CollectorRegistry | None,
-) -> list[Job]:
-    """The incident jobs, with the flip job counting the alerts it mutes on ``registry``."""
-    from dutydesk.incidents.jobs import process_flips
-    from dutydesk.pipeline import metrics_for
-
-    if registry is None:
-        return jobs
-    metrics = metrics_for(registry)  # the same instance the web views use on this registry
-    return [
-        dataclasses.replace(job, func=lambda: process_flips(db, settings, metrics=metrics))
-        if job.id == "incident-flips"
-        else job
-        for job in jobs
-    ]
 
 
 def _status_clock(settings_db: Database, settings: Settings) -> None:

@@ -168,15 +168,18 @@ def _tick(
     return 1
 
 
-def incident_jobs(settings: Settings, db: Database) -> list[Any]:
-    """The jobs ``dutydesk.jobs.scheduled_jobs`` lists for the incident area."""
+def incident_jobs(
+    settings: Settings, db: Database, metrics: PipelineMetrics | None = None
+) -> list[Any]:
+    """The jobs ``dutydesk.jobs.scheduled_jobs`` lists for the incident area; ``metrics`` (the
+    worker's) counts the flips the pipeline mutes."""
     from dutydesk.jobs import Job
 
     return [
         Job(
             id="incident-flips",
             name="check flips through the alert pipeline",
-            func=lambda: process_flips(db, settings),
+            func=lambda: process_flips(db, settings, metrics=metrics),
             trigger_args={"seconds": 1},
         ),
         Job(
