@@ -40,10 +40,21 @@ def user_zone() -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(select_timezone())
 
 
-def localtime(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
-    """Format an aware UTC datetime in the viewer's zone (empty for None)."""
-    if value is None:
+def localtime(value: datetime | str | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
+    """Format an aware UTC datetime in the viewer's zone (empty for None).
+
+    An ISO 8601 string with an offset (as stored in JSON documents such as handoff reports) is
+    read first; a string that is not one is shown as it is rather than failing the page."""
+    if value is None or value == "":
         return ""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if parsed.tzinfo is None:
+            return value  # no offset: we cannot know which zone it was in
+        value = parsed
     return format_datetime(value, fmt)
 
 

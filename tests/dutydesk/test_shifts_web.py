@@ -202,12 +202,24 @@ def test_handoff_report_lists_the_incident_and_the_visitor_and_is_accepted_by_th
     page = f"/shifts/handoffs/{report_id}"
     html = olena.get(page).get_data(as_text=True)
     assert "UPS-A on battery" in html and "B017" in html
+    # Times stored in the report's JSON are shown in the viewer's zone, not as raw ISO text.
+    journal = html.split('id="journal"', 1)[1].split("</ul>", 1)[0]
+    assert "CRAC-2" in journal and "T02:00" not in journal and "+00:00" not in journal
+    assert localtime_in_page(olena, HANDOFF - timedelta(hours=4)) in journal
     olena.post(f"{page}/accept", data={"csrf_token": form_token(olena, page)})
     with db.session() as s:
         row = s.get(HandoffReportRow, report_id)
         assert row.accepted_by_id == kyiv["olena"].id
         assert s.scalar(select(func.count(AuditEntry.id)).where(
             AuditEntry.action == "shifts.handoff.accept")) == 1
+
+
+def localtime_in_page(client: Any, at: datetime) -> str:
+    """How the page shows ``at``: "yyyy-MM-dd HH:mm" in the zone the app picks for this viewer."""
+    with client.application.test_request_context():
+        from dutydesk.i18n import user_zone
+
+        return at.astimezone(user_zone()).strftime("%Y-%m-%d %H:%M")
 
 
 def signed_in_as(signed_in: Any, db: Database, email: str) -> Any:
