@@ -76,7 +76,7 @@ def test_stream_starts_with_a_full_wall_and_tells_the_browser_to_reconnect(
         assert stream.retry is not None and stream.retry > 0
         assert first["_event"] == "patch" and first["full"] is True
         assert first["_id"] == first["v"]
-        assert "All 1 checks OK" in json.dumps(first["sections"]["problems"])
+        assert "The only check is OK" in json.dumps(first["sections"]["problems"])
     finally:
         stream.close()
 
