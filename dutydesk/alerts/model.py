@@ -264,8 +264,13 @@ def check_alert(
     all_labels = {"check": check_name, "status": status_name.upper(), **(labels or {})}
     if service:
         all_labels.setdefault("service", service)
-    summary = f"{check_name} is {status_name.upper()}"
-    if message:
+    status_word = status_name.upper()
+    summary = f"{check_name} is {status_word}"
+    if message.startswith(f"{status_word} "):
+        # The flip's reason already opens with the status ("CRITICAL (HARD, attempt 2/2): ..."):
+        # "UPS B is CRITICAL (HARD, attempt 2/2): ..." rather than "is CRITICAL: CRITICAL (...".
+        summary = f"{check_name} is {message}"
+    elif message:
         summary = f"{summary}: {message}"
     return Alert(
         source=AlertSource.CHECK,

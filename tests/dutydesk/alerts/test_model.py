@@ -134,6 +134,13 @@ class TestCheckAlert:
         assert alert.summary == f"ups-a is {status}: on battery"
         assert alert.ends_at == (NOW if status == "OK" else None)
 
+    def test_a_flip_reason_that_opens_with_the_status_is_not_repeated_in_the_title(self):
+        alert = check_alert(
+            check_id=7, check_name="UPS B", status_name="CRITICAL",
+            message="CRITICAL (HARD, attempt 2/2): UPS B: ON BATTERY", at=NOW,
+        )
+        assert alert.summary == "UPS B is CRITICAL (HARD, attempt 2/2): UPS B: ON BATTERY"
+
     def test_an_unknown_check_status_is_refused(self):
         with pytest.raises(AlertError, match="OK, WARNING, CRITICAL or UNKNOWN, got 'DOWN'"):
             check_alert(check_id=1, check_name="x", status_name="DOWN", message="", at=NOW)
