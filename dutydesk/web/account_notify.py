@@ -25,14 +25,13 @@ from dutydesk.db import utcnow
 from dutydesk.errors import ApiError
 from dutydesk.incidents.priority import Priority, PriorityError
 from dutydesk.models import Role, User
-from dutydesk.models.incidents import ContactMethod, NotificationRule
+from dutydesk.models.incidents import CONTACT_KINDS, ContactMethod, NotificationRule
 from dutydesk.notify.outbox import enqueue
 from dutydesk.web.forms import flash_validation
 
 bp = Blueprint("account_notify", __name__)
 
 PAGE = "/account/notifications"
-KINDS = ("email", "webhook", "slack", "telegram")
 MAX_DELAY_MINUTES = 24 * 60
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CHAT_ID = re.compile(r"^-?\d{1,20}$")
@@ -49,8 +48,9 @@ def validate_contact(kind: str, target: str) -> str:
     numeric chat id (negative for groups).
     """
     kind, target = (kind or "").strip(), (target or "").strip()
-    if kind not in KINDS:
-        raise ContactError("kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
+    if kind not in CONTACT_KINDS:
+        raise ContactError(
+            "kind", f"must be one of {', '.join(CONTACT_KINDS)}, got {kind!r}")
     if not target:
         raise ContactError("target", f"a {kind} contact needs an address, URL or chat id")
     if len(target) > 1000:
