@@ -44,7 +44,8 @@ def create_app(
     """Build the web app.
 
     ``config`` is a ``Settings`` or a mapping of overrides on top of the environment (see
-    ``dutydesk.core.config``). Raises ``ConfigError`` for bad settings and ``NotMigratedError`` when the
+    ``dutydesk.core.config``).
+    Raises ``ConfigError`` for bad settings and ``NotMigratedError`` when the
     database schema is not at the current revision.
     """
     settings = config if isinstance(config, Settings) else load_settings(config)

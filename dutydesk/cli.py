@@ -6,57 +6,18 @@ input) ends with a one-paragraph message on stderr and a non-zero exit, never a 
 
 from __future__ import annotations
 
-import functools
 import os
-import signal
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from sqlalchemy import select
 
 from dutydesk import __version__
-from dutydesk.accounts import ValidationError
-from dutydesk.core.config import ConfigError, Settings, load_settings
-from dutydesk.core.db import Database
-from dutydesk.migrate import NotMigratedError
-
-F = TypeVar("F", bound=Callable[..., Any])
-CLI_ACTOR = "cli"
-
-
-def friendly_errors(func: F) -> F:
-    """Turn the errors a person can cause into a message and exit code 2 (usage) or 1."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ConfigError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(2)
-        except NotMigratedError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(2)
-        except ValidationError as exc:
-            click.echo(f"Error: {exc.field}: {exc.message}", err=True)
-            sys.exit(2)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _settings() -> Settings:
-    return load_settings()
-
-
-def _database(settings: Settings, *, migrated: bool = True) -> Database:
-    from dutydesk.migrate import ensure_migrated
-
-    db = Database(settings.database_url)
-    if migrated:
-        ensure_migrated(db)
-    return db
+from dutydesk.cli_checks import checks
+from dutydesk.cli_common import CLI_ACTOR, _database, _settings, friendly_errors
+from dutydesk.cli_incidents import integration
+from dutydesk.serving import _run_forever, serve_app
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -149,54 +110,6 @@ def db_current() -> None:
 
 
 # --------------------------------------------------------------------------- running
-
-
-def _run_forever(stop: Callable[[], None]) -> None:
-    def _handler(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _handler)
-    try:
-        signal.pause()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop()
-
-
-def serve_app(settings: Settings, host: str, port: int, *, with_worker: bool = True) -> None:
-    """Web server and scheduler in one process (small sites, the demo)."""
-    from werkzeug.serving import make_server
-
-    from dutydesk.app import create_app
-    from dutydesk.worker import Worker
-
-    database = _database(settings)
-    app = create_app(settings, db=database)
-    # The worker's metrics (check engine, muted alerts, heartbeat age) join the app's /metrics.
-    registry = app.extensions["dutydesk"].metrics.registry
-    worker = Worker(settings, database, registry) if with_worker else None
-    try:
-        server = make_server(host, port, app, threaded=True)
-    except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    if worker is not None:
-        worker.start()
-    click.echo(f"DutyDesk {__version__} serving on http://{host}:{port} (Ctrl+C to stop)")
-
-    def _stop(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _stop)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        if worker is not None:
-            worker.stop()
-        database.dispose()
 
 
 @main.command()
@@ -458,10 +371,5 @@ def demo(host: str, port: int, keep: bool) -> None:
     run_demo(host=host, port=port, keep=keep, environ=dict(os.environ))
 
 
-from dutydesk.cli_incidents import integration  # noqa: E402 (needs main defined above)
-
 main.add_command(integration)
-
-from dutydesk.cli_checks import checks  # noqa: E402 (needs main defined above)
-
 main.add_command(checks)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from sqlalchemy import select
 
-from dutydesk.cli import CLI_ACTOR, _database, _settings, friendly_errors
+from dutydesk.cli_common import CLI_ACTOR, _database, _settings, friendly_errors
 
 
 @click.group()

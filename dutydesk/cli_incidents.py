@@ -1,42 +1,16 @@
 """CLI for the incident area: ``dutydesk integration create|list|revoke``.
 
-Registered at the end of ``dutydesk.cli`` with ``main.add_command(integration)``.
+Registered by ``dutydesk.cli`` with ``main.add_command(integration)``.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
-from typing import Any
 
 import click
 from sqlalchemy import select
 
-CLI_ACTOR = "cli"
-
-
-def friendly_errors(func: Any) -> Any:
-    """``dutydesk.cli.friendly_errors``, looked up at call time (cli imports this module)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from dutydesk.cli import friendly_errors as shared
-
-        return shared(func)(*args, **kwargs)
-
-    return wrapper
-
-
-def _settings() -> Any:
-    from dutydesk.cli import _settings as shared
-
-    return shared()
-
-
-def _database(settings: Any) -> Any:
-    from dutydesk.cli import _database as shared
-
-    return shared(settings)
+from dutydesk.cli_common import CLI_ACTOR, _database, _settings, friendly_errors
 
 
 @click.group()

@@ -1,46 +1,40 @@
-"""Every periodic job of every area, assembled in one readable place.
+"""Every periodic job of every area, assembled in one readable place (the shell).
 
-Each area exposes a function returning ``Job`` values; the worker adds them to APScheduler.
-Areas that run their own engine (the check poller) return a job with ``on_start``/``on_stop``.
+Each domain owns its jobs and returns ``dutydesk.core.jobs.Job`` values from its own ``jobs``
+module; this module only lists the areas of a deployment and wires what crosses areas (the
+outbox sender, a core service, records its attempts on the incidents' timelines). The worker adds
+the jobs to APScheduler.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from dutydesk.core.config import Settings
 from dutydesk.core.db import Database
+from dutydesk.core.jobs import Job
 
-
-@dataclass(frozen=True)
-class Job:
-    id: str
-    name: str
-    func: Callable[..., Any]
-    trigger: str = "interval"
-    trigger_args: dict[str, Any] = field(default_factory=dict)
-    on_start: Callable[[], None] | None = None
-    on_stop: Callable[[], None] | None = None
+__all__ = ["Job", "scheduled_jobs"]
 
 
 def scheduled_jobs(
     settings: Settings, db: Database, registry: CollectorRegistry | None = None
 ) -> list[Job]:
-    """All jobs for this deployment. Areas register here as they land.
+    """All jobs for this deployment.
 
     ``registry``: where the worker's metrics go (the check engine's families and
     ``dutydesk_alerts_suppressed_total`` of the flips this process runs through the pipeline);
     None keeps them unexposed.
     """
+    from checks.jobs import check_jobs
     from dutydesk.core.notify.sender import deliver_due
+    from dutydesk.incidents.handoff import HANDOFF_SECTIONS
     from dutydesk.incidents.jobs import incident_jobs
     from dutydesk.incidents.notify_timeline import record_notification_attempt
     from dutydesk.incidents.paging import disable_contact
     from dutydesk.incidents.pipeline import metrics_for
+    from shifts.jobs import shift_jobs
+    from shifts.notices.jobs import notice_jobs
     from shifts.visitors.jobs import visitor_jobs
 
     jobs: list[Job] = [
@@ -57,55 +51,9 @@ def scheduled_jobs(
         ),
         # the flip job counts what it mutes on the same metrics the web views use
         *incident_jobs(settings, db, metrics_for(registry) if registry is not None else None),
-        Job(
-            id="status-maintenance",
-            name="maintenance notices by the clock, reminders, status page refresh",
-            func=lambda: _status_clock(db, settings),
-            trigger_args={"seconds": 30},
-        ),
+        *notice_jobs(settings, db),
     ]
     jobs.extend(visitor_jobs(settings, db))
-    from shifts.jobs import shift_jobs
-
-    jobs.extend(shift_jobs(settings, db))
+    jobs.extend(shift_jobs(settings, db, HANDOFF_SECTIONS))
     jobs.extend(check_jobs(db, registry))
     return jobs
-
-
-def _status_clock(settings_db: Database, settings: Settings) -> None:
-    from dutydesk.core.db import utcnow
-    from shifts.notices.service import run_maintenance_clock
-
-    with settings_db.session() as session:
-        run_maintenance_clock(session, utcnow(), base_url=settings.base_url)
-
-
-def check_jobs(db: Database, registry: CollectorRegistry | None = None) -> list[Job]:
-    """The check engine (started and stopped with the worker; in several processes when
-    ``DUTYDESK_CHECK_PROCESSES`` says so) and its rollup/prune job. The engine's own metrics
-    go to ``registry`` when given (``checks.engine_export``)."""
-    from checks.engine_export import register_engine_metrics
-    from checks.store import CheckStore
-    from checks.workers import engine_runner
-    from dutydesk.core.db import utcnow
-
-    engine = engine_runner(db)
-    if registry is not None:
-        register_engine_metrics(registry, engine)
-    store = CheckStore(db)
-
-    def roll_up_and_prune() -> None:
-        now = utcnow()
-        store.roll_up(now)
-        store.prune(now)
-
-    return [
-        Job(
-            id="checks-rollup",
-            name="check engine; rollups and pruning every 5 minutes",
-            func=roll_up_and_prune,
-            trigger_args={"minutes": 5},
-            on_start=engine.start,
-            on_stop=engine.stop,
-        ),
-    ]

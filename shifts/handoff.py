@@ -17,6 +17,7 @@ The incoming engineer confirms with ``accept``; both steps are audited.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +28,6 @@ from sqlalchemy.orm import Session
 from dutydesk.core.audit import record
 from dutydesk.core.config import Settings
 from dutydesk.core.security import Principal
-from dutydesk.incidents.models import Incident, SilenceRow
 from shifts.coverage import coverage_ahead
 from shifts.errors import ShiftConfigError
 from shifts.models import HandoffReportRow, ShiftJournalEntryRow
@@ -35,7 +35,6 @@ from shifts.oncall import on_duty
 from shifts.schedule import Schedule
 from shifts.storage import load_schedules, user_names
 
-OPEN_STATUSES = ("triggered", "acknowledged", "pending")
 _TICK = timedelta(microseconds=1)
 GAP_LOOKAHEAD = timedelta(days=7)
 
@@ -49,6 +48,12 @@ def handoff_at(schedule: Schedule, now: datetime) -> tuple[datetime, Any, Any] |
     return current.since, before, current
 
 
+HandoffSection = Callable[[Session, Settings, datetime, datetime, datetime], dict[str, Any]]
+"""``(session, settings, since, until, now) -> {key: JSON-ready value}``: report sections another
+area contributes (the incidents area gives ``open_incidents``, ``opened``, ``resolved`` and
+``silences``). The shell passes them in, so the shifts area never reads another area's tables."""
+
+
 def report_content(
     session: Session,
     settings: Settings,
@@ -56,36 +61,14 @@ def report_content(
     shift_start: datetime,
     previous_start: datetime | None,
     now: datetime,
+    sections: Sequence[HandoffSection] = (),
 ) -> dict[str, Any]:
-    """Collect the report's sections (module docstring) as JSON-ready values."""
-    from dutydesk.incidents.service import sla_as_dict
-    from dutydesk.incidents.store import timeline
-
+    """Collect the report's sections (module docstring) as JSON-ready values; ``sections`` add
+    what other areas contribute for the outgoing shift ``[since, shift_start)``."""
     since = previous_start or (shift_start - timedelta(hours=12))
-    open_incidents = []
-    for incident in session.scalars(
-        select(Incident).where(Incident.status.in_(OPEN_STATUSES)).order_by(Incident.id)
-    ):
-        sla = sla_as_dict(incident, timeline(session, incident.id), settings, now)
-        open_incidents.append({
-            **_incident(incident),
-            "acknowledged_by": incident.acknowledged_by,
-            "ack_remaining_s": sla.get("acknowledge", {}).get("remaining_s"),
-            "resolve_remaining_s": sla.get("resolve", {}).get("remaining_s"),
-            "resolve_breached": sla.get("resolve", {}).get("breached", False),
-        })
-    opened = [_incident(i) for i in session.scalars(
-        select(Incident).where(Incident.created_at >= since, Incident.created_at < shift_start)
-        .order_by(Incident.created_at))]
-    resolved = [_incident(i) for i in session.scalars(
-        select(Incident).where(Incident.resolved_at >= since, Incident.resolved_at < shift_start)
-        .order_by(Incident.resolved_at))]
-    silences = [
-        {"id": s.id, "matchers": s.matchers, "ends_at": s.ends_at.isoformat(),
-         "comment": s.comment, "by": s.created_by}
-        for s in session.scalars(select(SilenceRow).where(
-            SilenceRow.starts_at <= now, SilenceRow.ends_at > now).order_by(SilenceRow.ends_at))
-    ]
+    content: dict[str, Any] = {}
+    for section in sections:
+        content.update(section(session, settings, since, shift_start, now))
     gaps = coverage_ahead(
         [s for s in load_schedules(session, line=schedule.line)], now, 1
     ).gaps_for(schedule.line)
@@ -94,11 +77,8 @@ def report_content(
         "period_start": since.isoformat(),
         "period_end": shift_start.isoformat(),
         "generated_at": now.isoformat(),
-        "open_incidents": open_incidents,
-        "opened": opened,
-        "resolved": resolved,
+        **content,
         "maintenance": _maintenance(session),
-        "silences": silences,
         "visitors": _visitors(session, now),
         "journal": [
             {"at": e.at.isoformat(), "kind": e.kind, "author": e.author, "text": e.text}
@@ -111,13 +91,6 @@ def report_content(
                   "hours": round(g.duration.total_seconds() / 3600, 1)}
                  for g in gaps if g.start < now + GAP_LOOKAHEAD],
     }
-
-
-def _incident(incident: Incident) -> dict[str, Any]:
-    return {"id": incident.id, "title": incident.title, "priority": incident.priority,
-            "status": incident.status, "service": incident.service,
-            "created_at": incident.created_at.isoformat(),
-            "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None}
 
 
 def _maintenance(session: Session) -> list[dict[str, Any]]:
@@ -145,7 +118,11 @@ def _visitors(session: Session, now: datetime) -> list[dict[str, Any]]:
 
 
 def ensure_report(
-    session: Session, settings: Settings, schedule: Schedule, now: datetime
+    session: Session,
+    settings: Settings,
+    schedule: Schedule,
+    now: datetime,
+    sections: Sequence[HandoffSection],
 ) -> HandoffReportRow | None:
     """The report for the handoff that started the shift running at ``now``; created once.
 
@@ -160,7 +137,7 @@ def ensure_report(
         HandoffReportRow.schedule_id == schedule.id, HandoffReportRow.shift_start == start))
     if existing is not None:
         return existing
-    content = report_content(session, settings, schedule, start, outgoing.since, now)
+    content = report_content(session, settings, schedule, start, outgoing.since, now, sections)
     names = user_names(session, [*outgoing.people, *incoming.people])
     content["outgoing"] = [names.get(p, str(p)) for p in outgoing.people]
     content["incoming"] = [names.get(p, str(p)) for p in incoming.people]

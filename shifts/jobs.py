@@ -7,6 +7,7 @@ it every minute (or from several workers) sends each message once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from dutydesk.core.db import Database, utcnow
 from dutydesk.core.models.accounts import Role, User
 from dutydesk.core.notify.outbox import enqueue
 from shifts.coverage import coverage_ahead
-from shifts.handoff import ensure_report
+from shifts.handoff import HandoffSection, ensure_report
 from shifts.oncall import on_duty, person_shifts
 from shifts.schedule import Schedule
 from shifts.storage import load_schedules
@@ -28,25 +29,33 @@ NOW_ON_DUTY_WITHIN = timedelta(hours=1)  # a duty that began longer ago is not n
 GAP_WEEKS = 2
 
 
-def shift_jobs(settings: Settings, db: Database) -> list[Any]:
-    from dutydesk.jobs import Job
+def shift_jobs(
+    settings: Settings, db: Database, sections: Sequence[HandoffSection]
+) -> list[Any]:
+    """The shift clock every minute; ``sections`` are what other areas add to handoff reports."""
+    from dutydesk.core.jobs import Job
 
     def tick() -> None:
         with db.session() as session:
-            run_shift_clock(session, settings, utcnow())
+            run_shift_clock(session, settings, utcnow(), sections)
             session.commit()
 
     return [Job(id="shifts-clock", name="handoff reports, shift reminders, gap warnings",
                 func=tick, trigger_args={"seconds": 60})]
 
 
-def run_shift_clock(session: Session, settings: Settings, now: datetime) -> dict[str, int]:
+def run_shift_clock(
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    sections: Sequence[HandoffSection] = (),
+) -> dict[str, int]:
     """One pass (module docstring); returns counts of what it did (for logs and tests)."""
     schedules = load_schedules(session)
     counts = {"reports": 0, "reminders": 0, "on_duty": 0, "gaps": 0}
     users = {u.id: u for u in session.scalars(select(User).where(User.active))}
     for schedule in schedules:
-        report = ensure_report(session, settings, schedule, now)
+        report = ensure_report(session, settings, schedule, now, sections)
         counts["reports"] += report is not None and report.generated_at == now
         counts["reminders"] += _remind(session, settings, schedule, users, now)
         counts["on_duty"] += _now_on_duty(session, settings, schedule, users, now)

@@ -64,8 +64,8 @@ def run_demo(*, host: str, port: int, keep: bool, environ: dict[str, str]) -> No
     click.echo(summary)
     if mailbox is not None:
         click.echo(f"Mail the demo sends is saved as .eml files in {mailbox.folder}/")
-    from dutydesk.cli import serve_app
     from dutydesk.demo.extras import start_backup_job
+    from dutydesk.serving import serve_app
 
     stop = threading.Event()
     start_backup_job(settings.base_url, stop)

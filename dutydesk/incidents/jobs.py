@@ -173,7 +173,7 @@ def incident_jobs(
 ) -> list[Any]:
     """The jobs ``dutydesk.jobs.scheduled_jobs`` lists for the incident area; ``metrics`` (the
     worker's) counts the flips the pipeline mutes."""
-    from dutydesk.jobs import Job
+    from dutydesk.core.jobs import Job
 
     return [
         Job(

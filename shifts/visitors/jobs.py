@@ -22,7 +22,7 @@ from .settings import policies_from_settings
 
 if TYPE_CHECKING:
     from dutydesk.core.config import Settings
-    from dutydesk.jobs import Job
+    from dutydesk.core.jobs import Job
 
 log = logging.getLogger("dutydesk.visitors")
 RETENTION_ACTOR = "system: visitor retention"
@@ -55,7 +55,7 @@ def no_shows_once(db: Database) -> int:
 
 def visitor_jobs(settings: Settings, db: Database) -> list[Job]:
     """The visitor jobs; a bad ``visitors`` settings section fails here, at worker start."""
-    from dutydesk.jobs import Job
+    from dutydesk.core.jobs import Job
 
     _site, retention = policies_from_settings(settings.extra.get("visitors"), settings.timezone)
     return [

@@ -15,6 +15,7 @@ from dutydesk.core.db import Database
 from dutydesk.core.models.notify import OutboxMessage
 from dutydesk.core.security import Principal
 from dutydesk.incidents import service as incidents
+from dutydesk.incidents.handoff import HANDOFF_SECTIONS
 from dutydesk.models import AuditEntry, Role
 from shifts import handoff, service
 from shifts.jobs import run_shift_clock
@@ -185,8 +186,10 @@ def test_handoff_report_lists_the_incident_and_the_visitor_and_is_accepted_by_th
                                   at=HANDOFF - timedelta(hours=4), schedule_id=kyiv["id"])
         s.commit()
         schedule = load_schedule(s, kyiv["id"])
-        report = handoff.ensure_report(s, settings, schedule, HANDOFF + timedelta(minutes=1))
-        again = handoff.ensure_report(s, settings, schedule, HANDOFF + timedelta(hours=3))
+        report = handoff.ensure_report(
+            s, settings, schedule, HANDOFF + timedelta(minutes=1), HANDOFF_SECTIONS)
+        again = handoff.ensure_report(
+            s, settings, schedule, HANDOFF + timedelta(hours=3), HANDOFF_SECTIONS)
         s.commit()
         assert again.id == report.id
         report_id = report.id
@@ -240,9 +243,9 @@ def test_shift_clock_sends_each_reminder_and_gap_warning_once(
                              starts_at=HANDOFF + timedelta(days=2),
                              ends_at=HANDOFF + timedelta(days=2, hours=4), now=HANDOFF)
         s.commit()
-        first = run_shift_clock(s, settings, now)
+        first = run_shift_clock(s, settings, now, HANDOFF_SECTIONS)
         s.commit()
-        second = run_shift_clock(s, settings, now + timedelta(minutes=1))
+        second = run_shift_clock(s, settings, now + timedelta(minutes=1), HANDOFF_SECTIONS)
         s.commit()
         subjects = list(s.scalars(select(OutboxMessage.subject)))
     assert first["reminders"] == 1 and first["gaps"] == 1
@@ -308,8 +311,8 @@ def test_the_shift_clock_writes_the_handoff_report_and_tells_the_incoming_engine
 ) -> None:
     now = HANDOFF + timedelta(minutes=5)
     with db.session() as s:
-        run_shift_clock(s, settings, now)
-        run_shift_clock(s, settings, now + timedelta(minutes=1))
+        run_shift_clock(s, settings, now, HANDOFF_SECTIONS)
+        run_shift_clock(s, settings, now + timedelta(minutes=1), HANDOFF_SECTIONS)
         s.commit()
         reports = list(s.scalars(select(HandoffReportRow)))
         on_duty_mail = list(s.scalars(select(OutboxMessage.target).where(

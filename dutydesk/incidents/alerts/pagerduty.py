@@ -36,7 +36,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from dutydesk.core.timeutil import TimestampError, ensure_utc, json_type, parse_timestamp
+from dutydesk.core.timeutil import (
+    TimestampError,
+    ensure_utc,
+    json_type,
+    parse_timestamp,
+)
 from dutydesk.incidents.alerts.model import (
     MAX_DEDUP_KEY_LENGTH,
     MAX_SUMMARY_LENGTH,

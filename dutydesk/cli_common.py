@@ -1,0 +1,53 @@
+"""What every ``dutydesk`` sub-command shares: settings, the database, and errors a person can
+cause turned into a message and an exit code. ``dutydesk.cli`` and the area CLIs
+(``cli_checks``, ``cli_incidents``) import it; it imports none of them."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from dutydesk.accounts import ValidationError
+from dutydesk.core.config import ConfigError, Settings, load_settings
+from dutydesk.core.db import Database
+from dutydesk.migrate import NotMigratedError
+
+F = TypeVar("F", bound=Callable[..., Any])
+CLI_ACTOR = "cli"
+
+
+def friendly_errors(func: F) -> F:
+    """Turn the errors a person can cause into a message and exit code 2 (usage) or 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(2)
+        except NotMigratedError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(2)
+        except ValidationError as exc:
+            click.echo(f"Error: {exc.field}: {exc.message}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _database(settings: Settings, *, migrated: bool = True) -> Database:
+    from dutydesk.migrate import ensure_migrated
+
+    db = Database(settings.database_url)
+    if migrated:
+        ensure_migrated(db)
+    return db
