@@ -128,6 +128,10 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     app.register_blueprint(shifts_ical_bp)  # .ics feeds (GET only, secret in the URL)
     csrf.exempt(shifts_api_bp)  # API checks CSRF itself for cookie sessions
     app.register_blueprint(shifts_api_bp)
+    from dutydesk.web.shifts_write_api import bp as shifts_write_api_bp
+
+    csrf.exempt(shifts_write_api_bp)  # schedules, rotations, overrides, swaps: same CSRF rule
+    app.register_blueprint(shifts_write_api_bp)
     from dutydesk.web.reports import bp as reports_bp
 
     app.register_blueprint(reports_bp)  # effectiveness reports, their CSV and print page

@@ -402,6 +402,8 @@ def offer_swap(
 ) -> ShiftSwapRow:
     """An engineer offers their own shifts; the core checks each range really is theirs."""
     row = _schedule_row(session, schedule_id)
+    if _unknown_users(session, [offered_by]):
+        raise NotFound(f"no user {offered_by}")
     probe = Swap(offered_by, _NOBODY, tuple(shifts), note=note)
     check_swap(_current(session, row), probe)
     swap = ShiftSwapRow(
@@ -423,6 +425,8 @@ def take_swap(
 ) -> ShiftSwapRow:
     """Another engineer takes an offer; with ``self_service`` it is approved at once."""
     swap = _swap(session, swap_id, "offered")
+    if taker is None or _unknown_users(session, [taker]):
+        raise NotFound(f"no user {taker}")
     row = _schedule_row(session, swap.schedule_id)
     pure = Swap(swap.offered_by_id, taker, _ranges(swap.shifts), note=swap.note)
     check_swap(_current(session, row), pure)
