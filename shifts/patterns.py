@@ -38,9 +38,8 @@ The builders below create the classics from this one representation:
 
 from __future__ import annotations
 
-import math
-
 import enum
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta

@@ -196,8 +196,11 @@ def badge(visit_id: int) -> Any:
     row = visit_or_404(visit_id)
     if row.status not in ("on_site", "left"):
         abort(404, _("This visit has no badge."))
+    s = db_session()
+    escort = s.get(VisitRow, row.escort_visit_id) if row.escort_visit_id else None
     return render_template(
-        "visitors/badge.html", visit=row, client=db_session().get(VisitorClient, row.client_id)
+        "visitors/badge.html", visit=row, client=s.get(VisitorClient, row.client_id),
+        escort=escort,
     )
 
 

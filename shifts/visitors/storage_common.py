@@ -38,5 +38,14 @@ def actor_label(actor: Any) -> str:
     return getattr(actor, "label", None) or str(actor)
 
 
+def actor_key(actor: Any) -> str:
+    """Who ``actor`` is, exactly: a user by their (unique) label, an API token by its id (two
+    tokens may share a name)."""
+    token_id = getattr(actor, "token_id", None)
+    if getattr(actor, "kind", None) == "token" and token_id is not None:
+        return f"token#{token_id}"
+    return actor_label(actor)
+
+
 def iso(value: datetime | None) -> str:
     return value.isoformat() if value else ""
