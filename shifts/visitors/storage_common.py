@@ -27,7 +27,9 @@ class VisitorNotFound(LookupError):
 
 def get_row(session: Session, model: type, row_id: int, what: str) -> Any:
     """The row ``model[row_id]``; anonymised rows count as missing (``VisitorNotFound``)."""
-    row = session.get(model, row_id)
+    # ids are 32-bit on PostgreSQL: a larger number (typed or fuzzed) names nothing
+    valid = isinstance(row_id, int) and not isinstance(row_id, bool) and 0 < row_id < 2**31
+    row = session.get(model, row_id) if valid else None
     if row is None or getattr(row, "anonymised", False):
         raise VisitorNotFound(f"no {what} with id {row_id}")
     return row
