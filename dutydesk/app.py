@@ -109,6 +109,9 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     for blueprint in (health_bp, auth_bp, account_bp, home_bp, admin_bp, visitors_bp, status_bp,
                       notices_bp, wall_bp, account_notify_bp):
         app.register_blueprint(blueprint)
+    from dutydesk.web.status import unsubscribe_view
+
+    csrf.exempt(unsubscribe_view)  # RFC 8058 one-click POST from mail clients; the token signs it
     for blueprint in (api_bp, visitors_api_bp, status_api_bp, notices_api_bp):
         csrf.exempt(blueprint)  # API checks CSRF itself for cookie sessions (see web/api.py)
         app.register_blueprint(blueprint)

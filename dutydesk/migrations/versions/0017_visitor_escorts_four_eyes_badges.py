@@ -8,7 +8,9 @@ request (four eyes), badge numbers in their one form
 - ``visitor_visits.badge_number`` rewritten to its one form (``B001`` for "b-001", " B-001 ").
   The unique index of open badges would refuse two on-site visits whose badges become the same
   number; such a pair is real (one badge handed out twice) and is left for the desk: the later
-  visit keeps its badge text as typed, and the upgrade prints which visits those are.
+  visit keeps its badge text as typed, and the upgrade prints which visits those are;
+- ``status_subscribers.secret``: status webhooks are signed like contact-method webhooks
+  (webhooks added before stay unsigned until staff add them again with a secret).
 
 Revision ID: 0017
 Revises: 0012
@@ -42,6 +44,8 @@ def upgrade() -> None:
     op.execute("UPDATE visitor_access_requests SET created_by = requested_by "
                "WHERE created_by IS NULL")
     normalise_badges(op.get_bind())
+    with op.batch_alter_table('status_subscribers') as batch:
+        batch.add_column(sa.Column('secret', sa.String(length=200), nullable=True))
 
 
 def normalise_badges(bind: sa.engine.Connection) -> list[int]:
@@ -73,6 +77,8 @@ def normalise_badges(bind: sa.engine.Connection) -> list[int]:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('status_subscribers') as batch:
+        batch.drop_column('secret')
     with op.batch_alter_table('visitor_access_requests') as batch:
         batch.drop_column('created_by')
     with op.batch_alter_table('visitor_authorised_persons') as batch:
