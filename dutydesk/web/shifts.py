@@ -182,6 +182,7 @@ def _editor_page(schedule_id: int, error: ShiftConfigError | None = None) -> Any
         weeks = 4
     people = {p for layer in schedule.layers for p in layer.participants}
     people |= {o.person for o in schedule.overrides}
+    people |= {o.replaces for o in schedule.overrides if o.replaces is not None}
     names = user_names(s, people)
     grid = calendar_grid(schedule, anchor, view, names)
     coverage = coverage_ahead([schedule], now, weeks, layer_overlaps=True)

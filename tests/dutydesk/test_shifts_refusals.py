@@ -168,3 +168,18 @@ def test_a_swap_decided_twice_is_a_conflict(signed_in: Any, db: Database, kyiv: 
                          data={"csrf_token": form_token(lead, "/shifts/swaps")})
     assert response.status_code == 409
     assert "already rejected" in _refusal(response.get_data(as_text=True))
+
+
+def test_the_overrides_table_names_who_is_replaced(
+    lead_in_new_york: Any, db: Database, kyiv: dict
+) -> None:
+    marko = make_user(db, Role.ENGINEER, "marko@dc.example", name="Marko")  # not on a layer
+    start = utcnow() + timedelta(days=1)
+    with db.session() as s:
+        service.add_override(s, LEAD, kyiv["id"], kind="replace", person_id=kyiv["taras"].id,
+                             replaces_id=marko.id, starts_at=start,
+                             ends_at=start + timedelta(hours=2), now=utcnow())
+        s.commit()
+    html = lead_in_new_york.get(f"/shifts/schedules/{kyiv['id']}").get_data(as_text=True)
+    table = html.split('id="overrides"')[1].split("</table>")[0]
+    assert "<td>Taras</td><td>Marko</td>" in table
