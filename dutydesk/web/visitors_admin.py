@@ -124,7 +124,8 @@ def client(client_id: int) -> Any:
                 svc.set_escort_required(s, principal(), client_id=row.id,
                                         required=action == "escort_client")
             elif action in ("escort_person", "unescort_person"):
-                person = s.get(AuthorisedPersonRow, int_or_none(form.get("person_id")) or 0)
+                person_id = int_or_none(form.get("person_id")) or 0
+                person = s.get(AuthorisedPersonRow, person_id) if 0 < person_id < 2**31 else None
                 if person is None or person.client_id != row.id:
                     abort(404, _("No such authorised person."))
                 svc.set_escort_required(s, principal(), person_id=person.id,
