@@ -144,6 +144,7 @@ def test_layers_are_judged_like_the_editor_judges_them(
 @pytest.mark.parametrize("path", [
     f"/api/v1/schedules/{2**63 + 1}", f"/api/v1/schedules/{2**31}/overrides/1",
     f"/api/v1/swaps/{2**64}", "/api/v1/schedules/1/rotations/99999999999999999999",
+    f"/api/v1/schedules/{2**63 + 1}/final",
 ])
 def test_ids_beyond_storage_are_simply_not_found(client: Any, api_token: Any, path: str) -> None:
     assert client.get(path, headers=bearer(api_token(Role.SHIFT_LEAD))).status_code == 404

@@ -11,6 +11,8 @@ from shifts.visitors.access_requests import check_four_eyes
 from shifts.visitors.badges import check_badge_free, normalise_badge
 from shifts.visitors.decision import RuleCode
 from shifts.visitors.model import SitePolicy, VisitorDataError
+from shifts.visitors.settings import policies_from_settings
+from shifts.visitors.storage_common import VisitorInputError
 
 from .builders import ACME, POLICY, attempt, decide, person, visit
 
@@ -75,3 +77,14 @@ def test_a_one_person_site_turns_four_eyes_off_only_with_a_reason() -> None:
                        four_eyes_off_reason="one engineer on site at night")
     decision = check_four_eyes({"olena@dc.example"}, "olena@dc.example", "", alone)
     assert decision.allowed and "one engineer on site at night" in decision.reason
+
+
+def test_the_visitors_settings_section_turns_four_eyes_off_only_with_a_reason() -> None:
+    with pytest.raises(VisitorInputError, match="four_eyes_off_reason"):
+        policies_from_settings({"four_eyes": False}, "Europe/Kyiv")
+    with pytest.raises(VisitorInputError, match="true or false"):
+        policies_from_settings({"four_eyes": "no"}, "Europe/Kyiv")
+    site, _retention = policies_from_settings(
+        {"four_eyes": False, "four_eyes_off_reason": "one engineer at night"}, "Europe/Kyiv")
+    assert not site.four_eyes and site.four_eyes_off_reason == "one engineer at night"
+    assert policies_from_settings({}, "Europe/Kyiv")[0].four_eyes
