@@ -143,6 +143,26 @@ def json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def links(**operations: tuple[str, dict[str, str]]) -> dict[str, Any]:
+    """OpenAPI links from a created item to what can be done with it next (stateful fuzzers
+    chain create → read → update → delete with them): name=(endpoint.method, parameters)."""
+    return {name: {"operationId": f"shifts_write_api.{op}", "parameters": params}
+            for name, (op, params) in operations.items()}
+
+
+def created(description: str, schema: dict[str, Any], **operations: Any) -> dict[str, Any]:
+    """A 201 (or 200) answer with the item's schema and its links."""
+    return {**json_response(description, schema), "links": links(**operations)}
+
+
+SCHEDULE_LINK = {"schedule_id": "$response.body#/id"}
+ROTATION_LINK = {"schedule_id": "$response.body#/schedule_id",
+                 "rotation_id": "$response.body#/id"}
+OVERRIDE_LINK = {"schedule_id": "$response.body#/schedule_id",
+                 "override_id": "$response.body#/id"}
+SWAP_LINK = {"swap_id": "$response.body#/id"}
+
+
 def refusals(*codes: str) -> dict[str, Any]:
     """Error responses (``{"error": ...}``) for the given status codes."""
     return {code: json_response(REFUSALS[code], ERROR_REF) for code in codes}

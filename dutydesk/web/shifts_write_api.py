@@ -27,14 +27,19 @@ from dutydesk.web.shifts_api import schedule_as_dict
 from dutydesk.web.shifts_schemas import (
     OVERRIDE,
     OVERRIDE_IN,
+    OVERRIDE_LINK,
     ROTATION,
     ROTATION_IN,
+    ROTATION_LINK,
     SCHEDULE,
     SCHEDULE_IN,
+    SCHEDULE_LINK,
     SWAP,
     SWAP_IN,
+    SWAP_LINK,
     SWAP_TAKE_IN,
     check_shape,
+    created,
     json_response,
     refusals,
 )
@@ -108,8 +113,14 @@ def swap_as_dict(sw: ShiftSwapRow) -> dict[str, Any]:
 
 @bp.post("/schedules")
 @operation("Create a duty schedule", tags=["shifts"], request_body=SCHEDULE_IN,
-           responses={"201": json_response("The new schedule", SCHEDULE),
-                      **refusals("409", "422")})
+           responses={"201": created(
+               "The new schedule", SCHEDULE,
+               ReadSchedule=("read_schedule.get", SCHEDULE_LINK),
+               UpdateSchedule=("update_schedule.patch", SCHEDULE_LINK),
+               AddRotation=("create_rotation.post", SCHEDULE_LINK),
+               AddOverride=("create_override.post", SCHEDULE_LINK),
+               DeleteSchedule=("delete_schedule.delete", SCHEDULE_LINK)),
+               **refusals("409", "422")})
 @require_role(Role.SHIFT_LEAD)
 def create_schedule() -> Any:
     data = _body({**SCHEDULE_IN, "required": ["name", "line", "time_zone"]})
@@ -193,8 +204,12 @@ def _rotation_fields(data: dict[str, Any]) -> dict[str, Any]:
 @bp.post("/schedules/<int:schedule_id>/rotations")
 @operation("Add a rotation (layer) on top of a schedule", tags=["shifts"],
            request_body=ROTATION_IN,
-           responses={"201": json_response("The new rotation", ROTATION),
-                      **refusals("404", "422")})
+           responses={"201": created(
+               "The new rotation", ROTATION,
+               ReadRotation=("read_rotation.get", ROTATION_LINK),
+               UpdateRotation=("update_rotation.put", ROTATION_LINK),
+               DeleteRotation=("delete_rotation.delete", ROTATION_LINK)),
+               **refusals("404", "422")})
 @require_role(Role.SHIFT_LEAD)
 def create_rotation(schedule_id: int) -> Any:
     data = _body({**ROTATION_IN, "required": ["name", "participants", "start_date"]})
@@ -283,8 +298,11 @@ def list_overrides(schedule_id: int) -> Any:
 @bp.post("/schedules/<int:schedule_id>/overrides")
 @operation("Add an override (add, remove or replace someone for a time range)",
            tags=["shifts"], request_body=OVERRIDE_IN,
-           responses={"201": json_response("The new override", OVERRIDE),
-                      **refusals("404", "422")})
+           responses={"201": created(
+               "The new override", OVERRIDE,
+               ReadOverride=("read_override.get", OVERRIDE_LINK),
+               DeleteOverride=("delete_override.delete", OVERRIDE_LINK)),
+               **refusals("404", "422")})
 @require_role(Role.SHIFT_LEAD)
 def create_override(schedule_id: int) -> Any:
     data = _body({**OVERRIDE_IN, "required": ["kind", "person_id", "starts_at", "ends_at"]})
@@ -362,7 +380,11 @@ def _person(data: dict[str, Any], field: str) -> int:
 @bp.post("/swaps")
 @operation("Offer shifts for a swap (your own; a shift lead may offer for someone)",
            tags=["shifts"], request_body=SWAP_IN,
-           responses={"201": json_response("The new offer", SWAP), **refusals("404", "422")})
+           responses={"201": created(
+               "The new offer", SWAP, ReadSwap=("read_swap.get", SWAP_LINK),
+               TakeSwap=("take_swap.post", SWAP_LINK),
+               RejectSwap=("reject_swap.post", SWAP_LINK)),
+               **refusals("404", "422")})
 @require_role(Role.ENGINEER)
 def offer_swap() -> Any:
     data = _body({**SWAP_IN, "required": ["schedule_id", "shifts"]})

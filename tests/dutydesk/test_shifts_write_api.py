@@ -206,3 +206,18 @@ def test_an_engineer_offers_a_colleague_takes_and_the_lead_approves_over_the_api
     with db.session() as s:
         assert on_duty(load_schedule(s, sid), duty.start).people == (people["taras"].id,)
         assert s.scalar(select(func.count(ShiftOverrideRow.id))) == 1
+
+
+def test_created_items_link_to_reading_changing_and_deleting_them(app: Any) -> None:
+    """Stateful fuzzers (and people reading the document) follow create → read → delete."""
+    from dutydesk.openapi import build_document
+
+    doc = build_document(app)
+    operations = {op["operationId"]: op for path in doc["paths"].values() for op in path.values()}
+    made = doc["paths"]["/api/v1/schedules"]["post"]["responses"]["201"]["links"]
+    assert {"ReadSchedule", "UpdateSchedule", "DeleteSchedule"} <= set(made)
+    for path in doc["paths"].values():
+        for op in path.values():
+            for answer in op["responses"].values():
+                for link in answer.get("links", {}).values():
+                    assert link["operationId"] in operations, link
