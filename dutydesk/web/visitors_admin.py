@@ -205,6 +205,7 @@ def requests() -> Any:
         requests=rows,
         clients=clients_,
         client_names={c.id: c.name for c in clients_},
+        own={r.id for r in rows if not svc.may_approve(principal(), r, site_policy())},
     )
 
 

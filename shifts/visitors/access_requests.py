@@ -27,6 +27,21 @@ class FourEyesError(VisitorInputError):
     """The approver entered (or asked for) the request themselves and four eyes is on."""
 
 
+def approver_names(actor: Any) -> set[str]:
+    """The names four eyes knows ``actor`` by: a person by key and label, a token by its id
+    only (its label is its name, which another token may share)."""
+    names = {actor_key(actor)}
+    if getattr(actor, "kind", None) != "token":
+        names.add(actor_label(actor))
+    return names
+
+
+def may_approve(actor: Any, row: AccessRequestRow, policy: SitePolicy | None) -> bool:
+    """Whether ``actor`` may approve ``row`` under four eyes (for screens to offer the button)."""
+    return check_four_eyes(approver_names(actor), row.created_by, row.requested_by,
+                           policy).allowed
+
+
 def check_four_eyes(
     approver: Iterable[str], entered_by: str | None, requested_by: str | None,
     policy: SitePolicy | None,
@@ -146,11 +161,7 @@ def decide_request(
             f"access request #{row.id} is already {row.status}; only a pending "
             "request can be approved or rejected",
         )
-    # a token is known by its id only: its label is its name, which another token may share
-    approver = {actor_key(actor)}
-    if getattr(actor, "kind", None) != "token":
-        approver.add(actor_label(actor))
-    four_eyes = check_four_eyes(approver, row.created_by, row.requested_by, policy)
+    four_eyes = check_four_eyes(approver_names(actor), row.created_by, row.requested_by, policy)
     if approve and not four_eyes.allowed:
         raise FourEyesError("decided_by", four_eyes.reason)
     row.status = (RequestStatus.APPROVED if approve else RequestStatus.REJECTED).value

@@ -21,7 +21,13 @@ raises ``VisitorNotFound`` (a LookupError).
 from __future__ import annotations
 
 from . import rows as R
-from .access_requests import FourEyesError, check_four_eyes, create_request, decide_request
+from .access_requests import (
+    FourEyesError,
+    check_four_eyes,
+    create_request,
+    decide_request,
+    may_approve,
+)
 from .attendance import NO_SHOW_LOOKBACK, mark_no_shows
 from .clients import (
     add_authorised_person,
@@ -81,6 +87,7 @@ __all__ = [
     "expected_now",
     "export_csv",
     "mark_no_shows",
+    "may_approve",
     "movements_of",
     "on_site_now",
     "on_site_summary",

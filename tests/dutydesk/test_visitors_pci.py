@@ -119,6 +119,9 @@ def test_an_engineer_cannot_approve_their_own_access_request_on_screen_or_by_api
         "window_start": start.isoformat(),
         "window_end": (start + timedelta(hours=3)).isoformat()})
     request_id = created.get_json()["id"]
+    listing = olena.get("/visitors/requests").get_data(as_text=True)
+    assert "another engineer approves it" in listing and 'value="approve"' not in listing
+    assert 'value="approve"' in taras.get("/visitors/requests").get_data(as_text=True)
     own = olena.post(f"/visitors/requests/{request_id}/decide", follow_redirects=True, data={
         "csrf_token": form_token(olena, "/visitors/requests"), "decision": "approve"})
     assert "four eyes" in own.get_data(as_text=True)
