@@ -84,6 +84,9 @@ def test_escort_required_is_ticked_by_a_lead_and_enforced_at_the_desk(
                           "person_id": str(acme["ivan"])})
     assert "escort required" in lead.get(page).get_data(as_text=True)
     desk = signed_in(Role.ENGINEER)
+    picked = desk.get(f"/visitors/?person={acme['ivan']}").get_data(as_text=True)
+    assert 'id="escort-required-note"' in picked  # the desk is told before the refusal
+    assert desk.get(f"/visitors/?person={2**63}").status_code == 200
     alone = _check_in(desk, acme, "Ivan Petrov", "B5")
     assert "escort_required" in alone.get_data(as_text=True)
     assert _visit(db, "Ivan Petrov") is None
