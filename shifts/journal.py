@@ -10,10 +10,10 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from dutydesk.audit import record
-from dutydesk.models.shifts import JOURNAL_KINDS, CalendarTokenRow, ShiftJournalEntryRow
-from dutydesk.security import Principal
+from dutydesk.core.audit import record
+from dutydesk.core.security import Principal
 from shifts.errors import ShiftConfigError
+from shifts.models import JOURNAL_KINDS, CalendarTokenRow, ShiftJournalEntryRow
 
 
 def add_journal_entry(

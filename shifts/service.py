@@ -16,16 +16,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dutydesk.audit import record
-from dutydesk.models import User
-from dutydesk.models.shifts import (
-    ShiftOverrideRow,
-    ShiftRotationRow,
-    ShiftScheduleRow,
-    ShiftSwapRow,
-)
-from dutydesk.notify.outbox import enqueue
-from dutydesk.security import Principal
+from dutydesk.core.audit import record
+from dutydesk.core.models.accounts import User
+from dutydesk.core.notify.outbox import enqueue
+from dutydesk.core.security import Principal
 from shifts.errors import NotFound, ScheduleConflict, ShiftConfigError, SwapStateError
 from shifts.journal import (
     add_journal_entry,
@@ -33,6 +27,12 @@ from shifts.journal import (
     new_calendar_token,
     revoke_calendar_tokens,
     search_journal,
+)
+from shifts.models import (
+    ShiftOverrideRow,
+    ShiftRotationRow,
+    ShiftScheduleRow,
+    ShiftSwapRow,
 )
 from shifts.oncall import check_swap
 from shifts.schedule import Line, Override, Schedule, Swap

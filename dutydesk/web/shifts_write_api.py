@@ -17,10 +17,9 @@ from flask import Blueprint, jsonify
 from sqlalchemy import select
 
 from dutydesk.context import db_session, principal, require_role
-from dutydesk.db import utcnow
+from dutydesk.core.db import utcnow
 from dutydesk.errors import ApiError
 from dutydesk.models import Role
-from dutydesk.models.shifts import ShiftOverrideRow, ShiftRotationRow, ShiftSwapRow
 from dutydesk.openapi import operation, query_param
 from dutydesk.web import api as core_api
 from dutydesk.web.shifts_api import schedule_as_dict
@@ -45,6 +44,7 @@ from dutydesk.web.shifts_schemas import (
 )
 from shifts import service
 from shifts.errors import ShiftConfigError
+from shifts.models import ShiftOverrideRow, ShiftRotationRow, ShiftSwapRow
 
 bp = Blueprint("shifts_write_api", __name__, url_prefix="/api/v1")
 bp.before_request(core_api._csrf_for_cookie_sessions)
@@ -67,7 +67,7 @@ def _body(schema: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
 
 
 def _schedule(schedule_id: int) -> Any:
-    from dutydesk.models.shifts import ShiftScheduleRow
+    from shifts.models import ShiftScheduleRow
 
     key = service.stored_id(schedule_id)
     row = db_session().get(ShiftScheduleRow, key) if key else None

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from dutydesk.db import Database, utcnow
+from dutydesk.core.db import Database, utcnow
+from dutydesk.core.security import Principal
 from dutydesk.models import Role
-from dutydesk.models.shifts import ShiftOverrideRow, ShiftRotationRow, ShiftScheduleRow
-from dutydesk.security import Principal
 from shifts import service
+from shifts.models import ShiftOverrideRow, ShiftRotationRow, ShiftScheduleRow
 from shifts.oncall import person_shifts
 from shifts.storage import load_schedule
 
@@ -156,7 +156,7 @@ def test_junk_in_the_swap_form_is_a_4xx_not_a_crash(
 
 
 def test_a_swap_decided_twice_is_a_conflict(signed_in: Any, db: Database, kyiv: dict) -> None:
-    from dutydesk.models.shifts import ShiftSwapRow
+    from shifts.models import ShiftSwapRow
 
     with db.session() as s:
         s.add(ShiftSwapRow(schedule_id=kyiv["id"], offered_by_id=kyiv["olena"].id,

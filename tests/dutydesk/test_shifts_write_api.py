@@ -10,9 +10,9 @@ import pytest
 from jsonschema import Draft202012Validator
 from sqlalchemy import func, select
 
-from dutydesk.db import Database, utcnow
+from dutydesk.core.db import Database, utcnow
 from dutydesk.models import AuditEntry, Role
-from dutydesk.models.shifts import ShiftOverrideRow, ShiftScheduleRow
+from shifts.models import ShiftOverrideRow, ShiftScheduleRow
 from shifts.oncall import on_duty, person_shifts
 from shifts.storage import load_schedule
 

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from dutydesk.config import Settings
-from dutydesk.db import Database, utcnow
-from dutydesk.models.notices import StatusSubscriber
-from dutydesk.notify.sender import deliver_due
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database, utcnow
+from dutydesk.core.notify.sender import deliver_due
 from shifts.notices import service as svc
 from shifts.notices import subscriptions as subs
+from shifts.notices.orm import StatusSubscriber
 
 from ..conftest import bearer
 from .notify.receivers import HttpReceiver, SmtpServer

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from dutydesk.db import Database, utcnow
+from dutydesk.core.db import Database, utcnow
 from dutydesk.models import AccessRequestRow, Role, VisitRow
 from shifts.visitors import service as svc
 
@@ -101,7 +101,7 @@ def test_a_client_marked_escort_required_at_creation_needs_escorts(
     lead.post("/visitors/clients", data={"csrf_token": form_token(lead, "/visitors/clients"),
                                          "name": "Globex", "escort_required": "on"})
     with db.session() as s:
-        from dutydesk.models.visitors import VisitorClient
+        from shifts.visitors.orm import VisitorClient
 
         assert s.scalar(select(VisitorClient.escort_required).where(
             VisitorClient.name == "Globex")) is True

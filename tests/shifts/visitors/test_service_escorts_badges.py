@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from dutydesk.models import AuditEntry, VisitRow
 from shifts.visitors import service as svc
 from shifts.visitors.model import SitePolicy
