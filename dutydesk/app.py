@@ -110,6 +110,9 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     for blueprint in (health_bp, auth_bp, account_bp, home_bp, admin_bp, visitors_bp, status_bp,
                       notices_bp, wall_bp, account_notify_bp):
         app.register_blueprint(blueprint)
+    from dutydesk.web.status import unsubscribe_view
+
+    csrf.exempt(unsubscribe_view)  # RFC 8058 one-click POST from mail clients; the token signs it
     for blueprint in (api_bp, visitors_api_bp, status_api_bp, notices_api_bp):
         csrf.exempt(blueprint)  # API checks CSRF itself for cookie sessions (see web/api.py)
         app.register_blueprint(blueprint)
@@ -129,6 +132,10 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     app.register_blueprint(shifts_ical_bp)  # .ics feeds (GET only, secret in the URL)
     csrf.exempt(shifts_api_bp)  # API checks CSRF itself for cookie sessions
     app.register_blueprint(shifts_api_bp)
+    from dutydesk.web.shifts_write_api import bp as shifts_write_api_bp
+
+    csrf.exempt(shifts_write_api_bp)  # schedules, rotations, overrides, swaps: same CSRF rule
+    app.register_blueprint(shifts_write_api_bp)
     from dutydesk.web.reports import bp as reports_bp
 
     app.register_blueprint(reports_bp)  # effectiveness reports, their CSV and print page

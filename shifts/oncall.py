@@ -350,17 +350,15 @@ def check_swap(schedule: Schedule, swap: Swap) -> None:
     checks += [(swap.taken_by, swap.offered_by, rng) for rng in swap.given_back]
     for giver, taker, (start, end) in checks:
         for segment in final_schedule(schedule, start, end, include_gaps=True):
-            span = f"{_fmt(segment.start)} – {_fmt(segment.end)}"
+            parts = {"instants": {"start": segment.start, "end": segment.end},
+                     "people": {"giver": giver, "taker": taker}}
             if giver not in segment.people:
                 raise SwapError(
-                    f"{giver!r} is not on duty {span} in schedule {schedule.name!r}, "
-                    "so that time cannot be swapped away"
+                    f"{{giver}} is not on duty {{start}} – {{end}} in schedule "
+                    f"{schedule.name!r}, so that time cannot be swapped away", **parts
                 )
             if taker in segment.people:
                 raise SwapError(
-                    f"{taker!r} is already on duty {span} in schedule {schedule.name!r}"
+                    f"{{taker}} is already on duty {{start}} – {{end}} in schedule "
+                    f"{schedule.name!r}", **parts
                 )
-
-
-def _fmt(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")

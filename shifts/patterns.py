@@ -39,6 +39,7 @@ The builders below create the classics from this one representation:
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -146,7 +147,9 @@ class ShiftPattern:
             )
         numbers = [int(crew) for crew in crews if crew is not None]
         highest = max(numbers)
-        missing = sorted(set(range(highest + 1)) - set(numbers))
+        # at most len(numbers) distinct crews exist, so a hole is below that (never build a
+        # range up to a huge crew number someone typed)
+        missing = sorted(set(range(min(highest, len(numbers)) + 1)) - set(numbers))
         if missing:
             raise PatternError(
                 f"pattern {self.name!r}: crews must be numbered 0..{highest} without holes, "
@@ -175,10 +178,19 @@ class ShiftPattern:
             )
 
 
+MAX_SHIFT_HOURS = 366 * 24  # a year-long "shift" is a typo, and beyond it time overflows
+
+
 def _length(hours: float, days: int, weeks: int) -> timedelta:
     for name, value in (("hours", hours), ("days", days), ("weeks", weeks)):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise PatternError(f"shift length {name} must be a number, got {value!r}")
+    total = float(hours) + 24.0 * days + 168.0 * weeks
+    if not math.isfinite(total) or abs(total) > MAX_SHIFT_HOURS:
+        raise PatternError(
+            f"a shift must be at most {MAX_SHIFT_HOURS // 24} days long, got hours={hours!r}, "
+            f"days={days!r}, weeks={weeks!r}"
+        )
     return timedelta(hours=hours, days=days, weeks=weeks)
 
 

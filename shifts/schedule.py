@@ -77,9 +77,11 @@ def _range(start: datetime, end: datetime, what: str) -> tuple[datetime, datetim
     start = require_utc(start, f"{what} start")
     end = require_utc(end, f"{what} end")
     if end < start:
-        raise OverrideError(f"{what} ends ({_fmt(end)}) before it starts ({_fmt(start)})")
+        raise OverrideError(f"{what} ends ({{end}}) before it starts ({{start}})",
+                            instants={"start": start, "end": end})
     if end == start:
-        raise OverrideError(f"{what} must end after it starts, both are {_fmt(start)}")
+        raise OverrideError(f"{what} must end after it starts, both are {{start}}",
+                            instants={"start": start})
     return start, end
 
 
@@ -107,7 +109,7 @@ class Override:
             if self.replaces is not None:
                 check_person(self.replaces, "override replaces")
         except ValueError as error:
-            raise OverrideError(str(error)) from None
+            raise OverrideError.wrap(error) from None
         start, end = _range(self.start, self.end, "override")
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "end", end)
@@ -118,7 +120,8 @@ class Override:
             )
         if self.replaces is not None and self.replaces == self.person:
             raise OverrideError(
-                f"an override cannot replace {self.person!r} with themselves"
+                "an override cannot replace {person} with themselves",
+                people={"person": self.person},
             )
 
     def covers(self, at: datetime) -> bool:
@@ -160,10 +163,11 @@ class Swap:
             check_person(self.offered_by, "swap offered_by")
             check_person(self.taken_by, "swap taken_by")
         except ValueError as error:
-            raise SwapError(str(error)) from None
+            raise SwapError.wrap(error) from None
         if self.offered_by == self.taken_by:
             raise SwapError(
-                f"a swap needs two different people, got {self.offered_by!r} twice"
+                "a swap needs two different people, got {person} twice",
+                people={"person": self.offered_by},
             )
         if not self.shifts:
             raise SwapError("a swap needs at least one offered shift")
@@ -173,7 +177,7 @@ class Swap:
                 try:
                     ranges.append(_range(start, end, "swapped shift"))
                 except ValueError as error:
-                    raise SwapError(str(error)) from None
+                    raise SwapError.wrap(error) from None
             object.__setattr__(self, name, tuple(sorted(ranges)))
 
     def overrides(self) -> tuple[Override, ...]:

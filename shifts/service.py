@@ -9,24 +9,26 @@ schedule, change and person).
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dutydesk.core.audit import record
 from dutydesk.core.models.accounts import User
 from dutydesk.core.notify.outbox import enqueue
 from dutydesk.core.security import Principal
-from shifts.errors import ShiftConfigError, SwapError
+from shifts.errors import NotFound, ScheduleConflict, ShiftConfigError, SwapStateError
+from shifts.journal import (
+    add_journal_entry,
+    calendar_user,
+    new_calendar_token,
+    revoke_calendar_tokens,
+    search_journal,
+)
 from shifts.models import (
-    JOURNAL_KINDS,
-    CalendarTokenRow,
-    ShiftJournalEntryRow,
     ShiftOverrideRow,
     ShiftRotationRow,
     ShiftScheduleRow,
@@ -43,6 +45,7 @@ from shifts.storage import (
     schedule_from_row,
 )
 
+MAX_SWAP_RANGE = timedelta(days=31)
 _NOBODY = "\x00nobody"  # a taker that is never on duty, to check an offer before anyone takes it
 
 
@@ -50,11 +53,40 @@ class NotAllowed(ShiftConfigError):
     """The signed-in person may not do this (e.g. approve their own swap)."""
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL; a larger one names nothing
+
+
+def stored_id(value: Any) -> int | None:
+    """``value`` as a storable row id (1 … 2^31-1), else ``None`` (never raises)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(str(value).strip()) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if isinstance(value, float) and value != number:
+        return None
+    return number if 0 < number <= MAX_ID else None
+
+
+def _get(session: Session, model: Any, row_id: Any) -> Any:
+    key = stored_id(row_id)
+    return session.get(model, key) if key is not None else None
+
+
 def _schedule_row(session: Session, schedule_id: int) -> ShiftScheduleRow:
-    row = session.get(ShiftScheduleRow, schedule_id)
+    row = _get(session, ShiftScheduleRow, schedule_id)
     if row is None:
-        raise ShiftConfigError(f"schedule {schedule_id} does not exist")
+        raise NotFound(f"schedule {schedule_id} does not exist")
     return row
+
+
+def _name(session: Session, user_id: int | None) -> str:
+    """A person as the audit log shows them: their name (e-mail if none), never a bare id."""
+    if user_id is None:
+        return "nobody"
+    user = _get(session, User, user_id)
+    return (user.name or user.email) if user is not None else f"user {user_id}"
 
 
 def _current(session: Session, row: ShiftScheduleRow) -> Schedule:
@@ -101,7 +133,7 @@ def create_schedule(
     """Add a schedule after the core accepted name, line and zone."""
     pure = Schedule(name=name.strip(), line=Line.parse(line), time_zone=time_zone.strip())
     if session.scalar(select(ShiftScheduleRow.id).where(ShiftScheduleRow.name == pure.name)):
-        raise ShiftConfigError(f"a schedule named {pure.name!r} already exists")
+        raise ScheduleConflict(f"a schedule named {pure.name!r} already exists")
     row = ShiftScheduleRow(
         name=pure.name, line=pure.line.value, time_zone=pure.time_zone, self_service=self_service
     )
@@ -129,6 +161,9 @@ def update_schedule(
     row = _schedule_row(session, schedule_id)
     current = _current(session, row)
     pure = replace(current, name=name.strip(), line=Line.parse(line), time_zone=time_zone.strip())
+    if session.scalar(select(ShiftScheduleRow.id).where(
+            ShiftScheduleRow.name == pure.name, ShiftScheduleRow.id != row.id)):
+        raise ScheduleConflict(f"a schedule named {pure.name!r} already exists")
     before = {"name": row.name, "line": row.line, "time_zone": row.time_zone,
               "self_service": row.self_service}
     row.name, row.line, row.time_zone = pure.name, pure.line.value, pure.time_zone
@@ -145,9 +180,13 @@ def update_schedule(
 def rotation_fields(form: dict[str, Any]) -> dict[str, Any]:
     """Normalise editor input into row fields (no validation beyond shape; the core judges)."""
     participants = form.get("participants") or []
+    if not isinstance(participants, str | list | tuple):
+        raise ShiftConfigError(f"participants must be a list of user ids, got {participants!r}")
     if isinstance(participants, str):
         participants = [p for p in participants.replace(",", " ").split() if p]
     try:
+        if any(isinstance(p, bool | float) for p in participants):
+            raise TypeError
         people = [int(p) for p in participants]
     except (TypeError, ValueError):
         raise ShiftConfigError(
@@ -161,6 +200,15 @@ def rotation_fields(form: dict[str, Any]) -> dict[str, Any]:
             raise ShiftConfigError(
                 f"start date must look like 2026-03-01, got {start!r}"
             ) from None
+    for key, kinds, what in (("name", str, "a text"), ("pattern", str, "a text"),
+                             ("handoff_time", str, "a time such as 08:00"),
+                             ("pattern_params", dict, "an object"),
+                             ("restrictions", list, "a list")):
+        value = form.get(key)
+        if value is not None and not isinstance(value, kinds):
+            raise ShiftConfigError(f"{key.replace('_', ' ')} must be {what}, got {value!r}")
+    if not isinstance(start, date):
+        raise ShiftConfigError(f"start date must look like 2026-03-01, got {start!r}")
     return {
         "name": str(form.get("name", "")).strip(),
         "participants": people,
@@ -198,13 +246,63 @@ def add_rotation(
     return candidate
 
 
+def delete_schedule(session: Session, who: Principal, schedule_id: int) -> None:
+    """Remove a schedule with its layers, overrides, swaps and handoff reports (journal stays)."""
+    row = _schedule_row(session, schedule_id)
+    record(session, who, "shifts.schedule.delete", "shift_schedule", row.id,
+           summary=f"deleted schedule {row.name}",
+           before={"name": row.name, "line": row.line, "time_zone": row.time_zone,
+                   "rotations": [r.name for r in row.rotations]})
+    for model in (ShiftOverrideRow, ShiftSwapRow):
+        for child in session.scalars(select(model).where(model.schedule_id == row.id)):
+            session.delete(child)
+    session.flush()
+    session.delete(row)
+    session.flush()
+
+
+def update_rotation(
+    session: Session, who: Principal, schedule_id: int, rotation_id: int,
+    fields: dict[str, Any], now: datetime,
+) -> ShiftRotationRow:
+    """Replace a layer's settings (same position) after the core accepted them in this schedule."""
+    row = _schedule_row(session, schedule_id)
+    rotation = _get(session, ShiftRotationRow, rotation_id)
+    if rotation is None or rotation.schedule_id != row.id:
+        raise NotFound(f"rotation {rotation_id} is not in schedule {row.name!r}")
+    unknown = _unknown_users(session, fields["participants"])
+    if unknown:
+        raise ShiftConfigError(f"participants must be existing users; unknown ids: {unknown}")
+    candidate = ShiftRotationRow(position=rotation.position, **fields)
+    pure = rotation_from_row(candidate)  # the core's checks, before anything changes
+    current = _current(session, row)
+    layers = tuple(pure if layer.name == rotation.name else layer for layer in current.layers)
+    if pure.name != rotation.name:
+        layers = (*(la for la in current.layers if la.name != rotation.name), pure)
+    replace(current, layers=layers)  # unique names, ends after start
+    before = {"name": rotation.name, "participants": rotation.participants,
+              "pattern": rotation.pattern, "pattern_params": rotation.pattern_params,
+              "handoff_time": rotation.handoff_time, "start_date": str(rotation.start_date),
+              "restrictions": rotation.restrictions}
+    for key, value in fields.items():
+        setattr(rotation, key, value)
+    row.updated_at = now
+    session.flush()
+    record(session, who, "shifts.rotation.update", "shift_schedule", row.id,
+           summary=f"changed rotation {rotation.name} in {row.name}", before=before,
+           after={**fields, "start_date": str(fields["start_date"])})
+    notify_changed(session, row, f"rotation:{rotation.id}:changed:{now.isoformat()}",
+                   f"rotation {rotation.name} changed")
+    return rotation
+
+
 def delete_rotation(
     session: Session, who: Principal, schedule_id: int, rotation_id: int, now: datetime
 ) -> None:
     row = _schedule_row(session, schedule_id)
-    rotation = session.get(ShiftRotationRow, rotation_id)
+    rotation = _get(session, ShiftRotationRow, rotation_id)
     if rotation is None or rotation.schedule_id != row.id:
-        raise ShiftConfigError(f"rotation {rotation_id} is not in schedule {row.name!r}")
+        raise NotFound(f"rotation {rotation_id} is not in schedule {row.name!r}")
     record(session, who, "shifts.rotation.delete", "shift_schedule", row.id,
            summary=f"removed rotation {rotation.name} from {row.name}",
            before={"name": rotation.name, "participants": rotation.participants,
@@ -217,7 +315,9 @@ def delete_rotation(
 
 
 def _unknown_users(session: Session, ids: list[int]) -> list[int]:
-    known = set(session.scalars(select(User.id).where(User.id.in_(ids)))) if ids else set()
+    storable = [i for i in ids if stored_id(i) is not None]
+    known = (set(session.scalars(select(User.id).where(User.id.in_(storable))))
+             if storable else set())
     return sorted(set(ids) - known)
 
 
@@ -250,7 +350,7 @@ def add_override(
     row.updated_at = now
     session.flush()
     record(session, who, "shifts.override.create", "shift_schedule", row.id,
-           summary=f"override {pure.kind.value} user {person_id} in {row.name} "
+           summary=f"override {pure.kind.value} {_name(session, person_id)} in {row.name} "
                    f"{pure.start:%Y-%m-%d %H:%M}–{pure.end:%Y-%m-%d %H:%M} UTC",
            after={"kind": pure.kind.value, "person_id": person_id, "replaces_id": replaces_id,
                   "starts_at": pure.start.isoformat(), "ends_at": pure.end.isoformat(),
@@ -262,13 +362,14 @@ def add_override(
 def delete_override(
     session: Session, who: Principal, schedule_id: int, override_id: int, now: datetime
 ) -> None:
-    override = session.get(ShiftOverrideRow, override_id)
+    override = _get(session, ShiftOverrideRow, override_id)
     if override is None or override.schedule_id != schedule_id:
-        raise ShiftConfigError(f"override {override_id} is not in schedule {schedule_id}")
+        raise NotFound(f"override {override_id} is not in schedule {schedule_id}")
     row = _schedule_row(session, schedule_id)
     pure = override_from_row(override)
     record(session, who, "shifts.override.delete", "shift_schedule", schedule_id,
-           summary=f"removed override {pure.kind.value} user {pure.person} in {row.name}",
+           summary=f"removed override {pure.kind.value} {_name(session, override.person_id)} "
+                   f"in {row.name}",
            before={"kind": pure.kind.value, "person_id": override.person_id,
                    "starts_at": pure.start.isoformat(), "ends_at": pure.end.isoformat()})
     session.delete(override)
@@ -304,6 +405,13 @@ def offer_swap(
 ) -> ShiftSwapRow:
     """An engineer offers their own shifts; the core checks each range really is theirs."""
     row = _schedule_row(session, schedule_id)
+    if _unknown_users(session, [offered_by]):
+        raise NotFound(f"no user {offered_by}")
+    for start, end in shifts:
+        if end - start > MAX_SWAP_RANGE:  # checking duty over years would hold the request
+            raise ShiftConfigError(
+                f"an offered shift can be at most {MAX_SWAP_RANGE.days} days long; offer "
+                "longer absences as several shifts or ask the lead for an override")
     probe = Swap(offered_by, _NOBODY, tuple(shifts), note=note)
     check_swap(_current(session, row), probe)
     swap = ShiftSwapRow(
@@ -314,7 +422,8 @@ def offer_swap(
     session.add(swap)
     session.flush()
     record(session, who, "shifts.swap.offer", "shift_swap", swap.id,
-           summary=f"user {offered_by} offered {len(probe.shifts)} shift(s) in {row.name}",
+           summary=f"{_name(session, offered_by)} offered {len(probe.shifts)} shift(s) in "
+                   f"{row.name}",
            after={"shifts": swap.shifts, "note": note})
     return swap
 
@@ -324,13 +433,15 @@ def take_swap(
 ) -> ShiftSwapRow:
     """Another engineer takes an offer; with ``self_service`` it is approved at once."""
     swap = _swap(session, swap_id, "offered")
+    if taker is None or _unknown_users(session, [taker]):
+        raise NotFound(f"no user {taker}")
     row = _schedule_row(session, swap.schedule_id)
     pure = Swap(swap.offered_by_id, taker, _ranges(swap.shifts), note=swap.note)
     check_swap(_current(session, row), pure)
     swap.taken_by_id = taker
     swap.status = "taken"
     record(session, who, "shifts.swap.take", "shift_swap", swap.id,
-           summary=f"user {taker} took swap {swap.id} in {row.name}")
+           summary=f"{_name(session, taker)} took swap {swap.id} in {row.name}")
     if row.self_service:
         _apply_swap(session, who, swap, row, pure, now)
     return swap
@@ -342,7 +453,7 @@ def decide_swap(
     """The shift lead approves (overrides are stored) or rejects a taken swap."""
     swap = _swap(session, swap_id, "taken" if approve else None)
     if swap.status not in ("offered", "taken"):
-        raise SwapError(f"swap {swap_id} is already {swap.status}")
+        raise SwapStateError(f"swap {swap_id} is already {swap.status}")
     row = _schedule_row(session, swap.schedule_id)
     if not approve:
         swap.status, swap.approver_id, swap.decided_at = "rejected", who.user_id, now
@@ -367,92 +478,17 @@ def _apply_swap(
                      note=override.note, swap_id=swap.id, now=now)
     swap.status, swap.approver_id, swap.decided_at = "approved", who.user_id, now
     record(session, who, "shifts.swap.approve", "shift_swap", swap.id,
-           summary=f"swap {swap.id} in {row.name} approved: user {pure.offered_by} → "
-                   f"user {pure.taken_by}")
+           summary=f"swap {swap.id} in {row.name} approved: "
+                   f"{_name(session, swap.offered_by_id)} → {_name(session, swap.taken_by_id)}")
 
 
 def _swap(session: Session, swap_id: int, status: str | None) -> ShiftSwapRow:
-    swap = session.get(ShiftSwapRow, swap_id)
+    swap = _get(session, ShiftSwapRow, swap_id)
     if swap is None:
-        raise SwapError(f"swap {swap_id} does not exist")
+        raise NotFound(f"swap {swap_id} does not exist")
     if status is not None and swap.status != status:
-        raise SwapError(f"swap {swap_id} is {swap.status}, it must be {status} for this")
+        raise SwapStateError(f"swap {swap_id} is {swap.status}, it must be {status} for this")
     return swap
-
-
-# ----------------------------------------------------------------------------------- journal
-
-
-def add_journal_entry(
-    session: Session, who: Principal, *, kind: str, text: str, at: datetime,
-    schedule_id: int | None = None, shift_start: datetime | None = None,
-) -> ShiftJournalEntryRow:
-    if kind not in JOURNAL_KINDS:
-        raise ShiftConfigError(f"journal kind must be one of {', '.join(JOURNAL_KINDS)}, "
-                               f"got {kind!r}")
-    if not text.strip():
-        raise ShiftConfigError("a journal entry needs some text")
-    entry = ShiftJournalEntryRow(
-        schedule_id=schedule_id, shift_start=shift_start, author_id=who.user_id,
-        author=who.label, at=at, kind=kind, text=text.strip(),
-    )
-    session.add(entry)
-    session.flush()
-    record(session, who, "shifts.journal.add", "shift_journal", entry.id,
-           summary=f"journal {kind}: {text.strip()[:120]}")
-    return entry
-
-
-def search_journal(
-    session: Session, query: str = "", *, schedule_id: int | None = None, limit: int = 200
-) -> list[ShiftJournalEntryRow]:
-    """Newest first; ``query`` matches text or author, case-insensitively."""
-    stmt = select(ShiftJournalEntryRow).order_by(
-        ShiftJournalEntryRow.at.desc(), ShiftJournalEntryRow.id.desc()
-    )
-    if query.strip():
-        like = f"%{query.strip()}%"
-        stmt = stmt.where(or_(ShiftJournalEntryRow.text.ilike(like),
-                              ShiftJournalEntryRow.author.ilike(like)))
-    if schedule_id is not None:
-        stmt = stmt.where(ShiftJournalEntryRow.schedule_id == schedule_id)
-    return list(session.scalars(stmt.limit(limit)))
-
-
-# ------------------------------------------------------------------------ calendar tokens
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def new_calendar_token(session: Session, who: Principal, user_id: int, now: datetime) -> str:
-    """Revoke the user's previous calendar secrets and return a new one (shown once)."""
-    revoke_calendar_tokens(session, who, user_id, now)
-    token = secrets.token_urlsafe(24)
-    session.add(CalendarTokenRow(user_id=user_id, token_hash=_hash(token), created_at=now))
-    record(session, who, "shifts.calendar_token.create", "user", user_id,
-           summary="new calendar subscription link")
-    return token
-
-
-def revoke_calendar_tokens(session: Session, who: Principal, user_id: int, now: datetime) -> int:
-    rows = list(session.scalars(select(CalendarTokenRow).where(
-        CalendarTokenRow.user_id == user_id, CalendarTokenRow.revoked_at.is_(None))))
-    for row in rows:
-        row.revoked_at = now
-    if rows:
-        record(session, who, "shifts.calendar_token.revoke", "user", user_id,
-               summary=f"revoked {len(rows)} calendar link(s)")
-    return len(rows)
-
-
-def calendar_user(session: Session, token: str) -> int | None:
-    """The user id owning a live calendar secret, else ``None``."""
-    if not token:
-        return None
-    return session.scalar(select(CalendarTokenRow.user_id).where(
-        CalendarTokenRow.token_hash == _hash(token), CalendarTokenRow.revoked_at.is_(None)))
 
 
 def schedule_or_none(session: Session, schedule_id: int) -> Schedule | None:
@@ -469,6 +505,7 @@ __all__ = [
     "decide_swap",
     "delete_override",
     "delete_rotation",
+    "delete_schedule",
     "new_calendar_token",
     "notify_changed",
     "offer_swap",
@@ -479,5 +516,6 @@ __all__ = [
     "rotation_fields",
     "search_journal",
     "take_swap",
+    "update_rotation",
     "update_schedule",
 ]

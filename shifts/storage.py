@@ -106,14 +106,25 @@ def parse_handoff(value: str | time) -> time:
 def restrictions_from(items: Iterable[Mapping[str, Any]] | None) -> tuple[TimeWindow, ...]:
     """Stored restriction dicts (``weekdays``, ``start``, ``end``) → ``TimeWindow`` values."""
     windows = []
+    if items is not None and not isinstance(items, list | tuple):
+        raise RotationError(f"restrictions must be a list of windows, got {items!r}")
     for item in items or ():
-        windows.append(
-            TimeWindow(
-                parse_handoff(item.get("start", "00:00")),
-                parse_handoff(item.get("end", "00:00")),
-                frozenset(item.get("weekdays", range(7))),
+        if not isinstance(item, Mapping):
+            raise RotationError(
+                f"a restriction must be an object with weekdays, start and end, got {item!r}"
             )
-        )
+        weekdays = item.get("weekdays", range(7))
+        if isinstance(weekdays, str | bytes) or not isinstance(weekdays, Iterable):
+            raise RotationError(f"restriction weekdays must be a list, got {weekdays!r}")
+        start, end = item.get("start", "00:00"), item.get("end", "00:00")
+        for value in (start, end):
+            if not isinstance(value, str):
+                raise RotationError(f"restriction times must look like 08:00, got {value!r}")
+        try:
+            days = frozenset(weekdays)
+        except TypeError:
+            raise RotationError(f"restriction weekdays must be a list, got {weekdays!r}") from None
+        windows.append(TimeWindow(parse_handoff(start), parse_handoff(end), days))
     return tuple(windows)
 
 

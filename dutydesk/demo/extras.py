@@ -124,7 +124,7 @@ def seed_visitors(session: Session, settings: Settings) -> None:
             name_on_id="Yurii Lysenko",
             id_checked_by="ivan@dc.example",
             areas=parse_areas(["Hall B / Cage 4"]),
-            badge_number="V-017",
+            badge_number="V017",
             nda_signed=True,
             safety_form_signed=True,
             authorised_person_id=engineer.id,

@@ -33,12 +33,12 @@ from shifts.notices.subscriptions import (
 
 def as_json(sub: StatusSubscriber) -> dict[str, Any]:
     return {"id": sub.id, "url": sub.target, "services": sub.service_ids,
-            "created_at": sub.created_at.isoformat()}
+            "created_at": sub.created_at.isoformat(), "signed": bool(sub.secret)}
 
 
-def _add(url: str, services: list[str] | None) -> StatusSubscriber:
+def _add(url: str, services: list[str] | None, secret: str | None = None) -> StatusSubscriber:
     s = db_session()
-    sub = add_webhook(s, url, now=utcnow(), services=services)
+    sub = add_webhook(s, url, now=utcnow(), services=services, secret=secret)
     audit.record(s, principal(), "status_subscriber.add", "status_subscriber", sub.id,
                  summary=f"webhook {sub.target}", after={"services": sub.service_ids})
     return sub
@@ -62,8 +62,12 @@ def subscribers_admin() -> Any:
                 _remove(int(request.form.get("subscriber_id") or 0))
                 message = gettext("Webhook removed.")
             else:
-                _add(request.form.get("url", ""), request.form.getlist("services") or None)
-                message = gettext("Webhook added.")
+                typed = request.form.get("secret", "").strip() or None
+                sub = _add(request.form.get("url", ""), request.form.getlist("services") or None,
+                           typed)
+                message = gettext("Webhook added.") if typed else gettext(
+                    "Webhook added. Its signing secret (shown only now; the receiver checks "
+                    "X-DutyDesk-Signature with it): %(secret)s", secret=sub.secret)
         except (SubscriptionError, ValueError) as exc:
             s.rollback()
             flash(gettext("Not saved: %(message)s", message=str(exc)), "error")
@@ -84,6 +88,9 @@ SUBSCRIBER_SCHEMA = {
                      "description": "service slugs; omitted or empty: every service"},
         "remove": {"type": "boolean",
                    "description": "true: stop sending to this URL instead of adding it"},
+        "secret": {"type": "string", "minLength": 16, "maxLength": 200,
+                   "description": "HMAC-SHA256 key of X-DutyDesk-Signature; omitted: one is "
+                                  "made and returned once"},
     },
 }
 
@@ -115,7 +122,13 @@ def api_subscribers_change() -> Any:
                 raise SubscriberNotFoundError(f"no active webhook subscriber with URL {url!r}")
             sub, code = _remove(found.id), 200
         else:
-            sub, code = _add(str(data.get("url", "")), services or None), 201
+            secret = data.get("secret")
+            if secret is not None and not isinstance(secret, str):
+                raise ApiError(400, "secret must be a text of 16 to 200 characters")
+            sub, code = _add(str(data.get("url", "")), services or None, secret), 201
+            s.commit()
+            # the secret is returned once, to the admin who added the webhook
+            return {**as_json(sub), "active": True, "secret": sub.secret}, code
     except SubscriberNotFoundError as exc:
         s.rollback()
         raise ApiError(404, str(exc)) from None

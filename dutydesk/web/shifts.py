@@ -9,6 +9,7 @@ core's message and nothing is saved.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy import select
 
 from dutydesk.context import db_session, principal, require_role
 from dutydesk.core.db import utcnow
+from dutydesk.i18n import user_zone
 from dutydesk.models import Role, User
 from shifts import service
 from shifts.coverage import coverage_ahead
@@ -41,12 +43,41 @@ def _users() -> list[User]:
 def person_id(value: str) -> int:
     """A user id from a form field holding an id or an e-mail address."""
     text = (value or "").strip()
-    if text.isdigit():
-        return int(text)
+    if text.isdecimal() and text.isascii():
+        return int(text)  # an id beyond storage is refused by the service as an unknown user
     found = db_session().scalar(select(User.id).where(User.email == text.lower()))
     if found is None:
         raise ShiftConfigError(f"no user with id or e-mail {text!r}")
     return found
+
+
+# How a refusal's kind is answered: the form is shown again with the message, never a
+# redirect that would lose both.
+REFUSAL_STATUS = {"invalid": 422, "conflict": 409, "not_found": 404}
+
+
+def refusal(exc: ShiftConfigError) -> tuple[str, int]:
+    """The core's message as the signed-in lead reads it (their zone, people by name), and the
+    HTTP status for it."""
+    ids = [p for p in exc.people.values() if service.stored_id(p) is not None]
+    text = exc.render(user_zone(), user_names(db_session(), ids))
+    return text, REFUSAL_STATUS.get(exc.kind, 422)
+
+
+def instant_field(value: str, field: str) -> datetime:
+    """An ISO 8601 instant with its offset (as the swap form sends it) → aware UTC."""
+    try:
+        moment = datetime.fromisoformat((value or "").strip())
+    except ValueError:
+        raise ShiftConfigError(
+            f"{field} must be an instant such as 2026-03-01T08:00:00+02:00, got {value!r}"
+        ) from None
+    if moment.tzinfo is None:
+        raise ShiftConfigError(f"{field} needs its UTC offset, got {value!r}")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ShiftConfigError(f"{field} is out of range: {value!r}") from None
 
 
 def _local_instant(value: str, schedule: Schedule, field: str) -> datetime:
@@ -55,13 +86,17 @@ def _local_instant(value: str, schedule: Schedule, field: str) -> datetime:
         wall = datetime.fromisoformat((value or "").strip())
     except ValueError:
         raise ShiftConfigError(f"{field} must look like 2026-03-01T08:00, got {value!r}") from None
-    if wall.tzinfo is not None:
-        return wall.astimezone(UTC)
-    return local_to_utc(wall, schedule.zone)
+    try:
+        if wall.tzinfo is not None:
+            return wall.astimezone(UTC)
+        return local_to_utc(wall, schedule.zone)
+    except OverflowError:
+        raise ShiftConfigError(f"{field} is out of range: {value!r}") from None
 
 
 def _schedule_or_404(schedule_id: int) -> Schedule:
-    schedule = load_schedule(db_session(), schedule_id)
+    key = service.stored_id(schedule_id)
+    schedule = load_schedule(db_session(), key) if key is not None else None
     if schedule is None:
         abort(404)
     return schedule
@@ -70,6 +105,11 @@ def _schedule_or_404(schedule_id: int) -> Schedule:
 @bp.get("")
 @require_role(Role.VIEWER)
 def index() -> Any:
+    return _index_page()
+
+
+def _index_page(error: ShiftConfigError | None = None) -> Any:
+    """The on-duty board; with ``error`` the new-schedule form comes back with the refusal."""
     s = db_session()
     now = utcnow()
     schedules = load_schedules(s)
@@ -89,10 +129,12 @@ def index() -> Any:
         shifts_ahead = [(sc, sh) for sc, sh in shifts_ahead if sh is not None]
         mine = min(shifts_ahead, key=lambda item: item[1].start) if shifts_ahead else None
     rows.sort(key=lambda r: (list(Line).index(r["schedule"].line), r["schedule"].name))
+    message, status = refusal(error) if error is not None else (None, 200)
     return render_template(
         "shifts/index.html", rows=rows, names=user_names(s, ids), lines=list(Line), mine=mine,
-        can_edit=who.can(Role.SHIFT_LEAD), now=now,
-    )
+        can_edit=who.can(Role.SHIFT_LEAD), now=now, refused=message,
+        form=request.form if error is not None else {},
+    ), status
 
 
 @bp.post("/schedules")
@@ -107,8 +149,7 @@ def create_schedule() -> Any:
         )
     except ShiftConfigError as exc:
         s.rollback()
-        flash(_("Not saved: %(message)s", message=str(exc)), "error")
-        return redirect(url_for("shifts.index"))
+        return _index_page(exc)
     s.commit()
     flash(_("schedule %(name)s created", name=row.name), "success")
     return redirect(url_for("shifts.editor", schedule_id=row.id))
@@ -117,8 +158,14 @@ def create_schedule() -> Any:
 @bp.get("/schedules/<int:schedule_id>")
 @require_role(Role.VIEWER)
 def editor(schedule_id: int) -> Any:
+    return _editor_page(schedule_id)
+
+
+def _editor_page(schedule_id: int, error: ShiftConfigError | None = None) -> Any:
+    """The schedule editor; with ``error`` the posted form comes back filled in, with the
+    refusal, under a 4xx status (nothing was saved)."""
     s = db_session()
-    row = s.get(ShiftScheduleRow, schedule_id)
+    row = s.get(ShiftScheduleRow, service.stored_id(schedule_id) or 0)
     if row is None:
         abort(404)
     schedule = _schedule_or_404(schedule_id)
@@ -135,6 +182,7 @@ def editor(schedule_id: int) -> Any:
         weeks = 4
     people = {p for layer in schedule.layers for p in layer.participants}
     people |= {o.person for o in schedule.overrides}
+    people |= {o.replaces for o in schedule.overrides if o.replaces is not None}
     names = user_names(s, people)
     grid = calendar_grid(schedule, anchor, view, names)
     coverage = coverage_ahead([schedule], now, weeks, layer_overlaps=True)
@@ -143,6 +191,7 @@ def editor(schedule_id: int) -> Any:
         ShiftOverrideRow.schedule_id == schedule_id, ShiftOverrideRow.ends_at > now)
         .order_by(ShiftOverrideRow.starts_at)))
     step = timedelta(days=7) if view == "week" else timedelta(days=31)
+    message, status = refusal(error) if error is not None else (None, 200)
     return render_template(
         "shifts/editor.html", row=row, schedule=schedule, grid=grid, view=view, anchor=anchor,
         prev_date=(anchor - step).isoformat(), next_date=(anchor + step).isoformat(),
@@ -150,7 +199,8 @@ def editor(schedule_id: int) -> Any:
         overrides=overrides, users=_users(), lines=list(Line), patterns=PATTERN_CHOICES,
         weekday_names=WEEKDAY_NAMES, can_edit=principal().can(Role.SHIFT_LEAD),
         zone=schedule.zone, local=lambda t: utc_to_local(t, schedule.zone),
-    )
+        refused=message, form=request.form if error is not None else {},
+    ), status
 
 
 def _back(schedule_id: int) -> Any:
@@ -158,14 +208,14 @@ def _back(schedule_id: int) -> Any:
 
 
 def _apply(schedule_id: int, action: Any, success: str) -> Any:
-    """Run a service call; on a refusal roll back, show the core's message, save nothing."""
+    """Run a service call; on a refusal roll back and show the form again with the core's
+    message (4xx), so nothing is saved and nothing typed is lost."""
     s = db_session()
     try:
         action(s)
     except ShiftConfigError as exc:
         s.rollback()
-        flash(_("Not saved: %(message)s", message=str(exc)), "error")
-        return _back(schedule_id)
+        return _editor_page(schedule_id, exc)
     s.commit()
     flash(success, "success")
     return _back(schedule_id)
@@ -194,15 +244,16 @@ def rotation_form(form: Any) -> dict[str, Any]:
         params["day_hours"] = number(form.get("day_hours", "12") or "12", "day hours")
     if pattern == "crew_cycle":
         params["name"] = form.get("crew_name", "custom") or "custom"
-        params["day_crews"] = [int(x) for x in form.get("day_crews", "").replace(",", " ").split()]
-        params["night_crews"] = [
-            int(x) for x in form.get("night_crews", "").replace(",", " ").split()
-        ]
+        params["day_crews"] = _crews(form.get("day_crews", ""), "day crews")
+        params["night_crews"] = _crews(form.get("night_crews", ""), "night crews")
     participants = [
         person_id(p) for p in form.get("participants", "").replace(",", " ").split() if p
     ]
     restrictions = []
-    weekdays = [int(d) for d in form.getlist("r_weekdays")]
+    # digits become numbers, anything else goes to the core as typed ("sat" is a weekday,
+    # "" or "funday" is refused there with its message)
+    weekdays = [int(d) if d.strip().isdecimal() and d.isascii() else d
+                for d in form.getlist("r_weekdays")]
     if weekdays:
         restrictions.append({"weekdays": weekdays, "start": form.get("r_start") or "00:00",
                              "end": form.get("r_end") or "00:00"})
@@ -218,7 +269,16 @@ def _number(value: str, field: str) -> float | int:
         number = float(value)
     except ValueError:
         raise ShiftConfigError(f"{field} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ShiftConfigError(f"{field} must be a finite number, got {value!r}")
     return int(number) if number.is_integer() else number
+
+
+def _crews(value: str, field: str) -> list[int]:
+    items = value.replace(",", " ").split()
+    if not all(x.isdecimal() and x.isascii() for x in items):
+        raise ShiftConfigError(f"{field} must be crew numbers such as 0 1 2 3, got {value!r}")
+    return [int(x) for x in items]
 
 
 @bp.post("/schedules/<int:schedule_id>/rotations")
@@ -287,6 +347,10 @@ def coverage() -> Any:
 @bp.get("/swaps")
 @require_role(Role.ENGINEER)
 def swaps() -> Any:
+    return _swaps_page()
+
+
+def _swaps_page(error: ShiftConfigError | None = None) -> Any:
     s = db_session()
     now = utcnow()
     items = list(s.scalars(select(ShiftSwapRow).order_by(ShiftSwapRow.created_at.desc())
@@ -301,11 +365,12 @@ def swaps() -> Any:
                 if duty.start >= now:
                     my_shifts.append((schedule, duty))
         my_shifts.sort(key=lambda item: item[1].start)
+    message, status = refusal(error) if error is not None else (None, 200)
     return render_template(
         "shifts/swaps.html", items=items, schedules=schedules, names=user_names(s, ids),
         my_shifts=my_shifts, me=who.user_id, can_approve=who.can(Role.SHIFT_LEAD),
-        parse=datetime.fromisoformat,
-    )
+        parse=datetime.fromisoformat, refused=message,
+    ), status
 
 
 def _swap_action(action: Any, success: str) -> Any:
@@ -314,8 +379,7 @@ def _swap_action(action: Any, success: str) -> Any:
         action(s)
     except ShiftConfigError as exc:
         s.rollback()
-        flash(_("Not saved: %(message)s", message=str(exc)), "error")
-        return redirect(url_for("shifts.swaps"))
+        return _swaps_page(exc)
     s.commit()
     flash(success, "success")
     return redirect(url_for("shifts.swaps"))
@@ -330,9 +394,11 @@ def offer_swap() -> Any:
         abort(403)
 
     def act(s: Any) -> None:
-        schedule_id = int(form.get("schedule_id", "0") or 0)
-        start = datetime.fromisoformat(form.get("start", ""))
-        end = datetime.fromisoformat(form.get("end", ""))
+        schedule_id = service.stored_id(form.get("schedule_id", ""))
+        if schedule_id is None:
+            raise ShiftConfigError(f"no schedule {form.get('schedule_id', '')!r}")
+        start = instant_field(form.get("start", ""), "start")
+        end = instant_field(form.get("end", ""), "end")
         service.offer_swap(s, who, schedule_id, who.user_id, [(start, end)],
                            form.get("note", ""), utcnow())
 
@@ -357,4 +423,4 @@ def decide_swap(swap_id: int, decision: str) -> Any:
     )
 
 
-__all__ = ["bp", "person_id", "rotation_form"]
+__all__ = ["bp", "instant_field", "person_id", "refusal", "rotation_form"]

@@ -23,7 +23,7 @@ from shifts.errors import ShiftConfigError
 from shifts.ical import person_calendar, schedule_calendar
 from shifts.models import ShiftScheduleRow
 from shifts.oncall import final_schedule
-from shifts.service import calendar_user
+from shifts.service import calendar_user, stored_id
 from shifts.storage import load_schedule, load_schedules, on_duty_by_line_now, user_names
 
 api_bp = Blueprint("shifts_api", __name__, url_prefix="/api/v1")
@@ -130,7 +130,7 @@ def final(schedule_id: int) -> Any:
     if end - start > MAX_FINAL_PERIOD:
         raise ApiError(400, f"period must be at most {MAX_FINAL_PERIOD.days} days")
     session = db_session()
-    schedule = load_schedule(session, schedule_id)
+    schedule = load_schedule(session, schedule_id) if stored_id(schedule_id) else None
     if schedule is None:
         raise ApiError(404, f"schedule {schedule_id} does not exist")
     try:
@@ -179,7 +179,7 @@ def _ics(body: bytes, name: str) -> Response:
 def schedule_feed(schedule_id: int) -> Response:
     _feed_viewer()
     session = db_session()
-    schedule = load_schedule(session, schedule_id)
+    schedule = load_schedule(session, schedule_id) if stored_id(schedule_id) else None
     if schedule is None:
         abort(404)
     now = utcnow()
@@ -193,6 +193,8 @@ def schedule_feed(schedule_id: int) -> Response:
 @ical_bp.get("/people/<int:user_id>.ics")
 def person_feed(user_id: int) -> Response:
     viewer = _feed_viewer()
+    if stored_id(user_id) is None:
+        abort(404)
     if viewer != user_id and not (principal().authenticated and principal().can(Role.VIEWER)):
         abort(404)  # a secret opens its owner's feed only
     session = db_session()

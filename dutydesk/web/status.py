@@ -19,7 +19,13 @@ from dutydesk.web.status_snapshot import as_of, cache, install_fast_path, serve
 from shifts.notices import atom, badge
 from shifts.notices.model import render_markdown
 from shifts.notices.page import build_page, load_page
-from shifts.notices.subscriptions import SubscriptionError, confirm, subscribe_email, unsubscribe
+from shifts.notices.subscriptions import (
+    SubscriptionError,
+    confirm,
+    subscribe_email,
+    unsubscribe,
+    unsubscribe_subscriber,
+)
 from shifts.notices.uptime import bar_runs
 
 bp = Blueprint("status", __name__, url_prefix="/status")
@@ -150,7 +156,18 @@ def subscribe_confirm(token: str) -> Any:
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
 def unsubscribe_view(token: str) -> Any:
+    """RFC 8058: the mail client's POST (``List-Unsubscribe=One-Click``) or the confirm
+    button's POST unsubscribes; a GET — a person, or a mail scanner opening every link — only
+    shows the button and changes nothing. The token is the authority (no session, no CSRF
+    token: the mail client has neither)."""
     s = db_session()
+    if request.method == "GET":
+        try:
+            sub = unsubscribe_subscriber(s, token)
+        except SubscriptionError as exc:
+            return render_template("status/message.html", message=str(exc), ok=False), 400
+        return render_template("status/unsubscribe.html", token=token,
+                               done=sub.unsubscribed_at is not None)
     try:
         unsubscribe(s, token, now=utcnow())
     except SubscriptionError as exc:

@@ -21,7 +21,14 @@ from dutydesk.web.forms import checkbox
 from shifts.visitors import service as svc
 from shifts.visitors.orm import AccessRequestRow, AuthorisedPersonRow, VisitorClient
 
-from .visitors_common import bp, input_error, int_or_none, missing, parse_local_datetime
+from .visitors_common import (
+    bp,
+    input_error,
+    int_or_none,
+    missing,
+    parse_local_datetime,
+    site_policy,
+)
 
 
 @bp.route("/clients", methods=["GET", "POST"])
@@ -44,7 +51,8 @@ def clients() -> Any:
                 }
             )
         try:
-            client = svc.create_client(s, principal(), name=form.get("name", ""), contacts=contacts)
+            client = svc.create_client(s, principal(), name=form.get("name", ""), contacts=contacts,
+                                       escort_required=checkbox(form, "escort_required"))
         except svc.VisitorInputError as exc:
             s.rollback()
             input_error(exc)
@@ -88,6 +96,7 @@ def client(client_id: int) -> Any:
                     may_bring_guests=checkbox(form, "may_bring_guests"),
                     guest_limit=int_or_none(form.get("guest_limit")) or 0,
                     may_remove_equipment=checkbox(form, "may_remove_equipment"),
+                    escort_required=checkbox(form, "escort_required"),
                     safety_briefing_on=(
                         datetime.fromisoformat(briefing).date() if briefing else None
                     ),
@@ -111,6 +120,16 @@ def client(client_id: int) -> Any:
                 )
             elif action in ("deactivate_client", "activate_client"):
                 svc.set_client_active(s, principal(), row.id, action == "activate_client")
+            elif action in ("escort_client", "unescort_client"):
+                svc.set_escort_required(s, principal(), client_id=row.id,
+                                        required=action == "escort_client")
+            elif action in ("escort_person", "unescort_person"):
+                person_id = int_or_none(form.get("person_id")) or 0
+                person = s.get(AuthorisedPersonRow, person_id) if 0 < person_id < 2**31 else None
+                if person is None or person.client_id != row.id:
+                    abort(404, _("No such authorised person."))
+                svc.set_escort_required(s, principal(), person_id=person.id,
+                                        required=action == "escort_person")
         except (svc.VisitorInputError, ValueError) as exc:
             s.rollback()
             flash(_("Not saved: %(message)s", message=str(exc)), "error")
@@ -186,6 +205,7 @@ def requests() -> Any:
         requests=rows,
         clients=clients_,
         client_names={c.id: c.name for c in clients_},
+        own={r.id for r in rows if not svc.may_approve(principal(), r, site_policy())},
     )
 
 
@@ -202,6 +222,7 @@ def decide(request_id: int) -> Any:
             approve=approve,
             note=request.form.get("note", ""),
             now=utcnow(),
+            policy=site_policy(),
         )
     except svc.VisitorInputError as exc:
         s.rollback()

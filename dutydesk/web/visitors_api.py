@@ -22,6 +22,8 @@ from shifts.visitors import rows as R
 from shifts.visitors import service as svc
 from shifts.visitors.orm import AccessRequestRow, VisitRow
 
+from .visitors_common import site_policy
+
 bp = Blueprint("visitors_api", __name__, url_prefix="/api/v1")
 bp.before_request(core_api._csrf_for_cookie_sessions)  # same CSRF rule as the core API
 
@@ -209,6 +211,8 @@ def create_request() -> Any:
 
 def _decide(request_id: int, approve: bool) -> Any:
     data = request.get_json(silent=True) or {}
+    if not isinstance(data, dict):
+        raise ApiError(400, f"expected a JSON object (or no body), got {type(data).__name__}")
     s = db_session()
     try:
         row = svc.decide_request(
@@ -218,7 +222,11 @@ def _decide(request_id: int, approve: bool) -> Any:
             approve=approve,
             note=str(data.get("note") or ""),
             now=utcnow(),
+            policy=site_policy(),
         )
+    except svc.FourEyesError as exc:
+        s.rollback()
+        raise ApiError(403, str(exc)) from None
     except svc.VisitorInputError as exc:
         s.rollback()
         raise ApiError(409, str(exc)) from None

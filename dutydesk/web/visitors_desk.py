@@ -83,16 +83,23 @@ def desk() -> Any:
         "areas": "",
         "person": None,
         "request_id": None,
+        "escort_required": False,
     }
+    # ids beyond storage (typed or fuzzed) name nobody
     person_id, request_id = (
-        int_or_none(request.args.get("person")),
-        int_or_none(request.args.get("request_id")),
+        i if i is not None and 0 < i < 2**31 else None
+        for i in (int_or_none(request.args.get("person")),
+                  int_or_none(request.args.get("request_id")))
     )
     if person_id is not None and (p := s.get(AuthorisedPersonRow, person_id)) is not None:
+        client_row = s.get(VisitorClient, p.client_id)
         prefill.update(
-            client_id=p.client_id, name=p.name, areas="; ".join(p.scope or []), person=p.id
+            client_id=p.client_id, name=p.name, areas="; ".join(p.scope or []), person=p.id,
+            escort_required=p.escort_required or bool(client_row and client_row.escort_required),
         )
     elif request_id is not None and (r := s.get(AccessRequestRow, request_id)) is not None:
+        client_row = s.get(VisitorClient, r.client_id)
+        prefill["escort_required"] = bool(client_row and client_row.escort_required)
         prefill.update(
             client_id=r.client_id,
             name=request.args.get("name", ""),
@@ -196,8 +203,11 @@ def badge(visit_id: int) -> Any:
     row = visit_or_404(visit_id)
     if row.status not in ("on_site", "left"):
         abort(404, _("This visit has no badge."))
+    s = db_session()
+    escort = s.get(VisitRow, row.escort_visit_id) if row.escort_visit_id else None
     return render_template(
-        "visitors/badge.html", visit=row, client=db_session().get(VisitorClient, row.client_id)
+        "visitors/badge.html", visit=row, client=s.get(VisitorClient, row.client_id),
+        escort=escort,
     )
 
 

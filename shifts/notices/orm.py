@@ -141,6 +141,9 @@ class StatusSubscriber(Base):
     language: Mapped[str] = mapped_column(String(5), default="en")
     confirm_digest: Mapped[str | None] = mapped_column(String(64), default=None)
     nonce: Mapped[str] = mapped_column(String(32))
+    # Webhooks: the HMAC key of X-DutyDesk-Signature (shared with the receiver, like a
+    # contact method's webhook secret). NULL for mail subscribers and webhooks from before it.
+    secret: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(default=None)

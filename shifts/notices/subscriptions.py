@@ -6,6 +6,14 @@ Tokens:
   ``unsubscribe:<id>:<target>``). The nonce never leaves the database, so a link cannot be
   forged or moved to another subscriber; a forged token changes nothing.
 
+Mail carries ``List-Unsubscribe`` with that link and, for an https link,
+``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058): the mail client POSTs to
+leave; a GET (a person, or a scanner following links) only shows a confirm button.
+
+Webhook subscribers have a signing secret (given by staff or made here, shown once): each POST
+carries ``X-DutyDesk-Signature: sha256=<HMAC-SHA256(secret, body)>``, signed by the outbox's
+webhook transport exactly like contact-method webhooks.
+
 Messages go through the outbox (:func:`dutydesk.core.notify.outbox.enqueue`) in the caller's
 transaction, with idempotency keys naming the reason, so a retried job never mails twice.
 """
@@ -45,6 +53,17 @@ def unsubscribe_token(subscriber: StatusSubscriber) -> str:
     mac = hmac.new(subscriber.nonce.encode(), f"unsubscribe:{subscriber.id}:{subscriber.target}"
                    .encode(), hashlib.sha256).hexdigest()[:32]
     return f"{subscriber.id}.{mac}"
+
+
+def list_unsubscribe_headers(url: str) -> dict[str, str]:
+    """Mail headers for a one-click unsubscribe ``url`` (RFC 2369, RFC 8058).
+
+    One-click (``List-Unsubscribe-Post``) is announced only for https links, as RFC 8058 asks.
+    """
+    headers = {"List-Unsubscribe": f"<{url}>"}
+    if url.startswith("https://"):
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return headers
 
 
 def _urls(base_url: str) -> tuple[str, str]:
@@ -110,23 +129,39 @@ def confirm(session: Session, token: str, *, now: datetime) -> StatusSubscriber:
     return sub
 
 
-def unsubscribe(session: Session, token: str, *, now: datetime) -> StatusSubscriber:
-    """One-click unsubscribe. A malformed or forged token is refused and changes nothing."""
+def unsubscribe_subscriber(session: Session, token: str) -> StatusSubscriber:
+    """The subscriber an unsubscribe token was made for (nothing changes); refused when the
+    token is malformed or forged."""
     subscriber_id, _, mac = (token or "").partition(".")
-    sub = session.get(StatusSubscriber, int(subscriber_id)) if subscriber_id.isdigit() else None
+    valid_id = subscriber_id.isascii() and subscriber_id.isdigit() and len(subscriber_id) < 10
+    sub = session.get(StatusSubscriber, int(subscriber_id)) if valid_id else None
     if sub is None or not hmac.compare_digest(unsubscribe_token(sub), f"{subscriber_id}.{mac}"):
         raise SubscriptionError("this unsubscribe link is not valid")
+    return sub
+
+
+def unsubscribe(session: Session, token: str, *, now: datetime) -> StatusSubscriber:
+    """One-click unsubscribe. A malformed or forged token is refused and changes nothing."""
+    sub = unsubscribe_subscriber(session, token)
     if sub.unsubscribed_at is None:
         sub.unsubscribed_at = now
     return sub
 
 
 def add_webhook(session: Session, url: str, *, now: datetime,
-                services: Iterable[str] | None = None) -> StatusSubscriber:
-    """A webhook subscriber (added by staff, so no opt-in); refused unless http(s)."""
+                services: Iterable[str] | None = None, secret: str | None = None
+                ) -> StatusSubscriber:
+    """A webhook subscriber (added by staff, so no opt-in); refused unless http(s).
+
+    ``secret`` signs every POST to it; without one a random secret is made (staff copy it to
+    the receiver once). Adding an existing URL again keeps its secret unless a new one is given.
+    """
     url = (url or "").strip()
     if len(url) > 1000 or not WEBHOOK_URL.match(url):
         raise SubscriptionError(f"webhook URL must start with http:// or https://, got {url!r}")
+    secret = (secret or "").strip() or None
+    if secret is not None and not 16 <= len(secret) <= 200:
+        raise SubscriptionError("a signing secret must be 16 to 200 characters long")
     sub = session.scalar(select(StatusSubscriber).where(
         StatusSubscriber.kind == "webhook", StatusSubscriber.target == url))
     if sub is None:
@@ -135,6 +170,7 @@ def add_webhook(session: Session, url: str, *, now: datetime,
         session.add(sub)
     sub.service_ids, sub.confirmed_at, sub.unsubscribed_at = (
         _service_choice(session, services), now, None)
+    sub.secret = secret or sub.secret or secrets.token_urlsafe(32)
     session.flush()
     return sub
 
@@ -150,7 +186,7 @@ def remove_webhook(session: Session, subscriber_id: int, *, now: datetime) -> St
     their own unsubscribe link, never by staff action here).
     """
     require_aware("now", now)
-    sub = session.get(StatusSubscriber, subscriber_id)
+    sub = session.get(StatusSubscriber, subscriber_id) if 0 < subscriber_id < 2**31 else None
     if sub is None or sub.kind != "webhook" or sub.unsubscribed_at is not None:
         raise SubscriberNotFoundError(f"no active webhook subscriber with id {subscriber_id}")
     sub.unsubscribed_at = now
@@ -185,13 +221,15 @@ def notify_update(session: Session, notice: Notice, update: NoticeUpdate, base_u
             made = enqueue(session, channel="webhook", target=sub.target,
                            subject=notice.title, body_text=update.body,
                            payload=webhook_payload(notice, update, url), idempotency_key=key,
-                           source_type="notice", source_id=notice.id)
+                           source_type="notice", source_id=notice.id,
+                           options={"signing_secret": sub.secret} if sub.secret else None)
         else:
-            mail = update_mail(notice, update, names, sub.language, url,
-                               unsub_base + unsubscribe_token(sub))
+            leave = unsub_base + unsubscribe_token(sub)
+            mail = update_mail(notice, update, names, sub.language, url, leave)
             made = enqueue(session, channel="email", target=sub.target, subject=mail.subject,
                            body_text=mail.text, idempotency_key=key, source_type="notice",
-                           source_id=notice.id)
+                           source_id=notice.id,
+                           options={"headers": list_unsubscribe_headers(leave)})
         count += made is not None
     return count
 
@@ -206,10 +244,12 @@ def notify_reminder(session: Session, notice: Notice, lead: timedelta, base_url:
     for sub in _audience(session, notice):
         if sub.kind != "email":
             continue
+        leave = unsub_base + unsubscribe_token(sub)
         mail = reminder_mail(notice, start, end, sub.language, f"{notice_base}{notice.id}",
-                             unsub_base + unsubscribe_token(sub))
+                             leave)
         made = enqueue(session, channel="email", target=sub.target, subject=mail.subject,
                        body_text=mail.text, source_type="notice", source_id=notice.id,
+                       options={"headers": list_unsubscribe_headers(leave)},
                        idempotency_key=f"notice:{notice.id}:reminder:"
                        f"{int(lead.total_seconds() // 60)}:sub:{sub.id}")
         count += made is not None

@@ -1,4 +1,10 @@
-"""Access requests: entered by staff or a client's API token, approved or rejected by staff."""
+"""Access requests: entered by staff or a client's API token, approved or rejected by staff.
+
+Four eyes (PCI DSS 9.3 in spirit): whoever entered a request — or is named as its requester —
+may not approve it; another engineer must. A one-person site turns this off in the ``visitors``
+settings with a reason, and every approval of one's own request then records that reason in the
+audit log.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +18,53 @@ from dutydesk.core import audit
 from shifts.visitors.orm import AccessRequestPerson, AccessRequestRow, VisitorClient
 
 from . import rows as R
-from .model import AccessRequest, RequestStatus
-from .storage_common import VisitorInputError, actor_label, get_row
+from .decision import Decision, RuleCode
+from .model import AccessRequest, RequestStatus, SitePolicy
+from .storage_common import VisitorInputError, actor_key, actor_label, get_row
+
+
+class FourEyesError(VisitorInputError):
+    """The approver entered (or asked for) the request themselves and four eyes is on."""
+
+
+def approver_names(actor: Any) -> set[str]:
+    """The names four eyes knows ``actor`` by: a person by key and label, a token by its id
+    only (its label is its name, which another token may share)."""
+    names = {actor_key(actor)}
+    if getattr(actor, "kind", None) != "token":
+        names.add(actor_label(actor))
+    return names
+
+
+def may_approve(actor: Any, row: AccessRequestRow, policy: SitePolicy | None) -> bool:
+    """Whether ``actor`` may approve ``row`` under four eyes (for screens to offer the button)."""
+    return check_four_eyes(approver_names(actor), row.created_by, row.requested_by,
+                           policy).allowed
+
+
+def check_four_eyes(
+    approver: Iterable[str], entered_by: str | None, requested_by: str | None,
+    policy: SitePolicy | None,
+) -> Decision:
+    """May the approver (known by the names in ``approver``) approve a request entered by
+    ``entered_by`` and asked for by ``requested_by``?
+
+    Allowed when it is someone else's request, or when the site turned four eyes off (the
+    reason of the allowance says so, for the audit). Code: FOUR_EYES.
+    """
+    names = {name.strip().lower() for name in approver if name and name.strip()}
+    own = bool(names & {(who or "").strip().lower() for who in (entered_by, requested_by) if who})
+    if not own:
+        return Decision.allow("approved by someone other than the requester")
+    if policy is not None and not policy.four_eyes:
+        return Decision.allow(
+            f"own request approved; four eyes is off at this site: {policy.four_eyes_off_reason}"
+        )
+    return Decision.deny(
+        RuleCode.FOUR_EYES,
+        "you entered or asked for this request yourself, so another engineer must approve it "
+        "(four eyes)",
+    )
 
 
 def create_request(
@@ -63,6 +114,7 @@ def create_request(
         racks=(racks or "").strip(),
         vehicle_plate=plate,
         requested_by=request.requested_by or actor_label(actor),
+        created_by=actor_key(actor),
         status=RequestStatus.PENDING.value,
         people_count=len(names),
         had_vehicle=plate is not None,
@@ -95,8 +147,13 @@ def decide_request(
     approve: bool,
     note: str = "",
     now: datetime,
+    policy: SitePolicy | None = None,
 ) -> AccessRequestRow:
-    """Approve or reject a pending request; a decided request cannot be decided again."""
+    """Approve or reject a pending request; a decided request cannot be decided again.
+
+    Approving needs four eyes (``check_four_eyes`` under ``policy``; on without one); rejecting
+    one's own
+    request (withdrawing it) is always allowed. Raises ``FourEyesError`` when refused."""
     row = get_row(session, AccessRequestRow, request_id, "access request")
     if row.status != RequestStatus.PENDING.value:
         raise VisitorInputError(
@@ -104,6 +161,9 @@ def decide_request(
             f"access request #{row.id} is already {row.status}; only a pending "
             "request can be approved or rejected",
         )
+    four_eyes = check_four_eyes(approver_names(actor), row.created_by, row.requested_by, policy)
+    if approve and not four_eyes.allowed:
+        raise FourEyesError("decided_by", four_eyes.reason)
     row.status = (RequestStatus.APPROVED if approve else RequestStatus.REJECTED).value
     row.decided_by = actor_label(actor)
     row.decided_at = now
@@ -114,8 +174,10 @@ def decide_request(
         f"visitors.request.{'approve' if approve else 'reject'}",
         "visitor_access_request",
         row.id,
-        summary=f"request #{row.id} {row.status}",
+        summary=f"request #{row.id} {row.status}"
+        + (f" ({four_eyes.reason})" if approve and "four eyes is off" in four_eyes.reason
+           else ""),
         before={"status": "pending"},
-        after={"status": row.status},
+        after={"status": row.status, "four_eyes": four_eyes.reason if approve else None},
     )
     return row

@@ -7,7 +7,9 @@ A badge expires at the first of:
   badge that outlives the authorisation it was issued under would be a hole),
 - the escort's badge expiry (for guests: a guest's badge never outlives their escort's).
 
-Badge numbers are compared ignoring case and surrounding/inner whitespace ("b 017" = "B017").
+Badge numbers are one form everywhere: upper case without spaces or separators, so "B001",
+"b-001", " B-001 " and "b 001" are one badge. The desk stores that form (``normalise_badge``) and
+the database's unique index of open badges compares it, so the rule and the index agree.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ from zoneinfo import ZoneInfo
 from .decision import Decision, RuleCode
 from .model import AccessRequest, AuthorisedPerson, Visit, require_aware
 
-_SPACES = re.compile(r"\s+")
+_SEPARATORS = re.compile(r"[\s\-_./\u2010-\u2015]+")  # spaces, hyphens and dashes, _ . /
 
 
 def normalise_badge(number: str | None) -> str:
-    """Comparison form of a badge number: upper case, no whitespace ("" for None)."""
-    return _SPACES.sub("", number or "").upper()
+    """The one form of a badge number: upper case, no whitespace or separators ("" for None).
+
+    ``normalise_badge(" b-001 ") == "B001"``; leading zeros stay (B001 and B1 are two badges).
+    """
+    return _SEPARATORS.sub("", number or "").upper()
 
 
 def badge_holder(badge_number: str, visits: Iterable[Visit]) -> Visit | None:

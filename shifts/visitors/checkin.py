@@ -20,7 +20,8 @@ the NDA signed when the site requires it; the safety form signed when the site r
 (an authorised person with a recent enough safety briefing is exempt); a free badge number.
 
 Order of evaluation (the first failure is the code returned): ID check, client active, areas
-given, expected check-out in the future, not already on site, basis, NDA, safety form, badge.
+given, expected check-out in the future, not already on site, basis, NDA, safety form, escort
+(when the client or the authorised person is marked "escort required"), badge.
 When no basis passes, every failed basis is listed in the reason, the most specific first
 (the list entry, request or escort the desk chose explicitly, then ones found by name).
 """
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .areas import Area, parse_areas
-from .badges import badge_expiry, check_badge_free
+from .badges import badge_expiry, check_badge_free, normalise_badge
 from .bases import Basis, via_escort, via_list, via_request
 from .decision import Decision, RuleCode
 from .model import (
@@ -185,6 +186,31 @@ def _refuse(
     return CheckInDecision(False, primary.code, reason, visit=record, failures=failures)
 
 
+def check_escorted(
+    client: Client,
+    person: AuthorisedPerson | None,
+    attempt: CheckInAttempt,
+    *,
+    escorted_by_visit: Visit | None,
+) -> Decision:
+    """An "escort required" client or authorised person enters only with an escort: a staff
+    escort named at the desk, or an authorised person on site whose escort rules passed.
+
+    Code: ESCORT_REQUIRED (correctable: the desk names an escort and tries again).
+    """
+    needs = [f"client {client.name}"] if client.escort_required else []
+    if person is not None and person.escort_required:
+        needs.append(f"{person.name}'s authorisation")
+    escorted = escorted_by_visit is not None or bool((attempt.escort_staff or "").strip())
+    if needs and not escorted:
+        return Decision.deny(
+            RuleCode.ESCORT_REQUIRED,
+            f"{attempt.name_on_id} may enter only with an escort ({' and '.join(needs)} "
+            "requires one); name the staff member who escorts them",
+        )
+    return Decision.allow("escorted" if escorted else "no escort needed")
+
+
 def check_in(
     attempt: CheckInAttempt,
     *,
@@ -257,12 +283,15 @@ def check_in(
             (),
             now,
         )
+    # The escort is recorded only when its own rules passed (so guest limits stay true).
+    escort = escort_grant.escort if escort_grant is not None else None
+    unescorted = check_escorted(client, grant.person, attempt, escorted_by_visit=escort)
+    if not unescorted.allowed:
+        return _refuse(attempt, client, unescorted, (), now)
     badge = check_badge_free(attempt.badge_number, open_visits)
     if not badge.allowed:
         return _refuse(attempt, client, badge, (), now)
 
-    # The escort is recorded only when its own rules passed (so guest limits stay true).
-    escort = escort_grant.escort if escort_grant is not None else None
     expires = badge_expiry(now, tz, request=grant.request, person=grant.person, escort_visit=escort)
     escort_note = ""
     if attempt.escort_visit_id is not None and escort is None and escort_failure is not None:
@@ -277,7 +306,7 @@ def check_in(
         id_checked_by=attempt.id_checked_by,
         # For guests the recorded name is the name on the ID, so it matches by construction.
         name_matched=True,
-        badge_number=(attempt.badge_number or "").strip(),
+        badge_number=normalise_badge(attempt.badge_number),
         badge_expires_at=expires,
         escort_visit_id=escort.id if escort else None,
         escort_staff=attempt.escort_staff,

@@ -23,15 +23,17 @@ from .storage_common import VisitorInputError, get_row
 
 
 def create_client(
-    session: Session, actor: Any, *, name: str, contacts: Iterable[Mapping[str, Any]] = ()
+    session: Session, actor: Any, *, name: str, contacts: Iterable[Mapping[str, Any]] = (),
+    escort_required: bool = False,
 ) -> VisitorClient:
-    """A new client; ``contacts`` are mappings with name, email, phone, primary."""
+    """A new client; ``contacts`` are mappings with name, email, phone, primary;
+    ``escort_required``: none of its visitors enters without an escort."""
     name = (name or "").strip()
     if not name:
         raise VisitorInputError("name", "client name must not be empty")
     if session.scalar(select(VisitorClient.id).where(VisitorClient.name == name)) is not None:
         raise VisitorInputError("name", f"a client named {name!r} already exists")
-    client = VisitorClient(name=name, active=True)
+    client = VisitorClient(name=name, active=True, escort_required=bool(escort_required))
     session.add(client)
     for contact in contacts:
         add_contact(session, actor, client, **contact)
@@ -43,7 +45,7 @@ def create_client(
         "visitor_client",
         client.id,
         summary=f"client {name} created",
-        after={"name": name},
+        after={"name": name, "escort_required": client.escort_required},
     )
     return client
 
@@ -111,6 +113,7 @@ def add_authorised_person(
     guest_limit: int = 0,
     may_remove_equipment: bool = False,
     safety_briefing_on: date | None = None,
+    escort_required: bool = False,
 ) -> AuthorisedPersonRow:
     """Put a person on a client's list. ``id_number`` is the number as read; only its mask
     (``idmask.mask``) is stored."""
@@ -130,6 +133,7 @@ def add_authorised_person(
             guest_limit=guest_limit,
             may_remove_equipment=may_remove_equipment,
             safety_briefing_on=safety_briefing_on,
+            escort_required=bool(escort_required),
         )
     except ValueError as exc:
         raise VisitorInputError("authorised person", str(exc)) from None
@@ -145,6 +149,7 @@ def add_authorised_person(
         guest_limit=person.guest_limit,
         may_remove_equipment=person.may_remove_equipment,
         safety_briefing_on=person.safety_briefing_on,
+        escort_required=person.escort_required,
         active=True,
     )
     session.add(row)
@@ -156,7 +161,8 @@ def add_authorised_person(
         "visitor_authorised_person",
         row.id,
         summary=f"{row.name} authorised for client #{client_id}",
-        after={"scope": row.scope, "id": row.id_number_masked},
+        after={"scope": row.scope, "id": row.id_number_masked,
+               "escort_required": row.escort_required},
     )
     return row
 
@@ -177,5 +183,28 @@ def set_person_active(
         summary=f"{row.name} {'re-activated' if active else 'deactivated'}",
         before={"active": before},
         after={"active": row.active},
+    )
+    return row
+
+
+def set_escort_required(
+    session: Session, actor: Any, *, required: bool, client_id: int | None = None,
+    person_id: int | None = None,
+) -> VisitorClient | AuthorisedPersonRow:
+    """Mark a client (all its visitors) or one authorised person as "escort required"."""
+    if (client_id is None) == (person_id is None):
+        raise VisitorInputError("escort_required", "name either a client or a person")
+    if client_id is not None:
+        row: Any = get_row(session, VisitorClient, client_id, "client")
+        kind, who = "visitor_client", f"client {row.name}"
+    else:
+        row = get_row(session, AuthorisedPersonRow, person_id, "authorised person")
+        kind, who = "visitor_authorised_person", row.name
+    before = bool(row.escort_required)
+    row.escort_required = bool(required)
+    audit.record(
+        session, actor, "visitors.escort_required", kind, row.id,
+        summary=f"{who}: escort {'required' if required else 'no longer required'}",
+        before={"escort_required": before}, after={"escort_required": row.escort_required},
     )
     return row

@@ -48,6 +48,9 @@ class RuleCode(enum.StrEnum):
     ESCORT_MAY_NOT_BRING_GUESTS = "escort_may_not_bring_guests"
     ESCORT_GUEST_LIMIT_REACHED = "escort_guest_limit_reached"
     AREA_NOT_IN_ESCORT_SCOPE = "area_not_in_escort_scope"
+    ESCORT_REQUIRED = "escort_required"
+    # Access requests: four eyes
+    FOUR_EYES = "four_eyes"
     # Rule 2: badges
     BADGE_MISSING = "badge_missing"
     BADGE_IN_USE = "badge_in_use"
@@ -76,6 +79,7 @@ CORRECTABLE: frozenset[RuleCode] = frozenset(
         RuleCode.NOT_ON_SITE,
         RuleCode.ESCORT_HAS_GUESTS_INSIDE,
         RuleCode.EQUIPMENT_REMOVAL_NOT_APPROVED,
+        RuleCode.ESCORT_REQUIRED,
     }
 )
 

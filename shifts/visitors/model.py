@@ -110,8 +110,17 @@ class SitePolicy:
     require_nda: bool = True
     require_safety_form: bool = True
     safety_briefing_valid_days: int | None = 365
+    # Four eyes: whoever entered an access request may not approve it. A one-person site turns
+    # it off and must say why (the reason is written into the audit of every self-approval).
+    four_eyes: bool = True
+    four_eyes_off_reason: str = ""
 
     def __post_init__(self) -> None:
+        if not self.four_eyes and not self.four_eyes_off_reason.strip():
+            raise VisitorDataError(
+                "four_eyes is off, so four_eyes_off_reason must say why (for example "
+                "'one engineer on site at night')"
+            )
         if isinstance(self.timezone, str):
             try:
                 _set(self, "timezone", ZoneInfo(self.timezone))
@@ -138,6 +147,7 @@ class Client:
     name: str
     contacts: tuple[str, ...] = ()
     active: bool = True
+    escort_required: bool = False  # every visitor of this client needs an escort on site
 
     def __post_init__(self) -> None:
         _require_text("client name", self.name)
@@ -167,6 +177,7 @@ class AuthorisedPerson:
     last_visit: datetime | None = None
     safety_briefing_on: date | None = None
     active: bool = True
+    escort_required: bool = False  # on the list, but never alone on site
 
     def __post_init__(self) -> None:
         _require_text("authorised person name", self.name)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dutydesk.core.db import Base, utcnow
@@ -30,6 +30,9 @@ class VisitorClient(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    escort_required: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     contacts: Mapped[list[VisitorClientContact]] = relationship(
@@ -76,6 +79,9 @@ class AuthorisedPersonRow(Base):
     last_visit: Mapped[datetime | None] = mapped_column(default=None)
     safety_briefing_on: Mapped[date | None] = mapped_column(Date, default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    escort_required: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     deactivated_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -97,6 +103,8 @@ class AccessRequestRow(Base):
     racks: Mapped[str] = mapped_column(String(300), default="")
     vehicle_plate: Mapped[str | None] = mapped_column(String(30), default=None)
     requested_by: Mapped[str] = mapped_column(String(300), default="")
+    # Who entered it (staff label or API token name): four eyes compares the approver with it.
+    created_by: Mapped[str | None] = mapped_column(String(300), default=None)
     status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
     decided_by: Mapped[str | None] = mapped_column(String(300), default=None)
     decided_at: Mapped[datetime | None] = mapped_column(default=None)

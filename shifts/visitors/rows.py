@@ -23,6 +23,7 @@ from shifts.visitors.orm import (
 )
 
 from .areas import Area
+from .badges import normalise_badge
 from .model import (
     AccessRequest,
     AuthorisedPerson,
@@ -39,7 +40,8 @@ def area_texts(areas: Iterable[Area]) -> list[str]:
 
 def client_of(row: VisitorClient) -> Client:
     contacts = tuple(" ".join(p for p in (c.name, c.email, c.phone) if p) for c in row.contacts)
-    return Client(id=row.id, name=row.name, contacts=contacts, active=row.active)
+    return Client(id=row.id, name=row.name, contacts=contacts, active=row.active,
+                  escort_required=bool(row.escort_required))
 
 
 def person_of(row: AuthorisedPersonRow) -> AuthorisedPerson:
@@ -58,6 +60,7 @@ def person_of(row: AuthorisedPersonRow) -> AuthorisedPerson:
         last_visit=row.last_visit,
         safety_briefing_on=row.safety_briefing_on,
         active=row.active,
+        escort_required=bool(row.escort_required),
     )
 
 
@@ -200,7 +203,8 @@ def visit_search(
     if client_id is not None:
         query = query.where(VisitRow.client_id == client_id)
     if badge:
-        query = query.where(VisitRow.badge_number.ilike(_escape_like(badge.strip()), escape="\\"))
+        # stored badges are in their one form, so " b-001 " finds B001
+        query = query.where(VisitRow.badge_number == normalise_badge(badge))
     if status:
         query = query.where(VisitRow.status == status)
     if since is not None:

@@ -21,13 +21,20 @@ raises ``VisitorNotFound`` (a LookupError).
 from __future__ import annotations
 
 from . import rows as R
-from .access_requests import create_request, decide_request
+from .access_requests import (
+    FourEyesError,
+    check_four_eyes,
+    create_request,
+    decide_request,
+    may_approve,
+)
 from .attendance import NO_SHOW_LOOKBACK, mark_no_shows
 from .clients import (
     add_authorised_person,
     add_contact,
     create_client,
     set_client_active,
+    set_escort_required,
     set_person_active,
 )
 from .decision import RuleCode
@@ -60,6 +67,7 @@ __all__ = [
     "SETTINGS_KEYS",
     "CheckInOutcome",
     "Direction",
+    "FourEyesError",
     "OnSiteSummary",
     "OpenBadge",
     "R",
@@ -69,6 +77,7 @@ __all__ = [
     "VisitorNotFound",
     "add_authorised_person",
     "add_contact",
+    "check_four_eyes",
     "check_in",
     "check_out",
     "create_client",
@@ -78,6 +87,7 @@ __all__ = [
     "expected_now",
     "export_csv",
     "mark_no_shows",
+    "may_approve",
     "movements_of",
     "on_site_now",
     "on_site_summary",
@@ -87,5 +97,6 @@ __all__ = [
     "record_equipment",
     "run_retention",
     "set_client_active",
+    "set_escort_required",
     "set_person_active",
 ]

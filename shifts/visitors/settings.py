@@ -16,6 +16,8 @@ SETTINGS_KEYS = {
     "safety_briefing_valid_days",
     "deactivate_after_days",
     "purge_after_days",
+    "four_eyes",
+    "four_eyes_off_reason",
 }
 
 
@@ -25,7 +27,9 @@ def policies_from_settings(
     """The site and retention policies from the ``visitors`` settings section.
 
     Keys: timezone (IANA, default: the app's zone), require_nda, require_safety_form (bool,
-    default true), safety_briefing_valid_days (int or null, default 365),
+    default true), safety_briefing_valid_days (int or null, default 365), four_eyes (bool,
+    default true; false needs four_eyes_off_reason: an access request's author may then approve
+    it, and the reason goes into the audit),
     deactivate_after_days (default 365), purge_after_days (default 365, at least 90).
     """
     section = dict(extra or {})
@@ -35,7 +39,7 @@ def policies_from_settings(
             "visitors",
             f"unknown setting(s) {', '.join(unknown)}; allowed: {', '.join(sorted(SETTINGS_KEYS))}",
         )
-    for key in ("require_nda", "require_safety_form"):
+    for key in ("require_nda", "require_safety_form", "four_eyes"):
         if key in section and not isinstance(section[key], bool):
             raise VisitorInputError(
                 f"visitors.{key}", f"must be true or false, got {section[key]!r}"
@@ -46,6 +50,8 @@ def policies_from_settings(
             require_nda=section.get("require_nda", True),
             require_safety_form=section.get("require_safety_form", True),
             safety_briefing_valid_days=section.get("safety_briefing_valid_days", 365),
+            four_eyes=section.get("four_eyes", True),
+            four_eyes_off_reason=str(section.get("four_eyes_off_reason") or ""),
         )
         retention = RetentionPolicy(
             deactivate_after_days=section.get("deactivate_after_days", 365),

@@ -27,7 +27,9 @@ class VisitorNotFound(LookupError):
 
 def get_row(session: Session, model: type, row_id: int, what: str) -> Any:
     """The row ``model[row_id]``; anonymised rows count as missing (``VisitorNotFound``)."""
-    row = session.get(model, row_id)
+    # ids are 32-bit on PostgreSQL: a larger number (typed or fuzzed) names nothing
+    valid = isinstance(row_id, int) and not isinstance(row_id, bool) and 0 < row_id < 2**31
+    row = session.get(model, row_id) if valid else None
     if row is None or getattr(row, "anonymised", False):
         raise VisitorNotFound(f"no {what} with id {row_id}")
     return row
@@ -36,6 +38,15 @@ def get_row(session: Session, model: type, row_id: int, what: str) -> Any:
 def actor_label(actor: Any) -> str:
     """How ``actor`` (a ``Principal`` or a plain label) is named in stored rows."""
     return getattr(actor, "label", None) or str(actor)
+
+
+def actor_key(actor: Any) -> str:
+    """Who ``actor`` is, exactly: a user by their (unique) label, an API token by its id (two
+    tokens may share a name)."""
+    token_id = getattr(actor, "token_id", None)
+    if getattr(actor, "kind", None) == "token" and token_id is not None:
+        return f"token#{token_id}"
+    return actor_label(actor)
 
 
 def iso(value: datetime | None) -> str:

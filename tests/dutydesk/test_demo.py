@@ -43,7 +43,7 @@ def test_demo_seed_creates_people_checks_services_and_a_visitor(
         from shifts.visitors.orm import VisitRow
 
         on_site = list(s.scalars(select(VisitRow).where(VisitRow.status == "on_site")))
-    assert [(v.person_name, v.badge_number) for v in on_site] == [("Yurii Lysenko", "V-017")]
+    assert [(v.person_name, v.badge_number) for v in on_site] == [("Yurii Lysenko", "V017")]
     from shifts.storage import on_duty_now
 
     with db.session() as s:

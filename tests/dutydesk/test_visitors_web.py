@@ -157,9 +157,11 @@ def test_api_creates_approves_and_lists(app: Any, api_token: Any, acme: dict[str
     )
     assert created.status_code == 201, created.get_json()
     request_id = created.get_json()["id"]
-    approved = api.post(f"/api/v1/access-requests/{request_id}/approve", headers=bearer(token))
+    colleague = api_token(Role.ENGINEER)  # four eyes: whoever entered it does not approve it
+    approved = api.post(f"/api/v1/access-requests/{request_id}/approve",
+                        headers=bearer(colleague))
     assert approved.get_json()["status"] == "approved"
-    again = api.post(f"/api/v1/access-requests/{request_id}/reject", headers=bearer(token))
+    again = api.post(f"/api/v1/access-requests/{request_id}/reject", headers=bearer(colleague))
     assert again.status_code == 409 and "already approved" in again.get_json()["error"]
     bad = api.post(
         "/api/v1/access-requests",

@@ -30,6 +30,8 @@ from dutydesk.core.notify.delivery import (
 )
 
 USER_AGENT = "DutyDesk-Notifier/1"
+# Headers an enqueued mail may carry in ``options["headers"]`` (RFC 2369 / RFC 8058 lists).
+MAIL_HEADERS = frozenset({"List-Unsubscribe", "List-Unsubscribe-Post", "List-Id"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,9 @@ def send_email(message: OutboxMessage, settings: Settings) -> Outcome:
     mail["Date"] = formatdate(localtime=False)
     mail["Message-ID"] = message_id_for(message, settings)
     mail["X-DutyDesk-Idempotency-Key"] = message.idempotency_key
+    for name, value in ((message.options or {}).get("headers") or {}).items():
+        if name in MAIL_HEADERS:  # only list headers a sender may set; never From/To/...
+            mail[name] = value
     mail.set_content(message.body_text or message.subject)
     if message.body_html:
         mail.add_alternative(message.body_html, subtype="html")
