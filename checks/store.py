@@ -26,12 +26,13 @@ from typing import Any
 from sqlalchemy import Row, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from checks.dependencies import down_parents, parent_is_down
 from checks.maintenance import MaintenanceError, MaintenanceWindow
 from checks.policy import CheckPolicy
 from checks.result import Result, Status
 from checks.rollups import prune, roll_up, trim_results, upsert_minutes
 from checks.schedule import next_due
-from checks.state import CheckState, StateError, StateType, Transition
+from checks.state import CheckState, StateError, Transition
 from checks.store_sql import (
     CLAIM,
     INSERT_FLIP,
@@ -45,7 +46,6 @@ from checks.windows import build_window
 from dutydesk.db import Database
 from dutydesk.models.checks import (
     Check,
-    CheckDependency,
     CheckGroup,
     CheckStateRow,
     HeartbeatRow,
@@ -119,11 +119,6 @@ def _state_of(data: dict[str, Any] | None) -> CheckState:
         return CheckState.from_dict(data)
     except StateError:
         return CheckState.initial()  # a corrupt state must not stop the check from running
-
-
-def parent_is_down(state_type: str | None, last_status: str | None) -> bool:
-    """A parent counts as down while its problem is confirmed (HARD, not OK)."""
-    return state_type == StateType.HARD.value and last_status not in (None, Status.OK.name)
 
 
 class CheckStore:
@@ -304,18 +299,8 @@ class CheckStore:
         return released
 
     def _parents_down(self, s: Any, check_ids: list[int]) -> dict[int, bool]:
-        if not check_ids:
-            return {}
-        rows = s.execute(
-            select(CheckDependency.child_id, CheckStateRow.state_type, CheckStateRow.last_status)
-            .join(CheckStateRow, CheckStateRow.check_id == CheckDependency.parent_id)
-            .where(CheckDependency.child_id.in_(check_ids))
-        ).all()
-        down: dict[int, bool] = {}
-        for child, state_type, last_status in rows:
-            if parent_is_down(state_type, last_status):
-                down[child] = True
-        return down
+        # The one definition of "parent is down" (checks.dependencies), as the pipeline's muter.
+        return {child: True for child in down_parents(s, check_ids)}
 
     # ---- context the engine refreshes now and then -----------------------------------------
 

@@ -267,28 +267,21 @@ def load_muters(session: Session, now: datetime) -> list[Muter]:
 
 
 def load_parent_down_muter(session: Session) -> Muter | None:
-    """``ParentDownMuter`` from the check engine's dependencies and states, once they exist."""
+    """``ParentDownMuter`` from the check engine's dependencies and states, once they exist.
+
+    "Down" is the check engine's own definition (``checks.dependencies``: HARD and not one of
+    the child's up states, OK and WARNING by default), so a check the engine does not mark
+    UNREACHABLE is never muted here either."""
     try:
+        from checks.dependencies import down_parents
         from dutydesk.alerts.model import ParentDownMuter
-        from dutydesk.models.checks import CheckDependency, CheckStateRow
     except ImportError:
         return None
-    parents: dict[int, list[int]] = {}
-    for child_id, parent_id in session.execute(
-        select(CheckDependency.child_id, CheckDependency.parent_id)
-    ):
-        parents.setdefault(child_id, []).append(parent_id)
-    if not parents:
+    down = down_parents(session)
+    if not down:
         return None
-    down = frozenset(
-        session.scalars(
-            select(CheckStateRow.check_id).where(
-                CheckStateRow.status.in_(("CRITICAL", "UNKNOWN")),
-                CheckStateRow.state_type == "HARD",
-            )
-        )
-    )
-    return ParentDownMuter(parents=parents, down=down)
+    return ParentDownMuter(parents=down,
+                           down=frozenset(p for parents in down.values() for p in parents))
 
 
 def incident_stage(alerts: list[Alert], ctx: ShellContext) -> list[Alert]:

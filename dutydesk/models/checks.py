@@ -94,6 +94,9 @@ class Check(Base):
     guard_reference: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Push checks: the secret part of /ping/<key>; period and grace live in ``spec``.
     heartbeat_key: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    #: Parent statuses in which this check's parents count as up (``checks.dependencies``);
+    #: NULL means the default, OK and WARNING (Icinga's dependency ``states``).
+    parent_up_states: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -131,6 +134,10 @@ class CheckStateRow(Base):
     last_message: Mapped[str] = mapped_column(Text, default="")
     last_duration: Mapped[float | None] = mapped_column(Float, default=None)
     last_metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: The last result's perfdata kept whole (label, value, uom, warn, crit, min, max) and the
+    #: plugin's long output (lines 2+), for the check page and the API.
+    last_perfdata: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+    last_long_output: Mapped[str | None] = mapped_column(Text, default=None)
     next_due_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
