@@ -48,7 +48,9 @@ Maintenance (``in_maintenance=True``)
     Nothing is suppressed: state changes and flips are recorded as usual, but every event emitted
     while the check is in maintenance carries ``muted_by="maintenance"`` so the alert pipeline
     records it without notifying and the wall shows "maintenance". ``maintenance_ended`` is not
-    muted; the pipeline may re-notify a problem that is still HARD when maintenance ends.
+    muted. A problem the pipeline muted is *held* there and raised exactly once when the window
+    is over and the check is still HARD non-OK ("was failing during maintenance since 02:10",
+    see ``dutydesk.incidents.held``): one rule for maintenance, silences and parents.
 
 Stale and repeated results
     A result that started before the previous one (a slow run finishing after a newer run), or at

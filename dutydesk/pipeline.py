@@ -1,12 +1,14 @@
 """The alert pipeline, assembled in one place. Read ``process_alerts`` top to bottom:
 
-    record → dedup → mute → incident → route → notify
+    record → dedup → mute → unhold → incident → route → notify
 
 - **record**: every alert as received goes to ``alerts_received`` (audit; muted ones too).
 - **dedup**: within the batch, the last observation of a key wins (``alerts.model.dedup_stage``).
 - **mute**: maintenance (the check engine's own verdict on the flip), silences (stored, with
   matchers and expiry), parent down (a check whose parent is down). Resolved alerts are never
-  muted. Each suppression increments ``dutydesk_alerts_suppressed_total{reason}``.
+  muted. Each suppression increments ``dutydesk_alerts_suppressed_total{reason}``. A muted
+  firing alert is *held* and raised once when nothing mutes it any more
+  (``dutydesk.incidents.held``; the alerts that pass the mute stage are forgotten: **unhold**).
 - **incident**: a firing alert opens an incident or attaches to the open one with the same
   dedup key; a resolved alert auto-resolves it. Opening relies on the UNIQUE ``open_key``: when
   two identical alerts race, the loser's insert fails inside a SAVEPOINT and it attaches.
@@ -36,6 +38,7 @@ from dutydesk.alerts.matchers import MatcherError, Silence, SilenceError, Silenc
 from dutydesk.alerts.model import Alert, Muter, dedup_stage, mute_stage, run_pipeline
 from dutydesk.config import Settings
 from dutydesk.incidents.events import EventKind, IncidentEvent
+from dutydesk.incidents.held import forget, hold
 from dutydesk.incidents.lifecycle import LifecycleError, open_incident
 from dutydesk.incidents.paging import (
     PagePlan,
@@ -148,6 +151,7 @@ class ShellContext:
     opened: list[Incident] = field(default_factory=list)
     opened_events: dict[int, list[IncidentEvent]] = field(default_factory=dict)
     plans: dict[int, list[PagePlan]] = field(default_factory=dict)
+    held: list[tuple[Alert, str]] = field(default_factory=list)
     _paging: PagingCache | None = None
 
     @property
@@ -174,11 +178,14 @@ def process_alerts(
         record_stage(raw or {}),
         dedup_stage,
         mute_stage(load_muters(session, now), on_muted=lambda a, r: _count_muted(ctx, a, r)),
+        unhold_stage,
         incident_stage,
         route_stage,
         notify_stage,
     ]
     run_pipeline(stages, alerts, ctx)
+    # Muted problems are held, so they are raised once when nothing mutes them any more.
+    hold(session, ctx.held, now)
     # The audit rows go in last, in one multi-row INSERT, with their incident already known
     # (inserting them first would cost an UPDATE per row once the incident stage ran).
     records = [row for rows in ctx.received.values() for row in rows]
@@ -225,6 +232,8 @@ def _alert_raw(alert: Alert) -> dict[str, Any]:
 
 def _count_muted(ctx: ShellContext, alert: Alert, reason: str) -> None:
     ctx.result.muted.append((alert.dedup_key, reason))
+    if alert.firing:
+        ctx.held.append((alert, reason))
     for row in ctx.received.get(alert.dedup_key, []):
         row["muted_reason"] = reason[:120]
     if ctx.metrics is not None:
@@ -282,6 +291,13 @@ def load_parent_down_muter(session: Session) -> Muter | None:
         return None
     return ParentDownMuter(parents=down,
                            down=frozenset(p for parents in down.values() for p in parents))
+
+
+def unhold_stage(alerts: list[Alert], ctx: ShellContext) -> list[Alert]:
+    """What passed the mute stage is no longer held: a recovery ends the problem, and a problem
+    alerting on its own needs no release (``dutydesk.incidents.held``)."""
+    forget(ctx.session, [alert.dedup_key for alert in alerts])
+    return alerts
 
 
 def incident_stage(alerts: list[Alert], ctx: ShellContext) -> list[Alert]:

@@ -3,7 +3,10 @@ against local targets, and its flips going through the real alert pipeline."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -13,8 +16,8 @@ from checks.store import CheckStore
 from dutydesk.config import Settings
 from dutydesk.db import Database, utcnow
 from dutydesk.incidents.jobs import process_flips
-from dutydesk.models.checks import CheckDependency, CheckStateRow, FlipRow
-from dutydesk.models.incidents import AlertReceived, Incident
+from dutydesk.models.checks import CheckDependency, CheckStateRow, FlipRow, MaintenanceWindowRow
+from dutydesk.models.incidents import AlertReceived, Incident, SilenceRow
 from tests.checks.engine_helpers import add_check, switchable_target, version_of, wait_for_version
 
 FAST = EngineConfig(claim_interval=0.05, flush_interval=0.05, context_refresh=0.3)
@@ -107,3 +110,110 @@ def test_a_child_that_counts_warning_parents_as_down_is_unreachable_and_muted(
     assert muted == ["parent_down"]
 
 
+
+
+def window_for(db: Database, check_id: int, start: datetime, end: datetime) -> int:
+    with db.session() as s:
+        row = MaintenanceWindowRow(name="battery swap", kind="one_off", check_id=check_id,
+                                   definition={"start": start.isoformat(),
+                                               "end": end.isoformat()})
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def problem_flip_time(db: Database, check_id: int) -> datetime:
+    with db.session() as s:
+        return s.scalar(select(FlipRow.at).where(FlipRow.check_id == check_id,
+                                                 FlipRow.kind == "problem"))
+
+
+def test_a_problem_that_outlasts_the_maintenance_window_is_alerted_exactly_once_after_it(
+    db: Database, settings: Settings
+) -> None:
+    kyiv = dataclasses.replace(settings, timezone="Europe/Kyiv")
+    with switchable_target() as ups:
+        check_id = add_check(db, "ups-m", ups.url, max_attempts=1)
+        now = utcnow()
+        window = window_for(db, check_id, now - timedelta(minutes=5), now + timedelta(hours=1))
+        during = Engine(db, FAST)  # reads the window when it starts
+        during.start()
+        try:
+            run_now(db, check_id)
+            ups.healthy = False  # the battery swap goes wrong: the UPS stays down
+            run_now(db, check_id)
+        finally:
+            during.stop()
+        process_flips(db, kyiv)
+        assert incidents_of(db, check_id) == []  # muted while the window lasts
+
+        with db.session() as s:  # the engineers close the window early; the UPS is still down
+            s.get(MaintenanceWindowRow, window).definition = {
+                "start": (now - timedelta(minutes=5)).isoformat(),
+                "end": (utcnow() - timedelta(seconds=1)).isoformat()}
+        after = Engine(db, FAST)
+        after.start()
+        try:
+            run_now(db, check_id)
+            process_flips(db, kyiv)
+            run_now(db, check_id)  # still failing on the next runs: nothing more
+            process_flips(db, kyiv)
+        finally:
+            after.stop()
+
+    assert kinds_of(db, check_id)[-1] == "maintenance_ended"
+    [incident] = incidents_of(db, check_id)
+    since = problem_flip_time(db, check_id).astimezone(ZoneInfo("Europe/Kyiv"))
+    assert incident.title.startswith("ups-m is CRITICAL")
+    assert f"was failing during maintenance since {since:%H:%M}" in incident.title
+    assert incident.status == "triggered"
+
+
+def test_a_problem_still_failing_when_its_silence_expires_is_alerted_exactly_once(
+    db: Database, settings: Settings, engine: Engine
+) -> None:
+    with switchable_target() as mail:
+        check_id = add_check(db, "mail-relay", mail.url, max_attempts=1)
+        now = utcnow()
+        with db.session() as s:
+            s.add(SilenceRow(matchers='check="mail-relay"', starts_at=now - timedelta(minutes=1),
+                             ends_at=now + timedelta(hours=1), created_by="night shift",
+                             comment="relay migration"))
+        run_now(db, check_id)
+        mail.healthy = False
+        run_now(db, check_id)
+    process_flips(db, settings)
+    assert incidents_of(db, check_id) == []
+
+    later = utcnow() + timedelta(hours=2)  # the silence has expired; the relay is still down
+    process_flips(db, settings, now=later)
+    process_flips(db, settings, now=later + timedelta(minutes=1))
+    [incident] = incidents_of(db, check_id)
+    assert "was failing while silenced" in incident.title
+
+
+def test_a_child_still_down_when_its_parent_recovers_is_alerted_once(
+    db: Database, settings: Settings, engine: Engine
+) -> None:
+    with switchable_target() as switch, switchable_target() as sensor:
+        parent = add_check(db, "switch-p", switch.url, max_attempts=1)
+        child = add_check(db, "sensor-p", sensor.url, max_attempts=1)
+        with db.session() as s:
+            s.add(CheckDependency(child_id=child, parent_id=parent))
+        run_now(db, parent)
+        run_now(db, child)
+        switch.healthy = sensor.healthy = False
+        run_now(db, parent)
+        run_now(db, child)
+        process_flips(db, settings)
+        assert incidents_of(db, child) == []  # unreachable: the switch's incident says it all
+
+        switch.healthy = True  # the switch comes back; the sensor itself is broken
+        run_now(db, parent)
+        run_now(db, child)
+        process_flips(db, settings)
+        run_now(db, child)
+        process_flips(db, settings)
+    assert kinds_of(db, child) == ["unreachable", "reachable", "problem"]
+    [incident] = incidents_of(db, child)
+    assert "parents reachable again" in incident.title
