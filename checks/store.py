@@ -27,6 +27,7 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from checks.dependencies import down_parents, parent_is_down
+from checks.guard import GuardVerdict, assess_poller
 from checks.maintenance import MaintenanceError, MaintenanceWindow
 from checks.policy import CheckPolicy
 from checks.result import Result, Status
@@ -304,20 +305,10 @@ class CheckStore:
 
     # ---- context the engine refreshes now and then -----------------------------------------
 
-    def reference_results(self) -> dict[str, Result | None]:
-        """Latest result of each probe-guard reference check (``None`` if it never ran)."""
+    def poller_verdict(self, now: datetime) -> GuardVerdict:
+        """The probe guard's verdict from the reference checks' latest results."""
         with self.db.session() as s:
-            rows = s.execute(
-                select(Check.slug, CheckStateRow.last_status, CheckStateRow.last_message,
-                       CheckStateRow.last_result_at)
-                .outerjoin(CheckStateRow, CheckStateRow.check_id == Check.id)
-                .where(Check.guard_reference.is_(True), Check.enabled.is_(True))
-            ).all()
-        out: dict[str, Result | None] = {}
-        for slug, status, message, at in rows:
-            out[slug] = (None if status is None or at is None
-                         else Result(Status[status], message or "", at))
-        return out
+            return poller_verdict(s, now)
 
     def maintenance_windows(self) -> tuple[dict[int, list[MaintenanceWindow]],
                                            dict[int, list[MaintenanceWindow]],
@@ -423,6 +414,26 @@ class CheckStore:
         return prune(self.db, now, self.keep_results)
 
 
+def poller_verdict(session: Any, now: datetime) -> GuardVerdict:
+    """The probe guard's verdict (:func:`checks.guard.assess_poller`) from the latest result of
+    each enabled reference check, each fresh for its own interval and timeout; read by the
+    engine (to rewrite and mute) and by the incident jobs (the one "poller offline" incident).
+    """
+    rows = session.execute(
+        select(Check.slug, Check.interval, Check.timeout, CheckStateRow.last_status,
+               CheckStateRow.last_message, CheckStateRow.last_result_at)
+        .outerjoin(CheckStateRow, CheckStateRow.check_id == Check.id)
+        .where(Check.guard_reference.is_(True), Check.enabled.is_(True))
+    ).all()
+    results: dict[str, Result | None] = {}
+    fresh_for: dict[str, timedelta] = {}
+    for slug, interval, timeout, status, message, at in rows:
+        results[slug] = (None if status is None or at is None
+                         else Result(Status[status], message or "", at))
+        fresh_for[slug] = timedelta(seconds=float(interval) + float(timeout))
+    return assess_poller(results, now, fresh_for=fresh_for)
+
+
 def _insert(db: Database) -> Any:
     return postgresql.insert if db.dialect == "postgresql" else sqlite.insert
 
@@ -444,4 +455,5 @@ __all__ = [
     "WriteReport",
     "parent_is_down",
     "policy_of",
+    "poller_verdict",
 ]

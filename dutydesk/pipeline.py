@@ -34,6 +34,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from checks.guard import POLLER_OFFLINE
 from dutydesk.alerts.matchers import MatcherError, Silence, SilenceError, SilenceMuter
 from dutydesk.alerts.model import Alert, Muter, dedup_stage, mute_stage, run_pipeline
 from dutydesk.config import Settings
@@ -232,7 +233,9 @@ def _alert_raw(alert: Alert) -> dict[str, Any]:
 
 def _count_muted(ctx: ShellContext, alert: Alert, reason: str) -> None:
     ctx.result.muted.append((alert.dedup_key, reason))
-    if alert.firing:
+    if alert.firing and reason != POLLER_OFFLINE:
+        # Not held while the poller is offline: the check's first real result afterwards
+        # settles it (a changed or recovery flip), and the poller has its own incident.
         ctx.held.append((alert, reason))
     for row in ctx.received.get(alert.dedup_key, []):
         row["muted_reason"] = reason[:120]

@@ -3,7 +3,8 @@
 - ``process_flips``: claim unprocessed check flips (``UPDATE flips SET processed_at = :now WHERE
   id = :id AND processed_at IS NULL``; only rows where exactly one row changed are ours) and run
   them through the alert pipeline in the same transaction, so a crash never loses or doubles one.
-  Then ``release_held`` raises, once, the muted problems nothing mutes any more.
+  Then ``release_held`` raises, once, the muted problems nothing mutes any more, and
+  ``raise_poller_incident`` the one "poller offline" incident (``dutydesk.incidents.poller``).
 - ``run_clocks``: for every open incident, record SLA warnings/breaches, re-trigger expired
   acknowledgements, and page the escalation steps that are due. Each incident is claimed with a
   compare-and-set on ``version`` before anything is written, so several workers share the work.
@@ -37,6 +38,7 @@ from dutydesk.incidents.held import (
 )
 from dutydesk.incidents.lifecycle import Action, LifecycleError
 from dutydesk.incidents.paging import page_due_steps, policy_for
+from dutydesk.incidents.poller import raise_poller_incident
 from dutydesk.incidents.retention import purge_once
 from dutydesk.incidents.sla import sla_events_due
 from dutydesk.incidents.store import act, add_events, timeline
@@ -109,6 +111,7 @@ def process_flips(
             process_alerts(s, alerts, settings=settings, now=now, metrics=metrics)
         # In the same transaction: a maintenance_ended flip of this batch releases at once.
         release_held(s, settings, now=now, metrics=metrics)
+        raise_poller_incident(s, settings, now=now, metrics=metrics)
     return claimed
 
 

@@ -21,8 +21,8 @@ from werkzeug.datastructures import MultiDict
 
 from checks.config import normalise_group, validate_check, validate_window
 from checks.config_db import ensure_group
-from checks.probes import CHECK_TYPES
 from checks.dependencies import DEFAULT_PARENT_UP_STATES
+from checks.probes import CHECK_TYPES
 from checks.queries import creates_cycle, dependency_edges
 from checks.schedule import next_due
 from dutydesk import audit

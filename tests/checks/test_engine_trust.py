@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,7 @@ from dutydesk.db import Database, utcnow
 from dutydesk.incidents.jobs import process_flips
 from dutydesk.models.checks import CheckDependency, CheckStateRow, FlipRow, MaintenanceWindowRow
 from dutydesk.models.incidents import AlertReceived, Incident, SilenceRow
+from tests.checks.conftest import free_port
 from tests.checks.engine_helpers import add_check, switchable_target, version_of, wait_for_version
 
 FAST = EngineConfig(claim_interval=0.05, flush_interval=0.05, context_refresh=0.3)
@@ -29,6 +31,17 @@ def engine(db: Database) -> Iterator[Engine]:
     running.start()
     yield running
     running.stop()
+
+
+@contextmanager
+def running_engine(db: Database) -> Iterator[Engine]:
+    """An engine that reads windows and the guard's verdict when it starts."""
+    running = Engine(db, FAST)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def run_now(db: Database, check_id: int) -> None:
@@ -217,3 +230,62 @@ def test_a_child_still_down_when_its_parent_recovers_is_alerted_once(
     assert kinds_of(db, child) == ["unreachable", "reachable", "problem"]
     [incident] = incidents_of(db, child)
     assert "parents reachable again" in incident.title
+
+
+def test_an_offline_poller_raises_one_incident_not_one_per_check(
+    db: Database, settings: Settings
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/"  # what every check sees while the uplink is cut
+    with switchable_target() as router, switchable_target() as resolver:
+        references = [add_check(db, "core-router", router.url, guard_reference=True),
+                      add_check(db, "resolver", resolver.url, guard_reference=True)]
+        victims = [add_check(db, f"pdu-{n}", dead, max_attempts=1, timeout=2.0)
+                   for n in range(3)]
+        router.healthy = resolver.healthy = False
+
+        with running_engine(db):
+            for ref in references:
+                run_now(db, ref)  # first failures: SOFT, the guard has not decided yet
+        with running_engine(db):  # assesses the poller from the fresh failures at start
+            for ref in references:
+                run_now(db, ref)  # confirmed HARD while the poller is known offline
+            for victim in victims:
+                run_now(db, victim)
+        process_flips(db, settings)
+        process_flips(db, settings)
+
+        with db.session() as s:
+            titles = list(s.scalars(select(Incident.title).where(Incident.status != "resolved")))
+        assert len(titles) == 1
+        assert titles[0].startswith("poller offline: all reference targets unreachable")
+        for victim in victims:
+            judged = state_of(db, victim)
+            assert (judged.last_status, judged.state_type) == ("UNKNOWN", "HARD")
+            assert judged.last_message.startswith("poller offline")
+
+        router.healthy = resolver.healthy = True  # the uplink is back
+        with running_engine(db):
+            for ref in references:
+                run_now(db, ref)
+        with running_engine(db):
+            for victim in victims[:1]:
+                run_now(db, victim)  # the PDU really is down: now it says so itself
+        process_flips(db, settings)
+
+    with db.session() as s:
+        poller = s.scalar(select(Incident).where(Incident.dedup_key == "poller:offline"))
+        assert poller.status == "resolved"
+        still_open = list(s.scalars(select(Incident.title).where(Incident.status != "resolved")))
+    assert len(still_open) == 1 and still_open[0].startswith("pdu-0 is CRITICAL")
+
+
+def test_the_guard_reads_a_five_minute_reference_as_fresh_for_five_minutes(db: Database) -> None:
+    now = utcnow()
+    for slug, age in (("core-router", 30), ("resolver", 240)):
+        check_id = add_check(db, slug, "http://127.0.0.1:9/", guard_reference=True,
+                             interval=300.0)
+        with db.session() as s:
+            row = s.get(CheckStateRow, check_id)
+            row.last_status, row.last_message = "CRITICAL", "connection refused"
+            row.last_result_at = now - timedelta(seconds=age)
+    assert CheckStore(db).poller_verdict(now).offline
