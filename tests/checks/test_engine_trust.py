@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -289,3 +290,42 @@ def test_the_guard_reads_a_five_minute_reference_as_fresh_for_five_minutes(db: D
             row.last_status, row.last_message = "CRITICAL", "connection refused"
             row.last_result_at = now - timedelta(seconds=age)
     assert CheckStore(db).poller_verdict(now).offline
+
+
+def test_a_check_whose_forbidden_word_lies_beyond_the_body_cap_is_unknown_not_ok(
+    db: Database, engine: Engine, http_target: Any
+) -> None:
+    url = http_target.url("/big")  # 3 MiB, then NEEDLE-AT-THE-END
+    check_id = add_check(db, "status-page", url, max_attempts=1,
+                         spec={"url": url, "keyword_absent": "NEEDLE-AT-THE-END"})
+    run_now(db, check_id)
+    judged = state_of(db, check_id)
+    assert judged.last_status == "UNKNOWN"
+    assert "longer than max_body_bytes (1,048,576 bytes)" in judged.last_message
+
+
+def test_a_check_with_a_regular_expression_condition_judges_the_body(
+    db: Database, engine: Engine, http_target: Any
+) -> None:
+    url = http_target.url("/ok")  # "all systems OK"
+    good = add_check(db, "portal", url, max_attempts=1,
+                     spec={"url": url, "conditions": ['body ~= "systems (OK|GOOD)"']})
+    bad = add_check(db, "portal-2", url, max_attempts=1,
+                    spec={"url": url, "conditions": ['body ~= "^version [0-9]+"']})
+    run_now(db, good)
+    run_now(db, bad)
+    assert state_of(db, good).last_status == "OK"
+    assert (state_of(db, bad).last_status, state_of(db, bad).last_message) == (
+        "CRITICAL", 'body ("all systems OK") ~= "^version [0-9]+"')
+
+
+def test_a_dns_check_compares_aaaa_answers_as_addresses(
+    db: Database, engine: Engine, dns_port: int
+) -> None:
+    # The runbook writes the address as the network team does; the server answers fd00::5.
+    check_id = add_check(db, "db-aaaa", "", type="dns", max_attempts=1,
+                         spec={"name": "db.test", "record_type": "AAAA", "server": "127.0.0.1",
+                               "port": dns_port, "expected": ["FD00:0:0::5"], "exact": True})
+    run_now(db, check_id)
+    judged = state_of(db, check_id)
+    assert judged.last_status == "OK", judged.last_message
