@@ -375,6 +375,7 @@ class Engine:
             return heartbeat_result(spec, last_ping_at=signals.last_ping_at,
                                     last_start_at=signals.last_start_at,
                                     last_fail_at=signals.last_fail_at,
+                                    last_exit_status=signals.last_exit_status,
                                     created_at=claim.created_at, now=now)
         wants_previous = check_type is not None and check_type.wants_previous
         previous = None

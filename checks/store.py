@@ -111,6 +111,7 @@ class Signals:
     last_ping_at: datetime | None
     last_start_at: datetime | None
     last_fail_at: datetime | None
+    last_exit_status: int | None = None
 
 
 def _state_of(data: dict[str, Any] | None) -> CheckState:
@@ -336,7 +337,8 @@ class CheckStore:
             row = s.get(HeartbeatRow, check_id)
         if row is None:
             return Signals(None, None, None)
-        return Signals(row.last_ping_at, row.last_start_at, row.last_fail_at)
+        return Signals(row.last_ping_at, row.last_start_at, row.last_fail_at,
+                       row.last_exit_status)
 
     # ---- writing ---------------------------------------------------------------------------
 

@@ -258,3 +258,21 @@ class HeartbeatRow(Base):
     pings: Mapped[int] = mapped_column(Integer, default=0)
     last_source: Mapped[str] = mapped_column(String(100), default="")
     last_body: Mapped[str] = mapped_column(String(1000), default="")
+    #: The exit status the job reported with /ping/<key>/<exit-status> (0 success).
+    last_exit_status: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class HeartbeatLogRow(Base):
+    """What a cron job reported, newest kept (``HEARTBEAT_LOG_KEEP`` per check): pings, exit
+    statuses, and /ping/<key>/log lines that change nothing but are there to read."""
+
+    __tablename__ = "heartbeat_log"
+    __table_args__ = (Index("ix_heartbeat_log_check_at", "check_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    check_id: Mapped[int] = mapped_column(ForeignKey("checks.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(10))  # success, fail, start, log
+    exit_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    body: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(100), default="")

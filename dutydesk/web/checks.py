@@ -31,7 +31,13 @@ from dutydesk import audit
 from dutydesk.context import db_session, principal, require_role
 from dutydesk.db import utcnow
 from dutydesk.models import Role
-from dutydesk.models.checks import Check, CheckGroup, CheckStateRow, MaintenanceWindowRow
+from dutydesk.models.checks import (
+    Check,
+    CheckGroup,
+    CheckStateRow,
+    HeartbeatLogRow,
+    MaintenanceWindowRow,
+)
 
 bp = Blueprint("checks", __name__)
 #: Who may create, edit, disable and delete checks, groups, dependencies and windows.
@@ -100,8 +106,13 @@ def check_page(check_id: int) -> Any:
         others = [(cid, slug) for cid, slug in s.execute(select(Check.id, Check.slug)
                                                          .order_by(Check.slug))
                   if cid not in linked]
+    pings = []
+    if detail.check.type == "heartbeat":  # what the cron job said lately (pings, exit, log)
+        pings = list(s.scalars(select(HeartbeatLogRow)
+                               .where(HeartbeatLogRow.check_id == check_id)
+                               .order_by(HeartbeatLogRow.id.desc()).limit(20)))
     return render_template(
-        "checks/detail.html", d=detail, check=detail.check, state=detail.state,
+        "checks/detail.html", d=detail, check=detail.check, state=detail.state, pings=pings,
         spark=sparkline(samples), uptime=uptime_from_rollups(detail.rollups, now),
         flap_percent=flap_percent, since=datetime.fromisoformat(since) if since else None,
         windows=[(w, path, window_timing(w, now)) for w, path in detail.windows],

@@ -4,9 +4,11 @@ against local targets, and its flips going through the real alert pipeline."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,10 +20,12 @@ from checks.store import CheckStore
 from dutydesk.config import Settings
 from dutydesk.db import Database, utcnow
 from dutydesk.incidents.jobs import process_flips
+from dutydesk.models import Role
 from dutydesk.models.checks import CheckDependency, CheckStateRow, FlipRow, MaintenanceWindowRow
 from dutydesk.models.incidents import AlertReceived, Incident, SilenceRow
 from tests.checks.conftest import free_port
 from tests.checks.engine_helpers import add_check, switchable_target, version_of, wait_for_version
+from tests.conftest import bearer
 
 FAST = EngineConfig(claim_interval=0.05, flush_interval=0.05, context_refresh=0.3)
 
@@ -329,3 +333,51 @@ def test_a_dns_check_compares_aaaa_answers_as_addresses(
     run_now(db, check_id)
     judged = state_of(db, check_id)
     assert judged.last_status == "OK", judged.last_message
+
+
+def test_a_plugins_long_output_and_perfdata_reach_the_page_the_api_and_metrics(
+    db: Database, engine: Engine, tmp_path: Path, client: Any, signed_in: Any,
+    api_token: Any
+) -> None:
+    plugin = tmp_path / "check_ups_battery"
+    plugin.write_text(
+        "#!/bin/sh\n"
+        "echo \"UPS OK - on mains | runtime=42min;30:;10: charge=98%;50:;20:;0;100 "
+        "'battery age'=812d rta=1.5ms;100;500;0 'log size'=2KB out_octets=123456c "
+        "'inlet temp'=23.5C load=U\"\n"
+        "echo 'Battery cartridge: APCRBC123'\n"
+        "echo 'Last self-test: passed'\n")
+    plugin.chmod(0o755)
+    check_id = add_check(db, "ups-battery", "", type="plugin", max_attempts=1,
+                         spec={"command": [str(plugin)]})
+    run_now(db, check_id)
+
+    stored = state_of(db, check_id)
+    assert stored.last_long_output == "Battery cartridge: APCRBC123\nLast self-test: passed"
+    by_label = {p["label"]: p for p in stored.last_perfdata}
+    assert by_label["charge"] == {"label": "charge", "value": 98.0, "uom": "%", "warn": "50:",
+                                  "crit": "20:", "min": 0.0, "max": 100.0}
+    assert by_label["load"]["value"] is None  # "U": the plugin could not tell
+
+    page = re.sub(r">\s+<", "><",
+                  signed_in(Role.VIEWER).get(f"/checks/{check_id}").get_data(as_text=True))
+    assert "Battery cartridge: APCRBC123" in page and "Last self-test: passed" in page
+    assert "<td>charge</td><td>98</td><td>%</td><td>50:</td><td>20:</td>" in page
+
+    found = client.get(f"/api/v1/checks/{check_id}",
+                       headers=bearer(api_token(Role.VIEWER))).get_json()
+    assert found["state"]["long_output"].startswith("Battery cartridge")
+    assert {p["label"] for p in found["state"]["perfdata"]} >= {"runtime", "charge", "rta"}
+
+    metrics = client.get("/metrics").get_data(as_text=True)
+    for line in (
+        'dutydesk_check_perfdata_seconds{check="ups-battery",label="rta"} 0.0015',
+        'dutydesk_check_perfdata_bytes{check="ups-battery",label="log size"} 2000.0',
+        'dutydesk_check_perfdata_percent{check="ups-battery",label="charge"} 98.0',
+        'dutydesk_check_perfdata_total{check="ups-battery",label="out_octets"} 123456.0',
+        'dutydesk_check_perfdata_value{check="ups-battery",label="inlet temp"} 23.5',
+        # "min" is no UOM of the guidelines (Icinga says m): the value goes out as given
+        'dutydesk_check_perfdata_value{check="ups-battery",label="runtime"} 42.0',
+    ):
+        assert line in metrics
+    assert 'label="load"' not in metrics  # an unknown value is no sample

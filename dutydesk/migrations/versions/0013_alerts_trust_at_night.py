@@ -6,6 +6,8 @@
   (NULL = the default, OK and WARNING, as Icinga's dependency ``states``).
 - ``check_states.last_perfdata`` / ``last_long_output``: the plugin's perfdata kept whole and
   its long output (lines 2+).
+- ``heartbeats.last_exit_status`` and ``heartbeat_log``: cron jobs reporting their exit status
+  (``/ping/<key>/<exit-status>``) and log lines (``/ping/<key>/log``), the last ones per check.
 
 Revision ID: 0013
 Revises: 0012
@@ -41,9 +43,31 @@ def upgrade() -> None:
     with op.batch_alter_table('check_states', schema=None) as batch_op:
         batch_op.add_column(sa.Column('last_perfdata', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('last_long_output', sa.Text(), nullable=True))
+    with op.batch_alter_table('heartbeats', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('last_exit_status', sa.Integer(), nullable=True))
+    op.create_table(
+        'heartbeat_log',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('check_id', sa.Integer(), nullable=False),
+        sa.Column('at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('kind', sa.String(length=10), nullable=False),
+        sa.Column('exit_status', sa.Integer(), nullable=True),
+        sa.Column('body', sa.Text(), nullable=False),
+        sa.Column('source', sa.String(length=100), nullable=False),
+        sa.ForeignKeyConstraint(['check_id'], ['checks.id'],
+                                name=op.f('fk_heartbeat_log_check_id_checks'), ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_heartbeat_log')),
+    )
+    with op.batch_alter_table('heartbeat_log', schema=None) as batch_op:
+        batch_op.create_index('ix_heartbeat_log_check_at', ['check_id', 'at'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('heartbeat_log', schema=None) as batch_op:
+        batch_op.drop_index('ix_heartbeat_log_check_at')
+    op.drop_table('heartbeat_log')
+    with op.batch_alter_table('heartbeats', schema=None) as batch_op:
+        batch_op.drop_column('last_exit_status')
     with op.batch_alter_table('check_states', schema=None) as batch_op:
         batch_op.drop_column('last_long_output')
         batch_op.drop_column('last_perfdata')
