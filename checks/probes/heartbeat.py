@@ -131,4 +131,5 @@ def heartbeat_result(
     return judge_heartbeat(
         timedelta(seconds=spec.period), timedelta(seconds=spec.grace),
         last_ping_at, last_start_at, last_fail_at, created_at, now,
+        last_exit_status=last_exit_status,
     )

@@ -381,3 +381,22 @@ def test_a_plugins_long_output_and_perfdata_reach_the_page_the_api_and_metrics(
     ):
         assert line in metrics
     assert 'label="load"' not in metrics  # an unknown value is no sample
+
+
+def test_a_cron_job_exiting_non_zero_turns_its_check_critical_with_the_status(
+    db: Database, engine: Engine, client: Any
+) -> None:
+    check_id = add_check(db, "nightly-backup", "", type="heartbeat", max_attempts=1,
+                         spec={"period": 3600, "grace": 600}, heartbeat_key="k-nightly-backup")
+    before = version_of(db, check_id)
+    assert client.post("/ping/k-nightly-backup/0", data="ok").status_code == 200
+    wait_for_version(db, check_id, before + 1)
+    assert state_of(db, check_id).last_status == "OK"
+
+    before = version_of(db, check_id)
+    assert client.post("/ping/k-nightly-backup/log", data="retrying mount").status_code == 200
+    assert client.post("/ping/k-nightly-backup/12", data="mount failed").status_code == 200
+    wait_for_version(db, check_id, before + 1)
+    judged = state_of(db, check_id)
+    assert judged.last_status == "CRITICAL"
+    assert "the job reported a failure (exit status 12)" in judged.last_message
