@@ -3,6 +3,7 @@ the checks API lists checks and queues a run for engineers only."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -110,3 +111,16 @@ def test_only_the_newest_hundred_pings_are_kept(client: Any, db: Database) -> No
         client.post("/ping/k3y-backup-job-123/log", data=f"line {n}")
     _, log = _signals(db, check_id)
     assert len(log) == 100 and log[0][2] == "line 5" and log[-1][2] == "line 104"
+
+
+def test_the_check_page_shows_what_the_job_reported(
+    client: Any, db: Database, signed_in: Any
+) -> None:
+    check_id = _heartbeat_check(db)
+    client.post("/ping/k3y-backup-job-123/log", data="step 2 of 5: dumping")
+    client.post("/ping/k3y-backup-job-123/12", data="mount failed")
+    page = signed_in(Role.VIEWER).get(f"/checks/{check_id}").get_data(as_text=True)
+    assert "Recent pings" in page
+    assert "step 2 of 5: dumping" in page and "mount failed" in page
+    assert re.search(r"<td>\s*12\s*</td>", page)  # the exit status
+    assert page.index("mount failed") < page.index("step 2 of 5")  # newest first
