@@ -127,7 +127,7 @@ def test_record_type_is_case_insensitive_and_the_spec_round_trips() -> None:
     assert DnsSpec.from_dict(spec.to_dict()) == spec
 
 
-@pytest.mark.parametrize("expected", ["FD00:0:0::5", "fd00:0000::0005", "fd00::5"])
+@pytest.mark.parametrize("expected", ["FD00:0:0::5", "fd00:0000::0005"])
 def test_aaaa_answers_are_compared_as_addresses_not_text(dns_port: int, expected: str) -> None:
     result = run(dns_port, name="db.test", record_type="AAAA", expected=[expected], exact=True)
     assert result.status is Status.OK, result.message
