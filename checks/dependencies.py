@@ -57,7 +57,7 @@ def parent_is_down(state_type: str | None, last_status: str | None,
 def down_parents(session: Any, child_ids: Iterable[int] | None = None) -> dict[int, list[int]]:
     """The parents that are down for each child (only children with at least one), read in one
     query. ``child_ids=None`` reads every dependency (the pipeline's muter)."""
-    from dutydesk.models.checks import Check, CheckDependency, CheckStateRow
+    from checks.models import Check, CheckDependency, CheckStateRow
 
     query = (
         select(CheckDependency.child_id, CheckDependency.parent_id, CheckStateRow.state_type,

@@ -29,6 +29,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from checks.dependencies import down_parents, parent_is_down
 from checks.guard import GuardVerdict, assess_poller
 from checks.maintenance import MaintenanceError, MaintenanceWindow
+from checks.models import (
+    Check,
+    CheckGroup,
+    CheckStateRow,
+    HeartbeatRow,
+    MaintenanceWindowRow,
+)
 from checks.policy import CheckPolicy
 from checks.result import Result, Status
 from checks.rollups import prune, roll_up, trim_results, upsert_minutes
@@ -44,14 +51,7 @@ from checks.store_sql import (
     state_params,
 )
 from checks.windows import build_window
-from dutydesk.db import Database
-from dutydesk.models.checks import (
-    Check,
-    CheckGroup,
-    CheckStateRow,
-    HeartbeatRow,
-    MaintenanceWindowRow,
-)
+from dutydesk.core.db import Database
 
 DEFAULT_KEEP_RESULTS = 100
 

@@ -25,8 +25,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dutydesk.alerts.model import MAX_SUMMARY_LENGTH, Alert, AlertError
-from dutydesk.models.incidents import HeldAlert
+from dutydesk.incidents.alerts.model import MAX_SUMMARY_LENGTH, Alert, AlertError
+from dutydesk.incidents.models import HeldAlert
 
 
 def muting_words(reason: str) -> str:

@@ -18,10 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from checks.guard import GuardVerdict
-from dutydesk.alerts.model import Alert, AlertSource, AlertStatus, Severity
-from dutydesk.config import Settings
-from dutydesk.models.incidents import AlertReceived
-from dutydesk.pipeline import PipelineMetrics, process_alerts
+from dutydesk.core.config import Settings
+from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus, Severity
+from dutydesk.incidents.models import AlertReceived
+from dutydesk.incidents.pipeline import PipelineMetrics, process_alerts
 
 POLLER_KEY = "poller:offline"
 

@@ -19,10 +19,10 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from checks.models import Check, CheckGroup, CheckStateRow, FlipRow
 from checks.nagios import base_value
 from checks.result import PerfDatum
-from dutydesk.db import Database
-from dutydesk.models.checks import Check, CheckGroup, CheckStateRow, FlipRow
+from dutydesk.core.db import Database
 
 log = logging.getLogger("dutydesk.metrics.checks")
 #: Status of the last result as a number, as Nagios exit codes.

@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import select
 
 from checks.engine import Engine, EngineConfig
+from checks.models import CheckDependency, CheckStateRow, FlipRow, MaintenanceWindowRow
 from checks.store import CheckStore
-from dutydesk.config import Settings
-from dutydesk.db import Database, utcnow
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database, utcnow
 from dutydesk.incidents.jobs import process_flips
+from dutydesk.incidents.models import AlertReceived, Incident, SilenceRow
 from dutydesk.models import Role
-from dutydesk.models.checks import CheckDependency, CheckStateRow, FlipRow, MaintenanceWindowRow
-from dutydesk.models.incidents import AlertReceived, Incident, SilenceRow
 from tests.checks.conftest import free_port
 from tests.checks.engine_helpers import add_check, switchable_target, version_of, wait_for_version
 from tests.conftest import bearer

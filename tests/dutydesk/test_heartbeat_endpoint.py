@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from dutydesk.db import Database
+from checks.models import Check, CheckStateRow, HeartbeatLogRow, HeartbeatRow
+from dutydesk.core.db import Database
 from dutydesk.models import Role
-from dutydesk.models.checks import Check, CheckStateRow, HeartbeatLogRow, HeartbeatRow
 from tests.conftest import bearer
 
 

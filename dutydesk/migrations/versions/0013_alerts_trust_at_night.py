@@ -19,7 +19,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import dutydesk.db
+import dutydesk.core.db
 
 revision = '0013'
 down_revision = '0012'
@@ -33,9 +33,9 @@ def upgrade() -> None:
         sa.Column('dedup_key', sa.String(length=255), nullable=False),
         sa.Column('check_id', sa.Integer(), nullable=True),
         sa.Column('reason', sa.String(length=120), nullable=False),
-        sa.Column('since', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('since', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column('alert', sa.JSON(), nullable=False),
-        sa.Column('updated_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('updated_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('dedup_key', name=op.f('pk_held_alerts')),
     )
     with op.batch_alter_table('checks', schema=None) as batch_op:
@@ -49,7 +49,7 @@ def upgrade() -> None:
         'heartbeat_log',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('check_id', sa.Integer(), nullable=False),
-        sa.Column('at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column('kind', sa.String(length=10), nullable=False),
         sa.Column('exit_status', sa.Integer(), nullable=True),
         sa.Column('body', sa.Text(), nullable=False),

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dutydesk.alerts.model import check_alert
+from dutydesk.incidents.alerts.model import check_alert
 from dutydesk.incidents.held import (
     alert_from_json,
     alert_to_json,

@@ -35,12 +35,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from checks.guard import POLLER_OFFLINE
-from dutydesk.alerts.matchers import MatcherError, Silence, SilenceError, SilenceMuter
-from dutydesk.alerts.model import Alert, Muter, dedup_stage, mute_stage, run_pipeline
-from dutydesk.config import Settings
+from dutydesk.core.config import Settings
+from dutydesk.incidents.alerts.matchers import MatcherError, Silence, SilenceError, SilenceMuter
+from dutydesk.incidents.alerts.model import Alert, Muter, dedup_stage, mute_stage, run_pipeline
 from dutydesk.incidents.events import EventKind, IncidentEvent
 from dutydesk.incidents.held import forget, hold
 from dutydesk.incidents.lifecycle import LifecycleError, open_incident
+from dutydesk.incidents.models import AlertReceived, Incident, IncidentEventRow, SilenceRow
 from dutydesk.incidents.paging import (
     PagePlan,
     PagingCache,
@@ -56,7 +57,6 @@ from dutydesk.incidents.priority import (
 )
 from dutydesk.incidents.sla import DEFAULT_TARGETS, SlaPolicy
 from dutydesk.incidents.store import act, add_events, apply_to_row
-from dutydesk.models.incidents import AlertReceived, Incident, IncidentEventRow, SilenceRow
 
 REPEAT_EVENT_EVERY = timedelta(minutes=1)
 """A repeat alert adds an ``alert`` timeline event at most this often (the count always grows)."""
@@ -286,7 +286,7 @@ def load_parent_down_muter(session: Session) -> Muter | None:
     UNREACHABLE is never muted here either."""
     try:
         from checks.dependencies import down_parents
-        from dutydesk.alerts.model import ParentDownMuter
+        from dutydesk.incidents.alerts.model import ParentDownMuter
     except ImportError:
         return None
     down = down_parents(session)
