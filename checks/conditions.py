@@ -7,6 +7,7 @@ Examples::
     body contains "OK"                body not contains "error"
     json $.state == "up"              json $.items[0].count >= 3  json $.tags contains "prod"
     header Content-Type contains "json"
+    body ~= "version: [0-9]+\\.[0-9]+"     (a regular expression, RE2 syntax: linear time)
 
 A condition is parsed once (``parse_condition``; errors carry the column and the reason) and then
 evaluated many times against a context mapping (``Condition.failure(context)``). A failing
@@ -20,12 +21,15 @@ A subject missing from the context fails the condition with "(unavailable)".
 
 from __future__ import annotations
 
+import functools
 import json as jsonlib
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import re2
 
 from checks.specs import format_duration, parse_duration
 
@@ -45,7 +49,7 @@ COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 _ALLOWED_OPS = {
     "number": (*COMPARISONS, "in", "not in"),
     "duration": COMPARISONS,
-    "text": ("==", "!=", "contains", "not contains", "in", "not in"),
+    "text": ("==", "!=", "contains", "not contains", "in", "not in", "~="),
     "json": (*COMPARISONS, "in", "not in", "contains", "not contains"),
 }
 
@@ -123,7 +127,7 @@ _TOKEN = re.compile(
   | (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
   | (?P<path>\$(?:\[(?:"[^"]*"|'[^']*'|\d+)\]|[^\s()\[])*)
   | (?P<number>-?(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+(?![\w.])|-?\d+(?:\.\d+)?(?![\w.]))
-  | (?P<op>==|!=|<=|>=|<|>)
+  | (?P<op>==|!=|<=|>=|~=|<|>)
   | (?P<punct>[(),])
   | (?P<word>[A-Za-z_][\w.-]*)
     """,
@@ -219,6 +223,10 @@ def parse_condition(text: str) -> Condition:
         )
 
     operands = _read_tuple(p) if op in ("in", "not in") else [_read_literal(p)]
+    if op == "~=":
+        # A pattern keeps its backslashes as written ("v[0-9]+\.[0-9]+"): RE2 reads \" as ".
+        operands = [(Literal("string", token.text[1:-1]) if literal.kind == "string"
+                     else literal, token) for literal, token in operands]
     extra = p.peek()
     if extra is not None:
         raise p.fail(extra, f"unexpected {extra.text!r} after the condition")
@@ -304,6 +312,33 @@ def _check_operand(
         raise p.fail(token, f"{subject} compares text; put the value in quotes")
     if op in ("<", "<=", ">", ">=") and operand.kind not in ("number", "duration"):
         raise p.fail(token, f"{op!r} needs a number")
+    if op == "~=":
+        if len(operand.value) > MAX_PATTERN_LENGTH:
+            raise p.fail(token, f"the regular expression is {len(operand.value)} characters "
+                                f"long; at most {MAX_PATTERN_LENGTH} are allowed")
+        try:
+            compiled_pattern(operand.value)
+        except re2.error as exc:
+            raise p.fail(token, f"invalid regular expression: {_re2_words(exc)}") from None
+
+
+MAX_PATTERN_LENGTH = 512
+"""Longest ``~=`` pattern accepted; RE2 runs in linear time, this bounds its memory."""
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a bad pattern is the user's, reported as a ConditionError
+
+
+@functools.lru_cache(maxsize=1024)
+def compiled_pattern(pattern: str) -> Any:
+    """The RE2 program of ``pattern`` (cached: conditions are evaluated on every run). RE2 has
+    no backtracking, so no pattern can hang a probe on a hostile body ("(a+)+$")."""
+    return re2.compile(pattern, options=_RE2_OPTIONS)
+
+
+def _re2_words(exc: BaseException) -> str:
+    words = exc.args[0] if exc.args else str(exc)
+    return words.decode("utf-8", "replace") if isinstance(words, bytes) else str(words)
 
 
 _PATH_PART = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\[\"([^\"]*)\"\]|\['([^']*)'\]")
@@ -391,6 +426,10 @@ def _apply(op: str, seen: Any, operands: tuple[Literal, ...]) -> tuple[bool, str
         return any(_equal(seen, o) for o in operands), ""
     if op == "not in":
         return not any(_equal(seen, o) for o in operands), ""
+    if op == "~=":
+        if not isinstance(seen, str):
+            return False, "not text"
+        return compiled_pattern(operands[0].value).search(seen) is not None, ""
     if op in ("contains", "not contains"):
         needle = operands[0]
         if isinstance(seen, str):

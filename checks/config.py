@@ -13,6 +13,7 @@ Format::
         interval: 30s            # policy: interval, retry_interval, max_attempts, flap_*
         timeout: 10s             # hard limit of one run (default 30 s)
         parents: [core-sw-1]     # dependencies
+        parent_up_states: [OK, WARNING]  # parents count as up in these states (the default)
         tags: [power]; labels: {rack: A1}; service: Power; impact: 1; urgency: 2
         enabled: true; guard_reference: false; display_name: UPS A; heartbeat_key: ...
     maintenance:
@@ -37,6 +38,7 @@ from typing import Any
 
 import yaml
 
+from checks.dependencies import parse_up_states
 from checks.maintenance import MaintenanceError
 from checks.policy import CheckPolicy
 from checks.probes import build_spec
@@ -49,7 +51,7 @@ CHECK_FIELDS = {
     "name", "display_name", "type", "spec", "group", "interval", "retry_interval",
     "max_attempts", "timeout", "flap_detection", "flap_low_threshold", "flap_high_threshold",
     "flap_history_states", "enabled", "tags", "labels", "service", "impact", "urgency",
-    "guard_reference", "heartbeat_key", "parents",
+    "guard_reference", "heartbeat_key", "parents", "parent_up_states",
 }
 POLICY_FIELDS = ("interval", "retry_interval", "max_attempts", "flap_detection",
                  "flap_low_threshold", "flap_high_threshold", "flap_history_states")
@@ -216,6 +218,9 @@ def validate_check(data: dict[str, Any]) -> CheckConfig:
         "service": str(data.get("service", "") or ""),
         "impact": _level("impact", data.get("impact", 2)),
         "urgency": _level("urgency", data.get("urgency", 2)),
+        # None keeps the default (OK, WARNING), so a file without the field exports unchanged.
+        "parent_up_states": (None if data.get("parent_up_states") is None
+                             else list(parse_up_states(data["parent_up_states"]))),
     }
     group = normalise_group(data["group"]) if data.get("group") else None
     parents = tuple(_strings("parents", data.get("parents", [])))

@@ -32,7 +32,7 @@ from dutydesk.core.db import utcnow
 COMPARED = ("display_name", "type", "spec", "interval", "retry_interval", "max_attempts",
             "timeout", "flap_detection", "flap_low_threshold", "flap_high_threshold",
             "flap_history_states", "enabled", "guard_reference", "tags", "labels", "service",
-            "impact", "urgency")
+            "impact", "urgency", "parent_up_states")
 
 
 @dataclass
@@ -217,7 +217,7 @@ def export(session: Session) -> str:
         entry: dict[str, Any] = {"name": slug}
         for k in COMPARED:
             value = getattr(row, k)
-            if k == "retry_interval" and value is None:
+            if k in ("retry_interval", "parent_up_states") and value is None:
                 continue
             entry[k] = value
         if row.group_id:

@@ -36,7 +36,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from checks.guard import GuardVerdict, assess_poller, guard_result
+from checks.guard import POLLER_OFFLINE, GuardVerdict, guard_result
 from checks.maintenance import MaintenanceWindow, active_window
 from checks.probes import CHECK_TYPES, ProbeContext, build_spec, run_probe
 from checks.probes.heartbeat import heartbeat_result
@@ -311,8 +311,7 @@ class Engine:
         now = self.clock()
         await self._db(self.store.ensure_states, now)
         self._windows = await self._db(self.store.maintenance_windows)
-        references = await self._db(self.store.reference_results)
-        self._verdict = assess_poller(references, now)
+        self._verdict = await self._db(self.store.poller_verdict, now)
 
     # ---- one run ---------------------------------------------------------------------------
 
@@ -376,6 +375,7 @@ class Engine:
             return heartbeat_result(spec, last_ping_at=signals.last_ping_at,
                                     last_start_at=signals.last_start_at,
                                     last_fail_at=signals.last_fail_at,
+                                    last_exit_status=signals.last_exit_status,
                                     created_at=claim.created_at, now=now)
         wants_previous = check_type is not None and check_type.wants_previous
         previous = None
@@ -408,8 +408,11 @@ class Engine:
         now = self.clock()
         windows = self._maintenance(claim)
         in_maintenance = bool(windows) and active_window(windows, now) is not None
+        # While the poller is offline the one problem is the poller's (checks.guard): every
+        # check's flips, the references' too, reach the pipeline muted.
         transition = next_state(claim.state, result, claim.policy, now,
-                                parents_down=claim.parents_down, in_maintenance=in_maintenance)
+                                parents_down=claim.parents_down, in_maintenance=in_maintenance,
+                                muted_by=POLLER_OFFLINE if self._verdict.offline else None)
         policy = claim.policy
         delay = (policy.retry_seconds if transition.state.state_type is StateType.SOFT
                  else policy.interval)

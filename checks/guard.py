@@ -11,12 +11,18 @@ Rules (:func:`assess_poller`):
 
 - A reference target counts as *reachable* when its latest result is OK or WARNING (a slow
   answer is still an answer), as *failed* when CRITICAL or UNKNOWN.
-- Only *fresh* results count: started within ``max_age`` before ``now``. A target without a
+- Only *fresh* results count: started within ``max_age`` before ``now``, or within the
+  target's own ``fresh_for`` (its interval plus its timeout) when that is longer: a reference
+  checked every 5 minutes is fresh for 5 minutes, not 2. A target without a
   fresh result leaves the guard undecided, and an undecided guard never declares the poller
   offline (better a red wall than hiding a real outage on stale evidence).
 - The poller is offline only when at least ``min_targets`` targets are configured, all of them
   have fresh results, and all of them failed. ``min_targets`` defaults to 2: with a single
   reference, that one target's own outage would turn every real CRITICAL into UNKNOWN.
+
+While the poller is offline there is ONE problem, the poller's: the engine marks every
+check's flips ``muted_by="poller_offline"`` (no incident per check), and the incident jobs raise
+a single "poller offline" incident from the same verdict (``dutydesk.incidents.poller``).
 
 Do not pass the reference checks' own results through :func:`guard_result`; they are the
 evidence. Pure: no I/O, ``now`` is passed in.
@@ -32,6 +38,8 @@ from checks.result import Result, Status
 from checks.schedule import ensure_utc
 
 OFFLINE_MESSAGE = "poller offline: all reference targets unreachable"
+#: ``Flip.muted_by`` of the flips judged while the poller is offline.
+POLLER_OFFLINE = "poller_offline"
 _REACHABLE = (Status.OK, Status.WARNING)
 
 
@@ -47,6 +55,8 @@ class GuardVerdict:
     reason: str
     failed: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
+    #: False only while undecided (no fresh evidence): then nothing may change on its account.
+    decided: bool = True
 
 
 def assess_poller(
@@ -55,8 +65,12 @@ def assess_poller(
     *,
     max_age: timedelta = timedelta(minutes=2),
     min_targets: int = 2,
+    fresh_for: Mapping[str, timedelta] | None = None,
 ) -> GuardVerdict:
-    """Decide from the latest result per reference target (``None`` = no result yet)."""
+    """Decide from the latest result per reference target (``None`` = no result yet).
+
+    ``fresh_for`` gives a target a longer freshness than ``max_age`` (its interval and
+    timeout), so a reference checked less often than every ``max_age`` still counts."""
     now = ensure_utc(now, "now")
     if not isinstance(max_age, timedelta) or max_age <= timedelta(0):
         raise GuardError(f"max_age must be a positive timedelta, got {max_age!r}")
@@ -69,11 +83,11 @@ def assess_poller(
             False,
             f"guard off: {len(names)} reference target(s) configured, needs {min_targets}",
         )
-    oldest_fresh = now - max_age
     fresh: dict[str, Result] = {}
     for name in names:
         result = reference_results[name]
-        if result is not None and ensure_utc(result.started_at, name) >= oldest_fresh:
+        allowed = max(max_age, (fresh_for or {}).get(name, max_age))
+        if result is not None and ensure_utc(result.started_at, name) >= now - allowed:
             fresh[name] = result
     missing = tuple(name for name in names if name not in fresh)
     failed = tuple(name for name, r in fresh.items() if r.status not in _REACHABLE)
@@ -92,6 +106,7 @@ def assess_poller(
             f"offline",
             failed,
             missing,
+            decided=False,
         )
     return GuardVerdict(True, f"{OFFLINE_MESSAGE} ({', '.join(failed)})", failed, missing)
 

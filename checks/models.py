@@ -94,6 +94,9 @@ class Check(Base):
     guard_reference: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Push checks: the secret part of /ping/<key>; period and grace live in ``spec``.
     heartbeat_key: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    #: Parent statuses in which this check's parents count as up (``checks.dependencies``);
+    #: NULL means the default, OK and WARNING (Icinga's dependency ``states``).
+    parent_up_states: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -131,6 +134,10 @@ class CheckStateRow(Base):
     last_message: Mapped[str] = mapped_column(Text, default="")
     last_duration: Mapped[float | None] = mapped_column(Float, default=None)
     last_metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: The last result's perfdata kept whole (label, value, uom, warn, crit, min, max) and the
+    #: plugin's long output (lines 2+), for the check page and the API.
+    last_perfdata: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+    last_long_output: Mapped[str | None] = mapped_column(Text, default=None)
     next_due_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -251,3 +258,21 @@ class HeartbeatRow(Base):
     pings: Mapped[int] = mapped_column(Integer, default=0)
     last_source: Mapped[str] = mapped_column(String(100), default="")
     last_body: Mapped[str] = mapped_column(String(1000), default="")
+    #: The exit status the job reported with /ping/<key>/<exit-status> (0 success).
+    last_exit_status: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class HeartbeatLogRow(Base):
+    """What a cron job reported, newest kept (``HEARTBEAT_LOG_KEEP`` per check): pings, exit
+    statuses, and /ping/<key>/log lines that change nothing but are there to read."""
+
+    __tablename__ = "heartbeat_log"
+    __table_args__ = (Index("ix_heartbeat_log_check_at", "check_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    check_id: Mapped[int] = mapped_column(ForeignKey("checks.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(10))  # success, fail, start, log
+    exit_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    body: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(100), default="")

@@ -149,6 +149,27 @@ def _split_perfdata(text: str) -> list[str]:
     return raws
 
 
+#: UOM -> (base unit, factor), as Icinga 2 reads them: times to seconds, sizes to bytes (KB is
+#: 1000 B, KiB 1024 B), "%" a percentage and "c" a continuous counter.
+BASE_UNITS: dict[str, tuple[str, float]] = {
+    "s": ("seconds", 1.0), "ms": ("seconds", 1e-3), "us": ("seconds", 1e-6),
+    "ns": ("seconds", 1e-9), "m": ("seconds", 60.0), "h": ("seconds", 3600.0),
+    "d": ("seconds", 86400.0),
+    "B": ("bytes", 1.0), "KB": ("bytes", 1e3), "kB": ("bytes", 1e3), "MB": ("bytes", 1e6),
+    "GB": ("bytes", 1e9), "TB": ("bytes", 1e12), "PB": ("bytes", 1e15),
+    "KiB": ("bytes", 1024.0), "MiB": ("bytes", 1024.0 ** 2), "GiB": ("bytes", 1024.0 ** 3),
+    "TiB": ("bytes", 1024.0 ** 4),
+    "%": ("percent", 1.0), "c": ("counter", 1.0),
+}
+
+
+def base_value(datum: PerfDatum) -> tuple[float, str]:
+    """The datum's value in its base unit and that unit's name ("seconds", "bytes",
+    "percent", "counter"; "" when the UOM says nothing we know: the value as given)."""
+    unit, factor = BASE_UNITS.get(datum.uom, ("", 1.0))
+    return datum.value * factor, unit
+
+
 def parse_perfdatum(raw: str) -> PerfDatum:
     """Parse one ``'label'=value[UOM];warn;crit;min;max`` item; raise ``PerfdataError``."""
     if raw.startswith("'"):
@@ -167,7 +188,12 @@ def parse_perfdatum(raw: str) -> PerfDatum:
         raise PerfdataError(f"perfdata {raw!r}: empty label")
     fields = rest.split(";")
     match = _VALUE.match(fields[0])
-    if match is None:
+    if fields[0] == "U":  # the guidelines' "value could not be determined"
+        match = None
+        unknown = True
+    else:
+        unknown = False
+    if match is None and not unknown:
         raise PerfdataError(f"perfdata {raw!r}: value {fields[0]!r} is not a number")
     if len(fields) > 5:
         raise PerfdataError(f"perfdata {raw!r}: more than 5 ';'-separated fields")
@@ -185,7 +211,8 @@ def parse_perfdatum(raw: str) -> PerfDatum:
     except ValueError:
         raise PerfdataError(f"perfdata {raw!r}: min/max must be numbers") from None
     return PerfDatum(
-        label=label, value=float(match.group(1)), uom=match.group(2) or "",
+        label=label, value=math.nan if match is None else float(match.group(1)),
+        uom="" if match is None else match.group(2) or "",
         warn=warn, crit=crit, min=minimum, max=maximum,
     )
 

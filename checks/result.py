@@ -7,8 +7,10 @@ and whose message says why, in words a duty engineer understands at 3 a.m.
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 class Status(enum.IntEnum):
@@ -53,6 +55,12 @@ class PerfDatum:
     min: float | None = None
     max: float | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly: every field as the plugin gave it (an unknown value "U" is None)."""
+        return {"label": self.label, "value": None if math.isnan(self.value) else self.value,
+                "uom": self.uom, "warn": self.warn, "crit": self.crit, "min": self.min,
+                "max": self.max}
+
 
 @dataclass(frozen=True, slots=True)
 class Result:
@@ -60,7 +68,8 @@ class Result:
 
     ``started_at`` is timezone-aware UTC; ``duration`` is in seconds; ``metrics`` holds named
     numeric observations (e.g. ``{"status_code": 200, "response_time": 0.042}``), and
-    ``perfdata`` the parsed plugin performance data when the probe produced any.
+    ``perfdata`` the parsed plugin performance data when the probe produced any, and
+    ``long_output`` a plugin's long text (its output lines 2+).
     """
 
     status: Status
@@ -69,6 +78,7 @@ class Result:
     duration: float = 0.0
     metrics: dict[str, float] = field(default_factory=dict)
     perfdata: tuple[PerfDatum, ...] = ()
+    long_output: str = ""
 
     def __post_init__(self) -> None:
         if self.started_at.tzinfo is None or self.started_at.utcoffset() is None:

@@ -48,7 +48,9 @@ Maintenance (``in_maintenance=True``)
     Nothing is suppressed: state changes and flips are recorded as usual, but every event emitted
     while the check is in maintenance carries ``muted_by="maintenance"`` so the alert pipeline
     records it without notifying and the wall shows "maintenance". ``maintenance_ended`` is not
-    muted; the pipeline may re-notify a problem that is still HARD when maintenance ends.
+    muted. A problem the pipeline muted is *held* there and raised exactly once when the window
+    is over and the check is still HARD non-OK ("was failing during maintenance since 02:10",
+    see ``dutydesk.incidents.held``): one rule for maintenance, silences and parents.
 
 Stale and repeated results
     A result that started before the previous one (a slow run finishing after a newer run), or at
@@ -338,12 +340,15 @@ def next_state(
     *,
     parents_down: bool = False,
     in_maintenance: bool = False,
+    muted_by: str | None = None,
 ) -> Transition:
     """Judge one probe ``result`` against the previous state; see the module docstring.
 
     ``now`` (timezone-aware) is when the result is judged and stamps the flips; ``parents_down``
     says whether any parent of the check is in a HARD problem; ``in_maintenance`` whether a
-    maintenance window is active for the check at ``now``. Pure: no I/O, no clock.
+    maintenance window is active for the check at ``now``; ``muted_by`` names another reason
+    the pipeline must not notify these flips (``"poller_offline"``, see :mod:`checks.guard`;
+    maintenance wins when both apply). Pure: no I/O, no clock.
     """
     now = ensure_utc(now, "now")
     started = ensure_utc(result.started_at, "result.started_at")
@@ -371,7 +376,7 @@ def next_state(
         prev.flapping, percent, policy.flap_low_threshold, policy.flap_high_threshold
     )
     reachable = not parents_down
-    muted_by = MAINTENANCE if in_maintenance else None
+    muted_by = MAINTENANCE if in_maintenance else muted_by
 
     state = CheckState(
         status=new_status,

@@ -26,10 +26,11 @@ from typing import Any
 from sqlalchemy import Row, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from checks.dependencies import down_parents, parent_is_down
+from checks.guard import GuardVerdict, assess_poller
 from checks.maintenance import MaintenanceError, MaintenanceWindow
 from checks.models import (
     Check,
-    CheckDependency,
     CheckGroup,
     CheckStateRow,
     HeartbeatRow,
@@ -39,7 +40,7 @@ from checks.policy import CheckPolicy
 from checks.result import Result, Status
 from checks.rollups import prune, roll_up, trim_results, upsert_minutes
 from checks.schedule import next_due
-from checks.state import CheckState, StateError, StateType, Transition
+from checks.state import CheckState, StateError, Transition
 from checks.store_sql import (
     CLAIM,
     INSERT_FLIP,
@@ -110,6 +111,7 @@ class Signals:
     last_ping_at: datetime | None
     last_start_at: datetime | None
     last_fail_at: datetime | None
+    last_exit_status: int | None = None
 
 
 def _state_of(data: dict[str, Any] | None) -> CheckState:
@@ -119,11 +121,6 @@ def _state_of(data: dict[str, Any] | None) -> CheckState:
         return CheckState.from_dict(data)
     except StateError:
         return CheckState.initial()  # a corrupt state must not stop the check from running
-
-
-def parent_is_down(state_type: str | None, last_status: str | None) -> bool:
-    """A parent counts as down while its problem is confirmed (HARD, not OK)."""
-    return state_type == StateType.HARD.value and last_status not in (None, Status.OK.name)
 
 
 class CheckStore:
@@ -304,35 +301,15 @@ class CheckStore:
         return released
 
     def _parents_down(self, s: Any, check_ids: list[int]) -> dict[int, bool]:
-        if not check_ids:
-            return {}
-        rows = s.execute(
-            select(CheckDependency.child_id, CheckStateRow.state_type, CheckStateRow.last_status)
-            .join(CheckStateRow, CheckStateRow.check_id == CheckDependency.parent_id)
-            .where(CheckDependency.child_id.in_(check_ids))
-        ).all()
-        down: dict[int, bool] = {}
-        for child, state_type, last_status in rows:
-            if parent_is_down(state_type, last_status):
-                down[child] = True
-        return down
+        # The one definition of "parent is down" (checks.dependencies), as the pipeline's muter.
+        return {child: True for child in down_parents(s, check_ids)}
 
     # ---- context the engine refreshes now and then -----------------------------------------
 
-    def reference_results(self) -> dict[str, Result | None]:
-        """Latest result of each probe-guard reference check (``None`` if it never ran)."""
+    def poller_verdict(self, now: datetime) -> GuardVerdict:
+        """The probe guard's verdict from the reference checks' latest results."""
         with self.db.session() as s:
-            rows = s.execute(
-                select(Check.slug, CheckStateRow.last_status, CheckStateRow.last_message,
-                       CheckStateRow.last_result_at)
-                .outerjoin(CheckStateRow, CheckStateRow.check_id == Check.id)
-                .where(Check.guard_reference.is_(True), Check.enabled.is_(True))
-            ).all()
-        out: dict[str, Result | None] = {}
-        for slug, status, message, at in rows:
-            out[slug] = (None if status is None or at is None
-                         else Result(Status[status], message or "", at))
-        return out
+            return poller_verdict(s, now)
 
     def maintenance_windows(self) -> tuple[dict[int, list[MaintenanceWindow]],
                                            dict[int, list[MaintenanceWindow]],
@@ -360,7 +337,8 @@ class CheckStore:
             row = s.get(HeartbeatRow, check_id)
         if row is None:
             return Signals(None, None, None)
-        return Signals(row.last_ping_at, row.last_start_at, row.last_fail_at)
+        return Signals(row.last_ping_at, row.last_start_at, row.last_fail_at,
+                       row.last_exit_status)
 
     # ---- writing ---------------------------------------------------------------------------
 
@@ -438,6 +416,26 @@ class CheckStore:
         return prune(self.db, now, self.keep_results)
 
 
+def poller_verdict(session: Any, now: datetime) -> GuardVerdict:
+    """The probe guard's verdict (:func:`checks.guard.assess_poller`) from the latest result of
+    each enabled reference check, each fresh for its own interval and timeout; read by the
+    engine (to rewrite and mute) and by the incident jobs (the one "poller offline" incident).
+    """
+    rows = session.execute(
+        select(Check.slug, Check.interval, Check.timeout, CheckStateRow.last_status,
+               CheckStateRow.last_message, CheckStateRow.last_result_at)
+        .outerjoin(CheckStateRow, CheckStateRow.check_id == Check.id)
+        .where(Check.guard_reference.is_(True), Check.enabled.is_(True))
+    ).all()
+    results: dict[str, Result | None] = {}
+    fresh_for: dict[str, timedelta] = {}
+    for slug, interval, timeout, status, message, at in rows:
+        results[slug] = (None if status is None or at is None
+                         else Result(Status[status], message or "", at))
+        fresh_for[slug] = timedelta(seconds=float(interval) + float(timeout))
+    return assess_poller(results, now, fresh_for=fresh_for)
+
+
 def _insert(db: Database) -> Any:
     return postgresql.insert if db.dialect == "postgresql" else sqlite.insert
 
@@ -459,4 +457,5 @@ __all__ = [
     "WriteReport",
     "parent_is_down",
     "policy_of",
+    "poller_verdict",
 ]

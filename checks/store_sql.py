@@ -44,7 +44,10 @@ _STATE_COMMON = {"next_due_at": utc_param("b_next_due"), "version": bindparam("b
                  "updated_at": utc_param("b_updated")}
 _STATE_FIELDS = ("state", "status", "state_type", "attempt", "flapping", "in_maintenance",
                  "last_result_at", "last_status", "last_message", "last_duration",
-                 "last_metrics")
+                 "last_metrics", "last_perfdata", "last_long_output")
+#: Bounds of what one result keeps for the check page: perfdata items and long output.
+MAX_PERFDATA_ITEMS = 50
+MAX_LONG_OUTPUT = 8000
 WRITE_STALE = (
     update(STATES)
     .where(STATES.c.check_id == bindparam("b_id"), STATES.c.version == bindparam("b_version"))
@@ -96,5 +99,7 @@ def state_params(outcome: Outcome) -> dict[str, Any]:
             b_last_result_at=result.started_at, b_last_status=STATUS_NAME[result.status],
             b_last_message=result.message[:2000], b_last_duration=result.duration,
             b_last_metrics=dict(result.metrics),
+            b_last_perfdata=[p.to_dict() for p in result.perfdata[:MAX_PERFDATA_ITEMS]] or None,
+            b_last_long_output=result.long_output[:MAX_LONG_OUTPUT] or None,
         )
     return params

@@ -165,6 +165,13 @@ FLIP_KIND: Labels = {
     FlipKind.MAINTENANCE_STARTED: lazy_gettext("Maintenance started"),
     FlipKind.MAINTENANCE_ENDED: lazy_gettext("Maintenance ended"),
 }
+#: What a cron job's ping said (/ping/<key>, /start, /fail, /<exit-status>, /log).
+PING_KIND: Labels = {
+    "success": lazy_gettext("Success"),
+    "fail": lazy_gettext("Failure"),
+    "start": lazy_gettext("Started"),
+    "log": lazy_gettext("Log"),
+}
 #: A maintenance window's kind.
 MAINTENANCE_KIND: Labels = dict(zip(MAINTENANCE_KINDS, (
     lazy_gettext("one-off"),
@@ -206,6 +213,7 @@ VOCABULARIES: dict[str, Labels] = {
     "alert_source": ALERT_SOURCE,
     "state_type": STATE_TYPE,
     "flip_kind": FLIP_KIND,
+    "ping_kind": PING_KIND,
     "maintenance_kind": MAINTENANCE_KIND,
     "weekday": WEEKDAY,
 }

@@ -1,6 +1,7 @@
 """DNS check with dnspython's asyncio resolver: record type, expected answers, which server.
 
-Answers are compared case-insensitively and without the trailing dot of names; TXT answers
+Answers are compared case-insensitively and without the trailing dot of names; A and AAAA
+answers as addresses (``2001:DB8:0::10`` equals ``2001:db8::10``); TXT answers
 are compared as their joined text (no quotes). By default every expected answer must be among
 the answers (``exact: true`` demands the same set).
 """
@@ -66,6 +67,12 @@ class DnsSpec:
                             f"must be one of {', '.join(RECORD_TYPES)}")
         if spec.exact and not spec.expected:
             raise SpecError("exact", True, "needs a list of expected answers")
+        version = _ADDRESS_VERSION.get(spec.record_type)
+        for i, item in enumerate(spec.expected):
+            if version is not None and _address(item, version) is None:
+                raise SpecError(f"expected[{i}]", item,
+                                f"is not an IPv{version} address (record type "
+                                f"{spec.record_type})")
         return spec
 
     def to_dict(self) -> dict:
@@ -76,8 +83,25 @@ class DnsSpec:
         }
 
 
-def normalize_answer(text: str) -> str:
-    """Canonical form for comparing answers: lower case, no trailing dot, no TXT quotes."""
+_ADDRESS_VERSION = {"A": 4, "AAAA": 6}
+
+
+def _address(text: str, version: int) -> str | None:
+    try:
+        address = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+    return address.compressed if address.version == version else None
+
+
+def normalize_answer(text: str, record_type: str = "") -> str:
+    """Canonical form for comparing answers: lower case, no trailing dot, no TXT quotes; A and
+    AAAA answers as addresses (``2001:DB8:0::10`` and ``2001:db8::10`` are one address)."""
+    version = _ADDRESS_VERSION.get(record_type.upper())
+    if version is not None:
+        address = _address(text, version)
+        if address is not None:
+            return address
     cleaned = text.strip()
     if len(cleaned) >= 2 and cleaned[0] == cleaned[-1] == '"':
         cleaned = cleaned[1:-1]
@@ -132,8 +156,8 @@ async def probe(spec: DnsSpec, now: datetime, ctx: ProbeContext | None = None) -
     response_time = watch.elapsed()
     # sorted: an RRset has no order, and a stable message keeps alert dedup stable too
     answers = tuple(sorted(_answer_text(rdata) for rdata in answer))
-    seen = {normalize_answer(a) for a in answers}
-    wanted = {normalize_answer(e) for e in spec.expected}
+    seen = {normalize_answer(a, spec.record_type) for a in answers}
+    wanted = {normalize_answer(e, spec.record_type) for e in spec.expected}
     shown = ", ".join(answers) if len(answers) <= 5 else ", ".join(answers[:5]) + ", …"
     metrics = {"response_time": response_time, "answers": len(answers)}
     missing = sorted(wanted - seen)

@@ -58,11 +58,13 @@ def judge_heartbeat(
     last_fail_at: datetime | None,
     created_at: datetime,
     now: datetime,
+    last_exit_status: int | None = None,
 ) -> Result:
     """Judge a push check's freshness at ``now`` from the times of its last signals.
 
     ``last_ping_at`` is the last success ping, ``last_start_at`` the last /start, and
-    ``last_fail_at`` the last /fail. All datetimes must be timezone-aware.
+    ``last_fail_at`` the last /fail (or non-zero exit status, ``last_exit_status``, which the
+    message then names). All datetimes must be timezone-aware.
     """
     for name, value in (("last_ping_at", last_ping_at), ("last_start_at", last_start_at),
                         ("last_fail_at", last_fail_at), ("created_at", created_at),
@@ -83,8 +85,9 @@ def judge_heartbeat(
         return Result(status=status, message=message, started_at=now, metrics=metrics)
 
     if last_fail_at is not None and (last_ping_at is None or last_fail_at > last_ping_at):
-        return result(Status.CRITICAL,
-                      f"the job reported a failure {_words(_secs(now, last_fail_at))} ago")
+        code = f" (exit status {last_exit_status})" if last_exit_status else ""
+        return result(Status.CRITICAL, f"the job reported a failure{code} "
+                                       f"{_words(_secs(now, last_fail_at))} ago")
 
     baseline = last_ping_at if last_ping_at is not None else created_at
     ping_deadline = baseline + period + grace
@@ -122,9 +125,11 @@ def heartbeat_result(
     last_fail_at: datetime | None,
     created_at: datetime,
     now: datetime,
+    last_exit_status: int | None = None,
 ) -> Result:
     """``judge_heartbeat`` with the period and grace of a ``HeartbeatSpec``."""
     return judge_heartbeat(
         timedelta(seconds=spec.period), timedelta(seconds=spec.grace),
         last_ping_at, last_start_at, last_fail_at, created_at, now,
+        last_exit_status=last_exit_status,
     )

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
+from typing import Any
 
 from yarl import URL
 
@@ -257,9 +258,15 @@ async def probe(spec: HttpSpec, now: datetime, ctx: ProbeContext | None = None) 
     }
     if any(cond.uses_json for cond in conditions):
         context["json"] = _parse_json(text)
-    failures = evaluate_conditions(conditions, context)
+    failures, unjudged = judge_conditions(conditions, context, cut=response.truncated)
     if failures:
         return make_result(Status.CRITICAL, "; ".join(failures), now, watch, **metrics)
+    if unjudged:
+        return make_result(
+            Status.UNKNOWN,
+            f"the body is longer than max_body_bytes ({spec.max_body_bytes:,} bytes) and was "
+            f"cut there, so {'; '.join(unjudged)} could not be judged (raise max_body_bytes)",
+            now, watch, **metrics)
     summary = f"{_status_words(code)} in {format_duration(response_time)}"
     if spec.warn_response_time is not None and response_time >= spec.warn_response_time:
         return make_result(
@@ -303,6 +310,31 @@ async def _fetch(spec: HttpSpec, ctx: ProbeContext) -> Response:
         if (response.status == 303 and method != "HEAD") or (
                 response.status in (301, 302) and method == "POST"):
             method, body = "GET", None
+
+
+def judge_conditions(conditions: tuple[Condition, ...], context: dict[str, Any], *,
+                     cut: bool) -> tuple[list[str], list[str]]:
+    """The failures, and the conditions that could not be judged because the body was cut at
+    ``max_body_bytes``. On a cut body only what the first part already settles counts: a text
+    found (``contains``, ``~=``) holds, a forbidden text found (``not contains``) fails; the
+    rest of the body and JSON conditions are unjudged: never a false OK from the missing tail.
+    """
+    if not cut:
+        return evaluate_conditions(conditions, context), []
+    failures: list[str] = []
+    unjudged: list[str] = []
+    for condition in conditions:
+        failure = condition.failure(context)
+        if condition.subject in ("body", "json"):
+            settled = condition.subject == "body" and (
+                (failure is None and condition.op in ("contains", "~="))
+                or (failure is not None and condition.op == "not contains"))
+            if not settled:
+                unjudged.append(condition.text)
+                continue
+        if failure is not None:
+            failures.append(failure)
+    return failures, unjudged
 
 
 def _decode(body: bytes, charset: str) -> str:

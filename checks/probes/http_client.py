@@ -49,12 +49,14 @@ class InvalidURL(HttpError):
 @dataclass(frozen=True, slots=True)
 class Response:
     """One complete response. ``body`` is at most the requested limit, decoded from gzip or
-    deflate when the server sent it so; ``peer_cert_der`` is the server certificate (https)."""
+    deflate when the server sent it so; ``peer_cert_der`` is the server certificate (https).
+    ``truncated`` says the server sent more than the limit (the body is its first part)."""
 
     status: int
     headers: CIMultiDictProxy[str]
     body: bytes
     peer_cert_der: bytes | None
+    truncated: bool = False
 
     @property
     def charset(self) -> str | None:
@@ -121,6 +123,8 @@ class _Exchange(asyncio.Protocol):
         self.status = 0
         self.headers_done = False
         self.full = False  # the body reached the limit: stop reading
+        self.cut = False  # bytes beyond the limit arrived (or were announced) and were dropped
+        self.complete = False
 
     # -- transport side
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -174,12 +178,14 @@ class _Exchange(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         if self.headers_done and not self.full:
             room = self.limit - self.size
+            self.cut = self.cut or len(body) > room
             self.chunks.append(body[:room] if len(body) > room else body)
             self.size += min(len(body), room)
             self.full = self.size >= self.limit
 
     def on_message_complete(self) -> None:
         if self.headers_done:
+            self.complete = True
             self._finish()
 
     # -- outcome
@@ -187,15 +193,22 @@ class _Exchange(asyncio.Protocol):
         if self.done.done():
             return
         body = b"".join(self.chunks)
+        # Stopped at the limit before the message ended, or told it would be longer: cut.
+        cut = self.cut or (self.full and not self.complete) or _longer_than(self.headers,
+                                                                            self.limit)
         encoding = self.headers.get("Content-Encoding", "").strip().lower()
         if encoding in ("gzip", "deflate") and body:
             try:
-                body = _inflate(body, encoding, self.limit)
+                body, inflated_cut = _inflate(body, encoding, self.limit)
             except zlib.error as exc:
-                self._fail(HttpError(f"bad HTTP response (cannot decode {encoding} body: {exc})"))
-                return
+                if not cut:
+                    self._fail(HttpError(
+                        f"bad HTTP response (cannot decode {encoding} body: {exc})"))
+                    return
+                body, inflated_cut = b"", True  # a cut stream cannot be inflated
+            cut = cut or inflated_cut
         self.done.set_result(Response(self.status, CIMultiDictProxy(self.headers), body,
-                                      self.cert))
+                                      self.cert, cut and not self.head_only))
         self.close()
 
     def _fail(self, exc: BaseException) -> None:
@@ -208,14 +221,23 @@ class _Exchange(asyncio.Protocol):
             self.transport.close()
 
 
-def _inflate(body: bytes, encoding: str, limit: int) -> bytes:
+def _inflate(body: bytes, encoding: str, limit: int) -> tuple[bytes, bool]:
+    """The inflated body (at most ``limit`` bytes) and whether more was left beyond it."""
     wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
     try:
-        return zlib.decompressobj(wbits).decompress(body, limit)
+        inflater = zlib.decompressobj(wbits)
+        out = inflater.decompress(body, limit)
     except zlib.error:
         if encoding != "deflate":
             raise
-        return zlib.decompressobj(-zlib.MAX_WBITS).decompress(body, limit)  # raw deflate
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate
+        out = inflater.decompress(body, limit)
+    return out, bool(inflater.unconsumed_tail)
+
+
+def _longer_than(headers: CIMultiDict[str], limit: int) -> bool:
+    length = headers.get("Content-Length", "")
+    return length.strip().isdigit() and int(length) > limit
 
 
 def _parser_words(exc: Exception) -> str:

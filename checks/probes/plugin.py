@@ -7,6 +7,7 @@ A plugin that hangs is killed with its whole process group at ``timeout`` and re
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 import shutil
@@ -141,7 +142,9 @@ async def probe(spec: PluginSpec, now: datetime, ctx: ProbeContext | None = None
     perfdata = parsed.perfdata if parsed is not None else ()
     return Result(
         status=status, message=message, started_at=now, duration=watch.elapsed(),
-        metrics={p.label: p.value for p in perfdata}, perfdata=perfdata,
+        # an unknown value ("U") is kept in perfdata but is no number to chart
+        metrics={p.label: p.value for p in perfdata if not math.isnan(p.value)},
+        perfdata=perfdata, long_output=parsed.long_text if parsed is not None else "",
     )
 
 

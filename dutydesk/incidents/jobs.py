@@ -3,6 +3,8 @@
 - ``process_flips``: claim unprocessed check flips (``UPDATE flips SET processed_at = :now WHERE
   id = :id AND processed_at IS NULL``; only rows where exactly one row changed are ours) and run
   them through the alert pipeline in the same transaction, so a crash never loses or doubles one.
+  Then ``release_held`` raises, once, the muted problems nothing mutes any more, and
+  ``raise_poller_incident`` the one "poller offline" incident (``dutydesk.incidents.poller``).
 - ``run_clocks``: for every open incident, record SLA warnings/breaches, re-trigger expired
   acknowledgements, and page the escalation steps that are due. Each incident is claimed with a
   compare-and-set on ``version`` before anything is written, so several workers share the work.
@@ -26,10 +28,24 @@ from dutydesk.core.db import Database, utcnow
 from dutydesk.incidents.alerts.model import check_alert
 from dutydesk.incidents.escalation import escalation_due
 from dutydesk.incidents.events import ACK_TIMEOUT_REASON
+from dutydesk.incidents.held import (
+    alert_from_json,
+    claim,
+    expired,
+    held_rows,
+    released_alert,
+    still_a_problem,
+)
 from dutydesk.incidents.lifecycle import Action, LifecycleError
 from dutydesk.incidents.models import Incident
 from dutydesk.incidents.paging import page_due_steps, policy_for
-from dutydesk.incidents.pipeline import PipelineMetrics, policy_from_snapshot, process_alerts
+from dutydesk.incidents.pipeline import (
+    PipelineMetrics,
+    load_muters,
+    policy_from_snapshot,
+    process_alerts,
+)
+from dutydesk.incidents.poller import raise_poller_incident
 from dutydesk.incidents.retention import purge_once
 from dutydesk.incidents.sla import sla_events_due
 from dutydesk.incidents.store import act, add_events, timeline
@@ -93,7 +109,60 @@ def process_flips(
             alerts.append(dataclasses.replace(alert, details=details))
         if alerts:
             process_alerts(s, alerts, settings=settings, now=now, metrics=metrics)
+        # In the same transaction: a maintenance_ended flip of this batch releases at once.
+        release_held(s, settings, now=now, metrics=metrics)
+        raise_poller_incident(s, settings, now=now, metrics=metrics)
     return claimed
+
+
+def release_held(
+    session: Session,
+    settings: Settings,
+    *,
+    now: datetime,
+    metrics: PipelineMetrics | None = None,
+) -> int:
+    """Raise, exactly once, each held alert nothing mutes any more (``dutydesk.incidents.held``):
+    maintenance over, silence expired, parent back. A held check alert whose check is no longer
+    in a HARD problem, or an external alert past its end, is dropped instead. Each release is
+    claimed with a compare-and-set DELETE, so several workers never raise one twice. Returns
+    how many alerts were released."""
+    rows = held_rows(session)
+    if not rows:
+        return 0
+    states: dict[int, tuple[str, str | None, bool]] = {}
+    check_ids = [row.check_id for row in rows if row.check_id is not None]
+    from checks.models import CheckStateRow
+
+    if check_ids:
+        states = {
+            check_id: (state_type, last_status, in_maintenance)
+            for check_id, state_type, last_status, in_maintenance in session.execute(
+                select(CheckStateRow.check_id, CheckStateRow.state_type,
+                       CheckStateRow.last_status, CheckStateRow.in_maintenance)
+                .where(CheckStateRow.check_id.in_(check_ids)))
+        }
+    muters = load_muters(session, now)
+    ready = []
+    for row in rows:
+        alert = alert_from_json(row.alert)
+        if alert is None or expired(alert, now):
+            claim(session, row)
+            continue
+        if alert.check_id is not None:
+            state = states.get(alert.check_id)
+            if state is None or not still_a_problem(state[0], state[1]):
+                claim(session, row)  # recovered (or deleted): nothing to raise
+                continue
+            if state[2]:
+                continue  # the engine still sees the check in its maintenance window
+        if any(muter.mutes(alert, now) for muter in muters):
+            continue
+        if claim(session, row):
+            ready.append(released_alert(alert, row.reason, row.since, now, settings.timezone))
+    if ready:
+        process_alerts(session, ready, settings=settings, now=now, metrics=metrics)
+    return len(ready)
 
 
 def run_clocks(

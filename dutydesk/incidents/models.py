@@ -209,3 +209,21 @@ class EscalationPolicyRow(Base):
     ack_timeout_minutes: Mapped[int | None] = mapped_column(default=None)
     is_default: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HeldAlert(Base):
+    """A firing alert the pipeline muted and that has not resolved since (``dutydesk.held``).
+
+    Released exactly once, when no muter mutes it any more (maintenance over, silence expired,
+    parent back): it then goes through the pipeline again with "was failing during ... since".
+    ``alert`` holds what rebuilds the ``Alert``; ``since`` is when it was first muted.
+    """
+
+    __tablename__ = "held_alerts"
+
+    dedup_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    check_id: Mapped[int | None] = mapped_column(default=None)
+    reason: Mapped[str] = mapped_column(String(120))
+    since: Mapped[datetime] = mapped_column()
+    alert: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

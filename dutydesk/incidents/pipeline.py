@@ -1,12 +1,14 @@
 """The alert pipeline, assembled in one place. Read ``process_alerts`` top to bottom:
 
-    record → dedup → mute → incident → route → notify
+    record → dedup → mute → unhold → incident → route → notify
 
 - **record**: every alert as received goes to ``alerts_received`` (audit; muted ones too).
 - **dedup**: within the batch, the last observation of a key wins (``alerts.model.dedup_stage``).
 - **mute**: maintenance (the check engine's own verdict on the flip), silences (stored, with
   matchers and expiry), parent down (a check whose parent is down). Resolved alerts are never
-  muted. Each suppression increments ``dutydesk_alerts_suppressed_total{reason}``.
+  muted. Each suppression increments ``dutydesk_alerts_suppressed_total{reason}``. A muted
+  firing alert is *held* and raised once when nothing mutes it any more
+  (``dutydesk.incidents.held``; the alerts that pass the mute stage are forgotten: **unhold**).
 - **incident**: a firing alert opens an incident or attaches to the open one with the same
   dedup key; a resolved alert auto-resolves it. Opening relies on the UNIQUE ``open_key``: when
   two identical alerts race, the loser's insert fails inside a SAVEPOINT and it attaches.
@@ -32,10 +34,12 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from checks.guard import POLLER_OFFLINE
 from dutydesk.core.config import Settings
 from dutydesk.incidents.alerts.matchers import MatcherError, Silence, SilenceError, SilenceMuter
 from dutydesk.incidents.alerts.model import Alert, Muter, dedup_stage, mute_stage, run_pipeline
 from dutydesk.incidents.events import EventKind, IncidentEvent
+from dutydesk.incidents.held import forget, hold
 from dutydesk.incidents.lifecycle import LifecycleError, open_incident
 from dutydesk.incidents.models import AlertReceived, Incident, IncidentEventRow, SilenceRow
 from dutydesk.incidents.paging import (
@@ -148,6 +152,7 @@ class ShellContext:
     opened: list[Incident] = field(default_factory=list)
     opened_events: dict[int, list[IncidentEvent]] = field(default_factory=dict)
     plans: dict[int, list[PagePlan]] = field(default_factory=dict)
+    held: list[tuple[Alert, str]] = field(default_factory=list)
     _paging: PagingCache | None = None
 
     @property
@@ -174,11 +179,14 @@ def process_alerts(
         record_stage(raw or {}),
         dedup_stage,
         mute_stage(load_muters(session, now), on_muted=lambda a, r: _count_muted(ctx, a, r)),
+        unhold_stage,
         incident_stage,
         route_stage,
         notify_stage,
     ]
     run_pipeline(stages, alerts, ctx)
+    # Muted problems are held, so they are raised once when nothing mutes them any more.
+    hold(session, ctx.held, now)
     # The audit rows go in last, in one multi-row INSERT, with their incident already known
     # (inserting them first would cost an UPDATE per row once the incident stage ran).
     records = [row for rows in ctx.received.values() for row in rows]
@@ -225,6 +233,10 @@ def _alert_raw(alert: Alert) -> dict[str, Any]:
 
 def _count_muted(ctx: ShellContext, alert: Alert, reason: str) -> None:
     ctx.result.muted.append((alert.dedup_key, reason))
+    if alert.firing and reason != POLLER_OFFLINE:
+        # Not held while the poller is offline: the check's first real result afterwards
+        # settles it (a changed or recovery flip), and the poller has its own incident.
+        ctx.held.append((alert, reason))
     for row in ctx.received.get(alert.dedup_key, []):
         row["muted_reason"] = reason[:120]
     if ctx.metrics is not None:
@@ -267,28 +279,28 @@ def load_muters(session: Session, now: datetime) -> list[Muter]:
 
 
 def load_parent_down_muter(session: Session) -> Muter | None:
-    """``ParentDownMuter`` from the check engine's dependencies and states, once they exist."""
+    """``ParentDownMuter`` from the check engine's dependencies and states, once they exist.
+
+    "Down" is the check engine's own definition (``checks.dependencies``: HARD and not one of
+    the child's up states, OK and WARNING by default), so a check the engine does not mark
+    UNREACHABLE is never muted here either."""
     try:
-        from checks.models import CheckDependency, CheckStateRow
+        from checks.dependencies import down_parents
         from dutydesk.incidents.alerts.model import ParentDownMuter
     except ImportError:
         return None
-    parents: dict[int, list[int]] = {}
-    for child_id, parent_id in session.execute(
-        select(CheckDependency.child_id, CheckDependency.parent_id)
-    ):
-        parents.setdefault(child_id, []).append(parent_id)
-    if not parents:
+    down = down_parents(session)
+    if not down:
         return None
-    down = frozenset(
-        session.scalars(
-            select(CheckStateRow.check_id).where(
-                CheckStateRow.status.in_(("CRITICAL", "UNKNOWN")),
-                CheckStateRow.state_type == "HARD",
-            )
-        )
-    )
-    return ParentDownMuter(parents=parents, down=down)
+    return ParentDownMuter(parents=down,
+                           down=frozenset(p for parents in down.values() for p in parents))
+
+
+def unhold_stage(alerts: list[Alert], ctx: ShellContext) -> list[Alert]:
+    """What passed the mute stage is no longer held: a recovery ends the problem, and a problem
+    alerting on its own needs no release (``dutydesk.incidents.held``)."""
+    forget(ctx.session, [alert.dedup_key for alert in alerts])
+    return alerts
 
 
 def incident_stage(alerts: list[Alert], ctx: ShellContext) -> list[Alert]:

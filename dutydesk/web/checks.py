@@ -13,7 +13,13 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from checks.maintenance import MaintenanceError, next_occurrences
-from checks.models import Check, CheckGroup, CheckStateRow, MaintenanceWindowRow
+from checks.models import (
+    Check,
+    CheckGroup,
+    CheckStateRow,
+    HeartbeatLogRow,
+    MaintenanceWindowRow,
+)
 from checks.probes import CHECK_TYPES
 from checks.queries import (
     STATE_FILTERS,
@@ -100,8 +106,13 @@ def check_page(check_id: int) -> Any:
         others = [(cid, slug) for cid, slug in s.execute(select(Check.id, Check.slug)
                                                          .order_by(Check.slug))
                   if cid not in linked]
+    pings = []
+    if detail.check.type == "heartbeat":  # what the cron job said lately (pings, exit, log)
+        pings = list(s.scalars(select(HeartbeatLogRow)
+                               .where(HeartbeatLogRow.check_id == check_id)
+                               .order_by(HeartbeatLogRow.id.desc()).limit(20)))
     return render_template(
-        "checks/detail.html", d=detail, check=detail.check, state=detail.state,
+        "checks/detail.html", d=detail, check=detail.check, state=detail.state, pings=pings,
         spark=sparkline(samples), uptime=uptime_from_rollups(detail.rollups, now),
         flap_percent=flap_percent, since=datetime.fromisoformat(since) if since else None,
         windows=[(w, path, window_timing(w, now)) for w, path in detail.windows],

@@ -1,12 +1,13 @@
 """Check engine over HTTP: the JSON API (/api/v1/checks, /api/v1/flips) and the heartbeat
-endpoints (/ping/<key>, /ping/<key>/start, /ping/<key>/fail; no auth, CSRF-exempt)."""
+endpoints (/ping/<key>, /ping/<key>/start, /ping/<key>/fail, /ping/<key>/<exit-status>,
+/ping/<key>/log; no auth, CSRF-exempt)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Blueprint, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from checks.models import (
     Check,
@@ -14,6 +15,7 @@ from checks.models import (
     CheckResultRow,
     CheckStateRow,
     FlipRow,
+    HeartbeatLogRow,
     HeartbeatRow,
 )
 from dutydesk.context import db_session, require_role
@@ -40,6 +42,8 @@ def check_as_dict(check: Check, state: CheckStateRow | None, group: str | None) 
             "flapping": state.flapping, "in_maintenance": state.in_maintenance,
             "last_status": state.last_status, "last_message": state.last_message,
             "last_duration": state.last_duration,
+            "long_output": state.last_long_output or "",
+            "perfdata": list(state.last_perfdata or []),
             "last_result_at": state.last_result_at.isoformat() if state.last_result_at else None,
             "next_due_at": state.next_due_at.isoformat(),
         },
@@ -147,29 +151,71 @@ def flips_list() -> Any:
     return page_response(result, [flip_as_dict(f) for f in result.items])
 
 
+#: What a ping keeps of its body (a cron job's output tail), and the most it accepts at all.
+PING_BODY_KEPT = 10_000
+PING_BODY_MAX = 100_000
+#: Pings and log lines kept per check (older ones are deleted as new ones come).
+HEARTBEAT_LOG_KEEP = 100
+
+
 @ping_bp.route("/ping/<key>", methods=["GET", "POST"], defaults={"signal": "success"})
-@ping_bp.route("/ping/<key>/<any(start, fail):signal>", methods=["GET", "POST"])
-def ping(key: str, signal: str) -> Any:
-    """Record a heartbeat signal and make the check due now, so it turns OK at once."""
+@ping_bp.route("/ping/<key>/<any(start, fail, log):signal>", methods=["GET", "POST"])
+@ping_bp.route("/ping/<key>/<int:exit_status>", methods=["GET", "POST"],
+               defaults={"signal": "exit"})
+def ping(key: str, signal: str, exit_status: int | None = None) -> Any:
+    """Record a heartbeat signal and make the check due now, so it turns OK (or CRITICAL) at
+    once. As healthchecks.io: ``/ping/<key>/<exit-status>`` reports a job's exit status (0
+    success, 1-255 failure with that status) and ``/ping/<key>/log`` only records its body as a
+    log entry, changing nothing. A body is kept up to ``PING_BODY_KEPT`` characters."""
+    if request.content_length is not None and request.content_length > PING_BODY_MAX:
+        return (f"ping body too large: at most {PING_BODY_MAX} bytes\n", 413,
+                {"Content-Type": "text/plain"})
+    if exit_status is not None and not 0 <= exit_status <= 255:
+        return ("exit status must be 0-255\n", 400, {"Content-Type": "text/plain"})
     s = db_session()
     check = s.scalar(select(Check).where(Check.heartbeat_key == key))
     if check is None:
         return "not found\n", 404, {"Content-Type": "text/plain"}
     now = utcnow()
+    body = (request.get_data(cache=False)[:PING_BODY_MAX].decode("utf-8", "replace")
+            [:PING_BODY_KEPT] if request.method == "POST" else "")
+    source = (request.remote_addr or "")[:100]
+    if signal == "exit":
+        signal = "success" if exit_status == 0 else "fail"
+    s.add(HeartbeatLogRow(check_id=check.id, at=now, kind=signal, exit_status=exit_status,
+                          body=body, source=source))
+    _trim_log(s, check.id)
+    if signal == "log":  # a line to read on the check page; the check's state is untouched
+        s.commit()
+        return "OK\n", 200, {"Content-Type": "text/plain"}
     row = s.get(HeartbeatRow, check.id)
     if row is None:
         row = HeartbeatRow(check_id=check.id, pings=0)
         s.add(row)
     field = {"success": "last_ping_at", "start": "last_start_at", "fail": "last_fail_at"}[signal]
     setattr(row, field, now)
+    if signal != "start":
+        row.last_exit_status = exit_status if exit_status is not None else (
+            0 if signal == "success" else None)
     row.pings = (row.pings or 0) + 1
-    row.last_source = (request.remote_addr or "")[:100]
-    row.last_body = request.get_data(as_text=True)[:1000] if request.method == "POST" else ""
+    row.last_source = source
+    row.last_body = body[:1000]
     state = s.get(CheckStateRow, check.id)
     if state is not None:
         state.next_due_at = now
     s.commit()
     return "OK\n", 200, {"Content-Type": "text/plain"}
+
+
+def _trim_log(s: Any, check_id: int) -> None:
+    """Keep the newest ``HEARTBEAT_LOG_KEEP`` entries of the check (bounded history)."""
+    s.flush()
+    oldest_kept = s.scalar(
+        select(HeartbeatLogRow.id).where(HeartbeatLogRow.check_id == check_id)
+        .order_by(HeartbeatLogRow.id.desc()).offset(HEARTBEAT_LOG_KEEP - 1).limit(1))
+    if oldest_kept is not None:
+        s.execute(delete(HeartbeatLogRow).where(HeartbeatLogRow.check_id == check_id,
+                                                HeartbeatLogRow.id < oldest_kept))
 
 
 def register_check_blueprints(app: Any, csrf: Any) -> None:

@@ -21,6 +21,7 @@ from werkzeug.datastructures import MultiDict
 
 from checks.config import normalise_group, validate_check, validate_window
 from checks.config_db import ensure_group
+from checks.dependencies import DEFAULT_PARENT_UP_STATES
 from checks.models import (
     Check,
     CheckDependency,
@@ -95,6 +96,8 @@ def check_form_data(form: MultiDict[str, str], existing: Check | None = None) ->
         "impact": _int_or_text(form.get("impact", "") or "2"),
         "urgency": _int_or_text(form.get("urgency", "") or "2"),
     }
+    if "parent_up_states" in form:
+        data["parent_up_states"] = form.getlist("parent_up_states")
     if form.get("retry_interval", "").strip():
         data["retry_interval"] = _seconds_or_text(form["retry_interval"])
     if form.get("group", "").strip():
@@ -112,7 +115,7 @@ def _form_values(check: Check | None, group: str | None) -> dict[str, Any]:
     if check is None:
         return {"type": "http", "interval": "60", "max_attempts": "3", "timeout": "30",
                 "enabled": True, "flap_detection": True, "impact": "2", "urgency": "2",
-                "spec": "url: https://\n"}
+                "spec": "url: https://\n", "parent_up_states": DEFAULT_PARENT_UP_STATES}
     return {
         "name": check.slug, "display_name": check.display_name, "type": check.type,
         "group": group or "", "spec": yaml.safe_dump(check.spec, sort_keys=False,
@@ -122,6 +125,7 @@ def _form_values(check: Check | None, group: str | None) -> dict[str, Any]:
         "timeout": f"{check.timeout:g}", "enabled": check.enabled,
         "flap_detection": check.flap_detection, "tags": ", ".join(check.tags),
         "service": check.service, "impact": str(check.impact), "urgency": str(check.urgency),
+        "parent_up_states": tuple(check.parent_up_states or DEFAULT_PARENT_UP_STATES),
     }
 
 

@@ -3,7 +3,9 @@
 The web process never runs probes, so it cannot keep gauges up to date itself; instead a custom
 collector reads the current state of every check in ONE query per scrape (plus one count of
 unprocessed flips). Names follow blackbox_exporter where one exists (``probe_success``,
-``probe_duration_seconds``) and the ``dutydesk_`` namespace otherwise.
+``probe_duration_seconds``) and the ``dutydesk_`` namespace otherwise. Plugin perfdata goes
+out in base units (``dutydesk_check_perfdata_seconds``, ``_bytes``, ``_percent``, ``_total``
+for counters, ``_value`` otherwise), labelled by check and perfdata label.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from checks.models import Check, CheckGroup, CheckStateRow, FlipRow
+from checks.nagios import base_value
+from checks.result import PerfDatum
 from dutydesk.core.db import Database
 
 log = logging.getLogger("dutydesk.metrics.checks")
@@ -46,10 +50,53 @@ def _families() -> dict[str, GaugeMetricFamily]:
             labels=["check"]),
         "flapping": GaugeMetricFamily(
             "dutydesk_check_flapping", "1 while the check is flapping", labels=["check"]),
+        **_perfdata_families(),
         "flips": GaugeMetricFamily(
             "dutydesk_flips_unprocessed",
             "State changes written by the engine and not yet taken by the alert pipeline"),
     }
+
+
+PERFDATA_UNITS = ("seconds", "bytes", "percent", "")
+
+
+def _perfdata_families() -> dict[str, Any]:
+    """The plugins' perfdata, one family per base unit (``checks.nagios.base_value``): s, ms,
+    us as seconds; B, KB, MB... as bytes; % as percent; c as a counter; anything else as given.
+    """
+    labels = ["check", "label"]
+    return {
+        "perf_seconds": GaugeMetricFamily(
+            "dutydesk_check_perfdata_seconds", "Plugin perfdata in seconds (s, ms, us)",
+            labels=labels),
+        "perf_bytes": GaugeMetricFamily(
+            "dutydesk_check_perfdata_bytes", "Plugin perfdata in bytes (B, KB, MB, GB, TB)",
+            labels=labels),
+        "perf_percent": GaugeMetricFamily(
+            "dutydesk_check_perfdata_percent", "Plugin perfdata in percent (%)", labels=labels),
+        "perf_counter": CounterMetricFamily(
+            "dutydesk_check_perfdata", "Plugin perfdata counters (c)", labels=labels),
+        "perf_": GaugeMetricFamily(
+            "dutydesk_check_perfdata_value", "Plugin perfdata without a known unit, as given",
+            labels=labels),
+    }
+
+
+def add_perfdata(families: dict[str, Any], slug: str, perfdata: list[Any] | None) -> None:
+    """Add one check's stored perfdata to the families (unknown "U" values are left out)."""
+    seen: set[str] = set()
+    for item in perfdata or ():
+        try:
+            datum = PerfDatum(label=str(item["label"]), value=float(item["value"]),
+                              uom=str(item.get("uom") or ""))
+        except (KeyError, TypeError, ValueError):
+            continue  # "U" (None) or a malformed row
+        if datum.label in seen:
+            continue  # one sample per label and check
+        seen.add(datum.label)
+        value, unit = base_value(datum)
+        family = "perf_counter" if unit == "counter" else f"perf_{unit}"
+        families[family].add_metric([slug, datum.label], value)
 
 
 class CheckStateCollector(Collector):
@@ -70,7 +117,7 @@ class CheckStateCollector(Collector):
                     select(Check.slug, CheckGroup.path, CheckStateRow.last_status,
                            CheckStateRow.last_duration, CheckStateRow.attempt,
                            CheckStateRow.state_type, CheckStateRow.in_maintenance,
-                           CheckStateRow.flapping)
+                           CheckStateRow.flapping, CheckStateRow.last_perfdata)
                     .join(CheckStateRow, CheckStateRow.check_id == Check.id)
                     .outerjoin(CheckGroup, CheckGroup.id == Check.group_id)
                     .where(Check.enabled.is_(True))
@@ -84,7 +131,8 @@ class CheckStateCollector(Collector):
             # metrics still go out and the missing series tell the story.
             log.warning("check metrics unavailable: %s", exc.__class__.__name__)
             return
-        for slug, group, status, duration, attempt, state_type, maint, flapping in rows:
+        for slug, group, status, duration, attempt, state_type, maint, flapping, perf in rows:
+            add_perfdata(families, slug, perf)
             if status in STATUS_VALUE:
                 families["state"].add_metric([slug, group or ""], STATUS_VALUE[status])
                 families["success"].add_metric([slug], 1.0 if status == "OK" else 0.0)

@@ -119,3 +119,19 @@ def test_bad_guard_settings_are_rejected(kwargs, message):
 def test_naive_now_is_rejected():
     with pytest.raises(ValueError, match="now must be timezone-aware"):
         assess_poller({}, datetime(2024, 5, 6, 9))
+
+
+@pytest.mark.parametrize(
+    ("age_s", "fresh_s", "offline"),
+    [
+        (240, 5 * 60 + 10, True),  # checked every 5 min: a 4-minute-old failure still counts
+        (400, 5 * 60 + 10, False),  # older than its own interval and timeout: stale
+        (240, 60, False),  # a 1-minute reference keeps the 2-minute default
+    ],
+)
+def test_a_reference_checked_less_often_is_fresh_within_its_own_interval(
+    age_s: float, fresh_s: float, offline: bool
+) -> None:
+    verdict = assess_poller({"core-router": ref(CRIT), "resolver": ref(CRIT, age_s=age_s)},
+                            NOW, fresh_for={"resolver": timedelta(seconds=fresh_s)})
+    assert verdict.offline is offline

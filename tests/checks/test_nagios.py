@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from checks.nagios import (
     PerfdataError,
     RangeError,
+    base_value,
     judge,
     parse_perfdata,
     parse_perfdatum,
@@ -143,7 +144,7 @@ def test_perfdata_items_are_parsed(raw: str, expected: PerfDatum) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["novalue", "=5", "x=", "x=abc", "x=U", "'open=5", "x=1;a;2", "x=1;;;low", "x=1;1;2;3;4;5"],
+    ["novalue", "=5", "x=", "x=abc", "x=Umm", "'open=5", "x=1;a;2", "x=1;;;low", "x=1;1;2;3;4;5"],
 )
 def test_bad_perfdata_items_are_rejected(raw: str) -> None:
     with pytest.raises(PerfdataError):
@@ -187,3 +188,39 @@ def test_plugin_output_without_perfdata() -> None:
     assert parsed.text == "PING OK - Packet loss = 0%"
     assert parsed.long_text == ""
     assert parsed.perfdata == ()
+
+
+def test_a_value_the_plugin_could_not_determine_is_kept_as_unknown() -> None:
+    # guidelines: "value ... may be a literal "U" instead, this would indicate that the actual
+    # value couldn't be determined"
+    datum = parse_perfdatum("'ups load'=U;80;90;0;100")
+    assert (datum.label, datum.uom, datum.warn, datum.crit, datum.min, datum.max) == (
+        "ups load", "", "80", "90", 0.0, 100.0)
+    assert math.isnan(datum.value)
+    assert datum.to_dict()["value"] is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "value", "unit"),
+    [
+        ("rta=42ms;100;500;0", 0.042, "seconds"),
+        ("time=0.5s", 0.5, "seconds"),
+        ("jitter=250us", 0.00025, "seconds"),
+        ("'/var'=818MB;970;975;0;980", 818e6, "bytes"),
+        ("swap=2KB", 2000.0, "bytes"),
+        ("buffer=1KiB", 1024.0, "bytes"),
+        ("mem=3GB", 3e9, "bytes"),
+        ("disk=1TB", 1e12, "bytes"),
+        ("rx=12B", 12.0, "bytes"),
+        ("pl=20%;20;60", 20.0, "percent"),
+        ("octets=12345c", 12345.0, "counter"),
+        ("'inlet temp'=23.5C", 23.5, ""),  # a unit the guidelines do not name: as given
+        ("users=7", 7.0, ""),
+    ],
+)
+def test_perfdata_values_convert_to_base_units_where_the_uom_says(
+    raw: str, value: float, unit: str
+) -> None:
+    got, got_unit = base_value(parse_perfdatum(raw))
+    assert got == pytest.approx(value)
+    assert got_unit == unit

@@ -125,3 +125,31 @@ def test_record_type_is_case_insensitive_and_the_spec_round_trips() -> None:
     assert spec.record_type == "AAAA"
     assert spec.expected == ("fd00::5",)
     assert DnsSpec.from_dict(spec.to_dict()) == spec
+
+
+@pytest.mark.parametrize("expected", ["FD00:0:0::5", "fd00:0000::0005"])
+def test_aaaa_answers_are_compared_as_addresses_not_text(dns_port: int, expected: str) -> None:
+    result = run(dns_port, name="db.test", record_type="AAAA", expected=[expected], exact=True)
+    assert result.status is Status.OK, result.message
+
+
+@pytest.mark.parametrize(
+    ("raw", "record_type", "normal"),
+    [("2001:DB8:0::10", "AAAA", "2001:db8::10"), ("10.0.0.5", "A", "10.0.0.5"),
+     ("DB.Test.", "CNAME", "db.test")],
+)
+def test_addresses_have_one_normal_form(raw: str, record_type: str, normal: str) -> None:
+    assert normalize_answer(raw, record_type) == normal
+
+
+@pytest.mark.parametrize(
+    ("record_type", "expected", "says"),
+    [("AAAA", "10.0.0.5", "is not an IPv6 address"), ("A", "fd00::5", "is not an IPv4 address"),
+     ("A", "db.test", "is not an IPv4 address")],
+)
+def test_an_expected_address_of_the_wrong_kind_is_refused(
+    record_type: str, expected: str, says: str
+) -> None:
+    with pytest.raises(SpecError, match=says):
+        DnsSpec.from_dict({"name": "db.test", "record_type": record_type,
+                           "expected": [expected]})

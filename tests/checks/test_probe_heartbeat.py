@@ -122,3 +122,12 @@ def test_the_spec_reads_durations_and_feeds_the_judgement() -> None:
 def test_bad_specs_are_rejected(data: dict, message: str) -> None:
     with pytest.raises(SpecError, match=message):
         HeartbeatSpec.from_dict(data)
+
+
+def test_a_failure_reported_with_an_exit_status_names_it() -> None:
+    now = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+    result = judge_heartbeat(timedelta(hours=1), timedelta(minutes=5), now - timedelta(hours=1),
+                             None, now - timedelta(minutes=2), now - timedelta(days=1), now,
+                             last_exit_status=12)
+    assert result.status is Status.CRITICAL
+    assert result.message == "the job reported a failure (exit status 12) 2 min ago"

@@ -159,12 +159,76 @@ def test_an_unresolvable_name_is_critical() -> None:
 
 
 def test_a_big_body_is_read_only_up_to_the_limit(http_target) -> None:
-    # the keyword sits after 3 MiB; with a 1 MiB limit it is not seen
+    # the keyword sits after 3 MiB; with the default 1 MiB limit it cannot be seen, and the
+    # check says so instead of failing without a reason
     limited = run({"url": http_target.url("/big"), "keyword": "NEEDLE-AT-THE-END"})
-    assert limited.status is Status.CRITICAL
+    assert limited.status is Status.UNKNOWN
+    assert "longer than max_body_bytes (1,048,576 bytes)" in limited.message
+    assert 'body contains "NEEDLE-AT-THE-END" could not be judged' in limited.message
     whole = run({"url": http_target.url("/big"), "keyword": "NEEDLE-AT-THE-END",
                  "max_body_bytes": 4 * 1024 * 1024})
     assert whole.ok
+
+
+def test_a_forbidden_word_beyond_the_cut_is_never_a_false_ok(http_target) -> None:
+    # "the page must not say NEEDLE": the word is there, after the first MiB
+    result = run({"url": http_target.url("/big"), "keyword_absent": "NEEDLE-AT-THE-END"})
+    assert result.status is Status.UNKNOWN
+    assert 'body not contains "NEEDLE-AT-THE-END" could not be judged' in result.message
+    whole = run({"url": http_target.url("/big"), "keyword_absent": "NEEDLE-AT-THE-END",
+                 "max_body_bytes": 4 * 1024 * 1024})
+    assert whole.status is Status.CRITICAL
+
+
+@pytest.mark.parametrize(
+    ("fields", "status"),
+    [
+        # what the first 16 bytes ("Internal error: ") already settle is judged as usual
+        ({"keyword": "Internal"}, Status.OK),
+        ({"keyword_absent": "Internal"}, Status.CRITICAL),
+        ({"conditions": ['body ~= "^Internal err"']}, Status.OK),
+        # what needs the rest of the body cannot be judged
+        ({"keyword": "database"}, Status.UNKNOWN),
+        ({"keyword_absent": "database"}, Status.UNKNOWN),
+        ({"conditions": ['body == "Internal error: database unavailable"']}, Status.UNKNOWN),
+        ({"conditions": ["json $.state == \"up\""]}, Status.UNKNOWN),
+    ],
+)
+def test_a_small_per_check_body_limit_judges_only_what_the_cut_body_settles(
+    http_target, fields: dict, status: Status
+) -> None:
+    result = run({"url": http_target.url("/error-page"),
+                  "max_body_bytes": 16, **fields})
+    assert result.status is status, result.message
+
+
+def test_a_body_matches_a_regular_expression(http_target) -> None:
+    ok = run({"url": http_target.url("/ok"), "conditions": ['body ~= "systems (OK|GOOD)$"']})
+    assert ok.ok
+    bad = run({"url": http_target.url("/ok"), "conditions": ['body ~= "^maintenance"']})
+    assert bad.status is Status.CRITICAL
+    assert bad.message == 'body ("all systems OK") ~= "^maintenance"'
+
+
+def test_a_catastrophic_pattern_cannot_hang_the_probe_on_a_big_body(http_target) -> None:
+    # (x+)+y backtracks exponentially in Python's re; RE2 answers in linear time
+    result = run({"url": http_target.url("/big"), "max_body_bytes": 3 * 1024 * 1024,
+                  "conditions": ['body ~= "(x+x+)+y"']})
+    assert result.status is Status.UNKNOWN  # 3 MiB of x, cut before the end: no y seen
+
+
+@pytest.mark.parametrize(
+    ("pattern", "says"),
+    [
+        ('body ~= "(unclosed"', "invalid regular expression: missing ): (unclosed"),
+        ('body ~= "(a)\\1"', "invalid regular expression"),  # no backreferences in RE2
+        ('body ~= "' + "a" * 600 + '"', "at most 512 are allowed"),
+    ],
+)
+def test_a_bad_regular_expression_is_refused_with_a_clear_reason(pattern: str, says: str) -> None:
+    with pytest.raises(SpecError, match="conditions") as raised:
+        HttpSpec.from_dict({"url": "http://127.0.0.1/", "conditions": [pattern]})
+    assert says in str(raised.value)
 
 
 def test_a_shared_context_serves_many_probes(http_target) -> None:

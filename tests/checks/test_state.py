@@ -440,3 +440,16 @@ def test_alert_flips_form_a_consistent_story(steps, max_attempts, flap_detection
         state.reachable or state.status is Status.OK
     ):
         assert state.notified_status == state.status
+
+
+def test_flips_judged_while_the_poller_is_offline_reach_the_pipeline_muted_by_that_reason():
+    now = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
+    policy = CheckPolicy(max_attempts=1)
+    ok = next_state(CheckState.initial(), Result(Status.OK, "fine", now), policy, now)
+    later = now + timedelta(minutes=1)
+    blind = Result(Status.UNKNOWN, "poller offline: all reference targets unreachable", later)
+    out = next_state(ok.state, blind, policy, later, muted_by="poller_offline")
+    assert [(f.kind.value, f.muted_by) for f in out.flips] == [("problem", "poller_offline")]
+    both = next_state(ok.state, blind, policy, later, muted_by="poller_offline",
+                      in_maintenance=True)
+    assert {f.muted_by for f in both.flips} == {"maintenance"}  # maintenance says more

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import func, select
 
-from checks.config_db import ensure_group
+from checks.config_db import ensure_group, export
 from checks.models import (
     Check,
     CheckDependency,
@@ -407,3 +408,24 @@ def test_metrics_expose_per_check_gauges_from_the_states(client: Any, db: Databa
     assert 'dutydesk_check_attempt{check="ups-a"} 3.0' in text
     assert 'dutydesk_check_state{check="never-run"' not in text  # no status yet
     assert "dutydesk_flips_unprocessed 1.0" in text
+
+
+def test_a_check_says_in_which_parent_states_it_stays_reachable_and_exports_it(
+    signed_in: Any, db: Database
+) -> None:
+    client = signed_in(Role.SHIFT_LEAD)
+    # The owner of this sensor knows an UNKNOWN switch (its SNMP agent hangs) still forwards.
+    form = check_form(csrf_token=form_token(client, "/checks/new"),
+                      parent_up_states=["OK", "UNKNOWN"])
+    assert client.post("/checks/new", data=form).status_code == 303
+    with db.session() as s:
+        check = s.scalars(select(Check).where(Check.slug == "ups-c")).one()
+        assert check.parent_up_states == ["OK", "UNKNOWN"]
+        exported = yaml.safe_load(export(s))
+    [entry] = exported["checks"]
+    assert entry["parent_up_states"] == ["OK", "UNKNOWN"]
+    edit = page_text(client.get(f"/checks/{check.id}/edit"))
+    assert re.search(r'value="UNKNOWN"\s+checked', edit)
+    assert not re.search(r'value="WARNING"\s+checked', edit)
+    detail = page_text(client.get(f"/checks/{check.id}"))
+    assert "OK, UNKNOWN" in detail

@@ -60,6 +60,7 @@ VALUES = {  # vocabulary -> every value it must label
     "alert_source": list(AlertSource),
     "state_type": list(StateType),
     "flip_kind": list(FlipKind),
+    "ping_kind": ["success", "fail", "start", "log"],
     "maintenance_kind": list(MAINTENANCE_KINDS),
     "weekday": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
 }
