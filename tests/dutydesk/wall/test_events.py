@@ -36,9 +36,11 @@ class Stream:
         assert self.response.headers["Content-Type"].startswith("text/event-stream")
         self.lines: Iterator[bytes] = self.response.iter_lines(chunk_size=256)
         self.comments: list[str] = []
+        self.heartbeats: list[dict[str, Any]] = []
         self.retry: int | None = None
 
-    def next_event(self) -> dict[str, Any]:
+    def next_event(self, kind: str = "patch") -> dict[str, Any]:
+        """The next event named ``kind``; heartbeats on the way are kept in ``heartbeats``."""
         deadline = time.monotonic() + WAIT
         fields: dict[str, str] = {}
         for raw in self.lines:
@@ -50,7 +52,11 @@ class Stream:
                     payload = json.loads(fields["data"])
                     payload["_id"] = fields.get("id")
                     payload["_event"] = fields.get("event")
-                    return payload
+                    if payload["_event"] == kind:
+                        return payload
+                    if payload["_event"] == "heartbeat":
+                        self.heartbeats.append(payload)
+                fields = {}
                 continue
             if line.startswith(":"):
                 self.comments.append(line)
