@@ -303,16 +303,18 @@ def load_incidents(session: Session, now: datetime) -> list[IncidentRow] | None:
             service=i.service or "",
             acknowledged_by=i.acknowledged_by,
             assignee=i.assignee,
-            sla=_sla_reading(i, events.get(i.id, []), now, policies),
+            sla=sla_reading(i, events.get(i.id, []), now, policies),
         )
         for i in incidents
     ]
 
 
-def _sla_reading(
+def sla_reading(
     incident: Any, rows: list[Any], now: datetime, policies: dict[str, Any]
 ) -> SlaReading | None:
-    """The clock that matters now: time to acknowledge until it stops, then time to resolve."""
+    """The clock that matters now: time to acknowledge until it stops, then time to resolve
+    (also the incident list's SLA column). ``rows``: the incident's events, oldest first;
+    ``policies``: a cache shared by the calls of one reading."""
     from dutydesk.incidents.events import IncidentEvent
     from dutydesk.incidents.sla import ClockState, sla_clock
 

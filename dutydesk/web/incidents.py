@@ -31,6 +31,7 @@ from dutydesk.models.incidents import (
 )
 from dutydesk.pagination import PaginationError, paginate, parse_page_args
 from dutydesk.pipeline import metrics_for
+from dutydesk.web.incident_urgency import urgency_page
 
 bp = Blueprint("incidents", __name__)
 EVENT_KINDS = frozenset(kind.value for kind in EventKind)
@@ -88,8 +89,16 @@ def incident_list() -> Any:
     except (PaginationError, service.FilterError) as exc:
         flash(_("Filter ignored: %(message)s", message=str(exc)), "error")
         page, per_page, filters = 1, 50, service.IncidentFilters()
-    result = paginate(db_session(), service.incidents_query(filters), page, per_page)
-    return render_template("incidents/list.html", page=result, filters=request.args, now=utcnow())
+    now = utcnow()
+    query = service.incidents_query(filters)
+    clocks: dict[int, Any] = {}
+    if request.args.get("sort") == "newest":
+        result = paginate(db_session(), query, page, per_page)
+    else:  # by urgency: breached first, then the least SLA time left
+        result, clocks = urgency_page(db_session(), query, page, per_page, now)
+    return render_template(
+        "incidents/list.html", page=result, filters=request.args, now=now, clocks=clocks
+    )
 
 
 @bp.route("/incidents/<int:incident_id>")

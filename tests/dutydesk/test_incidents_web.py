@@ -198,3 +198,29 @@ def test_silences_crud_over_the_api(app: Any, api_token: Any) -> None:
         client.get(f"/api/v1/silences/{silence_id}", headers=headers).get_json()["state"]
         == "expired"
     )
+
+
+def test_incident_list_puts_breached_first_then_the_least_time_left_with_live_clocks(
+    db: Database, signed_in: Any
+) -> None:
+    from tests.dutydesk.wall.site import _incidents
+
+    # (title, priority, opened minutes ago): ack targets P1 15 min, P2 30 min, P3 2 h, P4 8 h
+    _incidents(
+        db,
+        [
+            ("fresh P1", "P1", 2, None),  # 13 min left
+            ("long breached P2", "P2", 300, None),  # breached 4 h 30 min ago
+            ("P3 with time", "P3", 10, None),  # 1 h 50 min left
+            ("just breached P1", "P1", 20, None),  # breached 5 min ago
+            ("P4 newest", "P4", 1, None),  # 7 h 59 min left
+        ],
+        utcnow(),
+    )
+    page = signed_in("viewer").get("/incidents").get_data(as_text=True)
+    order = ["long breached P2", "just breached P1", "fresh P1", "P3 with time", "P4 newest"]
+    assert [page.index(title) for title in order] == sorted(page.index(t) for t in order)
+    assert "breached 4 h 30 min ago" in page and 'class="sla-clock sla-breached"' in page
+    assert "js/sla.js" in page  # the clocks count down in the browser
+    newest = signed_in("viewer").get("/incidents?sort=newest").get_data(as_text=True)
+    assert newest.index("P4 newest") < newest.index("long breached P2")
