@@ -338,6 +338,14 @@ def sparkline(samples: Sequence[tuple[float, str]], width: int = 320,
     return Sparkline(width, height, points, dots, low, high)
 
 
+def recent_results(session: Session, check_id: int, limit: int = 30) -> list[CheckResultRow]:
+    """The check's last ``limit`` results, newest first (one query; an incident page's view
+    of the check behind it)."""
+    return list(session.scalars(
+        select(CheckResultRow).where(CheckResultRow.check_id == check_id)
+        .order_by(CheckResultRow.id.desc()).limit(limit)))
+
+
 @dataclass
 class CheckDetail:
     check: Check

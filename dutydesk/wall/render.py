@@ -217,7 +217,12 @@ def diff_sections(old: Sections | None, new: Sections) -> dict[str, Any]:
 
 
 def template_helpers() -> dict[str, Any]:
-    return {"duration": duration, "signed_duration": signed_duration}
+    """Globals of every template (the incident screens count SLA clocks like the wall)."""
+    return {
+        "duration": duration,
+        "signed_duration": signed_duration,
+        "timedelta_s": lambda seconds: timedelta(seconds=float(seconds)),
+    }
 
 
 def template_filters() -> dict[str, Any]:

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 
+from checks.queries import recent_results, sparkline
 from dutydesk.alerts.matchers import MatcherError, SilenceError
 from dutydesk.context import app_state, db_session, principal, require_role, settings
 from dutydesk.db import utcnow
@@ -121,9 +122,14 @@ def _detail_page(incident_id: int, status: int = 200) -> Any:
     sla = service.sla_as_dict(incident, known, settings(), now)
     notice_link = "/notices/new?" + urlencode({"incident": incident.id, "title": incident.title})
     policies = list(s.scalars(select(EscalationPolicyRow).order_by(EscalationPolicyRow.name)))
+    results = recent_results(s, incident.check_id) if incident.check_id else []
+    samples = [(r.duration, r.status) for r in reversed(results)]
     return render_template(
         "incidents/detail.html",
         incident=incident,
+        now=now,
+        results=results,
+        spark=sparkline(samples),
         events=[_timeline_entry(row) for row in rows],
         sla=sla,
         can_act=principal().can(Role.ENGINEER),
