@@ -26,7 +26,7 @@ from shifts.errors import ShiftConfigError
 from shifts.fairness import fairness_report
 from shifts.localtime import local_to_utc, utc_to_local
 from shifts.oncall import next_shift_for, on_duty, person_shifts
-from shifts.preview import VIEWS, calendar_grid
+from shifts.preview import VIEWS, calendar_grid, person_colours
 from shifts.schedule import Line, Schedule
 from shifts.storage import PATTERN_CHOICES, load_schedule, load_schedules, user_names
 
@@ -150,6 +150,7 @@ def editor(schedule_id: int) -> Any:
         overrides=overrides, users=_users(), lines=list(Line), patterns=PATTERN_CHOICES,
         weekday_names=WEEKDAY_NAMES, can_edit=principal().can(Role.SHIFT_LEAD),
         zone=schedule.zone, local=lambda t: utc_to_local(t, schedule.zone),
+        colours=person_colours(grid), today=utc_to_local(now, schedule.zone).date(),
     )
 
 
