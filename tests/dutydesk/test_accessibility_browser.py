@@ -75,6 +75,7 @@ def test_no_screen_has_a_serious_or_critical_accessibility_violation(
             if name == "wall":
                 page.wait_for_timeout(1500)  # the live feed has applied its first wall
             found[name] = axe(page)
+            page.screenshot(path=str(output_dir / f"screen-{name.replace(' ', '-')}.png"))
     finally:
         context.close()
     (output_dir / "axe.json").write_text(json.dumps(found, indent=2, ensure_ascii=False))
