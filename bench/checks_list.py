@@ -21,8 +21,8 @@ from wall_page import seed  # the wall bench's 5,000-check site
 
 from dutydesk import accounts, migrate
 from dutydesk.app import create_app
-from dutydesk.config import load_settings
-from dutydesk.db import Database
+from dutydesk.core.config import load_settings
+from dutydesk.core.db import Database
 from dutydesk.models import Role
 
 URLS = {

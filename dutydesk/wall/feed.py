@@ -36,7 +36,7 @@ import pytz
 from flask import Flask, g
 from flask_babel import force_locale
 
-from dutydesk.db import utcnow
+from dutydesk.core.db import utcnow
 from dutydesk.wall.render import Sections, diff_sections, render_sections
 from dutydesk.wall.rows import WallLimits
 from dutydesk.wall.sources import change_cursor, load_view

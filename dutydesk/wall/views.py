@@ -16,7 +16,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 from flask_babel import get_locale
 
 from dutydesk.context import app_state, principal, require_role
-from dutydesk.db import utcnow
+from dutydesk.core.db import utcnow
 from dutydesk.models import Role
 from dutydesk.wall.feed import feed_for, limits_for, wall_locale
 from dutydesk.wall.render import render_sections, template_filters, template_helpers

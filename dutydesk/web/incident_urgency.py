@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dutydesk.models.incidents import Incident, IncidentEventRow
+from dutydesk.incidents.models import Incident, IncidentEventRow
 from dutydesk.pagination import Page
 from dutydesk.wall.rows import IncidentRow
 from dutydesk.wall.snapshot import SlaView, sla_view

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from dutydesk.config import Settings
-from dutydesk.db import Database
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database
 from tests.dutydesk.wall.site import demo_states, seed_demo_people
 
 pytestmark = pytest.mark.browser
@@ -34,8 +34,8 @@ def axe(page: Any) -> list[dict[str, Any]]:
 
 
 def screens(db: Database) -> dict[str, str]:
-    from dutydesk.models.incidents import Incident
-    from dutydesk.models.shifts import ShiftScheduleRow as Schedule
+    from dutydesk.incidents.models import Incident
+    from shifts.models import ShiftScheduleRow as Schedule
 
     with db.session() as s:
         incident = s.scalar(select(Incident.id).limit(1))

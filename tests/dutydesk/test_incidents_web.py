@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from dutydesk.alerts.model import Alert, AlertSource, AlertStatus, Severity
-from dutydesk.db import Database, utcnow
-from dutydesk.pipeline import process_alerts
+from dutydesk.core.db import Database, utcnow
+from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus, Severity
+from dutydesk.incidents.pipeline import process_alerts
 from tests.conftest import bearer, form_token
 
 
@@ -233,7 +233,7 @@ def test_a_check_incident_shows_the_checks_recent_results_and_sparkline_and_live
 ) -> None:
     from datetime import timedelta
 
-    from dutydesk.models.checks import Check, CheckResultRow
+    from checks.models import Check, CheckResultRow
     from tests.dutydesk.wall.site import _incidents
 
     now = utcnow()
@@ -254,7 +254,7 @@ def test_a_check_incident_shows_the_checks_recent_results_and_sparkline_and_live
         )
     _incidents(db, [("UPS B is CRITICAL", "P1", 3, check_id)], now)
     with db.session() as s:
-        from dutydesk.models.incidents import Incident
+        from dutydesk.incidents.models import Incident
 
         incident_id = s.scalar(select(Incident.id).where(Incident.check_id == check_id))
     page = signed_in("viewer").get(f"/incidents/{incident_id}").get_data(as_text=True)

@@ -11,7 +11,7 @@ import sys
 from werkzeug.serving import make_server
 
 from dutydesk.app import create_app
-from dutydesk.config import load_settings
+from dutydesk.core.config import load_settings
 
 
 def main() -> None:

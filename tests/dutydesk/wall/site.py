@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select
 
-from dutydesk.config import Settings
-from dutydesk.db import Database, utcnow
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database, utcnow
 from dutydesk.models import WorkerHeartbeat
 
 HALLS = ["Hall A", "Hall B", "Hall C", "Hall D", "Hall E", "Core"]
@@ -35,7 +35,7 @@ def seed_demo_people(db: Database, settings: Settings) -> None:
 def demo_states(db: Database, now: datetime | None = None) -> None:
     """The demo as an engine would have left it a few minutes in: UPS B on battery, hall B warm,
     everything else OK, a fresh heartbeat; one P1 incident for UPS B."""
-    from dutydesk.models.checks import Check, CheckStateRow
+    from checks.models import Check, CheckStateRow
 
     now = now or utcnow()
     messages = {
@@ -60,7 +60,7 @@ def demo_states(db: Database, now: datetime | None = None) -> None:
 
 def seed_big_site(db: Database, checks: int = 5000, incidents: int = 200) -> None:
     """``checks`` checks in 60 groups and ``incidents`` open incidents, on top of what exists."""
-    from dutydesk.models.checks import Check, CheckGroup, CheckStateRow
+    from checks.models import Check, CheckGroup, CheckStateRow
 
     now = utcnow()
     with db.session() as s:
@@ -137,7 +137,7 @@ def _incidents(
     acknowledge_every: int = 0,
     prefix: str = "demo",
 ) -> None:
-    from dutydesk.models.incidents import Incident, IncidentEventRow
+    from dutydesk.incidents.models import Incident, IncidentEventRow
 
     with db.session() as s:
         for n, (title, priority, minutes_ago, check_id) in enumerate(specs):

@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dutydesk import accounts
-from dutydesk.config import Settings
-from dutydesk.db import Database
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database
 from dutydesk.wall.views import HEARTBEAT_SECONDS
 from tests.dutydesk.wall.site import demo_states, seed_big_site, seed_demo_people
 
@@ -159,7 +159,7 @@ def test_the_demo_wall_stays_in_its_language_after_a_live_update(
 ) -> None:
     from sqlalchemy import select
 
-    from dutydesk.models.checks import Check
+    from checks.models import Check
     from tests.dutydesk.wall.conftest import Checks
 
     seed_demo_people(db, settings)
