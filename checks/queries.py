@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from checks.models import (
@@ -103,7 +103,8 @@ def list_query(filters: CheckFilters) -> Select[Any]:
                CheckStateRow.last_result_at)
         .outerjoin(CheckStateRow, CheckStateRow.check_id == Check.id)
         .outerjoin(CheckGroup, CheckGroup.id == Check.group_id)
-        .order_by(CheckGroup.path, Check.slug)
+        # groups in order, the worst first inside a group, so a page never hides a group's worst
+        .order_by(CheckGroup.path, _status_rank_sql(), Check.slug)
     )
     state = filters.state
     if state == "maintenance":
@@ -130,15 +131,39 @@ def list_query(filters: CheckFilters) -> Select[Any]:
     return query
 
 
-def list_checks(session: Session, filters: CheckFilters) -> list[CheckRow]:
-    """Checks matching ``filters`` with their current state, in ONE query."""
+def _status_rank_sql() -> Any:
+    """``status_rank`` in SQL (no state row = PENDING)."""
+    status = func.coalesce(CheckStateRow.status, "PENDING")
+    return case(
+        *((status == name, rank) for rank, name in enumerate(STATUS_ORDER)),
+        else_=len(STATUS_ORDER),
+    )
+
+
+def list_page(
+    session: Session, filters: CheckFilters, page: int, per_page: int
+) -> tuple[list[CheckRow], int]:
+    """One page of the checks matching ``filters`` and how many match in all (two queries:
+    the page and a count), so 5,000 checks never become one huge page."""
+    query = list_query(filters)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    return list_checks(session, filters, query.limit(per_page).offset((page - 1) * per_page)), (
+        total or 0
+    )
+
+
+def list_checks(
+    session: Session, filters: CheckFilters, query: Select[Any] | None = None
+) -> list[CheckRow]:
+    """Checks matching ``filters`` with their current state, in ONE query (``query``: the
+    list query already limited to a page)."""
     return [
         CheckRow(id=r[0], slug=r[1], display_name=r[2] or r[1], type=r[3], enabled=r[4],
                  group=r[5] or NO_GROUP, service=r[6] or "", status=r[7] or "PENDING",
                  state_type=r[8] or "HARD", attempt=r[9] or 1, max_attempts=r[10],
                  flapping=bool(r[11]), in_maintenance=bool(r[12]), last_message=r[13] or "",
                  last_result_at=r[14])
-        for r in session.execute(list_query(filters))
+        for r in session.execute(list_query(filters) if query is None else query)
     ]
 
 
@@ -311,6 +336,14 @@ def sparkline(samples: Sequence[tuple[float, str]], width: int = 320,
     dots = tuple((x, y, status) for (x, y), (_, status) in zip(coords, samples, strict=True)
                  if status != "OK")
     return Sparkline(width, height, points, dots, low, high)
+
+
+def recent_results(session: Session, check_id: int, limit: int = 30) -> list[CheckResultRow]:
+    """The check's last ``limit`` results, newest first (one query; an incident page's view
+    of the check behind it)."""
+    return list(session.scalars(
+        select(CheckResultRow).where(CheckResultRow.check_id == check_id)
+        .order_by(CheckResultRow.id.desc()).limit(limit)))
 
 
 @dataclass

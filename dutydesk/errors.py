@@ -41,6 +41,23 @@ def error_response(status: int, message: str, detail: Any = None, headers: Any =
     return response, status, headers or {}
 
 
+def default_message(status: int, fallback: str) -> str:
+    """What an HTTP status means, in the viewer's language (werkzeug's defaults are English)."""
+    from flask_babel import gettext as _
+
+    messages = {
+        400: lambda: _("The request could not be understood."),
+        403: lambda: _("You do not have permission to open this page."),
+        404: lambda: _("There is no such page. Check the address, or start from the home page."),
+        405: lambda: _("This address does not accept that kind of request."),
+        413: lambda: _("What was sent is too large."),
+        429: lambda: _("Too many requests: wait a little and try again."),
+        500: lambda: _("Something went wrong on our side. The error has been logged."),
+    }
+    found = messages.get(status)
+    return found() if found is not None else fallback
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Any:
@@ -52,7 +69,10 @@ def register_error_handlers(app: Flask) -> None:
         if headers:
             headers.pop("Content-Type", None)
             headers.pop("Content-Length", None)
-        return error_response(exc.code or 500, exc.description or exc.name, None, headers)
+        message = exc.description or exc.name
+        if exc.description == type(exc).description:  # werkzeug's English default
+            message = default_message(exc.code or 500, message)
+        return error_response(exc.code or 500, message, None, headers)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:

@@ -6,7 +6,7 @@ import zoneinfo
 from datetime import datetime
 
 from flask import Flask, has_request_context, request
-from flask_babel import Babel, format_datetime, get_locale
+from flask_babel import Babel, format_date, format_datetime, get_locale
 
 from dutydesk.core.config import SUPPORTED_LANGUAGES
 
@@ -68,4 +68,5 @@ def init_i18n(app: Flask) -> Babel:
     app.jinja_env.filters["schedule_title"] = schedule_title  # "First line (Kyiv)", translated
     app.jinja_env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["format_date"] = format_date  # month and day names in the language
     return babel

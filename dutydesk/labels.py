@@ -33,6 +33,7 @@ from shifts.notices.badge import STATUS_TEXTS as SERVICE_STATUS_IDS
 from shifts.notices.model import Impact, NoticeKind, StatusMode
 from shifts.schedule import OverrideKind
 from shifts.visitors.model import RequestStatus, VisitStatus
+from shifts.visitors.onsite import Limit
 
 Labels = Mapping[str, Any]  # stored value -> lazy label
 
@@ -190,6 +191,21 @@ WEEKDAY: Labels = dict(zip(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), (
     lazy_gettext("Sun"),
 ), strict=True))
 
+#: Which limit an on-site visitor has passed (the visitor desk's overstay list).
+OVERSTAY_LIMIT: Labels = {
+    Limit.EXPECTED_CHECKOUT: lazy_gettext("expected check-out"),
+    Limit.REQUEST_END: lazy_gettext("end of the access request"),
+    Limit.BADGE_EXPIRY: lazy_gettext("badge expiry"),
+}
+#: A rotation's shift pattern (shifts.storage.PATTERN_CHOICES).
+SHIFT_PATTERN: Labels = {
+    "fixed_length": lazy_gettext("Fixed length"),
+    "day_night": lazy_gettext("Day / night"),
+    "two_on_two_off": lazy_gettext("Two on, two off"),
+    "day_night_off_off": lazy_gettext("Day, night, off, off"),
+    "crew_cycle": lazy_gettext("Crew cycle"),
+}
+
 VOCABULARIES: dict[str, Labels] = {
     "role": ROLE,
     "severity": SEVERITY,
@@ -216,6 +232,8 @@ VOCABULARIES: dict[str, Labels] = {
     "ping_kind": PING_KIND,
     "maintenance_kind": MAINTENANCE_KIND,
     "weekday": WEEKDAY,
+    "overstay_limit": OVERSTAY_LIMIT,
+    "shift_pattern": SHIFT_PATTERN,
 }
 
 

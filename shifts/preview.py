@@ -31,6 +31,38 @@ class Piece:
     def gap(self) -> bool:
         return not self.people
 
+    @property
+    def overlap(self) -> bool:
+        """More than one person on duty at once (shown marked on the timeline)."""
+        return len(self.people) > 1
+
+    @property
+    def left(self) -> float:
+        """Where the piece starts on the day's 24 h bar, in percent."""
+        return _minutes(self.start) / 14.4
+
+    @property
+    def width(self) -> float:
+        """How much of the day's 24 h bar the piece covers, in percent."""
+        return max(_minutes(self.end) - _minutes(self.start), 0) / 14.4
+
+
+def _minutes(hhmm: str) -> int:
+    hours, _, minutes = hhmm.partition(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def person_colours(grid: list[list[Day]], palette: int = 8) -> dict[str, int]:
+    """A colour index per person, in order of first appearance, so a person keeps one colour
+    across the month (the timeline's legend)."""
+    colours: dict[str, int] = {}
+    for week in grid:
+        for day in week:
+            for piece in day.pieces:
+                for person in piece.people:
+                    colours.setdefault(person, len(colours) % palette)
+    return colours
+
 
 @dataclass(frozen=True, slots=True)
 class Day:

@@ -27,10 +27,14 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask
+import pytz
+from flask import Flask, g
+from flask_babel import force_locale
 
 from dutydesk.core.db import utcnow
 from dutydesk.wall.render import Sections, diff_sections, render_sections
@@ -49,7 +53,27 @@ class Update:
     payload: dict[str, Any]
 
 
+class _Channel:
+    """The renderings of one language: recent versions and the diffs asked for between them."""
+
+    __slots__ = ("diffs", "history", "subscribers")
+
+    def __init__(self) -> None:
+        self.history: OrderedDict[str, Sections] = OrderedDict()
+        self.diffs: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self.subscribers = 0
+
+    @property
+    def latest(self) -> str | None:
+        return next(reversed(self.history), None)
+
+
 class WallFeed:
+    """One poller per process; one channel per language a wall is open in.
+
+    Every fragment is rendered on the server in the wall's language and the site's zone, so a
+    Russian wall stays Russian after any update (the browser only swaps fragments in)."""
+
     def __init__(
         self,
         app: Flask,
@@ -59,6 +83,8 @@ class WallFeed:
         full_every: float = 5.0,
         keep: int = 120,
         idle_stop: float = 60.0,
+        default_locale: str = "en",
+        zone: str = "UTC",
     ) -> None:
         self.app = app
         self.limits = limits
@@ -66,22 +92,33 @@ class WallFeed:
         self.full_every = full_every
         self.keep = keep
         self.idle_stop = idle_stop
+        self.default_locale = default_locale
+        self.zone = zone
         self.epoch = secrets.token_hex(4)
         self._n = 0
-        self._history: OrderedDict[str, Sections] = OrderedDict()
-        self._diffs: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._channels: dict[str, _Channel] = {default_locale: _Channel()}
         self._changed = threading.Condition()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._subscribers = 0
         self._last_subscriber = time.monotonic()
+        self._new_locale = threading.Event()
 
     # ------------------------------------------------------------------ lifecycle
+    def _channel(self, locale: str | None) -> _Channel:
+        return self._channels.get(locale or self.default_locale) or self._channels[
+            self.default_locale
+        ]
+
     @property
     def version(self) -> str | None:
+        return self.version_for(None)
+
+    def version_for(self, locale: str | None) -> str | None:
+        """The newest version rendered in ``locale`` (``None`` before the first rendering)."""
         with self._lock:
-            return next(reversed(self._history), None)
+            return self._channel(locale).latest
 
     def ensure_running(self) -> None:
         with self._lock:
@@ -99,15 +136,26 @@ class WallFeed:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
-    def subscribe(self) -> None:
+    def subscribe(self, locale: str | None = None) -> None:
+        """A stream opened in ``locale``: the poller renders that language from now on."""
         with self._lock:
             self._subscribers += 1
+            channel = self._channels.get(locale or self.default_locale)
+            if channel is None:
+                channel = self._channels[locale or self.default_locale] = _Channel()
+                self._new_locale.set()  # render it now, not at the next change
+            channel.subscribers += 1
         self.ensure_running()
 
-    def unsubscribe(self) -> None:
+    def unsubscribe(self, locale: str | None = None) -> None:
         with self._lock:
             self._subscribers -= 1
+            self._channel(locale).subscribers -= 1
             self._last_subscriber = time.monotonic()
+
+    def locales(self) -> list[str]:
+        with self._lock:
+            return list(self._channels)
 
     # ------------------------------------------------------------------ poller
     def _run(self) -> None:
@@ -120,11 +168,16 @@ class WallFeed:
                     db = self.app.extensions["dutydesk"].db
                     with db.read_session() as session:  # polls often: no write lock
                         current = change_cursor(session)
-                        if current != cursor or started - last_build >= self.full_every:
+                        fresh_locale = self._new_locale.is_set()
+                        if (
+                            current != cursor
+                            or fresh_locale
+                            or started - last_build >= self.full_every
+                        ):
+                            self._new_locale.clear()
                             view = load_view(session, utcnow(), self.limits)
-                            with self.app.test_request_context("/wall"):
-                                sections = render_sections(view)
-                            self.publish(sections)
+                            for locale in self.locales():
+                                self.publish(self.render(view, locale), locale)
                             cursor, last_build = current, started
             except Exception:  # keep the wall alive through a database hiccup
                 log.exception("wall feed: poll failed; retrying")
@@ -139,47 +192,54 @@ class WallFeed:
         with self._lock:
             self._thread = None
 
-    def publish(self, sections: Sections) -> str | None:
+    def render(self, view: Any, locale: str) -> Sections:
+        """The view's fragments in ``locale`` and the site's zone (needs an app context)."""
+        with self.app.test_request_context("/wall"), wall_locale(locale, self.zone):
+            return render_sections(view)
+
+    def publish(self, sections: Sections, locale: str | None = None) -> str | None:
         """Store a rendering as a new version if it differs from the latest; wake the streams."""
         with self._lock:
-            latest = next(reversed(self._history), None)
-            if latest is not None and self._history[latest] == sections:
+            channel = self._channels.setdefault(locale or self.default_locale, _Channel())
+            latest = channel.latest
+            if latest is not None and channel.history[latest] == sections:
                 return None
             self._n += 1
             version = f"{self.epoch}.{self._n}"
-            self._history[version] = sections
-            while len(self._history) > self.keep:
-                self._history.popitem(last=False)
+            channel.history[version] = sections
+            while len(channel.history) > self.keep:
+                channel.history.popitem(last=False)
         with self._changed:
             self._changed.notify_all()
         return version
 
     # ------------------------------------------------------------------ streams
-    def wait_for_change(self, seen: str | None, timeout: float) -> bool:
+    def wait_for_change(self, seen: str | None, timeout: float, locale: str | None = None) -> bool:
         """Block until a version newer than ``seen`` exists (True) or ``timeout`` passes."""
         deadline = time.monotonic() + timeout
         with self._changed:
-            while self.version == seen or self.version is None:
+            while (latest := self.version_for(locale)) == seen or latest is None:
                 left = deadline - time.monotonic()
                 if left <= 0 or self._stopping.is_set():
                     return False
                 self._changed.wait(left)
         return True
 
-    def update_since(self, seen: str | None) -> Update | None:
+    def update_since(self, seen: str | None, locale: str | None = None) -> Update | None:
         """The patch from ``seen`` to the latest version; ``None`` when there is nothing new."""
         with self._lock:
-            latest = next(reversed(self._history), None)
+            channel = self._channel(locale)
+            latest = channel.latest
             if latest is None or latest == seen:
                 return None
-            old = self._history.get(seen) if seen else None
+            old = channel.history.get(seen) if seen else None
             key = (seen or "", latest)
-            payload = self._diffs.get(key)
+            payload = channel.diffs.get(key)
             if payload is None:
-                payload = diff_sections(old, self._history[latest])
-                self._diffs[key] = payload
-                while len(self._diffs) > 256:
-                    self._diffs.popitem(last=False)
+                payload = diff_sections(old, channel.history[latest])
+                channel.diffs[key] = payload
+                while len(channel.diffs) > 256:
+                    channel.diffs.popitem(last=False)
         return Update(latest, payload)
 
 
@@ -190,9 +250,24 @@ def feed_for(app: Flask) -> WallFeed:
         with _CREATE_LOCK:
             feed = app.extensions.get(EXTENSION)
             if feed is None:
-                feed = WallFeed(app, limits_for(app))
+                cfg = app.extensions["dutydesk"].settings
+                feed = WallFeed(
+                    app, limits_for(app), default_locale=cfg.default_language, zone=cfg.timezone
+                )
                 app.extensions[EXTENSION] = feed
     return feed
+
+
+@contextmanager
+def wall_locale(locale: str, zone: str) -> Iterator[None]:
+    """Render in ``locale`` with times in the site's ``zone`` (the wall is the room's screen, so
+    its times are the site's whatever the viewer's or kiosk browser's zone)."""
+    with force_locale(locale):
+        g.babel_tzinfo = pytz.timezone(zone)
+        try:
+            yield
+        finally:
+            g.pop("babel_tzinfo", None)
 
 
 def limits_for(app: Flask) -> WallLimits:

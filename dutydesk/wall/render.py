@@ -9,13 +9,17 @@ does not change every second and an idle wall produces empty diffs.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from flask import get_template_attribute
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
-from dutydesk.wall.snapshot import WallView
+from dutydesk.wall.fit import ScreenBudget, fit_pages, more_breached
+from dutydesk.wall.snapshot import IncidentTile, WallView
 
 Sections = dict[str, list[tuple[str, str]]]
 PARTS = "wall/_parts.html"
@@ -91,6 +95,12 @@ def words() -> dict[str, Any]:
         "ack": _("ack"),
         "fix": _("fix"),
         "breached": _("breached"),
+        "breached_ago": _("breached %(t)s ago"),
+        "acked": _("acknowledged"),
+        "muted": _("muted"),
+        "more_groups": lambda n: ngettext(
+            "+%(num)d more group", "+%(num)d more groups", n
+        ),
         "paused": _("paused"),
         "stopped": _("stopped"),
         "pending_incident": _("pending"),
@@ -99,28 +109,84 @@ def words() -> dict[str, Any]:
     }
 
 
-def render_sections(view: WallView) -> Sections:
-    """Keyed fragments per section (needs an app context; sections absent → panel absent)."""
+def render_sections(view: WallView, budget: ScreenBudget | None = None) -> Sections:
+    """Keyed fragments per section (needs an app context; sections absent → panel absent).
+
+    The view is fitted on one screen first (``fit.fit_pages``): the problems section holds the
+    first page's fragments and, hidden, the pages a rotating wall steps through."""
     out: Sections = {}
     w = words()
+    pages = fit_pages(view, budget)
+    screen = pages[0]
     out["banner"] = [("stale", str(_macro("stale_banner")(view.stale)))] if view.stale else []
-    out["summary"] = [("summary", str(_macro("summary")(view.counts)))]
+    out["summary"] = [
+        (
+            "summary",
+            str(
+                _macro("summary")(
+                    view.counts,
+                    view.unhandled,
+                    screen.incident_summary if view.incidents is not None else None,
+                )
+            ),
+        )
+    ]
     if view.all_green:
         out["problems"] = [("all-green", str(_macro("all_green")(view.counts)))]
     else:
-        group = _macro("group")
-        out["problems"] = [(g.key, str(group(g, w))) for g in view.groups]
-    if view.incidents is not None:
+        group, leftover = _macro("group"), _macro("leftover")
+        problems: list[tuple[str, str]] = []
+        for number, page in enumerate(pages, start=1):
+            prefix = "" if number == 1 else f"p{number}:"
+            problems += [(prefix + slot.key, str(group(slot, w, number))) for slot in page.groups]
+            if page.leftover is not None:
+                problems.append((prefix + "more-groups", str(leftover(page.leftover, w, number))))
+        out["problems"] = problems
+    if screen.incidents is not None:
         incident = _macro("incident")
-        out["incidents"] = [(t.key, str(incident(t, w))) for t in view.incidents] or [
-            ("no-incidents", str(_macro("no_incidents")()))
-        ]
+        items = [(t.key, str(incident(t, w))) for t in screen.incidents]
+        if screen.more_incidents:
+            texts = more_texts(screen.incidents, screen.more_incidents)
+            items.append(("more-incidents", str(_macro("more_incidents")(texts))))
+        out["incidents"] = items or [("no-incidents", str(_macro("no_incidents")()))]
     if view.duty is not None:
         out["duty"] = [("duty", str(_macro("duty")(view.duty)))]
     if view.visitors is not None:
         out["visitors"] = [("visitors", str(_macro("visitors")(view.visitors, view.overstays)))]
     out["maintenance"] = [("maintenance", str(_macro("maintenance")(view.maintenance)))]
     return out
+
+
+def more_texts(shown: Sequence[IncidentTile], more: Sequence[IncidentTile]) -> list[str]:
+    """"+188 more (41 breached)" for the incidents left out, then the same line for when the
+    browser has to drop 1, 2, ... more of the shown ones from the bottom (their text wrapped
+    more than the budget assumed): index k = the last k shown are hidden too."""
+    texts = []
+    for k in range(len(shown) + 1):
+        hidden = list(more) + list(shown[len(shown) - k :]) if k else list(more)
+        n, breached = len(hidden), more_breached(tuple(hidden))
+        if breached:
+            texts.append(
+                ngettext(
+                    "+%(num)d more (%(b)d breached)",
+                    "+%(num)d more (%(b)d breached)",
+                    n,
+                    b=breached,
+                )
+            )
+        else:
+            texts.append(ngettext("+%(num)d more", "+%(num)d more", n))
+    return texts
+
+
+_RETRY_DETAIL = re.compile(r"\s*\((?:HARD|SOFT), attempt \d+/\d+\)")
+
+
+def wall_title(title: str) -> str:
+    """An incident title without what the wall already shows elsewhere: the state type and
+    attempt ("UPS B is CRITICAL (HARD, attempt 2/2): on battery" → "UPS B is CRITICAL: on
+    battery"), so the value at the end fits instead of being cut."""
+    return _RETRY_DETAIL.sub("", title)
 
 
 def diff_sections(old: Sections | None, new: Sections) -> dict[str, Any]:
@@ -151,4 +217,13 @@ def diff_sections(old: Sections | None, new: Sections) -> dict[str, Any]:
 
 
 def template_helpers() -> dict[str, Any]:
-    return {"duration": duration, "signed_duration": signed_duration}
+    """Globals of every template (the incident screens count SLA clocks like the wall)."""
+    return {
+        "duration": duration,
+        "signed_duration": signed_duration,
+        "timedelta_s": lambda seconds: timedelta(seconds=float(seconds)),
+    }
+
+
+def template_filters() -> dict[str, Any]:
+    return {"wall_title": wall_title}

@@ -50,6 +50,7 @@ class CheckRow:
     reachable: bool = True
     in_maintenance: bool = False
     acknowledged: bool = False
+    muted: bool = False  # the alert pipeline muted it (silence, parent down, ...)
     last_result_at: datetime | None = None
     since: datetime | None = None
     message: str = ""
@@ -57,6 +58,12 @@ class CheckRow:
     def __post_init__(self) -> None:
         ensure_aware(self.last_result_at, f"check {self.name!r} last_result_at")
         ensure_aware(self.since, f"check {self.name!r} since")
+
+    @property
+    def unhandled(self) -> bool:
+        """Needs someone now: not acknowledged, not in maintenance, not muted, parent not down
+        (a check behind a down parent is muted by the pipeline)."""
+        return not (self.acknowledged or self.in_maintenance or self.muted or not self.reachable)
 
 
 @dataclass(frozen=True, slots=True)

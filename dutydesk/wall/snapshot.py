@@ -9,6 +9,8 @@ Rules:
   shows at most ``limits.tiles_per_group`` tiles and says how many more there are, so a building
   on fire stays readable. Groups are ordered by their worst problem, then by how many critical
   problems they hold, then by name.
+- **Handled or not**: a problem is *unhandled* (needs someone now) unless it is acknowledged,
+  muted by the pipeline or behind a down parent; ``unhandled`` counts those per status.
 - **All green** means no problem tile at all; the page then shows counts only.
 - **Healthy checks are counted, not listed**: storage may pass only the problem rows plus, per
   (hall, system), the counts of the checks that are not problems (OK, pending, in maintenance) —
@@ -131,6 +133,8 @@ class WallView:
     visitors: tuple[VisitorRow, ...] | None
     maintenance: tuple[MaintenanceRow, ...]
     stale: tuple[StaleReason, ...]
+    #: Problems that need someone now (not acknowledged, not in maintenance, not muted).
+    unhandled: Counts = Counts()
 
     @property
     def all_green(self) -> bool:
@@ -309,6 +313,7 @@ def build_wall(
     ordered = None if incidents is None else order_incidents(incidents, now, limits.sla_warn_at)
     return WallView(
         now=now,
+        unhandled=count(c for c in checks if is_problem(c) and c.unhandled),
         counts=totals,
         groups=group_problems(checks, limits.tiles_per_group, healthy),
         incidents=ordered,

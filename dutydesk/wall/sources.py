@@ -159,6 +159,7 @@ def load_checks(session: Session) -> CheckSnapshot:
         if r.last_result_at is not None and (newest is None or r.last_result_at > newest):
             newest = r.last_result_at
 
+    problems = _mark_handled(session, problems)
     references: list[tuple[str, str, datetime | None]] = [
         (slug, last_status or "", at)
         for slug, last_status, at in session.execute(
@@ -168,6 +169,45 @@ def load_checks(session: Session) -> CheckSnapshot:
         )
     ]
     return CheckSnapshot(problems, healthy, references, newest)
+
+
+def _mark_handled(session: Session, problems: list[CheckRow]) -> list[CheckRow]:
+    """Set ``acknowledged`` (an open incident of the check is acknowledged) and ``muted`` (the
+    pipeline muted the check's latest flip: silence, parent down...) on the problem rows, in two
+    queries whatever the number of problems."""
+    if not problems:
+        return problems
+    from dataclasses import replace
+
+    from checks.models import FlipRow
+
+    ids = [p.id for p in problems]
+    acked: set[int] = set()
+    if incidents_available():
+        from dutydesk.incidents.models import Incident
+
+        acked = set(
+            session.scalars(
+                select(Incident.check_id).where(
+                    Incident.check_id.is_not(None),
+                    Incident.status.in_(("acknowledged", "pending")),
+                )
+            )
+        )
+    latest = (
+        select(func.max(FlipRow.id)).where(FlipRow.check_id.in_(ids)).group_by(FlipRow.check_id)
+    )
+    muted = set(
+        session.scalars(
+            select(FlipRow.check_id).where(FlipRow.id.in_(latest), FlipRow.muted_by.is_not(None))
+        )
+    )
+    return [
+        replace(p, acknowledged=p.id in acked, muted=p.id in muted)
+        if p.id in acked or p.id in muted
+        else p
+        for p in problems
+    ]
 
 
 def _status(name: str | None) -> CheckStatus:
@@ -263,16 +303,18 @@ def load_incidents(session: Session, now: datetime) -> list[IncidentRow] | None:
             service=i.service or "",
             acknowledged_by=i.acknowledged_by,
             assignee=i.assignee,
-            sla=_sla_reading(i, events.get(i.id, []), now, policies),
+            sla=sla_reading(i, events.get(i.id, []), now, policies),
         )
         for i in incidents
     ]
 
 
-def _sla_reading(
+def sla_reading(
     incident: Any, rows: list[Any], now: datetime, policies: dict[str, Any]
 ) -> SlaReading | None:
-    """The clock that matters now: time to acknowledge until it stops, then time to resolve."""
+    """The clock that matters now: time to acknowledge until it stops, then time to resolve
+    (also the incident list's SLA column). ``rows``: the incident's events, oldest first;
+    ``policies``: a cache shared by the calls of one reading."""
     from dutydesk.incidents.events import IncidentEvent
     from dutydesk.incidents.sla import ClockState, sla_clock
 

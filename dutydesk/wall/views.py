@@ -13,17 +13,20 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request
+from flask_babel import get_locale
 
 from dutydesk.context import app_state, principal, require_role
 from dutydesk.core.db import utcnow
 from dutydesk.models import Role
-from dutydesk.wall.feed import feed_for, limits_for
-from dutydesk.wall.render import render_sections, template_helpers
+from dutydesk.wall.feed import feed_for, limits_for, wall_locale
+from dutydesk.wall.render import render_sections, template_filters, template_helpers
 from dutydesk.wall.sources import load_view
 
 bp = Blueprint("wall", __name__)
 
-KEEPALIVE_SECONDS = 15.0
+#: The stream sends a heartbeat this often; a wall that hears nothing for twice as long says
+#: "NOT LIVE" (a hung server keeps the connection open but sends nothing).
+HEARTBEAT_SECONDS = 5.0
 RETRY_MS = 3000
 #: A stream ends after this long and the browser reconnects; a revoked kiosk link then stops.
 MAX_STREAM_SECONDS = 30 * 60
@@ -42,6 +45,7 @@ _ACTIONS = {
 @bp.record_once
 def _install_helpers(state: Any) -> None:
     state.app.jinja_env.globals.update(template_helpers())
+    state.app.jinja_env.filters.update(template_filters())
 
 
 def incident_actions() -> dict[str, str]:
@@ -63,19 +67,35 @@ def wall() -> Any:
     who = principal()
     # A reader's snapshot: on SQLite the request session would hold the write lock while the
     # wall is built, and kiosk screens reload it often; the engine's writes must not queue.
-    with app_state().db.read_session() as session:
+    feed = feed_for(current_app._get_current_object())  # type: ignore[attr-defined]
+    locale = str(get_locale())
+    with app_state().db.read_session() as session, wall_locale(locale, feed.zone):
         view = load_view(session, utcnow(), limits_for(current_app))
         sections = render_sections(view)
-    feed = feed_for(current_app._get_current_object())  # type: ignore[attr-defined]
-    actions = incident_actions() if who.can(Role.ENGINEER) else {}
-    return render_template(
-        "wall/wall.html",
-        sections=sections,
-        view=view,
-        version=feed.version or "",
-        kiosk_mode=who.kind == "kiosk" or request.args.get("kiosk") == "1",
-        actions=actions,
-    )
+        actions = incident_actions() if who.can(Role.ENGINEER) else {}
+        kiosk = who.kind == "kiosk" or request.args.get("kiosk") == "1"
+        return render_template(
+            "wall/wall.html",
+            sections=sections,
+            view=view,
+            version=feed.version_for(locale) or "",
+            kiosk_mode=kiosk,
+            # a mouse-less kiosk gets no button it cannot press; ?sound=1 asks for one anyway
+            sound_toggle=not kiosk or request.args.get("sound") == "1",
+            rotate=_rotate_seconds(request.args.get("rotate")),
+            zone=feed.zone,
+            heartbeat=HEARTBEAT_SECONDS,
+            actions=actions,
+        )
+
+
+def _rotate_seconds(text: str | None) -> int:
+    """``?rotate=20``: page through the collapsed groups every 20 s (0 = off; 5..600 s)."""
+    try:
+        seconds = int(text or 0)
+    except ValueError:
+        return 0
+    return min(max(seconds, 5), 600) if seconds > 0 else 0
 
 
 @bp.route("/wall/events")
@@ -86,7 +106,7 @@ def events() -> Response:
         seen = None  # garbage in: start over with a full refresh
     feed = feed_for(current_app._get_current_object())  # type: ignore[attr-defined]
     return Response(
-        _stream(feed, seen),
+        _stream(feed, seen, str(get_locale())),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -97,19 +117,30 @@ def _event(version: str, payload: dict[str, Any]) -> str:
     return f"id: {version}\nevent: patch\ndata: {data}\n\n"
 
 
-def _stream(feed: Any, seen: str | None) -> Iterator[str]:
-    feed.subscribe()
+def _heartbeat() -> str:
+    """A named event (comments are invisible to EventSource): the wall's proof of life."""
+    data = json.dumps({"at": utcnow().isoformat(), "every": HEARTBEAT_SECONDS})
+    return f"event: heartbeat\ndata: {data}\n\n"
+
+
+def _stream(feed: Any, seen: str | None, locale: str) -> Iterator[str]:
+    feed.subscribe(locale)
     try:
         yield f"retry: {RETRY_MS}\n: connected\n\n"
+        yield _heartbeat()
         ends = time.monotonic() + MAX_STREAM_SECONDS
-        if feed.version is None:
-            feed.wait_for_change(None, KEEPALIVE_SECONDS)
+        if feed.version_for(locale) is None:
+            feed.wait_for_change(None, HEARTBEAT_SECONDS, locale)
+        beat_due = time.monotonic() + HEARTBEAT_SECONDS
         while time.monotonic() < ends:
-            update = feed.update_since(seen)
+            update = feed.update_since(seen, locale)
             if update is not None:
                 seen = update.version
                 yield _event(update.version, update.payload)
-            if not feed.wait_for_change(seen, KEEPALIVE_SECONDS):
-                yield ": keep-alive\n\n"
+            feed.wait_for_change(seen, max(beat_due - time.monotonic(), 0.0), locale)
+            if time.monotonic() >= beat_due:
+                # every period even while patches flow, so the client's rule is one rule
+                yield _heartbeat()
+                beat_due = time.monotonic() + HEARTBEAT_SECONDS
     finally:
-        feed.unsubscribe()
+        feed.unsubscribe(locale)

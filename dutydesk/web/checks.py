@@ -28,7 +28,7 @@ from checks.queries import (
     FilterError,
     check_detail,
     group_rows,
-    list_checks,
+    list_page,
     sparkline,
     status_totals,
     uptime_from_rollups,
@@ -38,6 +38,7 @@ from dutydesk.context import db_session, principal, require_role
 from dutydesk.core import audit
 from dutydesk.core.db import utcnow
 from dutydesk.models import Role
+from dutydesk.pagination import PaginationError, parse_page_args
 
 bp = Blueprint("checks", __name__)
 #: Who may create, edit, disable and delete checks, groups, dependencies and windows.
@@ -67,11 +68,19 @@ def check_list() -> Any:
     except FilterError as exc:
         flash(_("Filter ignored: %(message)s", message=str(exc)), "error")
         filters = CheckFilters()
+    try:
+        page, per_page = parse_page_args(request.args, default_per_page=50)
+    except PaginationError as exc:
+        flash(_("Page ignored: %(message)s", message=str(exc)), "error")
+        page, per_page = 1, 50
     s = db_session()
-    rows = list_checks(s, filters)
+    rows, total = list_page(s, filters, page, per_page)
+    pages = max(1, -(-total // per_page))
     groups = [path for (path,) in s.execute(select(CheckGroup.path).order_by(CheckGroup.path))]
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(
-        "checks/list.html", blocks=group_rows(rows), shown=len(rows), filters=filters,
+        "checks/list.html", blocks=group_rows(rows), shown=total, filters=filters,
+        page=min(page, pages), pages=pages, per_page=per_page, page_args=args,
         totals=status_totals(s), state_filters=STATE_FILTERS, status_order=STATUS_ORDER,
         types=sorted(CHECK_TYPES), groups=groups, can_edit=can_edit(),
     )

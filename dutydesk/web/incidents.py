@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 
+from checks.queries import recent_results, sparkline
 from dutydesk.context import app_state, db_session, principal, require_role, settings
 from dutydesk.core.db import utcnow
 from dutydesk.incidents import service
@@ -31,6 +32,7 @@ from dutydesk.incidents.store import IncidentNotFound
 from dutydesk.incidents.timeline_text import Phrase, describe, describe_actor
 from dutydesk.models import Role
 from dutydesk.pagination import PaginationError, paginate, parse_page_args
+from dutydesk.web.incident_urgency import urgency_page
 
 bp = Blueprint("incidents", __name__)
 EVENT_KINDS = frozenset(kind.value for kind in EventKind)
@@ -88,8 +90,16 @@ def incident_list() -> Any:
     except (PaginationError, service.FilterError) as exc:
         flash(_("Filter ignored: %(message)s", message=str(exc)), "error")
         page, per_page, filters = 1, 50, service.IncidentFilters()
-    result = paginate(db_session(), service.incidents_query(filters), page, per_page)
-    return render_template("incidents/list.html", page=result, filters=request.args, now=utcnow())
+    now = utcnow()
+    query = service.incidents_query(filters)
+    clocks: dict[int, Any] = {}
+    if request.args.get("sort") == "newest":
+        result = paginate(db_session(), query, page, per_page)
+    else:  # by urgency: breached first, then the least SLA time left
+        result, clocks = urgency_page(db_session(), query, page, per_page, now)
+    return render_template(
+        "incidents/list.html", page=result, filters=request.args, now=now, clocks=clocks
+    )
 
 
 @bp.route("/incidents/<int:incident_id>")
@@ -112,9 +122,14 @@ def _detail_page(incident_id: int, status: int = 200) -> Any:
     sla = service.sla_as_dict(incident, known, settings(), now)
     notice_link = "/notices/new?" + urlencode({"incident": incident.id, "title": incident.title})
     policies = list(s.scalars(select(EscalationPolicyRow).order_by(EscalationPolicyRow.name)))
+    results = recent_results(s, incident.check_id) if incident.check_id else []
+    samples = [(r.duration, r.status) for r in reversed(results)]
     return render_template(
         "incidents/detail.html",
         incident=incident,
+        now=now,
+        results=results,
+        spark=sparkline(samples),
         events=[_timeline_entry(row) for row in rows],
         sla=sla,
         can_act=principal().can(Role.ENGINEER),

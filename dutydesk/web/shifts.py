@@ -28,7 +28,7 @@ from shifts.fairness import fairness_report
 from shifts.localtime import local_to_utc, utc_to_local
 from shifts.models import ShiftOverrideRow, ShiftScheduleRow, ShiftSwapRow
 from shifts.oncall import next_shift_for, on_duty, person_shifts
-from shifts.preview import VIEWS, calendar_grid
+from shifts.preview import VIEWS, calendar_grid, person_colours
 from shifts.schedule import Line, Schedule
 from shifts.storage import PATTERN_CHOICES, load_schedule, load_schedules, user_names
 
@@ -200,6 +200,7 @@ def _editor_page(schedule_id: int, error: ShiftConfigError | None = None) -> Any
         weekday_names=WEEKDAY_NAMES, can_edit=principal().can(Role.SHIFT_LEAD),
         zone=schedule.zone, local=lambda t: utc_to_local(t, schedule.zone),
         refused=message, form=request.form if error is not None else {},
+        colours=person_colours(grid), today=utc_to_local(now, schedule.zone).date(),
     ), status
 
 

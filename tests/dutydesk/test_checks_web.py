@@ -429,3 +429,32 @@ def test_a_check_says_in_which_parent_states_it_stays_reachable_and_exports_it(
     assert not re.search(r'value="WARNING"\s+checked', edit)
     detail = page_text(client.get(f"/checks/{check.id}"))
     assert "OK, UNKNOWN" in detail
+
+
+def test_five_thousand_checks_come_in_pages_with_the_worst_of_a_group_first(
+    signed_in: Any, db: Database
+) -> None:
+    with db.session() as s:
+        group_id = ensure_group(s, "Hall C / Sensors").id
+        s.add_all(Check(slug=f"t-{n:03d}", display_name=f"t-{n:03d}", type="tcp",
+                        spec={"host": "127.0.0.1", "port": 9}, group_id=group_id)
+                  for n in range(119))
+    add_check(db, "z-last-but-critical", "Hall C / Sensors", status="CRITICAL")
+    client = signed_in(Role.VIEWER)
+    first = client.get("/checks").get_data(as_text=True)
+    assert "120 checks" in first and "Page 1 of 3" in first
+    assert first.count('data-check="') == 50
+    assert first.index("z-last-but-critical") < first.index('data-check="t-000"')
+    last = client.get("/checks?q=t-&page=3").get_data(as_text=True)
+    assert last.count('data-check="') == 20 and "Page 3 of 3" in last
+    assert 'href="?q=t-&amp;page=2"' in last  # the filter stays on the pager's links
+
+
+@pytest.mark.parametrize("query", ["page=0", "page=x", "per_page=100000"])
+def test_a_wrong_page_number_is_explained_and_the_first_page_shown(
+    signed_in: Any, db: Database, query: str
+) -> None:
+    add_check(db, "ups-a", "Hall A / UPS")
+    response = signed_in(Role.VIEWER).get(f"/checks?{query}")
+    assert response.status_code == 200
+    assert "Page ignored" in response.get_data(as_text=True)

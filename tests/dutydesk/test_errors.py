@@ -28,6 +28,17 @@ def test_page_404_is_html_for_people(signed_in: Any) -> None:
     assert "<h1>404</h1>" in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [("ru", "Такой страницы нет"), ("uk", "Такої сторінки немає"), ("en", "There is no such page")],
+)
+def test_the_404_page_speaks_the_viewers_language(client: Any, lang: str, text: str) -> None:
+    response = client.get(f"/no/such/page?lang={lang}", headers={"Accept": "text/html"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 404 and text in body
+    assert "requested URL was not found" not in body
+
+
 def test_an_unexpected_error_rolls_back_and_is_logged_with_the_request_id(
     app: Any, db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:

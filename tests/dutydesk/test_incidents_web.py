@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from sqlalchemy import select
+
 from dutydesk.core.db import Database, utcnow
 from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus, Severity
 from dutydesk.incidents.pipeline import process_alerts
@@ -198,3 +200,63 @@ def test_silences_crud_over_the_api(app: Any, api_token: Any) -> None:
         client.get(f"/api/v1/silences/{silence_id}", headers=headers).get_json()["state"]
         == "expired"
     )
+
+
+def test_incident_list_puts_breached_first_then_the_least_time_left_with_live_clocks(
+    db: Database, signed_in: Any
+) -> None:
+    from tests.dutydesk.wall.site import _incidents
+
+    # (title, priority, opened minutes ago): ack targets P1 15 min, P2 30 min, P3 2 h, P4 8 h
+    _incidents(
+        db,
+        [
+            ("fresh P1", "P1", 2, None),  # 13 min left
+            ("long breached P2", "P2", 300, None),  # breached 4 h 30 min ago
+            ("P3 with time", "P3", 10, None),  # 1 h 50 min left
+            ("just breached P1", "P1", 20, None),  # breached 5 min ago
+            ("P4 newest", "P4", 1, None),  # 7 h 59 min left
+        ],
+        utcnow(),
+    )
+    page = signed_in("viewer").get("/incidents").get_data(as_text=True)
+    order = ["long breached P2", "just breached P1", "fresh P1", "P3 with time", "P4 newest"]
+    assert [page.index(title) for title in order] == sorted(page.index(t) for t in order)
+    assert "breached 4 h 30 min ago" in page and 'class="sla-clock sla-breached"' in page
+    assert "js/sla.js" in page  # the clocks count down in the browser
+    newest = signed_in("viewer").get("/incidents?sort=newest").get_data(as_text=True)
+    assert newest.index("P4 newest") < newest.index("long breached P2")
+
+
+def test_a_check_incident_shows_the_checks_recent_results_and_sparkline_and_live_clocks(
+    db: Database, signed_in: Any
+) -> None:
+    from datetime import timedelta
+
+    from checks.models import Check, CheckResultRow
+    from tests.dutydesk.wall.site import _incidents
+
+    now = utcnow()
+    with db.session() as s:
+        check = Check(slug="ups-b", display_name="UPS B", type="plugin", spec={})
+        s.add(check)
+        s.flush()
+        check_id = check.id
+        s.add_all(
+            CheckResultRow(
+                check_id=check_id,
+                started_at=now - timedelta(minutes=10 - n),
+                status="CRITICAL" if n > 6 else "OK",
+                message=f"runtime {40 - n * 3} min" if n > 6 else "on line",
+                duration=0.1 + n / 100,
+            )
+            for n in range(10)
+        )
+    _incidents(db, [("UPS B is CRITICAL", "P1", 3, check_id)], now)
+    with db.session() as s:
+        from dutydesk.incidents.models import Incident
+
+        incident_id = s.scalar(select(Incident.id).where(Incident.check_id == check_id))
+    page = signed_in("viewer").get(f"/incidents/{incident_id}").get_data(as_text=True)
+    assert '<svg class="sparkline"' in page and "runtime 13 min" in page
+    assert 'class="sla-clock sla-ok"' in page and "data-due=" in page and "js/sla.js" in page

@@ -31,7 +31,9 @@ from shifts.notices import service as svc
 from shifts.notices.model import Impact, NoticeKind, ServiceStatus, StatusMode, UpdateStatus
 from shifts.schedule import Line as ScheduleLine
 from shifts.schedule import OverrideKind
+from shifts.storage import PATTERN_CHOICES
 from shifts.visitors.model import RequestStatus, VisitStatus
+from shifts.visitors.onsite import Limit
 from tests.conftest import bearer, form_token, login, make_user
 from tests.dutydesk.test_checks_web import add_check
 from tests.dutydesk.test_incidents_web import open_incident
@@ -63,6 +65,8 @@ VALUES = {  # vocabulary -> every value it must label
     "ping_kind": ["success", "fail", "start", "log"],
     "maintenance_kind": list(MAINTENANCE_KINDS),
     "weekday": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+    "overstay_limit": list(Limit),
+    "shift_pattern": list(PATTERN_CHOICES),
 }
 
 

@@ -320,3 +320,38 @@ def test_the_shift_clock_writes_the_handoff_report_and_tells_the_incoming_engine
     assert [(r.shift_start, r.incoming_user_id) for r in reports] == [
         (HANDOFF, kyiv["olena"].id)]
     assert on_duty_mail == ["olena@dc.example"]
+
+
+def test_schedule_month_is_a_timeline_coloured_per_person_with_today_in_the_viewers_language(
+    app: Any, db: Database
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from dutydesk import accounts
+    from dutydesk.demo.extras import seed_shifts
+    from dutydesk.demo.seed import DEMO_ACTOR, PEOPLE
+    from shifts.models import ShiftScheduleRow
+    from tests.conftest import PASSWORD, login
+
+    with db.session() as s:
+        for email, name, role, _kind in PEOPLE:
+            accounts.create_user(s, DEMO_ACTOR, email=email, password=PASSWORD, role=role,
+                                 name=name, language="ru")
+        seed_shifts(s)
+    with db.session() as s:
+        first_line = s.scalar(
+            select(ShiftScheduleRow.id).where(ShiftScheduleRow.line == "first_line")
+        )
+    client = app.test_client()
+    login(client, "lead@dc.example")
+    html = client.get(f"/shifts/schedules/{first_line}").get_data(as_text=True)
+    timeline = html[html.index('id="calendar"'):html.index("</ol>", html.index('id="calendar"'))]
+    assert timeline.count('class="day') >= 28
+    assert "aria-current=\"date\"" in timeline and "сегодня" in timeline
+    assert len(set(re.findall(r'class="piece c(\d)"', timeline))) == 4  # four people, four colours
+    month = datetime.now(ZoneInfo("Europe/Kyiv")).month
+    assert ["январь", "февраль", "март", "апрель", "май", "июнь", "июль", "август", "сентябрь",
+            "октябрь", "ноябрь", "декабрь"][month - 1] in html.lower()
+    visible = re.sub(r"<[^>]+>", " ", html)  # what a person reads, not the option values
+    assert "day_night_off_off" not in visible and "{'day_hours'" not in visible
+    assert "День, ночь, отсыпной, выходной" in html and "дневная смена 12 ч" in html

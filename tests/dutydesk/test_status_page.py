@@ -60,3 +60,12 @@ def test_resolving_turns_the_page_green(client: Any, db: Database, outage: int) 
         status_snapshot.GENERATION_CHECK = old
     assert page.status_code == 200 and "All systems operational" in page.get_data(as_text=True)
     assert client.get("/api/v2/incidents/unresolved.json").get_json()["incidents"] == []
+
+
+def test_status_page_times_say_which_zone_they_are_in(client: Any) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    page = client.get("/status").get_data(as_text=True)
+    offset = datetime.now(ZoneInfo("Europe/Kyiv")).strftime("%z")  # the site's zone (settings)
+    assert f"GMT{offset[:3]}:{offset[3:]}" in page

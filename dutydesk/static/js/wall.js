@@ -1,15 +1,28 @@
-/* DutyDesk wall: applies incremental patches from /wall/events (Server-Sent Events),
-   ticks clocks locally, optional beep for a new P1/P2, keyboard shortcuts for incident actions. */
+/* DutyDesk wall: applies incremental patches from /wall/events (Server-Sent Events), watches the
+   feed's heartbeat (a hung server keeps the connection open but goes quiet: "NOT LIVE"), ticks
+   clocks in the site's zone, fits everything on one screen, optional page rotation, optional beep
+   for a new P1/P2, keyboard shortcuts for incident actions. Every word comes from the server
+   (fragments rendered in the wall's language, data-i18n for the few the script writes). */
 (function () {
   "use strict";
   var root = document.getElementById("wall");
   if (!root) return;
-  var i18n = JSON.parse(document.getElementById("wall-i18n").textContent);
+  var i18n = JSON.parse(root.dataset.i18n || "{}");
   var actions = JSON.parse(root.dataset.actions || "{}");
+  var zone = root.dataset.zone || "UTC";
+  var locale = root.dataset.locale || "en";
+  var beatMs = (parseFloat(root.dataset.heartbeat) || 5) * 1000;
   var live = document.querySelector(".wall-live");
-  var lostBanner = document.querySelector(".wall-feed-lost");
-  var lastMessageAt = Date.now();
+  var notLive = document.querySelector(".wall-notlive");
+  var lastBeatAt = Date.now();
+  var source = null;
   var selected = null;
+
+  // ------------------------------------------------------------------ site-zone times
+  var timeFormat = new Intl.DateTimeFormat(locale, {
+    timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23"
+  });
+  function siteTime(ms) { return timeFormat.format(new Date(ms)); }
 
   // ------------------------------------------------------------------ patches
   function fragment(html) {
@@ -43,21 +56,27 @@
       selected = root.querySelector('[data-incident="' + selected.dataset.incident + '"]');
       if (selected) selected.classList.add("selected");
     }
+    showPage();
     tick();
+    fit();
   }
 
-  // ------------------------------------------------------------------ stream
+  // ------------------------------------------------------------------ stream + heartbeat
+  function heard() {
+    lastBeatAt = Date.now();
+    setLive(true);
+  }
+
   function connect() {
+    if (source) source.close();
     var url = root.dataset.events + (root.dataset.version ? "?v=" + encodeURIComponent(root.dataset.version) : "");
-    var source = new EventSource(url);
+    source = new EventSource(url);
     source.addEventListener("patch", function (e) {
-      lastMessageAt = Date.now();
+      heard();
       try { applyPatch(JSON.parse(e.data)); } catch (err) { console.error("wall patch failed", err); }
     });
-    source.onmessage = function () { lastMessageAt = Date.now(); };
-    source.onopen = function () { lastMessageAt = Date.now(); setLost(false); };
+    source.addEventListener("heartbeat", heard);
     source.onerror = function () {
-      setLost(true);
       if (source.readyState === EventSource.CLOSED) {
         // e.g. the session ended (kiosk link revoked): a reload shows the real answer.
         setTimeout(function () { location.reload(); }, 10000);
@@ -65,35 +84,52 @@
     };
   }
 
-  function setLost(lost) {
-    if (lostBanner) lostBanner.hidden = !lost;
-    if (live) live.classList.toggle("lost", lost);
+  function setLive(ok) {
+    if (notLive) {
+      if (!ok && notLive.hidden) notLive.querySelector(".since").textContent = siteTime(lastBeatAt);
+      notLive.hidden = ok;
+    }
+    if (live) {
+      live.classList.toggle("lost", !ok);
+      live.querySelector(".word").textContent = ok ? i18n.live : i18n.not_live;
+    }
+    document.body.classList.toggle("wall-not-live", !ok);
   }
 
-  // Keep-alive comments arrive every ~15 s but are invisible to EventSource handlers; an open
-  // connection (readyState OPEN) is the signal instead, checked together with message age.
+  // No heartbeat for two periods: say so. Silent for longer: drop the connection and dial again
+  // (a hung server's socket may never report an error); the next heartbeat clears the banner.
+  var lastReconnect = 0;
   setInterval(function () {
-    if (Date.now() - lastMessageAt > 60000 && lostBanner && !lostBanner.hidden) location.reload();
-  }, 5000);
+    var quiet = Date.now() - lastBeatAt;
+    if (quiet > 2 * beatMs) setLive(false);
+    if (quiet > 4 * beatMs && Date.now() - lastReconnect > 4 * beatMs) {
+      lastReconnect = Date.now();
+      connect();
+    }
+  }, 500);
 
   // ------------------------------------------------------------------ clocks
-  function fmt(seconds) {
-    var neg = seconds < 0, s = Math.abs(seconds), m = Math.floor(s / 60);
-    var text = m < 60 ? m + " " + i18n.min
-      : Math.floor(m / 60) + " " + i18n.h + " " + String(m % 60).padStart(2, "0") + " " + i18n.min;
-    return (neg ? "-" : "") + text;
+  function span(seconds) {
+    var m = Math.floor(seconds / 60);
+    if (m < 60) return m + " " + i18n.min;
+    var h = Math.floor(m / 60);
+    if (h < 24) return h + " " + i18n.h + " " + String(m % 60).padStart(2, "0") + " " + i18n.min;
+    return Math.floor(h / 24) + " " + i18n.d + " " + (h % 24) + " " + i18n.h;
+  }
+  // Time left on an SLA clock: mm:ss under an hour, then hours and minutes.
+  function countdown(seconds) {
+    if (seconds >= 3600) return span(seconds);
+    var s = Math.floor(seconds);
+    return String(Math.floor(s / 60)).padStart(2, "0") + ":" + String(s % 60).padStart(2, "0");
   }
 
   function tick() {
     var now = Date.now();
     var clock = root.querySelector(".wall-clock");
-    if (clock) {
-      var d = new Date();
-      clock.textContent = String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0");
-    }
+    if (clock) clock.textContent = siteTime(now);
     root.querySelectorAll(".incident[data-opened]").forEach(function (el) {
       var age = el.querySelector(".age");
-      if (age) age.textContent = fmt((now - Date.parse(el.dataset.opened)) / 1000);
+      if (age) age.textContent = span(Math.max((now - Date.parse(el.dataset.opened)) / 1000, 0));
     });
     root.querySelectorAll(".sla[data-due]").forEach(function (el) {
       var left = (Date.parse(el.dataset.due) - now) / 1000;
@@ -101,11 +137,80 @@
         : (el.dataset.warnFrom && now < Date.parse(el.dataset.warnFrom)) ? "ok" : "warning";
       el.className = "sla sla-" + state;
       el.dataset.state = state;
-      el.querySelector(".left").textContent = fmt(left);
-      el.querySelector(".sword").textContent = state === "breached" ? i18n.breached : state === "warning" ? i18n.soon : "";
+      var item = el.closest(".incident");
+      if (item) item.classList.toggle("breached", state === "breached");
+      el.querySelector(".left").textContent = state === "breached"
+        ? i18n.breached_ago.replace("%(t)s", span(-left)) : countdown(left);
     });
   }
   setInterval(tick, 1000);
+
+  // ------------------------------------------------------------------ one screen
+  // The server fits the wall on a 1080-line screen in 32 px lines; text that wraps more than it
+  // assumed is trimmed here, always from the least severe end: tiles of the last detailed group
+  // first, then incidents from the bottom (the "+N more" line counts them).
+  function overflowing(el) { return el && el.scrollHeight > el.clientHeight + 1; }
+
+  function fit() {
+    var problems = root.querySelector(".wall-problems");
+    var shown = function (selector) {
+      return Array.prototype.filter.call(root.querySelectorAll(selector), function (el) {
+        return !el.hidden && !el.closest("[hidden]");
+      });
+    };
+    var squeeze = function (el) { el.hidden = true; el.dataset.squeezed = "1"; };
+    // start from what the server sent (the space may have grown since the last fit)
+    root.querySelectorAll(".squeezed").forEach(function (el) { el.classList.remove("squeezed"); });
+    root.querySelectorAll("[data-squeezed]").forEach(function (el) { el.hidden = false; delete el.dataset.squeezed; });
+    var guard = 400;
+    while (overflowing(problems) && guard-- > 0) {
+      // 1. detail of the less severe groups goes first, from the bottom
+      var open = shown(".wall-group:not(.collapsed):not(.squeezed)").slice(1);
+      if (open.length) { open[open.length - 1].classList.add("squeezed"); continue; }
+      // 2. then the worst group's last tiles, keeping its first row
+      var tiles = shown(".wall-group:not(.collapsed):not(.squeezed) .tile");
+      if (tiles.length > 2) { squeeze(tiles[tiles.length - 1]); continue; }
+      // 3. then the least severe summaries
+      var summaries = shown(".wall-group.collapsed, .wall-group.squeezed").slice(1);
+      if (summaries.length) { squeeze(summaries[summaries.length - 1]); continue; }
+      break;
+    }
+    var column = root.querySelector(".wall-incidents");
+    var list = root.querySelector('[data-section="incidents"]');
+    if (!column || !list) return;
+    var items = Array.prototype.slice.call(list.querySelectorAll(".incident[data-incident]"));
+    items.forEach(function (el) { el.hidden = false; });  // start from all the server sent
+    var more = list.querySelector(".incident-more");
+    var texts = more ? JSON.parse(more.dataset.texts || "[]") : [];
+    var hidden = 0;
+    while (overflowing(column) && hidden < items.length - 1) {
+      hidden += 1;
+      items[items.length - hidden].hidden = true;
+      if (more && texts[hidden]) more.textContent = texts[hidden];
+    }
+    if (more && texts.length && hidden === 0) more.textContent = texts[0];
+  }
+  window.addEventListener("resize", fit);
+
+  // ------------------------------------------------------------------ rotation
+  var rotateMs = (parseInt(root.dataset.rotate, 10) || 0) * 1000;
+  var page = 1;
+  function pages() {
+    var most = 1;
+    root.querySelectorAll("[data-page]").forEach(function (el) {
+      most = Math.max(most, parseInt(el.dataset.page, 10) || 1);
+    });
+    return most;
+  }
+  function showPage() {
+    if (page > pages()) page = 1;
+    root.querySelectorAll('[data-section="problems"] > [data-page]').forEach(function (el) {
+      el.hidden = String(page) !== el.dataset.page;
+    });
+  }
+  if (rotateMs) {
+    setInterval(function () { page = page % pages() + 1; showPage(); fit(); }, rotateMs);
+  }
 
   // ------------------------------------------------------------------ sound
   var soundButton = document.querySelector(".wall-sound");
@@ -187,6 +292,8 @@
     });
   }
 
+  showPage();
   tick();
+  fit();
   connect();
 })();

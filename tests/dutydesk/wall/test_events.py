@@ -36,9 +36,11 @@ class Stream:
         assert self.response.headers["Content-Type"].startswith("text/event-stream")
         self.lines: Iterator[bytes] = self.response.iter_lines(chunk_size=256)
         self.comments: list[str] = []
+        self.heartbeats: list[dict[str, Any]] = []
         self.retry: int | None = None
 
-    def next_event(self) -> dict[str, Any]:
+    def next_event(self, kind: str = "patch") -> dict[str, Any]:
+        """The next event named ``kind``; heartbeats on the way are kept in ``heartbeats``."""
         deadline = time.monotonic() + WAIT
         fields: dict[str, str] = {}
         for raw in self.lines:
@@ -50,7 +52,11 @@ class Stream:
                     payload = json.loads(fields["data"])
                     payload["_id"] = fields.get("id")
                     payload["_event"] = fields.get("event")
-                    return payload
+                    if payload["_event"] == kind:
+                        return payload
+                    if payload["_event"] == "heartbeat":
+                        self.heartbeats.append(payload)
+                fields = {}
                 continue
             if line.startswith(":"):
                 self.comments.append(line)
@@ -133,5 +139,42 @@ def test_a_version_from_another_server_start_gets_a_full_refresh(
     stream = Stream(session, f"{live_server.url}/wall/events", last_id="0badf00d.41")
     try:
         assert stream.next_event()["full"] is True
+    finally:
+        stream.close()
+
+
+def test_the_stream_carries_a_heartbeat_with_the_server_time(
+    live_server: Any, db: Database, checks: Any, heartbeat: None
+) -> None:
+    from dutydesk.wall.views import HEARTBEAT_SECONDS
+
+    checks.add("ups-a")
+    stream = Stream(kiosk_session(live_server, db), f"{live_server.url}/wall/events")
+    try:
+        first = stream.next_event("heartbeat")
+        assert first["every"] == HEARTBEAT_SECONDS and first["at"].endswith("+00:00")
+        stream.next_event()  # the wall
+        started = time.monotonic()
+        stream.next_event("heartbeat")  # nothing changes, the heartbeat still comes
+        assert time.monotonic() - started <= HEARTBEAT_SECONDS + 2
+    finally:
+        stream.close()
+
+
+@pytest.mark.parametrize(("lang", "word"), [("ru", "КРИТИЧНО"), ("uk", "КРИТИЧНО")])
+def test_a_russian_or_ukrainian_wall_gets_its_live_updates_in_its_language(
+    live_server: Any, db: Database, checks: Any, heartbeat: None, lang: str, word: str
+) -> None:
+    checks.add("ups-a", "Hall A / UPS")
+    crac = checks.add("crac-2", "Hall B / Cooling")
+    session = kiosk_session(live_server, db)
+    session.headers["Accept-Language"] = lang
+    stream = Stream(session, f"{live_server.url}/wall/events")
+    try:
+        stream.next_event()
+        checks.set_status(crac, "CRITICAL", "supply air 31 C")
+        patch = stream.next_event()
+        fragment = patch["sections"]["problems"]["html"]["g-hall-b-cooling"]
+        assert word in fragment and "CRITICAL" not in fragment
     finally:
         stream.close()

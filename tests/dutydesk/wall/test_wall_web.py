@@ -96,3 +96,18 @@ def test_action_keys_are_shown_to_engineers_but_not_to_viewers(signed_in: Any) -
     if "/api/v1/incidents/{id}/ack" not in engineer:
         pytest.skip("the incidents API is not installed in this build")
     assert "<kbd>a</kbd>" in engineer
+
+
+def test_a_kiosk_wall_has_no_button_a_mouseless_screen_cannot_press(
+    app: Any, db: Database, signed_in: Any
+) -> None:
+    kiosk = kiosk_client(app, db)
+    assert "wall-sound" not in kiosk.get("/wall").get_data(as_text=True)
+    assert "wall-sound" in kiosk.get("/wall?sound=1").get_data(as_text=True)  # by setting
+    assert "wall-sound" in signed_in(Role.ENGINEER).get("/wall").get_data(as_text=True)
+
+
+def test_the_wall_carries_the_sites_zone_and_no_inline_script(signed_in: Any) -> None:
+    html = signed_in(Role.VIEWER).get("/wall").get_data(as_text=True)
+    assert 'data-zone="Europe/Kyiv"' in html and 'data-heartbeat="5.0"' in html
+    assert "<script>" not in html and "<script type" not in html and "onclick" not in html
