@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from dutydesk.alerts.matchers import MatcherError, Silence, SilenceError, SilenceMuter
 from dutydesk.alerts.model import Alert, Muter, dedup_stage, mute_stage, run_pipeline
 from dutydesk.config import Settings
+from dutydesk.incidents import noise, sources
 from dutydesk.incidents.events import EventKind, IncidentEvent
 from dutydesk.incidents.lifecycle import LifecycleError, open_incident
 from dutydesk.incidents.paging import (
@@ -50,9 +51,16 @@ from dutydesk.incidents.priority import (
     parse_urgency,
     urgency_for_severity,
 )
+from dutydesk.incidents.returns import FlapChange, flap_change
 from dutydesk.incidents.sla import DEFAULT_TARGETS, SlaPolicy
 from dutydesk.incidents.store import act, add_events, apply_to_row
-from dutydesk.models.incidents import AlertReceived, Incident, IncidentEventRow, SilenceRow
+from dutydesk.models.incidents import (
+    AlertReceived,
+    Incident,
+    IncidentEventRow,
+    Integration,
+    SilenceRow,
+)
 
 REPEAT_EVENT_EVERY = timedelta(minutes=1)
 """A repeat alert adds an ``alert`` timeline event at most this often (the count always grows)."""
@@ -170,6 +178,7 @@ def process_alerts(
 ) -> PipelineResult:
     """Run ``alerts`` through the pipeline inside ``session`` (flushed, not committed)."""
     ctx = ShellContext(now, session, settings, metrics, integration_id)
+    alerts = with_integration_service(session, alerts, integration_id)
     stages = [
         record_stage(raw or {}),
         dedup_stage,
@@ -186,6 +195,25 @@ def process_alerts(
         session.execute(insert(AlertReceived), records)
     session.flush()
     return ctx.result
+
+
+def with_integration_service(
+    session: Session, alerts: Iterable[Alert], integration_id: int | None
+) -> list[Alert]:
+    """Alerts posted through an integration created with a service belong to that service
+    (unless the alert names its own): incidents, routing and silences see it."""
+    alerts = list(alerts)
+    if integration_id is None:
+        return alerts
+    service = session.scalar(select(Integration.service).where(Integration.id == integration_id))
+    if not service:
+        return alerts
+    return [
+        alert
+        if alert.service
+        else replace(alert, service=service, labels={"service": service, **alert.labels})
+        for alert in alerts
+    ]
 
 
 # --- stages -------------------------------------------------------------------------------------
@@ -292,49 +320,141 @@ def load_parent_down_muter(session: Session) -> Muter | None:
 
 
 def incident_stage(alerts: list[Alert], ctx: ShellContext) -> list[Alert]:
-    """Open, attach or auto-resolve; returns the alerts that opened an incident.
+    """Open, attach, re-open or auto-resolve; returns the alerts that opened an incident.
 
     One query finds the open incidents of every alert in the batch (plain rows: attaching needs
-    only the id and the last alert time); the incidents to open are inserted together (see
-    ``_open_all``); the attached ones are counted in one UPDATE (``_count_repeats``).
+    only the id, the last alert time, the flapping mark and the sources); one more finds the
+    recently auto-resolved incidents of the new problems (they re-open, ``noise``); the
+    incidents to open are inserted together (``_open_all``); the attached ones are counted in
+    one UPDATE (``_count_repeats``).
     """
     s = ctx.session
     keys = [a.dedup_key for a in alerts]
-    open_by_key: dict[str, tuple[int, datetime | None]] = {
-        key: (incident_id, last_alert_at)
-        for incident_id, key, last_alert_at in s.execute(
-            select(Incident.id, Incident.open_key, Incident.last_alert_at).where(
-                Incident.open_key.in_(keys)
-            )
+    open_by_key: dict[str, _Open] = {
+        row.open_key: _Open(row.id, row.last_alert_at, bool(row.flapping), row.alert_sources)
+        for row in s.execute(
+            select(
+                Incident.id,
+                Incident.open_key,
+                Incident.last_alert_at,
+                Incident.flapping,
+                Incident.alert_sources,
+            ).where(Incident.open_key.in_(keys))
         )
     }
-    to_open = [a for a in alerts if a.firing and a.dedup_key not in open_by_key]
+    new = [a for a in alerts if a.firing and a.dedup_key not in open_by_key]
+    returning = noise.find_returning(s, new, ctx.now, noise.reopen_window(ctx.settings))
+    to_open = [a for a in new if a.dedup_key not in returning]
     opened_now = _open_all(ctx, to_open) if to_open else {}
     opened: list[Alert] = []
     repeats: list[int] = []
     for alert in alerts:
         found = open_by_key.get(alert.dedup_key)
-        incident_id = found[0] if found else None
-        if alert.firing:
-            if found is None:
-                incident, created = opened_now[alert.dedup_key]
-                incident_id = incident.id
-                if created:
-                    opened.append(alert)
-                else:
-                    _attach(ctx, incident.id, incident.last_alert_at, alert)
-                    repeats.append(incident.id)
+        incident_id = found.id if found else None
+        if alert.firing and found is None and alert.dedup_key in returning:
+            incident, after = returning[alert.dedup_key]
+            incident_id = _return(ctx, incident, after, alert)
+        elif alert.firing and found is None:
+            incident, created = opened_now[alert.dedup_key]
+            incident_id = incident.id
+            if created:
+                opened.append(alert)
+                if alert.details.get("flapping") == "started":
+                    noise.set_flapping(s, ctx.settings, incident, alert, ctx.now, ctx.paging,
+                                       flapping=True, page=False)  # its first page says it
             else:
-                _attach(ctx, found[0], found[1], alert)
-                repeats.append(found[0])
+                _attach(ctx, incident.id, incident.last_alert_at, alert)
+                repeats.append(incident.id)
+        elif alert.firing and found is not None:
+            _attach(ctx, found.id, found.last_alert_at, alert)
+            _track_source(ctx, found, alert)
+            repeats.append(found.id)
+            change = flap_change(alert, found.flapping)
+            if change is not FlapChange.NONE:
+                noise.set_flapping(s, ctx.settings, found.id, alert, ctx.now, ctx.paging,
+                                   flapping=change is FlapChange.STARTS, page=True)
         elif found is not None:
-            _auto_resolve(ctx, found[0], alert)
+            still = _track_source(ctx, found, alert)
+            if still:
+                _still_firing(ctx, found.id, alert, still)
+            else:
+                if flap_change(alert, found.flapping) is FlapChange.ENDS:
+                    noise.set_flapping(s, ctx.settings, found.id, alert, ctx.now, ctx.paging,
+                                       flapping=False, page=False)  # "resolved" is the end page
+                _auto_resolve(ctx, found.id, alert)
         if incident_id is not None:
             ctx.result.incident_for[alert.dedup_key] = incident_id
             for row in ctx.received.get(alert.dedup_key, []):
                 row["incident_id"] = incident_id
     _count_repeats(ctx, repeats)
     return opened
+
+
+@dataclass(frozen=True, slots=True)
+class _Open:
+    """What the incident stage reads of an open incident."""
+
+    id: int
+    last_alert_at: datetime | None
+    flapping: bool
+    alert_sources: dict[str, Any] | None
+
+
+def _return(ctx: ShellContext, incident: Incident, after: timedelta, alert: Alert) -> int:
+    """The problem came back soon after an automatic resolve: re-open, do not re-create."""
+    reopened = noise.return_incident(
+        ctx.session, ctx.settings, incident, after, alert, ctx.now, ctx.paging
+    )
+    sid = sources.source_id(alert, ctx.integration_id)
+    noise.store_sources(
+        ctx.session,
+        reopened.id,
+        sources.record(None, sid, sources.source_label(alert), alert, ctx.now) if sid else {},
+    )
+    if alert.details.get("flapping") == "started" and not reopened.flapping:
+        noise.set_flapping(ctx.session, ctx.settings, reopened.id, alert, ctx.now, ctx.paging,
+                           flapping=True, page=True)
+    elif reopened.flapping and flap_change(alert, True) is FlapChange.ENDS:
+        noise.set_flapping(ctx.session, ctx.settings, reopened.id, alert, ctx.now, ctx.paging,
+                           flapping=False, page=False)
+    if reopened.id not in ctx.result.attached:
+        ctx.result.attached.append(reopened.id)
+    return reopened.id
+
+
+def _track_source(ctx: ShellContext, found: _Open, alert: Alert) -> list[str]:
+    """Record which sender said what; returns the *other* senders still firing (after a resolve).
+
+    Alerts without a sender of their own (checks, PagerDuty) track nothing and return []."""
+    sid = sources.source_id(alert, ctx.integration_id)
+    if sid is None:
+        return []
+    updated = sources.record(found.alert_sources, sid, sources.source_label(alert), alert, ctx.now)
+    noise.store_sources(ctx.session, found.id, updated)
+    return sources.still_firing(updated, ctx.now)
+
+
+def _still_firing(ctx: ShellContext, incident_id: int, alert: Alert, still: list[str]) -> None:
+    """One sender resolved while others still fire: say so on the timeline, keep it open."""
+    add_events(
+        ctx.session,
+        incident_id,
+        [
+            IncidentEvent(
+                EventKind.ALERT,
+                ctx.now,
+                alert.source.value,
+                {
+                    "dedup_key": alert.dedup_key,
+                    "status": alert.status.value,
+                    "source": sources.source_label(alert),
+                    "still_firing": still,
+                },
+            )
+        ],
+    )
+    if incident_id not in ctx.result.attached:
+        ctx.result.attached.append(incident_id)
 
 
 def _count_repeats(ctx: ShellContext, incident_ids: list[int]) -> None:
@@ -422,9 +542,19 @@ def _new_incident(
         sla_targets=dict(snapshot),
         created_at=ctx.now,
         version=1,
+        returns_count=0,
+        flapping=False,
+        alert_sources=_first_source(ctx, alert),
     )
     apply_to_row(incident, state, ctx.now)
     return incident, list(events)
+
+
+def _first_source(ctx: ShellContext, alert: Alert) -> dict[str, Any] | None:
+    sid = sources.source_id(alert, ctx.integration_id)
+    if sid is None:
+        return None
+    return sources.record(None, sid, sources.source_label(alert), alert, ctx.now)
 
 
 def _open(ctx: ShellContext, alert: Alert, snapshot: dict[str, Any]) -> tuple[Incident, bool]:

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFProtect
+from markupsafe import Markup
 from sqlalchemy import select
 
 from dutydesk.alerts.matchers import MatcherError, SilenceError
@@ -20,7 +21,7 @@ from dutydesk.incidents import service
 from dutydesk.incidents.events import EventKind, IncidentEvent
 from dutydesk.incidents.lifecycle import Action, InvalidAction, LifecycleError
 from dutydesk.incidents.policies import choose_policy
-from dutydesk.incidents.store import IncidentNotFound
+from dutydesk.incidents.store import IncidentNotFound, NewerIncidentOpen
 from dutydesk.incidents.timeline_text import Phrase, describe, describe_actor
 from dutydesk.models import Role
 from dutydesk.models.incidents import (
@@ -192,6 +193,14 @@ def incident_action(incident_id: int, name: str) -> Any:
     except IncidentNotFound:
         s.rollback()
         abort(404)
+    except NewerIncidentOpen as exc:
+        s.rollback()
+        link = Markup('<a href="{}">#{}</a>').format(
+            url_for("incidents.incident_detail", incident_id=exc.newer_id), exc.newer_id
+        )
+        flash(Markup(_("Not reopened: the same alert fired again and is tracked by the newer "
+                       "incident %(link)s. Continue there.", link=link)), "error")
+        return redirect(url_for("incidents.incident_detail", incident_id=incident_id))
     except LifecycleError as exc:
         s.rollback()
         flash(_("Refused: %(message)s", message=str(exc)), "error")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,7 +20,7 @@ from dutydesk.errors import ApiError
 from dutydesk.incidents import service
 from dutydesk.incidents.lifecycle import Action, InvalidAction, TransitionRefused
 from dutydesk.incidents.policies import choose_policy, policy_as_dict
-from dutydesk.incidents.store import IncidentNotFound, timeline
+from dutydesk.incidents.store import IncidentNotFound, NewerIncidentOpen, timeline
 from dutydesk.models import Role
 from dutydesk.models.incidents import EscalationPolicyRow, Incident, SilenceRow
 from dutydesk.openapi import PAGE_PARAMS, operation, query_param
@@ -84,6 +84,22 @@ def _change(apply: Callable[[Session], Incident]) -> Any:
     except InvalidAction as exc:
         s.rollback()
         raise ApiError(400, str(exc), {"code": exc.code}) from None
+    except NewerIncidentOpen as exc:
+        s.rollback()
+        raise ApiError(
+            409,
+            str(exc),
+            {
+                "code": exc.code,
+                "newer_incident_id": exc.newer_id,
+                "newer_incident": url_for(
+                    "incidents_api.incidents_get", incident_id=exc.newer_id, _external=True
+                ),
+                "newer_incident_page": url_for(
+                    "incidents.incident_detail", incident_id=exc.newer_id, _external=True
+                ),
+            },
+        ) from None
     except TransitionRefused as exc:
         s.rollback()
         raise ApiError(409, str(exc), {"code": exc.code}) from None

@@ -1,0 +1,169 @@
+"""The incident stage's I/O for returning problems, flapping checks and alert sources.
+
+The decisions are pure (``dutydesk.incidents.returns``, ``dutydesk.incidents.sources``); this
+module reads and writes the rows and the outbox in the caller's transaction. The pipeline's
+incident stage (``dutydesk.pipeline``) calls it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from dutydesk.alerts.model import Alert
+from dutydesk.config import Settings
+from dutydesk.incidents.events import EventKind, IncidentEvent
+from dutydesk.incidents.lifecycle import Action
+from dutydesk.incidents.paging import (
+    PagingCache,
+    notify_people,
+    paged_people,
+    plan_pages,
+    send_pages,
+)
+from dutydesk.incidents.returns import AUTOMATIC_ACTORS, returned_after
+from dutydesk.incidents.store import act, add_events, timeline
+from dutydesk.models.incidents import Incident
+
+
+def reopen_window(settings: Settings) -> timedelta:
+    return timedelta(minutes=settings.reopen_window_minutes)
+
+
+def find_returning(
+    session: Session, alerts: Iterable[Alert], now: datetime, window: timedelta
+) -> dict[str, tuple[Incident, timedelta]]:
+    """``{dedup_key: (incident, returned after)}`` for the firing alerts whose last incident was
+    resolved automatically within ``window`` (one query for the whole batch)."""
+    keys = [a.dedup_key for a in alerts if a.firing]
+    if not keys or window <= timedelta(0):
+        return {}
+    latest: dict[str, Incident] = {}
+    for incident in session.scalars(
+        select(Incident)
+        .where(
+            Incident.dedup_key.in_(keys),
+            Incident.status == "resolved",
+            Incident.resolved_at >= now - window,
+            Incident.resolved_by.in_(sorted(AUTOMATIC_ACTORS)),
+        )
+        .order_by(Incident.id)
+    ):
+        latest[incident.dedup_key] = incident  # the newest one wins
+    found = {}
+    for key, incident in latest.items():
+        after = returned_after(incident.resolved_by, incident.resolved_at, now, window)
+        if after is not None:
+            found[key] = (incident, after)
+    return found
+
+
+def return_incident(
+    session: Session,
+    settings: Settings,
+    incident: Incident,
+    after: timedelta,
+    alert: Alert,
+    now: datetime,
+    cache: PagingCache,
+) -> Incident:
+    """Re-open ``incident`` because its problem came back ``after`` its automatic resolve.
+
+    The lifecycle's reopen starts a new escalation cycle; its first step is routed at once, but
+    only people not already paged for this incident are paged (the others have it already); the
+    step is recorded with everybody, so all of them hear when it ends.
+    """
+    minutes = max(int(after.total_seconds() // 60), 0)
+    reopened, _events = act(
+        session,
+        incident.id,
+        Action.REOPEN,
+        alert.source.value,
+        now,
+        reason=f"problem returned after {minutes} min",
+        returned_after_s=int(after.total_seconds()),
+    )
+    session.execute(
+        update(Incident)
+        .where(Incident.id == incident.id)
+        .values(
+            returns_count=Incident.returns_count + 1,
+            alert_count=Incident.alert_count + 1,
+            last_alert_at=now,
+            title=alert.summary[:1024],
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(reopened)
+    events = timeline(session, incident.id)
+    already = paged_people(events)
+    plans = plan_pages(session, settings, reopened, now, cache=cache, events=events)
+    send_pages(session, settings, reopened, plans, now, cache=cache, flush=False, skip=already)
+    return reopened
+
+
+def set_flapping(
+    session: Session,
+    settings: Settings,
+    incident: Incident | int,
+    alert: Alert,
+    now: datetime,
+    cache: PagingCache,
+    *,
+    flapping: bool,
+    page: bool,
+) -> None:
+    """Mark or unmark ``incident`` as flapping, on its timeline too.
+
+    ``page``: tell the people paged for it (once: flapping started, or stopped with the check
+    still failing; a recovery's own "resolved" message is the end page then).
+    """
+    incident_id = incident if isinstance(incident, int) else incident.id
+    session.execute(
+        update(Incident)
+        .where(Incident.id == incident_id)
+        .values(flapping=flapping)
+        .execution_options(synchronize_session=False)
+    )
+    status = str(alert.labels.get("status") or alert.status.value)
+    state = "started" if flapping else "stopped"
+    add_events(
+        session,
+        incident_id,
+        [IncidentEvent(EventKind.FLAPPING, now, alert.source.value,
+                       {"state": state, "status": status})],
+    )
+    if not page:
+        return
+    row = session.get(Incident, incident_id, populate_existing=True)
+    assert row is not None
+    people = paged_people(timeline(session, incident_id))
+    if flapping:
+        prefix, why = "[FLAPPING] ", "the check started flapping; further pages are held"
+    else:
+        prefix, why = f"[{status}] ", f"the check stopped flapping and is now {status}"
+    notify_people(
+        session,
+        settings,
+        row,
+        people,
+        reason_key=f"flap:{state}:{now:%Y%m%dT%H%M%S%f}",
+        why=why,
+        now=now,
+        cache=cache,
+        subject_prefix=prefix,
+        immediate=True,
+    )
+
+
+def store_sources(session: Session, incident_id: int, sources: dict[str, Any]) -> None:
+    session.execute(
+        update(Incident)
+        .where(Incident.id == incident_id)
+        .values(alert_sources=sources)
+        .execution_options(synchronize_session=False)
+    )
