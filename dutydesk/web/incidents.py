@@ -18,6 +18,7 @@ from dutydesk.alerts.matchers import MatcherError, SilenceError
 from dutydesk.context import app_state, db_session, principal, require_role, settings
 from dutydesk.db import utcnow
 from dutydesk.incidents import service
+from dutydesk.incidents import sources as alert_sources
 from dutydesk.incidents.events import EventKind, IncidentEvent
 from dutydesk.incidents.lifecycle import Action, InvalidAction, LifecycleError
 from dutydesk.incidents.policies import choose_policy
@@ -123,6 +124,7 @@ def _detail_page(incident_id: int, status: int = 200) -> Any:
         policies=policies,
         default_policy=next((p for p in policies if p.is_default), None),
         current_policy=next((p for p in policies if p.id == incident.escalation_policy_id), None),
+        alert_sources=alert_sources.shown(incident.alert_sources, now),
     ), status
 
 
