@@ -300,3 +300,22 @@ def test_a_vpn_flapping_for_half_an_hour_opens_at_most_one_incident(
     assert incidents(db)[0].returns_count == 3
     # one page at opening, one when flapping started; the returns paged nobody again
     assert len([p for p in pages_to(db, "taras@dc.example") if "RESOLVED" not in p]) == 2
+
+
+def test_the_wall_and_the_incident_page_show_flapping_and_the_returns(
+    db: Database, settings: Settings, signed_in: Any
+) -> None:
+    check_id = add_check(db)
+    flip(db, check_id, "problem", "OK", "CRITICAL", 0)
+    process_flips(db, settings, now=at(0))
+    flip(db, check_id, "recovery", "CRITICAL", "OK", 1)
+    process_flips(db, settings, now=at(1))
+    flip(db, check_id, "flapping_started", "OK", "CRITICAL", 2)  # back, and now flapping
+    process_flips(db, settings, now=at(2))
+    [incident] = incidents(db)
+    viewer = signed_in(Role.VIEWER)
+    wall = viewer.get("/wall").get_data(as_text=True)
+    assert 'data-flapping="1"' in wall and 'data-returns="1"' in wall
+    page = viewer.get(f"/incidents/{incident.id}").get_data(as_text=True)
+    assert 'data-badge="flapping"' in page and 'data-returns="1"' in page
+    assert "the problem returned 1 time" in page
