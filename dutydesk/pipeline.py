@@ -330,8 +330,10 @@ def incident_stage(alerts: list[Alert], ctx: ShellContext) -> list[Alert]:
     """
     s = ctx.session
     keys = [a.dedup_key for a in alerts]
-    open_by_key: dict[str, _Open] = {
-        row.open_key: _Open(row.id, row.last_alert_at, bool(row.flapping), row.alert_sources)
+    open_by_key: dict[str, noise.OpenIncident] = {
+        row.open_key: noise.OpenIncident(
+            row.id, row.last_alert_at, bool(row.flapping), row.alert_sources
+        )
         for row in s.execute(
             select(
                 Incident.id,
@@ -353,7 +355,7 @@ def incident_stage(alerts: list[Alert], ctx: ShellContext) -> list[Alert]:
         incident_id = found.id if found else None
         if alert.firing and found is None and alert.dedup_key in returning:
             incident, after = returning[alert.dedup_key]
-            incident_id = _return(ctx, incident, after, alert)
+            incident_id = noise.returned(ctx, incident, after, alert)
         elif alert.firing and found is None:
             incident, created = opened_now[alert.dedup_key]
             incident_id = incident.id
@@ -367,16 +369,16 @@ def incident_stage(alerts: list[Alert], ctx: ShellContext) -> list[Alert]:
                 repeats.append(incident.id)
         elif alert.firing and found is not None:
             _attach(ctx, found.id, found.last_alert_at, alert)
-            _track_source(ctx, found, alert)
+            noise.track_source(ctx, found, alert)
             repeats.append(found.id)
             change = flap_change(alert, found.flapping)
             if change is not FlapChange.NONE:
                 noise.set_flapping(s, ctx.settings, found.id, alert, ctx.now, ctx.paging,
                                    flapping=change is FlapChange.STARTS, page=True)
         elif found is not None:
-            still = _track_source(ctx, found, alert)
+            still = noise.track_source(ctx, found, alert)
             if still:
-                _still_firing(ctx, found.id, alert, still)
+                noise.still_firing(ctx, found.id, alert, still)
             else:
                 if flap_change(alert, found.flapping) is FlapChange.ENDS:
                     noise.set_flapping(s, ctx.settings, found.id, alert, ctx.now, ctx.paging,
@@ -388,73 +390,6 @@ def incident_stage(alerts: list[Alert], ctx: ShellContext) -> list[Alert]:
                 row["incident_id"] = incident_id
     _count_repeats(ctx, repeats)
     return opened
-
-
-@dataclass(frozen=True, slots=True)
-class _Open:
-    """What the incident stage reads of an open incident."""
-
-    id: int
-    last_alert_at: datetime | None
-    flapping: bool
-    alert_sources: dict[str, Any] | None
-
-
-def _return(ctx: ShellContext, incident: Incident, after: timedelta, alert: Alert) -> int:
-    """The problem came back soon after an automatic resolve: re-open, do not re-create."""
-    reopened = noise.return_incident(
-        ctx.session, ctx.settings, incident, after, alert, ctx.now, ctx.paging
-    )
-    sid = sources.source_id(alert, ctx.integration_id)
-    noise.store_sources(
-        ctx.session,
-        reopened.id,
-        sources.record(None, sid, sources.source_label(alert), alert, ctx.now) if sid else {},
-    )
-    if alert.details.get("flapping") == "started" and not reopened.flapping:
-        noise.set_flapping(ctx.session, ctx.settings, reopened.id, alert, ctx.now, ctx.paging,
-                           flapping=True, page=True)
-    elif reopened.flapping and flap_change(alert, True) is FlapChange.ENDS:
-        noise.set_flapping(ctx.session, ctx.settings, reopened.id, alert, ctx.now, ctx.paging,
-                           flapping=False, page=False)
-    if reopened.id not in ctx.result.attached:
-        ctx.result.attached.append(reopened.id)
-    return reopened.id
-
-
-def _track_source(ctx: ShellContext, found: _Open, alert: Alert) -> list[str]:
-    """Record which sender said what; returns the *other* senders still firing (after a resolve).
-
-    Alerts without a sender of their own (checks, PagerDuty) track nothing and return []."""
-    sid = sources.source_id(alert, ctx.integration_id)
-    if sid is None:
-        return []
-    updated = sources.record(found.alert_sources, sid, sources.source_label(alert), alert, ctx.now)
-    noise.store_sources(ctx.session, found.id, updated)
-    return sources.still_firing(updated, ctx.now)
-
-
-def _still_firing(ctx: ShellContext, incident_id: int, alert: Alert, still: list[str]) -> None:
-    """One sender resolved while others still fire: say so on the timeline, keep it open."""
-    add_events(
-        ctx.session,
-        incident_id,
-        [
-            IncidentEvent(
-                EventKind.ALERT,
-                ctx.now,
-                alert.source.value,
-                {
-                    "dedup_key": alert.dedup_key,
-                    "status": alert.status.value,
-                    "source": sources.source_label(alert),
-                    "still_firing": still,
-                },
-            )
-        ],
-    )
-    if incident_id not in ctx.result.attached:
-        ctx.result.attached.append(incident_id)
 
 
 def _count_repeats(ctx: ShellContext, incident_ids: list[int]) -> None:

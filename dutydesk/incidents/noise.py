@@ -2,12 +2,14 @@
 
 The decisions are pure (``dutydesk.incidents.returns``, ``dutydesk.incidents.sources``); this
 module reads and writes the rows and the outbox in the caller's transaction. The pipeline's
-incident stage (``dutydesk.pipeline``) calls it.
+incident stage (``dutydesk.pipeline``) calls it with its context (``ctx``: ``session``,
+``settings``, ``now``, ``paging``, ``integration_id``, ``result``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from dutydesk.alerts.model import Alert
 from dutydesk.config import Settings
+from dutydesk.incidents import sources
 from dutydesk.incidents.events import EventKind, IncidentEvent
 from dutydesk.incidents.lifecycle import Action
 from dutydesk.incidents.paging import (
@@ -25,7 +28,7 @@ from dutydesk.incidents.paging import (
     plan_pages,
     send_pages,
 )
-from dutydesk.incidents.returns import AUTOMATIC_ACTORS, returned_after
+from dutydesk.incidents.returns import AUTOMATIC_ACTORS, FlapChange, flap_change, returned_after
 from dutydesk.incidents.store import act, add_events, timeline
 from dutydesk.models.incidents import Incident
 
@@ -167,3 +170,70 @@ def store_sources(session: Session, incident_id: int, sources: dict[str, Any]) -
         .values(alert_sources=sources)
         .execution_options(synchronize_session=False)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class OpenIncident:
+    """What the incident stage reads of an open incident."""
+
+    id: int
+    last_alert_at: datetime | None
+    flapping: bool
+    alert_sources: dict[str, Any] | None
+
+
+def returned(ctx: Any, incident: Incident, after: timedelta, alert: Alert) -> int:
+    """The problem came back soon after an automatic resolve: re-open, do not re-create."""
+    reopened = return_incident(
+        ctx.session, ctx.settings, incident, after, alert, ctx.now, ctx.paging
+    )
+    sid = sources.source_id(alert, ctx.integration_id)
+    store_sources(
+        ctx.session,
+        reopened.id,
+        sources.record(None, sid, sources.source_label(alert), alert, ctx.now) if sid else {},
+    )
+    if alert.details.get("flapping") == "started" and not reopened.flapping:
+        set_flapping(ctx.session, ctx.settings, reopened.id, alert, ctx.now, ctx.paging,
+                           flapping=True, page=True)
+    elif reopened.flapping and flap_change(alert, True) is FlapChange.ENDS:
+        set_flapping(ctx.session, ctx.settings, reopened.id, alert, ctx.now, ctx.paging,
+                           flapping=False, page=False)
+    if reopened.id not in ctx.result.attached:
+        ctx.result.attached.append(reopened.id)
+    return reopened.id
+
+
+def track_source(ctx: Any, found: OpenIncident, alert: Alert) -> list[str]:
+    """Record which sender said what; returns the *other* senders still firing (after a resolve).
+
+    Alerts without a sender of their own (checks, PagerDuty) track nothing and return []."""
+    sid = sources.source_id(alert, ctx.integration_id)
+    if sid is None:
+        return []
+    updated = sources.record(found.alert_sources, sid, sources.source_label(alert), alert, ctx.now)
+    store_sources(ctx.session, found.id, updated)
+    return sources.still_firing(updated, ctx.now)
+
+
+def still_firing(ctx: Any, incident_id: int, alert: Alert, still: list[str]) -> None:
+    """One sender resolved while others still fire: say so on the timeline, keep it open."""
+    add_events(
+        ctx.session,
+        incident_id,
+        [
+            IncidentEvent(
+                EventKind.ALERT,
+                ctx.now,
+                alert.source.value,
+                {
+                    "dedup_key": alert.dedup_key,
+                    "status": alert.status.value,
+                    "source": sources.source_label(alert),
+                    "still_firing": still,
+                },
+            )
+        ],
+    )
+    if incident_id not in ctx.result.attached:
+        ctx.result.attached.append(incident_id)
