@@ -27,6 +27,7 @@ from dutydesk.db import Database, utcnow
 from dutydesk.incidents.escalation import escalation_due
 from dutydesk.incidents.events import ACK_TIMEOUT_REASON
 from dutydesk.incidents.lifecycle import Action, LifecycleError
+from dutydesk.incidents.noise import resolve_expired
 from dutydesk.incidents.paging import page_due_steps, policy_for
 from dutydesk.incidents.retention import purge_once
 from dutydesk.incidents.sla import sla_events_due
@@ -211,6 +212,12 @@ def incident_jobs(
             name="SLA warnings and breaches, acknowledgement timeouts, escalation pages",
             func=lambda: run_clocks(db, settings),
             trigger_args={"seconds": 5},
+        ),
+        Job(
+            id="alert-sources-expired",
+            name="resolve incidents whose every Alertmanager let its alert expire",
+            func=lambda: resolve_expired(db, settings, utcnow()),
+            trigger_args={"seconds": 30},
         ),
         Job(
             id="page-digests",

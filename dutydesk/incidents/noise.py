@@ -237,3 +237,36 @@ def still_firing(ctx: Any, incident_id: int, alert: Alert, still: list[str]) -> 
     )
     if incident_id not in ctx.result.attached:
         ctx.result.attached.append(incident_id)
+
+
+def resolve_expired(db: Any, settings: Settings, now: datetime) -> int:
+    """Resolve the open incidents whose every sender let its alert expire (worker job).
+
+    Alertmanager repeats a firing alert with a fresh ``endsAt``; a sender that goes silent
+    (a site cut off, an HA member stopped) never sends the resolve. Returns incidents resolved.
+    """
+    from dutydesk.incidents.lifecycle import LifecycleError
+    from dutydesk.incidents.paging import notify_resolved
+
+    with db.session() as s:
+        candidates = list(
+            s.execute(
+                select(Incident.id, Incident.alert_sources, Incident.source).where(
+                    Incident.status != "resolved", Incident.alert_sources.is_not(None)
+                )
+            )
+        )
+    done = 0
+    for incident_id, alert_sources, source in candidates:
+        if not sources.all_expired(alert_sources, now):
+            continue
+        with db.session() as s:
+            reason = "every source's alert expired without a resolve (endsAt passed)"
+            try:
+                resolved, _events = act(s, incident_id, Action.RESOLVE, source, now,
+                                        note=f"auto-resolved: {reason}")
+            except LifecycleError:
+                continue
+            notify_resolved(s, settings, resolved, reason=reason, now=now)
+            done += 1
+    return done

@@ -82,6 +82,17 @@ def still_firing(sources: Mapping[str, Any] | None, now: datetime) -> list[str]:
     )
 
 
+def all_expired(sources: Mapping[str, Any] | None, now: datetime) -> bool:
+    """Did every sender stop without a resolve (its ``endsAt`` passed)? Then the incident is
+    over: nothing fires any more, and at least one sender let its alert expire."""
+    entries = [e for e in (sources or {}).values() if isinstance(e, Mapping)]
+    return (
+        bool(entries)
+        and not still_firing(sources, now)
+        and any(e.get("status") == FIRING for e in entries)
+    )
+
+
 def shown(sources: Mapping[str, Any] | None, now: datetime) -> list[tuple[str, str]]:
     """``[(label, "firing" | "resolved" | "expired")]`` for the incident page, sorted by label."""
     rows = []

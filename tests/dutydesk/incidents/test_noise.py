@@ -319,3 +319,17 @@ def test_the_wall_and_the_incident_page_show_flapping_and_the_returns(
     page = viewer.get(f"/incidents/{incident.id}").get_data(as_text=True)
     assert 'data-badge="flapping"' in page and 'data-returns="1"' in page
     assert "the problem returned 1 time" in page
+
+
+def test_when_every_sender_let_its_alert_expire_the_worker_resolves_the_incident(
+    db: Database, settings: Settings
+) -> None:
+    from dutydesk.incidents.noise import resolve_expired
+
+    run(db, settings, [am_alert(site="http://am-a:9093", ends_at=at(4))], 0)
+    run(db, settings, [am_alert(site="http://am-b:9093", ends_at=at(5))], 1)
+    assert resolve_expired(db, settings, at(4.5)) == 0  # am-b still fires
+    assert resolve_expired(db, settings, at(6)) == 1
+    [incident] = incidents(db)
+    assert incident.status == "resolved"
+    assert "expired" in incident.resolution_note
