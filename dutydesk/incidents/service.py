@@ -20,6 +20,8 @@ from dutydesk import audit
 from dutydesk.alerts.matchers import MatcherError, Silence, SilenceError, format_matchers
 from dutydesk.alerts.model import Alert, AlertSource, AlertStatus, Severity
 from dutydesk.config import Settings
+from dutydesk.db import utcnow
+from dutydesk.incidents import sources as alert_sources
 from dutydesk.incidents.events import IncidentEvent
 from dutydesk.incidents.lifecycle import Action
 from dutydesk.incidents.sla import sla_clock
@@ -150,6 +152,12 @@ def incident_as_dict(incident: Incident) -> dict[str, Any]:
         "resolution_note": incident.resolution_note,
         "ping_pong_count": incident.ping_pong_count,
         "reopen_count": incident.reopen_count,
+        "returns_count": incident.returns_count or 0,  # came back after an automatic resolve
+        "flapping": bool(incident.flapping),
+        "alert_sources": [  # which senders fire it (two Alertmanagers: both listed)
+            {"source": label, "state": state}
+            for label, state in alert_sources.shown(incident.alert_sources, utcnow())
+        ],
         "alert_count": incident.alert_count,
         "labels": incident.labels or {},
         "escalation_policy_id": incident.escalation_policy_id,  # None: the default policy

@@ -195,6 +195,9 @@ def test_the_incident_page_says_which_sources_fire(
     html = signed_in(Role.VIEWER).get(f"/incidents/{incident.id}").get_data(as_text=True)
     assert "http://am-b:9093" in html and "http://am-a:9093" in html
     assert 'data-source-state="firing"' in html and 'data-source-state="resolved"' in html
+    api = signed_in(Role.VIEWER).get(f"/api/v1/incidents/{incident.id}").get_json()
+    assert api["alert_sources"] == [{"source": "http://am-a:9093", "state": "resolved"},
+                                    {"source": "http://am-b:9093", "state": "firing"}]
 
 
 # --------------------------------------------------------------------------- 4. service
