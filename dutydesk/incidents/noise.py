@@ -183,10 +183,22 @@ class OpenIncident:
 
 
 def returned(ctx: Any, incident: Incident, after: timedelta, alert: Alert) -> int:
-    """The problem came back soon after an automatic resolve: re-open, do not re-create."""
-    reopened = return_incident(
-        ctx.session, ctx.settings, incident, after, alert, ctx.now, ctx.paging
-    )
+    """The problem came back soon after an automatic resolve: re-open, do not re-create.
+
+    When another request re-opened it a moment ago (the lifecycle refuses a second reopen),
+    this alert simply belongs to that open incident."""
+    from dutydesk.incidents.lifecycle import LifecycleError
+
+    try:
+        with ctx.session.begin_nested():
+            reopened = return_incident(
+                ctx.session, ctx.settings, incident, after, alert, ctx.now, ctx.paging
+            )
+    except LifecycleError:
+        winner = ctx.session.scalar(select(Incident.id).where(Incident.open_key == alert.dedup_key))
+        if winner is None:
+            raise
+        return int(winner)
     sid = sources.source_id(alert, ctx.integration_id)
     store_sources(
         ctx.session,
