@@ -9,11 +9,17 @@
   muted. Each suppression increments ``dutydesk_alerts_suppressed_total{reason}``.
 - **incident**: a firing alert opens an incident or attaches to the open one with the same
   dedup key; a resolved alert auto-resolves it. Opening relies on the UNIQUE ``open_key``: when
-  two identical alerts race, the loser's insert fails inside a SAVEPOINT and it attaches.
+  two identical alerts race, the loser's insert fails inside a SAVEPOINT and it attaches. A
+  problem back within the re-open window after an automatic resolve re-opens that incident; a
+  flapping check keeps one incident (paged when flapping starts and ends); an alert sent by
+  several Alertmanagers resolves only when every one of them has (``dutydesk.incidents.noise``).
+  Alerts posted through an integration created with a service get that service.
 - **route**: for each newly opened incident, the escalation steps due now and the people they
   go to (``incidents.routing``; on-duty seam).
 - **notify**: outbox rows in the caller's transaction (``incidents.paging``), so a notification
-  exists if and only if the incident change was committed.
+  exists if and only if the incident change was committed. People with no working contact
+  method are skipped (the next step is paged at once); storm control holds pages beyond the
+  per-channel limit for one digest (``incidents.storm``).
 
 The caller owns the transaction: it commits after ``process_alerts`` returns, or rolls back (and
 answers 5xx so the sender retries) when storage failed.
