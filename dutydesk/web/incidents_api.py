@@ -240,7 +240,17 @@ def incidents_resume(incident_id: int) -> Any:
 
 
 @bp.route("/incidents/<int:incident_id>/reopen", methods=["POST"])
-@operation("Reopen a resolved incident", tags=["incidents"], request_body=ACTION_BODY)
+@operation(
+    "Reopen a resolved incident",
+    tags=["incidents"],
+    request_body=ACTION_BODY,
+    responses={
+        "200": "The reopened incident",
+        "409": "Not resolved, or the same alert fired again and a newer incident holds it "
+        "(detail: code newer_incident_open, newer_incident_id, newer_incident, "
+        "newer_incident_page)",
+    },
+)
 @require_role(Role.ENGINEER)
 def incidents_reopen(incident_id: int) -> Any:
     return _act(incident_id, Action.REOPEN, **_text_fields("reason"))
