@@ -23,6 +23,7 @@ from dutydesk.audit import record
 from dutydesk.context import db_session, principal, require_role
 from dutydesk.db import utcnow
 from dutydesk.errors import ApiError
+from dutydesk.incidents.paging import Contact, is_reachable
 from dutydesk.incidents.priority import Priority, PriorityError
 from dutydesk.models import Role, User
 from dutydesk.models.incidents import CONTACT_KINDS, ContactMethod, NotificationRule
@@ -139,6 +140,8 @@ def notifications() -> Any:
         by_id={m.id: m for m in methods},
         rules=rules,
         priorities=[str(p) for p in Priority],
+        # The same rule routing uses: with every method disabled, pages skip this person.
+        reachable=is_reachable(Contact(user, tuple(methods), tuple(rules))),
     )
 
 
