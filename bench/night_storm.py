@@ -32,13 +32,13 @@ T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 def storm(args: argparse.Namespace, workdir: Path) -> None:
     from dutydesk import accounts, migrate
-    from dutydesk.alerts.model import Alert, AlertSource, AlertStatus, Severity
-    from dutydesk.config import load_settings
-    from dutydesk.db import Database
+    from dutydesk.core.config import load_settings
+    from dutydesk.core.db import Database
+    from dutydesk.core.notify.sender import deliver_due
+    from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus, Severity
+    from dutydesk.incidents.pipeline import process_alerts
     from dutydesk.incidents.storm_io import send_digests
     from dutydesk.models import Role
-    from dutydesk.notify.sender import deliver_due
-    from dutydesk.pipeline import process_alerts
 
     smtp = SmtpServer()
     url = f"sqlite:///{workdir / 'storm.sqlite'}"
@@ -105,14 +105,14 @@ def storm(args: argparse.Namespace, workdir: Path) -> None:
 def vpn(workdir: Path) -> None:
     from sqlalchemy import func, select
 
+    from checks.models import Check, CheckStateRow, FlipRow
     from dutydesk import accounts, migrate
-    from dutydesk.config import load_settings
-    from dutydesk.db import Database
+    from dutydesk.core.config import load_settings
+    from dutydesk.core.db import Database
+    from dutydesk.core.models.notify import OutboxMessage
     from dutydesk.incidents.jobs import process_flips
+    from dutydesk.incidents.models import Incident
     from dutydesk.models import Role
-    from dutydesk.models.checks import Check, CheckStateRow, FlipRow
-    from dutydesk.models.incidents import Incident
-    from dutydesk.models.notify import OutboxMessage
     from shifts.notices import service as svc
     from shifts.notices.page import build_page, load_page
 

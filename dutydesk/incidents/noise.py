@@ -2,7 +2,7 @@
 
 The decisions are pure (``dutydesk.incidents.returns``, ``dutydesk.incidents.sources``); this
 module reads and writes the rows and the outbox in the caller's transaction. The pipeline's
-incident stage (``dutydesk.pipeline``) calls it with its context (``ctx``: ``session``,
+incident stage (``dutydesk.incidents.pipeline``) calls it with its context (``ctx``: ``session``,
 ``settings``, ``now``, ``paging``, ``integration_id``, ``result``).
 """
 
@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dutydesk.alerts.model import Alert
-from dutydesk.config import Settings
+from dutydesk.core.config import Settings
 from dutydesk.incidents import sources
+from dutydesk.incidents.alerts.model import Alert
 from dutydesk.incidents.events import EventKind, IncidentEvent
 from dutydesk.incidents.lifecycle import Action
+from dutydesk.incidents.models import Incident
 from dutydesk.incidents.paging import (
     PagingCache,
     notify_people,
@@ -30,7 +31,6 @@ from dutydesk.incidents.paging import (
 )
 from dutydesk.incidents.returns import AUTOMATIC_ACTORS, FlapChange, flap_change, returned_after
 from dutydesk.incidents.store import act, add_events, timeline
-from dutydesk.models.incidents import Incident
 
 
 def reopen_window(settings: Settings) -> timedelta:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime, timedelta
 
-from dutydesk.alerts.model import Alert, AlertSource
+from dutydesk.incidents.alerts.model import Alert, AlertSource
 
 AUTOMATIC_ACTORS = frozenset(source.value for source in AlertSource) - {AlertSource.MANUAL.value}
 """Who resolves an incident when its source reports recovery (the pipeline's actor names)."""

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from dutydesk.alerts.model import Alert, AlertSource
+from dutydesk.incidents.alerts.model import Alert, AlertSource
 
 FIRING = "firing"
 RESOLVED = "resolved"

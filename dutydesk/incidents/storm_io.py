@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from dutydesk.config import Settings
-from dutydesk.db import Database, utcnow
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database, utcnow
+from dutydesk.core.notify.outbox import enqueue
+from dutydesk.incidents.models import ContactMethod, Incident, PageLedgerRow
 from dutydesk.incidents.priority import Priority
 from dutydesk.incidents.storm import StormPolicy, digest_due, digest_message, page_now
-from dutydesk.models.incidents import ContactMethod, Incident, PageLedgerRow
-from dutydesk.notify.outbox import enqueue
 
 LEDGER_KEEP = timedelta(days=1)
 

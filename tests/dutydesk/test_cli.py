@@ -12,7 +12,7 @@ from sqlalchemy import select
 from dutydesk import migrate
 from dutydesk.app import create_app
 from dutydesk.cli import main
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from dutydesk.models import Role, User
 
 from ..conftest import bearer
@@ -198,7 +198,7 @@ def test_worker_with_a_taken_metrics_port_stops_with_the_setting_named(run: Any)
 def test_an_integration_created_with_service_passes_it_to_its_incidents(
     run: Any, app: Any, db: Database
 ) -> None:
-    from dutydesk.models.incidents import Incident
+    from dutydesk.incidents.models import Incident
 
     result = run("integration", "create", "--type", "alertmanager", "--name", "prom-vpn",
                  "--service", "vpn")

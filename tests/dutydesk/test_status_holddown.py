@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from dutydesk.db import Database
-from dutydesk.models.checks import Check, CheckStateRow, FlipRow
+from checks.models import Check, CheckStateRow, FlipRow
+from dutydesk.core.db import Database
 from shifts.notices import service as svc
 from shifts.notices.page import build_page, load_page
 

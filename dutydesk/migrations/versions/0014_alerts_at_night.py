@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import dutydesk.db
+import dutydesk.core.db
 
 revision = '0014'
 down_revision = '0012'
@@ -41,9 +41,9 @@ def upgrade() -> None:
         sa.Column('incident_id', sa.Integer(), nullable=True),
         sa.Column('priority', sa.String(length=2), nullable=False),
         sa.Column('subject', sa.String(length=500), nullable=False),
-        sa.Column('at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column('held', sa.Boolean(), nullable=False),
-        sa.Column('folded_at', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column('folded_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], ondelete='SET NULL'),
         sa.PrimaryKeyConstraint('id'),
     )

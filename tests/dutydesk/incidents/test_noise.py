@@ -10,17 +10,17 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from dutydesk.alerts.model import Alert, AlertSource, AlertStatus, Severity
-from dutydesk.config import Settings
-from dutydesk.db import Database
+from checks.models import Check, FlipRow
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database
+from dutydesk.core.models.notify import OutboxMessage
+from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus, Severity
 from dutydesk.incidents.jobs import process_flips
 from dutydesk.incidents.lifecycle import Action
+from dutydesk.incidents.models import Incident
+from dutydesk.incidents.pipeline import process_alerts
 from dutydesk.incidents.store import NewerIncidentOpen, act, timeline
 from dutydesk.models import Role
-from dutydesk.models.checks import Check, FlipRow
-from dutydesk.models.incidents import Incident
-from dutydesk.models.notify import OutboxMessage
-from dutydesk.pipeline import process_alerts
 from tests.conftest import make_user
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)

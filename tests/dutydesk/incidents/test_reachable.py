@@ -10,16 +10,16 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from dutydesk.alerts.model import Alert, AlertSource, AlertStatus, Severity
-from dutydesk.config import Settings
-from dutydesk.db import Database
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database
+from dutydesk.core.models.notify import OutboxMessage
+from dutydesk.core.notify.sender import deliver_due
+from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus, Severity
+from dutydesk.incidents.models import ContactMethod, EscalationPolicyRow, Incident
 from dutydesk.incidents.paging import Contact, disable_contact, is_reachable
+from dutydesk.incidents.pipeline import process_alerts
 from dutydesk.incidents.store import timeline
 from dutydesk.models import Role
-from dutydesk.models.incidents import ContactMethod, EscalationPolicyRow, Incident
-from dutydesk.models.notify import OutboxMessage
-from dutydesk.notify.sender import deliver_due
-from dutydesk.pipeline import process_alerts
 from tests.conftest import make_user
 from tests.dutydesk.notify.receivers import HttpReceiver
 

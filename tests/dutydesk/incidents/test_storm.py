@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from dutydesk.alerts.model import Alert, AlertSource, AlertStatus, Severity
-from dutydesk.config import load_settings
-from dutydesk.db import Database
+from dutydesk.core.config import load_settings
+from dutydesk.core.db import Database
+from dutydesk.core.notify.sender import deliver_due
+from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus, Severity
+from dutydesk.incidents.pipeline import process_alerts
 from dutydesk.incidents.priority import Priority
 from dutydesk.incidents.storm import StormPolicy, digest_due, digest_message, page_now
 from dutydesk.incidents.storm_io import send_digests
 from dutydesk.models import Role
-from dutydesk.notify.sender import deliver_due
-from dutydesk.pipeline import process_alerts
 from tests.conftest import make_user
 from tests.dutydesk.notify.receivers import SmtpServer
 
