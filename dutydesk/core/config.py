@@ -64,6 +64,15 @@ class Settings:
     worker_metrics_port: int = 0
     worker_metrics_host: str = "127.0.0.1"
     instance_path: str = ""
+    # Noise control (issue 12): a problem back within this many minutes after its incident
+    # resolved automatically re-opens it (0 = always open a new incident); storm control lets
+    # at most ``page_limit`` pages per person and channel through in ``page_limit_minutes``
+    # (the rest go out as one digest); a status page service in auto mode shows a new state
+    # only after it held for ``status_hold_seconds``.
+    reopen_window_minutes: int = 30
+    page_limit: int = 10
+    page_limit_minutes: int = 5
+    status_hold_seconds: int = 120
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -220,6 +229,10 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "worker_metrics_port": _port_or_off,
     "worker_metrics_host": _listen_host,
     "instance_path": _text,
+    "reopen_window_minutes": _positive_int(0),
+    "page_limit": _positive_int(1),
+    "page_limit_minutes": _positive_int(1),
+    "status_hold_seconds": _positive_int(0),
 }
 
 

@@ -15,7 +15,11 @@ unacknowledged             reason (ack withdrawn, or the acknowledgement timeout
 pending                    reason
 resumed                    status (what it returned to: "triggered" or "acknowledged")
 resolved                   note (the resolution note)
-reopened                   reason (may be empty)
+reopened                   reason (may be empty); returned_after_s when the problem came back
+                           after an automatic resolve (``dutydesk.incidents.returns``)
+flapping                   state ("started"/"stopped"), status (the check's status then)
+person_unreachable         person (login), targets (the step's targets): no working contact
+                           method, skipped; the next step is paged at once
 reassigned                 from_line, to_line, from_assignee, to_assignee, reason, hand_back (bool)
 priority_changed           from, to ("P1".."P4"), reason
 note                       text
@@ -74,6 +78,8 @@ class EventKind(enum.StrEnum):
     NOTIFICATION_FAILED = "notification_failed"
     SLA_WARNING = "sla_warning"
     SLA_BREACHED = "sla_breached"
+    FLAPPING = "flapping"
+    PERSON_UNREACHABLE = "person_unreachable"
 
 
 #: ``unacknowledged.reason`` when the acknowledgement timeout re-triggered the incident.

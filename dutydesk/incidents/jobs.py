@@ -38,6 +38,7 @@ from dutydesk.incidents.held import (
 )
 from dutydesk.incidents.lifecycle import Action, LifecycleError
 from dutydesk.incidents.models import Incident
+from dutydesk.incidents.noise import resolve_expired
 from dutydesk.incidents.paging import page_due_steps, policy_for
 from dutydesk.incidents.pipeline import (
     PipelineMetrics,
@@ -49,9 +50,11 @@ from dutydesk.incidents.poller import raise_poller_incident
 from dutydesk.incidents.retention import purge_once
 from dutydesk.incidents.sla import sla_events_due
 from dutydesk.incidents.store import act, add_events, timeline
+from dutydesk.incidents.storm_io import send_digests
 
 log = logging.getLogger("dutydesk.incidents")
 ALERT_FLIP_KINDS = ("problem", "recovery", "changed")
+FLAPPING_FLIP_KINDS = {"flapping_started": "started", "flapping_stopped": "stopped"}
 
 
 def process_flips(
@@ -89,21 +92,16 @@ def process_flips(
             if result.rowcount != 1:
                 continue  # another worker took it
             claimed += 1
-            if flip.kind not in ALERT_FLIP_KINDS:
-                continue  # informational (flapping, maintenance started...): not an alert
+            flapping = FLAPPING_FLIP_KINDS.get(flip.kind)
+            if flip.kind not in ALERT_FLIP_KINDS and flapping is None:
+                continue  # informational (maintenance started, unreachable...): not an alert
             check = s.get(Check, flip.check_id)
             if check is None:
                 continue
-            alert = check_alert(
-                check_id=check.id,
-                check_name=check.display_name or check.slug,
-                status_name=flip.new_status,
-                message=flip.reason or "",
-                at=flip.at,
-                service=check.service or None,
-                labels={str(k): str(v) for k, v in (check.labels or {}).items()},
-            )
+            alert = flip_alert(check, flip, flapping)
             details = {"impact": check.impact, "urgency": check.urgency, "flip_id": flip.id}
+            if flapping:
+                details["flapping"] = flapping
             if flip.muted_by:
                 details["muted_by"] = flip.muted_by
             alerts.append(dataclasses.replace(alert, details=details))
@@ -163,6 +161,33 @@ def release_held(
     if ready:
         process_alerts(session, ready, settings=settings, now=now, metrics=metrics)
     return len(ready)
+
+
+def flip_alert(check: Any, flip: Any, flapping: str | None) -> Any:
+    """The alert for one flip. Flapping *is* the problem while it lasts: a check that starts
+    flapping fires (with its current status, at least WARNING) so its incident stays open;
+    when it stops, the alert carries the final status (OK resolves)."""
+    name = check.display_name or check.slug
+    status = flip.new_status
+    message = flip.reason or ""
+    if flapping == "started":
+        status = status if status in ("WARNING", "CRITICAL", "UNKNOWN") else "WARNING"
+        message = f"flapping: {message}"
+    elif flapping == "stopped":
+        message = f"stopped flapping: {message}"
+    alert = check_alert(
+        check_id=check.id,
+        check_name=name,
+        status_name=status,
+        message=message,
+        at=flip.at,
+        service=check.service or None,
+        labels={str(k): str(v) for k, v in (check.labels or {}).items()},
+    )
+    if flapping == "started":
+        alert = dataclasses.replace(alert, summary=f"{name} is flapping ({flip.reason or ''})"
+                                    [:1024])
+    return alert
 
 
 def run_clocks(
@@ -256,6 +281,18 @@ def incident_jobs(
             name="SLA warnings and breaches, acknowledgement timeouts, escalation pages",
             func=lambda: run_clocks(db, settings),
             trigger_args={"seconds": 5},
+        ),
+        Job(
+            id="alert-sources-expired",
+            name="resolve incidents whose every Alertmanager let its alert expire",
+            func=lambda: resolve_expired(db, settings, utcnow()),
+            trigger_args={"seconds": 30},
+        ),
+        Job(
+            id="page-digests",
+            name="storm control: fold held pages into one digest per person and channel",
+            func=lambda: send_digests(db, settings),
+            trigger_args={"seconds": 15},
         ),
         Job(
             id="alerts-received-retention",

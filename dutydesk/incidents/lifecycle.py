@@ -86,7 +86,9 @@ _FIELDS: dict[Action, tuple[frozenset[str], frozenset[str]]] = {
     Action.PENDING: (frozenset({"reason"}), frozenset()),
     Action.RESUME: (frozenset(), frozenset()),
     Action.RESOLVE: (frozenset({"note"}), frozenset()),
-    Action.REOPEN: (frozenset(), frozenset({"reason"})),
+    # returned_after_s: the pipeline re-opens an auto-resolved incident whose problem came back
+    # (seconds since the resolve); people's forms and the API only pass a reason.
+    Action.REOPEN: (frozenset(), frozenset({"reason", "returned_after_s"})),
     Action.REASSIGN: (frozenset({"reason"}), frozenset({"line", "assignee"})),
     Action.CHANGE_PRIORITY: (frozenset({"priority"}), frozenset({"reason"})),
     Action.NOTE: (frozenset({"text"}), frozenset()),
@@ -276,8 +278,13 @@ def _reopen(state: IncidentState, actor: str, now: datetime, values: dict) -> _R
         resolution_note=None,
         reopen_count=state.reopen_count + 1,
     )
-    reason = values.get("reason", "")
-    return new, [IncidentEvent(EventKind.REOPENED, now, actor, {"reason": reason})]
+    data: dict[str, Any] = {"reason": values.get("reason", "")}
+    if "returned_after_s" in values:
+        after = values["returned_after_s"]
+        if isinstance(after, bool) or not isinstance(after, int | float) or after < 0:
+            raise InvalidAction(f"returned_after_s must be a number of seconds, got {after!r}")
+        data["returned_after_s"] = int(after)
+    return new, [IncidentEvent(EventKind.REOPENED, now, actor, data)]
 
 
 def _reassign(state: IncidentState, actor: str, now: datetime, values: dict) -> _Result:

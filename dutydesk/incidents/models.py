@@ -61,6 +61,13 @@ class Incident(Base):
     resolution_note: Mapped[str | None] = mapped_column(Text, default=None)
     ping_pong_count: Mapped[int] = mapped_column(default=0)
     reopen_count: Mapped[int] = mapped_column(default=0)
+    # How often the problem came back within the re-open window after an automatic resolve
+    # (``dutydesk.incidents.returns``): shown on the incident page and the wall.
+    returns_count: Mapped[int] = mapped_column(default=0)
+    # The check behind it is flapping: pages are held until it settles (one page each way).
+    flapping: Mapped[bool] = mapped_column(default=False)
+    # Which senders fire this alert (``dutydesk.incidents.sources``): source id -> state.
+    alert_sources: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     alert_count: Mapped[int] = mapped_column(default=1)
     last_alert_at: Mapped[datetime] = mapped_column(default=utcnow)
     # SLA targets as they were when the incident opened (a config change does not rewrite them).
@@ -227,3 +234,25 @@ class HeldAlert(Base):
     since: Mapped[datetime] = mapped_column()
     alert: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PageLedgerRow(Base):
+    """Storm control's ledger (``dutydesk.incidents.storm``): one row per page to one person's
+    channel. ``held`` pages went out folded into one digest message (``folded_at`` set then),
+    never dropped; the others count against the channel's limit. Rows older than a day go."""
+
+    __tablename__ = "page_ledger"
+    __table_args__ = (Index("ix_page_ledger_channel", "channel", "target", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    target: Mapped[str] = mapped_column(String(1000))
+    channel_ref: Mapped[str | None] = mapped_column(String(80), default=None)
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"), default=None
+    )
+    priority: Mapped[str] = mapped_column(String(2), default="P3")
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    held: Mapped[bool] = mapped_column(default=False)
+    folded_at: Mapped[datetime | None] = mapped_column(default=None, index=True)

@@ -37,6 +37,7 @@ from dutydesk.incidents.models import (
 from dutydesk.incidents.priority import Priority
 from dutydesk.incidents.routing import parse_fallback_group, route
 from dutydesk.incidents.store import add_events, timeline
+from dutydesk.incidents.storm_io import ledger, storm_allows
 
 DEFAULT_POLICY = EscalationPolicy(
     steps=(
@@ -135,6 +136,20 @@ class Contact:
     user: User
     methods: tuple[ContactMethod, ...]
     rules: tuple[NotificationRule, ...]
+
+
+def is_reachable(contact: Contact | None) -> bool:
+    """The one definition of "this person can be paged" (routing, paging and screens use it).
+
+    An active person is reachable through any enabled contact method, or, having no contact
+    methods at all, through their account's email address. A person whose every method is
+    disabled (e.g. switched off after a permanent delivery failure: a webhook answering 4xx)
+    is *not* reachable: paging them would reach nobody. Unknown or deactivated logins
+    (``None``) are not reachable either.
+    """
+    if contact is None:
+        return False
+    return not contact.methods or any(method.enabled for method in contact.methods)
 
 
 def load_contacts(session: Session, logins: Iterable[str]) -> dict[str, Contact]:
@@ -270,6 +285,11 @@ def notify_people(
             if method is not None and method.secret:
                 options = {"signing_secret": method.secret}
             key = f"incident:{incident.id}:{reason_key}:{ref or 'user:' + str(user.id)}:{delay}"
+            at = now + timedelta(minutes=delay)
+            if not storm_allows(session, settings, channel, target, priority, at):
+                ledger(session, incident, channel, target, ref, subject, at, held=True)
+                count += 1
+                continue
             message = enqueue(
                 session,
                 channel=channel,
@@ -292,6 +312,8 @@ def notify_people(
                 channel_ref=ref,
                 not_before=now + timedelta(minutes=delay) if delay else None,
             )
+            if message is not None:
+                ledger(session, incident, channel, target, ref, subject, at, held=False)
             count += message is not None
     return count
 
@@ -344,30 +366,89 @@ def send_pages(
     *,
     cache: PagingCache | None = None,
     flush: bool = True,
+    skip: Iterable[str] = (),
 ) -> int:
     """Enqueue each plan and record it as ``escalation_notified`` (the *notify* stage).
 
     The event names the people the step was routed to (``people``), so whoever was paged can
-    be told when the incident ends (``notify_resolved``).
+    be told when the incident ends (``notify_resolved``). ``skip``: people who already have
+    this incident (a returning problem) — recorded with the step, not paged again.
+
+    A person who is not reachable (``is_reachable``) is skipped with a ``person_unreachable``
+    event and the admins are told; when nobody of a step is reachable, the next step is paged
+    at once (an ``escalated`` event moves the cycle on), up to the end of the policy.
     """
+    cache = cache or PagingCache(session, settings, now)
+    skipped = set(skip)
     sent = 0
-    for plan in plans:
-        sent += notify_people(
-            session,
-            settings,
-            incident,
-            plan.people,
-            reason_key=f"esc:{plan.due.cycle}:{plan.due.position}",
-            why=plan.why,
-            now=now,
-            cache=cache,
-        )
-        event = notified_event(plan.due, now)
-        data_event = replace(event, data={**event.data, "people": list(plan.people)})
-        add_events(session, incident.id, [data_event])
+    pending = list(plans)
+    for _round in range(len(cache.policy(incident).steps) * 10 + 1):
+        if not pending:
+            break
+        nobody = False
+        for plan in pending:
+            contacts = cache.contacts(plan.people)
+            reachable = tuple(p for p in plan.people if is_reachable(contacts.get(p)))
+            for login in plan.people:
+                if login not in reachable:
+                    _unreachable(session, settings, incident, login, plan, now)
+            sent += notify_people(
+                session,
+                settings,
+                incident,
+                tuple(p for p in reachable if p not in skipped),
+                reason_key=f"esc:{plan.due.cycle}:{plan.due.position}",
+                why=plan.why,
+                now=now,
+                cache=cache,
+            )
+            event = notified_event(plan.due, now)
+            data_event = replace(event, data={**event.data, "people": list(reachable)})
+            add_events(session, incident.id, [data_event])
+            # Routed to people, none of whom can be reached: the next step must not wait.
+            nobody = nobody or (bool(plan.people) and not reachable)
+        pending = []
+        if nobody:
+            session.flush()
+            add_events(session, incident.id, [IncidentEvent(
+                EventKind.ESCALATED, now, "escalation",
+                {"reason": "nobody in the step can be reached"})])
+            session.flush()
+            pending = plan_pages(session, settings, incident, now, cache=cache)
     if flush:
         session.flush()
     return sent
+
+
+def _unreachable(
+    session: Session, settings: Settings, incident: Incident, login: str, plan: PagePlan,
+    now: datetime,
+) -> None:
+    """Skip ``login`` on the timeline and tell the admins (once per person and incident)."""
+    add_events(session, incident.id, [IncidentEvent(
+        EventKind.PERSON_UNREACHABLE, now, "escalation",
+        {"person": login, "targets": list(plan.due.targets)})])
+    admins = session.scalars(
+        select(User.email).where(User.role == Role.ADMIN, User.active).order_by(User.id)
+    )
+    url = f"{settings.base_url.rstrip('/')}/incidents/{incident.id}"
+    for email in admins:
+        enqueue(
+            session,
+            channel="email",
+            target=email,
+            subject=f"[DutyDesk] {login} cannot be paged: no working contact method"[:500],
+            body_text=(
+                f"{login} was due to be paged for incident #{incident.id} ({incident.title}) "
+                f"as {', '.join(plan.due.targets)}, but has no working contact method (every "
+                f"method is disabled, e.g. after a permanent delivery failure). They were "
+                f"skipped and the next step was paged.\n\n"
+                f"Ask them to fix their notification settings, or change the schedule.\n{url}\n"
+            ),
+            idempotency_key=f"unreachable:{incident.id}:{login}:{email}"[:200],
+            source_type="admin_alert",
+            source_id=incident.id,
+        )
 
 
 def paged_people(events: Iterable[IncidentEvent]) -> tuple[str, ...]:

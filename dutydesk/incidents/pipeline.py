@@ -11,11 +11,17 @@
   (``dutydesk.incidents.held``; the alerts that pass the mute stage are forgotten: **unhold**).
 - **incident**: a firing alert opens an incident or attaches to the open one with the same
   dedup key; a resolved alert auto-resolves it. Opening relies on the UNIQUE ``open_key``: when
-  two identical alerts race, the loser's insert fails inside a SAVEPOINT and it attaches.
+  two identical alerts race, the loser's insert fails inside a SAVEPOINT and it attaches. A
+  problem back within the re-open window after an automatic resolve re-opens that incident; a
+  flapping check keeps one incident (paged when flapping starts and ends); an alert sent by
+  several Alertmanagers resolves only when every one of them has (``dutydesk.incidents.noise``).
+  Alerts posted through an integration created with a service get that service.
 - **route**: for each newly opened incident, the escalation steps due now and the people they
   go to (``incidents.routing``; on-duty seam).
 - **notify**: outbox rows in the caller's transaction (``incidents.paging``), so a notification
-  exists if and only if the incident change was committed.
+  exists if and only if the incident change was committed. People with no working contact
+  method are skipped (the next step is paged at once); storm control holds pages beyond the
+  per-channel limit for one digest (``incidents.storm``).
 
 The caller owns the transaction: it commits after ``process_alerts`` returns, or rolls back (and
 answers 5xx so the sender retries) when storage failed.
@@ -25,7 +31,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,12 +42,19 @@ from sqlalchemy.orm import Session
 
 from checks.guard import POLLER_OFFLINE
 from dutydesk.core.config import Settings
+from dutydesk.incidents import noise, sources
 from dutydesk.incidents.alerts.matchers import MatcherError, Silence, SilenceError, SilenceMuter
 from dutydesk.incidents.alerts.model import Alert, Muter, dedup_stage, mute_stage, run_pipeline
 from dutydesk.incidents.events import EventKind, IncidentEvent
 from dutydesk.incidents.held import forget, hold
 from dutydesk.incidents.lifecycle import LifecycleError, open_incident
-from dutydesk.incidents.models import AlertReceived, Incident, IncidentEventRow, SilenceRow
+from dutydesk.incidents.models import (
+    AlertReceived,
+    Incident,
+    IncidentEventRow,
+    Integration,
+    SilenceRow,
+)
 from dutydesk.incidents.paging import (
     PagePlan,
     PagingCache,
@@ -55,6 +68,7 @@ from dutydesk.incidents.priority import (
     parse_urgency,
     urgency_for_severity,
 )
+from dutydesk.incidents.returns import FlapChange, flap_change
 from dutydesk.incidents.sla import DEFAULT_TARGETS, SlaPolicy
 from dutydesk.incidents.store import act, add_events, apply_to_row
 
@@ -175,6 +189,7 @@ def process_alerts(
 ) -> PipelineResult:
     """Run ``alerts`` through the pipeline inside ``session`` (flushed, not committed)."""
     ctx = ShellContext(now, session, settings, metrics, integration_id)
+    alerts = with_integration_service(session, alerts, integration_id)
     stages = [
         record_stage(raw or {}),
         dedup_stage,
@@ -194,6 +209,25 @@ def process_alerts(
         session.execute(insert(AlertReceived), records)
     session.flush()
     return ctx.result
+
+
+def with_integration_service(
+    session: Session, alerts: Iterable[Alert], integration_id: int | None
+) -> list[Alert]:
+    """Alerts posted through an integration created with a service belong to that service
+    (unless the alert names its own): incidents, routing and silences see it."""
+    alerts = list(alerts)
+    if integration_id is None:
+        return alerts
+    service = session.scalar(select(Integration.service).where(Integration.id == integration_id))
+    if not service:
+        return alerts
+    return [
+        alert
+        if alert.service
+        else replace(alert, service=service, labels={"service": service, **alert.labels})
+        for alert in alerts
+    ]
 
 
 # --- stages -------------------------------------------------------------------------------------
@@ -304,43 +338,70 @@ def unhold_stage(alerts: list[Alert], ctx: ShellContext) -> list[Alert]:
 
 
 def incident_stage(alerts: list[Alert], ctx: ShellContext) -> list[Alert]:
-    """Open, attach or auto-resolve; returns the alerts that opened an incident.
+    """Open, attach, re-open or auto-resolve; returns the alerts that opened an incident.
 
     One query finds the open incidents of every alert in the batch (plain rows: attaching needs
-    only the id and the last alert time); the incidents to open are inserted together (see
-    ``_open_all``); the attached ones are counted in one UPDATE (``_count_repeats``).
+    only the id, the last alert time, the flapping mark and the sources); one more finds the
+    recently auto-resolved incidents of the new problems (they re-open, ``noise``); the
+    incidents to open are inserted together (``_open_all``); the attached ones are counted in
+    one UPDATE (``_count_repeats``).
     """
     s = ctx.session
     keys = [a.dedup_key for a in alerts]
-    open_by_key: dict[str, tuple[int, datetime | None]] = {
-        key: (incident_id, last_alert_at)
-        for incident_id, key, last_alert_at in s.execute(
-            select(Incident.id, Incident.open_key, Incident.last_alert_at).where(
-                Incident.open_key.in_(keys)
-            )
+    open_by_key: dict[str, noise.OpenIncident] = {
+        row.open_key: noise.OpenIncident(
+            row.id, row.last_alert_at, bool(row.flapping), row.alert_sources
+        )
+        for row in s.execute(
+            select(
+                Incident.id,
+                Incident.open_key,
+                Incident.last_alert_at,
+                Incident.flapping,
+                Incident.alert_sources,
+            ).where(Incident.open_key.in_(keys))
         )
     }
-    to_open = [a for a in alerts if a.firing and a.dedup_key not in open_by_key]
+    new = [a for a in alerts if a.firing and a.dedup_key not in open_by_key]
+    returning = noise.find_returning(s, new, ctx.now, noise.reopen_window(ctx.settings))
+    to_open = [a for a in new if a.dedup_key not in returning]
     opened_now = _open_all(ctx, to_open) if to_open else {}
     opened: list[Alert] = []
     repeats: list[int] = []
     for alert in alerts:
         found = open_by_key.get(alert.dedup_key)
-        incident_id = found[0] if found else None
-        if alert.firing:
-            if found is None:
-                incident, created = opened_now[alert.dedup_key]
-                incident_id = incident.id
-                if created:
-                    opened.append(alert)
-                else:
-                    _attach(ctx, incident.id, incident.last_alert_at, alert)
-                    repeats.append(incident.id)
+        incident_id = found.id if found else None
+        if alert.firing and found is None and alert.dedup_key in returning:
+            incident, after = returning[alert.dedup_key]
+            incident_id = noise.returned(ctx, incident, after, alert)
+        elif alert.firing and found is None:
+            incident, created = opened_now[alert.dedup_key]
+            incident_id = incident.id
+            if created:
+                opened.append(alert)
+                if alert.details.get("flapping") == "started":
+                    noise.set_flapping(s, ctx.settings, incident, alert, ctx.now, ctx.paging,
+                                       flapping=True, page=False)  # its first page says it
             else:
-                _attach(ctx, found[0], found[1], alert)
-                repeats.append(found[0])
+                _attach(ctx, incident.id, incident.last_alert_at, alert)
+                repeats.append(incident.id)
+        elif alert.firing and found is not None:
+            _attach(ctx, found.id, found.last_alert_at, alert)
+            noise.track_source(ctx, found, alert)
+            repeats.append(found.id)
+            change = flap_change(alert, found.flapping)
+            if change is not FlapChange.NONE:
+                noise.set_flapping(s, ctx.settings, found.id, alert, ctx.now, ctx.paging,
+                                   flapping=change is FlapChange.STARTS, page=True)
         elif found is not None:
-            _auto_resolve(ctx, found[0], alert)
+            still = noise.track_source(ctx, found, alert)
+            if still:
+                noise.still_firing(ctx, found.id, alert, still)
+            else:
+                if flap_change(alert, found.flapping) is FlapChange.ENDS:
+                    noise.set_flapping(s, ctx.settings, found.id, alert, ctx.now, ctx.paging,
+                                       flapping=False, page=False)  # "resolved" is the end page
+                _auto_resolve(ctx, found.id, alert)
         if incident_id is not None:
             ctx.result.incident_for[alert.dedup_key] = incident_id
             for row in ctx.received.get(alert.dedup_key, []):
@@ -434,9 +495,19 @@ def _new_incident(
         sla_targets=dict(snapshot),
         created_at=ctx.now,
         version=1,
+        returns_count=0,
+        flapping=False,
+        alert_sources=_first_source(ctx, alert),
     )
     apply_to_row(incident, state, ctx.now)
     return incident, list(events)
+
+
+def _first_source(ctx: ShellContext, alert: Alert) -> dict[str, Any] | None:
+    sid = sources.source_id(alert, ctx.integration_id)
+    if sid is None:
+        return None
+    return sources.record(None, sid, sources.source_label(alert), alert, ctx.now)
 
 
 def _open(ctx: ShellContext, alert: Alert, snapshot: dict[str, Any]) -> tuple[Incident, bool]:

@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 
 from dutydesk.core import audit
 from dutydesk.core.config import Settings
+from dutydesk.core.db import utcnow
 from dutydesk.core.security import Principal
+from dutydesk.incidents import sources as alert_sources
 from dutydesk.incidents.alerts.matchers import MatcherError, Silence, SilenceError, format_matchers
 from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus, Severity
 from dutydesk.incidents.events import IncidentEvent
@@ -150,6 +152,12 @@ def incident_as_dict(incident: Incident) -> dict[str, Any]:
         "resolution_note": incident.resolution_note,
         "ping_pong_count": incident.ping_pong_count,
         "reopen_count": incident.reopen_count,
+        "returns_count": incident.returns_count or 0,  # came back after an automatic resolve
+        "flapping": bool(incident.flapping),
+        "alert_sources": [  # which senders fire it (two Alertmanagers: both listed)
+            {"source": label, "state": state}
+            for label, state in alert_sources.shown(incident.alert_sources, utcnow())
+        ],
         "alert_count": incident.alert_count,
         "labels": incident.labels or {},
         "escalation_policy_id": incident.escalation_policy_id,  # None: the default policy

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dutydesk.incidents.events import EventKind, IncidentEvent, IncidentStatus
@@ -33,6 +34,23 @@ class IncidentNotFound(LookupError):
     def __init__(self, incident_id: int) -> None:
         super().__init__(f"no incident with id {incident_id}")
         self.incident_id = incident_id
+
+
+class NewerIncidentOpen(TransitionRefused):
+    """Reopen refused: the same alert fired again and a newer incident holds its key (HTTP 409).
+
+    Reopening would make two open incidents for one problem (the UNIQUE ``open_key`` forbids
+    it); the person is sent to the newer incident instead (``newer_id``)."""
+
+    code = "newer_incident_open"
+
+    def __init__(self, incident_id: int, newer_id: int) -> None:
+        super().__init__(
+            f"cannot reopen incident #{incident_id}: the same alert fired again and is tracked "
+            f"by the newer incident #{newer_id}; continue there"
+        )
+        self.incident_id = incident_id
+        self.newer_id = newer_id
 
 
 class ConcurrentUpdate(TransitionRefused):
@@ -135,7 +153,7 @@ def act(
             )
         new_state, events = apply(state_of(incident), action, actor, now, **fields)
         seen = incident.version
-        result = session.execute(
+        statement = (
             update(Incident)
             .where(Incident.id == incident_id, Incident.version == seen)
             .values(
@@ -145,6 +163,10 @@ def act(
             )
             .execution_options(synchronize_session=False)
         )
+        if action == Action.REOPEN:
+            result = _reopen_row(session, incident, statement)
+        else:
+            result = session.execute(statement)
         if result.rowcount == 1:
             add_events(session, incident_id, events)
             session.flush()
@@ -156,6 +178,34 @@ def act(
             return refreshed, events
         session.expire_all()  # lost the race: read the winner's state and decide again
     raise ConcurrentUpdate("the incident is changing too fast; try again")
+
+
+def newer_open_incident(session: Session, incident: Incident) -> int | None:
+    """The id of another open incident holding ``incident``'s dedup key, if any."""
+    return session.scalar(
+        select(Incident.id).where(
+            Incident.open_key == incident.dedup_key, Incident.id != incident.id
+        )
+    )
+
+
+def _reopen_row(session: Session, incident: Incident, statement: Any) -> Any:
+    """Run the reopen UPDATE, refusing with ``NewerIncidentOpen`` when the key is taken.
+
+    Checked first (the usual case: a clear answer without a failed statement), and again by the
+    UNIQUE index inside a SAVEPOINT for the race where the newer incident opens meanwhile.
+    """
+    newer = newer_open_incident(session, incident)
+    if newer is not None:
+        raise NewerIncidentOpen(incident.id, newer)
+    try:
+        with session.begin_nested():
+            return session.execute(statement)
+    except IntegrityError:
+        newer = newer_open_incident(session, incident)
+        if newer is None:
+            raise
+        raise NewerIncidentOpen(incident.id, newer) from None
 
 
 def _store_summary(session: Session, incident_id: int, sla_targets: dict[str, Any] | None, *,

@@ -99,6 +99,8 @@ EVENT_NAMES: dict[str, str] = {
     EventKind.NOTIFICATION_FAILED: N_("Notification failed"),
     EventKind.SLA_WARNING: N_("SLA warning"),
     EventKind.SLA_BREACHED: N_("SLA breached"),
+    EventKind.FLAPPING: N_("Flapping"),
+    EventKind.PERSON_UNREACHABLE: N_("Person unreachable"),
 }
 #: Duty lines (an incident's line) and the escalation targets that name a line or the lead.
 LINE_NAMES: dict[str, str] = {
@@ -226,6 +228,12 @@ def _triggered(data: Mapping[str, Any]) -> _Told:
 
 def _alert(data: Mapping[str, Any]) -> _Told:
     status = _text(data, "status")
+    still = tuple(str(s) for s in data.get("still_firing") or ())
+    if status == "resolved" and still:
+        summary = Phrase(N_("%(source)s reported recovery; still firing from %(others)s: the "
+                            "incident stays open"),
+                         {"source": _text(data, "source") or "?", "others": still})
+        return summary, ("status", "dedup_key", "source", "still_firing"), None
     if status == "firing":
         summary = Phrase(N_("The alert came again: still firing"))
     elif status == "resolved":
@@ -368,6 +376,34 @@ def _sla(breached: bool) -> Callable[[Mapping[str, Any]], _Told]:
     return tell
 
 
+def _reopened(data: Mapping[str, Any]) -> _Told:
+    if data.get("returned_after_s") is None:
+        return _plain(EVENT_NAMES[EventKind.REOPENED], "reason")(data)
+    after = duration(float(data["returned_after_s"]))
+    summary = Phrase(N_("Problem returned after %(after)s"), {"after": after})
+    return summary, ("returned_after_s", "reason"), None
+
+
+def _flapping(data: Mapping[str, Any]) -> _Told:
+    state, status = _text(data, "state"), _text(data, "status") or "?"
+    if state == "started":
+        return Phrase(N_("The check started flapping; pages are held until it settles")), (
+            "state", "status"), None
+    if state == "stopped":
+        return Phrase(N_("The check stopped flapping; it is now %(status)s"),
+                      {"status": status}), ("state", "status"), None
+    raise ValueError("unknown flapping state")
+
+
+def _person_unreachable(data: Mapping[str, Any]) -> _Told:
+    person = _text(data, "person")
+    if not person:
+        raise ValueError("no person")
+    summary = Phrase(N_("%(person)s has no working contact method: skipped, the next step is "
+                        "paged"), {"person": person})
+    return summary, ("person", "targets"), None
+
+
 _TELLERS: dict[str, Callable[[Mapping[str, Any]], _Told]] = {
     EventKind.TRIGGERED: _triggered,
     EventKind.ALERT: _alert,
@@ -376,7 +412,7 @@ _TELLERS: dict[str, Callable[[Mapping[str, Any]], _Told]] = {
     EventKind.PENDING: _plain(EVENT_NAMES[EventKind.PENDING], "reason"),
     EventKind.RESUMED: _resumed,
     EventKind.RESOLVED: _plain(EVENT_NAMES[EventKind.RESOLVED], "note"),
-    EventKind.REOPENED: _plain(EVENT_NAMES[EventKind.REOPENED], "reason"),
+    EventKind.REOPENED: _reopened,
     EventKind.REASSIGNED: _reassigned,
     EventKind.PRIORITY_CHANGED: _priority_changed,
     EventKind.NOTE: _note,
@@ -387,6 +423,8 @@ _TELLERS: dict[str, Callable[[Mapping[str, Any]], _Told]] = {
     EventKind.NOTIFICATION_FAILED: _notification(sent=False),
     EventKind.SLA_WARNING: _sla(breached=False),
     EventKind.SLA_BREACHED: _sla(breached=True),
+    EventKind.FLAPPING: _flapping,
+    EventKind.PERSON_UNREACHABLE: _person_unreachable,
 }
 
 

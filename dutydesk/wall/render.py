@@ -86,6 +86,7 @@ def words() -> dict[str, Any]:
         "retrying": _("retrying %(a)s/%(m)s"),
         "parent_down": _("parent down"),
         "flapping": _("flapping"),
+        "returned": _("returned %(n)s×"),
         "more": _("+ %(n)s more problems in this group"),
         "not_acked": _("not acknowledged"),
         "ack_by": _("ack: %(who)s"),

@@ -88,6 +88,8 @@ class IncidentRow:
     acknowledged_by: str | None = None
     assignee: str | None = None
     sla: SlaReading | None = None
+    flapping: bool = False  # its check is flapping: one incident, pages held
+    returns_count: int = 0  # times the problem came back after an automatic resolve
 
     def __post_init__(self) -> None:
         ensure_aware(self.opened_at, f"incident {self.id} opened_at")

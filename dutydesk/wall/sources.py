@@ -272,6 +272,8 @@ def load_incidents(session: Session, now: datetime) -> list[IncidentRow] | None:
             Incident.acknowledged_by,
             Incident.assignee,
             Incident.sla_targets,
+            Incident.flapping,
+            Incident.returns_count,
         )
         .where(Incident.status.in_(_OPEN))
         .order_by(Incident.id)
@@ -304,6 +306,8 @@ def load_incidents(session: Session, now: datetime) -> list[IncidentRow] | None:
             acknowledged_by=i.acknowledged_by,
             assignee=i.assignee,
             sla=sla_reading(i, events.get(i.id, []), now, policies),
+            flapping=bool(i.flapping),
+            returns_count=i.returns_count or 0,
         )
         for i in incidents
     ]

@@ -25,6 +25,7 @@ from dutydesk.core.db import utcnow
 from dutydesk.core.notify.outbox import enqueue
 from dutydesk.errors import ApiError
 from dutydesk.incidents.models import CONTACT_KINDS, ContactMethod, NotificationRule
+from dutydesk.incidents.paging import Contact, is_reachable
 from dutydesk.incidents.priority import Priority, PriorityError
 from dutydesk.models import Role, User
 from dutydesk.web.forms import flash_validation
@@ -139,6 +140,8 @@ def notifications() -> Any:
         by_id={m.id: m for m in methods},
         rules=rules,
         priorities=[str(p) for p in Priority],
+        # The same rule routing uses: with every method disabled, pages skip this person.
+        reachable=is_reachable(Contact(user, tuple(methods), tuple(rules))),
     )
 
 

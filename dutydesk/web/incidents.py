@@ -11,12 +11,14 @@ from urllib.parse import urlencode
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFProtect
+from markupsafe import Markup
 from sqlalchemy import select
 
 from checks.queries import recent_results, sparkline
 from dutydesk.context import app_state, db_session, principal, require_role, settings
 from dutydesk.core.db import utcnow
 from dutydesk.incidents import service
+from dutydesk.incidents import sources as alert_sources
 from dutydesk.incidents.alerts.matchers import MatcherError, SilenceError
 from dutydesk.incidents.events import EventKind, IncidentEvent
 from dutydesk.incidents.lifecycle import Action, InvalidAction, LifecycleError
@@ -28,7 +30,7 @@ from dutydesk.incidents.models import (
 )
 from dutydesk.incidents.pipeline import metrics_for
 from dutydesk.incidents.policies import choose_policy
-from dutydesk.incidents.store import IncidentNotFound
+from dutydesk.incidents.store import IncidentNotFound, NewerIncidentOpen
 from dutydesk.incidents.timeline_text import Phrase, describe, describe_actor
 from dutydesk.models import Role
 from dutydesk.pagination import PaginationError, paginate, parse_page_args
@@ -137,6 +139,7 @@ def _detail_page(incident_id: int, status: int = 200) -> Any:
         policies=policies,
         default_policy=next((p for p in policies if p.is_default), None),
         current_policy=next((p for p in policies if p.id == incident.escalation_policy_id), None),
+        alert_sources=alert_sources.shown(incident.alert_sources, now),
     ), status
 
 
@@ -207,6 +210,14 @@ def incident_action(incident_id: int, name: str) -> Any:
     except IncidentNotFound:
         s.rollback()
         abort(404)
+    except NewerIncidentOpen as exc:
+        s.rollback()
+        link = Markup('<a href="{}">#{}</a>').format(
+            url_for("incidents.incident_detail", incident_id=exc.newer_id), exc.newer_id
+        )
+        flash(Markup(_("Not reopened: the same alert fired again and is tracked by the newer "
+                       "incident %(link)s. Continue there.", link=link)), "error")
+        return redirect(url_for("incidents.incident_detail", incident_id=incident_id))
     except LifecycleError as exc:
         s.rollback()
         flash(_("Refused: %(message)s", message=str(exc)), "error")

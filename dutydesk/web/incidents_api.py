@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,7 @@ from dutydesk.incidents.lifecycle import Action, InvalidAction, TransitionRefuse
 from dutydesk.incidents.models import EscalationPolicyRow, Incident, SilenceRow
 from dutydesk.incidents.pipeline import metrics_for
 from dutydesk.incidents.policies import choose_policy, policy_as_dict
-from dutydesk.incidents.store import IncidentNotFound, timeline
+from dutydesk.incidents.store import IncidentNotFound, NewerIncidentOpen, timeline
 from dutydesk.models import Role
 from dutydesk.openapi import PAGE_PARAMS, operation, query_param
 from dutydesk.pagination import paginate
@@ -84,6 +84,22 @@ def _change(apply: Callable[[Session], Incident]) -> Any:
     except InvalidAction as exc:
         s.rollback()
         raise ApiError(400, str(exc), {"code": exc.code}) from None
+    except NewerIncidentOpen as exc:
+        s.rollback()
+        raise ApiError(
+            409,
+            str(exc),
+            {
+                "code": exc.code,
+                "newer_incident_id": exc.newer_id,
+                "newer_incident": url_for(
+                    "incidents_api.incidents_get", incident_id=exc.newer_id, _external=True
+                ),
+                "newer_incident_page": url_for(
+                    "incidents.incident_detail", incident_id=exc.newer_id, _external=True
+                ),
+            },
+        ) from None
     except TransitionRefused as exc:
         s.rollback()
         raise ApiError(409, str(exc), {"code": exc.code}) from None
@@ -224,7 +240,17 @@ def incidents_resume(incident_id: int) -> Any:
 
 
 @bp.route("/incidents/<int:incident_id>/reopen", methods=["POST"])
-@operation("Reopen a resolved incident", tags=["incidents"], request_body=ACTION_BODY)
+@operation(
+    "Reopen a resolved incident",
+    tags=["incidents"],
+    request_body=ACTION_BODY,
+    responses={
+        "200": "The reopened incident",
+        "409": "Not resolved, or the same alert fired again and a newer incident holds it "
+        "(detail: code newer_incident_open, newer_incident_id, newer_incident, "
+        "newer_incident_page)",
+    },
+)
 @require_role(Role.ENGINEER)
 def incidents_reopen(incident_id: int) -> Any:
     return _act(incident_id, Action.REOPEN, **_text_fields("reason"))

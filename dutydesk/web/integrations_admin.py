@@ -38,6 +38,7 @@ def integrations() -> Any:
                 principal(),
                 type=request.form.get("type", ""),
                 name=request.form.get("name", ""),
+                service=(request.form.get("service") or "").strip() or None,
             )
         except IntegrationError as exc:
             s.rollback()

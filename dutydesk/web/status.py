@@ -7,6 +7,7 @@ notice pages, feed and badges come from snapshots (see ``status_snapshot``).
 from __future__ import annotations
 
 import zoneinfo
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request
@@ -46,7 +47,7 @@ def page_model() -> Any:
     now = as_of()
     # Read-only: a build must not wait for (or hold up) a writer, see Database.read_session.
     with app_state().db.read_session() as s:
-        data = load_page(s, now)
+        data = load_page(s, now, timedelta(seconds=settings().status_hold_seconds))
     return build_page(data.groups, data.services, data.notices, now, site_zone(),
                       check_states=data.check_states, check_flips=data.check_flips), data.notices
 

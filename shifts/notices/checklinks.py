@@ -20,7 +20,7 @@ What counts:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from checks.result import Status as CheckStatus
 
+from .holddown import DEFAULT_HOLD, held_status
 from .model import Service, ServiceStatus, StatusMode, require_aware
 from .status import status_from_checks
 from .uptime import OutageInterval, OutageSeverity
@@ -81,11 +82,16 @@ def _resolve(session: Session, links: Sequence[str]) -> dict[int, list[str]]:
     return found
 
 
-def load_check_links(session: Session, services: Sequence[Service], now: datetime
+def load_check_links(session: Session, services: Sequence[Service], now: datetime,
+                     hold: timedelta = DEFAULT_HOLD,
+                     released: Mapping[str, Sequence[datetime]] | None = None,
                      ) -> tuple[dict[str, CheckStatus], list[CheckFlip]]:
-    """Current (hard) state per check link and the alert flips of the last ``HISTORY``.
+    """State per check link as the page shows it, and the alert flips of the last ``HISTORY``.
 
-    Three queries in all (resolve links, states, flips), none per service.
+    The state is the check's confirmed (HARD) status once it has held for ``hold``
+    (:mod:`.holddown`); ``released`` maps a check link to the instants a person published a
+    notice update about one of its services (the hold ends then). Three queries in all
+    (resolve links, states, flips), none per service.
     """
     from checks.models import CheckStateRow, FlipRow
 
@@ -93,14 +99,15 @@ def load_check_links(session: Session, services: Sequence[Service], now: datetim
     names = _resolve(session, linked(services))
     if not names:
         return {}, []
-    states: dict[str, CheckStatus] = {}
+    current_of: dict[int, tuple[CheckStatus, datetime | None, bool]] = {}
     for check_id, state, in_maintenance in session.execute(
             select(CheckStateRow.check_id, CheckStateRow.state, CheckStateRow.in_maintenance)
             .where(CheckStateRow.check_id.in_(list(names)))):
-        hard = _status((state or {}).get("last_hard_status"))
+        state = state or {}
+        hard = _status(state.get("last_hard_status"))
         current = CheckStatus.UNKNOWN if hard is None or in_maintenance else hard
-        for name in names[check_id]:
-            states[name] = current
+        current_of[check_id] = (current, _instant(state.get("last_hard_change")),
+                                bool(state.get("flapping")))
     flips: list[CheckFlip] = []
     for check_id, at, old, new, muted in session.execute(
             select(FlipRow.check_id, FlipRow.at, FlipRow.old_status, FlipRow.new_status,
@@ -113,7 +120,36 @@ def load_check_links(session: Session, services: Sequence[Service], now: datetim
             continue
         for name in names[check_id]:
             flips.append(CheckFlip(name, _aware(at), _status(old), new_status, bool(muted)))
+    states: dict[str, CheckStatus] = {}
+    for check_id, (current, changed_at, flapping) in current_of.items():
+        for name in names[check_id]:
+            mine = [f for f in flips if f.check == name]
+            states[name] = _held(current, changed_at, flapping, mine, now, hold,
+                                 (released or {}).get(name, ()))
     return states, flips
+
+
+def _held(current: CheckStatus, changed_at: datetime | None, flapping: bool,
+          flips: Sequence[CheckFlip], now: datetime, hold: timedelta,
+          released: Sequence[datetime]) -> CheckStatus:
+    """One link's shown state: its announced changes (flips) plus the current state (unless
+    the check is flapping: the engine holds its flips, the page keeps the last announced)."""
+    if current is CheckStatus.UNKNOWN or hold <= timedelta(0):
+        return current  # unknown (maintenance, never ran) is never held: it announces nothing
+    changes = [(f.at, CheckStatus.OK if f.muted else f.new_status) for f in flips]
+    initial = (flips[0].old_status or CheckStatus.OK) if flips else current
+    if not flapping and (not changes or changes[-1][1] is not current):
+        changes.append((changed_at or now, current))
+    return held_status(initial, changes, now, hold, released)
+
+
+def _instant(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return _aware(datetime.fromisoformat(value))
+    except ValueError:
+        return None
 
 
 def _aware(value: datetime) -> datetime:

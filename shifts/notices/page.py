@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy.orm import Session
 
 from checks.result import Status as CheckStatus
 
 from .checklinks import CheckFlip, check_outages, load_check_links
+from .holddown import DEFAULT_HOLD
 from .maintenance import current_status, is_active, is_upcoming
 from .model import Notice, NoticeKind, Service, ServiceGroup, ServiceStatus
 from .status import Headline, PageState, headline, page_state, service_statuses
@@ -63,12 +64,29 @@ class PageData:
     check_flips: list[CheckFlip]
 
 
-def load_page(session: Session, now: datetime) -> PageData:
+def load_page(session: Session, now: datetime, hold: timedelta = DEFAULT_HOLD) -> PageData:
     """Groups, services, published notices and the linked checks' states and flips, in a fixed
-    number of queries (not one per service or notice)."""
+    number of queries (not one per service or notice). Check states are held for ``hold``
+    (:mod:`.holddown`) unless a person published about the service since they changed."""
     groups, services = load_services(session)
-    states, flips = load_check_links(session, services, now)
-    return PageData(groups, services, load_notices(session, published_only=True), states, flips)
+    notices = load_notices(session, published_only=True)
+    states, flips = load_check_links(session, services, now, hold,
+                                     released_by_notices(services, notices))
+    return PageData(groups, services, notices, states, flips)
+
+
+def released_by_notices(services: Sequence[Service], notices: Sequence[Notice]
+                        ) -> dict[str, list[datetime]]:
+    """Check link → the instants a person published a notice update about one of its services
+    (worker-made updates, such as a maintenance starting by the clock, do not count)."""
+    links = {s.id: s.check_ids for s in services}
+    found: dict[str, list[datetime]] = {}
+    for n in notices:
+        moments = [u.created_at for u in n.updates if not u.automatic]
+        for a in n.affected:
+            for link in links.get(a.service_id, ()):
+                found.setdefault(link, []).extend(moments)
+    return found
 
 
 def outage_intervals(notices: Sequence[Notice], service_id: str) -> list[OutageInterval]:

@@ -200,3 +200,16 @@ def test_deleting_a_method_removes_its_rules(signed_in: Any, db: Database) -> No
     assert methods_of(db, client.user.id) == []
     with db.session() as s:
         assert list(s.scalars(select(NotificationRule))) == []
+
+
+def test_a_person_whose_every_method_is_disabled_is_told_pages_skip_them(
+    signed_in: Any, db: Database
+) -> None:
+    client = signed_in("engineer")
+    assert "data-unreachable" not in client.get(PAGE).get_data(as_text=True)  # account email
+    add_method(client, "webhook", "https://hooks.dc.example/page")
+    [webhook] = methods_of(db, client.user.id)
+    assert "data-unreachable" not in client.get(PAGE).get_data(as_text=True)
+    token = form_token(client, PAGE)
+    client.post(f"{PAGE}/methods/{webhook.id}/toggle", data={"csrf_token": token})
+    assert "data-unreachable" in client.get(PAGE).get_data(as_text=True)

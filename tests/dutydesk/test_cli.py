@@ -193,3 +193,23 @@ def test_worker_with_a_taken_metrics_port_stops_with_the_setting_named(run: Any)
     assert f"cannot serve worker metrics on 127.0.0.1:{port}" in result.output
     assert "DUTYDESK_WORKER_METRICS_HOST/PORT" in result.output
     assert "Traceback" not in result.output
+
+
+def test_an_integration_created_with_service_passes_it_to_its_incidents(
+    run: Any, app: Any, db: Database
+) -> None:
+    from dutydesk.incidents.models import Incident
+
+    result = run("integration", "create", "--type", "alertmanager", "--name", "prom-vpn",
+                 "--service", "vpn")
+    assert result.exit_code == 0, result.output
+    key = result.output.strip().splitlines()[-1]
+    payload = {"version": "4", "groupKey": "{}:{}", "status": "firing", "receiver": "dutydesk",
+               "alerts": [{"status": "firing", "labels": {"alertname": "VpnDown"},
+                           "annotations": {"summary": "VPN down"},
+                           "startsAt": "2026-11-23T08:00:00Z", "fingerprint": "vpn1"}]}
+    answer = app.test_client().post("/api/v1/integrations/alertmanager", json=payload,
+                                    headers=bearer(key))
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    with db.session() as s:
+        assert s.scalar(select(Incident.service)) == "vpn"

@@ -87,3 +87,22 @@ def test_unknown_type_is_refused_and_nothing_is_created(signed_in: Any, db: Data
 
 def test_engineers_cannot_open_the_integrations_screen(signed_in: Any) -> None:
     assert signed_in("engineer").get("/admin/integrations").status_code == 403
+
+
+def test_an_integration_created_with_a_service_on_the_screen_passes_it_to_its_incidents(
+    signed_in: Any, client: Any, db: Database
+) -> None:
+    from tests.dutydesk.test_integrations import incidents
+
+    admin = signed_in("admin")
+    token = form_token(admin, "/admin/integrations")
+    page = admin.post("/admin/integrations", data={
+        "csrf_token": token, "type": "alertmanager", "name": "prom-vpn", "service": "vpn"})
+    key = re.search(r'<code class="token">([0-9a-f]{32})</code>', page.get_data(as_text=True))
+    assert key is not None
+    answer = client.post("/api/v1/integrations/alertmanager", json=am_payload(am_alert("vpn1")),
+                         headers={"Authorization": f"Bearer {key.group(1)}"})
+    assert answer.status_code == 200
+    [incident] = incidents(db)
+    assert incident.service == "vpn"
+    assert ">vpn</td>" in admin.get("/admin/integrations").get_data(as_text=True)

@@ -65,6 +65,19 @@ CASES = [
     ("resolved", {"note": "fuse replaced"}, "Resolved: fuse replaced"),
     ("reopened", {"reason": ""}, "Reopened"),
     ("reopened", {"reason": "on battery again"}, "Reopened: on battery again"),
+    # the pipeline re-opened an auto-resolved incident because its problem came back
+    ("reopened", {"reason": "problem returned after 3 min", "returned_after_s": 185},
+     "Problem returned after 3 min 05 s"),
+    # one of two Alertmanagers resolved; the other still fires
+    ("alert", {"dedup_key": "alertmanager:ups-a", "status": "resolved",
+               "source": "http://am-a:9093", "still_firing": ["http://am-b:9093"]},
+     "http://am-a:9093 reported recovery; still firing from http://am-b:9093: the incident "
+     "stays open"),
+    ("flapping", {"state": "started", "status": "CRITICAL"},
+     "The check started flapping; pages are held until it settles"),
+    ("flapping", {"state": "stopped", "status": "OK"}, "The check stopped flapping; it is now OK"),
+    ("person_unreachable", {"person": "ivan@dc.example", "targets": ["first_line"]},
+     "ivan@dc.example has no working contact method: skipped, the next step is paged"),
     ("reassigned", {"from_line": "first_line", "to_line": "second_line", "from_assignee": "",
                     "to_assignee": "", "reason": "needs a DBA", "hand_back": False},
      "Reassigned from First line to Second line: needs a DBA"),
@@ -156,6 +169,10 @@ def test_every_event_the_domain_writes_is_told_whole_with_no_leftover_data() -> 
     events.append(notification_event(message, Outcome(False, "550 no such user")))
     events.append(IncidentEvent(EventKind.ALERT, T0, "check",
                                 {"dedup_key": "check:ups-a", "status": "firing"}))
+    events.append(IncidentEvent(EventKind.FLAPPING, T0, "check",
+                                {"state": "started", "status": "CRITICAL"}))
+    events.append(IncidentEvent(EventKind.PERSON_UNREACHABLE, T0, "escalation",
+                                {"person": "ivan@dc.example", "targets": ["first_line"]}))
     assert {e.kind for e in events} == set(EventKind)
     for event in events:
         text = describe(event.kind, event.data)
