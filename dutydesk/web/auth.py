@@ -39,11 +39,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
+#: What a kiosk screen may open: the wall, its live feed, static files, and signing in or out
+#: (the home page only redirects a kiosk to the wall). Everything else answers 403, so a kiosk
+#: link that leaks reads the wall and nothing more.
+KIOSK_ENDPOINTS = frozenset({
+    "wall.wall", "wall.events", "static", "home.index", "auth.login", "auth.logout", "auth.kiosk",
+})
+
+
 def load_principal() -> None:
     """Work out who makes this request and put it on ``g.principal``; the lookup's read
-    transaction is ended (see :func:`dutydesk.context.end_read_transaction`)."""
+    transaction is ended (see :func:`dutydesk.context.end_read_transaction`).
+
+    Raises ``ApiError(403)`` when a kiosk screen asks for anything but the wall.
+    """
     _load_principal()
     end_read_transaction()
+    if g.principal.kind == "kiosk" and request.endpoint not in KIOSK_ENDPOINTS:
+        raise ApiError(403, _("A kiosk screen shows the monitoring wall only."))
 
 
 def _load_principal() -> None:
