@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from dutydesk import __version__
 from dutydesk.accounts import ValidationError
-from dutydesk.config import ConfigError, Settings, load_settings
+from dutydesk.config import ConfigError, Settings, forget_secret_environment, load_settings
 from dutydesk.db import Database
 from dutydesk.migrate import NotMigratedError
 
@@ -47,7 +47,14 @@ def friendly_errors(func: F) -> F:
 
 
 def _settings() -> Settings:
-    return load_settings()
+    """The command's settings, loaded once; the secret variables then leave the environment
+    (``forget_secret_environment``) so no child process (a plugin) inherits them."""
+    ctx = click.get_current_context(silent=True)
+    meta = ctx.find_root().meta if ctx is not None else {}
+    if "dutydesk.settings" not in meta:
+        meta["dutydesk.settings"] = load_settings()
+        forget_secret_environment()
+    return meta["dutydesk.settings"]
 
 
 def _database(settings: Settings, *, migrated: bool = True) -> Database:
@@ -455,7 +462,9 @@ def demo(host: str, port: int, keep: bool) -> None:
     """Run a realistic small data center on 127.0.0.1 and serve DutyDesk on it."""
     from dutydesk.demo import run_demo
 
-    run_demo(host=host, port=port, keep=keep, environ=dict(os.environ))
+    environ = dict(os.environ)
+    forget_secret_environment()  # the demo's plugins must not inherit them either
+    run_demo(host=host, port=port, keep=keep, environ=environ)
 
 
 from dutydesk.cli_incidents import integration  # noqa: E402 (needs main defined above)

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dutydesk.models.notices import StatusService, StatusSubscriber
+from dutydesk.netguard import url_problem
 from dutydesk.notify.outbox import enqueue
 
 from .mail import LANGUAGES, confirm_mail, reminder_mail, update_mail, webhook_payload
@@ -122,11 +123,16 @@ def unsubscribe(session: Session, token: str, *, now: datetime) -> StatusSubscri
 
 
 def add_webhook(session: Session, url: str, *, now: datetime,
-                services: Iterable[str] | None = None) -> StatusSubscriber:
-    """A webhook subscriber (added by staff, so no opt-in); refused unless http(s)."""
+                services: Iterable[str] | None = None,
+                outbound_allow: Iterable[str] = ()) -> StatusSubscriber:
+    """A webhook subscriber (added by staff, so no opt-in); refused unless http(s) and
+    reachable by outgoing webhooks (``dutydesk.netguard``, ``outbound_allow``)."""
     url = (url or "").strip()
     if len(url) > 1000 or not WEBHOOK_URL.match(url):
         raise SubscriptionError(f"webhook URL must start with http:// or https://, got {url!r}")
+    refused = url_problem(url, outbound_allow)
+    if refused:
+        raise SubscriptionError(f"webhook URL refused: {refused}")
     sub = session.scalar(select(StatusSubscriber).where(
         StatusSubscriber.kind == "webhook", StatusSubscriber.target == url))
     if sub is None:
