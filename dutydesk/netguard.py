@@ -54,7 +54,7 @@ def _kind(ip: IPAddress) -> str | None:
     if ip.is_loopback:
         return "loopback"
     if ip.is_link_local:
-        return "link-local (cloud metadata lives here)"
+        return "link-local"  # cloud metadata services live here
     if ip.is_multicast:
         return "multicast"
     if ip.is_private:
