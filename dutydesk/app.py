@@ -22,6 +22,7 @@ from dutydesk.i18n import init_i18n
 from dutydesk.logs import configure_logging
 from dutydesk.metrics import Metrics
 from dutydesk.migrate import ensure_migrated
+from dutydesk.signin_guard import client_address
 
 log = logging.getLogger("dutydesk.web")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -34,6 +35,21 @@ CONTENT_SECURITY_POLICY = (
     "base-uri 'self'; form-action 'self'; frame-ancestors 'self'"
 )
 HSTS = "max-age=31536000"
+
+
+class ForwardedFor:
+    """WSGI middleware: ``REMOTE_ADDR`` becomes the client's address from ``X-Forwarded-For``
+    when, and only when, the request came from one of ``trusted_proxies`` (walked from the
+    right, see :func:`dutydesk.signin_guard.client_address`). Throttling, audit and logs then
+    see people, not the proxy."""
+
+    def __init__(self, app: Any, trusted_proxies: tuple[str, ...]) -> None:
+        self.app, self.trusted = app, trusted_proxies
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        environ["REMOTE_ADDR"] = client_address(
+            environ.get("REMOTE_ADDR"), environ.get("HTTP_X_FORWARDED_FOR"), self.trusted)
+        return self.app(environ, start_response)
 
 
 def security_headers(base_url: str) -> dict[str, str]:
@@ -97,6 +113,8 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["dutydesk"] = AppState(settings=settings, db=database, metrics=Metrics())
 
+    if settings.trusted_proxies:
+        app.wsgi_app = ForwardedFor(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
     csrf = CSRFProtect(app)
     init_i18n(app)
     _install_request_hooks(app)

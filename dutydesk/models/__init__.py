@@ -3,7 +3,7 @@
 Models are split by domain; each module stays small. Add a new module to the import list below.
 """
 
-from dutydesk.models.accounts import ApiToken, KioskLink, LoginFailure, Role, User
+from dutydesk.models.accounts import ApiToken, KioskLink, LoginFailure, Role, User, UserSession
 from dutydesk.models.audit import AuditEntry
 from dutydesk.models.checks import Check  # noqa: F401 (check engine tables)
 from dutydesk.models.incidents import Incident, IncidentEventRow  # noqa: F401 (incidents)
@@ -34,6 +34,7 @@ __all__ = [
     "OutboxMessage",
     "Role",
     "User",
+    "UserSession",
     "VisitRow",
     "VisitorClient",
     "VisitorClientContact",
