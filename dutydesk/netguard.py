@@ -160,8 +160,10 @@ class _PinnedAdapter(HTTPAdapter):
 
 
 def post(url: str, *, data: bytes, headers: dict[str, str], timeout: float,
-         allowed: Iterable[str], resolver: Resolver = system_resolver) -> requests.Response:
-    """POST ``data`` to ``url`` through the guard (see the module docstring).
+         allowed: Iterable[str], resolver: Resolver = system_resolver,
+         verify: bool | str = True) -> requests.Response:
+    """POST ``data`` to ``url`` through the guard (see the module docstring). ``verify`` is
+    requests' (True: the system's CAs; a path: that CA bundle).
 
     Raises ``OutboundRefused`` (a permanent problem of the URL), or what ``requests`` raises.
     """
@@ -181,4 +183,4 @@ def post(url: str, *, data: bytes, headers: dict[str, str], timeout: float,
         session.trust_env = False  # no proxy from the environment: we vetted where we connect
         session.mount(f"{target.scheme}://", _PinnedAdapter(target.host))
         return session.post(pinned, data=data, headers={**headers, "Host": host_header},
-                            timeout=timeout, allow_redirects=False, auth=auth)
+                            timeout=timeout, allow_redirects=False, auth=auth, verify=verify)

@@ -157,3 +157,55 @@ def test_outbound_allow_must_be_networks() -> None:
         load_settings({"outbound_allow": ["10.0.0.0/8", "intranet"]}, environ={})
     settings = load_settings({"outbound_allow": "10.0.0.0/8, 192.168.1.5"}, environ={})
     assert settings.outbound_allow == ("10.0.0.0/8", "192.168.1.5/32")
+
+
+@pytest.fixture
+def https_receiver(tmp_path: Any) -> Iterator[tuple[int, str]]:
+    """An HTTPS receiver on 127.0.0.1 whose certificate names hooks.dc.example only."""
+    import http.server
+    import ssl
+    import subprocess
+    import threading
+
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "hook.key",
+                    "-out", "hook.crt", "-days", "2", "-subj", "/CN=hooks.dc.example",
+                    "-addext", "subjectAltName=DNS:hooks.dc.example"],
+                   cwd=tmp_path, check=True, capture_output=True)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "hook.crt", tmp_path / "hook.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1], str(tmp_path / "hook.crt")
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_goes_to_the_checked_address_and_still_verifies_the_name(
+    https_receiver: tuple[int, str]
+) -> None:
+    import requests
+
+    port, ca = https_receiver
+
+    def loopback(host: str, port_: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    def send(name: str) -> Any:
+        return netguard.post(f"https://{name}:{port}/hook", data=b"{}", headers={}, timeout=5,
+                             allowed=["127.0.0.0/8"], resolver=loopback, verify=ca)
+
+    assert send("hooks.dc.example").status_code == 204  # SNI and certificate use the name
+    with pytest.raises(requests.exceptions.SSLError):
+        send("other.dc.example")  # same address, a name the certificate does not cover
