@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dutydesk.db import Database
 from dutydesk.models import AuditEntry, Role
@@ -89,3 +89,27 @@ def test_a_password_change_ends_the_other_sessions_but_not_this_one(
     assert signed_in_as_me(here)
     assert not signed_in_as_me(elsewhere)
     assert login(elsewhere, user.email, "a brand new passphrase").status_code == 302
+
+
+def test_housekeeping_drops_expired_sessions_and_keeps_live_ones(
+    db: Database, settings: Any
+) -> None:
+    from datetime import timedelta
+
+    from dutydesk import accounts
+    from dutydesk.db import utcnow
+    from dutydesk.models import User, UserSession
+    from dutydesk.worker import prune_housekeeping
+
+    user = make_user(db, Role.ENGINEER)
+    lifetime = timedelta(hours=settings.session_lifetime_hours)
+    with db.session() as s:
+        me = s.get(User, user.id)
+        live = accounts.start_session(s, me, utcnow(), lifetime)
+        s.add(UserSession(user_id=me.id, token_hash="0" * 64,
+                          created_at=utcnow() - lifetime - timedelta(minutes=1)))
+        s.commit()
+    prune_housekeeping(db, settings)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(UserSession)) == 1
+        assert accounts.session_alive(s, user.id, live, utcnow(), lifetime)
