@@ -15,6 +15,7 @@ A check stored before these rules (a path, ``/bin/sh``) is not run: it turns UNK
 
 from __future__ import annotations
 
+import functools
 import os
 import pwd
 import re
@@ -129,6 +130,7 @@ def locate_plugin(name: str, plugin_dirs: tuple[str, ...]) -> str:
                         f"({', '.join(plugin_dirs) or 'none are configured'})")
 
 
+@functools.lru_cache(maxsize=8)  # the user database and PATH do not change under a worker
 def privilege_drop(user: str | None) -> tuple[tuple[str, ...], str | None]:
     """The argv prefix that runs a plugin as ``user`` when we are root, and that user's home.
 
@@ -166,7 +168,11 @@ async def probe(spec: PluginSpec, now: datetime, ctx: ProbeContext | None = None
         prefix, home = privilege_drop(user)
     except PluginRefused as exc:
         return make_result(Status.UNKNOWN, str(exc), now, watch)
-    if not os.stat(path).st_mode & 0o111:
+    try:
+        executable = bool(os.stat(path).st_mode & 0o111)
+    except OSError:
+        executable = False  # removed meanwhile: say so below like any unusable file
+    if not executable:
         return make_result(Status.UNKNOWN, f"plugin is not executable: {path}", now, watch)
     env = {**plugin_environment(home), **{k: v for k, v in spec.env
                                           if not k.upper().startswith("DUTYDESK_")}}
