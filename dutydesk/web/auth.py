@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 from flask import Blueprint, current_app, g, redirect, render_template, request, session
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, distinct, func, select
 from sqlalchemy.orm import Session
 
 from dutydesk import accounts, audit
@@ -180,15 +180,15 @@ def _recent(s: Session, key: str, since: datetime) -> list[datetime]:
 
 def _failures(s: Session, address: str, email: str, device: str | None,
               since: datetime) -> Failures:
-    pairs = s.scalars(select(LoginFailure.key).where(
-        LoginFailure.key.startswith(f"pair:{address}|", autoescape=True),
-        LoginFailure.at > since)).all()
+    accounts_failed = s.scalar(select(func.count(distinct(LoginFailure.key))).where(
+        LoginFailure.key.startswith(_key(f"pair:{address}|"), autoescape=True),
+        LoginFailure.at > since)) or 0
     return Failures(
         pair=_recent(s, f"pair:{address}|{email}", since),
         account=_recent(s, f"email:{email}", since),
         device=_recent(s, f"device:{device}", since) if device else (),
         unknown_accounts_from_address=_recent(s, f"unknown:{address}", since),
-        accounts_failed_from_address=len(set(pairs)),
+        accounts_failed_from_address=accounts_failed,
     )
 
 

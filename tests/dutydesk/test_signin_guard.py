@@ -144,3 +144,15 @@ def test_without_trusted_proxies_a_forged_header_does_not_dodge_the_throttle(
         attempt(script, user.email, "guess", **{"X-Forwarded-For": f"203.0.113.{n}"})
     assert attempt(script, user.email, PASSWORD,
                    **{"X-Forwarded-For": "198.51.100.99"}).status_code == 429
+
+
+def test_spraying_many_accounts_from_one_address_gets_its_failures_answered_wait(
+    app: Any, db: Database
+) -> None:
+    colleague = make_user(db, Role.ENGINEER)
+    script = app.test_client()
+    answers = [attempt(script, f"guess{n}@dc.example", "password1").status_code
+               for n in range(6)]
+    assert answers[:5] == [401] * 5 and answers[5] == 429
+    # a right password from the same address still signs in
+    assert attempt(app.test_client(), colleague.email, PASSWORD).status_code == 302
