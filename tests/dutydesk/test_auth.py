@@ -149,16 +149,22 @@ def test_kiosk_link_signs_a_wall_screen_in_as_viewer_without_a_password(
      "/api/v1/checks", "/visitors/desk", "/reports"],
 )
 def test_a_kiosk_screen_reads_the_wall_and_nothing_else(
-    client: Any, db: Database, path: str
+    app: Any, client: Any, db: Database, path: str
 ) -> None:
+    from dutydesk.wall.feed import EXTENSION
+
     with db.session() as s:
         _link, plaintext = accounts.create_kiosk_link(s, "test", name="Hall A wall")
     client.get(f"/kiosk/{plaintext}")
     assert client.get("/wall").status_code == 200
     assert client.get("/static/css/app.css").status_code == 200
-    feed = client.get("/wall/events?v=00000000.0", buffered=False)
-    assert feed.status_code == 200 and feed.mimetype == "text/event-stream"
-    feed.close()
+    try:
+        feed = client.get("/wall/events?v=00000000.0", buffered=False)
+        assert feed.status_code == 200 and feed.mimetype == "text/event-stream"
+        feed.close()
+    finally:  # the feed's poller thread must not outlive this test's database
+        if app.extensions.get(EXTENSION) is not None:
+            app.extensions[EXTENSION].stop()
     refused = client.get(path)
     assert refused.status_code == 403
     assert "wall" in refused.get_data(as_text=True)
