@@ -16,11 +16,10 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from dutydesk import audit
-from dutydesk.config import SUPPORTED_LANGUAGES
-from dutydesk.db import utcnow
-from dutydesk.models import ApiToken, KioskLink, Role, User, UserSession
-from dutydesk.security import (
+from dutydesk.core import audit
+from dutydesk.core.config import SUPPORTED_LANGUAGES
+from dutydesk.core.db import utcnow
+from dutydesk.core.security import (
     PasswordPolicyError,
     Principal,
     check_password_policy,
@@ -28,6 +27,7 @@ from dutydesk.security import (
     hash_password,
     issue_secret,
 )
+from dutydesk.models import ApiToken, KioskLink, Role, User, UserSession
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$|^[^@\s]+@localhost$")
 

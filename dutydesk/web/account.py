@@ -8,11 +8,12 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, session
 from flask_babel import gettext as _
 
-from dutydesk import accounts, audit
+from dutydesk import accounts
 from dutydesk.context import db_session, principal, require_role
+from dutydesk.core import audit
+from dutydesk.core.security import verify_password
 from dutydesk.errors import ApiError
 from dutydesk.models import Role
-from dutydesk.security import verify_password
 from dutydesk.web.auth import sign_in_here
 from dutydesk.web.forms import flash_validation
 

@@ -14,7 +14,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, distinct, func, select
 from sqlalchemy.orm import Session
 
-from dutydesk import accounts, audit
+from dutydesk import accounts
 from dutydesk.context import (
     app_state,
     db_session,
@@ -23,10 +23,11 @@ from dutydesk.context import (
     principal,
     settings,
 )
-from dutydesk.db import utcnow
+from dutydesk.core import audit
+from dutydesk.core.db import utcnow
+from dutydesk.core.security import ANONYMOUS, Principal, digest_secret, verify_login
 from dutydesk.errors import ApiError
 from dutydesk.models import ApiToken, KioskLink, LoginFailure, Role, User
-from dutydesk.security import ANONYMOUS, Principal, digest_secret, verify_login
 from dutydesk.signin_guard import Failures, SigninPolicy, verdict
 
 bp = Blueprint("auth", __name__)

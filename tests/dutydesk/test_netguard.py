@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import select
 
 from dutydesk import netguard
-from dutydesk.config import ConfigError, Settings, load_settings
-from dutydesk.db import Database
+from dutydesk.core.config import ConfigError, Settings, load_settings
+from dutydesk.core.db import Database
+from dutydesk.core.notify.outbox import enqueue
+from dutydesk.core.notify.sender import deliver_due
 from dutydesk.models import DeliveryAttempt, OutboxMessage
-from dutydesk.notify.outbox import enqueue
-from dutydesk.notify.sender import deliver_due
 
 from ..conftest import bearer
 from .notify.receivers import HttpReceiver
@@ -138,7 +138,7 @@ def test_a_viewer_cannot_add_a_webhook_to_the_metadata_service(signed_in: Any,
     assert answer.status_code == 400
     assert "169.254.169.254 is a link-local address" in answer.get_data(as_text=True)
     with db.session() as s:
-        from dutydesk.models.incidents import ContactMethod
+        from dutydesk.incidents.models import ContactMethod
 
         assert s.scalar(select(ContactMethod)) is None
 

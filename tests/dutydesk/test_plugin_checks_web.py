@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from checks.models import Check
 from dutydesk.app import create_app
-from dutydesk.config import load_settings
-from dutydesk.db import Database
+from dutydesk.core.config import load_settings
+from dutydesk.core.db import Database
 from dutydesk.models import Role
-from dutydesk.models.checks import Check
 
 from ..conftest import form_token, login, make_user
 from .test_checks_web import add_check, check_form, page_text

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from dutydesk.config import forget_secret_environment, load_settings
+from dutydesk.core.config import forget_secret_environment, load_settings
 
 SECRET = "s3cret-" + "k" * 40
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,7 +119,7 @@ def test_the_secret_key_can_come_from_a_file(tmp_path: Path) -> None:
     ],
 )
 def test_a_bad_secret_key_file_is_a_clear_config_error(environ: dict, message: str) -> None:
-    from dutydesk.config import ConfigError
+    from dutydesk.core.config import ConfigError
 
     with pytest.raises(ConfigError, match=message):
         load_settings(environ=environ)

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from dutydesk.db import Database
+from checks.models import Check
+from dutydesk.core.db import Database
 from dutydesk.models import Role
-from dutydesk.models.checks import Check
 
 from ..conftest import PASSWORD, make_user
 from .test_checks_web import add_check

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from dutydesk.app import create_app
-from dutydesk.config import load_settings
-from dutydesk.db import Database
+from dutydesk.core.config import load_settings
+from dutydesk.core.db import Database
 from dutydesk.models import Role
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"

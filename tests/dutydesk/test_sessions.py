@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from dutydesk.models import AuditEntry, Role
 
 from ..conftest import PASSWORD, form_token, login, make_user
@@ -97,7 +97,7 @@ def test_housekeeping_drops_expired_sessions_and_keeps_live_ones(
     from datetime import timedelta
 
     from dutydesk import accounts
-    from dutydesk.db import utcnow
+    from dutydesk.core.db import utcnow
     from dutydesk.models import User, UserSession
     from dutydesk.worker import prune_housekeeping
 

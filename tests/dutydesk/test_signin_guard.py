@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from dutydesk.app import create_app
-from dutydesk.config import load_settings
-from dutydesk.db import Database
+from dutydesk.core.config import load_settings
+from dutydesk.core.db import Database
 from dutydesk.models import Role
 from dutydesk.signin_guard import Failures, SigninPolicy, backoff_wait, client_address, verdict
 
