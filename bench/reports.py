@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -264,9 +264,11 @@ def run(url: str, label: str, args: argparse.Namespace, tmp: Path) -> None:
     with db.session() as s:
         lead = accounts.create_user(s, "bench", email="lead@bench.example",
                                     password="correct horse battery", role=Role.SHIFT_LEAD)
+        sid = accounts.start_session(s, lead, datetime.now(UTC), timedelta(hours=12))
+        s.commit()
     client = app.test_client()
     with client.session_transaction() as sess:
-        sess["uid"], sess["sv"] = lead.id, lead.session_version
+        sess["uid"], sess["sv"], sess["sid"] = lead.id, lead.session_version, sid
     month = last_full_month(now)
     period = month_period(month, load_zone(ZONE))
     with db.session() as s:

@@ -132,9 +132,11 @@ def main() -> None:
             password="correct horse battery",
             role=Role.VIEWER,
         )
+        sid = accounts.start_session(s, user, utcnow(), timedelta(hours=12))
+        s.commit()
     client = app.test_client()
     with client.session_transaction() as sess:
-        sess["uid"], sess["sv"] = user.id, user.session_version
+        sess["uid"], sess["sv"], sess["sid"] = user.id, user.session_version, sid
 
     page = client.get("/wall")
     assert page.status_code == 200, page.status_code

@@ -39,6 +39,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from checks.guard import POLLER_OFFLINE, GuardVerdict, guard_result
 from checks.maintenance import MaintenanceWindow, active_window
 from checks.probes import CHECK_TYPES, ProbeContext, build_spec, run_probe
+from checks.probes.base import DEFAULT_PLUGIN_DIRS, DEFAULT_PLUGIN_USER
 from checks.probes.heartbeat import heartbeat_result
 from checks.result import STATUS_NAME, Result, Status
 from checks.schedule import next_due
@@ -70,6 +71,10 @@ class EngineConfig:
     #: Run the loop on uvloop when it is installed (sockets, timers and transports in C: about
     #: half the loop's CPU per probe); the standard loop otherwise.
     uvloop: bool = True
+    #: Where plugin checks are found (by name) and whom they run as when we are root
+    #: (the ``plugin_dirs`` and ``plugin_user`` settings).
+    plugin_dirs: tuple[str, ...] = DEFAULT_PLUGIN_DIRS
+    plugin_user: str | None = DEFAULT_PLUGIN_USER
 
 
 def event_loop_factory(prefer_uvloop: bool = True) -> Callable[[], asyncio.AbstractEventLoop]:
@@ -241,7 +246,8 @@ class Engine:
         self._sem = asyncio.Semaphore(self.config.concurrency)
         self._executor = ThreadPoolExecutor(self.config.db_threads, thread_name_prefix="check-db")
         try:
-            async with ProbeContext() as ctx:
+            async with ProbeContext(plugin_dirs=self.config.plugin_dirs,
+                                    plugin_user=self.config.plugin_user) as ctx:
                 self._ctx = ctx
                 await self._refresh_context()
                 loops = [asyncio.create_task(coro) for coro in

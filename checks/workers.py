@@ -209,13 +209,14 @@ def _add(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def engine_runner(db: Database, environ: Mapping[str, str] | None = None) -> Any:
+def engine_runner(db: Database, environ: Mapping[str, str] | None = None,
+                  config: EngineConfig | None = None) -> Any:
     """What the worker starts and stops: one in-process engine, or ``EngineProcesses`` when
     ``DUTYDESK_CHECK_PROCESSES`` asks for more than one."""
     processes = processes_from_env(environ)
     if processes == 1:
-        return Engine(db)
-    return EngineProcesses(db.url, processes)
+        return Engine(db, config)
+    return EngineProcesses(db.url, processes, config)
 
 
 __all__ = ["ENV_PROCESSES", "EngineProcesses", "engine_runner", "processes_from_env",

@@ -8,10 +8,12 @@ CLI command = one transaction).
 from __future__ import annotations
 
 import re
+import secrets
 import zoneinfo
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from dutydesk.core import audit
@@ -21,10 +23,11 @@ from dutydesk.core.security import (
     PasswordPolicyError,
     Principal,
     check_password_policy,
+    digest_secret,
     hash_password,
     issue_secret,
 )
-from dutydesk.models import ApiToken, KioskLink, Role, User
+from dutydesk.models import ApiToken, KioskLink, Role, User, UserSession
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$|^[^@\s]+@localhost$")
 
@@ -148,10 +151,10 @@ def update_user(session: Session, actor: Principal | str, user: User, **changes:
     if "active" in changes:
         user.active = bool(changes["active"])
         if not user.active:
-            user.session_version += 1  # signs the user out everywhere
+            end_all_sessions(session, user)
     if changes.get("password"):
         user.password_hash = _clean_password(changes["password"])
-        user.session_version += 1
+        end_all_sessions(session, user)  # the caller may start a new one for the person here
     old, new = audit.changed_fields(before, user_snapshot(user))
     if changes.get("password"):
         new["password"] = "changed"
@@ -167,6 +170,45 @@ def update_user(session: Session, actor: Principal | str, user: User, **changes:
             after=new,
         )
     return user
+
+
+# ---- browser sessions ---------------------------------------------------------------------
+
+
+def start_session(session: Session, user: User, now: datetime, max_age: timedelta) -> str:
+    """Record a new signed-in browser for ``user``; returns the id to put in its cookie.
+
+    The user's sessions older than ``max_age`` are dropped on the way (they expired anyway),
+    so the table stays as small as the number of browsers in use.
+    """
+    session.execute(delete(UserSession).where(UserSession.user_id == user.id,
+                                              UserSession.created_at < now - max_age))
+    token = secrets.token_urlsafe(32)
+    session.add(UserSession(user_id=user.id, token_hash=digest_secret(token), created_at=now))
+    return token
+
+
+def session_alive(session: Session, user_id: int, token: Any, now: datetime,
+                  max_age: timedelta) -> bool:
+    """Whether the cookie's session id still names a live session of ``user_id``."""
+    if not isinstance(token, str) or not token:
+        return False
+    created = session.scalar(select(UserSession.created_at).where(
+        UserSession.token_hash == digest_secret(token), UserSession.user_id == user_id))
+    return created is not None and now - created < max_age
+
+
+def end_session(session: Session, token: Any) -> None:
+    """Sign one browser out: its cookie, even a copy, no longer signs anyone in."""
+    if isinstance(token, str) and token:
+        session.execute(delete(UserSession).where(UserSession.token_hash == digest_secret(token)))
+
+
+def end_all_sessions(session: Session, user: User) -> int:
+    """Sign ``user`` out everywhere; returns how many browsers were signed in."""
+    ended = session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    user.session_version += 1  # cookies from before session rows existed stop working too
+    return int(getattr(ended, "rowcount", 0) or 0)
 
 
 def require_another_active_admin(session: Session, user: User) -> None:

@@ -22,9 +22,48 @@ from dutydesk.i18n import init_i18n
 from dutydesk.logs import configure_logging
 from dutydesk.metrics import Metrics
 from dutydesk.migrate import ensure_migrated
+from dutydesk.signin_guard import client_address
 
 log = logging.getLogger("dutydesk.web")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+#: Scripts only from our own origin, never inline: an injected <script> or onclick= does not
+#: run. Inline styles stay allowed (report charts are SVG with their own <style>).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'self'"
+)
+HSTS = "max-age=31536000"
+
+
+class ForwardedFor:
+    """WSGI middleware: ``REMOTE_ADDR`` becomes the client's address from ``X-Forwarded-For``
+    when, and only when, the request came from one of ``trusted_proxies`` (walked from the
+    right, see :func:`dutydesk.signin_guard.client_address`). Throttling, audit and logs then
+    see people, not the proxy."""
+
+    def __init__(self, app: Any, trusted_proxies: tuple[str, ...]) -> None:
+        self.app, self.trusted = app, trusted_proxies
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        environ["REMOTE_ADDR"] = client_address(
+            environ.get("REMOTE_ADDR"), environ.get("HTTP_X_FORWARDED_FOR"), self.trusted)
+        return self.app(environ, start_response)
+
+
+def security_headers(base_url: str) -> dict[str, str]:
+    """Headers every response carries; HSTS only when the site is served over https (on plain
+    http a browser ignores it, and promising https where there is none would lock users out)."""
+    headers = {
+        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "X-Frame-Options": "SAMEORIGIN",
+    }
+    if base_url.startswith("https://"):
+        headers["Strict-Transport-Security"] = HSTS
+    return headers
 
 
 def template_folder() -> str:
@@ -75,6 +114,8 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["dutydesk"] = AppState(settings=settings, db=database, metrics=Metrics())
 
+    if settings.trusted_proxies:
+        app.wsgi_app = ForwardedFor(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
     csrf = CSRFProtect(app)
     init_i18n(app)
     _install_request_hooks(app)
@@ -145,6 +186,8 @@ def _install_request_hooks(app: Flask) -> None:
     from dutydesk.context import app_state
     from dutydesk.web.auth import load_principal
 
+    headers = security_headers(app.extensions["dutydesk"].settings.base_url)
+
     @app.before_request
     def _start() -> None:
         incoming = request.headers.get("X-Request-ID", "")
@@ -155,9 +198,8 @@ def _install_request_hooks(app: Flask) -> None:
     @app.after_request
     def _finish(response: Any) -> Any:
         response.headers["X-Request-ID"] = g.get("request_id", "")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
         endpoint = request.url_rule.rule if request.url_rule else "<unmatched>"
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         metrics = app_state().metrics

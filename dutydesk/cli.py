@@ -17,6 +17,7 @@ from dutydesk import __version__
 from dutydesk.cli_checks import checks
 from dutydesk.cli_common import CLI_ACTOR, _database, _settings, friendly_errors
 from dutydesk.cli_incidents import integration
+from dutydesk.core.config import forget_secret_environment
 from dutydesk.serving import _run_forever, serve_app
 
 
@@ -368,7 +369,9 @@ def demo(host: str, port: int, keep: bool) -> None:
     """Run a realistic small data center on 127.0.0.1 and serve DutyDesk on it."""
     from dutydesk.demo import run_demo
 
-    run_demo(host=host, port=port, keep=keep, environ=dict(os.environ))
+    environ = dict(os.environ)
+    forget_secret_environment()  # the demo's plugins must not inherit them either
+    run_demo(host=host, port=port, keep=keep, environ=environ)
 
 
 main.add_command(integration)

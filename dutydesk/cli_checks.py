@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from sqlalchemy import select
 
@@ -29,7 +31,13 @@ def checks_apply(file: str, dry_run: bool) -> None:
         for line in exc.errors:
             click.echo(f"Error: {line}", err=True)
         raise SystemExit(2) from None
-    db = _database(_settings())
+    settings = _settings()
+    missing = _missing_plugins(config, settings.plugin_dirs)
+    if missing:
+        for line in missing:
+            click.echo(f"Error: {line}", err=True)
+        raise SystemExit(2)
+    db = _database(settings)
     with db.session() as session:
         result = plan(session, config) if dry_run else apply(session, config, CLI_ACTOR)
         if dry_run:
@@ -43,6 +51,21 @@ def checks_apply(file: str, dry_run: bool) -> None:
     else:
         click.echo(f"applied: {len(result.added)} added, {len(result.changed)} changed, "
                    f"{len(result.removed)} removed")
+
+
+def _missing_plugins(config: Any, plugin_dirs: tuple[str, ...]) -> list[str]:
+    """'file:line check 'x': plugin ... not found' for each plugin check that cannot run here."""
+    from checks.probes.plugin import PluginRefused, locate_plugin
+
+    problems = []
+    for check in config.checks:
+        if check.values.get("type") != "plugin":
+            continue
+        try:
+            locate_plugin(str(check.values["spec"]["command"][0]), plugin_dirs)
+        except PluginRefused as exc:
+            problems.append(f"line {check.line}: check {check.name!r}: {exc}")
+    return problems
 
 
 @checks.command("export")

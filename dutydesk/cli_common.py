@@ -12,7 +12,12 @@ from typing import Any, TypeVar
 import click
 
 from dutydesk.accounts import ValidationError
-from dutydesk.core.config import ConfigError, Settings, load_settings
+from dutydesk.core.config import (
+    ConfigError,
+    Settings,
+    forget_secret_environment,
+    load_settings,
+)
 from dutydesk.core.db import Database
 from dutydesk.migrate import NotMigratedError
 
@@ -41,7 +46,14 @@ def friendly_errors(func: F) -> F:
 
 
 def _settings() -> Settings:
-    return load_settings()
+    """The command's settings, loaded once; the secret variables then leave the environment
+    (``forget_secret_environment``) so no child process (a plugin) inherits them."""
+    ctx = click.get_current_context(silent=True)
+    meta = ctx.find_root().meta if ctx is not None else {}
+    if "dutydesk.settings" not in meta:
+        meta["dutydesk.settings"] = load_settings()
+        forget_secret_environment()
+    return meta["dutydesk.settings"]
 
 
 def _database(settings: Settings, *, migrated: bool = True) -> Database:

@@ -55,5 +55,5 @@ def scheduled_jobs(
     ]
     jobs.extend(visitor_jobs(settings, db))
     jobs.extend(shift_jobs(settings, db, HANDOFF_SECTIONS))
-    jobs.extend(check_jobs(db, registry))
+    jobs.extend(check_jobs(db, registry, settings))
     return jobs

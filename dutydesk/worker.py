@@ -26,7 +26,7 @@ from sqlalchemy import delete
 
 from dutydesk.core.config import Settings
 from dutydesk.core.db import Database, utcnow
-from dutydesk.models import LoginFailure, WorkerHeartbeat
+from dutydesk.models import LoginFailure, UserSession, WorkerHeartbeat
 
 log = logging.getLogger("dutydesk.worker")
 HEARTBEAT_SECONDS = 10
@@ -49,10 +49,13 @@ def beat(db: Database, name: str, started_at: object) -> None:
 
 
 def prune_housekeeping(db: Database, settings: Settings) -> None:
-    """Drop login failures that can no longer count towards throttling."""
-    cutoff = utcnow() - timedelta(seconds=settings.login_window_seconds) - timedelta(hours=1)
+    """Drop login failures that can no longer count towards throttling, and expired sessions."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=settings.login_window_seconds) - timedelta(hours=1)
+    expired = now - timedelta(hours=settings.session_lifetime_hours)
     with db.session() as s:
         s.execute(delete(LoginFailure).where(LoginFailure.at < cutoff))
+        s.execute(delete(UserSession).where(UserSession.created_at < expired))
 
 
 class MetricsEndpointError(RuntimeError):

@@ -28,11 +28,10 @@ import aiohttp
 from checks.probes.http_client import Resolver
 from checks.result import PerfDatum, Result, Status
 
-DEFAULT_PLUGIN_DIRS = (
-    "/usr/lib/nagios/plugins",
-    "/usr/lib/monitoring-plugins",
-    "/usr/local/nagios/libexec",
-)
+#: The operator's plugin directories unless the ``plugin_dirs`` setting lists others.
+DEFAULT_PLUGIN_DIRS = ("/usr/lib/nagios/plugins",)
+#: Plugins never run as root: when the service is root they run as this user.
+DEFAULT_PLUGIN_USER = "nobody"
 USER_AGENT = "DutyDesk-probe/0.1"
 
 
@@ -61,8 +60,8 @@ class ProbeContext:
     The HTTP probe always opens a new connection per request, as blackbox_exporter does, so a
     server that stopped accepting connections is noticed and thousands of targets do not hold
     thousands of idle sockets. ``keepalive=False`` (default) does the same for the aiohttp
-    session the Prometheus query probe uses. ``plugin_dirs`` are searched for plugin commands given
-    without a path.
+    session the Prometheus query probe uses. Plugin checks name a program in ``plugin_dirs``
+    (nothing else is ever run) and, when this process is root, run as ``plugin_user``.
     """
 
     def __init__(
@@ -70,10 +69,12 @@ class ProbeContext:
         *,
         keepalive: bool = False,
         plugin_dirs: tuple[str, ...] = DEFAULT_PLUGIN_DIRS,
+        plugin_user: str | None = DEFAULT_PLUGIN_USER,
         user_agent: str = USER_AGENT,
     ) -> None:
         self.keepalive = keepalive
         self.plugin_dirs = plugin_dirs
+        self.plugin_user = plugin_user
         self.user_agent = user_agent
         self._session: aiohttp.ClientSession | None = None
         self._ssl_contexts: dict[tuple[bool, str | None], ssl.SSLContext] = {}
@@ -235,6 +236,7 @@ async def run_command(
     *,
     env: Mapping[str, str] | None = None,
     max_output: int = 65536,
+    cwd: str | None = None,
 ) -> CommandOutcome:
     """Run ``argv`` (no shell) in its own process group, killing the whole group at timeout.
 
@@ -253,6 +255,7 @@ async def run_command(
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,  # own process group, so a timeout kills its children too
         env=dict(env) if env is not None else None,
+        cwd=cwd,
     )
     pgid = transport.get_pid()
     timed_out = False

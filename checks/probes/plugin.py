@@ -1,14 +1,25 @@
 """Run a Nagios/Monitoring plugin: exit code 0-3 is the status, the first line the message.
 
-The command is an argument list run without a shell. A command name without a slash is looked
-up in the context's plugin directories (Debian's /usr/lib/nagios/plugins first), then in PATH.
-A plugin that hangs is killed with its whole process group at ``timeout`` and reported UNKNOWN.
+Running a program on the server is the operator's capability, not the web's. So:
+
+- a plugin check names a plugin *by name* (``check_tcp``), never a path; it must be a file in
+  one of the operator's ``plugin_dirs`` (symlinks resolved, and the target must stay inside);
+- arguments are an argv list, never a shell;
+- the plugin gets a scrubbed environment (``plugin_environment``) plus the check's own ``env``,
+  starts in ``/`` in its own process group (killed as a group at ``timeout``), and when we are
+  root it runs as ``plugin_user`` (``nobody``) through ``setpriv``, with no capabilities and no
+  way to regain privileges, so it cannot read our files or ``/proc/<our pid>/environ``.
+
+A check stored before these rules (a path, ``/bin/sh``) is not run: it turns UNKNOWN saying why.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+import pwd
+import re
 import shlex
 import shutil
 import signal
@@ -18,6 +29,7 @@ from datetime import datetime
 from checks.nagios import parse_plugin_output
 from checks.probes.base import (
     DEFAULT_PLUGIN_DIRS,
+    DEFAULT_PLUGIN_USER,
     ProbeContext,
     Stopwatch,
     make_result,
@@ -27,6 +39,8 @@ from checks.result import Result, Status
 from checks.specs import SpecError, SpecReader
 
 MAX_OUTPUT_BYTES = 65536
+#: A plugin is chosen by its file name: no slash, no leading dot (so no ``..``).
+PLUGIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +65,18 @@ class PluginSpec:
                             "[check_tcp, -H, 10.0.0.5, -p, 22]")
         if not command or not command[0].strip():
             raise SpecError("command", raw, "must name a program to run")
+        if not PLUGIN_NAME.match(command[0]):
+            raise SpecError("command", raw, "must start with the name of a plugin in the "
+                            "plugin directories (plugin_dirs), such as check_tcp, not a path")
         spec = cls(
             command=command,
             timeout=r.duration("timeout", 30.0, minimum=0.1, maximum=3600),
             env=r.string_map("env", ()),
         )
+        reserved = [k for k, _v in spec.env if k.upper().startswith("DUTYDESK_")]
+        if reserved:
+            raise SpecError("env", dict(spec.env), "must not set DUTYDESK_ variables "
+                            f"({', '.join(reserved)}): they are the service's own")
         r.finish()
         return spec
 
@@ -63,47 +84,103 @@ class PluginSpec:
         return {"command": list(self.command), "timeout": self.timeout, "env": dict(self.env)}
 
 
-_PASSED_VARIABLES = ("PATH", "LANG", "LC_ALL", "TZ", "HOME")
+_PASSED_VARIABLES = ("LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "LC_NUMERIC",
+                     "TZ")
+SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
-def plugin_environment() -> dict[str, str]:
-    """The environment a plugin starts with: only harmless basics from ours.
+def plugin_environment(home: str | None = None) -> dict[str, str]:
+    """The environment a plugin starts with: a fixed PATH and locale/time-zone variables.
 
-    The worker's environment holds secrets (database URL, secret key); plugins are arbitrary
-    programs and get only what ``env`` in their spec adds to these.
+    Nothing else of ours passes: the worker's environment may hold secrets, and plugins are
+    programs we do not control. A check's own ``env`` is added on top; ``DUTYDESK_*`` never is.
     """
     env = {name: os.environ[name] for name in _PASSED_VARIABLES if name in os.environ}
-    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env["PATH"] = SAFE_PATH
+    if home:
+        env["HOME"] = home
     return env
 
 
-def resolve_command(program: str, plugin_dirs: tuple[str, ...]) -> str | None:
-    """Path of the program to run, or None when it cannot be found."""
-    if "/" in program:
-        return program
+class PluginRefused(Exception):
+    """The plugin may not be run; the message says why in words for the check's page."""
+
+
+def locate_plugin(name: str, plugin_dirs: tuple[str, ...]) -> str:
+    """The real path of plugin ``name`` in the first of ``plugin_dirs`` that has it.
+
+    Raises ``PluginRefused`` when the name is not a plain plugin name, when no directory has
+    it, or when it is a symlink leading out of its directory.
+    """
+    if not PLUGIN_NAME.match(name):
+        raise PluginRefused(f"{name!r} is not a plugin name; plugin checks name a plugin in "
+                            f"the plugin directories ({', '.join(plugin_dirs) or 'none'})")
     for directory in plugin_dirs:
-        candidate = os.path.join(directory, program)
-        if os.path.isfile(candidate):
-            return candidate
-    return shutil.which(program)
+        base = os.path.realpath(directory)
+        candidate = os.path.join(base, name)
+        if not os.path.lexists(candidate):
+            continue
+        real = os.path.realpath(candidate)
+        if os.path.commonpath([real, base]) != base:
+            raise PluginRefused(f"plugin {name!r} in {directory} leads outside the plugin "
+                                f"directory (to {real}); it is not run")
+        if not os.path.isfile(real):
+            raise PluginRefused(f"plugin {name!r} in {directory} is not a file")
+        return real
+    raise PluginRefused(f"plugin {name!r} not found in the plugin directories "
+                        f"({', '.join(plugin_dirs) or 'none are configured'})")
+
+
+@functools.lru_cache(maxsize=8)  # the user database and PATH do not change under a worker
+def privilege_drop(user: str | None) -> tuple[tuple[str, ...], str | None]:
+    """The argv prefix that runs a plugin as ``user`` when we are root, and that user's home.
+
+    Not root: nothing to drop (``()``). Root without a usable ``user`` or without ``setpriv``:
+    ``PluginRefused`` -- a plugin never runs as root.
+    """
+    if os.geteuid() != 0:
+        return (), None
+    if not user:
+        raise PluginRefused("the service runs as root and plugin_user is not set; plugins are "
+                            "not run as root")
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise PluginRefused(f"plugin_user {user!r} does not exist on this host; plugins are "
+                            "not run as root") from None
+    if entry.pw_uid == 0:
+        raise PluginRefused(f"plugin_user {user!r} is root; plugins are not run as root")
+    setpriv = shutil.which("setpriv", path="/usr/bin:/bin:/usr/sbin:/sbin")
+    if setpriv is None:
+        raise PluginRefused("cannot drop privileges to run the plugin: setpriv (util-linux) "
+                            "is not installed")
+    prefix = (setpriv, "--reuid", str(entry.pw_uid), "--regid", str(entry.pw_gid),
+              "--clear-groups", "--no-new-privs", "--inh-caps=-all", "--")
+    return prefix, entry.pw_dir
 
 
 async def probe(spec: PluginSpec, now: datetime, ctx: ProbeContext | None = None) -> Result:
     """Run the plugin and translate its answer. Never raises for a broken plugin."""
     watch = Stopwatch()
     plugin_dirs = ctx.plugin_dirs if ctx is not None else DEFAULT_PLUGIN_DIRS
-    program = spec.command[0]
-    path = resolve_command(program, plugin_dirs)
-    if path is None:
-        return make_result(
-            Status.UNKNOWN,
-            f"plugin {program!r} not found in {', '.join(plugin_dirs)} or PATH",
-            now, watch,
-        )
-    env = {**plugin_environment(), **dict(spec.env)}
+    user = ctx.plugin_user if ctx is not None else DEFAULT_PLUGIN_USER
+    try:
+        path = locate_plugin(spec.command[0], plugin_dirs)
+        prefix, home = privilege_drop(user)
+    except PluginRefused as exc:
+        return make_result(Status.UNKNOWN, str(exc), now, watch)
+    try:
+        executable = bool(os.stat(path).st_mode & 0o111)
+    except OSError:
+        executable = False  # removed meanwhile: say so below like any unusable file
+    if not executable:
+        return make_result(Status.UNKNOWN, f"plugin is not executable: {path}", now, watch)
+    env = {**plugin_environment(home), **{k: v for k, v in spec.env
+                                          if not k.upper().startswith("DUTYDESK_")}}
     try:
         outcome = await run_command(
-            (path, *spec.command[1:]), spec.timeout, env=env, max_output=MAX_OUTPUT_BYTES
+            (*prefix, path, *spec.command[1:]), spec.timeout, env=env,
+            max_output=MAX_OUTPUT_BYTES, cwd="/",
         )
     except FileNotFoundError:
         return make_result(Status.UNKNOWN, f"plugin not found: {path}", now, watch)
@@ -111,6 +188,10 @@ async def probe(spec: PluginSpec, now: datetime, ctx: ProbeContext | None = None
         return make_result(Status.UNKNOWN, f"plugin is not executable: {path}", now, watch)
     except OSError as exc:
         return make_result(Status.UNKNOWN, f"cannot start plugin {path}: {exc.strerror or exc}",
+                           now, watch)
+    if prefix and outcome.returncode in (126, 127) and outcome.stderr.startswith(b"setpriv:"):
+        reason = outcome.stderr.decode("utf-8", "replace").strip().split("\n")[0]
+        return make_result(Status.UNKNOWN, f"cannot start plugin {path} as {user}: {reason}",
                            now, watch)
 
     if outcome.timed_out:

@@ -39,6 +39,7 @@ class Settings:
     env: str = "development"
     database_url: str = ""
     secret_key: str = ""
+    secret_key_file: str = ""
     timezone: str = "UTC"
     base_url: str = "http://127.0.0.1:8080"
     default_language: str = "en"
@@ -73,6 +74,14 @@ class Settings:
     page_limit: int = 10
     page_limit_minutes: int = 5
     status_hold_seconds: int = 120
+    #: Directories plugin checks are chosen from (by name); nothing else is ever executed.
+    plugin_dirs: tuple[str, ...] = ("/usr/lib/nagios/plugins",)
+    #: Plugins run as this user when the service runs as root.
+    plugin_user: str = "nobody"
+    #: Networks outgoing webhooks may reach although private/loopback/link-local.
+    outbound_allow: tuple[str, ...] = ()
+    #: Reverse proxies whose X-Forwarded-For is believed (addresses or networks).
+    trusted_proxies: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -192,6 +201,46 @@ def _database_url(name: str, value: Any) -> str:
     return text
 
 
+def _list_of(name: str, value: Any, what: str) -> list[str]:
+    """A YAML list, or a comma-separated text (environment variables)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return [v.strip() for v in value if v.strip()]
+    raise _Invalid(f"{name}: expected a list of {what} (or one comma-separated text), "
+                   f"got {value!r}")
+
+
+def _directories(name: str, value: Any) -> tuple[str, ...]:
+    dirs = _list_of(name, value, "directories")
+    for d in dirs:
+        if not d.startswith("/"):
+            raise _Invalid(f"{name}: {d!r} is not an absolute path; list directories such as "
+                           "/usr/lib/nagios/plugins")
+    return tuple(dirs)
+
+
+def _networks(name: str, value: Any) -> tuple[str, ...]:
+    """Networks or single addresses: ``10.0.0.0/8``, ``192.168.1.5``, ``fd00::/8``."""
+    out = []
+    for item in _list_of(name, value, "networks"):
+        try:
+            out.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise _Invalid(f"{name}: {item!r} is not an IP network or address; write networks "
+                           "such as 10.0.0.0/8 or 192.168.1.5") from None
+    return tuple(out)
+
+
+def _user_name(name: str, value: Any) -> str:
+    text = str(value).strip() if isinstance(value, str | int) else ""
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}", text):
+        raise _Invalid(f"{name}: expected a system user name such as 'nobody', got {value!r}")
+    return text
+
+
 def _text(name: str, value: Any) -> str:
     return "" if value is None else str(value)
 
@@ -204,6 +253,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "env": _one_of("development", "production", "testing"),
     "database_url": _database_url,
     "secret_key": _text,
+    "secret_key_file": _text,
     "timezone": _timezone,
     "base_url": _url,
     "default_language": _one_of(*SUPPORTED_LANGUAGES),
@@ -233,7 +283,15 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "page_limit": _positive_int(1),
     "page_limit_minutes": _positive_int(1),
     "status_hold_seconds": _positive_int(0),
+    "plugin_dirs": _directories,
+    "plugin_user": _user_name,
+    "outbound_allow": _networks,
+    "trusted_proxies": _networks,
 }
+
+#: Environment variables that hold secrets: removed from the process environment once read
+#: (:func:`forget_secret_environment`), so child processes never inherit them.
+SECRET_ENVIRONMENT = ("SECRET_KEY", "SMTP_PASSWORD", "TELEGRAM_BOT_TOKEN", "DATABASE_URL")
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -299,8 +357,44 @@ def load_settings(
     if problems:
         raise ConfigError(problems)
 
+    if values.get("secret_key_file"):
+        values["secret_key"] = _read_secret_file(values, problems)
+        if problems:
+            raise ConfigError(problems)
     settings = Settings(**values, extra=extra)
     return _finish(settings)
+
+
+def _read_secret_file(values: dict[str, Any], problems: list[str]) -> str:
+    path = Path(values["secret_key_file"])
+    if values.get("secret_key"):
+        problems.append("DUTYDESK_SECRET_KEY_FILE: set either the key or the file, not both")
+        return ""
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        problems.append(f"DUTYDESK_SECRET_KEY_FILE: cannot read {str(path)!r}: {exc.strerror}")
+        return ""
+    if not key:
+        problems.append(f"DUTYDESK_SECRET_KEY_FILE: {str(path)!r} is empty")
+    return key
+
+
+def forget_secret_environment(environ: Any = None) -> list[str]:
+    """Remove the secret-bearing ``DUTYDESK_*`` variables from ``environ`` (``os.environ`` by
+    default) once settings are loaded; returns the names removed.
+
+    Child processes (plugins, a spawned engine process) then cannot inherit them. The settings
+    object keeps the values. Note that the kernel still shows the environment the process was
+    *started* with in ``/proc/<pid>/environ`` to the same user, which is why the secret key is
+    best given as a file (``DUTYDESK_SECRET_KEY_FILE``) and plugins run as another user.
+    """
+    environ = os.environ if environ is None else environ
+    removed = []
+    for name in SECRET_ENVIRONMENT:
+        if environ.pop(ENV_PREFIX + name, None) is not None:
+            removed.append(ENV_PREFIX + name)
+    return removed
 
 
 def _finish(settings: Settings) -> Settings:

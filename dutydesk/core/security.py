@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -80,21 +79,6 @@ def digest_secret(plaintext: str) -> str:
 
 def secrets_equal(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
-
-
-def throttle_retry_after(
-    failure_times: list[datetime], now: datetime, max_failures: int, window: timedelta
-) -> int | None:
-    """Seconds to wait before another login attempt, or ``None`` when attempts are allowed.
-
-    After ``max_failures`` failures inside the sliding ``window``, attempts are refused until the
-    oldest counted failure leaves the window.
-    """
-    recent = sorted(t for t in failure_times if now - t < window)
-    if len(recent) < max_failures:
-        return None
-    release_at = recent[-max_failures] + window
-    return max(1, int((release_at - now).total_seconds() + 0.999))
 
 
 @dataclass(frozen=True, slots=True)

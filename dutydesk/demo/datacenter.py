@@ -6,7 +6,10 @@ simulated targets on 127.0.0.1, so the demo exercises the real config path and t
 
 from __future__ import annotations
 
+import os
+import shlex
 import sys
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -16,8 +19,29 @@ from dutydesk.demo.targets import DemoTargets
 HEARTBEAT_KEY = "demo-backup-job"
 
 
+#: The simulated devices' plugin, installed in the demo's own plugin directory: plugin checks
+#: name a plugin in ``plugin_dirs``, never a path or an interpreter.
+DEVICE_PLUGIN = "dutydesk-demo-device"
+
+
+def install_device_plugin(plugin_dir: Path) -> Path:
+    """Write the demo device plugin (a tiny sh wrapper around ``dutydesk.demo.device``) into
+    ``plugin_dir`` and return the directory, readable by all (plugins may run as nobody)."""
+    plugin_dir.mkdir(parents=True, exist_ok=True)
+    plugin_dir.chmod(0o755)
+    source_root = Path(__file__).resolve().parents[2]
+    plugin = plugin_dir / DEVICE_PLUGIN
+    plugin.write_text(
+        "#!/bin/sh\n"
+        f"PYTHONPATH={shlex.quote(str(source_root))} "
+        f"exec {shlex.quote(sys.executable)} -m dutydesk.demo.device \"$@\"\n"
+    )
+    os.chmod(plugin, 0o755)
+    return plugin_dir
+
+
 def _device(kind: str, name: str, **options: Any) -> list[str]:
-    argv = [sys.executable, "-m", "dutydesk.demo.device", kind, "--name", name]
+    argv = [DEVICE_PLUGIN, kind, "--name", name]
     for key, value in options.items():
         argv += [f"--{key.replace('_', '-')}", str(value)]
     return argv

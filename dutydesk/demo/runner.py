@@ -34,7 +34,11 @@ def run_demo(*, host: str, port: int, keep: bool, environ: dict[str, str]) -> No
     if not keep:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    from dutydesk.demo.datacenter import install_device_plugin
+
+    plugin_dir = install_device_plugin(instance / "demo-plugins")
     overrides = {
+        "plugin_dirs": [str(plugin_dir), *base.plugin_dirs],
         "database_url": f"sqlite:///{db_path}",
         "base_url": f"http://{host}:{port}",
         "env": "development",

@@ -5,14 +5,16 @@ from __future__ import annotations
 import zoneinfo
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request
+from flask import Blueprint, flash, redirect, render_template, request, session
 from flask_babel import gettext as _
 
 from dutydesk import accounts
 from dutydesk.context import db_session, principal, require_role
+from dutydesk.core import audit
 from dutydesk.core.security import verify_password
 from dutydesk.errors import ApiError
 from dutydesk.models import Role
+from dutydesk.web.auth import sign_in_here
 from dutydesk.web.forms import flash_validation
 
 bp = Blueprint("account", __name__)
@@ -44,14 +46,29 @@ def profile() -> Any:
             s.rollback()
             flash_validation(exc)
             return redirect("/account")
-        s.commit()
         if "password" in changes:
-            from flask import session
-
-            session["sv"] = user.session_version  # stay signed in here, signed out elsewhere
+            sign_in_here(user)  # stay signed in here; every other session has ended
+        s.commit()
         flash(_("Saved."), "ok")
         return redirect("/account")
     zones = sorted(
         z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith("Etc")
     )
     return render_template("account/profile.html", user=user, zones=zones)
+
+
+@bp.route("/account/sign-out-everywhere", methods=["POST"])
+@require_role(Role.VIEWER)
+def sign_out_everywhere() -> Any:
+    """End every session of this person, this browser's included (a lost phone, a shared PC)."""
+    who = principal()
+    if who.user is None:
+        raise ApiError(403, _("Kiosk screens have no account settings."))
+    s = db_session()
+    ended = accounts.end_all_sessions(s, who.user)
+    audit.record(s, who, "user.sign_out_everywhere", "user", who.user.id,
+                 summary=f"{who.user.email} signed out everywhere ({ended} sessions)")
+    s.commit()
+    session.clear()
+    flash(_("You are signed out everywhere."), "ok")
+    return redirect("/login")

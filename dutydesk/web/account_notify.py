@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,7 +20,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from dutydesk.accounts import ValidationError
-from dutydesk.context import db_session, principal, require_role
+from dutydesk.context import db_session, principal, require_role, settings
+from dutydesk.core import netguard
 from dutydesk.core.audit import record
 from dutydesk.core.db import utcnow
 from dutydesk.core.notify.outbox import enqueue
@@ -42,10 +44,11 @@ class ContactError(ValidationError):
     """A contact method or rule typed on the page is not acceptable."""
 
 
-def validate_contact(kind: str, target: str) -> str:
+def validate_contact(kind: str, target: str, allowed: Iterable[str] = ()) -> str:
     """The cleaned ``target`` for a contact method of ``kind``, or ``ContactError``.
 
-    email: one address; webhook/slack: an absolute http(s) URL with a host; telegram: a
+    email: one address; webhook/slack: an absolute http(s) URL with a host whose addresses
+    outgoing webhooks may reach (``netguard``; ``allowed`` is ``outbound_allow``); telegram: a
     numeric chat id (negative for groups).
     """
     kind, target = (kind or "").strip(), (target or "").strip()
@@ -66,6 +69,9 @@ def validate_contact(kind: str, target: str) -> str:
         parts = urlsplit(target)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ContactError("target", f"expected an http(s):// URL, got {target!r}")
+        refused = netguard.url_problem(target, allowed)
+        if refused:
+            raise ContactError("target", refused)
         return target
     if not _CHAT_ID.match(target):
         raise ContactError("target", f"expected a numeric Telegram chat id, got {target!r}")
@@ -151,10 +157,11 @@ def add_method() -> Any:
     user, s = _me(), db_session()
     kind = request.form.get("kind", "")
     try:
-        target = validate_contact(kind, request.form.get("target", ""))
+        target = validate_contact(kind, request.form.get("target", ""),
+                                  settings().outbound_allow)
     except ContactError as exc:
         flash_validation(exc)
-        return redirect(PAGE)
+        return notifications(), 400  # the page again, with the reason
     secret = (request.form.get("secret") or "").strip()[:200] or None
     method = ContactMethod(
         user_id=user.id,

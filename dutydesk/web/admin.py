@@ -82,6 +82,20 @@ def user_edit(user_id: int) -> Any:
     return render_template("admin/user_edit.html", user=user, roles=list(Role))
 
 
+@bp.route("/users/<int:user_id>/sign-out", methods=["POST"])
+@require_role(Role.ADMIN)
+def user_sign_out(user_id: int) -> Any:
+    """End every session of a person (a stolen laptop, someone leaving the team)."""
+    s = db_session()
+    user = s.get(User, user_id) or abort(404, _("No such user."))
+    ended = accounts.end_all_sessions(s, user)
+    audit.record(s, principal(), "user.sign_out_everywhere", "user", user.id,
+                 summary=f"{user.email} signed out everywhere by an admin ({ended} sessions)")
+    s.commit()
+    flash(_("%(email)s is signed out everywhere.", email=user.email), "ok")
+    return redirect(url_for("admin.user_edit", user_id=user_id))
+
+
 @bp.route("/tokens", methods=["GET", "POST"])
 @require_role(Role.ADMIN)
 def tokens() -> Any:

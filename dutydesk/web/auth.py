@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import delete, distinct, func, select
+from sqlalchemy.orm import Session
 
+from dutydesk import accounts
 from dutydesk.context import (
     app_state,
     db_session,
@@ -21,15 +25,10 @@ from dutydesk.context import (
 )
 from dutydesk.core import audit
 from dutydesk.core.db import utcnow
-from dutydesk.core.security import (
-    ANONYMOUS,
-    Principal,
-    digest_secret,
-    throttle_retry_after,
-    verify_login,
-)
+from dutydesk.core.security import ANONYMOUS, Principal, digest_secret, verify_login
 from dutydesk.errors import ApiError
 from dutydesk.models import ApiToken, KioskLink, LoginFailure, Role, User
+from dutydesk.signin_guard import Failures, SigninPolicy, verdict
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,11 +38,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
+#: What a kiosk screen may open: the wall, its live feed, static files, and signing in or out
+#: (the home page only redirects a kiosk to the wall). Everything else answers 403, so a kiosk
+#: link that leaks reads the wall and nothing more.
+KIOSK_ENDPOINTS = frozenset({
+    "wall.wall", "wall.events", "static", "home.index", "auth.login", "auth.logout", "auth.kiosk",
+})
+
+
 def load_principal() -> None:
     """Work out who makes this request and put it on ``g.principal``; the lookup's read
-    transaction is ended (see :func:`dutydesk.context.end_read_transaction`)."""
+    transaction is ended (see :func:`dutydesk.context.end_read_transaction`).
+
+    Raises ``ApiError(403)`` when a kiosk screen asks for anything but the wall.
+    """
     _load_principal()
     end_read_transaction()
+    if g.principal.kind == "kiosk" and request.endpoint not in KIOSK_ENDPOINTS:
+        raise ApiError(403, _("A kiosk screen shows the monitoring wall only."))
 
 
 def _load_principal() -> None:
@@ -58,8 +70,11 @@ def _load_principal() -> None:
         g.principal = _principal_from_token(credentials.strip())
         return
     if "uid" in session:
-        user = db_session().get(User, session["uid"])
-        if user is not None and user.active and session.get("sv") == user.session_version:
+        s = db_session()
+        user = s.get(User, session["uid"])
+        if (user is not None and user.active and session.get("sv") == user.session_version
+                and accounts.session_alive(s, user.id, session.get("sid"), utcnow(),
+                                           session_max_age())):
             g.principal = Principal(kind="user", role=user.role, label=user.email, user=user)
         else:
             session.clear()
@@ -71,6 +86,21 @@ def _load_principal() -> None:
             )
         else:
             session.clear()
+
+
+def session_max_age() -> timedelta:
+    return timedelta(hours=settings().session_lifetime_hours)
+
+
+def sign_in_here(user: User) -> None:
+    """Make this browser's session a fresh one for ``user`` (a new server-side session row;
+    the caller commits)."""
+    sid = accounts.start_session(db_session(), user, utcnow(), session_max_age())
+    session.clear()  # a fresh session on privilege change (prevents session fixation)
+    session.permanent = True
+    session["uid"] = user.id
+    session["sv"] = user.session_version
+    session["sid"] = sid
 
 
 def accepts_integration_key(view: F) -> F:
@@ -118,28 +148,68 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def _throttle_keys(email: str) -> list[str]:
-    return [f"email:{email}", f"ip:{request.remote_addr or 'unknown'}"]
+DEVICE_COOKIE = "dd_device"
+_DEVICE_MAX_AGE = 365 * 24 * 3600
 
 
-def _login_retry_after(email: str) -> int | None:
-    cfg = settings()
-    window = timedelta(seconds=cfg.login_window_seconds)
-    now = utcnow()
-    s = db_session()
-    worst: int | None = None
-    for key in _throttle_keys(email):
-        times = list(
-            s.scalars(
-                select(LoginFailure.at).where(
-                    LoginFailure.key == key, LoginFailure.at > now - window
-                )
-            )
-        )
-        wait = throttle_retry_after(times, now, cfg.login_max_failures, window)
-        if wait is not None and (worst is None or wait > worst):
-            worst = wait
-    return worst
+def _device_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="dutydesk-signin-device")
+
+
+def _device_id(email: str) -> str | None:
+    """The id of this browser's device cookie when it was issued for ``email``, else None."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw:
+        return None
+    try:
+        data = _device_serializer().loads(raw)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("e") != email or not isinstance(data.get("d"), str):
+        return None
+    return data["d"]
+
+
+def _key(text: str) -> str:
+    return text[:300]  # the column's size; an address and an email fit
+
+
+def _recent(s: Session, key: str, since: datetime) -> list[datetime]:
+    return list(s.scalars(select(LoginFailure.at).where(LoginFailure.key == _key(key),
+                                                        LoginFailure.at > since)))
+
+
+def _failures(s: Session, address: str, email: str, device: str | None,
+              since: datetime) -> Failures:
+    accounts_failed = s.scalar(select(func.count(distinct(LoginFailure.key))).where(
+        LoginFailure.key.startswith(_key(f"pair:{address}|"), autoescape=True),
+        LoginFailure.at > since)) or 0
+    return Failures(
+        pair=_recent(s, f"pair:{address}|{email}", since),
+        account=_recent(s, f"email:{email}", since),
+        device=_recent(s, f"device:{device}", since) if device else (),
+        unknown_accounts_from_address=_recent(s, f"unknown:{address}", since),
+        accounts_failed_from_address=accounts_failed,
+    )
+
+
+def _failure_keys(address: str, email: str, exists: bool, device: str | None) -> list[str]:
+    keys = [f"pair:{address}|{email}"]
+    if device:
+        keys.append(f"device:{device}")
+    elif exists:
+        keys.append(f"email:{email}")
+    if not exists:
+        keys.append(f"unknown:{address}")
+    return keys
+
+
+def _throttled(next_url: str, email: str, wait: int) -> Any:
+    app_state().metrics.login_throttled.inc()
+    message = _("Too many failed sign-in attempts. Try again in %(seconds)s seconds.",
+                seconds=wait)
+    return (render_template("auth/login.html", next=next_url, email=email, error=message),
+            429, {"Retry-After": str(wait)})
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -152,26 +222,25 @@ def login() -> Any:
 
     email = request.form.get("email", "").strip().lower()
     password = request.form.get("password", "")
-    state = app_state()
-    wait = _login_retry_after(email)
-    if wait is not None:
-        state.metrics.login_throttled.inc()
-        message = _(
-            "Too many failed sign-in attempts. Try again in %(seconds)s seconds.", seconds=wait
-        )
-        return (
-            render_template("auth/login.html", next=next_url, email=email, error=message),
-            429,
-            {"Retry-After": str(wait)},
-        )
-
+    cfg = settings()
+    policy = SigninPolicy(cfg.login_max_failures, timedelta(seconds=cfg.login_window_seconds))
+    now = utcnow()
+    address = request.remote_addr or "unknown"  # the client's, past trusted proxies (app.py)
+    device = _device_id(email)
     s = db_session()
+    decision = verdict(_failures(s, address, email, device, now - policy.window), now, policy,
+                       trusted_device=device is not None)
+    if decision.refuse_all is not None:
+        return _throttled(next_url, email, decision.refuse_all)
+
     user = s.scalar(select(User).where(func.lower(User.email) == email)) if email else None
     if not verify_login(user, password):
-        for key in _throttle_keys(email):
-            s.add(LoginFailure(key=key, at=utcnow()))
+        for key in _failure_keys(address, email, user is not None, device):
+            s.add(LoginFailure(key=_key(key), at=now))
         s.commit()
-        state.metrics.login_failures.inc()
+        app_state().metrics.login_failures.inc()
+        if decision.refuse_failure is not None:
+            return _throttled(next_url, email, decision.refuse_failure)
         message = _("Wrong email or password, or the account is disabled.")
         return (
             render_template("auth/login.html", next=next_url, email=email, error=message),
@@ -179,16 +248,21 @@ def login() -> Any:
         )
 
     assert user is not None
-    s.execute(delete(LoginFailure).where(LoginFailure.key == f"email:{email}"))
+    # a known browser clears its own count; the account's stays while it is under attack
+    done = [f"device:{device}"] if device else [f"email:{email}", f"pair:{address}|{email}"]
+    s.execute(delete(LoginFailure).where(LoginFailure.key.in_([_key(k) for k in done])))
     user.last_login_at = utcnow()
     who = Principal(kind="user", role=user.role, label=user.email, user=user)
     audit.record(s, who, "login", "user", user.id, summary=f"{user.email} signed in")
+    sign_in_here(user)
     s.commit()
-    session.clear()  # a fresh session on privilege change (prevents session fixation)
-    session.permanent = True
-    session["uid"] = user.id
-    session["sv"] = user.session_version
-    return redirect(next_url)
+    response = redirect(next_url)
+    # this browser is now known for this account: an attack on the account will not lock it out
+    response.set_cookie(
+        DEVICE_COOKIE, _device_serializer().dumps({"e": email, "d": device or uuid.uuid4().hex}),
+        max_age=_DEVICE_MAX_AGE, httponly=True, samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"], path="/login")
+    return response
 
 
 @bp.route("/logout", methods=["POST"])
@@ -197,6 +271,7 @@ def logout() -> Any:
     if who.authenticated:
         s = db_session()
         audit.record(s, who, "logout", who.kind, who.user_id or who.kiosk_id)
+        accounts.end_session(s, session.get("sid"))  # a copy of this cookie stops working too
         s.commit()
     session.clear()
     return redirect("/login")

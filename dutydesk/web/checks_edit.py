@@ -30,11 +30,14 @@ from checks.models import (
     MaintenanceWindowRow,
 )
 from checks.probes import CHECK_TYPES
+from checks.probes.plugin import PluginRefused, locate_plugin
 from checks.queries import creates_cycle, dependency_edges
 from checks.schedule import next_due
-from dutydesk.context import db_session, principal, require_role
+from dutydesk.context import db_session, principal, require_role, settings
 from dutydesk.core import audit
 from dutydesk.core.db import utcnow
+from dutydesk.errors import ApiError
+from dutydesk.models import Role
 from dutydesk.web.checks import EDIT_ROLE, window_timing
 
 bp = Blueprint("checks_edit", __name__)
@@ -132,8 +135,10 @@ def _form_values(check: Check | None, group: str | None) -> dict[str, Any]:
 def _render_form(check: Check | None, values: dict[str, Any], error: str | None = None,
                  status: int = 200) -> Any:
     groups = db_session().scalars(select(CheckGroup.path).order_by(CheckGroup.path)).all()
+    types = sorted(t for t in CHECK_TYPES
+                   if t != "plugin" or principal().can(Role.ADMIN) or values.get("type") == t)
     return render_template("checks/form.html", check=check, values=values, error=error,
-                           types=sorted(CHECK_TYPES), groups=groups), status
+                           types=types, groups=groups), status
 
 
 def _group_path(check: Check) -> str | None:
@@ -142,12 +147,35 @@ def _group_path(check: Check) -> str | None:
     return db_session().scalar(select(CheckGroup.path).where(CheckGroup.id == check.group_id))
 
 
+def _require_plugin_rights(check: Check | None, type_name: str | None) -> None:
+    """Plugin checks run programs on the server: only admins create or change them (403)."""
+    touches_plugin = type_name == "plugin" or (check is not None and check.type == "plugin")
+    if touches_plugin and not principal().can(Role.ADMIN):
+        raise ApiError(403, _("Only admins may create or change plugin checks: they run "
+                              "programs on the server."))
+
+
+def _plugin_problem(values: dict[str, Any]) -> str | None:
+    """Why the chosen plugin cannot run here (not in the operator's plugin_dirs), or None."""
+    if values.get("type") != "plugin":
+        return None
+    try:
+        locate_plugin(str(values["spec"]["command"][0]), settings().plugin_dirs)
+    except PluginRefused as exc:
+        return str(exc)
+    return None
+
+
 def _save_check(check: Check | None) -> Any:
     """Validate the posted form and create or update ``check``; re-render on any error."""
     s = db_session()
     form = request.form
+    _require_plugin_rights(check, form.get("type", "").strip())
     try:
         config = validate_check(check_form_data(form, check))
+        problem = _plugin_problem(config.values)
+        if problem:
+            raise FormError(problem)
         clash = s.scalar(select(Check.id).where(Check.slug == config.name))
         if clash is not None and (check is None or clash != check.id):
             raise FormError(f"name {config.name!r} is already used by another check")

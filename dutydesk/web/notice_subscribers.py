@@ -13,7 +13,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from dutydesk.context import db_session, principal, require_role
+from dutydesk.context import db_session, principal, require_role, settings
 from dutydesk.core import audit
 from dutydesk.core.db import utcnow
 from dutydesk.errors import ApiError
@@ -38,7 +38,8 @@ def as_json(sub: StatusSubscriber) -> dict[str, Any]:
 
 def _add(url: str, services: list[str] | None, secret: str | None = None) -> StatusSubscriber:
     s = db_session()
-    sub = add_webhook(s, url, now=utcnow(), services=services, secret=secret)
+    sub = add_webhook(s, url, now=utcnow(), services=services, secret=secret,
+                      outbound_allow=settings().outbound_allow)
     audit.record(s, principal(), "status_subscriber.add", "status_subscriber", sub.id,
                  summary=f"webhook {sub.target}", after={"services": sub.service_ids})
     return sub

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dutydesk.core.netguard import url_problem
 from dutydesk.core.notify.outbox import enqueue
 from shifts.notices.orm import StatusService, StatusSubscriber
 
@@ -149,9 +150,10 @@ def unsubscribe(session: Session, token: str, *, now: datetime) -> StatusSubscri
 
 
 def add_webhook(session: Session, url: str, *, now: datetime,
-                services: Iterable[str] | None = None, secret: str | None = None
-                ) -> StatusSubscriber:
-    """A webhook subscriber (added by staff, so no opt-in); refused unless http(s).
+                services: Iterable[str] | None = None, secret: str | None = None,
+                outbound_allow: Iterable[str] = ()) -> StatusSubscriber:
+    """A webhook subscriber (added by staff, so no opt-in); refused unless http(s) and
+    reachable by outgoing webhooks (``dutydesk.core.netguard``, ``outbound_allow``).
 
     ``secret`` signs every POST to it; without one a random secret is made (staff copy it to
     the receiver once). Adding an existing URL again keeps its secret unless a new one is given.
@@ -159,6 +161,9 @@ def add_webhook(session: Session, url: str, *, now: datetime,
     url = (url or "").strip()
     if len(url) > 1000 or not WEBHOOK_URL.match(url):
         raise SubscriptionError(f"webhook URL must start with http:// or https://, got {url!r}")
+    refused = url_problem(url, outbound_allow)
+    if refused:
+        raise SubscriptionError(f"webhook URL refused: {refused}")
     secret = (secret or "").strip() or None
     if secret is not None and not 16 <= len(secret) <= 200:
         raise SubscriptionError("a signing secret must be 16 to 200 characters long")

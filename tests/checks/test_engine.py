@@ -4,6 +4,7 @@ are stored as flips, slow checks do not hold up fast ones, heartbeats are judged
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -108,6 +109,21 @@ def test_a_broken_spec_is_reported_unknown_and_the_engine_keeps_going(
     assert state_of(db, broken).last_status == "UNKNOWN"
     assert "url" in state_of(db, broken).last_message
     assert state_of(db, fine).last_status == "OK"
+
+
+def test_a_plugin_check_stored_with_a_shell_command_turns_unknown_and_is_not_run(
+    db: Database, engine: Engine, tmp_path: Path
+) -> None:
+    # stored before plugin checks had to name a plugin in plugin_dirs
+    marker = tmp_path / "ran"
+    check_id = add_check(db, "legacy-shell", "", type="plugin",
+                         spec={"command": ["/bin/sh", "-c", f"touch {marker}"]})
+    run_now(db, check_id)
+    state = state_of(db, check_id)
+    assert state.last_status == "UNKNOWN"
+    assert "invalid plugin check" in state.last_message
+    assert "must start with the name of a plugin" in state.last_message
+    assert not marker.exists()
 
 
 @pytest.mark.filterwarnings(

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,19 +91,33 @@ def test_one_hanging_check_does_not_hold_up_the_others(http_target, tcp_targets)
     assert nxdomain.status is Status.CRITICAL
 
 
-def test_the_engine_timeout_also_kills_a_plugin_and_its_children(tmp_path: Path) -> None:
-    pid_file = tmp_path / "child.pid"
-    plugin = tmp_path / "check_stuck"
+def test_the_engine_timeout_also_kills_a_plugin_and_its_children() -> None:
+    # a plugin directory anyone may read (plugins run as nobody when the tests run as root)
+    top = Path(tempfile.mkdtemp(prefix="dutydesk-plugins-"))
+    top.chmod(0o755)
+    plugins = top / "plugins"
+    plugins.mkdir(mode=0o755)
+    scratch = top / "scratch"
+    scratch.mkdir()
+    scratch.chmod(0o1777)
+    pid_file = scratch / "child.pid"
+    plugin = plugins / "check_stuck"
     plugin.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {pid_file}\nsleep 300\n")
     plugin.chmod(0o755)
-    spec = build_spec("plugin", {"command": [str(plugin)], "timeout": 60})
-    result = asyncio.run(run_probe("plugin", spec, NOW, timeout=0.5))
+    spec = build_spec("plugin", {"command": ["check_stuck"], "timeout": 60})
+
+    async def go() -> Any:
+        async with ProbeContext(plugin_dirs=(str(plugins),)) as ctx:
+            return await run_probe("plugin", spec, NOW, timeout=0.5, ctx=ctx)
+
+    result = asyncio.run(go())
     assert result.message == "probe timed out after 0.5 s"
     child = int(pid_file.read_text())
     deadline = time.monotonic() + 5
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(child), "the plugin's child survived the engine's timeout"
+    shutil.rmtree(top, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from dutydesk import accounts
@@ -138,10 +139,35 @@ def test_kiosk_link_signs_a_wall_screen_in_as_viewer_without_a_password(
     assert response.status_code == 302
     landing = client.get("/")
     assert landing.status_code == 302 and landing.headers["Location"].endswith("/wall")
-    me = client.get("/api/v1/me").get_json()
-    assert me == {"kind": "kiosk", "label": "kiosk:Hall A wall", "role": "viewer"}
     assert client.get("/wall").status_code == 200
     assert client.get("/admin/users").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/incidents", "/checks", "/shifts", "/account", "/api/v1/me", "/api/v1/incidents",
+     "/api/v1/checks", "/visitors/desk", "/reports"],
+)
+def test_a_kiosk_screen_reads_the_wall_and_nothing_else(
+    app: Any, client: Any, db: Database, path: str
+) -> None:
+    from dutydesk.wall.feed import EXTENSION
+
+    with db.session() as s:
+        _link, plaintext = accounts.create_kiosk_link(s, "test", name="Hall A wall")
+    client.get(f"/kiosk/{plaintext}")
+    assert client.get("/wall").status_code == 200
+    assert client.get("/static/css/app.css").status_code == 200
+    try:
+        feed = client.get("/wall/events?v=00000000.0", buffered=False)
+        assert feed.status_code == 200 and feed.mimetype == "text/event-stream"
+        feed.close()
+    finally:  # the feed's poller thread must not outlive this test's database
+        if app.extensions.get(EXTENSION) is not None:
+            app.extensions[EXTENSION].stop()
+    refused = client.get(path)
+    assert refused.status_code == 403
+    assert "wall" in refused.get_data(as_text=True)
 
 
 def test_revoking_a_kiosk_link_signs_its_screens_out(client: Any, db: Database) -> None:

@@ -213,3 +213,25 @@ def test_an_integration_created_with_service_passes_it_to_its_incidents(
     assert answer.status_code == 200, answer.get_data(as_text=True)
     with db.session() as s:
         assert s.scalar(select(Incident.service)) == "vpn"
+
+
+def test_checks_apply_refuses_a_plugin_missing_from_the_plugin_dirs(
+    run: Any, tmp_path: Path, db: Database
+) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "check_ups").write_text("#!/bin/sh\necho OK\n")
+    (plugins / "check_ups").chmod(0o755)
+    config = tmp_path / "checks.yaml"
+    config.write_text(
+        "checks:\n"
+        "  - {name: ups-a, type: plugin, spec: {command: [check_ups]}}\n"
+        "  - {name: ups-b, type: plugin, spec: {command: [check_nut, -H, ups-b]}}\n"
+    )
+    refused = run("checks", "apply", str(config), DUTYDESK_PLUGIN_DIRS=str(plugins))
+    assert refused.exit_code == 2
+    assert "check 'ups-b': plugin 'check_nut' not found in the plugin directories" in \
+        refused.output
+    config.write_text("checks:\n  - {name: ups-a, type: plugin, spec: {command: [check_ups]}}\n")
+    applied = run("checks", "apply", str(config), DUTYDESK_PLUGIN_DIRS=str(plugins))
+    assert applied.exit_code == 0, applied.output

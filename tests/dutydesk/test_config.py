@@ -223,3 +223,34 @@ def test_a_worker_metrics_port_from_yaml_must_be_a_whole_number(
 ) -> None:
     with pytest.raises(ConfigError, match="DUTYDESK_WORKER_METRICS_PORT: expected a port"):
         load_settings({"instance_path": str(tmp_path), "worker_metrics_port": value}, environ={})
+
+
+def test_hardening_settings_have_safe_defaults() -> None:
+    settings = load_settings(environ={})
+    assert settings.plugin_dirs == ("/usr/lib/nagios/plugins",)
+    assert settings.plugin_user == "nobody"
+    assert settings.outbound_allow == () and settings.trusted_proxies == ()
+
+
+def test_hardening_settings_come_from_the_environment_as_comma_separated_lists() -> None:
+    settings = load_settings(environ={
+        "DUTYDESK_PLUGIN_DIRS": "/opt/plugins, /usr/lib/nagios/plugins",
+        "DUTYDESK_TRUSTED_PROXIES": "10.0.0.1,fd00::1",
+        "DUTYDESK_PLUGIN_USER": "dutyplug"})
+    assert settings.plugin_dirs == ("/opt/plugins", "/usr/lib/nagios/plugins")
+    assert settings.trusted_proxies == ("10.0.0.1/32", "fd00::1/128")
+    assert settings.plugin_user == "dutyplug"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"plugin_dirs": ["plugins"]}, "DUTYDESK_PLUGIN_DIRS: 'plugins' is not an absolute path"),
+        ({"plugin_dirs": {"a": 1}}, "expected a list of directories"),
+        ({"plugin_user": "root; rm"}, "expected a system user name"),
+        ({"trusted_proxies": ["proxy.example"]}, "'proxy.example' is not an IP network"),
+    ],
+)
+def test_bad_hardening_settings_are_refused_with_a_reason(overrides: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(overrides, environ={})

@@ -104,6 +104,19 @@ class KioskLink(Base):
         return self.revoked_at is None
 
 
+class UserSession(Base):
+    """One signed-in browser. The cookie carries a random id; only its SHA-256 is stored, and
+    a request counts as signed in only while the row exists: signing out deletes it, so a
+    copied cookie stops working at once."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class LoginFailure(Base):
     """One failed login; throttling counts recent rows per account and per client address."""
 

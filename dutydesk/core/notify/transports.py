@@ -20,10 +20,13 @@ from typing import Any
 
 import requests
 
+from dutydesk.core import netguard
 from dutydesk.core.config import Settings
 from dutydesk.core.models.notify import OutboxMessage
 from dutydesk.core.notify.delivery import (
     Failure,
+    FailureKind,
+    FailureScope,
     classify_exception,
     classify_http_status,
     classify_telegram,
@@ -106,14 +109,14 @@ def _post_json(
         signature = hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()
         headers["X-DutyDesk-Signature"] = f"sha256={signature}"
     try:
-        response = requests.post(
-            url,
-            data=data,
-            headers=headers,
-            timeout=settings.webhook_timeout,
-            allow_redirects=False,
-        )
-    except requests.RequestException as exc:
+        response = netguard.post(url, data=data, headers=headers,
+                                 timeout=settings.webhook_timeout,
+                                 allowed=settings.outbound_allow)
+    except netguard.OutboundRefused as exc:
+        # the URL itself is the problem: retrying cannot help
+        refused = Failure(FailureKind.PERMANENT, FailureScope.CHANNEL, f"refused: {exc.reason}")
+        return None, Outcome(False, refused.reason, refused)
+    except (requests.RequestException, OSError) as exc:
         failure = classify_exception(exc)
         return None, Outcome(False, failure.reason, failure)
     return response, None

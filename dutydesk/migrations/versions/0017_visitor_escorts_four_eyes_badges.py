@@ -13,7 +13,7 @@ request (four eyes), badge numbers in their one form
   (webhooks added before stay unsigned until staff add them again with a secret).
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-07 13:40:00
 """
 
@@ -27,7 +27,7 @@ from alembic import op
 from shifts.visitors.badges import normalise_badge
 
 revision = '0017'
-down_revision = '0014'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

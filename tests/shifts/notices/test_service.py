@@ -16,6 +16,8 @@ from shifts.notices.orm import NoticeRow, StatusSubscriber
 from shifts.notices.storage import current_generation, load_notice
 
 NOW = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
+#: The webhook receivers in these tests are on loopback: allowed explicitly, as an operator would.
+LOOPBACK = ["127.0.0.0/8"]
 BASE = "http://status.example"
 
 
@@ -101,7 +103,8 @@ def test_double_opt_in_then_subscriber_hears_of_each_update(mail_service: Databa
 
 def test_subscriber_to_another_service_is_not_told(mail_service: Database) -> None:
     with mail_service.session() as s:
-        sub = subs.add_webhook(s, "http://127.0.0.1:9/hook", now=NOW, services=["vpn"])
+        sub = subs.add_webhook(s, "http://127.0.0.1:9/hook", now=NOW, services=["vpn"],
+                               outbound_allow=LOOPBACK)
         svc.create_notice(s, "anna", kind="incident", title="Mail is down", body="Looking",
                           affected={"mail": "major_outage"}, now=NOW, base_url=BASE)
         assert sub.id and s.scalar(select(func.count()).select_from(OutboxMessage).where(
@@ -118,7 +121,7 @@ def test_invalid_email_is_refused(mail_service: Database, email: str) -> None:
 
 def test_forged_unsubscribe_is_refused_and_real_one_works(mail_service: Database) -> None:
     with mail_service.session() as s:
-        sub = subs.add_webhook(s, "http://127.0.0.1:9/hook", now=NOW)
+        sub = subs.add_webhook(s, "http://127.0.0.1:9/hook", now=NOW, outbound_allow=LOOPBACK)
         good = subs.unsubscribe_token(sub)
     forged = good[:-4] + ("0000" if not good.endswith("0000") else "1111")
     for token in (forged, "1.abc", "x", f"{sub.id + 1}.{good.split('.')[1]}"):
@@ -136,7 +139,7 @@ def test_maintenance_starts_completes_and_reminds_once(mail_service: Database) -
     window = MaintenanceWindow(start, start + timedelta(hours=1),
                                reminder_leads=(timedelta(hours=1),))
     with mail_service.session() as s:
-        subs.add_webhook(s, "http://127.0.0.1:9/hook", now=NOW)
+        subs.add_webhook(s, "http://127.0.0.1:9/hook", now=NOW, outbound_allow=LOOPBACK)
         sub = subs.subscribe_email(s, "ivan@dc.example", now=NOW, base_url=BASE)
         sub.confirmed_at = NOW
         row = svc.create_notice(s, "anna", kind="maintenance", title="UPS swap",
