@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -336,10 +338,13 @@ def test_a_dns_check_compares_aaaa_answers_as_addresses(
 
 
 def test_a_plugins_long_output_and_perfdata_reach_the_page_the_api_and_metrics(
-    db: Database, engine: Engine, tmp_path: Path, client: Any, signed_in: Any,
-    api_token: Any
+    db: Database, client: Any, signed_in: Any, api_token: Any
 ) -> None:
-    plugin = tmp_path / "check_ups_battery"
+    # Plugins run by name from the operator's plugin directories (as the unprivileged plugin
+    # user when the tests run as root), so the plugin lives in a directory anyone may read.
+    plugin_dir = Path(tempfile.mkdtemp(prefix="dutydesk-plugins-"))
+    plugin_dir.chmod(0o755)
+    plugin = plugin_dir / "check_ups_battery"
     plugin.write_text(
         "#!/bin/sh\n"
         "echo \"UPS OK - on mains | runtime=42min;30:;10: charge=98%;50:;20:;0;100 "
@@ -349,8 +354,14 @@ def test_a_plugins_long_output_and_perfdata_reach_the_page_the_api_and_metrics(
         "echo 'Last self-test: passed'\n")
     plugin.chmod(0o755)
     check_id = add_check(db, "ups-battery", "", type="plugin", max_attempts=1,
-                         spec={"command": [str(plugin)]})
-    run_now(db, check_id)
+                         spec={"command": [plugin.name]})
+    running = Engine(db, dataclasses.replace(FAST, plugin_dirs=(str(plugin_dir),)))
+    running.start()
+    try:
+        run_now(db, check_id)
+    finally:
+        running.stop()
+        shutil.rmtree(plugin_dir, ignore_errors=True)
 
     stored = state_of(db, check_id)
     assert stored.last_long_output == "Battery cartridge: APCRBC123\nLast self-test: passed"
