@@ -54,6 +54,8 @@ class Settings:
     telegram_bot_token: str = ""
     telegram_api_url: str = "https://api.telegram.org"
     webhook_timeout: float = 10.0
+    outbox_concurrency: int = 32
+    outbox_per_destination: int = 8
     login_max_failures: int = 5
     login_window_seconds: int = 900
     session_lifetime_hours: int = 12
@@ -210,6 +212,8 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "telegram_bot_token": _text,
     "telegram_api_url": _url,
     "webhook_timeout": _positive_float,
+    "outbox_concurrency": _positive_int(1),
+    "outbox_per_destination": _positive_int(1),
     "login_max_failures": _positive_int(1),
     "login_window_seconds": _positive_int(1),
     "session_lifetime_hours": _positive_int(1),

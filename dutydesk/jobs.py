@@ -6,6 +6,7 @@ Areas that run their own engine (the check poller) return a job with ``on_start`
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,11 @@ from prometheus_client import CollectorRegistry
 
 from dutydesk.config import Settings
 from dutydesk.db import Database
+
+log = logging.getLogger("dutydesk.jobs")
+#: Seconds the sender's in-flight deliveries get to finish on shutdown (the worker must stop
+#: within 10 s); whatever is still running then is handed back to the other workers.
+SENDER_STOP_GRACE = 5.0
 
 
 @dataclass(frozen=True)
@@ -39,21 +45,32 @@ def scheduled_jobs(
     from dutydesk.incidents.jobs import incident_jobs
     from dutydesk.incidents.notify_timeline import record_notification_attempt
     from dutydesk.incidents.paging import disable_contact
-    from dutydesk.notify.sender import deliver_due
+    from dutydesk.notify.dispatcher import Dispatcher
     from dutydesk.pipeline import metrics_for
     from shifts.visitors.jobs import visitor_jobs
+
+    sender = Dispatcher(
+        db,
+        settings,
+        disablers={"contact": disable_contact},
+        on_recorded=record_notification_attempt,  # incident timeline entries
+    )
+
+    def keep_sender_running() -> None:
+        # started by on_start; a crashed loop is started again, a stopped one is left alone
+        if not sender.stopping and not sender.alive():
+            log.error("the notification sender was not running; starting it again")
+            sender.start()
 
     jobs: list[Job] = [
         Job(
             id="outbox",
-            name="deliver notifications",
-            func=lambda: deliver_due(
-                db,
-                settings,
-                disablers={"contact": disable_contact},
-                on_recorded=record_notification_attempt,  # incident timeline entries
-            ),
-            trigger_args={"seconds": 1},
+            name="deliver notifications (concurrent sender, watched every 10 s)",
+            func=keep_sender_running,
+            trigger_args={"seconds": 10},
+            on_start=sender.start,
+            # graceful: in-flight deliveries get a few seconds, every other lease is handed back
+            on_stop=lambda: sender.stop(grace=SENDER_STOP_GRACE),
         ),
         # the flip job counts what it mutes on the same metrics the web views use
         *incident_jobs(settings, db, metrics_for(registry) if registry is not None else None),
