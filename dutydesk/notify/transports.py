@@ -3,15 +3,16 @@
 Each transport returns an ``Outcome``; failures carry a ``Failure`` classified by the pure rules
 in ``dutydesk.alerts.delivery`` (permanent or transient, and for what scope). Receivers can
 recognise a redelivery: webhooks get an ``Idempotency-Key`` header, mails a stable Message-ID.
+Webhooks with a secret are signed (``dutydesk.notify.signing``: timestamp + HMAC).
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import smtplib
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -28,6 +29,7 @@ from dutydesk.alerts.delivery import (
 )
 from dutydesk.config import Settings
 from dutydesk.models import OutboxMessage
+from dutydesk.notify.signing import signed_headers
 
 USER_AGENT = "DutyDesk-Notifier/1"
 
@@ -97,21 +99,21 @@ def _post_json(
         **(extra_headers or {}),
     }
     secret = (message.options or {}).get("signing_secret")
-    if secret:
-        signature = hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()
-        headers["X-DutyDesk-Signature"] = f"sha256={signature}"
+    if secret:  # signed per attempt: a fresh timestamp, the same Idempotency-Key
+        headers.update(signed_headers(secret, int(time.time()), data))
     try:
-        response = requests.post(
-            url,
-            data=data,
-            headers=headers,
-            timeout=settings.webhook_timeout,
-            allow_redirects=False,
-        )
+        return http_post(url, data, headers, settings.webhook_timeout), None
     except requests.RequestException as exc:
         failure = classify_exception(exc)
         return None, Outcome(False, failure.reason, failure)
-    return response, None
+
+
+def http_post(url: str, data: bytes, headers: dict[str, str], timeout: float) -> requests.Response:
+    """The one place an outgoing HTTP request leaves DutyDesk's notifier (webhooks, chat hooks,
+    Telegram): a guard on destination addresses plugs in here. Redirects are not followed.
+    Raises ``requests.RequestException`` on network failure."""
+    return requests.post(url, data=data, headers=headers, timeout=timeout,
+                         allow_redirects=False)
 
 
 def _retry_after(response: requests.Response) -> Any:
