@@ -72,6 +72,9 @@ def create_app(
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    from dutydesk.web.body_limit import BoundedRequest
+
+    app.request_class = BoundedRequest  # chunked bodies over the limit: 413, not truncation
     app.extensions["dutydesk"] = AppState(settings=settings, db=database, metrics=Metrics())
 
     csrf = CSRFProtect(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -292,3 +293,39 @@ def test_cli_creates_an_integration_and_prints_the_key_alone_on_the_last_line(
     assert len(key) == 32
     answer = client.post("/v2/enqueue", json=pd_event(key, "trigger"))
     assert answer.status_code == 202
+
+
+# What a WSGI server (gunicorn, the dev server) passes for a chunked body: no length, a stream
+# the server ends itself.
+CHUNKED = {"CONTENT_LENGTH": "", "wsgi.input_terminated": True}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/integrations/alertmanager", "/v2/enqueue"])
+def test_a_chunked_body_over_the_limit_gets_413_like_a_sized_one(
+    client: Any, db: Database, am_key: str, path: str
+) -> None:
+    huge = b'{"version": "4", "pad": "' + b"x" * (10 * 1024 * 1024) + b'"}'
+    auth = bearer(am_key) if "alertmanager" in path else {}  # PagerDuty's key is in the body
+    answer = client.post(
+        path,
+        input_stream=io.BytesIO(huge),
+        headers={**auth, "Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides=CHUNKED,
+    )
+    assert answer.status_code == 413
+    assert incidents(db) == []
+
+
+def test_a_chunked_body_within_the_limit_is_read_whole(
+    client: Any, db: Database, am_key: str
+) -> None:
+    body = json.dumps({"version": "4", "groupKey": "{}:{}", "status": "firing",
+                       "receiver": "dutydesk", "alerts": []}).encode()
+    answer = client.post(
+        "/api/v1/integrations/alertmanager",
+        input_stream=io.BytesIO(body),
+        headers={**bearer(am_key), "Content-Type": "application/json",
+                 "Transfer-Encoding": "chunked"},
+        environ_overrides=CHUNKED,
+    )
+    assert answer.status_code != 413 and answer.status_code < 500
