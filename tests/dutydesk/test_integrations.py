@@ -74,7 +74,7 @@ def test_alertmanager_alert_opens_an_incident_and_a_repeat_attaches_to_it(
     assert repeat.status_code == 200
     [incident] = incidents(db)
     assert incident.title == "UPS aaa1 runs on battery"
-    assert incident.priority == "P2"  # critical → urgency high × medium impact
+    assert incident.priority == "P1"  # critical → high impact × high urgency (severity table)
     assert incident.alert_count == 2
     assert repeat.get_json()["attached"] == [incident.id]
     with db.session() as s:
@@ -329,3 +329,26 @@ def test_a_chunked_body_within_the_limit_is_read_whole(
         environ_overrides=CHUNKED,
     )
     assert answer.status_code != 413 and answer.status_code < 500
+
+
+@pytest.mark.parametrize(
+    ("severity", "priority"),
+    [("critical", "P1"), ("error", "P2"), ("warning", "P3"), ("info", "P4"), ("page", "P1")],
+)
+def test_an_alertmanager_severity_sets_the_priority_by_the_severity_table(
+    client: Any, db: Database, am_key: str, severity: str, priority: str
+) -> None:
+    answer = client.post(
+        "/api/v1/integrations/alertmanager",
+        json=am_payload(am_alert("ups-a", severity=severity)),
+        headers=bearer(am_key),
+    )
+    assert answer.status_code == 200
+    [incident] = incidents(db)
+    assert incident.priority == priority
+
+
+def test_a_pagerduty_critical_event_opens_a_p1(client: Any, db: Database, pd_key: str) -> None:
+    answer = client.post("/v2/enqueue", json=pd_event(pd_key, "trigger", severity="critical"))
+    assert answer.status_code == 202
+    assert [i.priority for i in incidents(db)] == ["P1"]
