@@ -291,6 +291,7 @@ def notify_people(
                 source_id=incident.id,
                 channel_ref=ref,
                 not_before=now + timedelta(minutes=delay) if delay else None,
+                priority=int(priority),  # a P1 page is delivered before anything else
             )
             count += message is not None
     return count
