@@ -94,3 +94,10 @@ def test_a_receiver_rejects(secret: str, body: bytes, stamp: str, now: int, why:
 
 def test_the_timestamp_is_part_of_what_is_signed() -> None:
     assert signature("s3cret", 1, BODY) != signature("s3cret", 2, BODY)
+
+
+def test_the_readme_worked_example_is_what_dutydesk_sends() -> None:
+    body = b'{"incident_id": 42}'
+    expected = "sha256=a24ac5d22fa8a369104bfb5ad02341cef86e82a2a6939bf6b9b7374d83dcf3fd"
+    assert signature("s3cret", 1_765_113_600, body) == expected
+    assert verify("s3cret", body, "1765113600", expected, now=1_765_113_600)
