@@ -54,8 +54,8 @@ class Settings:
     telegram_bot_token: str = ""
     telegram_api_url: str = "https://api.telegram.org"
     webhook_timeout: float = 10.0
-    outbox_concurrency: int = 32
-    outbox_per_destination: int = 8
+    outbox_concurrency: int = 64
+    outbox_per_destination: int = 16
     severity_table: str = ""
     login_max_failures: int = 5
     login_window_seconds: int = 900

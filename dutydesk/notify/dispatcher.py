@@ -42,6 +42,7 @@ from dutydesk.notify.sender import (
     AttemptHook,
     ChannelDisabler,
     attempt,
+    record_delivered,
     record_in,
 )
 from dutydesk.notify.transports import TRANSPORTS, Outcome, Transport
@@ -51,6 +52,7 @@ log = logging.getLogger("dutydesk.notify")
 LEASE_MARGIN = timedelta(seconds=5)
 RENEW_EVERY = 3.0  # seconds; well inside the margin, so a live sender never loses a lease
 POLL_SECONDS = 0.25  # how often an idle sender looks for due messages
+COALESCE_SECONDS = 0.005  # record and refill several finished slots in one round
 
 
 def limits_for(settings: Settings) -> Limits:
@@ -177,8 +179,13 @@ class Dispatcher:
             return 0
         try:
             with self.db.session() as s:
+                now = utcnow()
+                record_delivered(s, [(d.message, d.outcome, d.elapsed_ms)
+                                     for d in finished if d.outcome.ok],
+                                 now=now, on_recorded=self.on_recorded)
                 for done in finished:
-                    self._record(s, done)
+                    if not done.outcome.ok:
+                        self._record(s, done)
         except Exception:  # one bad hook must not cost the others their record
             log.exception("recording a batch of deliveries failed; recording one by one")
             for done in finished:
@@ -237,12 +244,13 @@ class Dispatcher:
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                started = self.step()
+                self.step()
             except Exception:  # the database away for a moment: log, wait, try again
                 log.exception("sender round failed")
-                started = 0
-            if not started:
-                self._wake.wait(POLL_SECONDS)
+            # Whatever was due and fitted has started; the next round is worth its queries when
+            # a delivery finished (a slot freed) or after the poll interval (new messages).
+            if self._wake.wait(POLL_SECONDS):
+                time.sleep(COALESCE_SECONDS)  # let finishing neighbours join this round
             self._wake.clear()
 
     @property

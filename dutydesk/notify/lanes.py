@@ -34,9 +34,9 @@ class LaneError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    per_lane: int = 8
-    per_channel: int = 32
-    total: int = 32
+    per_lane: int = 16
+    per_channel: int = 64
+    total: int = 64
     p1_reserve: int = 4
 
     def __post_init__(self) -> None:

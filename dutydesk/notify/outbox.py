@@ -143,9 +143,9 @@ def claim_due(
         query = query.with_for_update(skip_locked=True)
     candidates = list(session.scalars(query))
     chosen_ids = [m.id for m in choose(candidates, busy, limits)][:limit]
-    claimed_ids: list[int] = []
+    messages: list[OutboxMessage] = []
     if chosen_ids:
-        claimed_ids = list(
+        messages = list(
             session.scalars(
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_(chosen_ids), due_filter(now))
@@ -155,25 +155,15 @@ def claim_due(
                     lease_owner=owner,
                     attempts=OutboxMessage.attempts + 1,
                 )
-                .returning(OutboxMessage.id)
-                .execution_options(synchronize_session=False)
+                .returning(OutboxMessage)  # the claimed rows as they are now, in one trip
+                .execution_options(populate_existing=True)
             )
         )
     session.commit()
-    if not claimed_ids:
-        return []
-    session.expire_all()
-    messages = list(
-        session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.id.in_(claimed_ids))
-            .order_by(OutboxMessage.priority, OutboxMessage.next_attempt_at, OutboxMessage.id)
-        )
-    )
-    session.commit()  # end the read too: on SQLite an open transaction holds the write lock
     for message in messages:
         session.expunge(message)  # handed to other threads; they must not touch this session
-    return messages
+    order = {message_id: n for n, message_id in enumerate(chosen_ids)}
+    return sorted(messages, key=lambda m: order[m.id])  # P1 first, then by due time
 
 
 def renew_leases(session: Session, owner: str, ids: list[int], until: datetime) -> int:

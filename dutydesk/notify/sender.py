@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from dutydesk.alerts.delivery import RetryPolicy, classify_exception, decide
@@ -183,6 +183,39 @@ def record_in(
         },
     )
     return ours
+
+
+def record_delivered(
+    s: Session,
+    delivered: list[tuple[OutboxMessage, Outcome, int]],
+    *,
+    now: datetime,
+    on_recorded: AttemptHook | None = None,
+) -> int:
+    """``record_in`` for many successful attempts at once (one UPDATE, one INSERT): the same
+    compare-and-set on (``sending``, attempt number) and the same attempt log. Returns how many
+    messages were still ours."""
+    if not delivered:
+        return 0
+    claims = [(m.id, m.attempts) for m, _o, _ms in delivered]
+    result = s.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "sending",
+               tuple_(OutboxMessage.id, OutboxMessage.attempts).in_(claims))
+        .values(status="sent", sent_at=now, lease_until=None, lease_owner=None, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    s.execute(insert(DeliveryAttempt), [
+        {"message_id": m.id, "number": m.attempts, "at": now, "ok": True, "duration_ms": ms,
+         "detail": outcome.detail[:1000], "permanent": False}
+        for m, outcome, ms in delivered
+    ])
+    for message, outcome, elapsed_ms in delivered:
+        if on_recorded is not None:
+            on_recorded(s, message, outcome)
+        log.info("delivery", extra={"outbox_id": message.id, "channel": message.channel,
+                                    "ok": True, "detail": outcome.detail, "ms": elapsed_ms})
+    return int(result.rowcount or 0)
 
 
 def _after_giving_up(

@@ -12,6 +12,7 @@ import hashlib
 import json
 import smtplib
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -108,12 +109,22 @@ def _post_json(
         return None, Outcome(False, failure.reason, failure)
 
 
+_local = threading.local()
+
+
 def http_post(url: str, data: bytes, headers: dict[str, str], timeout: float) -> requests.Response:
     """The one place an outgoing HTTP request leaves DutyDesk's notifier (webhooks, chat hooks,
     Telegram): a guard on destination addresses plugs in here. Redirects are not followed.
-    Raises ``requests.RequestException`` on network failure."""
-    return requests.post(url, data=data, headers=headers, timeout=timeout,
-                         allow_redirects=False)
+    Raises ``requests.RequestException`` on network failure.
+
+    Each sender thread keeps its own session, so connections to a receiver are reused
+    (keep-alive) instead of a TCP (and TLS) handshake per page."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = requests.Session()
+        session.trust_env = False  # no proxy or netrc from the environment: the URL is the URL
+    return session.post(url, data=data, headers=headers, timeout=timeout,
+                        allow_redirects=False)
 
 
 def _retry_after(response: requests.Response) -> Any:
