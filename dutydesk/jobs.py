@@ -58,7 +58,7 @@ def scheduled_jobs(
 
     def keep_sender_running() -> None:
         # started by on_start; a crashed loop is started again, a stopped one is left alone
-        if not sender.stopping and not sender.alive():
+        if sender.crashed:
             log.error("the notification sender was not running; starting it again")
             sender.start()
 

@@ -35,7 +35,7 @@ from dutydesk.alerts.delivery import RetryPolicy
 from dutydesk.config import Settings
 from dutydesk.db import Database, utcnow
 from dutydesk.models import OutboxMessage
-from dutydesk.notify.lanes import InFlight, Limits, lane_for
+from dutydesk.notify.lanes import InFlight, Limits
 from dutydesk.notify.outbox import claim_due, release_leases, renew_leases
 from dutydesk.notify.sender import (
     DEFAULT_POLICY,
@@ -163,7 +163,7 @@ class Dispatcher:
         for message in claimed:
             with self._lock:
                 self._in_flight[message.id] = message
-                self.busy.add(message.channel, lane_for(message))
+                self.busy.add(message)
             self._work.put(message)
         return len(claimed)
 
@@ -198,7 +198,7 @@ class Dispatcher:
         for done in finished:
             with self._lock:
                 self._in_flight.pop(done.message.id, None)
-                self.busy.remove(done.message.channel, lane_for(done.message))
+                self.busy.remove(done.message)
         return len(finished)
 
     def _record(self, s: object, done: _Done) -> None:
@@ -257,6 +257,11 @@ class Dispatcher:
     def stopping(self) -> bool:
         """``stop()`` was called: no new work is taken."""
         return self._stopping.is_set()
+
+    @property
+    def crashed(self) -> bool:
+        """Started, not stopped, yet its loop is gone (the watchdog starts it again)."""
+        return self._loop is not None and not self._loop.is_alive() and not self.stopping
 
     def alive(self) -> bool:
         return self._loop is not None and self._loop.is_alive()

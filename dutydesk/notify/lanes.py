@@ -9,6 +9,10 @@ deliveries at once, bounded three ways (``Limits``):
 - ``per_channel``: at most this many per channel (all webhooks together, all mail ...);
 - ``total``: the sender's thread pool.
 
+News about one thing to one receiver keeps its order: a sender has at most one message of a
+*stream* (same target, same source — one incident, one notice) in flight, so "resolved" never
+overtakes "opened" at the receiver. (Per sender process; several workers order by due time.)
+
 P1 messages are never queued behind lower priorities: due messages are taken P1 first, and a P1
 may use ``p1_reserve`` extra slots in its lane and in the pool, beyond the channel bound, so a lane
 filled with P3 news still has room for a page. The bounds are per sender process.
@@ -75,6 +79,10 @@ class Candidate(Protocol):
     def lane(self) -> str | None: ...
     @property
     def target(self) -> str: ...
+    @property
+    def source_type(self) -> str: ...
+    @property
+    def source_id(self) -> str: ...
 
 
 @dataclass(slots=True)
@@ -84,28 +92,39 @@ class InFlight:
     lanes: Counter[str] = field(default_factory=Counter)
     channels: Counter[str] = field(default_factory=Counter)
     total: int = 0
+    streams: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
-    def add(self, channel: str, lane: str) -> None:
-        self.lanes[lane] += 1
-        self.channels[channel] += 1
+    def add(self, message: Candidate) -> None:
+        self.lanes[lane_for(message)] += 1
+        self.channels[message.channel] += 1
+        self.streams[stream_of(message)] += 1
         self.total += 1
 
-    def remove(self, channel: str, lane: str) -> None:
-        self.lanes[lane] -= 1
-        self.channels[channel] -= 1
+    def remove(self, message: Candidate) -> None:
+        self.lanes[lane_for(message)] -= 1
+        self.channels[message.channel] -= 1
+        self.streams[stream_of(message)] -= 1
         self.total -= 1
 
     def copy(self) -> InFlight:
-        return InFlight(Counter(self.lanes), Counter(self.channels), self.total)
+        return InFlight(Counter(self.lanes), Counter(self.channels), self.total,
+                        Counter(self.streams))
 
 
 def lane_for(message: Candidate) -> str:
     return message.lane or lane_of(message.channel, message.target)
 
 
+def stream_of(message: Candidate) -> tuple[str, str, str]:
+    """Messages that must arrive in order: one receiver, one source."""
+    return (message.target, message.source_type, str(message.source_id))
+
+
 def fits(message: Candidate, busy: InFlight, limits: Limits) -> bool:
     """May ``message`` start while ``busy`` is in flight? (pure)"""
     lane = lane_for(message)
+    if busy.streams[stream_of(message)]:
+        return False  # the previous news about this to this receiver is still on its way
     if message.priority <= P1:
         return (busy.lanes[lane] < limits.per_lane + limits.p1_reserve
                 and busy.total < limits.threads)
@@ -121,7 +140,7 @@ def choose(candidates: Iterable[Candidate], busy: InFlight, limits: Limits) -> l
     for message in candidates:
         if fits(message, taking, limits):
             chosen.append(message)
-            taking.add(message.channel, lane_for(message))
+            taking.add(message)
         if taking.total >= limits.threads:
             break
     return chosen

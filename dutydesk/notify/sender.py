@@ -46,8 +46,9 @@ def deliver_due(
     limit: int = 50,
     on_recorded: AttemptHook | None = None,
 ) -> int:
-    """One round: claim what is due (up to ``limit``, within the lane bounds), deliver it
-    concurrently, record every attempt; returns how many messages were attempted.
+    """Deliver what is due now (up to ``limit`` messages, within the lane bounds, concurrently,
+    in rounds until nothing more is due), record every attempt; returns how many messages
+    were attempted.
 
     The worker runs a long-lived ``Dispatcher`` instead; this is the same machinery for one
     round (tests, the demo, a CLI flush)."""
@@ -63,9 +64,16 @@ def deliver_due(
         on_recorded=on_recorded,
         batch=limit,
     )
+    started = 0
     try:
-        started = dispatcher.step(now)
-        dispatcher.drain()
+        while started < limit:  # rounds, so news held back for order goes out after its elder
+            dispatcher.batch = limit - started
+            count = dispatcher.step(now)
+            dispatcher.drain()
+            if not count:
+                break
+            started += count
+        dispatcher.record_finished()
     finally:
         dispatcher.close()
     return started

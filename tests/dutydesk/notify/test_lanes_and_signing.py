@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -16,6 +17,11 @@ class Msg:
     target: str
     priority: int = 3
     lane: str | None = None
+    source_type: str = "incident"
+    source_id: str = field(default_factory=lambda: str(next(_ids)))  # its own incident
+
+
+_ids = itertools.count(1)
 
 
 HOOK = "https://hooks.dc.example/page"
@@ -40,7 +46,7 @@ def test_a_message_goes_in_the_lane_of_its_destination(
 def test_a_full_lane_holds_back_only_its_own_messages() -> None:
     busy = InFlight()
     for _ in range(2):
-        busy.add("webhook", lane_of("webhook", HOOK))
+        busy.add(Msg("webhook", HOOK))
     waiting = [Msg("webhook", HOOK), Msg("email", "a@dc.example"), Msg("webhook", "http://other/x")]
     chosen = choose(waiting, busy, Limits(per_lane=2, per_channel=10, total=10, p1_reserve=0))
     assert [m.target for m in chosen] == ["a@dc.example", "http://other/x"]
@@ -56,9 +62,18 @@ def test_the_channel_and_pool_bounds_hold_for_ordinary_messages() -> None:
 def test_a_p1_page_uses_the_reserved_room_beyond_every_ordinary_bound() -> None:
     limits = Limits(per_lane=1, per_channel=1, total=1, p1_reserve=1)
     busy = InFlight()
-    busy.add("webhook", lane_of("webhook", HOOK))
+    busy.add(Msg("webhook", HOOK))
     chosen = choose([Msg("webhook", HOOK), Msg("webhook", HOOK, priority=1)], busy, limits)
     assert [m.priority for m in chosen] == [1]
+
+
+def test_news_about_one_incident_to_one_receiver_keeps_its_order() -> None:
+    opened, resolved = Msg("webhook", HOOK, source_id="7"), Msg("webhook", HOOK, source_id="7")
+    other = Msg("webhook", HOOK, source_id="8")
+    assert choose([opened, resolved, other], InFlight(), Limits()) == [opened, other]
+    busy = InFlight()
+    busy.add(opened)
+    assert choose([resolved], busy, Limits()) == []  # waits until "opened" is through
 
 
 def test_limits_below_one_are_refused() -> None:

@@ -46,7 +46,7 @@ def put(db: Database, key: str = "incident:1:opened", **kwargs: Any) -> None:
         "subject": "P1: UPS A on battery",
         "body_text": "UPS A switched to battery at 03:12.",
         "source_type": "incident",
-        "source_id": 1,
+        "source_id": key,  # each key its own incident: news about one incident goes in order
         **kwargs,
     }
     with db.session() as s:

@@ -35,7 +35,7 @@ def put(db: Database, key: str, channel: str, target: str, priority: int = 3) ->
     with db.session() as s:
         enqueue(s, channel=channel, target=target, subject=f"[P{priority}] #{key} UPS on battery",
                 body_text="UPS A switched to battery.", idempotency_key=key,
-                source_type="incident", source_id=1, priority=priority)
+                source_type="incident", source_id=key, priority=priority)  # one incident each
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> bool:
@@ -182,3 +182,26 @@ def test_a_message_whose_lease_ran_out_is_taken_over_and_recorded_once(
     with db.session() as s:
         message = s.scalar(select(OutboxMessage))
     assert (message.status, message.attempts, message.lease_owner) == ("sent", 2, None)
+
+
+def test_the_worker_runs_the_sender_and_hands_back_on_stop(
+    db: Database, settings: Settings, smtp: SmtpServer
+) -> None:
+    from dutydesk.worker import Worker
+
+    stuck = HttpReceiver(hold=threading.Event())
+    url = stuck.start()
+    mail = dataclasses.replace(settings, smtp_host="127.0.0.1", smtp_port=smtp.port,
+                               webhook_timeout=60.0)
+    worker = Worker(mail, db)
+    try:
+        put(db, "page:mail", "email", "ivan@dc.example")
+        put(db, "page:hook", "webhook", url)
+        worker.start()
+        assert wait_for(lambda: len(smtp.mailbox.messages) == 1 and len(stuck.requests) == 1)
+    finally:
+        worker.stop()  # the hung webhook gets a few seconds, then goes back to the queue
+        stuck.stop()
+    with db.session() as s:
+        hook = s.scalar(select(OutboxMessage).where(OutboxMessage.channel == "webhook"))
+    assert (hook.status, hook.lease_owner) == ("pending", None)
