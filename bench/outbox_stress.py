@@ -159,7 +159,7 @@ class Store:
         with self.db.session() as s:
             enqueue(s, channel=channel, target=target, subject=f"[P{priority}] {key}",
                     body_text="UPS A on battery", idempotency_key=key, source_type="incident",
-                    source_id=1, priority=priority)
+                    source_id=key, priority=priority)  # each page its own incident
 
     def sent(self) -> int:
         with self.db.session() as s:
