@@ -4,7 +4,7 @@
 
 Everything is real and local: a fresh PostgreSQL database (``DUTYDESK_TEST_POSTGRES_URL`` or
 postgres@127.0.0.1:5432; SQLite with ``--sqlite``), aiosmtpd for mail, ``http.server`` receivers
-on 127.0.0.1, and the worker's own sender (``dutydesk.notify.dispatcher.Dispatcher``).
+on 127.0.0.1, and the worker's own sender (``dutydesk.core.notify.dispatcher.Dispatcher``).
 
 1. **storm** — 15 incidents, each paging a webhook that never answers (10 s timeout) and an
    e-mail; how long after its enqueue each e-mail reaches aiosmtpd (issue 22: within 2 s).
@@ -42,11 +42,11 @@ sys.path.insert(0, str(ROOT))  # run from anywhere in the repo
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 from dutydesk import migrate  # noqa: E402
-from dutydesk.config import Settings, load_settings  # noqa: E402
-from dutydesk.db import Database  # noqa: E402
+from dutydesk.core.config import Settings, load_settings  # noqa: E402
+from dutydesk.core.db import Database  # noqa: E402
+from dutydesk.core.notify.dispatcher import Dispatcher  # noqa: E402
+from dutydesk.core.notify.outbox import enqueue  # noqa: E402
 from dutydesk.models import OutboxMessage  # noqa: E402
-from dutydesk.notify.dispatcher import Dispatcher  # noqa: E402
-from dutydesk.notify.outbox import enqueue  # noqa: E402
 from tests.dutydesk.notify.receivers import SmtpServer  # noqa: E402
 
 PG_ADMIN = os.environ.get("DUTYDESK_TEST_POSTGRES_URL",
@@ -57,9 +57,9 @@ PG_ADMIN = os.environ.get("DUTYDESK_TEST_POSTGRES_URL",
 CHILD = """
 import json, sys, time
 sys.path.insert(0, {root!r})
-from dutydesk.config import load_settings
-from dutydesk.db import Database
-from dutydesk.notify.dispatcher import Dispatcher
+from dutydesk.core.config import load_settings
+from dutydesk.core.db import Database
+from dutydesk.core.notify.dispatcher import Dispatcher
 settings = load_settings(json.loads(sys.argv[1]), environ={{}})
 db = Database(settings.database_url, pool_size=4)
 sender = Dispatcher(db, settings)

@@ -18,12 +18,12 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from dutydesk.config import Settings
+from dutydesk.core.config import Settings
+from dutydesk.core.models.notify import OutboxMessage
+from dutydesk.core.notify.outbox import enqueue
 from dutydesk.incidents.lifecycle import Action
+from dutydesk.incidents.models import ContactMethod, EscalationPolicyRow, Incident
 from dutydesk.incidents.priority import Priority
-from dutydesk.models import OutboxMessage
-from dutydesk.models.incidents import ContactMethod, EscalationPolicyRow, Incident
-from dutydesk.notify.outbox import enqueue
 
 TELL_PAGED_CHOICES = ("ack_resolve", "resolve", "none")
 DEFAULT_TELL_PAGED = "ack_resolve"

@@ -16,11 +16,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from dutydesk import audit
 from dutydesk.context import db_session, principal, require_role
-from dutydesk.db import utcnow
+from dutydesk.core import audit
+from dutydesk.core.db import utcnow
+from dutydesk.core.notify.outbox import retry_now
 from dutydesk.models import DeliveryAttempt, OutboxMessage, Role
-from dutydesk.notify.outbox import retry_now
 from dutydesk.pagination import PaginationError, paginate, parse_page_args
 
 bp = Blueprint("deliveries", __name__, url_prefix="/admin/deliveries")

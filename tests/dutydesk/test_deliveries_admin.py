@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from dutydesk.db import Database, utcnow
+from dutydesk.core.db import Database, utcnow
+from dutydesk.core.notify.outbox import enqueue
 from dutydesk.models import AuditEntry, DeliveryAttempt, OutboxMessage
-from dutydesk.notify.outbox import enqueue
 from tests.conftest import form_token
 
 PAGE = "/admin/deliveries"

@@ -7,7 +7,7 @@ import re
 import pytest
 
 import dutydesk.incidents.priority as priority_module
-from dutydesk.alerts.model import Severity
+from dutydesk.incidents.alerts.model import Severity
 from dutydesk.incidents.priority import (
     Impact,
     Priority,
@@ -186,7 +186,7 @@ def test_a_bad_severity_table_is_refused_with_a_reason(text: str, message: str) 
 
 
 def test_a_bad_severity_table_in_the_environment_stops_start_up_with_its_name() -> None:
-    from dutydesk.config import ConfigError, load_settings
+    from dutydesk.core.config import ConfigError, load_settings
 
     message = "DUTYDESK_SEVERITY_TABLE: critical: expected impact/urgency"
     with pytest.raises(ConfigError, match=message):

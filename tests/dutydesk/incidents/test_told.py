@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from dutydesk.alerts.model import Alert, AlertSource, AlertStatus, Severity
-from dutydesk.config import Settings
-from dutydesk.db import Database
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database
+from dutydesk.core.notify.sender import deliver_due
+from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus, Severity
 from dutydesk.incidents.lifecycle import Action
+from dutydesk.incidents.models import ContactMethod, EscalationPolicyRow
+from dutydesk.incidents.pipeline import process_alerts
 from dutydesk.incidents.told import tells
 from dutydesk.models import OutboxMessage, Role
-from dutydesk.models.incidents import ContactMethod, EscalationPolicyRow
-from dutydesk.notify.sender import deliver_due
-from dutydesk.pipeline import process_alerts
 from tests.conftest import form_token
 from tests.dutydesk.notify.receivers import HttpReceiver, SmtpServer
 

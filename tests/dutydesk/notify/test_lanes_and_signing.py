@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from dutydesk.notify.lanes import InFlight, LaneError, Limits, choose, lane_of
-from dutydesk.notify.signing import signature, signed_headers, verify
+from dutydesk.core.notify.lanes import InFlight, LaneError, Limits, choose, lane_of
+from dutydesk.core.notify.signing import signature, signed_headers, verify
 
 
 @dataclass

@@ -13,13 +13,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from dutydesk.config import Settings
-from dutydesk.db import Database, utcnow
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database, utcnow
+from dutydesk.core.notify.dispatcher import Dispatcher, lease_for
+from dutydesk.core.notify.lanes import Limits
+from dutydesk.core.notify.outbox import claim_due, enqueue
+from dutydesk.core.notify.sender import deliver_due
 from dutydesk.models import OutboxMessage
-from dutydesk.notify.dispatcher import Dispatcher, lease_for
-from dutydesk.notify.lanes import Limits
-from dutydesk.notify.outbox import claim_due, enqueue
-from dutydesk.notify.sender import deliver_due
 
 from .receivers import HttpReceiver, SmtpServer
 

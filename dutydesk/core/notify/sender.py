@@ -1,7 +1,7 @@
 """Delivering outbox messages: one attempt (``attempt``), one choke point recording it
 (``record_in``: the attempt log, retry or give up, disable a dead channel, tell the admins).
 
-The worker runs a ``dutydesk.notify.dispatcher.Dispatcher`` (concurrent, bounded per lane);
+The worker runs a ``dutydesk.core.notify.dispatcher.Dispatcher`` (concurrent, bounded per lane);
 ``deliver_due`` is one round of the same machinery. Safe in several processes at once (claims are
 compare-and-set); a crash between claim and record only causes a redelivery once the lease runs
 out (transport timeout plus a margin), never a lost message.
@@ -18,14 +18,15 @@ from datetime import datetime
 from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from dutydesk.alerts.delivery import RetryPolicy, classify_exception, decide
-from dutydesk.config import Settings
-from dutydesk.db import Database, utcnow
-from dutydesk.models import DeliveryAttempt, OutboxMessage, Role, User
-from dutydesk.notify.outbox import enqueue
-from dutydesk.notify.transports import TRANSPORTS, Outcome, Transport
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database, utcnow
+from dutydesk.core.models.accounts import Role, User
+from dutydesk.core.models.notify import DeliveryAttempt, OutboxMessage
+from dutydesk.core.notify.delivery import RetryPolicy, classify_exception, decide
+from dutydesk.core.notify.outbox import enqueue
+from dutydesk.core.notify.transports import TRANSPORTS, Outcome, Transport
 
-log = logging.getLogger("dutydesk.notify")
+log = logging.getLogger("dutydesk.core.notify")
 
 # channel_ref prefix ("subscriber", "contact") -> function that disables that channel for good.
 ChannelDisabler = Callable[[Session, str], None]
@@ -52,7 +53,7 @@ def deliver_due(
 
     The worker runs a long-lived ``Dispatcher`` instead; this is the same machinery for one
     round (tests, the demo, a CLI flush)."""
-    from dutydesk.notify.dispatcher import Dispatcher
+    from dutydesk.core.notify.dispatcher import Dispatcher
 
     dispatcher = Dispatcher(
         db,

@@ -1,9 +1,9 @@
 """Transports: deliver one outbox message over email, webhook, Slack/Mattermost or Telegram.
 
 Each transport returns an ``Outcome``; failures carry a ``Failure`` classified by the pure rules
-in ``dutydesk.alerts.delivery`` (permanent or transient, and for what scope). Receivers can
+in ``dutydesk.core.notify.delivery`` (permanent or transient, and for what scope). Receivers can
 recognise a redelivery: webhooks get an ``Idempotency-Key`` header, mails a stable Message-ID.
-Webhooks with a secret are signed (``dutydesk.notify.signing``: timestamp + HMAC).
+Webhooks with a secret are signed (``dutydesk.core.notify.signing``: timestamp + HMAC).
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ from typing import Any
 
 import requests
 
-from dutydesk.alerts.delivery import (
+from dutydesk.core.config import Settings
+from dutydesk.core.models.notify import OutboxMessage
+from dutydesk.core.notify.delivery import (
     Failure,
     classify_exception,
     classify_http_status,
     classify_telegram,
 )
-from dutydesk.config import Settings
-from dutydesk.models import OutboxMessage
-from dutydesk.notify.signing import signed_headers
+from dutydesk.core.notify.signing import signed_headers
 
 USER_AGENT = "DutyDesk-Notifier/1"
 

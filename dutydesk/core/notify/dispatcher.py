@@ -1,6 +1,6 @@
 """The worker's sender: delivers outbox messages concurrently, bounded per destination.
 
-One loop thread claims due messages that fit the lane bounds (``dutydesk.notify.lanes``: per
+One loop thread claims due messages that fit the lane bounds (``dutydesk.core.notify.lanes``: per
 destination, per channel, in total, P1 first with reserved room) and hands each to a pool of
 daemon threads, which only talk to the receiver; the loop records the outcomes in batches,
 renews the leases of what is still in flight, and claims again as slots free up. So a webhook
@@ -31,13 +31,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from dutydesk.alerts.delivery import RetryPolicy
-from dutydesk.config import Settings
-from dutydesk.db import Database, utcnow
-from dutydesk.models import OutboxMessage
-from dutydesk.notify.lanes import InFlight, Limits
-from dutydesk.notify.outbox import claim_due, release_leases, renew_leases
-from dutydesk.notify.sender import (
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database, utcnow
+from dutydesk.core.models.notify import OutboxMessage
+from dutydesk.core.notify.delivery import RetryPolicy
+from dutydesk.core.notify.lanes import InFlight, Limits
+from dutydesk.core.notify.outbox import claim_due, release_leases, renew_leases
+from dutydesk.core.notify.sender import (
     DEFAULT_POLICY,
     AttemptHook,
     ChannelDisabler,
@@ -45,9 +45,9 @@ from dutydesk.notify.sender import (
     record_delivered,
     record_in,
 )
-from dutydesk.notify.transports import TRANSPORTS, Outcome, Transport
+from dutydesk.core.notify.transports import TRANSPORTS, Outcome, Transport
 
-log = logging.getLogger("dutydesk.notify")
+log = logging.getLogger("dutydesk.core.notify")
 
 LEASE_MARGIN = timedelta(seconds=5)
 RENEW_EVERY = 3.0  # seconds; well inside the margin, so a live sender never loses a lease

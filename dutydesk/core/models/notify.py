@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dutydesk.db import Base, utcnow
+from dutydesk.core.db import Base, utcnow
 
 OUTBOX_STATES = ("pending", "sending", "sent", "failed")
 
@@ -45,7 +45,7 @@ class OutboxMessage(Base):
     # 1 = P1 ... 4 = P4; news that is not about an incident is 3. Due messages go out P1 first.
     priority: Mapped[int] = mapped_column(default=3, server_default=text("3"))
     # Where the message goes ("webhook:hooks.example:443", "email"): concurrency is bounded per
-    # lane, so one slow receiver only delays its own messages (``dutydesk.notify.lanes``).
+    # lane, so one slow receiver only delays its own messages (``dutydesk.core.notify.lanes``).
     lane: Mapped[str | None] = mapped_column(String(300), default=None)
     # Which sender holds the ``sending`` lease (renewed while it works; released on shutdown).
     lease_owner: Mapped[str | None] = mapped_column(String(120), default=None)

@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import and_, false, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from dutydesk.db import utcnow
-from dutydesk.models import OutboxMessage
-from dutydesk.notify.lanes import InFlight, Limits, choose, full, lane_of
+from dutydesk.core.db import utcnow
+from dutydesk.core.models.notify import OutboxMessage
+from dutydesk.core.notify.lanes import InFlight, Limits, choose, full, lane_of
 
 CHANNELS = ("email", "webhook", "slack", "telegram")
 #: Default lease of a claimed message. Senders lease for their transport timeout plus a margin
