@@ -112,6 +112,9 @@ def create_app(
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    from dutydesk.web.body_limit import BoundedRequest
+
+    app.request_class = BoundedRequest  # chunked bodies over the limit: 413, not truncation
     app.extensions["dutydesk"] = AppState(settings=settings, db=database, metrics=Metrics())
 
     if settings.trusted_proxies:
@@ -139,6 +142,7 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     from dutydesk.web.admin import bp as admin_bp
     from dutydesk.web.api import bp as api_bp
     from dutydesk.web.auth import bp as auth_bp
+    from dutydesk.web.deliveries_admin import bp as deliveries_bp
     from dutydesk.web.health import bp as health_bp
     from dutydesk.web.home import bp as home_bp
     from dutydesk.web.notices import api_bp as notices_api_bp
@@ -149,7 +153,7 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     from dutydesk.web.visitors_api import bp as visitors_api_bp
 
     for blueprint in (health_bp, auth_bp, account_bp, home_bp, admin_bp, visitors_bp, status_bp,
-                      notices_bp, wall_bp, account_notify_bp):
+                      notices_bp, wall_bp, account_notify_bp, deliveries_bp):
         app.register_blueprint(blueprint)
     from dutydesk.web.status import unsubscribe_view
 

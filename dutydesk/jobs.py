@@ -8,6 +8,8 @@ the jobs to APScheduler.
 
 from __future__ import annotations
 
+import logging
+
 from prometheus_client import CollectorRegistry
 
 from dutydesk.core.config import Settings
@@ -15,6 +17,11 @@ from dutydesk.core.db import Database
 from dutydesk.core.jobs import Job
 
 __all__ = ["Job", "scheduled_jobs"]
+
+log = logging.getLogger("dutydesk.jobs")
+#: Seconds the sender's in-flight deliveries get to finish on shutdown (the worker must stop
+#: within 10 s); whatever is still running then is handed back to the other workers.
+SENDER_STOP_GRACE = 5.0
 
 
 def scheduled_jobs(
@@ -27,7 +34,7 @@ def scheduled_jobs(
     None keeps them unexposed.
     """
     from checks.jobs import check_jobs
-    from dutydesk.core.notify.sender import deliver_due
+    from dutydesk.core.notify.dispatcher import Dispatcher
     from dutydesk.incidents.handoff import HANDOFF_SECTIONS
     from dutydesk.incidents.jobs import incident_jobs
     from dutydesk.incidents.notify_timeline import record_notification_attempt
@@ -37,17 +44,28 @@ def scheduled_jobs(
     from shifts.notices.jobs import notice_jobs
     from shifts.visitors.jobs import visitor_jobs
 
+    sender = Dispatcher(
+        db,
+        settings,
+        disablers={"contact": disable_contact},
+        on_recorded=record_notification_attempt,  # incident timeline entries
+    )
+
+    def keep_sender_running() -> None:
+        # started by on_start; a crashed loop is started again, a stopped one is left alone
+        if sender.crashed:
+            log.error("the notification sender was not running; starting it again")
+            sender.start()
+
     jobs: list[Job] = [
         Job(
             id="outbox",
-            name="deliver notifications",
-            func=lambda: deliver_due(
-                db,
-                settings,
-                disablers={"contact": disable_contact},
-                on_recorded=record_notification_attempt,  # incident timeline entries
-            ),
-            trigger_args={"seconds": 1},
+            name="deliver notifications (concurrent sender, watched every 10 s)",
+            func=keep_sender_running,
+            trigger_args={"seconds": 10},
+            on_start=sender.start,
+            # graceful: in-flight deliveries get a few seconds, every other lease is handed back
+            on_stop=lambda: sender.stop(grace=SENDER_STOP_GRACE),
         ),
         # the flip job counts what it mutes on the same metrics the web views use
         *incident_jobs(settings, db, metrics_for(registry) if registry is not None else None),

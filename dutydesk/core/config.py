@@ -55,6 +55,9 @@ class Settings:
     telegram_bot_token: str = ""
     telegram_api_url: str = "https://api.telegram.org"
     webhook_timeout: float = 10.0
+    outbox_concurrency: int = 64
+    outbox_per_destination: int = 16
+    severity_table: str = ""
     login_max_failures: int = 5
     login_window_seconds: int = 900
     session_lifetime_hours: int = 12
@@ -249,6 +252,19 @@ class _Invalid(Exception):
     pass
 
 
+def _severity_table(name: str, value: Any) -> str:
+    """``critical=1/1 error=2/1 ...`` (or a YAML mapping); kept as text, checked here."""
+    from dutydesk.incidents.priority import PriorityError, parse_severity_table
+
+    if isinstance(value, dict):
+        value = " ".join(f"{k}={v}" for k, v in value.items())
+    try:
+        parse_severity_table(value)
+    except PriorityError as exc:
+        raise _Invalid(f"{name}: {exc}") from None
+    return str(value).strip()
+
+
 _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "env": _one_of("development", "production", "testing"),
     "database_url": _database_url,
@@ -269,6 +285,9 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "telegram_bot_token": _text,
     "telegram_api_url": _url,
     "webhook_timeout": _positive_float,
+    "outbox_concurrency": _positive_int(1),
+    "outbox_per_destination": _positive_int(1),
+    "severity_table": _severity_table,
     "login_max_failures": _positive_int(1),
     "login_window_seconds": _positive_int(1),
     "session_lifetime_hours": _positive_int(1),

@@ -215,6 +215,10 @@ class EscalationPolicyRow(Base):
     repeat: Mapped[int] = mapped_column(default=0)
     ack_timeout_minutes: Mapped[int | None] = mapped_column(default=None)
     is_default: Mapped[bool] = mapped_column(default=False)
+    # Who hears that a person acknowledged or resolved the incident: everybody who was paged
+    # for it, on the channels they were paged on ("ack_resolve", "resolve") or nobody ("none").
+    tell_paged: Mapped[str] = mapped_column(String(20), default="ack_resolve",
+                                            server_default="ack_resolve")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

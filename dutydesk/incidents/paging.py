@@ -311,6 +311,7 @@ def notify_people(
                 source_id=incident.id,
                 channel_ref=ref,
                 not_before=now + timedelta(minutes=delay) if delay else None,
+                priority=int(priority),  # a P1 page is delivered before anything else
             )
             if message is not None:
                 ledger(session, incident, channel, target, ref, subject, at, held=False)

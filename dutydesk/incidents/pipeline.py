@@ -44,7 +44,14 @@ from checks.guard import POLLER_OFFLINE
 from dutydesk.core.config import Settings
 from dutydesk.incidents import noise, sources
 from dutydesk.incidents.alerts.matchers import MatcherError, Silence, SilenceError, SilenceMuter
-from dutydesk.incidents.alerts.model import Alert, Muter, dedup_stage, mute_stage, run_pipeline
+from dutydesk.incidents.alerts.model import (
+    Alert,
+    AlertSource,
+    Muter,
+    dedup_stage,
+    mute_stage,
+    run_pipeline,
+)
 from dutydesk.incidents.events import EventKind, IncidentEvent
 from dutydesk.incidents.held import forget, hold
 from dutydesk.incidents.lifecycle import LifecycleError, open_incident
@@ -64,7 +71,9 @@ from dutydesk.incidents.paging import (
 )
 from dutydesk.incidents.priority import (
     default_priority,
+    levels_for_severity,
     parse_impact,
+    parse_severity_table,
     parse_urgency,
     urgency_for_severity,
 )
@@ -474,6 +483,12 @@ def _new_incident(
     impact = parse_impact(alert.details.get("impact", 2))
     # The source's urgency (CRITICAL → high); a check configured as more urgent raises it.
     urgency = urgency_for_severity(alert.severity)
+    if alert.source in (AlertSource.ALERTMANAGER, AlertSource.PAGERDUTY):
+        # an outside alert has only its severity: the operator's table gives impact and urgency
+        table_impact, urgency = levels_for_severity(
+            alert.severity, parse_severity_table(ctx.settings.severity_table))
+        if "impact" not in alert.details:
+            impact = table_impact
     if alert.details.get("urgency"):
         urgency = min(urgency, parse_urgency(alert.details["urgency"]))
     priority = default_priority(urgency=urgency, impact=impact)

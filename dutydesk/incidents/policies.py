@@ -50,6 +50,7 @@ def policy_as_dict(row: EscalationPolicyRow) -> dict[str, Any]:
         "repeat": row.repeat,
         "ack_timeout_minutes": row.ack_timeout_minutes,
         "is_default": row.is_default,
+        "tell_paged": row.tell_paged,
     }
 
 

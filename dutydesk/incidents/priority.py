@@ -27,9 +27,24 @@ Alertmanager label)                warning                     2 medium
                                    info                        3 low
 =================================  ==========================  ===========
 
-PagerDuty itself treats critical and error as high urgency; we follow it. Alertmanager's
-free-form ``severity`` label is normalised first (``Severity.from_label``: ``page`` → critical,
-unknown → warning). Impact defaults to the service's configured impact (medium when unset); both
+PagerDuty itself treats critical and error as high urgency; we follow it.
+
+Alerts from outside (Alertmanager, PagerDuty Events v2) carry a severity and nothing else, so their
+severity sets impact *and* urgency, by a table an operator may change (``DUTYDESK_SEVERITY_TABLE``,
+``severity=impact/urgency`` pairs; ``parse_severity_table``). The default:
+
+==========  ======  =======  ========
+severity    impact  urgency  priority
+==========  ======  =======  ========
+critical    1       1        P1
+error       2       1        P2
+warning     2       2        P3
+info        3       3        P4
+==========  ======  =======  ========
+
+An impact the alert carries itself still wins over the table's. Alertmanager's free-form
+``severity`` label is normalised first (``Severity.from_label``: ``page`` → critical, unknown →
+warning). A check's incident takes its check's impact (medium when unset) × its urgency; both
 can be edited on the incident, which re-computes the priority.
 """
 
@@ -155,6 +170,58 @@ def urgency_for_severity(severity: Severity | str) -> Urgency:
 def urgency_for_alertmanager_severity(label: str | None) -> Urgency:
     """Default urgency for an Alertmanager alert's free-form ``severity`` label."""
     return urgency_for_severity(Severity.from_label(label))
+
+
+SeverityTable = dict[Severity, tuple[Impact, Urgency]]
+
+DEFAULT_SEVERITY_TABLE: SeverityTable = {
+    Severity.CRITICAL: (Impact.HIGH, Urgency.HIGH),
+    Severity.ERROR: (Impact.MEDIUM, Urgency.HIGH),
+    Severity.WARNING: (Impact.MEDIUM, Urgency.MEDIUM),
+    Severity.INFO: (Impact.LOW, Urgency.LOW),
+}
+
+
+def parse_severity_table(value: object) -> SeverityTable:
+    """The severity table from ``"critical=1/1 error=2/1"`` (spaces or commas between pairs) or a
+    mapping ``{"critical": "1/1"}``; severities left out keep their default. Raises
+    ``PriorityError`` naming the bad pair."""
+    table = dict(DEFAULT_SEVERITY_TABLE)
+    if value is None or value == "":
+        return table
+    if isinstance(value, dict):
+        pairs = [(str(k), str(v)) for k, v in value.items()]
+    else:
+        pairs = []
+        for item in str(value).replace(",", " ").split():
+            name, sep, levels = item.partition("=")
+            if not sep:
+                raise PriorityError(f"expected severity=impact/urgency, got {item!r}")
+            pairs.append((name, levels))
+    for name, levels in pairs:
+        try:
+            severity = Severity(name.strip().lower())
+        except ValueError:
+            raise PriorityError(
+                f"severity must be critical, error, warning or info, got {name!r}") from None
+        impact, sep, urgency = levels.strip().partition("/")
+        if not sep:
+            raise PriorityError(f"{name}: expected impact/urgency such as 1/1, got {levels!r}")
+        table[severity] = (parse_impact(impact), parse_urgency(urgency))
+    return table
+
+
+def levels_for_severity(
+    severity: Severity | str, table: SeverityTable | None = None
+) -> tuple[Impact, Urgency]:
+    """Impact and urgency of an outside alert of ``severity`` by ``table`` (default table)."""
+    try:
+        severity = Severity(severity)
+    except ValueError:
+        raise PriorityError(
+            f"severity must be critical, error, warning or info, got {severity!r}"
+        ) from None
+    return (table or DEFAULT_SEVERITY_TABLE)[severity]
 
 
 def default_priority(*, urgency: Urgency | int, impact: Impact | int | None = None) -> Priority:

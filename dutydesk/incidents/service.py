@@ -29,6 +29,7 @@ from dutydesk.incidents.models import INCIDENT_STATUSES, Incident, IncidentEvent
 from dutydesk.incidents.pipeline import PipelineMetrics, policy_from_snapshot, process_alerts
 from dutydesk.incidents.sla import sla_clock
 from dutydesk.incidents.store import act, timeline
+from dutydesk.incidents.told import tell_paged_people
 
 
 class FilterError(ValueError):
@@ -196,13 +197,21 @@ def perform(
     now: datetime,
     *,
     expected_version: int | None = None,
+    settings: Settings | None = None,
     **fields: Any,
 ) -> Incident:
-    """A person acts on an incident: lifecycle + compare-and-set + audit (not committed)."""
+    """A person acts on an incident: lifecycle + compare-and-set + audit (not committed).
+
+    With ``settings``, an acknowledgement or resolution is told to everyone who was paged for
+    the incident, as its escalation policy says (``dutydesk.incidents.told``), in the same
+    transaction."""
     action = Action(action)
     incident, _events = act(
         session, incident_id, action, who.label, now, expected_version=expected_version, **fields
     )
+    if settings is not None and action in (Action.ACKNOWLEDGE, Action.RESOLVE):
+        tell_paged_people(session, settings, incident, action, actor=who.label,
+                          actor_user_id=who.user.id if who.user is not None else None, now=now)
     summary = f"{action.value} incident #{incident.id}"
     details = {k: v for k, v in fields.items() if v not in (None, "")}
     audit.record(

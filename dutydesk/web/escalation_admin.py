@@ -28,6 +28,7 @@ from dutydesk.incidents.escalation import (
 )
 from dutydesk.incidents.models import EscalationPolicyRow, Incident
 from dutydesk.incidents.policies import PolicyDeleteRefused, delete_policy, policy_as_dict
+from dutydesk.incidents.told import DEFAULT_TELL_PAGED, TELL_PAGED_CHOICES
 from dutydesk.models import Role
 
 bp = Blueprint("escalation", __name__)
@@ -42,6 +43,7 @@ class PolicyForm:
     name: str
     policy: EscalationPolicy
     is_default: bool
+    tell_paged: str = DEFAULT_TELL_PAGED
 
 
 def _whole_number(field: str, raw: str, *, optional: bool = False) -> int | None:
@@ -83,7 +85,12 @@ def parse_policy_form(form: Any) -> PolicyForm:
             "acknowledgement timeout (minutes)", form.get("ack_timeout_minutes", ""), optional=True
         ),
     )
-    return PolicyForm(name=name, policy=policy, is_default=form.get("is_default") in ("on", "1"))
+    tell = form.get("tell_paged") or DEFAULT_TELL_PAGED
+    if tell not in TELL_PAGED_CHOICES:
+        raise EscalationError(
+            f"who is told must be one of {', '.join(TELL_PAGED_CHOICES)}, got {tell!r}")
+    return PolicyForm(name=name, policy=policy, is_default=form.get("is_default") in ("on", "1"),
+                      tell_paged=tell)
 
 
 def save_policy(
@@ -109,6 +116,7 @@ def save_policy(
     row.repeat = parsed.policy.repeat
     row.ack_timeout_minutes = parsed.policy.ack_timeout_minutes
     row.is_default = parsed.is_default
+    row.tell_paged = parsed.tell_paged
     session.flush()
     if parsed.is_default:
         session.execute(

@@ -205,6 +205,7 @@ def incident_action(incident_id: int, name: str) -> Any:
             action,
             utcnow(),
             expected_version=int(version) if version.isdigit() and name == "ack" else None,
+            settings=settings(),
             **fields,
         )
     except IncidentNotFound:

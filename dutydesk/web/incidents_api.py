@@ -68,6 +68,7 @@ def _act(incident_id: int, action: Action, **fields: Any) -> Any:
             action,
             utcnow(),
             expected_version=int(expected) if expected and expected.isdigit() else None,
+            settings=settings(),
             **fields,
         )
     )

@@ -89,6 +89,7 @@ def test_editing_and_marking_another_default_leaves_one_default(
             "needs at least one step",
         ),  # no steps
         ({"name": ""}, "name must say which policy"),  # no name
+        ({"tell_paged": "everyone"}, "who is told must be one of"),  # unknown choice
     ],
 )
 def test_bad_input_is_refused_with_the_reason_and_nothing_is_saved(
@@ -215,3 +216,15 @@ def test_the_targets_help_shows_the_user_syntax_as_text(
     paragraph = paragraph[:paragraph.index("</p>")]
     assert "user:&lt;email&gt;" in paragraph and "<email>" not in paragraph  # text, not a tag
     assert unescape(re.sub(r"<[^>]+>", "", paragraph)) == help_text
+
+
+def test_a_policy_says_who_is_told_when_a_person_acknowledges(
+    signed_in: Any, db: Database
+) -> None:
+    lead = signed_in("shift_lead")
+    page = lead.get(PAGE).get_data(as_text=True)
+    assert 'name="tell_paged"' in page and 'value="ack_resolve" selected' in page  # the default
+    form = good_form(tell_paged="resolve")
+    answer = lead.post(PAGE, data={"csrf_token": form_token(lead, PAGE), **form})
+    assert answer.status_code == 302
+    assert [p.tell_paged for p in policies(db)] == ["resolve"]

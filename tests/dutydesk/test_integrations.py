@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -73,7 +74,7 @@ def test_alertmanager_alert_opens_an_incident_and_a_repeat_attaches_to_it(
     assert repeat.status_code == 200
     [incident] = incidents(db)
     assert incident.title == "UPS aaa1 runs on battery"
-    assert incident.priority == "P2"  # critical → urgency high × medium impact
+    assert incident.priority == "P1"  # critical → high impact × high urgency (severity table)
     assert incident.alert_count == 2
     assert repeat.get_json()["attached"] == [incident.id]
     with db.session() as s:
@@ -294,3 +295,62 @@ def test_cli_creates_an_integration_and_prints_the_key_alone_on_the_last_line(
     assert len(key) == 32
     answer = client.post("/v2/enqueue", json=pd_event(key, "trigger"))
     assert answer.status_code == 202
+
+
+# What a WSGI server (gunicorn, the dev server) passes for a chunked body: no length, a stream
+# the server ends itself.
+CHUNKED = {"CONTENT_LENGTH": "", "wsgi.input_terminated": True}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/integrations/alertmanager", "/v2/enqueue"])
+def test_a_chunked_body_over_the_limit_gets_413_like_a_sized_one(
+    client: Any, db: Database, am_key: str, path: str
+) -> None:
+    huge = b'{"version": "4", "pad": "' + b"x" * (10 * 1024 * 1024) + b'"}'
+    auth = bearer(am_key) if "alertmanager" in path else {}  # PagerDuty's key is in the body
+    answer = client.post(
+        path,
+        input_stream=io.BytesIO(huge),
+        headers={**auth, "Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides=CHUNKED,
+    )
+    assert answer.status_code == 413
+    assert incidents(db) == []
+
+
+def test_a_chunked_body_within_the_limit_is_read_whole(
+    client: Any, db: Database, am_key: str
+) -> None:
+    body = json.dumps({"version": "4", "groupKey": "{}:{}", "status": "firing",
+                       "receiver": "dutydesk", "alerts": []}).encode()
+    answer = client.post(
+        "/api/v1/integrations/alertmanager",
+        input_stream=io.BytesIO(body),
+        headers={**bearer(am_key), "Content-Type": "application/json",
+                 "Transfer-Encoding": "chunked"},
+        environ_overrides=CHUNKED,
+    )
+    assert answer.status_code != 413 and answer.status_code < 500
+
+
+@pytest.mark.parametrize(
+    ("severity", "priority"),
+    [("critical", "P1"), ("error", "P2"), ("warning", "P3"), ("info", "P4"), ("page", "P1")],
+)
+def test_an_alertmanager_severity_sets_the_priority_by_the_severity_table(
+    client: Any, db: Database, am_key: str, severity: str, priority: str
+) -> None:
+    answer = client.post(
+        "/api/v1/integrations/alertmanager",
+        json=am_payload(am_alert("ups-a", severity=severity)),
+        headers=bearer(am_key),
+    )
+    assert answer.status_code == 200
+    [incident] = incidents(db)
+    assert incident.priority == priority
+
+
+def test_a_pagerduty_critical_event_opens_a_p1(client: Any, db: Database, pd_key: str) -> None:
+    answer = client.post("/v2/enqueue", json=pd_event(pd_key, "trigger", severity="critical"))
+    assert answer.status_code == 202
+    assert [i.priority for i in incidents(db)] == ["P1"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dutydesk.core.db import Base, utcnow
@@ -42,6 +42,13 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str | None] = mapped_column(String(1000), default=None)
     failure_scope: Mapped[str | None] = mapped_column(String(12), default=None)
+    # 1 = P1 ... 4 = P4; news that is not about an incident is 3. Due messages go out P1 first.
+    priority: Mapped[int] = mapped_column(default=3, server_default=text("3"))
+    # Where the message goes ("webhook:hooks.example:443", "email"): concurrency is bounded per
+    # lane, so one slow receiver only delays its own messages (``dutydesk.core.notify.lanes``).
+    lane: Mapped[str | None] = mapped_column(String(300), default=None)
+    # Which sender holds the ``sending`` lease (renewed while it works; released on shutdown).
+    lease_owner: Mapped[str | None] = mapped_column(String(120), default=None)
 
 
 class DeliveryAttempt(Base):

@@ -3,16 +3,17 @@
 Each transport returns an ``Outcome``; failures carry a ``Failure`` classified by the pure rules
 in ``dutydesk.core.notify.delivery`` (permanent or transient, and for what scope). Receivers can
 recognise a redelivery: webhooks get an ``Idempotency-Key`` header, mails a stable Message-ID.
+Webhooks with a secret are signed (``dutydesk.core.notify.signing``: timestamp + HMAC).
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import smtplib
 import ssl
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -31,6 +32,7 @@ from dutydesk.core.notify.delivery import (
     classify_http_status,
     classify_telegram,
 )
+from dutydesk.core.notify.signing import signed_headers
 
 USER_AGENT = "DutyDesk-Notifier/1"
 # Headers an enqueued mail may carry in ``options["headers"]`` (RFC 2369 / RFC 8058 lists).
@@ -105,13 +107,11 @@ def _post_json(
         **(extra_headers or {}),
     }
     secret = (message.options or {}).get("signing_secret")
-    if secret:
-        signature = hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()
-        headers["X-DutyDesk-Signature"] = f"sha256={signature}"
+    if secret:  # signed per attempt: a fresh timestamp, the same Idempotency-Key
+        headers.update(signed_headers(secret, int(time.time()), data))
     try:
-        response = netguard.post(url, data=data, headers=headers,
-                                 timeout=settings.webhook_timeout,
-                                 allowed=settings.outbound_allow)
+        return http_post(url, data, headers, settings.webhook_timeout,
+                         settings.outbound_allow), None
     except netguard.OutboundRefused as exc:
         # the URL itself is the problem: retrying cannot help
         refused = Failure(FailureKind.PERMANENT, FailureScope.CHANNEL, f"refused: {exc.reason}")
@@ -119,7 +119,16 @@ def _post_json(
     except (requests.RequestException, OSError) as exc:
         failure = classify_exception(exc)
         return None, Outcome(False, failure.reason, failure)
-    return response, None
+
+
+def http_post(url: str, data: bytes, headers: dict[str, str], timeout: float,
+              allowed: Iterable[str] = ()) -> requests.Response:
+    """The one place an outgoing HTTP request leaves DutyDesk's notifier (webhooks, chat hooks,
+    Telegram): through ``netguard``, which refuses internal addresses unless ``allowed`` lists
+    them and connects to the address it vetted (no DNS rebinding). Redirects are not followed.
+    Raises ``netguard.OutboundRefused`` for a refused URL, ``requests.RequestException`` on a
+    network failure."""
+    return netguard.post(url, data=data, headers=headers, timeout=timeout, allowed=allowed)
 
 
 def _retry_after(response: requests.Response) -> Any:

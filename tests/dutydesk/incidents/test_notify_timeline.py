@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -54,7 +55,13 @@ def test_failed_then_sent_webhook_attempts_appear_on_the_incident_page(
     try:
         put_webhook(db, url, "incident", incident_id, f"incident:{incident_id}:test")
         [outbox_job] = [j for j in scheduled_jobs(settings, db) if j.id == "outbox"]
-        outbox_job.func()  # the worker's job, as wired: first attempt gets 503
+        outbox_job.on_start()  # the worker's sender, as wired: first attempt gets 503
+        try:
+            deadline = time.monotonic() + 30
+            while not notification_events(db, incident_id, url) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            outbox_job.on_stop()
         deliver_due(
             db, settings, now=utcnow() + timedelta(hours=1), on_recorded=record_notification_attempt
         )

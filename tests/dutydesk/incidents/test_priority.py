@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import dutydesk.incidents.priority as priority_module
@@ -143,3 +145,49 @@ def test_alertmanager_severity_labels_give_default_urgencies(label, urgency):
 )
 def test_default_priority_uses_the_service_impact(impact, urgency, expected):
     assert default_priority(urgency=urgency, impact=impact) is expected
+
+
+# --- the severity table for outside alerts (Alertmanager, PagerDuty Events v2) ------------------
+
+
+def test_by_default_critical_is_p1_and_info_is_p4() -> None:
+    from dutydesk.incidents.priority import levels_for_severity, priority_for
+
+    cells = {s: priority_for(*levels_for_severity(s)) for s in ("critical", "error", "warning",
+                                                              "info")}
+    assert {s: str(p) for s, p in cells.items()} == {
+        "critical": "P1", "error": "P2", "warning": "P3", "info": "P4"}
+
+
+def test_an_operator_may_move_a_severity_and_keeps_the_other_defaults() -> None:
+    from dutydesk.incidents.priority import levels_for_severity, parse_severity_table
+
+    table = parse_severity_table("critical=2/1, warning=3/3")
+    assert levels_for_severity("critical", table) == (2, 1)
+    assert levels_for_severity("warning", table) == (3, 3)
+    assert levels_for_severity("error", table) == (2, 1)  # unchanged default
+    assert parse_severity_table({"info": "2/2"})[Severity.INFO] == (2, 2)  # a YAML mapping
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("critical", "expected severity=impact/urgency"),
+        ("fatal=1/1", "severity must be critical, error, warning or info"),
+        ("critical=1", "expected impact/urgency such as 1/1"),
+        ("critical=0/1", "impact must be 1 (high), 2 (medium) or 3 (low)"),
+    ],
+)
+def test_a_bad_severity_table_is_refused_with_a_reason(text: str, message: str) -> None:
+    from dutydesk.incidents.priority import PriorityError, parse_severity_table
+
+    with pytest.raises(PriorityError, match=re.escape(message)):
+        parse_severity_table(text)
+
+
+def test_a_bad_severity_table_in_the_environment_stops_start_up_with_its_name() -> None:
+    from dutydesk.core.config import ConfigError, load_settings
+
+    message = "DUTYDESK_SEVERITY_TABLE: critical: expected impact/urgency"
+    with pytest.raises(ConfigError, match=message):
+        load_settings({"severity_table": "critical=high"}, environ={})

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -39,10 +41,15 @@ class SmtpServer:
 
 @dataclass
 class HttpReceiver:
-    """Answers ``fail_first`` requests with ``fail_status``, then 200; keeps what it received."""
+    """Answers ``fail_first`` requests with ``fail_status``, then 200; keeps what it received.
+
+    ``delay``: seconds to think before answering; ``hold``: while this event is clear, every
+    request hangs (a receiver that never answers) — set it to let them go."""
 
     fail_first: int = 0
     fail_status: int = 503
+    delay: float = 0.0
+    hold: threading.Event | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -62,12 +69,18 @@ class HttpReceiver:
                         }
                     )
                     failing = len(receiver.requests) <= receiver.fail_first
+                if receiver.hold is not None:
+                    receiver.hold.wait()
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 status = receiver.fail_status if failing else 200
                 answer = b'{"ok": true}' if status == 200 else b'{"ok": false}'
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
-                self.wfile.write(answer)
+                # the sender may have given up waiting and closed the connection
+                with contextlib.suppress(OSError):
+                    self.wfile.write(answer)
 
             def log_message(self, *_args: Any) -> None:
                 pass
@@ -76,6 +89,13 @@ class HttpReceiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
+    def idempotency_keys(self) -> list[str]:
+        """The Idempotency-Key of every request received, in order."""
+        with self.lock:
+            return [r["headers"].get("Idempotency-Key", "") for r in self.requests]
+
     def stop(self) -> None:
+        if self.hold is not None:
+            self.hold.set()
         self.server.shutdown()
         self.server.server_close()

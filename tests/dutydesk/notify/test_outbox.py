@@ -46,7 +46,7 @@ def put(db: Database, key: str = "incident:1:opened", **kwargs: Any) -> None:
         "subject": "P1: UPS A on battery",
         "body_text": "UPS A switched to battery at 03:12.",
         "source_type": "incident",
-        "source_id": 1,
+        "source_id": key,  # each key its own incident: news about one incident goes in order
         **kwargs,
     }
     with db.session() as s:
@@ -159,8 +159,9 @@ def test_a_webhook_that_fails_for_a_while_gets_the_message_once_it_recovers(
     assert keys == {"incident:1:opened"}  # every retry is recognisable as the same message
     last = receiver.requests[-1]
     assert last["body"] == {"incident": 7, "state": "open"}
-    expected = hmac.new(b"s3cret", last["raw"], hashlib.sha256).hexdigest()
-    assert last["headers"]["X-DutyDesk-Signature"] == f"sha256={expected}"
+    stamp = last["headers"]["X-DutyDesk-Timestamp"]
+    expected = hmac.new(b"s3cret", stamp.encode() + b"." + last["raw"], hashlib.sha256)
+    assert last["headers"]["X-DutyDesk-Signature"] == f"sha256={expected.hexdigest()}"
     with db.session() as s:
         message = s.scalar(select(OutboxMessage))
         attempts = list(s.scalars(select(DeliveryAttempt).order_by(DeliveryAttempt.number)))
