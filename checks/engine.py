@@ -41,10 +41,11 @@ from checks.maintenance import MaintenanceWindow, active_window
 from checks.probes import CHECK_TYPES, ProbeContext, build_spec, run_probe
 from checks.probes.heartbeat import heartbeat_result
 from checks.result import STATUS_NAME, Result, Status
-from checks.schedule import next_due
+from checks.schedule import may_start, next_due
 from checks.state import StateType, next_state
 from checks.store import CheckStore, Claim, Outcome
 from dutydesk.db import Database, utcnow
+from dutydesk.dbclock import DbClock
 
 log = logging.getLogger("checks.engine")
 STATE_VALUE = {"PENDING": -1, "OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3,
@@ -67,6 +68,9 @@ class EngineConfig:
     keep_results: int = 100
     trim_every: int = 10
     db_threads: int = 2
+    #: Seconds ``stop()`` lets probes in flight finish; the rest are cancelled and their claims
+    #: given back, so a stopping worker hands its checks over at once (SIGTERM to exit < 10 s).
+    stop_grace: float = 3.0
     #: Run the loop on uvloop when it is installed (sockets, timers and transports in C: about
     #: half the loop's CPU per probe); the standard loop otherwise.
     uvloop: bool = True
@@ -114,6 +118,9 @@ class EngineMetrics:
                                  registry=r)
         self.write_errors = Counter("dutydesk_check_write_errors_total",
                                     "Batches that could not be written", registry=r)
+        self.dropped = Counter("dutydesk_check_runs_dropped_total",
+                               "Claimed runs dropped unstarted because their lease was (nearly) "
+                               "over, e.g. after this process was paused", registry=r)
         self.probe_success = Gauge("probe_success", "1 if the last probe was OK",
                                    ["check"], registry=r)
         self.probe_duration = Gauge("probe_duration_seconds", "Duration of the last probe",
@@ -161,13 +168,16 @@ class Engine:
         part: tuple[int, int] | None = None,
     ) -> None:
         """``part=(k, n)``: run only the checks whose id is ``k`` modulo ``n`` (one of ``n``
-        engine processes, see :mod:`checks.workers`)."""
+        engine processes, see :mod:`checks.workers`). ``clock`` is this host's clock; the
+        engine runs on the database's (``self.clock``: ``clock`` corrected by the offset each
+        claim batch measures, :class:`dutydesk.dbclock.DbClock`)."""
         self.db = db
         self.config = config or EngineConfig()
         self.metrics = metrics or EngineMetrics()
-        self.clock = clock
         self.store = CheckStore(db, keep_results=self.config.keep_results,
-                                trim_every=self.config.trim_every, part=part)
+                                trim_every=self.config.trim_every, part=part,
+                                clock=DbClock(clock))
+        self.clock: Callable[[], datetime] = self.store.clock.now
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -175,6 +185,7 @@ class Engine:
         self._ctx: ProbeContext | None = None
         self._sem: asyncio.Semaphore | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._running: dict[asyncio.Task[Any], Claim] = {}  # launched, not yet judged
         self._timers: dict[int, tuple[asyncio.TimerHandle, Claim]] = {}
         self._buffer: list[Outcome] = []
         self._specs: dict[int, tuple[datetime, Any]] = {}
@@ -265,9 +276,16 @@ class Engine:
         self._timers.clear()
         if unstarted:
             await self._db(self.store.release, unstarted)
+        if self._tasks:  # probes in flight get a short grace, then their claims go back too
+            await asyncio.wait(self._tasks, timeout=self.config.stop_grace)
+        cut = list(self._running.values())
+        for task in list(self._tasks):
+            task.cancel()
         if self._tasks:
-            await asyncio.wait(self._tasks, timeout=10)
+            await asyncio.wait(self._tasks, timeout=1.0)
         await self._flush()
+        if cut:
+            await self._db(self.store.release, cut)
 
     async def _db(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         assert self._loop is not None
@@ -278,7 +296,7 @@ class Engine:
     async def _claim_loop(self) -> None:
         while True:
             try:
-                claims = await self._db(self.store.claim_due, self.clock(),
+                claims = await self._db(self.store.claim_due, None,
                                         horizon=self.config.horizon,
                                         limit=self.config.claim_limit)
                 for claim in claims:
@@ -330,9 +348,24 @@ class Engine:
 
     def _launch(self, claim: Claim) -> None:
         self._timers.pop(claim.check_id, None)
-        task = asyncio.create_task(self._run(claim))
+        if not may_start(claim.lease, self.clock()):
+            # Paused or starved past the lease: the check is (about to be) another worker's.
+            # Give the claim back if it is still ours, never probe the target twice.
+            self.metrics.dropped.inc()
+            self._spawn(self._db(self.store.release, [claim]))
+            return
+        task = self._spawn(self._run(claim))
+        self._running[task] = claim
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._forget)
+        return task
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        self._running.pop(task, None)
 
     async def _run(self, claim: Claim) -> None:
         assert self._sem is not None
@@ -350,6 +383,7 @@ class Engine:
                 finally:
                     self.metrics.in_flight.dec()
             self._judge(claim, result)
+            self._running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
         except asyncio.CancelledError:
             raise
         except Exception:  # a bug in one run must not stop the others

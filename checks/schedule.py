@@ -117,3 +117,33 @@ def next_due(
         return after_last
     return slot_at_or_after(check_id, interval, now)
 
+
+
+#: Seconds a lease leaves after a run's hard timeout for its result to be written (the engine
+#: flushes every fraction of a second; this covers a slow commit).
+WRITE_GRACE = 2.0
+
+
+def lease_until(due_at: datetime, now: datetime, interval: float, timeout: float) -> datetime:
+    """Until when a claim of a check due at ``due_at`` (claimed at ``now``) is its worker's.
+
+    The lease ends at the check's next slot: ``max(due_at, now) + interval``, so when the
+    worker dies (killed, paused, its machine gone) another worker runs the check at the time
+    its next run was due anyway — never later than one interval — and the takeover is not an
+    extra run. A run may take up to its ``timeout``, so the lease never ends before
+    ``timeout + WRITE_GRACE`` after the start (a check whose timeout exceeds its interval is
+    taken over that much later). Claims are made ahead of the slot, so the lease counts from
+    the slot, not from the claim.
+    """
+    start = max(ensure_utc(due_at, "due_at"), ensure_utc(now, "now"))
+    return start + timedelta(seconds=max(interval, timeout + WRITE_GRACE))
+
+
+def may_start(lease: datetime, now: datetime) -> bool:
+    """Whether a run may still start at ``now`` under a claim leased until ``lease``.
+
+    Other workers claim a few seconds ahead of a slot, so a lease is as good as lost
+    ``WRITE_GRACE`` seconds before it ends: a worker that was paused (SIGSTOP, a frozen VM) or
+    starved past that point drops the run instead of probing the target a second time; the
+    check is another worker's by then (or is given back, see ``CheckStore.release``)."""
+    return ensure_utc(now, "now") <= ensure_utc(lease, "lease") - timedelta(seconds=WRITE_GRACE)

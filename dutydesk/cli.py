@@ -50,10 +50,10 @@ def _settings() -> Settings:
     return load_settings()
 
 
-def _database(settings: Settings, *, migrated: bool = True) -> Database:
+def _database(settings: Settings, *, migrated: bool = True, worker: bool = False) -> Database:
     from dutydesk.migrate import ensure_migrated
 
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, worker=worker)
     if migrated:
         ensure_migrated(db)
     return db
@@ -260,7 +260,7 @@ def worker() -> None:
     from dutydesk.logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_format)
-    database = _database(settings)
+    database = _database(settings, worker=True)
     w = Worker(settings, database)
     try:
         w.start()

@@ -15,7 +15,7 @@ from checks.store import CheckStore
 from checks.workers import EngineProcesses, engine_runner, processes_from_env
 from dutydesk.db import Database, utcnow
 from dutydesk.models.checks import CheckResultRow
-from tests.checks.engine_helpers import add_check, switchable_target, wait_for_version
+from tests.checks.engine_helpers import add_check, switchable_target, wait_for_runs
 
 FAST = EngineConfig(claim_interval=0.05, flush_interval=0.05, context_refresh=0.5)
 
@@ -50,7 +50,7 @@ def test_two_processes_run_every_check_once_per_request_and_count_together(
         engines.start()
         try:
             for check_id in ids:
-                wait_for_version(db, check_id, 1, timeout=60)
+                wait_for_runs(db, check_id, 1, timeout=60)
             assert len(engines.pids()) == 2
         finally:
             engines.stop()
