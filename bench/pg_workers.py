@@ -8,8 +8,9 @@ For each worker count: a fresh PostgreSQL database (migrated), ``--checks`` TCP 
 every ``--interval`` s against a listener on 127.0.0.1, and that many worker processes, each
 running the REAL engine in-process (``checks.engine.Engine``: claims, timers, probe, state
 machine, batched fenced writes), as separate machines would. Over ``--duration`` s after
-``--warmup`` s it prints runs/s, start lag percentiles, doubles (two stored results of one
-check closer together than half its interval) and the database work per run from
+``--warmup`` s it prints runs/s, doubles (two stored results of one check less than half
+its interval apart: the engine never schedules runs closer than that) and the database
+work per run from
 ``pg_stat_user_tables`` / ``pg_stat_database``: commits, ``check_states`` updates and how many of
 them were HOT (heap-only: no index writes), rows written. Not part of pytest; bounded to about
 ``len(workers) * (duration + warmup + 10)`` seconds.
@@ -18,7 +19,6 @@ them were HOT (heap-only: no index writes), rows written. Not part of pytest; bo
 from __future__ import annotations
 
 import argparse
-import itertools
 import multiprocessing
 import os
 import socket
@@ -27,6 +27,7 @@ import threading
 import time
 import uuid
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +133,7 @@ def phase(admin_url: str, workers: int, checks: int, interval: float, duration: 
         with db.session() as s:
             rows = s.execute(select(CheckResultRow.check_id, CheckResultRow.started_at)
                              .order_by(CheckResultRow.check_id, CheckResultRow.started_at)).all()
-        doubles = sum(1 for a, b in itertools.pairwise(rows)
+        doubles = sum(1 for a, b in pairwise(rows)
                       if a[0] == b[0] and b[1] - a[1] < timedelta(seconds=interval / 2))
         runs = after["results"] - before["results"]
         upd = after["upd"] - before["upd"]

@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -70,7 +70,7 @@ class EngineConfig:
     db_threads: int = 2
     #: Seconds ``stop()`` lets probes in flight finish; the rest are cancelled and their claims
     #: given back, so a stopping worker hands its checks over at once (SIGTERM to exit < 10 s).
-    stop_grace: float = 3.0
+    stop_grace: float = 1.0
     #: Run the loop on uvloop when it is installed (sockets, timers and transports in C: about
     #: half the loop's CPU per probe); the standard loop otherwise.
     uvloop: bool = True
@@ -447,7 +447,8 @@ class Engine:
         policy = claim.policy
         delay = (policy.retry_seconds if transition.state.state_type is StateType.SOFT
                  else policy.interval)
-        due = next_due(claim.check_id, delay, claim.due_at, now)
+        due = next_due(claim.check_id, delay, claim.due_at, now,
+                       not_before=result.started_at + timedelta(seconds=delay / 2))
         self._buffer.append(Outcome(claim, result, transition, due))
 
     async def _flush(self) -> None:

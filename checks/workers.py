@@ -28,23 +28,22 @@ the worker process itself (:func:`engine_runner`), as does ``auto`` on one usabl
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import math
 import multiprocessing
-import multiprocessing.connection
 import os
 import queue
 import signal
-import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
 from checks.engine import Engine, EngineConfig
 from checks.engine_export import LagTally
+from checks.orphans import engine_child
 from dutydesk.db import Database
 
 log = logging.getLogger("checks.workers")
@@ -52,9 +51,7 @@ REPORT_EVERY = 1.0  # seconds between a process's reports to the parent
 ENV_PROCESSES = "DUTYDESK_CHECK_PROCESSES"
 
 
-#: prctl(2) option: the signal this process gets when the thread that created it exits.
-PR_SET_PDEATHSIG = 1
-STOP_TIMEOUT = 6.0  # seconds stop() waits for the processes before killing them
+STOP_TIMEOUT = 7.0  # seconds stop() waits for the processes before killing them
 
 
 def usable_cores(cgroup_root: str = "/sys/fs/cgroup") -> int:
@@ -86,36 +83,14 @@ def processes_from_env(environ: Mapping[str, str] | None = None) -> int:
     return int(raw)
 
 
-def die_with_parent(parent_pid: int) -> None:
-    """Make this (child) process end when ``parent_pid`` does: the kernel's parent-death
-    signal on Linux, and a thread watching the parent's multiprocessing sentinel everywhere.
-    Exits at once when the parent is already gone."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent_pid:  # died before prctl took effect
-        os._exit(1)
-    parent = multiprocessing.parent_process()
-    if parent is not None and parent.sentinel is not None:
-        sentinel = parent.sentinel
-
-        def watch() -> None:
-            multiprocessing.connection.wait([sentinel])
-            os._exit(1)  # the parent is gone: nothing we do now would be reported or wanted
-
-        threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def _child(url: str, part: tuple[int, int], config: EngineConfig | None,
+def _child(url: str, part: tuple[int, int], config: dict[str, Any] | None,
            stop: Any, reports: Any, parent_pid: int) -> None:  # pragma: no cover - child
-    die_with_parent(parent_pid)
     # Signals to the process group are the parent's: it tells us to stop (claims go back).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING)
     db = Database(url, pool_size=4, worker=True)
-    engine = Engine(db, config, part=part)
+    engine = Engine(db, None if config is None else EngineConfig(**config), part=part)
     engine.start()
     try:
         while not stop.wait(REPORT_EVERY):
@@ -173,8 +148,11 @@ class EngineProcesses:
         started.wait(60)
 
     def _spawn(self, k: int) -> None:
-        proc = self._ctx.Process(target=_child, name=f"check-engine-{k}", daemon=True,
-                                 args=(self.url, (k, self.processes), self.config,
+        proc = self._ctx.Process(target=engine_child, name=f"check-engine-{k}", daemon=True,
+                                 # the config as a dict: unpickling the dataclass would
+                                 # import the engine before the child can watch us
+                                 args=(self.url, (k, self.processes),
+                                       None if self.config is None else asdict(self.config),
                                        self._stop, self._reports, os.getpid()))
         proc.start()
         self._procs[k] = proc

@@ -146,18 +146,22 @@ class Worker:
             "scheduler started", extra={"worker": self.name, "jobs": len(self.scheduler.get_jobs())}
         )
 
+    def _shutdown_scheduler(self) -> None:
+        with contextlib.suppress(Exception):  # not started
+            self.scheduler.shutdown(wait=True)
+
     def stop(self) -> None:
         """Stop within a few seconds (SIGTERM to the worker → exit well inside 10 s), handing
         back what this worker holds so other workers take it at once. The whole shutdown
         sequence lives here, in this order:
 
         1. no new job run starts (the scheduler is paused);
-        2. the stop hooks, every job's ``on_stop`` (:class:`dutydesk.jobs.Job`), run side by
-           side and are waited for up to ``STOP_HOOKS_SECONDS``: the check engine gives back its
-           unstarted claims at once and those of probes still running after a short grace; an
-           area that leases work (the outbox's messages) releases it in its own hook;
-        3. job runs in progress finish (each pass is bounded);
-        4. the metrics endpoint closes and this worker's heartbeat row goes.
+        2. side by side, waited for up to ``STOP_HOOKS_SECONDS``: the stop hooks, every job's
+           ``on_stop`` (:class:`dutydesk.jobs.Job`) — the check engine gives back its unstarted
+           claims at once and those of probes still running after a one-second grace; an area
+           that leases work (the outbox's messages) releases it in its own hook — and the
+           scheduler's shutdown, which waits for job runs in progress (each pass is bounded);
+        3. the metrics endpoint closes and this worker's heartbeat row goes.
         """
         if self._stopped.is_set():
             return
@@ -165,9 +169,7 @@ class Worker:
         with contextlib.suppress(Exception):  # not started
             self.scheduler.pause()
         hooks = [job.on_stop for job in self._jobs if job.on_stop is not None]
-        run_stop_hooks(hooks, STOP_HOOKS_SECONDS)
-        with contextlib.suppress(Exception):  # not started
-            self.scheduler.shutdown(wait=True)
+        run_stop_hooks([*hooks, self._shutdown_scheduler], STOP_HOOKS_SECONDS)
         if self._exporter is not None:
             self._exporter.shutdown()
             self._exporter.server_close()
@@ -179,7 +181,7 @@ class Worker:
         log.info("scheduler stopped", extra={"worker": self.name})
 
 
-STOP_HOOKS_SECONDS = 8.0
+STOP_HOOKS_SECONDS = 8.5
 
 
 def run_stop_hooks(hooks: list[Callable[[], None]], timeout: float) -> None:
