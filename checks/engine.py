@@ -24,6 +24,7 @@ The engine owns no global state; ``Engine(db).start()`` / ``.stop()`` are what t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections import deque
@@ -186,6 +187,7 @@ class Engine:
         self._sem: asyncio.Semaphore | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._running: dict[asyncio.Task[Any], Claim] = {}  # launched, not yet judged
+        self._claiming: asyncio.Future[list[Claim]] | None = None
         self._timers: dict[int, tuple[asyncio.TimerHandle, Claim]] = {}
         self._buffer: list[Outcome] = []
         self._specs: dict[int, tuple[datetime, Any]] = {}
@@ -260,6 +262,7 @@ class Engine:
                 self.started.set()
                 log.info("check engine started", extra={"concurrency": self.config.concurrency})
                 await self._stop.wait()
+                self.store.closing = True  # a claim queued for a DB thread now takes nothing
                 for task in loops:
                     task.cancel()
                 await asyncio.gather(*loops, return_exceptions=True)
@@ -269,23 +272,30 @@ class Engine:
             log.info("check engine stopped")
 
     async def _shutdown(self) -> None:
-        # Unstarted claims give their slot back, so another worker runs them on time.
+        """Hand every claim back as fast as possible (a stopping worker's checks are run by
+        another at once): unstarted ones at once, while probes in flight get
+        ``config.stop_grace`` seconds; those still running then are cut off and given back
+        before anything else; judged results are written last."""
         unstarted = [claim for _h, claim in self._timers.values()]
         for handle, _claim in self._timers.values():
             handle.cancel()
         self._timers.clear()
-        if unstarted:
-            await self._db(self.store.release, unstarted)
-        if self._tasks:  # probes in flight get a short grace, then their claims go back too
+        if self._claiming is not None:  # a claim the cancelled loop did not see through
+            with contextlib.suppress(Exception):
+                unstarted.extend(await self._claiming)
+            self._claiming = None
+        releasing = (asyncio.ensure_future(self._db(self.store.release, unstarted))
+                     if unstarted else None)
+        if self._tasks:
             await asyncio.wait(self._tasks, timeout=self.config.stop_grace)
         cut = list(self._running.values())
         for task in list(self._tasks):
             task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=1.0)
-        await self._flush()
         if cut:
             await self._db(self.store.release, cut)
+        if releasing is not None:
+            await releasing
+        await self._flush()
 
     async def _db(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         assert self._loop is not None
@@ -296,9 +306,14 @@ class Engine:
     async def _claim_loop(self) -> None:
         while True:
             try:
-                claims = await self._db(self.store.claim_due, None,
-                                        horizon=self.config.horizon,
-                                        limit=self.config.claim_limit)
+                assert self._loop is not None
+                # Shielded and remembered: if the engine stops meanwhile, the claim still
+                # commits in its DB thread, and _shutdown gives its checks back.
+                self._claiming = self._loop.run_in_executor(self._executor, partial(
+                    self.store.claim_due, None, horizon=self.config.horizon,
+                    limit=self.config.claim_limit))
+                claims = await asyncio.shield(self._claiming)
+                self._claiming = None
                 for claim in claims:
                     self._schedule(claim)
                 self.metrics.queue_depth.set(len(self._timers) + self._waiting())

@@ -163,6 +163,8 @@ class CheckStore:
         self.keep_results = keep_results
         self.trim_every = max(1, trim_every)
         self.clock = clock or DbClock()
+        #: Set when the engine stops: claims no longer take anything.
+        self.closing = False
         self._writes_since_trim: dict[int, int] = defaultdict(int)
         self.part = part
         self._policies: dict[int, tuple[tuple[Any, ...], CheckPolicy]] = {}
@@ -208,6 +210,8 @@ class CheckStore:
         """Claim enabled checks due by ``now + horizon`` seconds (earliest first). ``now``
         defaults to the database's, read in the claim's own transaction (and kept in
         ``self.clock`` for the engine)."""
+        if self.closing:
+            return []
         c, st = Check.__table__.c, CheckStateRow.__table__.c
         with self.db.session() as s:
             if now is None:

@@ -166,6 +166,7 @@ class Worker:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        log.info("scheduler stopping: handing work back", extra={"worker": self.name})
         with contextlib.suppress(Exception):  # not started
             self.scheduler.pause()
         hooks = [job.on_stop for job in self._jobs if job.on_stop is not None]
@@ -181,7 +182,7 @@ class Worker:
         log.info("scheduler stopped", extra={"worker": self.name})
 
 
-STOP_HOOKS_SECONDS = 8.5
+STOP_HOOKS_SECONDS = 7.0
 
 
 def run_stop_hooks(hooks: list[Callable[[], None]], timeout: float) -> None:
