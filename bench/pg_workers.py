@@ -65,6 +65,11 @@ def run_worker(url: str, seconds: float, ready: Any) -> None:  # pragma: no cove
     ready.set()
     time.sleep(seconds)
     engine.stop()
+    dropped = engine.metrics.registry.get_sample_value("dutydesk_check_runs_dropped_total")
+    stats = engine.stats()
+    print(f"  worker {os.getpid()}: runs {stats['runs']}, conflicts {stats['conflicts']}, "
+          f"write errors {stats['write_errors']}, dropped (lease nearly over) {dropped:.0f}",
+          flush=True)
     db.dispose()
 
 

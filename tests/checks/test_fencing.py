@@ -113,3 +113,43 @@ def test_a_worker_whose_clock_runs_ahead_claims_by_the_databases_clock(db: Datab
 def test_the_database_clock_reads_the_servers_time(db: Database) -> None:
     with db.session() as s:
         assert abs((server_now(s) - utcnow()).total_seconds()) < 2
+
+
+def test_a_worker_whose_clock_runs_150_s_ahead_takes_no_extra_runs_and_stamps_none_ahead(
+        db: Database) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("two workers on one database: PostgreSQL")
+    from checks.engine import Engine, EngineConfig
+    from tests.checks.engine_helpers import switchable_target
+
+    fast = EngineConfig(claim_interval=0.1, flush_interval=0.1, context_refresh=0.5)
+    interval = 5.0
+    with switchable_target() as target:
+        ids = [add_check(db, f"row-{k}", target.url, interval=interval,
+                         retry_interval=interval) for k in range(20)]
+        with db.session() as s:
+            now = server_now(s)
+            for cid in ids:
+                s.get(CheckStateRow, cid).next_due_at = now
+        honest = Engine(db, fast)
+        ahead = Engine(db, fast, clock=lambda: utcnow() + timedelta(seconds=150))
+        for engine in (honest, ahead):
+            engine.start()
+        import time
+
+        time.sleep(2.5 * interval)
+        for engine in (honest, ahead):
+            engine.stop()
+    with db.session() as s:
+        rows = s.execute(select(CheckResultRow.check_id, CheckResultRow.started_at)
+                         .where(CheckResultRow.check_id.in_(ids))).all()
+        db_now = server_now(s)
+    assert max(at for _cid, at in rows) <= db_now  # nothing stamped in the future
+    runs: dict[int, list[datetime]] = {}
+    for cid, at in rows:
+        runs.setdefault(cid, []).append(at)
+    gaps = [b - a for times in runs.values() for a, b in zip(sorted(times), sorted(times)[1:],
+                                                              strict=False)]
+    assert min(gaps) >= timedelta(seconds=interval / 2)  # no check run twice
+    assert len(rows) <= len(ids) * 4  # the fast clock took no extra runs (2.5 intervals)
+    assert honest.runs_written > 0  # ... and did not take every check over
