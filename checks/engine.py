@@ -307,17 +307,24 @@ class Engine:
         while True:
             try:
                 assert self._loop is not None
+                # Back-pressure: claim no more than can start now. What this engine cannot run
+                # stays due in the database for another worker, instead of waiting here for a
+                # probe slot until its lease is over (and then being dropped).
+                room = self.config.concurrency - len(self._tasks) - len(self._timers)
+                if room <= 0:
+                    await asyncio.sleep(self.config.claim_interval)
+                    continue
+                limit = min(self.config.claim_limit, room)
                 # Shielded and remembered: if the engine stops meanwhile, the claim still
                 # commits in its DB thread, and _shutdown gives its checks back.
                 self._claiming = self._loop.run_in_executor(self._executor, partial(
-                    self.store.claim_due, None, horizon=self.config.horizon,
-                    limit=self.config.claim_limit))
+                    self.store.claim_due, None, horizon=self.config.horizon, limit=limit))
                 claims = await asyncio.shield(self._claiming)
                 self._claiming = None
                 for claim in claims:
                     self._schedule(claim)
                 self.metrics.queue_depth.set(len(self._timers) + self._waiting())
-                if len(claims) >= self.config.claim_limit:
+                if len(claims) >= limit:
                     continue  # more are due: claim again at once
             except asyncio.CancelledError:
                 raise
@@ -386,6 +393,11 @@ class Engine:
         assert self._sem is not None
         try:
             async with self._sem:
+                if not may_start(claim.lease, self.clock()):
+                    # Waited for a probe slot until the lease was nearly over (an overloaded
+                    # engine): the check is another claim's now; probing would run it twice.
+                    self.metrics.dropped.inc()
+                    return
                 task = asyncio.current_task()
                 task._dd_started = True  # type: ignore[union-attr]
                 started = self.clock()
