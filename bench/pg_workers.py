@@ -56,7 +56,7 @@ def run_worker(url: str, seconds: float, ready: Any) -> None:  # pragma: no cove
     import logging
 
     from checks.engine import Engine
-    from dutydesk.db import Database
+    from dutydesk.core.db import Database
 
     logging.basicConfig(level=logging.WARNING)
     db = Database(url, pool_size=4)
@@ -93,9 +93,9 @@ def phase(admin_url: str, workers: int, checks: int, interval: float, duration: 
           warmup: float, port: int) -> dict[str, Any]:
     from sqlalchemy import create_engine, insert, select, text
 
+    from checks.models import Check, CheckResultRow
     from dutydesk import migrate
-    from dutydesk.db import Database
-    from dutydesk.models.checks import Check, CheckResultRow
+    from dutydesk.core.db import Database
 
     name = f"dutydesk_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")

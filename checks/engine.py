@@ -45,7 +45,7 @@ from checks.result import STATUS_NAME, Result, Status
 from checks.schedule import may_start, next_due
 from checks.state import StateType, next_state
 from checks.store import CheckStore, Claim, Outcome
-from dutydesk.db import Database, utcnow
+from dutydesk.core.db import Database, utcnow
 from dutydesk.dbclock import DbClock
 
 log = logging.getLogger("checks.engine")

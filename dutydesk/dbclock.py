@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from dutydesk.db import utcnow
+from dutydesk.core.db import utcnow
 
 log = logging.getLogger("dutydesk.clock")
 

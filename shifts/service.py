@@ -18,9 +18,12 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from dutydesk.audit import record
-from dutydesk.models import User
-from dutydesk.models.shifts import (
+from dutydesk.core.audit import record
+from dutydesk.core.models.accounts import User
+from dutydesk.core.notify.outbox import enqueue
+from dutydesk.core.security import Principal
+from shifts.errors import ShiftConfigError, SwapError
+from shifts.models import (
     JOURNAL_KINDS,
     CalendarTokenRow,
     ShiftJournalEntryRow,
@@ -29,9 +32,6 @@ from dutydesk.models.shifts import (
     ShiftScheduleRow,
     ShiftSwapRow,
 )
-from dutydesk.notify.outbox import enqueue
-from dutydesk.security import Principal
-from shifts.errors import ShiftConfigError, SwapError
 from shifts.oncall import check_swap
 from shifts.schedule import Line, Override, Schedule, Swap
 from shifts.storage import (

@@ -25,10 +25,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dutydesk.alerts.model import check_alert
-from dutydesk.config import Settings
-from dutydesk.db import Database, utcnow
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database, utcnow
 from dutydesk.dbclock import server_now
+from dutydesk.incidents.alerts.model import check_alert
 from dutydesk.incidents.escalation import (
     EscalationError,
     EscalationPolicy,
@@ -37,12 +37,12 @@ from dutydesk.incidents.escalation import (
 )
 from dutydesk.incidents.events import ACK_TIMEOUT_REASON
 from dutydesk.incidents.lifecycle import Action, LifecycleError
+from dutydesk.incidents.models import Incident
 from dutydesk.incidents.paging import page_due_steps, policy_for
+from dutydesk.incidents.pipeline import PipelineMetrics, policy_from_snapshot, process_alerts
 from dutydesk.incidents.retention import purge_once
 from dutydesk.incidents.sla import SlaError, SlaPolicy, SlaStatus, sla_clock, sla_events_due
 from dutydesk.incidents.store import act, add_events, timeline
-from dutydesk.models.incidents import Incident
-from dutydesk.pipeline import PipelineMetrics, policy_from_snapshot, process_alerts
 
 log = logging.getLogger("dutydesk.incidents")
 ALERT_FLIP_KINDS = ("problem", "recovery", "changed")
@@ -62,7 +62,7 @@ def process_flips(
     stamp incidents in the future. On PostgreSQL the flips are selected ``FOR UPDATE SKIP
     LOCKED``: workers take disjoint batches instead of queueing behind each other's."""
     try:
-        from dutydesk.models.checks import Check, FlipRow
+        from checks.models import Check, FlipRow
     except ImportError:  # the check engine is not installed in this build
         return 0
     with db.session() as s:

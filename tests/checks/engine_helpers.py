@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from dutydesk.db import Database, utcnow
-from dutydesk.models.checks import Check, CheckResultRow, CheckStateRow
+from checks.models import Check, CheckResultRow, CheckStateRow
+from dutydesk.core.db import Database, utcnow
 
 
 class SwitchableTarget:

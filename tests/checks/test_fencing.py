@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from checks.models import CheckResultRow, CheckStateRow
 from checks.policy import CheckPolicy
 from checks.result import Result, Status
 from checks.schedule import CLAIM_AHEAD, WRITE_GRACE, lease_until, may_start
 from checks.state import next_state
 from checks.store import CheckStore, Claim, Outcome
-from dutydesk.db import Database, utcnow
+from dutydesk.core.db import Database, utcnow
 from dutydesk.dbclock import DbClock, server_now
-from dutydesk.models.checks import CheckResultRow, CheckStateRow
 from tests.checks.engine_helpers import add_check
 
 T0 = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from checks.models import CheckResultRow, CheckStateRow
 from checks.schedule import slot_at_or_after
-from dutydesk.db import Database, utcnow
-from dutydesk.models.checks import CheckResultRow, CheckStateRow
+from dutydesk.core.db import Database, utcnow
 from tests.checks.engine_helpers import add_check
 from tests.checks.worker_processes import (
     CountingTarget,

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from dutydesk.models import WorkerHeartbeat
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-import dutydesk.db
+import dutydesk.core.db
 
 revision = '0019'
 down_revision = '0012'
@@ -31,12 +31,12 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('incidents', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('clock_due_at', dutydesk.db.UTCDateTime(timezone=True),
+        batch_op.add_column(sa.Column('clock_due_at', dutydesk.core.db.UTCDateTime(timezone=True),
                                       nullable=True))
         batch_op.create_index(batch_op.f('ix_incidents_clock_due_at'), ['clock_due_at'],
                               unique=False)
     incidents = sa.table('incidents', sa.column('status', sa.String),
-                         sa.column('clock_due_at', dutydesk.db.UTCDateTime(timezone=True)))
+                         sa.column('clock_due_at', dutydesk.core.db.UTCDateTime(timezone=True)))
     op.execute(incidents.update().where(incidents.c.status != 'resolved')
                .values(clock_due_at=datetime(1970, 1, 1, tzinfo=UTC)))
     with op.batch_alter_table('check_states', schema=None) as batch_op:

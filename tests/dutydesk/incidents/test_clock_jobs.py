@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from dutydesk.alerts.model import Alert, AlertSource, AlertStatus, Severity
-from dutydesk.config import Settings
-from dutydesk.db import Database
+from checks.models import FlipRow
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database
+from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus, Severity
 from dutydesk.incidents.jobs import MAX_CLOCK_SLEEP, process_flips, run_clocks
-from dutydesk.models.checks import FlipRow
-from dutydesk.models.incidents import Incident, IncidentEventRow
-from dutydesk.pipeline import process_alerts
+from dutydesk.incidents.models import Incident, IncidentEventRow
+from dutydesk.incidents.pipeline import process_alerts
 from tests.checks.engine_helpers import add_check
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dutydesk.db import Base, utcnow
+from dutydesk.core.db import Base, utcnow
 
 #: ``incidents.clock_due_at`` of an incident that changed: due for the clock job at once.
 CLOCK_DUE_NOW = datetime(1970, 1, 1, tzinfo=UTC)
