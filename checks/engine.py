@@ -24,13 +24,14 @@ The engine owns no global state; ``Engine(db).start()`` / ``.stop()`` are what t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -42,10 +43,11 @@ from checks.probes import CHECK_TYPES, ProbeContext, build_spec, run_probe
 from checks.probes.base import DEFAULT_PLUGIN_DIRS, DEFAULT_PLUGIN_USER
 from checks.probes.heartbeat import heartbeat_result
 from checks.result import STATUS_NAME, Result, Status
-from checks.schedule import next_due
+from checks.schedule import may_start, next_due
 from checks.state import StateType, next_state
 from checks.store import CheckStore, Claim, Outcome
 from dutydesk.core.db import Database, utcnow
+from dutydesk.core.dbclock import DbClock
 
 log = logging.getLogger("checks.engine")
 STATE_VALUE = {"PENDING": -1, "OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3,
@@ -68,6 +70,9 @@ class EngineConfig:
     keep_results: int = 100
     trim_every: int = 10
     db_threads: int = 2
+    #: Seconds ``stop()`` lets probes in flight finish; the rest are cancelled and their claims
+    #: given back, so a stopping worker hands its checks over at once (SIGTERM to exit < 10 s).
+    stop_grace: float = 1.0
     #: Run the loop on uvloop when it is installed (sockets, timers and transports in C: about
     #: half the loop's CPU per probe); the standard loop otherwise.
     uvloop: bool = True
@@ -119,6 +124,9 @@ class EngineMetrics:
                                  registry=r)
         self.write_errors = Counter("dutydesk_check_write_errors_total",
                                     "Batches that could not be written", registry=r)
+        self.dropped = Counter("dutydesk_check_runs_dropped_total",
+                               "Claimed runs dropped unstarted because their lease was (nearly) "
+                               "over, e.g. after this process was paused", registry=r)
         self.probe_success = Gauge("probe_success", "1 if the last probe was OK",
                                    ["check"], registry=r)
         self.probe_duration = Gauge("probe_duration_seconds", "Duration of the last probe",
@@ -166,13 +174,16 @@ class Engine:
         part: tuple[int, int] | None = None,
     ) -> None:
         """``part=(k, n)``: run only the checks whose id is ``k`` modulo ``n`` (one of ``n``
-        engine processes, see :mod:`checks.workers`)."""
+        engine processes, see :mod:`checks.workers`). ``clock`` is this host's clock; the
+        engine runs on the database's (``self.clock``: ``clock`` corrected by the offset each
+        claim batch measures, :class:`dutydesk.core.dbclock.DbClock`)."""
         self.db = db
         self.config = config or EngineConfig()
         self.metrics = metrics or EngineMetrics()
-        self.clock = clock
         self.store = CheckStore(db, keep_results=self.config.keep_results,
-                                trim_every=self.config.trim_every, part=part)
+                                trim_every=self.config.trim_every, part=part,
+                                clock=DbClock(clock))
+        self.clock: Callable[[], datetime] = self.store.clock.now
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -180,6 +191,8 @@ class Engine:
         self._ctx: ProbeContext | None = None
         self._sem: asyncio.Semaphore | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._running: dict[asyncio.Task[Any], Claim] = {}  # launched, not yet judged
+        self._claiming: asyncio.Future[list[Claim]] | None = None
         self._timers: dict[int, tuple[asyncio.TimerHandle, Claim]] = {}
         self._buffer: list[Outcome] = []
         self._specs: dict[int, tuple[datetime, Any]] = {}
@@ -255,6 +268,7 @@ class Engine:
                 self.started.set()
                 log.info("check engine started", extra={"concurrency": self.config.concurrency})
                 await self._stop.wait()
+                self.store.closing = True  # a claim queued for a DB thread now takes nothing
                 for task in loops:
                     task.cancel()
                 await asyncio.gather(*loops, return_exceptions=True)
@@ -264,15 +278,29 @@ class Engine:
             log.info("check engine stopped")
 
     async def _shutdown(self) -> None:
-        # Unstarted claims give their slot back, so another worker runs them on time.
+        """Hand every claim back as fast as possible (a stopping worker's checks are run by
+        another at once): unstarted ones at once, while probes in flight get
+        ``config.stop_grace`` seconds; those still running then are cut off and given back
+        before anything else; judged results are written last."""
         unstarted = [claim for _h, claim in self._timers.values()]
         for handle, _claim in self._timers.values():
             handle.cancel()
         self._timers.clear()
-        if unstarted:
-            await self._db(self.store.release, unstarted)
+        if self._claiming is not None:  # a claim the cancelled loop did not see through
+            with contextlib.suppress(Exception):
+                unstarted.extend(await self._claiming)
+            self._claiming = None
+        releasing = (asyncio.ensure_future(self._db(self.store.release, unstarted))
+                     if unstarted else None)
         if self._tasks:
-            await asyncio.wait(self._tasks, timeout=10)
+            await asyncio.wait(self._tasks, timeout=self.config.stop_grace)
+        cut = list(self._running.values())
+        for task in list(self._tasks):
+            task.cancel()
+        if cut:
+            await self._db(self.store.release, cut)
+        if releasing is not None:
+            await releasing
         await self._flush()
 
     async def _db(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -284,13 +312,25 @@ class Engine:
     async def _claim_loop(self) -> None:
         while True:
             try:
-                claims = await self._db(self.store.claim_due, self.clock(),
-                                        horizon=self.config.horizon,
-                                        limit=self.config.claim_limit)
+                assert self._loop is not None
+                # Back-pressure: claim no more than can start now. What this engine cannot run
+                # stays due in the database for another worker, instead of waiting here for a
+                # probe slot until its lease is over (and then being dropped).
+                room = self.config.concurrency - len(self._tasks) - len(self._timers)
+                if room <= 0:
+                    await asyncio.sleep(self.config.claim_interval)
+                    continue
+                limit = min(self.config.claim_limit, room)
+                # Shielded and remembered: if the engine stops meanwhile, the claim still
+                # commits in its DB thread, and _shutdown gives its checks back.
+                self._claiming = self._loop.run_in_executor(self._executor, partial(
+                    self.store.claim_due, None, horizon=self.config.horizon, limit=limit))
+                claims = await asyncio.shield(self._claiming)
+                self._claiming = None
                 for claim in claims:
                     self._schedule(claim)
                 self.metrics.queue_depth.set(len(self._timers) + self._waiting())
-                if len(claims) >= self.config.claim_limit:
+                if len(claims) >= limit:
                     continue  # more are due: claim again at once
             except asyncio.CancelledError:
                 raise
@@ -335,14 +375,34 @@ class Engine:
 
     def _launch(self, claim: Claim) -> None:
         self._timers.pop(claim.check_id, None)
-        task = asyncio.create_task(self._run(claim))
+        if not may_start(claim.lease, self.clock()):
+            # Paused or starved past the lease: the check is (about to be) another worker's.
+            # Give the claim back if it is still ours, never probe the target twice.
+            self.metrics.dropped.inc()
+            self._spawn(self._db(self.store.release, [claim]))
+            return
+        task = self._spawn(self._run(claim))
+        self._running[task] = claim
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._forget)
+        return task
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        self._running.pop(task, None)
 
     async def _run(self, claim: Claim) -> None:
         assert self._sem is not None
         try:
             async with self._sem:
+                if not may_start(claim.lease, self.clock()):
+                    # Waited for a probe slot until the lease was nearly over (an overloaded
+                    # engine): the check is another claim's now; probing would run it twice.
+                    self.metrics.dropped.inc()
+                    return
                 task = asyncio.current_task()
                 task._dd_started = True  # type: ignore[union-attr]
                 started = self.clock()
@@ -355,6 +415,7 @@ class Engine:
                 finally:
                     self.metrics.in_flight.dec()
             self._judge(claim, result)
+            self._running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
         except asyncio.CancelledError:
             raise
         except Exception:  # a bug in one run must not stop the others
@@ -422,7 +483,8 @@ class Engine:
         policy = claim.policy
         delay = (policy.retry_seconds if transition.state.state_type is StateType.SOFT
                  else policy.interval)
-        due = next_due(claim.check_id, delay, claim.due_at, now)
+        due = next_due(claim.check_id, delay, claim.due_at, now,
+                       not_before=result.started_at + timedelta(seconds=delay / 2))
         self._buffer.append(Outcome(claim, result, transition, due))
 
     async def _flush(self) -> None:

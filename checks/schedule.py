@@ -98,7 +98,8 @@ def slot_at_or_after(check_id: str | int, interval: float, at: datetime) -> date
 
 
 def next_due(
-    check_id: str | int, interval: float, last_run: datetime | None, now: datetime
+    check_id: str | int, interval: float, last_run: datetime | None, now: datetime,
+    not_before: datetime | None = None,
 ) -> datetime:
     """When this check should run next.
 
@@ -107,8 +108,13 @@ def next_due(
     - Otherwise: the first slot strictly after ``last_run``. If that slot is already in the past
       (the worker was down or overloaded), the first slot at or after ``now``: missed runs are
       skipped, not caught up in a burst, and the phase spread is kept.
+    - ``not_before``: the slot is at or after it. The engine passes the run's start plus half
+      an interval, so a run that started late (an overloaded or resumed worker) is not followed
+      by another a moment later: two runs of a check are never closer than half its interval.
     """
     now = ensure_utc(now, "now")
+    if not_before is not None:
+        now = max(now, ensure_utc(not_before, "not_before"))
     if last_run is None:
         return slot_at_or_after(check_id, interval, now)
     last_run = ensure_utc(last_run, "last_run")
@@ -117,3 +123,37 @@ def next_due(
         return after_last
     return slot_at_or_after(check_id, interval, now)
 
+
+
+#: Seconds a lease leaves after a run's hard timeout for its result to be written (the engine
+#: flushes every fraction of a second; this covers a slow commit).
+WRITE_GRACE = 2.0
+#: Other workers claim a check up to this many seconds before its slot (``EngineConfig.horizon``
+#: and more): a lease is as good as lost that long before it ends, so it lasts that much longer.
+CLAIM_AHEAD = 2.0
+
+
+def lease_until(due_at: datetime, now: datetime, interval: float, timeout: float) -> datetime:
+    """Until when a claim of a check due at ``due_at`` (claimed at ``now``) is its worker's.
+
+    The lease ends just after the check's next slot: ``max(due_at, now) + interval +
+    CLAIM_AHEAD``, so when the worker dies (killed, paused, its machine gone) another worker
+    runs the check at most ``CLAIM_AHEAD`` seconds later than its next run was due anyway —
+    never more than one interval and a few seconds late — and the takeover is not an extra
+    run. A run may take up to its ``timeout``, so the lease never ends before ``timeout +
+    WRITE_GRACE`` (+ ``CLAIM_AHEAD``) after the start (a check whose timeout exceeds its
+    interval is taken over that much later). Claims are made ahead of the slot, so the lease
+    counts from the slot, not from the claim.
+    """
+    start = max(ensure_utc(due_at, "due_at"), ensure_utc(now, "now"))
+    return start + timedelta(seconds=max(interval, timeout + WRITE_GRACE) + CLAIM_AHEAD)
+
+
+def may_start(lease: datetime, now: datetime) -> bool:
+    """Whether a run may still start at ``now`` under a claim leased until ``lease``.
+
+    Other workers claim ``CLAIM_AHEAD`` seconds ahead of a slot, so a lease is as good as lost
+    that long before it ends: a worker that was paused (SIGSTOP, a frozen VM) or starved past
+    that point drops the run instead of probing the target a second time; the check is another
+    worker's by then (or is given back, see ``CheckStore.release``)."""
+    return ensure_utc(now, "now") <= ensure_utc(lease, "lease") - timedelta(seconds=CLAIM_AHEAD)

@@ -3,13 +3,19 @@
 All methods are synchronous (the engine calls them from a DB thread) and each opens its own
 transaction. Concurrency rules (ARCHITECTURE principle 3):
 
-- Claiming: a due check is claimed by moving its ``next_due_at`` to a lease in the future with
-  ``UPDATE ... WHERE check_id = :id AND next_due_at = :seen`` and acting only if one row changed.
-  On PostgreSQL the candidates are selected ``FOR UPDATE SKIP LOCKED`` first, so several workers
-  take disjoint sets without waiting on each other. A worker that dies leaves the lease to expire;
-  then the check is claimed again.
-- Writing: the state row is updated ``WHERE version = :claimed_version``; a result whose state
-  changed meanwhile (e.g. two "run now" runs) is dropped and counted as a conflict.
+- Claiming: a due check is claimed by moving its ``next_due_at`` to a lease in the future AND
+  bumping its ``version`` with ``UPDATE ... WHERE check_id = :id AND next_due_at = :seen AND
+  version = :seen_version``, acting only if one row changed. The new version is the claim's
+  fencing token. On PostgreSQL the candidates are selected ``FOR UPDATE SKIP LOCKED`` first, so
+  several workers take disjoint sets without waiting on each other. The lease ends at the
+  check's next slot (:func:`checks.schedule.lease_until`): a worker that dies or hangs loses the
+  check to another one at most one interval late.
+- Fencing: the state row is updated ``WHERE version = :claim's token``. A worker that was paused
+  past its lease finds the check claimed again (version bumped) and its write is refused and
+  counted as a conflict: no result is stored twice, whatever the pause.
+- Time: leases and due times come from the database's clock (:class:`dutydesk.core.dbclock.DbClock`,
+  measured once per claim batch), never from this host's, so a worker whose clock runs ahead
+  cannot take over checks early nor stamp results in the future.
 - Bounded history: results beyond ``keep`` per check are deleted every ``trim_every`` writes of
   that check and by :meth:`CheckStore.prune`; rollups beyond their retention likewise (the
   rollup and trimming statements live in :mod:`checks.rollups`).
@@ -39,7 +45,7 @@ from checks.models import (
 from checks.policy import CheckPolicy
 from checks.result import Result, Status
 from checks.rollups import prune, roll_up, trim_results, upsert_minutes
-from checks.schedule import next_due
+from checks.schedule import lease_until, next_due
 from checks.state import CheckState, StateError, Transition
 from checks.store_sql import (
     CLAIM,
@@ -52,6 +58,7 @@ from checks.store_sql import (
 )
 from checks.windows import build_window
 from dutydesk.core.db import Database
+from dutydesk.core.dbclock import DbClock
 
 DEFAULT_KEEP_RESULTS = 100
 
@@ -83,9 +90,12 @@ class Claim:
     updated_at: datetime
     created_at: datetime
     due_at: datetime
+    #: The fencing token: the row's version as this claim set it; writes carry it.
     version: int
     state: CheckState
     parents_down: bool
+    #: Until when the check is this worker's (database time); see ``checks.schedule``.
+    lease: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +147,11 @@ class CheckStore:
         *,
         keep_results: int = DEFAULT_KEEP_RESULTS,
         trim_every: int = 10,
-        lease_margin: float = 30.0,
         part: tuple[int, int] | None = None,
+        clock: DbClock | None = None,
     ) -> None:
+        """``clock``: the database clock the claims sync and the engine reads (a new one by
+        default)."""
         if keep_results < 1:
             raise ValueError(f"keep_results must be at least 1, got {keep_results}")
         if part is not None and not 0 <= part[0] < part[1]:
@@ -147,7 +159,9 @@ class CheckStore:
         self.db = db
         self.keep_results = keep_results
         self.trim_every = max(1, trim_every)
-        self.lease_margin = lease_margin
+        self.clock = clock or DbClock()
+        #: Set when the engine stops: claims no longer take anything.
+        self.closing = False
         self._writes_since_trim: dict[int, int] = defaultdict(int)
         self.part = part
         self._policies: dict[int, tuple[tuple[Any, ...], CheckPolicy]] = {}
@@ -188,11 +202,18 @@ class CheckStore:
 
     # ---- claiming --------------------------------------------------------------------------
 
-    def claim_due(self, now: datetime, *, horizon: float = 1.0, limit: int = 2000) -> list[Claim]:
-        """Claim enabled checks due by ``now + horizon`` seconds (earliest first)."""
-        until = now + timedelta(seconds=horizon)
+    def claim_due(self, now: datetime | None = None, *, horizon: float = 1.0,
+                  limit: int = 2000) -> list[Claim]:
+        """Claim enabled checks due by ``now + horizon`` seconds (earliest first). ``now``
+        defaults to the database's, read in the claim's own transaction (and kept in
+        ``self.clock`` for the engine)."""
+        if self.closing:
+            return []
         c, st = Check.__table__.c, CheckStateRow.__table__.c
         with self.db.session() as s:
+            if now is None:
+                now = self.clock.sync(s)
+            until = now + timedelta(seconds=horizon)
             # Plain columns, not ORM entities: this runs for every claimed check (hot path).
             # No spec or state: those come from this store's caches when unchanged.
             query = (
@@ -211,7 +232,7 @@ class CheckStore:
             if self.db.dialect == "postgresql":
                 query = query.with_for_update(skip_locked=True, of=CheckStateRow.__table__)
             candidates = s.execute(query).all()
-            won = self._cas_claim_all(s, candidates, now)
+            won, leases = self._cas_claim_all(s, candidates, now)
             parents_down = self._parents_down(s, [row.id for row in won])
             self._load_missing(s, won)
         claims = []
@@ -220,8 +241,8 @@ class CheckStore:
                 check_id=row.id, slug=row.slug, type=row.type, spec=self._specs[row.id][1],
                 policy=self._policy(row), timeout=row.timeout, group_id=row.group_id,
                 updated_at=row.updated_at, created_at=row.created_at, due_at=row.next_due_at,
-                version=row.version, state=self._states[row.id][2],
-                parents_down=parents_down.get(row.id, False),
+                version=row.version + 1, state=self._states[row.id][2],
+                parents_down=parents_down.get(row.id, False), lease=leases[row.id],
             ))
         return claims
 
@@ -259,36 +280,43 @@ class CheckStore:
         self._policies[row.id] = (key, policy)
         return policy
 
-    def _cas_claim_all(self, s: Any, rows: Sequence[Row], now: datetime) -> list[Row]:
-        """Compare-and-set every candidate's ``next_due_at`` to its lease in ONE executemany;
-        if any lost (another worker moved it), redo them one by one to learn which won."""
+    @staticmethod
+    def _cas_claim_all(s: Any, rows: Sequence[Row], now: datetime,
+                       ) -> tuple[list[Row], dict[int, datetime]]:
+        """Compare-and-set every candidate's ``next_due_at`` to its lease (and its version to
+        the next, the fencing token) in ONE executemany; if any lost (another worker moved it),
+        redo them one by one to learn which won. Returns the won rows and their leases."""
         if not rows:
-            return []
-        params = [{"b_id": row.id, "b_seen": row.next_due_at,
-                   "b_lease": max(row.next_due_at, now)
-                   + timedelta(seconds=row.timeout + self.lease_margin)} for row in rows]
+            return [], {}
+        params = [{"b_id": row.id, "b_seen": row.next_due_at, "b_version": row.version,
+                   "b_new_version": row.version + 1,
+                   "b_lease": lease_until(row.next_due_at, now, row.interval, row.timeout)}
+                  for row in rows]
+        leases = {p["b_id"]: p["b_lease"] for p in params}
         conn = s.connection()
         savepoint = conn.begin_nested()
         if conn.execute(CLAIM, params).rowcount == len(params):
             savepoint.commit()
-            return list(rows)
+            return list(rows), leases
         savepoint.rollback()
         return [row for row, p in zip(rows, params, strict=True)
-                if conn.execute(CLAIM, [p]).rowcount == 1]
+                if conn.execute(CLAIM, [p]).rowcount == 1], leases
 
     def claim_one(self, check_id: int, seen_due_at: datetime, lease_until: datetime) -> bool:
-        """Compare-and-set claim of one check seen due at ``seen_due_at``; True if we won."""
+        """Compare-and-set claim of one check seen due at ``seen_due_at`` (bumping its version,
+        which fences out the previous holder's writes); True if we won."""
         with self.db.session() as s:
             changed = s.execute(
                 update(CheckStateRow)
                 .where(CheckStateRow.check_id == check_id,
                        CheckStateRow.next_due_at == seen_due_at)
-                .values(next_due_at=lease_until)
+                .values(next_due_at=lease_until, version=CheckStateRow.version + 1)
             ).rowcount
         return changed == 1
 
     def release(self, claims: Iterable[Claim]) -> int:
-        """Give unstarted claims back (their slot becomes due again), e.g. at shutdown."""
+        """Give claims back (their slot becomes due again at once), e.g. at shutdown or when a
+        run was dropped; only claims still held (version = their token) move."""
         released = 0
         with self.db.session() as s:
             for claim in claims:

@@ -37,8 +37,9 @@ INSERT_FLIP = _insert_of(FlipRow.__table__,
                          ("at", "processed_at"))
 CLAIM = (
     update(STATES)
-    .where(STATES.c.check_id == bindparam("b_id"), STATES.c.next_due_at == utc_param("b_seen"))
-    .values(next_due_at=utc_param("b_lease"))
+    .where(STATES.c.check_id == bindparam("b_id"), STATES.c.next_due_at == utc_param("b_seen"),
+           STATES.c.version == bindparam("b_version"))
+    .values(next_due_at=utc_param("b_lease"), version=bindparam("b_new_version"))
 )
 _STATE_COMMON = {"next_due_at": utc_param("b_next_due"), "version": bindparam("b_new_version"),
                  "updated_at": utc_param("b_updated")}

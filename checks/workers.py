@@ -11,14 +11,25 @@ and collects what each reports about once a second (runs, statuses, timeouts, st
 :meth:`EngineProcesses.stats`. ``stop()`` asks each process to stop its engine (unstarted claims
 are given back) and waits for it.
 
+No orphans: an engine process never outlives the worker that started it. On Linux it asks the
+kernel for SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``); everywhere it also
+watches multiprocessing's parent sentinel (a pipe that closes when the parent dies) and exits
+at once. So ``kill -9`` of the worker takes its engine processes with it, and a restarted
+worker never finds leftovers of itself probing. Signals sent to the whole process group
+(SIGTERM by systemd or Kubernetes, Ctrl+C) are the parent's to act on: the children ignore them
+and stop when the parent tells them, handing their claims back.
+
 ``DUTYDESK_CHECK_PROCESSES`` chooses how many: a whole number, or ``auto`` for one per CPU
-core; unset means one engine inside the worker process itself (:func:`engine_runner`).
+core this process may use (:func:`usable_cores`: the CPU affinity mask, capped by a cgroup CPU
+quota — a container limited to 2 CPUs on a 32-core host gets 2); unset means one engine inside
+the worker process itself (:func:`engine_runner`), as does ``auto`` on one usable core.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import multiprocessing
 import os
 import queue
@@ -27,15 +38,35 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
 from checks.engine import Engine, EngineConfig
 from checks.engine_export import LagTally
+from checks.orphans import engine_child
 from dutydesk.core.db import Database
 
 log = logging.getLogger("checks.workers")
 REPORT_EVERY = 1.0  # seconds between a process's reports to the parent
 ENV_PROCESSES = "DUTYDESK_CHECK_PROCESSES"
+
+
+STOP_TIMEOUT = 6.0  # seconds stop() waits for the processes before killing them
+
+
+def usable_cores(cgroup_root: str = "/sys/fs/cgroup") -> int:
+    """The CPU cores this process may run on: its affinity mask (``taskset``, cpusets), capped
+    by a cgroup v2 CPU quota (``cpu.max``, e.g. a container's ``--cpus``), at least 1."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        cores = os.cpu_count() or 1
+    with contextlib.suppress(OSError, ValueError):
+        with open(os.path.join(cgroup_root, "cpu.max"), encoding="ascii") as f:
+            quota, period = f.read().split()[:2]
+        if quota != "max":
+            cores = min(cores, math.ceil(int(quota) / int(period)))
+    return max(1, cores)
 
 
 def processes_from_env(environ: Mapping[str, str] | None = None) -> int:
@@ -45,19 +76,21 @@ def processes_from_env(environ: Mapping[str, str] | None = None) -> int:
     if not raw:
         return 1
     if raw.lower() == "auto":
-        return max(1, os.cpu_count() or 1)
+        return usable_cores()
     if not raw.isdigit() or not 1 <= int(raw) <= 64:
         raise ValueError(f"{ENV_PROCESSES} must be a whole number from 1 to 64 or 'auto', "
                          f"got {raw!r}")
     return int(raw)
 
 
-def _child(url: str, part: tuple[int, int], config: EngineConfig | None,
-           stop: Any, reports: Any) -> None:  # pragma: no cover - runs in the child process
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+def _child(url: str, part: tuple[int, int], config: dict[str, Any] | None,
+           stop: Any, reports: Any, parent_pid: int) -> None:  # pragma: no cover - child
+    # Signals to the process group are the parent's: it tells us to stop (claims go back).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING)
-    db = Database(url, pool_size=4)
-    engine = Engine(db, config, part=part)
+    db = Database(url, pool_size=4, worker=True)
+    engine = Engine(db, None if config is None else EngineConfig(**config), part=part)
     engine.start()
     try:
         while not stop.wait(REPORT_EVERY):
@@ -66,6 +99,13 @@ def _child(url: str, part: tuple[int, int], config: EngineConfig | None,
         engine.stop()
         _report(engine, part, reports)
         db.dispose()
+        # Its claims are back and its last report is queued: leave now. The interpreter's own
+        # teardown takes seconds on a loaded host, and the worker's stop has a deadline.
+        with contextlib.suppress(Exception):
+            reports.close()
+            reports.join_thread()
+        logging.shutdown()
+        os._exit(0)
 
 
 def _report(engine: Engine, part: tuple[int, int], reports: Any) -> None:  # pragma: no cover
@@ -103,24 +143,35 @@ class EngineProcesses:
         self._watcher: threading.Thread | None = None
 
     def start(self) -> None:
-        if self._procs:
+        if self._watcher is not None:
             return
         self._stop.clear()
-        for k in range(self.processes):
-            self._spawn(k)
-        self._watcher = threading.Thread(target=self._watch, name="check-engines",
-                                         daemon=True)
+        started = threading.Event()
+        # The watcher thread starts every process: the kernel's parent-death signal follows
+        # the creating THREAD, and this one lives until the processes have exited.
+        self._watcher = threading.Thread(target=self._watch, args=(started,),
+                                         name="check-engines", daemon=True)
         self._watcher.start()
+        started.wait(60)
 
     def _spawn(self, k: int) -> None:
-        proc = self._ctx.Process(target=_child, name=f"check-engine-{k}", daemon=True,
-                                 args=(self.url, (k, self.processes), self.config,
-                                       self._stop, self._reports))
+        proc = self._ctx.Process(target=engine_child, name=f"check-engine-{k}", daemon=True,
+                                 # the config as a dict: unpickling the dataclass would
+                                 # import the engine before the child can watch us
+                                 args=(self.url, (k, self.processes),
+                                       None if self.config is None else asdict(self.config),
+                                       self._stop, self._reports, os.getpid()))
         proc.start()
         self._procs[k] = proc
 
-    def _watch(self) -> None:
-        """Collect reports; restart a process that died while we are not stopping."""
+    def _watch(self, started: threading.Event) -> None:
+        """Start the processes; collect reports; restart a process that died while we are not
+        stopping; once stopping, stay until they have exited (see ``start``)."""
+        try:
+            for k in range(self.processes):
+                self._spawn(k)
+        finally:
+            started.set()
         while not self._stop.is_set():
             self._drain(timeout=REPORT_EVERY)
             for k, proc in list(self._procs.items()):
@@ -133,6 +184,14 @@ class EngineProcesses:
                         if latest is not None:  # its successor counts from zero
                             self._base[k] = _add(self._base.get(k, {}), latest)
                     self._spawn(k)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while any(p.is_alive() for p in self._procs.values()) and time.monotonic() < deadline:
+            self._drain(timeout=0.1)
+        for proc in self._procs.values():
+            if proc.is_alive():
+                log.error("check engine process %s did not stop; killing it", proc.name)
+                proc.kill()
+            proc.join(2)
 
     def _drain(self, timeout: float = 0.0) -> None:
         deadline = time.monotonic() + timeout
@@ -161,22 +220,15 @@ class EngineProcesses:
         """The process ids running now (the benchmark reads their CPU time)."""
         return [proc.pid for proc in self._procs.values() if proc.is_alive()]
 
-    def stop(self, timeout: float = 20.0) -> None:
-        """Ask every process to stop its engine, read their last reports, and wait for them
-        (terminating one that has not exited after ``timeout`` seconds)."""
+    def stop(self) -> None:
+        """Ask every process to stop its engine (claims go back), read their last reports, and
+        wait for them (killing one still running after ``STOP_TIMEOUT`` seconds)."""
         self._stop.set()
         if self._watcher is not None:
-            self._watcher.join(5)
+            # The watcher keeps reading while they exit (a process whose report is still in
+            # the pipe would not exit) and kills stragglers.
+            self._watcher.join(STOP_TIMEOUT + 3)
             self._watcher = None
-        deadline = time.monotonic() + timeout
-        # Keep reading while they exit: a process whose report is still in the pipe would not.
-        while any(p.is_alive() for p in self._procs.values()) and time.monotonic() < deadline:
-            self._drain(timeout=0.2)
-        for proc in self._procs.values():
-            if proc.is_alive():
-                log.error("check engine process %s did not stop; terminating", proc.name)
-                proc.terminate()
-            proc.join(5)
         self._drain()
         self._procs.clear()
 

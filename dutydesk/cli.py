@@ -174,7 +174,7 @@ def worker() -> None:
     from dutydesk.logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_format)
-    database = _database(settings)
+    database = _database(settings, worker=True)
     w = Worker(settings, database)
     try:
         w.start()

@@ -56,10 +56,10 @@ def _settings() -> Settings:
     return meta["dutydesk.settings"]
 
 
-def _database(settings: Settings, *, migrated: bool = True) -> Database:
+def _database(settings: Settings, *, migrated: bool = True, worker: bool = False) -> Database:
     from dutydesk.migrate import ensure_migrated
 
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, worker=worker)
     if migrated:
         ensure_migrated(db)
     return db

@@ -12,11 +12,13 @@ serves it with prometheus_client's HTTP server on ``DUTYDESK_WORKER_METRICS_HOST
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -147,14 +149,31 @@ class Worker:
             "scheduler started", extra={"worker": self.name, "jobs": len(self.scheduler.get_jobs())}
         )
 
+    def _shutdown_scheduler(self) -> None:
+        with contextlib.suppress(Exception):  # not started
+            self.scheduler.shutdown(wait=True)
+
     def stop(self) -> None:
+        """Stop within a few seconds (SIGTERM to the worker → exit well inside 10 s), handing
+        back what this worker holds so other workers take it at once. The whole shutdown
+        sequence lives here, in this order:
+
+        1. no new job run starts (the scheduler is paused);
+        2. side by side, waited for up to ``STOP_HOOKS_SECONDS``: the stop hooks, every job's
+           ``on_stop`` (:class:`dutydesk.jobs.Job`) — the check engine gives back its unstarted
+           claims at once and those of probes still running after a one-second grace; an area
+           that leases work (the outbox's messages) releases it in its own hook — and the
+           scheduler's shutdown, which waits for job runs in progress (each pass is bounded);
+        3. the metrics endpoint closes and this worker's heartbeat row goes.
+        """
         if self._stopped.is_set():
             return
         self._stopped.set()
-        for job in self._jobs:
-            if job.on_stop is not None:
-                job.on_stop()
-        self.scheduler.shutdown(wait=True)
+        log.info("scheduler stopping: handing work back", extra={"worker": self.name})
+        with contextlib.suppress(Exception):  # not started
+            self.scheduler.pause()
+        hooks = [job.on_stop for job in self._jobs if job.on_stop is not None]
+        run_stop_hooks([*hooks, self._shutdown_scheduler], STOP_HOOKS_SECONDS)
         if self._exporter is not None:
             self._exporter.shutdown()
             self._exporter.server_close()
@@ -164,3 +183,27 @@ class Worker:
             if row is not None:
                 s.delete(row)
         log.info("scheduler stopped", extra={"worker": self.name})
+
+
+STOP_HOOKS_SECONDS = 7.0
+
+
+def run_stop_hooks(hooks: list[Callable[[], None]], timeout: float) -> None:
+    """Run ``hooks`` side by side (one slow hook does not delay the others' hand-back) and wait
+    up to ``timeout`` seconds for all of them; a hook that raises is logged, not fatal."""
+
+    def run(hook: Callable[[], None]) -> None:
+        try:
+            hook()
+        except Exception:
+            log.exception("stop hook %r failed", hook)
+
+    threads = [threading.Thread(target=run, args=(hook,), name="stop-hook", daemon=True)
+               for hook in hooks]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            log.error("a stop hook did not finish in %.0f s; stopping anyway", timeout)

@@ -87,9 +87,18 @@ class ReadOnlyError(RuntimeError):
     """A statement that may write was sent through a read-only session or connection."""
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """Create an engine with the connection settings DutyDesk relies on."""
-    engine = _make_engine(url, pool_size=pool_size)
+#: PostgreSQL session settings of worker processes (``Database(..., worker=True)``): a lock
+#: wait longer than ``lock_timeout`` fails the statement (the job retries on its next pass)
+#: instead of queueing the whole pipeline behind one stuck process, and a transaction left idle
+#: longer than ``idle_in_transaction_session_timeout`` — its process paused (SIGSTOP, a frozen
+#: VM) — is ended by the server, which releases its row locks and claims at once.
+WORKER_PG_OPTIONS = {"lock_timeout": "2s", "idle_in_transaction_session_timeout": "3s"}
+
+
+def make_engine(url: str, *, pool_size: int = 10, worker: bool = False) -> Engine:
+    """Create an engine with the connection settings DutyDesk relies on (``worker``: the
+    bounded waits of :data:`WORKER_PG_OPTIONS` on PostgreSQL)."""
+    engine = _make_engine(url, pool_size=pool_size, worker=worker)
 
     @event.listens_for(engine, "before_cursor_execute", retval=True)
     def _refuse_writes_when_read_only(conn: Connection, cursor: Any, statement: str,
@@ -107,7 +116,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     return engine
 
 
-def _make_engine(url: str, *, pool_size: int) -> Engine:
+def _make_engine(url: str, *, pool_size: int, worker: bool) -> Engine:
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
@@ -141,12 +150,14 @@ def _make_engine(url: str, *, pool_size: int) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+    options = " ".join(f"-c {k}={v}" for k, v in WORKER_PG_OPTIONS.items()) if worker else ""
     return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
         json_serializer=_json_dumps,
+        connect_args={"options": options} if options else {},
     )
 
 
@@ -157,9 +168,12 @@ def _json_dumps(value: Any) -> str:
 class Database:
     """An engine plus a session factory; one per process (app or worker)."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, worker: bool = False) -> None:
+        """``worker``: a worker process's database (bounded lock and idle-transaction waits on
+        PostgreSQL, :data:`WORKER_PG_OPTIONS`)."""
         self.url = url
-        self.engine = make_engine(url, pool_size=pool_size)
+        self.worker = worker
+        self.engine = make_engine(url, pool_size=pool_size, worker=worker)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
         # The same pool; connections checked out through it carry the read-only option.
         self.read_engine = self.engine.execution_options(**{READ_ONLY: True})

@@ -5,9 +5,12 @@
   them through the alert pipeline in the same transaction, so a crash never loses or doubles one.
   Then ``release_held`` raises, once, the muted problems nothing mutes any more, and
   ``raise_poller_incident`` the one "poller offline" incident (``dutydesk.incidents.poller``).
-- ``run_clocks``: for every open incident, record SLA warnings/breaches, re-trigger expired
-  acknowledgements, and page the escalation steps that are due. Each incident is claimed with a
-  compare-and-set on ``version`` before anything is written, so several workers share the work.
+- ``run_clocks``: for every incident whose ``clock_due_at`` has come (the next SLA threshold,
+  escalation step or acknowledgement timeout, stored per incident and reset to "now" whenever
+  its timeline changes), record SLA warnings/breaches, re-trigger expired acknowledgements, and
+  page the escalation steps that are due. Due incidents are claimed ``FOR UPDATE SKIP LOCKED``
+  on PostgreSQL and each is compare-and-set on ``version`` before anything is written, so
+  several workers share the work and none waits for another.
 - ``purge_once`` (``dutydesk.incidents.retention``): received alerts past
   ``DUTYDESK_ALERT_RETENTION_DAYS`` are deleted in bounded batches, except an open incident's.
 """
@@ -17,7 +20,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from datetime import datetime
+import time
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -25,8 +29,14 @@ from sqlalchemy.orm import Session
 
 from dutydesk.core.config import Settings
 from dutydesk.core.db import Database, utcnow
+from dutydesk.core.dbclock import server_now
 from dutydesk.incidents.alerts.model import check_alert
-from dutydesk.incidents.escalation import escalation_due
+from dutydesk.incidents.escalation import (
+    EscalationError,
+    EscalationPolicy,
+    EscalationStatus,
+    escalation_due,
+)
 from dutydesk.incidents.events import ACK_TIMEOUT_REASON
 from dutydesk.incidents.held import (
     alert_from_json,
@@ -48,7 +58,7 @@ from dutydesk.incidents.pipeline import (
 )
 from dutydesk.incidents.poller import raise_poller_incident
 from dutydesk.incidents.retention import purge_once
-from dutydesk.incidents.sla import sla_events_due
+from dutydesk.incidents.sla import SlaError, SlaPolicy, SlaStatus, sla_clock, sla_events_due
 from dutydesk.incidents.store import act, add_events, timeline
 from dutydesk.incidents.storm_io import send_digests
 
@@ -65,21 +75,26 @@ def process_flips(
     metrics: PipelineMetrics | None = None,
     limit: int = 200,
 ) -> int:
-    """Feed unprocessed alert flips to the pipeline; returns how many flips this call claimed."""
+    """Feed unprocessed alert flips to the pipeline; returns how many flips this call claimed.
+
+    ``now`` defaults to the database's (one query), so a worker whose clock is off cannot
+    stamp incidents in the future. On PostgreSQL the flips are selected ``FOR UPDATE SKIP
+    LOCKED``: workers take disjoint batches instead of queueing behind each other's."""
     try:
         from checks.models import Check, FlipRow
     except ImportError:  # the check engine is not installed in this build
         return 0
-    now = now or utcnow()
     with db.session() as s:
-        candidates = list(
-            s.scalars(
-                select(FlipRow)
-                .where(FlipRow.processed_at.is_(None))
-                .order_by(FlipRow.id)
-                .limit(limit)
-            )
+        now = now or server_now(s)
+        query = (
+            select(FlipRow)
+            .where(FlipRow.processed_at.is_(None))
+            .order_by(FlipRow.id)
+            .limit(limit)
         )
+        if db.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        candidates = list(s.scalars(query))
         alerts = []
         claimed = 0
         for flip in candidates:
@@ -190,32 +205,87 @@ def flip_alert(check: Any, flip: Any, flapping: str | None) -> Any:
     return alert
 
 
+#: The longest an open incident goes unvisited by the clock job, so that an escalation policy or
+#: SLA setting edited meanwhile is applied within this time.
+MAX_CLOCK_SLEEP = timedelta(minutes=10)
+#: The soonest an incident is visited again (a threshold reached exactly now is not skipped).
+MIN_CLOCK_GAP = timedelta(seconds=1)
+
+
+def next_clock_at(
+    sla: SlaStatus | None, escalation: EscalationStatus | None, now: datetime
+) -> datetime:
+    """When the clock job must look at an incident next: its next SLA threshold, escalation
+    step or acknowledgement timeout (``escalation.next_due_at`` includes the latter), at least
+    ``MIN_CLOCK_GAP`` and at most ``MAX_CLOCK_SLEEP`` after ``now``."""
+    moments = [m for m in (sla.next_check_at if sla is not None else None,
+                           escalation.next_due_at if escalation is not None else None) if m]
+    soonest = min(moments, default=now + MAX_CLOCK_SLEEP)
+    return min(max(soonest, now + MIN_CLOCK_GAP), now + MAX_CLOCK_SLEEP)
+
+
 def run_clocks(
     db: Database,
     settings: Settings,
     *,
     now: datetime | None = None,
-    limit: int = 1000,
+    batch: int = 50,
+    budget: float = 4.0,
 ) -> int:
-    """SLA events, acknowledgement timeouts and escalation pages; returns incidents changed."""
-    now = now or utcnow()
-    with db.session() as s:
-        ids = list(
-            s.scalars(
-                select(Incident.id)
-                .where(Incident.status != "resolved")
-                .order_by(Incident.id)
-                .limit(limit)
-            )
-        )
+    """SLA events, acknowledgement timeouts and escalation pages; returns incidents changed.
+
+    Due incidents are found by the indexed ``incidents.clock_due_at`` (most overdue first, so
+    none starves however many are open), ``batch`` at a time, each batch in one transaction;
+    on PostgreSQL they are locked ``FOR UPDATE SKIP LOCKED``, so several workers share a pass.
+    A pass goes on until nothing is due or ``budget`` seconds have passed (the next pass, 5 s
+    later, continues). ``now`` defaults to the database's clock, read once per batch."""
+    deadline = time.monotonic() + budget
     changed = 0
-    for incident_id in ids:
-        try:
-            with db.session() as s:
-                changed += _tick(s, settings, incident_id, now)
-        except Exception:  # one broken incident must not stop the others
-            log.exception("incident clock failed", extra={"incident_id": incident_id})
+    while time.monotonic() < deadline:
+        with db.session() as s:
+            at = now or server_now(s)
+            query = (
+                select(Incident.id)
+                .where(Incident.clock_due_at <= at)
+                .order_by(Incident.clock_due_at, Incident.id)
+                .limit(batch)
+            )
+            if db.dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            ids = list(s.scalars(query))
+            for incident_id in ids:
+                try:
+                    with s.begin_nested():
+                        changed += _tick(s, settings, incident_id, at)
+                except Exception:  # one broken incident must not stop the others
+                    log.exception("incident clock failed", extra={"incident_id": incident_id})
+                    s.execute(update(Incident).where(Incident.id == incident_id)
+                              .values(clock_due_at=at + MAX_CLOCK_SLEEP)
+                              .execution_options(synchronize_session=False))
+        if len(ids) < batch:
+            break
     return changed
+
+
+def _readings(
+    s: Session, settings: Settings, incident: Incident, events: list[Any], now: datetime
+) -> tuple[SlaPolicy, SlaStatus | None, EscalationPolicy, EscalationStatus | None]:
+    sla_policy = policy_from_snapshot(incident.sla_targets, settings)
+    policy = policy_for(s, incident)
+    try:
+        sla = sla_clock(sla_policy, events, now)
+    except SlaError:
+        sla = None
+    try:
+        escalation = escalation_due(policy, events, now)
+    except EscalationError:
+        escalation = None
+    return sla_policy, sla, policy, escalation
+
+
+def _set_clock(s: Session, incident_id: int, at: datetime | None) -> None:
+    s.execute(update(Incident).where(Incident.id == incident_id).values(clock_due_at=at)
+              .execution_options(synchronize_session=False))
 
 
 def _tick(
@@ -224,14 +294,20 @@ def _tick(
     incident_id: int,
     now: datetime,
 ) -> int:
-    incident = s.get(Incident, incident_id)
-    if incident is None or incident.status == "resolved":
+    incident = s.get(Incident, incident_id, populate_existing=True)
+    if incident is None:
+        return 0
+    if incident.status == "resolved":
+        _set_clock(s, incident_id, None)
         return 0
     events = timeline(s, incident.id)
-    sla_due = sla_events_due(policy_from_snapshot(incident.sla_targets, settings), events, now)
-    policy = policy_for(s, incident)
-    escalation = escalation_due(policy, [*events, *sla_due], now)
-    if not sla_due and not escalation.due and not escalation.retrigger_due:
+    sla_policy, sla, policy, escalation = _readings(s, settings, incident, events, now)
+    sla_due = sla_events_due(sla_policy, events, now) if sla is not None else []
+    if sla_due:
+        escalation = escalation_due(policy, [*events, *sla_due], now)
+    due = escalation is not None and (escalation.due or escalation.retrigger_due)
+    if not sla_due and not due:
+        _set_clock(s, incident_id, next_clock_at(sla, escalation, now))
         return 0
     # Claim the incident for this tick: only one worker writes these events.
     claim = s.execute(
@@ -241,13 +317,13 @@ def _tick(
         .execution_options(synchronize_session=False)
     )
     if claim.rowcount != 1:
-        return 0
+        return 0  # changed meanwhile: it was marked due again and is looked at next pass
     s.expire(incident)
     if sla_due:
         # The breach counter on /metrics is read from these events (dutydesk.web.incident_metrics).
         add_events(s, incident.id, sla_due)
         s.flush()
-    if escalation.retrigger_due:
+    if escalation is not None and escalation.retrigger_due:
         with contextlib.suppress(LifecycleError):  # resolved or resumed meanwhile
             act(
                 s,
@@ -259,6 +335,14 @@ def _tick(
             )
     incident = s.get(Incident, incident.id, populate_existing=True)
     page_due_steps(s, settings, incident, now)
+    s.flush()
+    # What was just recorded moves the next instants on: read them from the timeline as it is.
+    refreshed = s.get(Incident, incident.id, populate_existing=True)
+    if refreshed is None or refreshed.status == "resolved":
+        _set_clock(s, incident_id, None)
+    else:
+        _, sla, _, escalation = _readings(s, settings, refreshed, timeline(s, incident.id), now)
+        _set_clock(s, incident_id, next_clock_at(sla, escalation, now))
     return 1
 
 

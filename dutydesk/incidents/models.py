@@ -15,13 +15,16 @@ Rules the schema enforces (so concurrent writers cannot break them):
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dutydesk.core.db import Base, utcnow
+
+#: ``incidents.clock_due_at`` of an incident that changed: due for the clock job at once.
+CLOCK_DUE_NOW = datetime(1970, 1, 1, tzinfo=UTC)
 
 INCIDENT_STATUSES = ("triggered", "acknowledged", "pending", "resolved")
 INTEGRATION_TYPES = ("alertmanager", "pagerduty")
@@ -78,6 +81,10 @@ class Incident(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
+    # When the incident clock job must look at this incident next: the next SLA warning or
+    # breach, escalation step or acknowledgement timeout (``dutydesk.incidents.clock_due``).
+    # CLOCK_DUE_NOW (the epoch) marks "changed, look now"; NULL: resolved, never.
+    clock_due_at: Mapped[datetime | None] = mapped_column(default=CLOCK_DUE_NOW, index=True)
     # What the timeline adds up to, stored when the incident is resolved and cleared when it is
     # reopened (dutydesk.incidents.summary), so reports need not replay a month of timelines.
     first_ack_at: Mapped[datetime | None] = mapped_column(default=None)

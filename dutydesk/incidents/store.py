@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from dutydesk.incidents.events import EventKind, IncidentEvent, IncidentStatus
 from dutydesk.incidents.lifecycle import Action, IncidentState, Line, TransitionRefused, apply
-from dutydesk.incidents.models import Incident, IncidentEventRow
+from dutydesk.incidents.models import CLOCK_DUE_NOW, Incident, IncidentEventRow
 from dutydesk.incidents.priority import Priority
 from dutydesk.incidents.summary import policy_of_snapshot, summarise, summary_columns
 
@@ -113,6 +113,14 @@ def add_events(
         for event in events
     ]
     session.add_all(rows)
+    if rows:
+        # The timeline changed: the clock job looks at the incident's SLA clocks and escalation
+        # again at once and stores when it must look next (dutydesk.incidents.jobs.run_clocks).
+        session.execute(
+            update(Incident).where(Incident.id == incident_id)
+            .values(clock_due_at=CLOCK_DUE_NOW)
+            .execution_options(synchronize_session=False)
+        )
     return rows
 
 

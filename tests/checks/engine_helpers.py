@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from checks.models import Check, CheckStateRow
+from checks.models import Check, CheckResultRow, CheckStateRow
 from dutydesk.core.db import Database, utcnow
 
 
@@ -77,14 +77,17 @@ def add_check(db: Database, slug: str, url: str, **fields: Any) -> int:
         return check.id
 
 
-def version_of(db: Database, check_id: int) -> int:
+def runs_of(db: Database, check_id: int) -> int:
+    """How many runs of the check were written (its stored results; tests stay below the
+    results kept per check). Not the state row's version: claims bump that too (fencing)."""
     with db.session() as s:
-        return s.scalar(select(CheckStateRow.version).where(CheckStateRow.check_id == check_id))
+        return s.scalar(select(func.count()).select_from(CheckResultRow)
+                        .where(CheckResultRow.check_id == check_id)) or 0
 
 
-def wait_for_version(db: Database, check_id: int, version: int, timeout: float = 15) -> None:
+def wait_for_runs(db: Database, check_id: int, runs: int, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
-    while version_of(db, check_id) < version:
+    while runs_of(db, check_id) < runs:
         if time.monotonic() > deadline:
-            raise AssertionError(f"check {check_id} did not reach version {version} in {timeout}s")
+            raise AssertionError(f"check {check_id} did not reach {runs} runs in {timeout}s")
         time.sleep(0.05)

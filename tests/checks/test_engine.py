@@ -13,7 +13,7 @@ from checks.engine import Engine, EngineConfig
 from checks.models import CheckResultRow, CheckRollup, CheckStateRow, FlipRow
 from checks.store import CheckStore
 from dutydesk.core.db import Database, utcnow
-from tests.checks.engine_helpers import add_check, switchable_target, version_of, wait_for_version
+from tests.checks.engine_helpers import add_check, runs_of, switchable_target, wait_for_runs
 
 FAST = EngineConfig(claim_interval=0.05, flush_interval=0.05, context_refresh=0.5)
 
@@ -28,9 +28,9 @@ def engine(db: Database) -> Iterator[Engine]:
 
 def run_now(db: Database, check_id: int) -> None:
     """Press "run now" and wait until the engine stored the result."""
-    before = version_of(db, check_id)
+    before = runs_of(db, check_id)
     assert CheckStore(db).request_run(check_id, utcnow())
-    wait_for_version(db, check_id, before + 1)
+    wait_for_runs(db, check_id, before + 1)
 
 
 def state_of(db: Database, check_id: int) -> CheckStateRow:
@@ -89,9 +89,9 @@ def test_a_hung_target_times_out_without_holding_up_a_fast_check(
         now = utcnow()
         store.request_run(slow_id, now)
         store.request_run(fast_id, now)
-        wait_for_version(db, fast_id, 1)
-        assert version_of(db, slow_id) == 0  # the fast result is in while the slow one runs
-        wait_for_version(db, slow_id, 1)
+        wait_for_runs(db, fast_id, 1)
+        assert runs_of(db, slow_id) == 0  # the fast result is in while the slow one runs
+        wait_for_runs(db, slow_id, 1)
     hung = state_of(db, slow_id)
     assert hung.last_status == "UNKNOWN" and "timed out after 1.5 s" in hung.last_message
     assert engine.metrics.timeouts._value.get() == 1

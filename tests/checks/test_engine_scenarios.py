@@ -25,7 +25,7 @@ from checks.schedule import slot_at_or_after
 from checks.store import CheckStore
 from dutydesk.core.db import Database, utcnow
 from tests.checks.conftest import free_port
-from tests.checks.engine_helpers import add_check, switchable_target, version_of, wait_for_version
+from tests.checks.engine_helpers import add_check, runs_of, switchable_target, wait_for_runs
 
 FAST = EngineConfig(claim_interval=0.05, flush_interval=0.05, context_refresh=0.3)
 
@@ -40,9 +40,9 @@ def engine(db: Database) -> Iterator[Engine]:
 
 def run_now(db: Database, check_id: int) -> None:
     """Press "run now" and wait until the engine stored the result."""
-    before = version_of(db, check_id)
+    before = runs_of(db, check_id)
     assert CheckStore(db).request_run(check_id, utcnow())
-    wait_for_version(db, check_id, before + 1)
+    wait_for_runs(db, check_id, before + 1)
 
 
 def state_of(db: Database, check_id: int) -> CheckStateRow:
@@ -64,9 +64,9 @@ def test_a_silent_heartbeat_goes_critical_after_period_and_grace_and_recovers_on
     check_id = add_check(db, "backup-cron", "", type="heartbeat",
                          spec={"period": 1, "grace": 0.5}, heartbeat_key="k-backup",
                          max_attempts=1)
-    before = version_of(db, check_id)
+    before = runs_of(db, check_id)
     assert client.get("/ping/k-backup").status_code == 200  # the ping makes the check due now
-    wait_for_version(db, check_id, before + 1)
+    wait_for_runs(db, check_id, before + 1)
     assert state_of(db, check_id).status == "OK"
 
     time.sleep(1.7)  # the job stays silent for longer than period + grace
@@ -76,9 +76,9 @@ def test_a_silent_heartbeat_goes_critical_after_period_and_grace_and_recovers_on
     assert "no ping for" in late.last_message
     assert flips_of(db, check_id) == [("problem", "OK", "CRITICAL", None)]
 
-    before = version_of(db, check_id)
+    before = runs_of(db, check_id)
     assert client.post("/ping/k-backup", data="backup done").status_code == 200
-    wait_for_version(db, check_id, before + 1)
+    wait_for_runs(db, check_id, before + 1)
     assert state_of(db, check_id).status == "OK"
     assert flips_of(db, check_id)[-1] == ("recovery", "CRITICAL", "OK", None)
 

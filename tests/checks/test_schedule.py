@@ -143,3 +143,12 @@ def test_aware_non_utc_time_is_converted_to_utc():
     converted = ensure_utc(kyiv, "now")
     assert converted == NOW
     assert converted.tzinfo is UTC
+
+
+def test_a_late_run_is_not_followed_by_another_a_moment_later() -> None:
+    slot = next_due("ups-a", 60, None, NOW)
+    started = slot + timedelta(seconds=55)  # an overloaded or resumed worker ran it late
+    due = next_due("ups-a", 60, slot, started, not_before=started + timedelta(seconds=30))
+    assert due == slot + timedelta(seconds=120)  # not slot + 60 s, five seconds after this run
+    on_time = next_due("ups-a", 60, slot, slot, not_before=slot + timedelta(seconds=30))
+    assert on_time == slot + timedelta(seconds=60)

@@ -4,6 +4,7 @@ runs, their counters add up; the process count comes from DUTYDESK_CHECK_PROCESS
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -13,15 +14,15 @@ from checks.engine import Engine, EngineConfig
 from checks.engine_export import register_engine_metrics
 from checks.models import CheckResultRow
 from checks.store import CheckStore
-from checks.workers import EngineProcesses, engine_runner, processes_from_env
+from checks.workers import EngineProcesses, engine_runner, processes_from_env, usable_cores
 from dutydesk.core.db import Database, utcnow
-from tests.checks.engine_helpers import add_check, switchable_target, wait_for_version
+from tests.checks.engine_helpers import add_check, switchable_target, wait_for_runs
 
 FAST = EngineConfig(claim_interval=0.05, flush_interval=0.05, context_refresh=0.5)
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    (None, 1), ("", 1), ("3", 3), ("auto", max(1, os.cpu_count() or 1)), (" 2 ", 2)])
+    (None, 1), ("", 1), ("3", 3), ("auto", usable_cores()), (" 2 ", 2)])
 def test_the_process_count_comes_from_the_environment(value: str | None, expected: int) -> None:
     environ = {} if value is None else {"DUTYDESK_CHECK_PROCESSES": value}
     assert processes_from_env(environ) == expected
@@ -50,7 +51,7 @@ def test_two_processes_run_every_check_once_per_request_and_count_together(
         engines.start()
         try:
             for check_id in ids:
-                wait_for_version(db, check_id, 1, timeout=60)
+                wait_for_runs(db, check_id, 1, timeout=60)
             assert len(engines.pids()) == 2
         finally:
             engines.stop()
@@ -68,3 +69,16 @@ def test_two_processes_run_every_check_once_per_request_and_count_together(
                                      {"type": "http", "status": "OK"}) == 6
     assert registry.get_sample_value("dutydesk_check_run_lag_seconds_count") == 6
     assert registry.get_sample_value("dutydesk_check_in_flight") == 0
+
+
+@pytest.mark.parametrize(("cpu_max", "expected"), [
+    ("max 100000\n", None),  # no quota: the cores this process may run on
+    ("200000 100000\n", 2),  # --cpus=2
+    ("150000 100000\n", 2),  # 1.5 CPUs: two processes, each busy part of the time
+    ("50000 100000\n", 1),  # half a CPU: one, inside the worker
+])
+def test_auto_means_the_cores_this_worker_may_use(tmp_path: Path, cpu_max: str,
+                                                  expected: int | None) -> None:
+    (tmp_path / "cpu.max").write_text(cpu_max)
+    affinity = len(os.sched_getaffinity(0))
+    assert usable_cores(str(tmp_path)) == (min(affinity, expected) if expected else affinity)

@@ -1,0 +1,155 @@
+"""A worker that was paused, killed or whose clock is wrong: its claims are fencing tokens, its
+lease ends at the check's next slot, and time comes from the database's clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from checks.models import CheckResultRow, CheckStateRow
+from checks.policy import CheckPolicy
+from checks.result import Result, Status
+from checks.schedule import CLAIM_AHEAD, WRITE_GRACE, lease_until, may_start
+from checks.state import next_state
+from checks.store import CheckStore, Claim, Outcome
+from dutydesk.core.db import Database, utcnow
+from dutydesk.core.dbclock import DbClock, server_now
+from tests.checks.engine_helpers import add_check
+
+T0 = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
+
+
+def _due(db: Database, check_id: int, at: datetime) -> None:
+    with db.session() as s:
+        s.get(CheckStateRow, check_id).next_due_at = at
+
+
+def _outcome(claim: Claim, at: datetime) -> Outcome:
+    result = Result(Status.OK, "up", at, 0.01)
+    return Outcome(claim, result, next_state(claim.state, result, CheckPolicy(), at),
+                   at + timedelta(seconds=claim.policy.interval))
+
+
+@pytest.mark.parametrize(("due", "now", "interval", "timeout", "expected"), [
+    # the lease ends at the next slot (and the others' claim-ahead): a dead worker's check
+    # runs again a few seconds after its next slot, not a minute later
+    (T0, T0 - timedelta(seconds=2), 30.0, 5.0, T0 + timedelta(seconds=30 + CLAIM_AHEAD)),
+    # claimed late (the check was overdue): the lease counts from the claim
+    (T0, T0 + timedelta(seconds=10), 30.0, 5.0, T0 + timedelta(seconds=40 + CLAIM_AHEAD)),
+    # a run may take its whole timeout: the lease covers it and the write
+    (T0, T0, 5.0, 10.0, T0 + timedelta(seconds=10 + WRITE_GRACE + CLAIM_AHEAD)),
+])
+def test_a_lease_lasts_one_interval_from_the_slot_or_the_run_and_its_write(
+        due: datetime, now: datetime, interval: float, timeout: float,
+        expected: datetime) -> None:
+    assert lease_until(due, now, interval, timeout) == expected
+
+
+def test_a_run_may_not_start_once_its_lease_is_nearly_over() -> None:
+    lease = T0 + timedelta(seconds=30)
+    assert may_start(lease, T0)
+    assert not may_start(lease, lease - timedelta(seconds=CLAIM_AHEAD / 2))  # paused till now
+    assert not may_start(lease, lease + timedelta(seconds=60))
+
+
+def test_a_worker_paused_past_its_lease_cannot_store_its_result(db: Database) -> None:
+    check_id = add_check(db, "ups-a", "http://127.0.0.1:9/", interval=30.0, timeout=5.0)
+    _due(db, check_id, T0)
+    paused, other = CheckStore(db), CheckStore(db)
+    stale = paused.claim_due(T0)[0]
+    assert paused.claim_due(T0) == [] and other.claim_due(T0) == []  # leased
+    # ... the paused worker sleeps; at the lease's end another worker takes the check over
+    taken = other.claim_due(stale.lease)[0]
+    assert taken.version > stale.version
+    assert other.write_batch([_outcome(taken, stale.lease)]).written
+    refused = paused.write_batch([_outcome(stale, stale.lease + timedelta(seconds=1))])
+    assert (refused.written, refused.conflicts) == ([], 1)
+    with db.session() as s:
+        stored = s.scalars(select(CheckResultRow.started_at)
+                           .where(CheckResultRow.check_id == check_id)).all()
+    assert stored == [stale.lease]  # the taken-over run only, stored once
+
+
+def test_a_killed_workers_check_is_taken_over_at_its_next_slot(db: Database) -> None:
+    check_id = add_check(db, "pdu-3", "http://127.0.0.1:9/", interval=20.0, timeout=5.0)
+    _due(db, check_id, T0)
+    CheckStore(db).claim_due(T0, horizon=2.0)  # ... and its worker is killed
+    survivor = CheckStore(db)
+    lease = T0 + timedelta(seconds=20 + CLAIM_AHEAD)
+    assert survivor.claim_due(lease - timedelta(seconds=3), horizon=2.0) == []
+    taken = survivor.claim_due(lease - timedelta(seconds=2), horizon=2.0)
+    assert [c.due_at for c in taken] == [lease]  # a few seconds after its next slot at most
+
+
+def test_a_given_back_claim_is_due_again_at_once_but_only_if_still_held(db: Database) -> None:
+    check_id = add_check(db, "chiller", "http://127.0.0.1:9/", interval=60.0)
+    _due(db, check_id, T0)
+    mine, other = CheckStore(db), CheckStore(db)
+    claim = mine.claim_due(T0)[0]
+    assert mine.release([claim]) == 1
+    retaken = other.claim_due(T0)[0]
+    assert mine.release([claim]) == 0  # no longer ours: the other worker's lease stands
+    with db.session() as s:
+        assert s.get(CheckStateRow, check_id).next_due_at == retaken.lease
+
+
+def test_a_worker_whose_clock_runs_ahead_claims_by_the_databases_clock(db: Database) -> None:
+    check_id = add_check(db, "crac-2", "http://127.0.0.1:9/", interval=300.0)
+    ahead = DbClock(lambda: utcnow() + timedelta(seconds=150))
+    store = CheckStore(db, clock=ahead)
+    with db.session() as s:
+        db_now = server_now(s)
+    _due(db, check_id, db_now + timedelta(seconds=100))
+    assert store.claim_due(None, horizon=2.0) == []  # its own clock says it is due: it is not
+    assert abs(ahead.offset.total_seconds() + 150) < 2
+    assert abs((ahead.now() - utcnow()).total_seconds()) < 2
+    _due(db, check_id, db_now)
+    claim = store.claim_due(None, horizon=2.0)[0]
+    assert claim.lease - db_now < timedelta(seconds=300 + CLAIM_AHEAD + 5)  # not 150 s longer
+
+
+def test_the_database_clock_reads_the_servers_time(db: Database) -> None:
+    with db.session() as s:
+        assert abs((server_now(s) - utcnow()).total_seconds()) < 2
+
+
+def test_a_worker_whose_clock_runs_150_s_ahead_takes_no_extra_runs_and_stamps_none_ahead(
+        db: Database) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("two workers on one database: PostgreSQL")
+    from checks.engine import Engine, EngineConfig
+    from tests.checks.engine_helpers import switchable_target
+
+    fast = EngineConfig(claim_interval=0.1, flush_interval=0.1, context_refresh=0.5)
+    interval = 5.0
+    with switchable_target() as target:
+        ids = [add_check(db, f"row-{k}", target.url, interval=interval,
+                         retry_interval=interval) for k in range(20)]
+        with db.session() as s:
+            now = server_now(s)
+            for cid in ids:
+                s.get(CheckStateRow, cid).next_due_at = now
+        honest = Engine(db, fast)
+        ahead = Engine(db, fast, clock=lambda: utcnow() + timedelta(seconds=150))
+        for engine in (honest, ahead):
+            engine.start()
+        import time
+
+        time.sleep(2.5 * interval)
+        for engine in (honest, ahead):
+            engine.stop()
+    with db.session() as s:
+        rows = s.execute(select(CheckResultRow.check_id, CheckResultRow.started_at)
+                         .where(CheckResultRow.check_id.in_(ids))).all()
+        db_now = server_now(s)
+    assert max(at for _cid, at in rows) <= db_now  # nothing stamped in the future
+    runs: dict[int, list[datetime]] = {}
+    for cid, at in rows:
+        runs.setdefault(cid, []).append(at)
+    gaps = [b - a for times in runs.values() for a, b in zip(sorted(times), sorted(times)[1:],
+                                                              strict=False)]
+    assert min(gaps) >= timedelta(seconds=interval / 2)  # no check run twice
+    assert len(rows) <= len(ids) * 4  # the fast clock took no extra runs (2.5 intervals)
+    assert honest.runs_written > 0  # ... and did not take every check over
