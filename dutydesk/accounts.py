@@ -25,17 +25,11 @@ from dutydesk.security import (
     hash_password,
     issue_secret,
 )
+from dutydesk.validation import ValidationError  # the shared layer's error (re-exported here)
+
+__all__ = ["ValidationError"]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$|^[^@\s]+@localhost$")
-
-
-class ValidationError(ValueError):
-    """Input a person typed is wrong; ``field`` names the input, the message says why."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 def user_snapshot(user: User) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from dutydesk.config import Settings, load_settings
 from dutydesk.context import AppState, close_db_session
@@ -22,6 +23,7 @@ from dutydesk.i18n import init_i18n
 from dutydesk.logs import configure_logging
 from dutydesk.metrics import Metrics
 from dutydesk.migrate import ensure_migrated
+from dutydesk.validation import MAX_ID
 
 log = logging.getLogger("dutydesk.web")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -72,6 +74,8 @@ def create_app(
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    # Every <int:...> in a route is an id: beyond what a database stores it names nothing (404).
+    app.url_map.converters["int"] = IdConverter
     app.extensions["dutydesk"] = AppState(settings=settings, db=database, metrics=Metrics())
 
     csrf = CSRFProtect(app)
@@ -87,6 +91,15 @@ def create_app(
 
     app.jinja_env.globals["nav_paths"] = nav_paths
     return app
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` bounded to ``0..MAX_ID``: ``/users/99999999999999999999`` is a 404 like any
+    unknown id instead of an overflow in the database driver."""
+
+    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None,
+                 max: int | None = MAX_ID, signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, min, max, signed)
 
 
 def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:

@@ -1,14 +1,40 @@
-"""One error handler for the whole app: JSON for API clients, an HTML page for people."""
+"""One error handler for the whole app: JSON for API clients, an HTML page for people.
+
+- ``ApiError`` and HTTP errors answer with their status and message.
+- ``dutydesk.validation.ValidationError`` (bad input nobody caught) is a **400** naming the field;
+  the request's transaction is rolled back, so bad input changes nothing.
+- The database being unreachable, restarting or locked is a **503** with ``Retry-After`` (JSON
+  for the API, a translated "database unavailable" page for people); the connection pool
+  reconnects by itself once the database is back.
+- Anything else is a 500 with a request id, details in the log only.
+
+Error pages never depend on the database: the signed-in user shown in the page frame and used to
+pick the language is a snapshot of what was already loaded (see :func:`_detached_principal`),
+and should rendering the page still fail, a minimal page is sent instead.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 from flask import Flask, g, jsonify, render_template, request
+from markupsafe import escape
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import inspect as sa_inspect
 from werkzeug.exceptions import HTTPException
 
+from dutydesk.validation import ValidationError
+
 log = logging.getLogger("dutydesk.errors")
+
+#: Seconds a client is asked to wait while the database is unavailable.
+DB_RETRY_AFTER_SECONDS = 15
+
+# SQLite reports some programming errors as OperationalError too; those are bugs, not outages.
+_NOT_AN_OUTAGE = ("no such table", "no such column", "syntax error", "has no column")
 
 
 class ApiError(Exception):
@@ -19,6 +45,20 @@ class ApiError(Exception):
         self.status = status
         self.message = message
         self.detail = detail
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` means "the database cannot be reached or used right now" (refused or
+    dropped connection, server shutting down, pool exhausted, SQLite file unreadable/locked),
+    as opposed to a bug in a query."""
+    if isinstance(exc, sa_exc.TimeoutError):  # no free connection in the pool
+        return True
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        text = str(exc.orig if getattr(exc, "orig", None) is not None else exc).lower()
+        return not any(marker in text for marker in _NOT_AN_OUTAGE)
+    return False
 
 
 def _wants_json() -> bool:
@@ -33,18 +73,90 @@ def error_response(status: int, message: str, detail: Any = None, headers: Any =
         body: dict[str, Any] = {"error": message, "detail": detail}
         if status >= 500:
             body["request_id"] = g.get("request_id")
-        response = jsonify(body)
-    else:
-        response = render_template(
-            "errors/error.html", status=status, message=message, detail=detail
+        return jsonify(body), status, headers or {}
+    return _error_page(status, message, detail), status, headers or {}
+
+
+def _error_page(status: int, message: str, detail: Any) -> str:
+    """The error page in the site frame; a bare page if even that cannot be rendered."""
+    try:
+        return render_template("errors/error.html", status=status, message=message, detail=detail)
+    except Exception:
+        log.exception("the error page could not be rendered", extra=_log_extra())
+        return (
+            f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{status} · '
+            f"DutyDesk</title></head><body><main><h1>{status}</h1>"
+            f'<p class="error-message">{escape(message)}</p><p><a href="/">DutyDesk</a></p>'
+            "</main></body></html>"
         )
-    return response, status, headers or {}
+
+
+def _log_extra() -> dict[str, Any]:
+    return {"request_id": g.get("request_id"), "path": request.path}
+
+
+def _detached_principal() -> None:
+    """Swap the signed-in user on ``g.principal`` for a plain snapshot of what was loaded, so
+    the error page (language, zone, name in the top bar) never goes back to the database —
+    which may be down, or whose session is about to be rolled back and closed."""
+    who = g.get("principal")
+    user = getattr(who, "user", None)
+    if who is None or user is None or isinstance(user, SimpleNamespace):
+        return
+    try:
+        loaded = dict(sa_inspect(user).dict)
+    except Exception:  # not an ORM object (tests may pass plain objects): leave it
+        return
+    name, email = loaded.get("name"), loaded.get("email")
+    snapshot = SimpleNamespace(
+        id=loaded.get("id"),
+        email=email,
+        name=name,
+        language=loaded.get("language"),
+        timezone=loaded.get("timezone"),
+        display_name=name or email or who.label,
+    )
+    g.principal = dataclasses.replace(who, user=snapshot)
+
+
+def _discard_request_work() -> None:
+    from dutydesk.context import close_db_session
+
+    _detached_principal()
+    try:
+        close_db_session()  # roll back whatever the failed request had written
+    except Exception:  # the connection is already gone: nothing left to roll back
+        log.debug("rollback after a failed request failed too", exc_info=True)
+
+
+def database_unavailable_response() -> Any:
+    """503 + ``Retry-After``: JSON for clients, a translated page for people."""
+    from flask_babel import gettext
+
+    headers = {"Retry-After": str(DB_RETRY_AFTER_SECONDS)}
+    if _wants_json():
+        return error_response(
+            503,
+            "database unavailable; retry in a few seconds",
+            {"retry_after_seconds": DB_RETRY_AFTER_SECONDS},
+            headers,
+        )
+    message = gettext(
+        "The database is unavailable right now. DutyDesk reconnects by itself: try again in "
+        "a few seconds. If this lasts, tell the administrators."
+    )
+    return error_response(503, message, None, headers)
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Any:
         return error_response(exc.status, exc.message, exc.detail)
+
+    @app.errorhandler(ValidationError)
+    def _bad_input(exc: ValidationError) -> Any:
+        _discard_request_work()
+        return error_response(400, str(exc), {"field": exc.field})
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
@@ -56,12 +168,13 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
-        from dutydesk.context import close_db_session
-
-        close_db_session()  # roll back whatever the failed request had written
-        log.exception(
-            "unhandled error", extra={"request_id": g.get("request_id"), "path": request.path}
-        )
+        _discard_request_work()
+        if is_database_outage(exc):
+            log.warning(
+                "database unavailable: %s", str(exc).splitlines()[0][:300], extra=_log_extra()
+            )
+            return database_unavailable_response()
+        log.exception("unhandled error", extra=_log_extra())
         return error_response(
             500,
             "internal error; the administrators can find it in the log by its request id "

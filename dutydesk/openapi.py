@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from flask import Flask
 
 from dutydesk import __version__
+from dutydesk.validation import MAX_ID, MAX_PAGE
 
 F = TypeVar("F", bound=Callable[..., Any])
 API_PREFIXES = ("/api/", "/v2/")
@@ -81,7 +82,9 @@ def query_param(name: str, schema: dict[str, Any], description: str = "") -> dic
 
 
 PAGE_PARAMS = [
-    query_param("page", {"type": "integer", "minimum": 1}, "Page number, from 1"),
+    query_param(
+        "page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}, "Page number, from 1"
+    ),
     query_param("per_page", {"type": "integer", "minimum": 1, "maximum": 500}, "Items per page"),
 ]
 
@@ -92,8 +95,12 @@ def openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
 
     def repl(match: re.Match[str]) -> str:
         converter, name = match.group(1), match.group(2)
-        kind = {"int": "integer", "float": "number"}.get(converter or "", "string")
-        params.append({"name": name, "in": "path", "required": True, "schema": {"type": kind}})
+        schema: dict[str, Any] = {"type": "string"}
+        if converter == "int":  # the app's bounded id converter (dutydesk.app.IdConverter)
+            schema = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+        elif converter == "float":
+            schema = {"type": "number"}
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
         return "{" + name + "}"
 
     return re.sub(r"<(?:(\w+):)?(\w+)>", repl, rule), params

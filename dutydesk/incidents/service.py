@@ -27,6 +27,7 @@ from dutydesk.incidents.store import act, timeline
 from dutydesk.models.incidents import INCIDENT_STATUSES, Incident, IncidentEventRow, SilenceRow
 from dutydesk.pipeline import PipelineMetrics, policy_from_snapshot, process_alerts
 from dutydesk.security import Principal
+from dutydesk.validation import MAX_MINUTES, number
 
 
 class FilterError(ValueError):
@@ -292,16 +293,20 @@ def create_silence(
     matchers: str,
     starts_at: datetime | None,
     ends_at: datetime | None,
-    duration_minutes: float | None,
+    duration_minutes: float | str | None,
     comment: str,
     now: datetime,
 ) -> SilenceRow:
-    """Raises ``MatcherError``/``SilenceError`` (ValueError) with a readable message."""
+    """Raises ``MatcherError``/``SilenceError``/``ValidationError`` (all ValueError) with a
+    readable message. ``duration_minutes`` (a number, or the text a form sent) must be above 0
+    and at most ten years."""
     starts = starts_at or now
     if ends_at is None:
-        if not duration_minutes:
+        minutes = number(duration_minutes, "duration_minutes", minimum=0, maximum=MAX_MINUTES,
+                         default=0)
+        if not minutes:
             raise SilenceError("give ends_at or duration_minutes")
-        ends_at = starts + timedelta(minutes=float(duration_minutes))
+        ends_at = starts + timedelta(minutes=minutes)
     canonical = validate_silence(matchers, starts, ends_at, who.label, comment)
     row = SilenceRow(
         matchers=canonical,

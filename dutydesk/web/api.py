@@ -19,6 +19,7 @@ from dutydesk.errors import ApiError
 from dutydesk.models import ApiToken, Role, User
 from dutydesk.openapi import PAGE_PARAMS, build_document, operation, query_param
 from dutydesk.pagination import PaginationError, paginate, parse_page_args
+from dutydesk.validation import json_object
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -34,17 +35,10 @@ def _csrf_for_cookie_sessions() -> None:
             raise ApiError(400, f"CSRF token missing or invalid: {exc}") from None
 
 
-def json_body(required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The request's JSON object, or a 400 that says what is wrong with it."""
-    data = request.get_json(silent=True)
-    if data is None:
-        raise ApiError(400, "expected a JSON object body with Content-Type: application/json")
-    if not isinstance(data, dict):
-        raise ApiError(400, f"expected a JSON object, got {type(data).__name__}")
-    missing = [k for k in required if k not in data]
-    if missing:
-        raise ApiError(400, f"missing field(s): {', '.join(missing)}")
-    return data
+def json_body(required: tuple[str, ...] = (), *, empty_ok: bool = False) -> dict[str, Any]:
+    """The request's JSON object (arrays, strings and non-JSON bodies are a 400 that says what
+    came); see ``dutydesk.validation.json_object``. ``empty_ok``: no body counts as ``{}``."""
+    return json_object(request.get_json(silent=True), required=required, empty_ok=empty_ok)
 
 
 def page_args() -> tuple[int, int]:

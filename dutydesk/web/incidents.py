@@ -254,14 +254,13 @@ def silences() -> Any:
         if not principal().can(Role.ENGINEER):
             abort(403)
         try:
-            minutes = float(request.form.get("duration_minutes") or 0)
             service.create_silence(
                 s,
                 principal(),
                 matchers=request.form.get("matchers", ""),
                 starts_at=None,
                 ends_at=None,
-                duration_minutes=minutes,
+                duration_minutes=request.form.get("duration_minutes"),
                 comment=request.form.get("comment", ""),
                 now=now,
             )

@@ -92,11 +92,7 @@ def _change(apply: Callable[[Session], Incident]) -> Any:
 
 
 def _text_fields(*names: str) -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ApiError(400, f"expected a JSON object, got {type(data).__name__}")
+    data = json_body(empty_ok=True)
     return {name: data.get(name) for name in names if name in data}
 
 

@@ -208,7 +208,7 @@ def create_request() -> Any:
 
 
 def _decide(request_id: int, approve: bool) -> Any:
-    data = request.get_json(silent=True) or {}
+    data = core_api.json_body(empty_ok=True)
     s = db_session()
     try:
         row = svc.decide_request(
