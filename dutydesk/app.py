@@ -13,7 +13,8 @@ from typing import Any
 
 from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.routing import IntegerConverter
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter, ValidationError
 
 from dutydesk.config import Settings, load_settings
 from dutydesk.context import AppState, close_db_session
@@ -100,6 +101,14 @@ class IdConverter(IntegerConverter):
     def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None,
                  max: int | None = MAX_ID, signed: bool = False) -> None:
         super().__init__(map, fixed_digits, min, max, signed)
+
+    def to_python(self, value: str) -> Any:
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            # A plain NoMatch here would become 405 when a sibling rule (GET vs DELETE) of the
+            # same path exists; an id that cannot exist is simply not found.
+            raise NotFound(f"no such id: {value[:30]}") from None
 
 
 def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:

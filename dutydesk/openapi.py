@@ -25,6 +25,17 @@ ERROR_SCHEMA = {
 }
 
 
+def error_response(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A documented error answer with our ``Error`` body."""
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
 def operation(
     summary: str,
     *,
@@ -33,8 +44,13 @@ def operation(
     request_body: dict[str, Any] | None = None,
     responses: dict[str, Any] | None = None,
     auth: bool = True,
+    conflict: str | None = None,
 ) -> Callable[[F], F]:
-    """Attach an OpenAPI operation description to a view function."""
+    """Attach an OpenAPI operation description to a view function.
+
+    400 (and 401/403 with ``auth``) are always documented with the ``Error`` body; so are 404
+    for operations with path ids and 503 (database unavailable) for all, in ``build_document``.
+    ``conflict``: when the operation answers 409 because of the object's state, say when."""
 
     def decorator(view: F) -> F:
         spec: dict[str, Any] = {"summary": summary, "tags": tags or []}
@@ -54,15 +70,9 @@ def operation(
             if auth
             else (("400", "Malformed request"),)
         ):
-            spec["responses"].setdefault(
-                code,
-                {
-                    "description": text,
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
-                    },
-                },
-            )
+            spec["responses"].setdefault(code, error_response(text))
+        if conflict:
+            spec["responses"].setdefault("409", error_response(conflict))
         if not auth:
             spec["security"] = []
         view._openapi = spec  # type: ignore[attr-defined]
@@ -106,6 +116,13 @@ def openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
     return re.sub(r"<(?:(\w+):)?(\w+)>", repl, rule), params
 
 
+#: Every operation may meet a database outage: 503 with Retry-After (see dutydesk.errors).
+UNAVAILABLE = error_response(
+    "Database unavailable; retry after the seconds in Retry-After",
+    {"Retry-After": {"schema": {"type": "integer", "minimum": 1}, "required": True}},
+)
+
+
 def api_rules(app: Flask) -> list[Any]:
     return [r for r in app.url_map.iter_rules() if r.rule.startswith(API_PREFIXES)]
 
@@ -120,8 +137,11 @@ def build_document(app: Flask) -> dict[str, Any]:
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             op = dict(spec)
             op["operationId"] = f"{rule.endpoint}.{method.lower()}"
+            op["responses"] = dict(spec["responses"])
             if path_params:
                 op["parameters"] = path_params + list(spec.get("parameters", []))
+                op["responses"].setdefault("404", error_response("No such id"))
+            op["responses"].setdefault("503", UNAVAILABLE)
             paths.setdefault(path, {})[method.lower()] = op
     return {
         "openapi": "3.1.0",

@@ -45,10 +45,11 @@ from dutydesk.timeparse import parse_instant
 
 E = TypeVar("E", bound=Enum)
 
-#: Largest id a path or a body may name: a signed 64-bit integer, what every backend stores.
-MAX_ID: Final = 2**63 - 1
-#: Largest whole number accepted anywhere unless a tighter ``maximum`` is given.
-MAX_INT: Final = 2**63 - 1
+#: Largest id a path or a body may name: our ids and counters are ``INTEGER`` columns, which
+#: PostgreSQL stores in 32 bits (SQLite in 64); a larger id cannot exist on either backend.
+MAX_ID: Final = 2**31 - 1
+#: Largest whole number accepted anywhere unless a tighter ``maximum`` is given (same reason).
+MAX_INT: Final = 2**31 - 1
 #: Largest page number (beyond it the row offset would not fit a database integer anyway).
 MAX_PAGE: Final = 1_000_000
 #: Upper bound for durations typed in minutes (silences, maintenance): 10 years.
@@ -91,7 +92,7 @@ def whole_number(
 
     ``None``/empty returns ``default`` when one is given, else is refused. Booleans, fractions,
     exponent notation, NaN and infinities are refused; so is anything outside
-    ``minimum..maximum`` (``maximum`` defaults to the 64-bit limit every database can store).
+    ``minimum..maximum`` (``maximum`` defaults to what an ``INTEGER`` column stores everywhere).
     """
     if not _given(value):
         if default is not _MISSING:

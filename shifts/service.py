@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -31,6 +31,13 @@ from dutydesk.models.shifts import (
 )
 from dutydesk.notify.outbox import enqueue
 from dutydesk.security import Principal
+from dutydesk.validation import (
+    ValidationError,
+    clock_time,
+    iso_date,
+    record_id,
+    weekdays,
+)
 from shifts.errors import ShiftConfigError, SwapError
 from shifts.oncall import check_swap
 from shifts.schedule import Line, Override, Schedule, Swap
@@ -143,32 +150,52 @@ def update_schedule(
 
 
 def rotation_fields(form: dict[str, Any]) -> dict[str, Any]:
-    """Normalise editor input into row fields (no validation beyond shape; the core judges)."""
+    """Normalise editor or API input into row fields: people are ids, the start a date, each
+    restriction's weekdays 0..6 (``"sat"`` becomes 5), using ``dutydesk.validation``; anything
+    malformed is a ``ShiftConfigError`` naming the field. The core judges the rest."""
     participants = form.get("participants") or []
     if isinstance(participants, str):
         participants = [p for p in participants.replace(",", " ").split() if p]
     try:
-        people = [int(p) for p in participants]
-    except (TypeError, ValueError):
-        raise ShiftConfigError(
-            f"participants must be user ids (numbers), got {participants!r}"
-        ) from None
-    start = form.get("start_date")
-    if isinstance(start, str):
-        try:
-            start = date.fromisoformat(start.strip())
-        except ValueError:
-            raise ShiftConfigError(
-                f"start date must look like 2026-03-01, got {start!r}"
-            ) from None
+        if not isinstance(participants, list | tuple):
+            raise ValidationError("participants", "expected a list of user ids")
+        people = [record_id(p, "participants") for p in participants]
+        start = form.get("start_date")
+        if isinstance(start, str) or start is None:
+            start = iso_date(start, "start_date", optional=True)
+        restrictions = [_restriction(item) for item in _listed(form, "restrictions")]
+        pattern_params = form.get("pattern_params") or {}
+        if not isinstance(pattern_params, dict):
+            raise ValidationError("pattern_params", "expected an object")
+    except ValidationError as exc:
+        raise ShiftConfigError(str(exc)) from None
     return {
         "name": str(form.get("name", "")).strip(),
         "participants": people,
         "pattern": str(form.get("pattern", "fixed_length")),
-        "pattern_params": dict(form.get("pattern_params") or {}),
+        "pattern_params": dict(pattern_params),
         "handoff_time": str(form.get("handoff_time", "08:00")).strip(),
         "start_date": start,
-        "restrictions": list(form.get("restrictions") or []),
+        "restrictions": restrictions,
+    }
+
+
+def _listed(form: dict[str, Any], name: str) -> list[Any]:
+    value = form.get(name) or []
+    if not isinstance(value, list | tuple):
+        raise ValidationError(name, "expected a list")
+    return list(value)
+
+
+def _restriction(item: Any) -> dict[str, Any]:
+    """One restriction window as stored: weekdays as numbers, times as ``HH:MM`` text."""
+    if not isinstance(item, dict):
+        raise ValidationError("restrictions", "each restriction must be an object")
+    days = item.get("weekdays", list(range(7)))
+    return {
+        "weekdays": weekdays([days] if isinstance(days, str | int) else days, "weekdays"),
+        "start": clock_time(item.get("start") or "00:00", "start").strftime("%H:%M"),
+        "end": clock_time(item.get("end") or "00:00", "end").strftime("%H:%M"),
     }
 
 

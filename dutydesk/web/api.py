@@ -232,7 +232,8 @@ def tokens_create() -> Any:
 
 
 @bp.route("/tokens/<int:token_id>", methods=["DELETE"])
-@operation("Revoke an API token", tags=["accounts"], responses={"204": "Revoked"})
+@operation("Revoke an API token", tags=["accounts"], responses={"204": "Revoked"},
+           conflict="The token cannot be revoked (e.g. the caller's own)")
 @require_role(Role.ADMIN)
 def tokens_revoke(token_id: int) -> Any:
     s = db_session()

@@ -43,6 +43,9 @@ FILTER_PARAMS = [
 ]
 
 
+INCIDENT_CONFLICT = "The incident's state forbids it (already acknowledged, resolved, changed)"
+
+
 def _incident(incident_id: int) -> Incident:
     incident = db_session().get(Incident, incident_id)
     if incident is None:
@@ -161,7 +164,11 @@ def incidents_report() -> Any:
 
 
 @bp.route("/incidents/<int:incident_id>/ack", methods=["POST"])
-@operation("Acknowledge (409 if already acknowledged or resolved)", tags=["incidents"])
+@operation(
+    "Acknowledge (409 if already acknowledged or resolved)",
+    tags=["incidents"],
+    conflict=INCIDENT_CONFLICT,
+)
 @require_role(Role.ENGINEER)
 def incidents_ack(incident_id: int) -> Any:
     return _act(incident_id, Action.ACKNOWLEDGE)
@@ -176,6 +183,7 @@ def incidents_ack(incident_id: int) -> Any:
         "required": ["note"],
         "properties": {"note": {"type": "string"}},
     },
+    conflict=INCIDENT_CONFLICT,
 )
 @require_role(Role.ENGINEER)
 def incidents_resolve(incident_id: int) -> Any:
@@ -191,6 +199,7 @@ def incidents_resolve(incident_id: int) -> Any:
         "required": ["text"],
         "properties": {"text": {"type": "string"}},
     },
+    conflict=INCIDENT_CONFLICT,
 )
 @require_role(Role.ENGINEER)
 def incidents_note(incident_id: int) -> Any:
@@ -206,6 +215,7 @@ def incidents_note(incident_id: int) -> Any:
         "required": ["reason"],
         "properties": {"reason": {"type": "string"}},
     },
+    conflict=INCIDENT_CONFLICT,
 )
 @require_role(Role.ENGINEER)
 def incidents_pending(incident_id: int) -> Any:
@@ -213,14 +223,19 @@ def incidents_pending(incident_id: int) -> Any:
 
 
 @bp.route("/incidents/<int:incident_id>/resume", methods=["POST"])
-@operation("Resume a pending incident", tags=["incidents"])
+@operation("Resume a pending incident", tags=["incidents"], conflict=INCIDENT_CONFLICT)
 @require_role(Role.ENGINEER)
 def incidents_resume(incident_id: int) -> Any:
     return _act(incident_id, Action.RESUME)
 
 
 @bp.route("/incidents/<int:incident_id>/reopen", methods=["POST"])
-@operation("Reopen a resolved incident", tags=["incidents"], request_body=ACTION_BODY)
+@operation(
+    "Reopen a resolved incident",
+    tags=["incidents"],
+    request_body=ACTION_BODY,
+    conflict=INCIDENT_CONFLICT,
+)
 @require_role(Role.ENGINEER)
 def incidents_reopen(incident_id: int) -> Any:
     return _act(incident_id, Action.REOPEN, **_text_fields("reason"))
@@ -239,6 +254,7 @@ def incidents_reopen(incident_id: int) -> Any:
             "reason": {"type": "string"},
         },
     },
+    conflict=INCIDENT_CONFLICT,
 )
 @require_role(Role.ENGINEER)
 def incidents_reassign(incident_id: int) -> Any:
@@ -246,7 +262,12 @@ def incidents_reassign(incident_id: int) -> Any:
 
 
 @bp.route("/incidents/<int:incident_id>/escalate", methods=["POST"])
-@operation("Escalate to the next step now", tags=["incidents"], request_body=ACTION_BODY)
+@operation(
+    "Escalate to the next step now",
+    tags=["incidents"],
+    request_body=ACTION_BODY,
+    conflict=INCIDENT_CONFLICT,
+)
 @require_role(Role.ENGINEER)
 def incidents_escalate(incident_id: int) -> Any:
     return _act(incident_id, Action.ESCALATE, **_text_fields("reason"))
@@ -264,6 +285,7 @@ def incidents_escalate(incident_id: int) -> Any:
             "reason": {"type": "string"},
         },
     },
+    conflict=INCIDENT_CONFLICT,
 )
 @require_role(Role.ENGINEER)
 def incidents_priority(incident_id: int) -> Any:
@@ -283,6 +305,7 @@ def incidents_priority(incident_id: int) -> Any:
             "reason": {"type": "string"},
         },
     },
+    conflict=INCIDENT_CONFLICT,
 )
 @require_role(Role.ENGINEER)
 def incidents_escalation_policy(incident_id: int) -> Any:

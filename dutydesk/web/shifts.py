@@ -20,6 +20,13 @@ from dutydesk.context import db_session, principal, require_role
 from dutydesk.db import utcnow
 from dutydesk.models import Role, User
 from dutydesk.models.shifts import ShiftOverrideRow, ShiftScheduleRow, ShiftSwapRow
+from dutydesk.validation import (
+    ValidationError,
+    local_datetime,
+    number,
+    record_id,
+    whole_number,
+)
 from shifts import service
 from shifts.coverage import coverage_ahead
 from shifts.errors import ShiftConfigError
@@ -32,6 +39,8 @@ from shifts.storage import PATTERN_CHOICES, load_schedule, load_schedules, user_
 
 bp = Blueprint("shifts", __name__, url_prefix="/shifts")
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MAX_CREWS = 100  # crew numbers in a crew cycle pattern
+MAX_PATTERN_NUMBER = 10_000  # hours/days/weeks of a rotation turn
 
 
 def _users() -> list[User]:
@@ -42,7 +51,7 @@ def person_id(value: str) -> int:
     """A user id from a form field holding an id or an e-mail address."""
     text = (value or "").strip()
     if text.isdigit():
-        return int(text)
+        return record_id(text, "participants")
     found = db_session().scalar(select(User.id).where(User.email == text.lower()))
     if found is None:
         raise ShiftConfigError(f"no user with id or e-mail {text!r}")
@@ -162,7 +171,7 @@ def _apply(schedule_id: int, action: Any, success: str) -> Any:
     s = db_session()
     try:
         action(s)
-    except ShiftConfigError as exc:
+    except (ShiftConfigError, ValidationError) as exc:
         s.rollback()
         flash(_("Not saved: %(message)s", message=str(exc)), "error")
         return _back(schedule_id)
@@ -194,15 +203,14 @@ def rotation_form(form: Any) -> dict[str, Any]:
         params["day_hours"] = number(form.get("day_hours", "12") or "12", "day hours")
     if pattern == "crew_cycle":
         params["name"] = form.get("crew_name", "custom") or "custom"
-        params["day_crews"] = [int(x) for x in form.get("day_crews", "").replace(",", " ").split()]
-        params["night_crews"] = [
-            int(x) for x in form.get("night_crews", "").replace(",", " ").split()
-        ]
+        for key in ("day_crews", "night_crews"):
+            params[key] = [whole_number(x, key, minimum=0, maximum=MAX_CREWS)
+                           for x in form.get(key, "").replace(",", " ").split()]
     participants = [
         person_id(p) for p in form.get("participants", "").replace(",", " ").split() if p
     ]
     restrictions = []
-    weekdays = [int(d) for d in form.getlist("r_weekdays")]
+    weekdays = form.getlist("r_weekdays")  # checked with the rest in rotation_fields
     if weekdays:
         restrictions.append({"weekdays": weekdays, "start": form.get("r_start") or "00:00",
                              "end": form.get("r_end") or "00:00"})
@@ -214,11 +222,7 @@ def rotation_form(form: Any) -> dict[str, Any]:
 
 
 def _number(value: str, field: str) -> float | int:
-    try:
-        number = float(value)
-    except ValueError:
-        raise ShiftConfigError(f"{field} must be a number, got {value!r}") from None
-    return int(number) if number.is_integer() else number
+    return number(value, field, maximum=MAX_PATTERN_NUMBER)  # the core refuses 0 and below
 
 
 @bp.post("/schedules/<int:schedule_id>/rotations")
@@ -312,7 +316,7 @@ def _swap_action(action: Any, success: str) -> Any:
     s = db_session()
     try:
         action(s)
-    except ShiftConfigError as exc:
+    except (ShiftConfigError, ValidationError) as exc:
         s.rollback()
         flash(_("Not saved: %(message)s", message=str(exc)), "error")
         return redirect(url_for("shifts.swaps"))
@@ -330,9 +334,9 @@ def offer_swap() -> Any:
         abort(403)
 
     def act(s: Any) -> None:
-        schedule_id = int(form.get("schedule_id", "0") or 0)
-        start = datetime.fromisoformat(form.get("start", ""))
-        end = datetime.fromisoformat(form.get("end", ""))
+        schedule_id = record_id(form.get("schedule_id"), "schedule_id")
+        start = local_datetime(form.get("start"), "start")
+        end = local_datetime(form.get("end"), "end")
         service.offer_swap(s, who, schedule_id, who.user_id, [(start, end)],
                            form.get("note", ""), utcnow())
 

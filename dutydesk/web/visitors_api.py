@@ -18,6 +18,7 @@ from dutydesk.models import Role
 from dutydesk.models.visitors import AccessRequestRow, VisitRow
 from dutydesk.openapi import PAGE_PARAMS, operation, query_param
 from dutydesk.pagination import paginate
+from dutydesk.validation import record_id
 from dutydesk.web import api as core_api
 from shifts.visitors import rows as R
 from shifts.visitors import service as svc
@@ -135,12 +136,9 @@ def on_site() -> Any:
 def visits() -> Any:
     page, per_page = core_api.page_args()
     args = dict(request.args)
-    client_id = args.get("client_id")
-    if client_id not in (None, "") and not str(client_id).isdigit():
-        raise ApiError(400, f"client_id must be a whole number, got {client_id!r}")
     query = R.visit_search(
         person=args.get("person") or None,
-        client_id=int(client_id) if client_id else None,
+        client_id=record_id(args.get("client_id"), "client_id", optional=True),
         badge=args.get("badge") or None,
         status=args.get("status") or None,
         since=_time(args, "since"),
@@ -172,15 +170,14 @@ REQUEST_SCHEMA = {
     "Create an access request (pending until staff approve it)",
     tags=["visitors"],
     request_body=REQUEST_SCHEMA,
-    responses={"201": "Created"},
+    responses={"201": "Created", "404": "No such client"},
 )
 @require_role(Role.ENGINEER)
 def create_request() -> Any:
     data = core_api.json_body(("client_id", "people", "window_start", "window_end", "areas"))
     if not isinstance(data["people"], list) or not isinstance(data["areas"], list):
         raise ApiError(400, "people and areas must be lists of strings")
-    if not isinstance(data["client_id"], int):
-        raise ApiError(400, f"client_id must be an integer, got {data['client_id']!r}")
+    record_id(data["client_id"], "client_id")
     s = db_session()
     try:
         row = svc.create_request(
@@ -232,14 +229,16 @@ NOTE_SCHEMA = {"type": "object", "properties": {"note": {"type": "string"}}}
 
 
 @bp.route("/access-requests/<int:request_id>/approve", methods=["POST"])
-@operation("Approve a pending access request", tags=["visitors"], request_body=NOTE_SCHEMA)
+@operation("Approve a pending access request", tags=["visitors"], request_body=NOTE_SCHEMA,
+           conflict="The request is no longer pending")
 @require_role(Role.ENGINEER)
 def approve_request(request_id: int) -> Any:
     return _decide(request_id, True)
 
 
 @bp.route("/access-requests/<int:request_id>/reject", methods=["POST"])
-@operation("Reject a pending access request", tags=["visitors"], request_body=NOTE_SCHEMA)
+@operation("Reject a pending access request", tags=["visitors"], request_body=NOTE_SCHEMA,
+           conflict="The request is no longer pending")
 @require_role(Role.ENGINEER)
 def reject_request(request_id: int) -> Any:
     return _decide(request_id, False)

@@ -54,7 +54,7 @@ def test_a_whole_number_is_read_from_json_and_forms(value: Any, expected: int) -
         [1],
         {"n": 1},
         str(2**64),  # beyond what any database stores
-        2**63,
+        2**31,  # beyond a PostgreSQL INTEGER
     ],
 )
 def test_anything_but_a_whole_number_in_range_is_refused_by_field_name(value: Any) -> None:
@@ -151,7 +151,7 @@ def test_an_id_beyond_2_63_in_a_path_is_an_unknown_id_not_a_crash(
     client: Any, api_token: Any
 ) -> None:
     admin = bearer(api_token(Role.ADMIN))
-    for path in (f"/api/v1/incidents/{2**64}", f"/api/v1/silences/{2**63}",
+    for path in (f"/api/v1/incidents/{2**64}", f"/api/v1/silences/{2**31}",
                  f"/api/v1/incidents/{'9' * 5000}"):
         response = client.get(path, headers=admin)
         assert response.status_code == 404, path
