@@ -8,7 +8,6 @@ CLI command = one transaction).
 from __future__ import annotations
 
 import re
-import zoneinfo
 from typing import Any
 
 from sqlalchemy import func, select
@@ -25,7 +24,10 @@ from dutydesk.security import (
     hash_password,
     issue_secret,
 )
-from dutydesk.validation import ValidationError  # the shared layer's error (re-exported here)
+from dutydesk.validation import (  # ValidationError: the shared layer's error, re-exported
+    ValidationError,
+    time_zone,
+)
 
 __all__ = ["ValidationError"]
 
@@ -74,13 +76,7 @@ def _clean_language(language: str | None) -> str | None:
 
 
 def _clean_timezone(tz: str | None) -> str | None:
-    if tz in (None, ""):
-        return None
-    try:
-        zoneinfo.ZoneInfo(tz)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValidationError("timezone", f"unknown time zone {tz!r}") from None
-    return tz
+    return time_zone(tz, "timezone", optional=True)
 
 
 def _clean_password(password: str) -> str:

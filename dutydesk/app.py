@@ -24,7 +24,8 @@ from dutydesk.i18n import init_i18n
 from dutydesk.logs import configure_logging
 from dutydesk.metrics import Metrics
 from dutydesk.migrate import ensure_migrated
-from dutydesk.validation import MAX_ID
+from dutydesk.validation import MAX_ID, nul_field
+from dutydesk.validation import ValidationError as BadInput
 
 log = logging.getLogger("dutydesk.web")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -164,6 +165,7 @@ def _install_request_hooks(app: Flask) -> None:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         g.started = time.perf_counter()
+        _refuse_nul_characters()
         load_principal()
 
     @app.after_request
@@ -191,3 +193,20 @@ def _install_request_hooks(app: Flask) -> None:
         return response
 
     app.teardown_appcontext(close_db_session)
+
+
+def _refuse_nul_characters() -> None:
+    """A NUL character in a query, form or JSON API body is a 400 for every endpoint at once
+    (nobody types one; PostgreSQL cannot store one). Alert receivers under ``/v2/`` parse their
+    own bodies and answer in their protocol's shape."""
+    sources: list[tuple[Any, str]] = [(request.args.to_dict(flat=False), "query")]
+    if request.method in ("POST", "PUT", "PATCH") and request.mimetype in (
+        "application/x-www-form-urlencoded", "multipart/form-data"
+    ):
+        sources.append((request.form.to_dict(flat=False), "form"))
+    if request.is_json and request.path.startswith("/api/"):
+        sources.append((request.get_json(silent=True), "body"))
+    for values, where in sources:
+        field = nul_field(values, where)
+        if field:
+            raise BadInput(field, "must not contain NUL characters")

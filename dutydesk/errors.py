@@ -6,6 +6,7 @@
 - The database being unreachable, restarting or locked is a **503** with ``Retry-After`` (JSON
   for the API, a translated "database unavailable" page for people); the connection pool
   reconnects by itself once the database is back.
+- A database constraint refusing the change (unique name taken, reference gone) is a **409**.
 - Anything else is a 500 with a request id, details in the log only.
 
 Error pages never depend on the database: the signed-in user shown in the page frame and used to
@@ -148,6 +149,18 @@ def database_unavailable_response() -> Any:
     return error_response(503, message, None, headers)
 
 
+def _conflict_message() -> str:
+    if _wants_json():
+        return ("conflicts with stored data (a name that must be unique is taken, or a referenced "
+                "record no longer exists); nothing was saved")
+    from flask_babel import gettext
+
+    return gettext(
+        "Not saved: this conflicts with what is already stored (a name that must be unique is "
+        "taken, or something it refers to no longer exists)."
+    )
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Any:
@@ -165,6 +178,14 @@ def register_error_handlers(app: Flask) -> None:
             headers.pop("Content-Type", None)
             headers.pop("Content-Length", None)
         return error_response(exc.code or 500, exc.description or exc.name, None, headers)
+
+    @app.errorhandler(sa_exc.IntegrityError)
+    def _conflict(exc: sa_exc.IntegrityError) -> Any:
+        # A unique name taken meanwhile or a reference to a row that is gone: the client's input
+        # conflicts with what is stored. Nothing was saved (rolled back); say so, not "500".
+        _discard_request_work()
+        log.info("refused by a database constraint: %s", str(exc.orig)[:200], extra=_log_extra())
+        return error_response(409, _conflict_message(), None)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:

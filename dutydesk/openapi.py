@@ -127,6 +127,32 @@ def api_rules(app: Flask) -> list[Any]:
     return [r for r in app.url_map.iter_rules() if r.rule.startswith(API_PREFIXES)]
 
 
+def add_links(paths: dict[str, dict[str, Any]]) -> None:
+    """Link each create (``POST /things`` answering 201 with an ``id``) to the operations on
+    ``/things/{thing_id}...`` with ``thing_id`` taken from the response, so clients and stateful
+    fuzzers can chain create -> read -> update -> delete without knowing our URL scheme."""
+    for path, operations in paths.items():
+        create = operations.get("post")
+        if create is None or "201" not in create["responses"]:
+            continue
+        links: dict[str, Any] = {}
+        for other_path, other_ops in sorted(paths.items()):
+            match = re.fullmatch(re.escape(path) + r"/\{(\w+)\}(/.*)?", other_path)
+            if match is None or "{" in (match.group(2) or ""):
+                continue
+            for method, op in sorted(other_ops.items()):
+                name = op["operationId"].replace(".", "_")
+                links[name] = {
+                    "operationId": op["operationId"],
+                    "parameters": {match.group(1): "$response.body#/id"},
+                    "description": f"{method.upper()} {other_path} on the created item",
+                }
+        if links:
+            created = dict(create["responses"]["201"])
+            created["links"] = links
+            create["responses"] = {**create["responses"], "201": created}
+
+
 def build_document(app: Flask) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for rule in sorted(api_rules(app), key=lambda r: r.rule):
@@ -141,8 +167,13 @@ def build_document(app: Flask) -> dict[str, Any]:
             if path_params:
                 op["parameters"] = path_params + list(spec.get("parameters", []))
                 op["responses"].setdefault("404", error_response("No such id"))
+            if method in ("POST", "PUT", "PATCH", "DELETE"):
+                op["responses"].setdefault(
+                    "409", error_response("Conflicts with stored data; nothing was saved")
+                )
             op["responses"].setdefault("503", UNAVAILABLE)
             paths.setdefault(path, {})[method.lower()] = op
+    add_links(paths)
     return {
         "openapi": "3.1.0",
         "info": {

@@ -36,6 +36,7 @@ and in a form view (``request.form`` gives strings; empty strings count as "not 
 from __future__ import annotations
 
 import math
+import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time
 from enum import Enum
@@ -255,6 +256,23 @@ def instant(value: Any, field: str, *, optional: bool = False) -> datetime | Non
         raise ValidationError(field, str(exc).removeprefix(f"{field}: ")) from None
 
 
+def time_zone(value: Any, field: str, *, optional: bool = False) -> str | None:
+    """An IANA zone name the tz database knows (``Europe/Kyiv``); malformed keys such as
+    ``../etc/passwd`` or a 5,000-character name are refused, not looked up on disk."""
+    if not _given(value):
+        if optional:
+            return None
+        raise ValidationError(field, "a time zone such as Europe/Kyiv is required")
+    name = value.strip() if isinstance(value, str) else value
+    if not isinstance(name, str) or len(name) > 64:
+        raise ValidationError(field, f"unknown time zone {_short(value)}")
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValidationError(field, f"unknown time zone {_short(value)}") from None
+    return name
+
+
 def text(
     value: Any, field: str, *, required: bool = False, max_length: int = 10_000
 ) -> str:
@@ -269,6 +287,28 @@ def text(
     if len(cleaned) > max_length:
         raise ValidationError(field, f"must be at most {max_length} characters, got {len(cleaned)}")
     return cleaned
+
+
+def nul_field(values: Any, name: str = "body") -> str | None:
+    """The name of the first input holding a NUL character (which no person types and
+    PostgreSQL cannot store), or ``None``. Walks strings, lists and mappings (keys included);
+    form and query ``MultiDict`` values are given as ``{name: [values]}``."""
+    if isinstance(values, str):
+        return name if "\x00" in values else None
+    if isinstance(values, Mapping):
+        for key, value in values.items():
+            inner = f"{key}" if name in ("body", "query", "form") else f"{name}.{key}"
+            if isinstance(key, str) and "\x00" in key:
+                return name
+            found = nul_field(value, inner)
+            if found:
+                return found
+    elif isinstance(values, list | tuple):
+        for value in values:
+            found = nul_field(value, name)
+            if found:
+                return found
+    return None
 
 
 def json_object(data: Any, *, required: Iterable[str] = (), empty_ok: bool = False) -> dict:

@@ -27,7 +27,7 @@ from dutydesk.incidents.store import act, timeline
 from dutydesk.models.incidents import INCIDENT_STATUSES, Incident, IncidentEventRow, SilenceRow
 from dutydesk.pipeline import PipelineMetrics, policy_from_snapshot, process_alerts
 from dutydesk.security import Principal
-from dutydesk.validation import MAX_MINUTES, number
+from dutydesk.validation import MAX_ID, MAX_MINUTES, number
 
 
 class FilterError(ValueError):
@@ -95,8 +95,9 @@ def incidents_query(filters: IncidentFilters) -> Any:
     if filters.q:
         like = f"%{filters.q}%"
         clauses = [Incident.title.ilike(like), Incident.dedup_key.ilike(like)]
-        if filters.q.lstrip("#").isdigit():
-            clauses.append(Incident.id == int(filters.q.lstrip("#")))
+        number = filters.q.lstrip("#")
+        if number.isdigit() and int(number) <= MAX_ID:  # "#17" finds incident 17
+            clauses.append(Incident.id == int(number))
         query = query.where(or_(*clauses))
     return query
 

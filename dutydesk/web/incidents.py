@@ -31,6 +31,7 @@ from dutydesk.models.incidents import (
 )
 from dutydesk.pagination import PaginationError, paginate, parse_page_args
 from dutydesk.pipeline import metrics_for
+from dutydesk.validation import ValidationError, record_id
 
 bp = Blueprint("incidents", __name__)
 EVENT_KINDS = frozenset(kind.value for kind in EventKind)
@@ -144,17 +145,17 @@ def _timeline_entry(row: IncidentEventRow) -> dict[str, Any]:
 def incident_policy(incident_id: int) -> Any:
     """Choose the incident's escalation policy (empty ``policy_id``: the default policy)."""
     s = db_session()
-    raw = (request.form.get("policy_id") or "").strip()
-    if raw and not raw.isdigit():
-        flash(_("Not changed: %(reason)s", reason=f"policy_id must be a number, got {raw!r}"),
-              "error")
+    try:
+        policy_id = record_id(request.form.get("policy_id"), "policy_id", optional=True)
+    except ValidationError as exc:
+        flash(_("Not changed: %(reason)s", reason=str(exc)), "error")
         return _detail_page(incident_id, 400)
     try:
         choose_policy(
             s,
             principal(),
             incident_id,
-            int(raw) if raw else None,
+            policy_id,
             utcnow(),
             reason=request.form.get("reason", ""),
         )

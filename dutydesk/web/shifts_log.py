@@ -13,6 +13,7 @@ from dutydesk.context import db_session, principal, require_role, settings
 from dutydesk.db import utcnow
 from dutydesk.models import Role
 from dutydesk.models.shifts import HandoffReportRow
+from dutydesk.validation import record_id
 from shifts import handoff, service
 from shifts.errors import ShiftConfigError
 from shifts.oncall import on_duty
@@ -36,7 +37,7 @@ def handoffs() -> Any:
 @require_role(Role.ENGINEER)
 def generate() -> Any:
     s = db_session()
-    schedule = load_schedule(s, int(request.form.get("schedule_id", "0") or 0))
+    schedule = load_schedule(s, record_id(request.form.get("schedule_id"), "schedule_id"))
     if schedule is None:
         abort(404)
     report = handoff.ensure_report(s, settings(), schedule, utcnow())

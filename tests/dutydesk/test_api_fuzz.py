@@ -10,6 +10,7 @@ delete). Figures (operations, requests, time) are printed; run with ``-s`` to se
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -43,8 +44,9 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-EXAMPLES_PER_MODE = 6  # per operation, role and mode: ~1,800 requests in all
-STATEFUL_STEPS = 40
+EXAMPLES_PER_MODE = 5  # per operation, role and mode
+STATEFUL_SCENARIOS = 15  # chains of create -> read -> update -> delete along the links
+STATEFUL_STEPS = 6
 
 
 def bounded(max_examples: int, **extra: Any) -> settings:
@@ -68,13 +70,18 @@ class Findings:
     statuses: Counter[int] = field(default_factory=Counter)
     failures: dict[tuple[str, str], str] = field(default_factory=dict)
 
-    def call(self, case: schemathesis.Case, headers: dict[str, str]) -> None:
-        self.requests += 1
+    def call(self, case: schemathesis.Case, headers: dict[str, str]) -> Any:
         try:
             response = case.call(headers=headers)
         except Exception as exc:  # the app raised through the WSGI stack: a 5xx by definition
+            self.requests += 1
             self.failures.setdefault((case.operation.label, "crash"), repr(exc))
-            return
+            raise
+        self.check(case, response, headers)
+        return response
+
+    def check(self, case: schemathesis.Case, response: Any, headers: dict[str, str]) -> None:
+        self.requests += 1
         self.statuses[response.status_code] += 1
         try:
             case.validate_response(response, checks=CHECKS, headers=headers)
@@ -96,12 +103,27 @@ def fuzz_operation(
     @given(case=operation.as_strategy(generation_mode=mode))
     @bounded(EXAMPLES_PER_MODE)
     def run(case: schemathesis.Case) -> None:
-        findings.call(case, headers)
+        with contextlib.suppress(Exception):  # recorded in findings; go on with the next case
+            findings.call(case, headers)
 
     try:
         run()
     except Unsatisfiable:  # nothing to negate (no parameters, no body): positive cases cover it
         assert mode is schemathesis.GenerationMode.NEGATIVE
+
+
+def run_stateful(schema: Any, headers: dict[str, str], findings: Findings) -> None:
+    """Follow the document's links: create something, then read, change and delete it."""
+
+    class Chains(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"headers": headers}
+
+        def validate_response(self, response: Any, case: schemathesis.Case, *args: Any,
+                              **kwargs: Any) -> None:
+            findings.check(case, response, headers)
+
+    Chains.run(settings=bounded(STATEFUL_SCENARIOS, stateful_step_count=STATEFUL_STEPS))
 
 
 @pytest.fixture
@@ -127,9 +149,12 @@ def test_no_operation_answers_5xx_or_outside_its_schema_as_admin_or_viewer(
             for mode in (schemathesis.GenerationMode.POSITIVE,
                          schemathesis.GenerationMode.NEGATIVE):
                 fuzz_operation(operation, mode, headers, findings)
+    stateful_before = findings.requests
+    run_stateful(schema, bearer(fuzz_target[Role.ADMIN]), findings)
     elapsed = time.perf_counter() - started
     print(
-        f"\nschemathesis: {len(operations)} operations, {findings.requests} requests in "
+        f"\nschemathesis: {len(operations)} operations, {findings.requests} requests "
+        f"({findings.requests - stateful_before} in linked create/read/update/delete chains) in "
         f"{elapsed:.0f} s; statuses {dict(sorted(findings.statuses.items()))}; "
         f"{len(findings.failures)} distinct failures"
     )

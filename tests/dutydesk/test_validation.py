@@ -18,6 +18,7 @@ from dutydesk.validation import (
     instant,
     iso_date,
     json_object,
+    nul_field,
     number,
     record_id,
     weekday,
@@ -179,3 +180,27 @@ def test_a_validation_error_nobody_caught_is_a_400_page_in_the_viewers_language(
     page = response.get_data(as_text=True)
     assert "position: expected a whole number, got &#39;soon&#39;" in page
     assert client.user.email in page  # the page frame still shows who is signed in
+
+
+def test_a_nul_character_anywhere_in_the_input_is_found_by_field_name() -> None:
+    assert nul_field({"q": ["ok"], "name": ["a\x00b"]}, "form") == "name"
+    assert nul_field({"outer": {"inner": ["x", "y\x00"]}}) == "outer.inner"
+    assert nul_field({"title": "UPS", "n": 3}) is None
+
+
+def test_a_nul_character_in_a_form_or_api_body_is_a_400_on_every_backend(
+    client: Any, api_token: Any
+) -> None:
+    response = client.post(
+        "/api/v1/incidents", headers=bearer(api_token(Role.ENGINEER)), json={"title": "a\x00b"}
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "title: must not contain NUL characters"
+    assert client.get("/status?q=%00").status_code == 400
+
+
+def test_a_huge_id_with_a_method_of_a_sibling_route_is_404_not_405(
+    client: Any, api_token: Any
+) -> None:
+    response = client.delete(f"/api/v1/silences/{2**70}", headers=bearer(api_token(Role.ADMIN)))
+    assert response.status_code == 404
