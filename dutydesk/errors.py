@@ -69,24 +69,30 @@ def _wants_json() -> bool:
     return best == "application/json"
 
 
-def error_response(status: int, message: str, detail: Any = None, headers: Any = None) -> Any:
+def error_response(
+    status: int, message: str, detail: Any = None, headers: Any = None, *, title: str = ""
+) -> Any:
+    """The error as JSON (``{"error", "detail"}``; 5xx add ``request_id``) or as the error page
+    (``title`` a short heading next to the status)."""
     if _wants_json():
         body: dict[str, Any] = {"error": message, "detail": detail}
         if status >= 500:
             body["request_id"] = g.get("request_id")
         return jsonify(body), status, headers or {}
-    return _error_page(status, message, detail), status, headers or {}
+    return _error_page(status, message, detail, title), status, headers or {}
 
 
-def _error_page(status: int, message: str, detail: Any) -> str:
+def _error_page(status: int, message: str, detail: Any, title: str = "") -> str:
     """The error page in the site frame; a bare page if even that cannot be rendered."""
     try:
-        return render_template("errors/error.html", status=status, message=message, detail=detail)
+        return render_template(
+            "errors/error.html", status=status, message=message, detail=detail, title=title
+        )
     except Exception:
         log.exception("the error page could not be rendered", extra=_log_extra())
         return (
             f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{status} · '
-            f"DutyDesk</title></head><body><main><h1>{status}</h1>"
+            f"DutyDesk</title></head><body><main><h1>{status} {escape(title)}</h1>"
             f'<p class="error-message">{escape(message)}</p><p><a href="/">DutyDesk</a></p>'
             "</main></body></html>"
         )
@@ -146,7 +152,7 @@ def database_unavailable_response() -> Any:
         "The database is unavailable right now. DutyDesk reconnects by itself: try again in "
         "a few seconds. If this lasts, tell the administrators."
     )
-    return error_response(503, message, None, headers)
+    return error_response(503, message, None, headers, title=gettext("Database unavailable"))
 
 
 def _conflict_message() -> str:
