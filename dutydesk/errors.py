@@ -6,6 +6,8 @@
 - The database being unreachable, restarting or locked is a **503** with ``Retry-After`` (JSON
   for the API, a translated "database unavailable" page for people); the connection pool
   reconnects by itself once the database is back.
+- A value the database refuses (``DataError``: out of range, malformed) is a **400**; text
+  longer than its column is refused by name before that (``dutydesk.db``).
 - A database constraint refusing the change (unique name taken, reference gone) is a **409**.
 - Anything else is a 500 with a request id, details in the log only.
 
@@ -184,6 +186,13 @@ def register_error_handlers(app: Flask) -> None:
             headers.pop("Content-Type", None)
             headers.pop("Content-Length", None)
         return error_response(exc.code or 500, exc.description or exc.name, None, headers)
+
+    @app.errorhandler(sa_exc.DataError)
+    def _bad_data(exc: sa_exc.DataError) -> Any:
+        # The database refused a value (out of range, wrong form) that no check before it caught.
+        _discard_request_work()
+        log.warning("value refused by the database: %s", str(exc.orig)[:200], extra=_log_extra())
+        return error_response(400, "a value is out of range or malformed for what can be stored")
 
     @app.errorhandler(sa_exc.IntegrityError)
     def _conflict(exc: sa_exc.IntegrityError) -> Any:

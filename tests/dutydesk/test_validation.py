@@ -204,3 +204,18 @@ def test_a_huge_id_with_a_method_of_a_sibling_route_is_404_not_405(
 ) -> None:
     response = client.delete(f"/api/v1/silences/{2**70}", headers=bearer(api_token(Role.ADMIN)))
     assert response.status_code == 404
+
+
+def test_text_longer_than_its_column_is_a_400_naming_it_on_both_backends(
+    client: Any, api_token: Any
+) -> None:
+    token = api_token(Role.ENGINEER)
+    response = client.post(
+        "/api/v1/silences",
+        headers=bearer(token),
+        json={"matchers": 'service="mail"', "comment": "ü" * 3000, "duration_minutes": 30},
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "comment: must be at most 2000 characters, got 3000"
+    listed = client.get("/api/v1/silences", headers=bearer(token)).get_json()
+    assert listed["items"] == []  # nothing was saved
