@@ -27,10 +27,10 @@ def main() -> None:
 
     from dutydesk import migrate
     from dutydesk.app import create_app
-    from dutydesk.config import load_settings
-    from dutydesk.db import Database
+    from dutydesk.core.config import load_settings
+    from dutydesk.core.db import Database
     from dutydesk.incidents.integrations import create_integration
-    from dutydesk.models.incidents import Incident
+    from dutydesk.incidents.models import Incident
 
     path = Path(tempfile.mkdtemp()) / "bench.sqlite"
     url = f"sqlite:///{path}"

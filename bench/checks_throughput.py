@@ -198,9 +198,9 @@ def seed(url: str, specs: list[tuple[str, dict[str, Any]]], interval: float) -> 
     """Migrate a fresh database, add the checks and prefill KEEP results per check."""
     from sqlalchemy import insert, select
 
+    from checks.models import Check, CheckResultRow
     from dutydesk import migrate
-    from dutydesk.db import Database, utcnow
-    from dutydesk.models.checks import Check, CheckResultRow
+    from dutydesk.core.db import Database, utcnow
 
     db = Database(url)
     migrate.upgrade(db)

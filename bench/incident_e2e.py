@@ -66,10 +66,10 @@ def main() -> int:
     from checks.config import parse_config
     from checks.config_db import apply
     from dutydesk import accounts, migrate
-    from dutydesk.config import load_settings
-    from dutydesk.db import Database
+    from dutydesk.core.config import load_settings
+    from dutydesk.core.db import Database
+    from dutydesk.incidents.models import ContactMethod
     from dutydesk.models import Role
-    from dutydesk.models.incidents import ContactMethod
     from dutydesk.worker import Worker
 
     bound = args.interval * args.attempts + 5.0

@@ -34,9 +34,9 @@ from sqlalchemy import create_engine, insert, text
 
 from dutydesk import migrate
 from dutydesk.app import create_app
-from dutydesk.config import load_settings
-from dutydesk.db import Database
-from dutydesk.models.incidents import Incident, IncidentEventRow
+from dutydesk.core.config import load_settings
+from dutydesk.core.db import Database
+from dutydesk.incidents.models import Incident, IncidentEventRow
 from dutydesk.web import incident_metrics
 from dutydesk.web.incident_metrics import CACHE_SECONDS, read_figures
 

@@ -30,22 +30,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import create_engine, insert, text
 
+from checks.models import Check, CheckRollup
 from dutydesk import accounts, migrate
 from dutydesk.app import create_app
-from dutydesk.config import load_settings
-from dutydesk.db import Database, utcnow
+from dutydesk.core.config import load_settings
+from dutydesk.core.db import Database, utcnow
 from dutydesk.incidents.events import IncidentEvent
+from dutydesk.incidents.models import Incident, IncidentEventRow
+from dutydesk.incidents.pipeline import sla_policy, sla_snapshot
 from dutydesk.incidents.summary import summarise, summary_columns
 from dutydesk.models import Role, User
-from dutydesk.models.checks import Check, CheckRollup
-from dutydesk.models.incidents import Incident, IncidentEventRow
-from dutydesk.models.notices import NoticeAffectedService, NoticeRow, StatusService
-from dutydesk.models.shifts import ShiftRotationRow, ShiftScheduleRow
-from dutydesk.models.visitors import VisitorClient, VisitRow
-from dutydesk.pipeline import sla_policy, sla_snapshot
 from dutydesk.reports import loader
 from dutydesk.reports.period import Filters, month_period
 from shifts.localtime import load_zone
+from shifts.models import ShiftRotationRow, ShiftScheduleRow
+from shifts.notices.orm import NoticeAffectedService, NoticeRow, StatusService
+from shifts.visitors.orm import VisitorClient, VisitRow
 
 ZONE = "Europe/Kyiv"
 SOURCES = ["check"] * 60 + ["alertmanager"] * 20 + ["pagerduty"] * 10 + ["manual"] * 10

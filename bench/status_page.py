@@ -54,7 +54,7 @@ def free_port() -> int:
 
 def seed(database_url: str) -> None:
     from dutydesk import migrate
-    from dutydesk.db import Database, utcnow
+    from dutydesk.core.db import Database, utcnow
     from shifts.notices import MaintenanceWindow
     from shifts.notices import service as svc
 

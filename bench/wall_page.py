@@ -19,13 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from checks.models import Check, CheckGroup, CheckStateRow
 from dutydesk import accounts, migrate
 from dutydesk.app import create_app
-from dutydesk.config import load_settings
-from dutydesk.db import Database, utcnow
+from dutydesk.core.config import load_settings
+from dutydesk.core.db import Database, utcnow
+from dutydesk.incidents.models import Incident, IncidentEventRow
 from dutydesk.models import Role, WorkerHeartbeat
-from dutydesk.models.checks import Check, CheckGroup, CheckStateRow
-from dutydesk.models.incidents import Incident, IncidentEventRow
 from dutydesk.wall.feed import limits_for
 from dutydesk.wall.render import diff_sections, render_sections
 from dutydesk.wall.sources import load_view

@@ -1,6 +1,6 @@
 """Cheaper bind parameters for the engine's hot statements (thousands of rows a second).
 
-``dutydesk.db.UTCDateTime`` binds a timestamp through three layers on SQLite (its own check and
+``dutydesk.core.db.UTCDateTime`` binds a timestamp through three layers on SQLite (its own check and
 conversion, SQLAlchemy's DateTime processor building a dict, the type wrapper): several
 microseconds per value, seven values per check run. :class:`FastUTCDateTime` stores exactly the
 same text on SQLite in one step and refuses naive values the same way; on other databases it
@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import DateTime, bindparam
 from sqlalchemy.types import TypeDecorator
 
-from dutydesk.db import UTCDateTime
+from dutydesk.core.db import UTCDateTime
 
 
 def _sqlite_utc(value: datetime | None) -> str | None:

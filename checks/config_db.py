@@ -18,16 +18,16 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from checks.config import ChecksConfig, WindowConfig
-from checks.schedule import next_due
-from dutydesk import audit
-from dutydesk.db import utcnow
-from dutydesk.models.checks import (
+from checks.models import (
     Check,
     CheckDependency,
     CheckGroup,
     CheckStateRow,
     MaintenanceWindowRow,
 )
+from checks.schedule import next_due
+from dutydesk.core import audit
+from dutydesk.core.db import utcnow
 
 COMPARED = ("display_name", "type", "spec", "interval", "retry_interval", "max_attempts",
             "timeout", "flap_detection", "flap_low_threshold", "flap_high_threshold",

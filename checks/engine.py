@@ -44,7 +44,7 @@ from checks.result import STATUS_NAME, Result, Status
 from checks.schedule import next_due
 from checks.state import StateType, next_state
 from checks.store import CheckStore, Claim, Outcome
-from dutydesk.db import Database, utcnow
+from dutydesk.core.db import Database, utcnow
 
 log = logging.getLogger("checks.engine")
 STATE_VALUE = {"PENDING": -1, "OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3,

@@ -18,9 +18,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from checks.rollups import p95_from
-from checks.schedule import ensure_utc
-from dutydesk.models.checks import (
+from checks.models import (
     HISTOGRAM_COLUMNS,
     Check,
     CheckDependency,
@@ -31,6 +29,8 @@ from dutydesk.models.checks import (
     FlipRow,
     MaintenanceWindowRow,
 )
+from checks.rollups import p95_from
+from checks.schedule import ensure_utc
 
 #: Status words in the order the list shows them (worst first).
 STATUS_ORDER = ("CRITICAL", "WARNING", "UNKNOWN", "UNREACHABLE", "PENDING", "OK")

@@ -22,9 +22,9 @@ from sqlalchemy import bindparam, case, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from checks.binds import utc_param
+from checks.models import HISTOGRAM_COLUMNS, LATENCY_BUCKETS, CheckResultRow, CheckRollup
 from checks.result import Result, Status
-from dutydesk.db import Database
-from dutydesk.models.checks import HISTOGRAM_COLUMNS, LATENCY_BUCKETS, CheckResultRow, CheckRollup
+from dutydesk.core.db import Database
 
 RETENTION = {
     "minute": timedelta(hours=24),

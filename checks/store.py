@@ -27,6 +27,14 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from checks.maintenance import MaintenanceError, MaintenanceWindow
+from checks.models import (
+    Check,
+    CheckDependency,
+    CheckGroup,
+    CheckStateRow,
+    HeartbeatRow,
+    MaintenanceWindowRow,
+)
 from checks.policy import CheckPolicy
 from checks.result import Result, Status
 from checks.rollups import prune, roll_up, trim_results, upsert_minutes
@@ -42,15 +50,7 @@ from checks.store_sql import (
     state_params,
 )
 from checks.windows import build_window
-from dutydesk.db import Database
-from dutydesk.models.checks import (
-    Check,
-    CheckDependency,
-    CheckGroup,
-    CheckStateRow,
-    HeartbeatRow,
-    MaintenanceWindowRow,
-)
+from dutydesk.core.db import Database
 
 DEFAULT_KEEP_RESULTS = 100
 

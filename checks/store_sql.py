@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, insert, update
 
 from checks.binds import utc_param
+from checks.models import CheckResultRow, CheckStateRow, FlipRow
 from checks.result import STATUS_NAME
 from checks.rollups import add_to_rollup
-from dutydesk.models.checks import CheckResultRow, CheckStateRow, FlipRow
 
 if TYPE_CHECKING:
     from checks.store import Outcome

@@ -31,7 +31,7 @@ from typing import Any
 
 from checks.engine import Engine, EngineConfig
 from checks.engine_export import LagTally
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 
 log = logging.getLogger("checks.workers")
 REPORT_EVERY = 1.0  # seconds between a process's reports to the parent

@@ -13,17 +13,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dutydesk import audit
-from dutydesk.config import SUPPORTED_LANGUAGES
-from dutydesk.db import utcnow
-from dutydesk.models import ApiToken, KioskLink, Role, User
-from dutydesk.security import (
+from dutydesk.core import audit
+from dutydesk.core.config import SUPPORTED_LANGUAGES
+from dutydesk.core.db import utcnow
+from dutydesk.core.security import (
     PasswordPolicyError,
     Principal,
     check_password_policy,
     hash_password,
     issue_secret,
 )
+from dutydesk.models import ApiToken, KioskLink, Role, User
 from dutydesk.validation import (  # ValidationError: the shared layer's error, re-exported
     ValidationError,
     time_zone,

@@ -16,9 +16,9 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter, ValidationError
 
-from dutydesk.config import Settings, load_settings
 from dutydesk.context import AppState, close_db_session
-from dutydesk.db import Database
+from dutydesk.core.config import Settings, load_settings
+from dutydesk.core.db import Database
 from dutydesk.errors import register_error_handlers
 from dutydesk.i18n import init_i18n
 from dutydesk.logs import configure_logging
@@ -48,7 +48,7 @@ def create_app(
     """Build the web app.
 
     ``config`` is a ``Settings`` or a mapping of overrides on top of the environment (see
-    ``dutydesk.config``). Raises ``ConfigError`` for bad settings and ``NotMigratedError`` when the
+    ``dutydesk.core.config``). Raises ``ConfigError`` for bad settings and ``NotMigratedError`` when the
     database schema is not at the current revision.
     """
     settings = config if isinstance(config, Settings) else load_settings(config)

@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from dutydesk import __version__
 from dutydesk.accounts import ValidationError
-from dutydesk.config import ConfigError, Settings, load_settings
-from dutydesk.db import Database
+from dutydesk.core.config import ConfigError, Settings, load_settings
+from dutydesk.core.db import Database
 from dutydesk.migrate import NotMigratedError
 
 F = TypeVar("F", bound=Callable[..., Any])

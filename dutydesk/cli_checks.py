@@ -60,7 +60,7 @@ def checks_export() -> None:
 @friendly_errors
 def checks_list() -> None:
     """List checks with their type, group and current status."""
-    from dutydesk.models.checks import Check, CheckGroup, CheckStateRow
+    from checks.models import Check, CheckGroup, CheckStateRow
 
     db = _database(_settings())
     with db.session() as session:

@@ -84,7 +84,7 @@ def integration_create(kind: str, name: str, service: str | None) -> None:
 @friendly_errors
 def integration_list() -> None:
     """List integrations (never their keys)."""
-    from dutydesk.models.incidents import Integration
+    from dutydesk.incidents.models import Integration
 
     database = _database(_settings())
     with database.session() as s:
@@ -99,7 +99,7 @@ def integration_list() -> None:
 def integration_revoke(integration_id: int) -> None:
     """Revoke an integration by id; its key stops working at once."""
     from dutydesk.incidents.integrations import revoke_integration
-    from dutydesk.models.incidents import Integration
+    from dutydesk.incidents.models import Integration
 
     database = _database(_settings())
     with database.session() as s:

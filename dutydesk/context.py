@@ -11,12 +11,12 @@ from urllib.parse import urlencode
 from flask import current_app, g, redirect, request
 from sqlalchemy.orm import Session
 
-from dutydesk.config import Settings
-from dutydesk.db import Database
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database
+from dutydesk.core.security import ANONYMOUS, Principal
 from dutydesk.errors import ApiError
 from dutydesk.metrics import Metrics
 from dutydesk.models import Role
-from dutydesk.security import ANONYMOUS, Principal
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,7 +51,7 @@ def end_read_transaction() -> None:
     """End the request session's transaction when it has only read so far.
 
     On SQLite every transaction of the request session begins with ``BEGIN IMMEDIATE`` (the
-    write lock, see ``dutydesk.db``). Left open after the sign-in lookup, it would hold that
+    write lock, see ``dutydesk.core.db``). Left open after the sign-in lookup, it would hold that
     lock for the whole request: the worker's writes would wait for the page to render, and any
     read through another connection in the same request would wait for its own request. Loaded
     objects stay usable (``expire_on_commit=False``); the next use begins a new transaction.

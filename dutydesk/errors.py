@@ -7,7 +7,7 @@
   for the API, a translated "database unavailable" page for people); the connection pool
   reconnects by itself once the database is back.
 - A value the database refuses (``DataError``: out of range, malformed) is a **400**; text
-  longer than its column is refused by name before that (``dutydesk.db``).
+  longer than its column is refused by name before that (``dutydesk.core.db``).
 - A database constraint refusing the change (unique name taken, reference gone) is a **409**.
 - Anything else is a 500 with a request id, details in the log only.
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from flask import Flask, has_request_context, request
 from flask_babel import Babel, format_datetime, get_locale
 
-from dutydesk.config import SUPPORTED_LANGUAGES
+from dutydesk.core.config import SUPPORTED_LANGUAGES
 
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "uk": "Українська"}
 

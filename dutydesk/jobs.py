@@ -12,8 +12,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from dutydesk.config import Settings
-from dutydesk.db import Database
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,11 @@ def scheduled_jobs(
     ``dutydesk_alerts_suppressed_total`` of the flips this process runs through the pipeline);
     None keeps them unexposed.
     """
+    from dutydesk.core.notify.sender import deliver_due
     from dutydesk.incidents.jobs import incident_jobs
     from dutydesk.incidents.notify_timeline import record_notification_attempt
     from dutydesk.incidents.paging import disable_contact
-    from dutydesk.notify.sender import deliver_due
-    from dutydesk.pipeline import metrics_for
+    from dutydesk.incidents.pipeline import metrics_for
     from shifts.visitors.jobs import visitor_jobs
 
     jobs: list[Job] = [
@@ -73,7 +73,7 @@ def scheduled_jobs(
 
 
 def _status_clock(settings_db: Database, settings: Settings) -> None:
-    from dutydesk.db import utcnow
+    from dutydesk.core.db import utcnow
     from shifts.notices.service import run_maintenance_clock
 
     with settings_db.session() as session:
@@ -87,7 +87,7 @@ def check_jobs(db: Database, registry: CollectorRegistry | None = None) -> list[
     from checks.engine_export import register_engine_metrics
     from checks.store import CheckStore
     from checks.workers import engine_runner
-    from dutydesk.db import utcnow
+    from dutydesk.core.db import utcnow
 
     engine = engine_runner(db)
     if registry is not None:

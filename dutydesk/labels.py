@@ -18,16 +18,16 @@ from typing import Any
 
 from flask_babel import lazy_gettext
 
+from checks.models import MAINTENANCE_KINDS
 from checks.state import FlipKind, StateType
-from dutydesk.alerts.matchers import SilenceState
-from dutydesk.alerts.model import AlertSource, Severity
+from dutydesk.incidents.alerts.matchers import SilenceState
+from dutydesk.incidents.alerts.model import AlertSource, Severity
 from dutydesk.incidents.events import IncidentStatus
+from dutydesk.incidents.models import CONTACT_KINDS
 from dutydesk.incidents.timeline_text import EVENT_NAMES, LINE_NAMES
 from dutydesk.models import Role
-from dutydesk.models.checks import MAINTENANCE_KINDS
-from dutydesk.models.incidents import CONTACT_KINDS
-from dutydesk.models.shifts import JOURNAL_KINDS, SWAP_STATUSES
 from shifts.coverage import OverlapKind
+from shifts.models import JOURNAL_KINDS, SWAP_STATUSES
 from shifts.notices.atom import STATUS_LABELS as NOTICE_STATE_IDS
 from shifts.notices.badge import STATUS_TEXTS as SERVICE_STATUS_IDS
 from shifts.notices.model import Impact, NoticeKind, StatusMode

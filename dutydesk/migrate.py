@@ -9,7 +9,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 

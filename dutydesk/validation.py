@@ -42,7 +42,7 @@ from datetime import date, datetime, time
 from enum import Enum
 from typing import Any, Final, TypeVar
 
-from dutydesk.timeparse import parse_instant
+from dutydesk.core.timeparse import parse_instant
 
 E = TypeVar("E", bound=Enum)
 
@@ -243,7 +243,7 @@ def clock_time(value: Any, field: str) -> time:
 
 
 def instant(value: Any, field: str, *, optional: bool = False) -> datetime | None:
-    """An ISO 8601 instant with an offset, as aware UTC (see ``dutydesk.timeparse``)."""
+    """An ISO 8601 instant with an offset, as aware UTC (see ``dutydesk.core.timeparse``)."""
     if not _given(value):
         if optional:
             return None

@@ -24,8 +24,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 from sqlalchemy import delete
 
-from dutydesk.config import Settings
-from dutydesk.db import Database, utcnow
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database, utcnow
 from dutydesk.models import LoginFailure, WorkerHeartbeat
 
 log = logging.getLogger("dutydesk.worker")

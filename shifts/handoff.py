@@ -24,13 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dutydesk.audit import record
-from dutydesk.config import Settings
-from dutydesk.models.incidents import Incident, SilenceRow
-from dutydesk.models.shifts import HandoffReportRow, ShiftJournalEntryRow
-from dutydesk.security import Principal
+from dutydesk.core.audit import record
+from dutydesk.core.config import Settings
+from dutydesk.core.security import Principal
+from dutydesk.incidents.models import Incident, SilenceRow
 from shifts.coverage import coverage_ahead
 from shifts.errors import ShiftConfigError
+from shifts.models import HandoffReportRow, ShiftJournalEntryRow
 from shifts.oncall import on_duty
 from shifts.schedule import Schedule
 from shifts.storage import load_schedules, user_names
@@ -121,7 +121,7 @@ def _incident(incident: Incident) -> dict[str, Any]:
 
 
 def _maintenance(session: Session) -> list[dict[str, Any]]:
-    from dutydesk.models.checks import Check, CheckStateRow
+    from checks.models import Check, CheckStateRow
 
     return [
         {"check": name or slug}
@@ -203,7 +203,7 @@ def accept(session: Session, who: Principal, report: HandoffReportRow, now: date
 
 
 def _is_lead(who: Principal) -> bool:
-    from dutydesk.models import Role
+    from dutydesk.core.models.accounts import Role
 
     return who.can(Role.SHIFT_LEAD)
 

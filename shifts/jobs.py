@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dutydesk.config import Settings
-from dutydesk.db import Database, utcnow
-from dutydesk.models import Role, User
-from dutydesk.notify.outbox import enqueue
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database, utcnow
+from dutydesk.core.models.accounts import Role, User
+from dutydesk.core.notify.outbox import enqueue
 from shifts.coverage import coverage_ahead
 from shifts.handoff import ensure_report
 from shifts.oncall import on_duty, person_shifts

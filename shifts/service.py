@@ -18,19 +18,10 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from dutydesk.audit import record
-from dutydesk.models import User
-from dutydesk.models.shifts import (
-    JOURNAL_KINDS,
-    CalendarTokenRow,
-    ShiftJournalEntryRow,
-    ShiftOverrideRow,
-    ShiftRotationRow,
-    ShiftScheduleRow,
-    ShiftSwapRow,
-)
-from dutydesk.notify.outbox import enqueue
-from dutydesk.security import Principal
+from dutydesk.core.audit import record
+from dutydesk.core.models.accounts import User
+from dutydesk.core.notify.outbox import enqueue
+from dutydesk.core.security import Principal
 from dutydesk.validation import (
     ValidationError,
     clock_time,
@@ -39,6 +30,15 @@ from dutydesk.validation import (
     weekdays,
 )
 from shifts.errors import ShiftConfigError, SwapError
+from shifts.models import (
+    JOURNAL_KINDS,
+    CalendarTokenRow,
+    ShiftJournalEntryRow,
+    ShiftOverrideRow,
+    ShiftRotationRow,
+    ShiftScheduleRow,
+    ShiftSwapRow,
+)
 from shifts.oncall import check_swap
 from shifts.schedule import Line, Override, Schedule, Swap
 from shifts.storage import (

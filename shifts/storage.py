@@ -25,9 +25,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from dutydesk.models import User
-from dutydesk.models.shifts import ShiftOverrideRow, ShiftRotationRow, ShiftScheduleRow
+from dutydesk.core.models.accounts import User
 from shifts.errors import PatternError, RotationError
+from shifts.models import ShiftOverrideRow, ShiftRotationRow, ShiftScheduleRow
 from shifts.oncall import OnDuty, on_duty
 from shifts.patterns import (
     ShiftPattern,

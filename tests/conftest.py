@@ -21,8 +21,8 @@ from sqlalchemy import create_engine, text
 
 from dutydesk import accounts, migrate
 from dutydesk.app import create_app
-from dutydesk.config import Settings, load_settings
-from dutydesk.db import Base, Database
+from dutydesk.core.config import Settings, load_settings
+from dutydesk.core.db import Base, Database
 from dutydesk.models import Role
 
 PG_ADMIN_URL = os.environ.get(

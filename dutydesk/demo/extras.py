@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from checks.config import parse_config
 from checks.config_db import apply as apply_checks
-from dutydesk.config import Settings
-from dutydesk.db import utcnow
+from dutydesk.core.config import Settings
+from dutydesk.core.db import utcnow
 from dutydesk.demo.datacenter import HEARTBEAT_KEY, demo_checks_yaml
 from dutydesk.demo.targets import DemoTargets
 
@@ -43,7 +43,7 @@ def seed_checks(session: Session, targets: DemoTargets) -> int:
 def seed_status_page(session: Session) -> None:
     from sqlalchemy import select
 
-    from dutydesk.models.checks import Check
+    from checks.models import Check
     from shifts.notices import service as notices
 
     now = utcnow()
@@ -140,8 +140,8 @@ def seed_shifts(session: Session) -> None:
 
     from sqlalchemy import select
 
+    from dutydesk.core.security import Principal
     from dutydesk.models import Role, User
-    from dutydesk.security import Principal
     from shifts import service as shifts
 
     now = utcnow()

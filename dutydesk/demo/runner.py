@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from dutydesk import migrate
-from dutydesk.config import load_settings
-from dutydesk.db import Database
+from dutydesk.core.config import load_settings
+from dutydesk.core.db import Database
 from dutydesk.demo.mailbox import DemoMailbox
 from dutydesk.demo.seed import DemoCredentials, seed_demo
 from dutydesk.demo.targets import HttpService, start_targets

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from dutydesk import accounts
-from dutydesk.config import Settings
-from dutydesk.db import Database
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database
 from dutydesk.demo.extras import seed_checks, seed_shifts, seed_status_page, seed_visitors
 from dutydesk.demo.targets import DemoTargets
 from dutydesk.models import Role, User

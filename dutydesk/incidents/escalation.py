@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from dutydesk.alerts.timeutil import TimestampError, ensure_utc
+from dutydesk.core.timeutil import TimestampError, ensure_utc
 from dutydesk.incidents.events import EventKind, IncidentEvent, IncidentStatus, in_order
 
 ROLE_TARGETS = ("first_line", "second_line", "shift_lead")

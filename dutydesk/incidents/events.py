@@ -41,7 +41,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from dutydesk.alerts.timeutil import TimestampError, ensure_utc
+from dutydesk.core.timeutil import TimestampError, ensure_utc
 
 
 class TimelineError(ValueError):

@@ -16,10 +16,10 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dutydesk import audit
-from dutydesk.db import utcnow
-from dutydesk.models.incidents import INTEGRATION_TYPES, Integration
-from dutydesk.security import Principal, digest_secret
+from dutydesk.core import audit
+from dutydesk.core.db import utcnow
+from dutydesk.core.security import Principal, digest_secret
+from dutydesk.incidents.models import INTEGRATION_TYPES, Integration
 
 
 class IntegrationError(ValueError):

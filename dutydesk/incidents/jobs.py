@@ -21,18 +21,18 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dutydesk.alerts.model import check_alert
-from dutydesk.config import Settings
-from dutydesk.db import Database, utcnow
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database, utcnow
+from dutydesk.incidents.alerts.model import check_alert
 from dutydesk.incidents.escalation import escalation_due
 from dutydesk.incidents.events import ACK_TIMEOUT_REASON
 from dutydesk.incidents.lifecycle import Action, LifecycleError
+from dutydesk.incidents.models import Incident
 from dutydesk.incidents.paging import page_due_steps, policy_for
+from dutydesk.incidents.pipeline import PipelineMetrics, policy_from_snapshot, process_alerts
 from dutydesk.incidents.retention import purge_once
 from dutydesk.incidents.sla import sla_events_due
 from dutydesk.incidents.store import act, add_events, timeline
-from dutydesk.models.incidents import Incident
-from dutydesk.pipeline import PipelineMetrics, policy_from_snapshot, process_alerts
 
 log = logging.getLogger("dutydesk.incidents")
 ALERT_FLIP_KINDS = ("problem", "recovery", "changed")
@@ -48,7 +48,7 @@ def process_flips(
 ) -> int:
     """Feed unprocessed alert flips to the pipeline; returns how many flips this call claimed."""
     try:
-        from dutydesk.models.checks import Check, FlipRow
+        from checks.models import Check, FlipRow
     except ImportError:  # the check engine is not installed in this build
         return 0
     now = now or utcnow()

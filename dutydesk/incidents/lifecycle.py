@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from dutydesk.alerts.timeutil import TimestampError, ensure_utc
+from dutydesk.core.timeutil import TimestampError, ensure_utc
 from dutydesk.incidents.events import EventKind, IncidentEvent, IncidentStatus
 from dutydesk.incidents.priority import Priority, PriorityError
 

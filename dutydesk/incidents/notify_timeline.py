@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from dutydesk.db import utcnow
+from dutydesk.core.db import utcnow
+from dutydesk.core.models.notify import OutboxMessage
+from dutydesk.core.notify.transports import Outcome
 from dutydesk.incidents.events import EventKind, IncidentEvent
+from dutydesk.incidents.models import Incident
 from dutydesk.incidents.store import add_events
-from dutydesk.models import OutboxMessage
-from dutydesk.models.incidents import Incident
-from dutydesk.notify.transports import Outcome
 
 ACTOR = "notify"
 

@@ -17,7 +17,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dutydesk.config import Settings
+from dutydesk.core.config import Settings
+from dutydesk.core.models.accounts import Role, User
+from dutydesk.core.notify.outbox import enqueue
 from dutydesk.incidents.escalation import (
     DueNotification,
     EscalationPolicy,
@@ -26,17 +28,15 @@ from dutydesk.incidents.escalation import (
     notified_event,
 )
 from dutydesk.incidents.events import EventKind, IncidentEvent
-from dutydesk.incidents.priority import Priority
-from dutydesk.incidents.routing import parse_fallback_group, route
-from dutydesk.incidents.store import add_events, timeline
-from dutydesk.models import Role, User
-from dutydesk.models.incidents import (
+from dutydesk.incidents.models import (
     ContactMethod,
     EscalationPolicyRow,
     Incident,
     NotificationRule,
 )
-from dutydesk.notify.outbox import enqueue
+from dutydesk.incidents.priority import Priority
+from dutydesk.incidents.routing import parse_fallback_group, route
+from dutydesk.incidents.store import add_events, timeline
 
 DEFAULT_POLICY = EscalationPolicy(
     steps=(
@@ -123,7 +123,7 @@ def resolve_people(
     The people on duty come from the stored shift schedules at ``now`` (``None``: the
     current instant); a line without a schedule falls back as ``route`` describes.
     """
-    from dutydesk.db import utcnow
+    from dutydesk.core.db import utcnow
 
     return load_directory(session, settings, now or utcnow()).people(target)
 

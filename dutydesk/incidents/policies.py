@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dutydesk import audit
+from dutydesk.core import audit
+from dutydesk.core.security import Principal
 from dutydesk.incidents.events import (
     DEFAULT_POLICY_NAME,
     EventKind,
@@ -26,14 +27,13 @@ from dutydesk.incidents.events import (
     policy_deleted_reason,
 )
 from dutydesk.incidents.lifecycle import InvalidAction, TransitionRefused
+from dutydesk.incidents.models import EscalationPolicyRow, Incident
 from dutydesk.incidents.store import (
     MAX_CAS_RETRIES,
     ConcurrentUpdate,
     IncidentNotFound,
     add_events,
 )
-from dutydesk.models.incidents import EscalationPolicyRow, Incident
-from dutydesk.security import Principal
 
 DEFAULT_LABEL = DEFAULT_POLICY_NAME  # what the timeline calls "no policy of its own"
 

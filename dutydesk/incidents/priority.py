@@ -38,7 +38,7 @@ from __future__ import annotations
 import enum
 from typing import TypeVar
 
-from dutydesk.alerts.model import Severity
+from dutydesk.incidents.alerts.model import Severity
 
 
 class PriorityError(ValueError):

@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ScalarSelect, delete, exists, select
 
-from dutydesk.alerts.timeutil import ensure_utc
-from dutydesk.db import Database
-from dutydesk.models.incidents import AlertReceived, Incident
+from dutydesk.core.db import Database
+from dutydesk.core.timeutil import ensure_utc
+from dutydesk.incidents.models import AlertReceived, Incident
 
 log = logging.getLogger("dutydesk.incidents")
 

@@ -16,17 +16,17 @@ import nh3
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from dutydesk import audit
-from dutydesk.alerts.matchers import MatcherError, Silence, SilenceError, format_matchers
-from dutydesk.alerts.model import Alert, AlertSource, AlertStatus, Severity
-from dutydesk.config import Settings
+from dutydesk.core import audit
+from dutydesk.core.config import Settings
+from dutydesk.core.security import Principal
+from dutydesk.incidents.alerts.matchers import MatcherError, Silence, SilenceError, format_matchers
+from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus, Severity
 from dutydesk.incidents.events import IncidentEvent
 from dutydesk.incidents.lifecycle import Action
+from dutydesk.incidents.models import INCIDENT_STATUSES, Incident, IncidentEventRow, SilenceRow
+from dutydesk.incidents.pipeline import PipelineMetrics, policy_from_snapshot, process_alerts
 from dutydesk.incidents.sla import sla_clock
 from dutydesk.incidents.store import act, timeline
-from dutydesk.models.incidents import INCIDENT_STATUSES, Incident, IncidentEventRow, SilenceRow
-from dutydesk.pipeline import PipelineMetrics, policy_from_snapshot, process_alerts
-from dutydesk.security import Principal
 from dutydesk.validation import MAX_ID, MAX_MINUTES, number
 
 
@@ -46,7 +46,7 @@ class IncidentFilters:
 
     @classmethod
     def from_args(cls, args: Any) -> IncidentFilters:
-        from dutydesk.timeparse import parse_instant
+        from dutydesk.core.timeparse import parse_instant
 
         state = (args.get("state") or "").strip() or None
         if state and state not in ("open", *INCIDENT_STATUSES):

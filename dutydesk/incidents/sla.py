@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from dutydesk.alerts.timeutil import TimestampError, ensure_utc
+from dutydesk.core.timeutil import TimestampError, ensure_utc
 from dutydesk.incidents.events import EventKind, IncidentEvent, IncidentStatus, in_order
 from dutydesk.incidents.priority import Priority, PriorityError
 

@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 
 from dutydesk.incidents.events import EventKind, IncidentEvent, IncidentStatus
 from dutydesk.incidents.lifecycle import Action, IncidentState, Line, TransitionRefused, apply
+from dutydesk.incidents.models import Incident, IncidentEventRow
 from dutydesk.incidents.priority import Priority
 from dutydesk.incidents.summary import policy_of_snapshot, summarise, summary_columns
-from dutydesk.models.incidents import Incident, IncidentEventRow
 
 MAX_CAS_RETRIES = 5
 

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import dutydesk.models  # noqa: F401  (registers every table on Base.metadata)
-from dutydesk.db import Base
+from dutydesk.core.db import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -3,15 +3,15 @@
 Models are split by domain; each module stays small. Add a new module to the import list below.
 """
 
-from dutydesk.models.accounts import ApiToken, KioskLink, LoginFailure, Role, User
-from dutydesk.models.audit import AuditEntry
-from dutydesk.models.checks import Check  # noqa: F401 (check engine tables)
-from dutydesk.models.incidents import Incident, IncidentEventRow  # noqa: F401 (incidents)
-from dutydesk.models.notices import StatusPageGeneration  # noqa: F401 (notices tables)
-from dutydesk.models.notify import DeliveryAttempt, OutboxMessage
-from dutydesk.models.shifts import ShiftScheduleRow  # noqa: F401 (shift schedules tables)
-from dutydesk.models.system import WorkerHeartbeat
-from dutydesk.models.visitors import (
+from checks.models import Check  # noqa: F401 (check engine tables)
+from dutydesk.core.models.accounts import ApiToken, KioskLink, LoginFailure, Role, User
+from dutydesk.core.models.audit import AuditEntry
+from dutydesk.core.models.notify import DeliveryAttempt, OutboxMessage
+from dutydesk.core.models.system import WorkerHeartbeat
+from dutydesk.incidents.models import Incident, IncidentEventRow  # noqa: F401 (incidents)
+from shifts.models import ShiftScheduleRow  # noqa: F401 (shift schedules tables)
+from shifts.notices.orm import StatusPageGeneration  # noqa: F401 (notices tables)
+from shifts.visitors.orm import (
     AccessRequestPerson,
     AccessRequestRow,
     AuthorisedPersonRow,

@@ -27,25 +27,25 @@ from typing import Any
 from sqlalchemy import Text, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from dutydesk.config import Settings
+from checks.models import Check, CheckRollup
+from dutydesk.core.config import Settings
 from dutydesk.incidents.events import EventKind, IncidentEvent
+from dutydesk.incidents.models import Incident, IncidentEventRow
+from dutydesk.incidents.pipeline import policy_from_snapshot
 from dutydesk.incidents.sla import SlaError, SlaPolicy
 from dutydesk.incidents.summary import SUMMARY_COLUMNS, summarise, summary_from_columns
 from dutydesk.models import User
-from dutydesk.models.checks import Check, CheckRollup
-from dutydesk.models.incidents import Incident, IncidentEventRow
-from dutydesk.models.notices import NoticeAffectedService, NoticeRow, StatusService
-from dutydesk.models.visitors import VisitorClient, VisitRow
-from dutydesk.pipeline import policy_from_snapshot
 from dutydesk.reports.availability import RollupRecord
 from dutydesk.reports.people import Person
 from dutydesk.reports.period import LINES, Filters, Period
 from dutydesk.reports.records import IncidentRecord
 from dutydesk.reports.report import ReportData
 from dutydesk.reports.visitors import VisitRecord
+from shifts.notices.orm import NoticeAffectedService, NoticeRow, StatusService
 from shifts.notices.uptime import OutageInterval, OutageSeverity
 from shifts.oncall import Shift, person_shifts
 from shifts.storage import load_schedules
+from shifts.visitors.orm import VisitorClient, VisitRow
 
 #: Timeline kinds the reports replay; everything else on a timeline is left in the database.
 REPLAYED_KINDS = tuple(k.value for k in (

@@ -32,7 +32,7 @@ from typing import Any
 
 from flask import Flask
 
-from dutydesk.db import utcnow
+from dutydesk.core.db import utcnow
 from dutydesk.wall.render import Sections, diff_sections, render_sections
 from dutydesk.wall.rows import WallLimits
 from dutydesk.wall.sources import change_cursor, load_view

@@ -80,7 +80,7 @@ class CheckSnapshot:
 def load_checks(session: Session) -> CheckSnapshot:
     """Enabled checks in 3 queries: healthy counts per group (GROUP BY), problem rows with their
     state, and the guard's reference checks. Healthy rows are never read one by one."""
-    from dutydesk.models.checks import Check, CheckGroup, CheckStateRow
+    from checks.models import Check, CheckGroup, CheckStateRow
 
     healthy_row = or_(
         CheckStateRow.status.is_(None),
@@ -209,7 +209,7 @@ def load_heartbeat(session: Session) -> datetime | None:
 
 
 def incidents_available() -> bool:
-    return _has_module("dutydesk.models.incidents")
+    return _has_module("dutydesk.incidents.models")
 
 
 def load_incidents(session: Session, now: datetime) -> list[IncidentRow] | None:
@@ -219,7 +219,7 @@ def load_incidents(session: Session, now: datetime) -> list[IncidentRow] | None:
     timelines would otherwise cost more in object construction than in the database."""
     if not incidents_available():
         return None
-    from dutydesk.models.incidents import Incident, IncidentEventRow
+    from dutydesk.incidents.models import Incident, IncidentEventRow
 
     incidents = session.execute(
         select(
@@ -320,7 +320,7 @@ def load_visitors(session: Session, now: datetime) -> list[VisitorRow] | None:
     """
     if not _has_module("shifts.visitors.service"):
         return None
-    from dutydesk.models.visitors import VisitorClient
+    from shifts.visitors.orm import VisitorClient
     from shifts.visitors.reports import first_name
     from shifts.visitors.service import on_site_now, overstays_now
 
@@ -381,7 +381,7 @@ def load_freshness(session: Session, checks: CheckSnapshot, now: datetime) -> Fr
 
 def change_cursor(session: Session) -> tuple[Any, ...]:
     """One cheap query whose answer changes whenever the wall may have to change."""
-    from dutydesk.models.checks import CheckStateRow, FlipRow
+    from checks.models import CheckStateRow, FlipRow
 
     parts: list[Any] = [
         select(func.max(FlipRow.id)).scalar_subquery(),
@@ -398,7 +398,7 @@ def change_cursor(session: Session) -> tuple[Any, ...]:
         .scalar_subquery(),
     ]
     if incidents_available():
-        from dutydesk.models.incidents import Incident, IncidentEventRow
+        from dutydesk.incidents.models import Incident, IncidentEventRow
 
         parts += [
             select(func.max(IncidentEventRow.id)).scalar_subquery(),

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, render_template, request
 
 from dutydesk.context import app_state, principal, require_role
-from dutydesk.db import utcnow
+from dutydesk.core.db import utcnow
 from dutydesk.models import Role
 from dutydesk.wall.feed import feed_for, limits_for
 from dutydesk.wall.render import render_sections, template_helpers

@@ -10,9 +10,9 @@ from flask_babel import gettext as _
 
 from dutydesk import accounts
 from dutydesk.context import db_session, principal, require_role
+from dutydesk.core.security import verify_password
 from dutydesk.errors import ApiError
 from dutydesk.models import Role
-from dutydesk.security import verify_password
 from dutydesk.web.forms import flash_validation
 
 bp = Blueprint("account", __name__)

@@ -19,14 +19,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from dutydesk.accounts import ValidationError
-from dutydesk.audit import record
 from dutydesk.context import db_session, principal, require_role
-from dutydesk.db import utcnow
+from dutydesk.core.audit import record
+from dutydesk.core.db import utcnow
+from dutydesk.core.notify.outbox import enqueue
 from dutydesk.errors import ApiError
+from dutydesk.incidents.models import CONTACT_KINDS, ContactMethod, NotificationRule
 from dutydesk.incidents.priority import Priority, PriorityError
 from dutydesk.models import Role, User
-from dutydesk.models.incidents import CONTACT_KINDS, ContactMethod, NotificationRule
-from dutydesk.notify.outbox import enqueue
 from dutydesk.web.forms import flash_validation
 
 bp = Blueprint("account_notify", __name__)

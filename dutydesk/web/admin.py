@@ -8,8 +8,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from dutydesk import accounts, audit
+from dutydesk import accounts
 from dutydesk.context import db_session, principal, require_role, settings
+from dutydesk.core import audit
 from dutydesk.models import ApiToken, KioskLink, Role, User
 from dutydesk.pagination import PaginationError, paginate, parse_page_args
 from dutydesk.web.forms import checkbox, flash_validation, parse_local_date

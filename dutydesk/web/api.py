@@ -13,8 +13,9 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import select
 from wtforms import ValidationError as WtfValidationError
 
-from dutydesk import accounts, audit
+from dutydesk import accounts
 from dutydesk.context import db_session, principal, require_role, settings
+from dutydesk.core import audit
 from dutydesk.errors import ApiError
 from dutydesk.models import ApiToken, Role, User
 from dutydesk.openapi import PAGE_PARAMS, build_document, operation, query_param
@@ -264,7 +265,7 @@ def tokens_revoke(token_id: int) -> Any:
 )
 @require_role(Role.ADMIN)
 def audit_list() -> Any:
-    from dutydesk.timeparse import parse_instant
+    from dutydesk.core.timeparse import parse_instant
 
     page, per_page = page_args()
     args = request.args

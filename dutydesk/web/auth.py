@@ -11,7 +11,6 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 
-from dutydesk import audit
 from dutydesk.context import (
     app_state,
     db_session,
@@ -20,16 +19,17 @@ from dutydesk.context import (
     principal,
     settings,
 )
-from dutydesk.db import utcnow
-from dutydesk.errors import ApiError
-from dutydesk.models import ApiToken, KioskLink, LoginFailure, Role, User
-from dutydesk.security import (
+from dutydesk.core import audit
+from dutydesk.core.db import utcnow
+from dutydesk.core.security import (
     ANONYMOUS,
     Principal,
     digest_secret,
     throttle_retry_after,
     verify_login,
 )
+from dutydesk.errors import ApiError
+from dutydesk.models import ApiToken, KioskLink, LoginFailure, Role, User
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from checks.maintenance import MaintenanceError, next_occurrences
+from checks.models import Check, CheckGroup, CheckStateRow, MaintenanceWindowRow
 from checks.probes import CHECK_TYPES
 from checks.queries import (
     STATE_FILTERS,
@@ -27,11 +28,10 @@ from checks.queries import (
     uptime_from_rollups,
 )
 from checks.windows import build_window
-from dutydesk import audit
 from dutydesk.context import db_session, principal, require_role
-from dutydesk.db import utcnow
+from dutydesk.core import audit
+from dutydesk.core.db import utcnow
 from dutydesk.models import Role
-from dutydesk.models.checks import Check, CheckGroup, CheckStateRow, MaintenanceWindowRow
 
 bp = Blueprint("checks", __name__)
 #: Who may create, edit, disable and delete checks, groups, dependencies and windows.

@@ -8,11 +8,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
-from dutydesk.context import db_session, require_role
-from dutydesk.db import utcnow
-from dutydesk.errors import ApiError
-from dutydesk.models import Role
-from dutydesk.models.checks import (
+from checks.models import (
     Check,
     CheckGroup,
     CheckResultRow,
@@ -20,6 +16,10 @@ from dutydesk.models.checks import (
     FlipRow,
     HeartbeatRow,
 )
+from dutydesk.context import db_session, require_role
+from dutydesk.core.db import utcnow
+from dutydesk.errors import ApiError
+from dutydesk.models import Role
 from dutydesk.openapi import PAGE_PARAMS, operation, query_param
 from dutydesk.pagination import paginate
 from dutydesk.web.api import _csrf_for_cookie_sessions, page_args, page_response

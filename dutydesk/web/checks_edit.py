@@ -21,19 +21,19 @@ from werkzeug.datastructures import MultiDict
 
 from checks.config import normalise_group, validate_check, validate_window
 from checks.config_db import ensure_group
-from checks.probes import CHECK_TYPES
-from checks.queries import creates_cycle, dependency_edges
-from checks.schedule import next_due
-from dutydesk import audit
-from dutydesk.context import db_session, principal, require_role
-from dutydesk.db import utcnow
-from dutydesk.models.checks import (
+from checks.models import (
     Check,
     CheckDependency,
     CheckGroup,
     CheckStateRow,
     MaintenanceWindowRow,
 )
+from checks.probes import CHECK_TYPES
+from checks.queries import creates_cycle, dependency_edges
+from checks.schedule import next_due
+from dutydesk.context import db_session, principal, require_role
+from dutydesk.core import audit
+from dutydesk.core.db import utcnow
 from dutydesk.web.checks import EDIT_ROLE, window_timing
 
 bp = Blueprint("checks_edit", __name__)

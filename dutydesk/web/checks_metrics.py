@@ -17,8 +17,8 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from dutydesk.db import Database
-from dutydesk.models.checks import Check, CheckGroup, CheckStateRow, FlipRow
+from checks.models import Check, CheckGroup, CheckStateRow, FlipRow
+from dutydesk.core.db import Database
 
 log = logging.getLogger("dutydesk.metrics.checks")
 #: Status of the last result as a number, as Nagios exit codes.

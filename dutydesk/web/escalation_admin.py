@@ -17,18 +17,18 @@ from flask_babel import ngettext
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from dutydesk import audit
 from dutydesk.context import db_session, principal, require_role
-from dutydesk.db import utcnow
+from dutydesk.core import audit
+from dutydesk.core.db import utcnow
 from dutydesk.incidents.escalation import (
     ROLE_TARGETS,
     EscalationError,
     EscalationPolicy,
     EscalationStep,
 )
+from dutydesk.incidents.models import EscalationPolicyRow, Incident
 from dutydesk.incidents.policies import PolicyDeleteRefused, delete_policy, policy_as_dict
 from dutydesk.models import Role
-from dutydesk.models.incidents import EscalationPolicyRow, Incident
 
 bp = Blueprint("escalation", __name__)
 

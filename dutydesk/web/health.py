@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from dutydesk.context import app_state, db_session
-from dutydesk.db import utcnow
+from dutydesk.core.db import utcnow
 from dutydesk.models import WorkerHeartbeat
 
 bp = Blueprint("health", __name__)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from dutydesk import __version__
 from dutydesk.context import app_state, db_session, principal, require_role
-from dutydesk.db import utcnow
+from dutydesk.core.db import utcnow
 from dutydesk.models import AuditEntry, Role, User, WorkerHeartbeat
 
 bp = Blueprint("home", __name__)

@@ -22,7 +22,7 @@ Cost: four aggregate queries on one snapshot (the timeline ones answered by
 ``ix_incident_events_kind``), cached for ``CACHE_SECONDS`` so a burst of scrapes (several
 Prometheus replicas, a person reloading) costs one reading; ``bench/incident_metrics.py``
 measures it. ``dutydesk_alerts_suppressed_total`` stays a per-process counter in
-``dutydesk.pipeline``.
+``dutydesk.incidents.pipeline``.
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from dutydesk.incidents.events import EventKind
-from dutydesk.models.incidents import Incident, IncidentEventRow
+from dutydesk.incidents.models import Incident, IncidentEventRow
 
 log = logging.getLogger("dutydesk.metrics.incidents")
 ACK_BUCKETS = (30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400)

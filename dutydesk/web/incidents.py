@@ -13,24 +13,24 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 
-from dutydesk.alerts.matchers import MatcherError, SilenceError
 from dutydesk.context import app_state, db_session, principal, require_role, settings
-from dutydesk.db import utcnow
+from dutydesk.core.db import utcnow
 from dutydesk.incidents import service
+from dutydesk.incidents.alerts.matchers import MatcherError, SilenceError
 from dutydesk.incidents.events import EventKind, IncidentEvent
 from dutydesk.incidents.lifecycle import Action, InvalidAction, LifecycleError
-from dutydesk.incidents.policies import choose_policy
-from dutydesk.incidents.store import IncidentNotFound
-from dutydesk.incidents.timeline_text import Phrase, describe, describe_actor
-from dutydesk.models import Role
-from dutydesk.models.incidents import (
+from dutydesk.incidents.models import (
     EscalationPolicyRow,
     Incident,
     IncidentEventRow,
     SilenceRow,
 )
+from dutydesk.incidents.pipeline import metrics_for
+from dutydesk.incidents.policies import choose_policy
+from dutydesk.incidents.store import IncidentNotFound
+from dutydesk.incidents.timeline_text import Phrase, describe, describe_actor
+from dutydesk.models import Role
 from dutydesk.pagination import PaginationError, paginate, parse_page_args
-from dutydesk.pipeline import metrics_for
 from dutydesk.validation import ValidationError, record_id
 
 bp = Blueprint("incidents", __name__)

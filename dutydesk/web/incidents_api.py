@@ -13,20 +13,20 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dutydesk.alerts.matchers import MatcherError, SilenceError
 from dutydesk.context import app_state, db_session, principal, require_role, settings
-from dutydesk.db import utcnow
+from dutydesk.core.db import utcnow
+from dutydesk.core.timeparse import parse_instant
 from dutydesk.errors import ApiError
 from dutydesk.incidents import service
+from dutydesk.incidents.alerts.matchers import MatcherError, SilenceError
 from dutydesk.incidents.lifecycle import Action, InvalidAction, TransitionRefused
+from dutydesk.incidents.models import EscalationPolicyRow, Incident, SilenceRow
+from dutydesk.incidents.pipeline import metrics_for
 from dutydesk.incidents.policies import choose_policy, policy_as_dict
 from dutydesk.incidents.store import IncidentNotFound, timeline
 from dutydesk.models import Role
-from dutydesk.models.incidents import EscalationPolicyRow, Incident, SilenceRow
 from dutydesk.openapi import PAGE_PARAMS, operation, query_param
 from dutydesk.pagination import paginate
-from dutydesk.pipeline import metrics_for
-from dutydesk.timeparse import parse_instant
 from dutydesk.web.api import _csrf_for_cookie_sessions, json_body, page_args, page_response
 
 bp = Blueprint("incidents_api", __name__, url_prefix="/api/v1")

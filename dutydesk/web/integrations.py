@@ -21,24 +21,24 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from dutydesk.alerts.alertmanager import PayloadError, PayloadTooLarge, parse_webhook
-from dutydesk.alerts.pagerduty import (
+from dutydesk.context import app_state, db_session, principal, settings
+from dutydesk.core.db import utcnow
+from dutydesk.errors import ApiError
+from dutydesk.incidents.alerts.alertmanager import PayloadError, PayloadTooLarge, parse_webhook
+from dutydesk.incidents.alerts.pagerduty import (
     MAX_BODY_BYTES,
     EventAction,
     PagerDutyEventError,
     parse_event,
     success_response,
 )
-from dutydesk.context import app_state, db_session, principal, settings
-from dutydesk.db import utcnow
-from dutydesk.errors import ApiError
 from dutydesk.incidents.integrations import find_active_key, find_by_key
 from dutydesk.incidents.lifecycle import LifecycleError
+from dutydesk.incidents.models import Incident, Integration
+from dutydesk.incidents.pipeline import metrics_for, process_alerts
 from dutydesk.incidents.store import act
 from dutydesk.models import Role
-from dutydesk.models.incidents import Incident, Integration
 from dutydesk.openapi import operation
-from dutydesk.pipeline import metrics_for, process_alerts
 from dutydesk.web.auth import accepts_integration_key
 
 log = logging.getLogger("dutydesk.integrations")

@@ -19,8 +19,8 @@ from dutydesk.incidents.integrations import (
     create_integration,
     revoke_integration,
 )
+from dutydesk.incidents.models import INTEGRATION_TYPES, Integration
 from dutydesk.models import Role
-from dutydesk.models.incidents import INTEGRATION_TYPES, Integration
 
 bp = Blueprint("integrations_admin", __name__, url_prefix="/admin")
 

@@ -13,14 +13,14 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from dutydesk import audit
 from dutydesk.context import db_session, principal, require_role
-from dutydesk.db import utcnow
+from dutydesk.core import audit
+from dutydesk.core.db import utcnow
 from dutydesk.errors import ApiError
 from dutydesk.models import Role
-from dutydesk.models.notices import StatusSubscriber
 from dutydesk.openapi import operation
 from dutydesk.web.notices import _body, api_bp, bp
+from shifts.notices.orm import StatusSubscriber
 from shifts.notices.storage import load_services
 from shifts.notices.subscriptions import (
     SubscriberNotFoundError,

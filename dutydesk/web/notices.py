@@ -16,18 +16,18 @@ from sqlalchemy import select
 from wtforms import ValidationError as WtfValidationError
 
 from dutydesk.context import db_session, principal, require_role, settings
-from dutydesk.db import utcnow
+from dutydesk.core.db import utcnow
+from dutydesk.core.timeparse import parse_instant
 from dutydesk.errors import ApiError
 from dutydesk.labels import label
 from dutydesk.models import Role
-from dutydesk.models.notices import NoticeRow, StatusService, StatusServiceGroup
 from dutydesk.openapi import operation
-from dutydesk.timeparse import parse_instant
 from dutydesk.web.api import json_body
 from dutydesk.web.status_snapshot import cache
 from shifts.notices import MaintenanceWindow, NoticeError
 from shifts.notices import service as svc
 from shifts.notices.model import UpdateStatus, render_markdown
+from shifts.notices.orm import NoticeRow, StatusService, StatusServiceGroup
 from shifts.notices.storage import load_notice, load_notices, load_services
 
 bp = Blueprint("notices", __name__)

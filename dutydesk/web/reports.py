@@ -17,7 +17,7 @@ from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import gettext
 
 from dutydesk.context import db_session, require_role, settings
-from dutydesk.db import utcnow
+from dutydesk.core.db import utcnow
 from dutydesk.errors import ApiError
 from dutydesk.models import Role
 from dutydesk.reports.loader import known_services, load_people, load_report_data

@@ -17,9 +17,8 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from dutydesk.context import db_session, principal, require_role
-from dutydesk.db import utcnow
+from dutydesk.core.db import utcnow
 from dutydesk.models import Role, User
-from dutydesk.models.shifts import ShiftOverrideRow, ShiftScheduleRow, ShiftSwapRow
 from dutydesk.validation import (
     ValidationError,
     local_datetime,
@@ -32,6 +31,7 @@ from shifts.coverage import coverage_ahead
 from shifts.errors import ShiftConfigError
 from shifts.fairness import fairness_report
 from shifts.localtime import local_to_utc, utc_to_local
+from shifts.models import ShiftOverrideRow, ShiftScheduleRow, ShiftSwapRow
 from shifts.oncall import next_shift_for, on_duty, person_shifts
 from shifts.preview import VIEWS, calendar_grid
 from shifts.schedule import Line, Schedule

@@ -13,15 +13,15 @@ from typing import Any
 from flask import Blueprint, Response, abort, jsonify, request
 
 from dutydesk.context import db_session, principal, require_role
-from dutydesk.db import utcnow
+from dutydesk.core.db import utcnow
+from dutydesk.core.timeparse import parse_instant
 from dutydesk.errors import ApiError
 from dutydesk.models import Role
-from dutydesk.models.shifts import ShiftScheduleRow
 from dutydesk.openapi import operation, query_param
-from dutydesk.timeparse import parse_instant
 from dutydesk.web import api as core_api
 from shifts.errors import ShiftConfigError
 from shifts.ical import person_calendar, schedule_calendar
+from shifts.models import ShiftScheduleRow
 from shifts.oncall import final_schedule
 from shifts.service import calendar_user
 from shifts.storage import load_schedule, load_schedules, on_duty_by_line_now, user_names

@@ -10,12 +10,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from dutydesk.context import db_session, principal, require_role, settings
-from dutydesk.db import utcnow
+from dutydesk.core.db import utcnow
 from dutydesk.models import Role
-from dutydesk.models.shifts import HandoffReportRow
 from dutydesk.validation import record_id
 from shifts import handoff, service
 from shifts.errors import ShiftConfigError
+from shifts.models import HandoffReportRow
 from shifts.oncall import on_duty
 from shifts.storage import load_schedule, load_schedules, user_names
 

@@ -12,9 +12,9 @@ from typing import Any
 from flask import Blueprint, abort, render_template, request
 from flask_babel import get_locale, gettext, ngettext
 
-from dutydesk.config import SUPPORTED_LANGUAGES
 from dutydesk.context import app_state, db_session, settings
-from dutydesk.db import utcnow
+from dutydesk.core.config import SUPPORTED_LANGUAGES
+from dutydesk.core.db import utcnow
 from dutydesk.web.status_snapshot import as_of, cache, install_fast_path, serve
 from shifts.notices import atom, badge
 from shifts.notices.model import render_markdown

@@ -30,9 +30,9 @@ from typing import Any
 from flask import Response, current_app, request
 from sqlalchemy import select
 
+from checks.models import FlipRow
 from dutydesk.context import app_state
-from dutydesk.models.checks import FlipRow
-from dutydesk.models.notices import StatusPageGeneration
+from shifts.notices.orm import StatusPageGeneration
 
 GENERATION_CHECK = 1.0  # seconds between generation reads per process
 BUCKET = 60  # seconds: snapshots are rendered as of the start of the current wall-clock minute
@@ -241,7 +241,7 @@ def _language(environ: dict[str, Any], default: str) -> str | None:
     from werkzeug.datastructures import LanguageAccept
     from werkzeug.http import parse_accept_header
 
-    from dutydesk.config import SUPPORTED_LANGUAGES
+    from dutydesk.core.config import SUPPORTED_LANGUAGES
 
     cookie = environ.get("HTTP_COOKIE", "")
     if cookie:

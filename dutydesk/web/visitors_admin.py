@@ -14,12 +14,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from dutydesk.context import db_session, principal, require_role
-from dutydesk.db import utcnow
+from dutydesk.core.db import utcnow
 from dutydesk.labels import label
 from dutydesk.models import Role
-from dutydesk.models.visitors import AccessRequestRow, AuthorisedPersonRow, VisitorClient
 from dutydesk.web.forms import checkbox
 from shifts.visitors import service as svc
+from shifts.visitors.orm import AccessRequestRow, AuthorisedPersonRow, VisitorClient
 
 from .visitors_common import bp, input_error, int_or_none, missing, parse_local_datetime
 

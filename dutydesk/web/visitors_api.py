@@ -12,16 +12,16 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from dutydesk.context import db_session, principal, require_role
-from dutydesk.db import utcnow
+from dutydesk.core.db import utcnow
 from dutydesk.errors import ApiError
 from dutydesk.models import Role
-from dutydesk.models.visitors import AccessRequestRow, VisitRow
 from dutydesk.openapi import PAGE_PARAMS, operation, query_param
 from dutydesk.pagination import paginate
 from dutydesk.validation import record_id
 from dutydesk.web import api as core_api
 from shifts.visitors import rows as R
 from shifts.visitors import service as svc
+from shifts.visitors.orm import AccessRequestRow, VisitRow
 
 bp = Blueprint("visitors_api", __name__, url_prefix="/api/v1")
 bp.before_request(core_api._csrf_for_cookie_sessions)  # same CSRF rule as the core API

@@ -15,10 +15,10 @@ from flask_babel import gettext as _
 
 from dutydesk.context import db_session, settings
 from dutydesk.i18n import user_zone
-from dutydesk.models.visitors import VisitRow
 from dutydesk.validation import ValidationError, record_id
 from shifts.visitors import service as svc
 from shifts.visitors.model import SitePolicy, VisitorDataError
+from shifts.visitors.orm import VisitRow
 
 bp = Blueprint("visitors", __name__, url_prefix="/visitors")
 

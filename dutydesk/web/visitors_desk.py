@@ -14,14 +14,14 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from dutydesk.context import db_session, principal, require_role
-from dutydesk.db import utcnow
+from dutydesk.core.db import utcnow
 from dutydesk.models import Role
-from dutydesk.models.visitors import AccessRequestRow, AuthorisedPersonRow, VisitorClient, VisitRow
 from dutydesk.web.forms import checkbox
 from shifts.visitors import rows as R
 from shifts.visitors import service as svc
 from shifts.visitors.checkin import CheckInAttempt
 from shifts.visitors.model import VisitorDataError
+from shifts.visitors.orm import AccessRequestRow, AuthorisedPersonRow, VisitorClient, VisitRow
 
 from .visitors_common import (
     bp,

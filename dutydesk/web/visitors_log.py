@@ -9,12 +9,12 @@ from flask import Response, abort, render_template, request
 from sqlalchemy import select
 
 from dutydesk.context import db_session, require_role
-from dutydesk.db import utcnow
+from dutydesk.core.db import utcnow
 from dutydesk.models import Role
-from dutydesk.models.visitors import VisitorClient
 from dutydesk.pagination import PaginationError, paginate, parse_page_args
 from shifts.visitors import rows as R
 from shifts.visitors import service as svc
+from shifts.visitors.orm import VisitorClient
 
 from .visitors_common import bp, int_or_none, parse_local_datetime
 

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from checks.maintenance import OneOffWindow
 from checks.windows import window_definition
-from dutydesk import audit
+from dutydesk.core import audit
 
 from .model import Notice, NoticeKind, UpdateStatus, require_aware
 
@@ -70,8 +70,8 @@ def muted_period(notice: Notice) -> tuple[datetime, datetime] | None:
 
 def linked_check_ids(session: Session, service_slugs: Iterable[str]) -> list[int]:
     """Ids of the checks linked (by id or slug) to the services, each once, ascending."""
-    from dutydesk.models.checks import Check
-    from dutydesk.models.notices import StatusService
+    from checks.models import Check
+    from shifts.notices.orm import StatusService
 
     slugs = list(dict.fromkeys(service_slugs))
     if not slugs:
@@ -107,7 +107,7 @@ def sync_check_windows(session: Session, actor: Any, notice_id: int, notice: Not
     Works in the caller's transaction; a change is audited (``notice.check_windows``).
     Returns the check ids whose window was ``created``, ``changed`` and ``removed``.
     """
-    from dutydesk.models.checks import MaintenanceWindowRow
+    from checks.models import MaintenanceWindowRow
 
     require_aware("now", now)
     wanted = planned_definitions(

@@ -1,7 +1,7 @@
 """Services in ``auto`` mode follow their linked checks: current states and past outages.
 
 A service links checks by id (``"12"``) or by slug (``"ups-a"``); both resolve to rows of the
-check engine's storage (:mod:`dutydesk.models.checks`). Everything the page needs is read in
+check engine's storage (:mod:`checks.models`). Everything the page needs is read in
 two queries whatever the number of services: one for the current states of every linked check,
 one for their alert flips of the last ``HISTORY`` days.
 
@@ -67,7 +67,7 @@ def linked(services: Iterable[Service]) -> list[str]:
 
 def _resolve(session: Session, links: Sequence[str]) -> dict[int, list[str]]:
     """Check row id → the links (id or slug) naming it; one query."""
-    from dutydesk.models.checks import Check
+    from checks.models import Check
 
     ids = [int(c) for c in links if c.isdigit()]
     slugs = [c for c in links if not c.isdigit()]
@@ -87,7 +87,7 @@ def load_check_links(session: Session, services: Sequence[Service], now: datetim
 
     Three queries in all (resolve links, states, flips), none per service.
     """
-    from dutydesk.models.checks import CheckStateRow, FlipRow
+    from checks.models import CheckStateRow, FlipRow
 
     require_aware("now", now)
     names = _resolve(session, linked(services))

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dutydesk import audit
-from dutydesk.models.notices import NoticeRow, StatusService, StatusServiceGroup
+from dutydesk.core import audit
+from shifts.notices.orm import NoticeRow, StatusService, StatusServiceGroup
 
 from . import maintenance
 from .check_windows import sync_check_windows

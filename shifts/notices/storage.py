@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dutydesk.models.notices import (
+from shifts.notices.orm import (
     NoticeAffectedService,
     NoticeIncidentLink,
     NoticeRow,

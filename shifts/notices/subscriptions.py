@@ -6,7 +6,7 @@ Tokens:
   ``unsubscribe:<id>:<target>``). The nonce never leaves the database, so a link cannot be
   forged or moved to another subscriber; a forged token changes nothing.
 
-Messages go through the outbox (:func:`dutydesk.notify.outbox.enqueue`) in the caller's
+Messages go through the outbox (:func:`dutydesk.core.notify.outbox.enqueue`) in the caller's
 transaction, with idempotency keys naming the reason, so a retried job never mails twice.
 """
 
@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dutydesk.models.notices import StatusService, StatusSubscriber
-from dutydesk.notify.outbox import enqueue
+from dutydesk.core.notify.outbox import enqueue
+from shifts.notices.orm import StatusService, StatusSubscriber
 
 from .mail import LANGUAGES, confirm_mail, reminder_mail, update_mail, webhook_payload
 from .model import Notice, NoticeError, NoticeUpdate, require_aware

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from dutydesk import audit
-from dutydesk.models.visitors import AccessRequestPerson, AccessRequestRow, VisitorClient
+from dutydesk.core import audit
+from shifts.visitors.orm import AccessRequestPerson, AccessRequestRow, VisitorClient
 
 from . import rows as R
 from .model import AccessRequest, RequestStatus

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from dutydesk import audit
-from dutydesk.models.visitors import AccessRequestRow, VisitRow
+from dutydesk.core import audit
+from shifts.visitors.orm import AccessRequestRow, VisitRow
 
 from . import rows as R
 from .model import RequestStatus, Visit, VisitStatus, require_aware

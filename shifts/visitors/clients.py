@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dutydesk import audit
-from dutydesk.models.visitors import AuthorisedPersonRow, VisitorClient, VisitorClientContact
+from dutydesk.core import audit
+from shifts.visitors.orm import AuthorisedPersonRow, VisitorClient, VisitorClientContact
 
 from . import rows as R
 from .idmask import mask

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dutydesk import audit
-from dutydesk.models.visitors import (
+from dutydesk.core import audit
+from shifts.visitors.orm import (
     OPEN_BADGE_INDEX,
     AccessRequestRow,
     AuthorisedPersonRow,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from dutydesk.db import Database, utcnow
+from dutydesk.core.db import Database, utcnow
 
 from .attendance import mark_no_shows
 from .purge import RetentionReport, run_retention
@@ -21,7 +21,7 @@ from .retention import RetentionPolicy
 from .settings import policies_from_settings
 
 if TYPE_CHECKING:
-    from dutydesk.config import Settings
+    from dutydesk.core.config import Settings
     from dutydesk.jobs import Job
 
 log = logging.getLogger("dutydesk.visitors")

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dutydesk.models.visitors import AccessRequestRow, VisitorClient, VisitRow
+from shifts.visitors.orm import AccessRequestRow, VisitorClient, VisitRow
 
 from . import rows as R
 from .model import AccessRequest, SitePolicy, Visit

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dutydesk import audit
-from dutydesk.models.visitors import (
+from dutydesk.core import audit
+from shifts.visitors.orm import (
     AccessRequestRow,
     AuthorisedPersonRow,
     EquipmentMovementRow,

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from dutydesk.models.visitors import (
+from shifts.visitors.orm import (
     AccessRequestRow,
     AuthorisedPersonRow,
     EquipmentMovementRow,

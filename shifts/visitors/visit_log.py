@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dutydesk.models.visitors import VisitorClient, VisitRow
+from shifts.visitors.orm import VisitorClient, VisitRow
 
 from .storage_common import iso
 

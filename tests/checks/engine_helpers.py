@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from dutydesk.db import Database, utcnow
-from dutydesk.models.checks import Check, CheckStateRow
+from checks.models import Check, CheckStateRow
+from dutydesk.core.db import Database, utcnow
 
 
 class SwitchableTarget:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.dialects import postgresql, sqlite
 
 from checks.binds import FastUTCDateTime
-from dutydesk.db import UTCDateTime
+from dutydesk.core.db import UTCDateTime
 
 SAMPLES = [
     datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC),

@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from checks.config import ChecksConfigError, parse_config
 from checks.config_db import apply, export, plan
-from dutydesk.db import Database
-from dutydesk.models.checks import Check, CheckDependency, CheckGroup, MaintenanceWindowRow
+from checks.models import Check, CheckDependency, CheckGroup, MaintenanceWindowRow
+from dutydesk.core.db import Database
 
 GOOD = """
 groups:

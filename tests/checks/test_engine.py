@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from checks.engine import Engine, EngineConfig
+from checks.models import CheckResultRow, CheckRollup, CheckStateRow, FlipRow
 from checks.store import CheckStore
-from dutydesk.db import Database, utcnow
-from dutydesk.models.checks import CheckResultRow, CheckRollup, CheckStateRow, FlipRow
+from dutydesk.core.db import Database, utcnow
 from tests.checks.engine_helpers import add_check, switchable_target, version_of, wait_for_version
 
 FAST = EngineConfig(claim_interval=0.05, flush_interval=0.05, context_refresh=0.5)

@@ -19,7 +19,7 @@ from checks.engine_export import (
     register_engine_metrics,
 )
 from checks.workers import sum_reports
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from dutydesk.web.checks_metrics import register_check_metrics
 
 

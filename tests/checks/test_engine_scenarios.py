@@ -14,16 +14,16 @@ from sqlalchemy import select
 
 from checks.engine import Engine, EngineConfig
 from checks.guard import OFFLINE_MESSAGE
-from checks.schedule import slot_at_or_after
-from checks.store import CheckStore
-from dutydesk.db import Database, utcnow
-from dutydesk.models.checks import (
+from checks.models import (
     CheckDependency,
     CheckResultRow,
     CheckStateRow,
     FlipRow,
     MaintenanceWindowRow,
 )
+from checks.schedule import slot_at_or_after
+from checks.store import CheckStore
+from dutydesk.core.db import Database, utcnow
 from tests.checks.conftest import free_port
 from tests.checks.engine_helpers import add_check, switchable_target, version_of, wait_for_version
 

@@ -6,19 +6,19 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from checks.policy import CheckPolicy
-from checks.result import Result, Status
-from checks.rollups import p95_from
-from checks.state import next_state
-from checks.store import CheckStore, Outcome
-from dutydesk.db import Database
-from dutydesk.models.checks import (
+from checks.models import (
     HISTOGRAM_COLUMNS,
     Check,
     CheckResultRow,
     CheckRollup,
     CheckStateRow,
 )
+from checks.policy import CheckPolicy
+from checks.result import Result, Status
+from checks.rollups import p95_from
+from checks.state import next_state
+from checks.store import CheckStore, Outcome
+from dutydesk.core.db import Database
 from tests.checks.engine_helpers import add_check
 
 T0 = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)

@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from checks.engine import Engine, EngineConfig
 from checks.engine_export import register_engine_metrics
+from checks.models import CheckResultRow
 from checks.store import CheckStore
 from checks.workers import EngineProcesses, engine_runner, processes_from_env
-from dutydesk.db import Database, utcnow
-from dutydesk.models.checks import CheckResultRow
+from dutydesk.core.db import Database, utcnow
 from tests.checks.engine_helpers import add_check, switchable_target, wait_for_version
 
 FAST = EngineConfig(claim_interval=0.05, flush_interval=0.05, context_refresh=0.5)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dutydesk.config import Settings
-from dutydesk.db import Database
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database
 from dutydesk.demo.seed import DemoCredentials, seed_demo
 from dutydesk.demo.targets import HttpService, start_targets
 from dutydesk.models import Role

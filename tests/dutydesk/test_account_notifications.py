@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from dutydesk.alerts.model import Alert, AlertSource, AlertStatus, Severity
-from dutydesk.db import Database, utcnow
+from dutydesk.core.db import Database, utcnow
+from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus, Severity
+from dutydesk.incidents.models import ContactMethod, Incident, NotificationRule
 from dutydesk.incidents.paging import notify_people
+from dutydesk.incidents.pipeline import process_alerts
 from dutydesk.models import AuditEntry, OutboxMessage
-from dutydesk.models.incidents import ContactMethod, Incident, NotificationRule
-from dutydesk.pipeline import process_alerts
 from tests.conftest import form_token
 
 PAGE = "/account/notifications"

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from dutydesk.models import Role, User
 
 from ..conftest import form_token, make_user

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from dutydesk.models import ApiToken, AuditEntry, Role, User
 from dutydesk.openapi import api_rules, openapi_path
 

@@ -28,8 +28,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from dutydesk.config import Settings
-from dutydesk.db import Database
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database
 from dutydesk.models import Role
 
 from ..conftest import bearer

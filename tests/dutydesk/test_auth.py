@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from dutydesk import accounts
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from dutydesk.models import AuditEntry, KioskLink, Role
 
 from ..conftest import PASSWORD, csrf_from, form_token, login, make_user

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from dutydesk.models import Role
 
 from ..conftest import PASSWORD, make_user

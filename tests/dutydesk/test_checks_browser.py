@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from dutydesk.db import Database, utcnow
+from checks.models import CheckResultRow, CheckRollup, CheckStateRow
+from dutydesk.core.db import Database, utcnow
 from dutydesk.models import AuditEntry, Role
-from dutydesk.models.checks import CheckResultRow, CheckRollup, CheckStateRow
 
 from ..conftest import PASSWORD, make_user
 from .test_checks_web import add_check

@@ -10,10 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from checks.config_db import ensure_group
-from checks.queries import creates_cycle, sparkline, uptime_from_rollups
-from dutydesk.db import Database, utcnow
-from dutydesk.models import AuditEntry, Role
-from dutydesk.models.checks import (
+from checks.models import (
     Check,
     CheckDependency,
     CheckResultRow,
@@ -22,6 +19,9 @@ from dutydesk.models.checks import (
     FlipRow,
     MaintenanceWindowRow,
 )
+from checks.queries import creates_cycle, sparkline, uptime_from_rollups
+from dutydesk.core.db import Database, utcnow
+from dutydesk.models import AuditEntry, Role
 from tests.conftest import form_token
 
 HTTP_SPEC = {"url": "http://127.0.0.1:9/health"}

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from dutydesk import migrate
 from dutydesk.app import create_app
 from dutydesk.cli import main
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from dutydesk.models import Role, User
 
 from ..conftest import bearer

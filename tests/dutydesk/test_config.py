@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dutydesk.config import ConfigError, load_settings
+from dutydesk.core.config import ConfigError, load_settings
 
 
 def test_defaults_give_an_embedded_sqlite_database_under_instance(tmp_path: Path) -> None:

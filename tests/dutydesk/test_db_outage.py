@@ -20,8 +20,8 @@ from sqlalchemy.engine import make_url
 
 from dutydesk import migrate
 from dutydesk.app import create_app
-from dutydesk.config import load_settings
-from dutydesk.db import Database
+from dutydesk.core.config import load_settings
+from dutydesk.core.db import Database
 from dutydesk.models import Role
 
 from ..conftest import _truncate_all, bearer, login, make_user

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from dutydesk.config import Settings
-from dutydesk.db import Database, utcnow
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database, utcnow
 from dutydesk.demo.seed import DemoCredentials, seed_demo
 from dutydesk.demo.targets import HttpService, start_targets
 
@@ -17,8 +17,8 @@ from dutydesk.demo.targets import HttpService, start_targets
 def test_demo_seed_creates_people_checks_services_and_a_visitor(
     db: Database, settings: Settings, app: Any
 ) -> None:
+    from checks.models import Check, CheckGroup
     from dutydesk.models import User
-    from dutydesk.models.checks import Check, CheckGroup
 
     targets = start_targets(
         [HttpService(n) for n in ("mail", "1c", "fileshare", "vpn", "intranet", "bms")],
@@ -40,7 +40,7 @@ def test_demo_seed_creates_people_checks_services_and_a_visitor(
     status = client.get("/status").get_data(as_text=True)
     assert "Power in hall B" in status and "Mail" in status
     with db.session() as s:
-        from dutydesk.models.visitors import VisitRow
+        from shifts.visitors.orm import VisitRow
 
         on_site = list(s.scalars(select(VisitRow).where(VisitRow.status == "on_site")))
     assert [(v.person_name, v.badge_number) for v in on_site] == [("Yurii Lysenko", "V-017")]

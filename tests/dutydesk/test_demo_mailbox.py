@@ -6,10 +6,10 @@ import email
 import email.policy
 from pathlib import Path
 
-from dutydesk.config import load_settings
+from dutydesk.core.config import load_settings
+from dutydesk.core.notify.transports import send_email
 from dutydesk.demo.mailbox import DemoMailbox
 from dutydesk.models import OutboxMessage
-from dutydesk.notify.transports import send_email
 
 
 def test_mail_sent_by_the_notifier_is_saved_as_an_eml_file(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from dutydesk.context import db_session
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from dutydesk.models import Role
 
 from ..conftest import login, make_user

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dutydesk.context import db_session
-from dutydesk.db import Database, utcnow
+from dutydesk.core.db import Database, utcnow
 from dutydesk.models import AuditEntry, Role
 
 from ..conftest import bearer

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from dutydesk.db import Database
+from dutydesk.core.db import Database
+from dutydesk.incidents.models import EscalationPolicyRow
 from dutydesk.models import Role
-from dutydesk.models.incidents import EscalationPolicyRow
 
 from ..conftest import PASSWORD, make_user
 from .test_incidents_web import open_incident

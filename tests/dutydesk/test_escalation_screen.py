@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from dutydesk.db import Database
+from dutydesk.core.db import Database
+from dutydesk.incidents.models import EscalationPolicyRow
 from dutydesk.models import AuditEntry, Role
-from dutydesk.models.incidents import EscalationPolicyRow
 from tests.conftest import form_token, login, make_user
 
 PAGE = "/incidents/escalation"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from dutydesk.models import Role
 from tests.conftest import form_token, login, make_user
 from tests.dutydesk.test_incidents_web import open_incident
@@ -81,7 +81,7 @@ def test_escalation_policy_messages_speak_russian(app: Any, db: Database) -> Non
 
 def test_outage_notice_refusals_are_framed_in_the_persons_language(app: Any,
                                                                    db: Database) -> None:
-    from dutydesk.db import utcnow
+    from dutydesk.core.db import utcnow
     from shifts.notices import service as notices
     from shifts.notices.storage import load_notice
 

@@ -25,8 +25,8 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from dutydesk import accounts
-from dutydesk.config import Settings
-from dutydesk.db import Database
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database
 from dutydesk.models import Role, User
 
 from ..conftest import login

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from dutydesk.db import Database, utcnow
+from dutydesk.core.db import Database, utcnow
 from dutydesk.models import WorkerHeartbeat
 from dutydesk.worker import beat
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dutydesk.db import Database
+from checks.models import Check, CheckStateRow, HeartbeatRow
+from dutydesk.core.db import Database
 from dutydesk.models import Role
-from dutydesk.models.checks import Check, CheckStateRow, HeartbeatRow
 from tests.conftest import bearer
 
 

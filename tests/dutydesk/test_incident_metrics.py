@@ -12,13 +12,13 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import event
 
-from dutydesk.alerts.model import Alert, AlertSource, AlertStatus, Severity
 from dutydesk.app import create_app
-from dutydesk.config import Settings
-from dutydesk.db import Database, utcnow
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database, utcnow
+from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus, Severity
 from dutydesk.incidents.jobs import run_clocks
-from dutydesk.models.incidents import Incident, IncidentEventRow
-from dutydesk.pipeline import process_alerts
+from dutydesk.incidents.models import Incident, IncidentEventRow
+from dutydesk.incidents.pipeline import process_alerts
 from dutydesk.web.incident_metrics import (
     ACK_BUCKETS,
     AckHistogram,

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from dutydesk.db import Database
-from dutydesk.models.incidents import EscalationPolicyRow, Incident
+from dutydesk.core.db import Database
+from dutydesk.incidents.models import EscalationPolicyRow, Incident
 from tests.conftest import bearer, form_token
 from tests.dutydesk.test_incidents_web import open_incident
 

@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dutydesk.db import Database, utcnow
+from dutydesk.core.db import Database, utcnow
 from dutydesk.incidents.escalation import DueNotification, notified_event
 from dutydesk.incidents.events import EventKind, IncidentEvent
+from dutydesk.incidents.models import Incident, IncidentEventRow
 from dutydesk.incidents.store import act, add_events
 from dutydesk.models import Role
-from dutydesk.models.incidents import Incident, IncidentEventRow
 from tests.conftest import login, make_user
 from tests.dutydesk.test_incidents_web import open_incident
 from tests.dutydesk.test_labels import shows_raw, visible_text

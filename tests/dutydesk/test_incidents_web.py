@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from dutydesk.alerts.model import Alert, AlertSource, AlertStatus, Severity
-from dutydesk.db import Database, utcnow
-from dutydesk.pipeline import process_alerts
+from dutydesk.core.db import Database, utcnow
+from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus, Severity
+from dutydesk.incidents.pipeline import process_alerts
 from tests.conftest import bearer, form_token
 
 

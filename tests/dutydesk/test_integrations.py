@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from dutydesk.incidents.integrations import create_integration
+from dutydesk.incidents.models import AlertReceived, Incident, Integration
 from dutydesk.models import ApiToken
-from dutydesk.models.incidents import AlertReceived, Incident, Integration
 from tests.conftest import bearer
 
 

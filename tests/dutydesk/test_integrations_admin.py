@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from dutydesk.db import Database
+from dutydesk.core.db import Database
+from dutydesk.incidents.models import Integration
 from dutydesk.models import AuditEntry
-from dutydesk.models.incidents import Integration
 from tests.conftest import form_token
 from tests.dutydesk.test_integrations import am_alert, am_payload, pd_event
 

@@ -13,20 +13,20 @@ import pytest
 from babel.messages.pofile import read_po
 from flask_babel import force_locale
 
+from checks.models import MAINTENANCE_KINDS
 from checks.queries import STATE_FILTERS
 from checks.state import FlipKind, StateType
 from dutydesk import labels
-from dutydesk.alerts.matchers import SilenceState
-from dutydesk.alerts.model import AlertSource, Severity
-from dutydesk.db import Database, utcnow
+from dutydesk.core.db import Database, utcnow
+from dutydesk.core.notify.outbox import CHANNELS
+from dutydesk.incidents.alerts.matchers import SilenceState
+from dutydesk.incidents.alerts.model import AlertSource, Severity
 from dutydesk.incidents.events import EventKind, IncidentStatus
 from dutydesk.incidents.lifecycle import Line as IncidentLine
+from dutydesk.incidents.models import CONTACT_KINDS
 from dutydesk.models import Role
-from dutydesk.models.checks import MAINTENANCE_KINDS
-from dutydesk.models.incidents import CONTACT_KINDS
-from dutydesk.models.shifts import JOURNAL_KINDS, SWAP_STATUSES
-from dutydesk.notify.outbox import CHANNELS
 from shifts.coverage import OverlapKind
+from shifts.models import JOURNAL_KINDS, SWAP_STATUSES
 from shifts.notices import service as svc
 from shifts.notices.model import Impact, NoticeKind, ServiceStatus, StatusMode, UpdateStatus
 from shifts.schedule import Line as ScheduleLine

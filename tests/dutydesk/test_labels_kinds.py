@@ -8,10 +8,10 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from dutydesk.db import Database, utcnow
+from checks.models import FlipRow, MaintenanceWindowRow
+from dutydesk.core.db import Database, utcnow
+from dutydesk.core.security import Principal
 from dutydesk.models import Role
-from dutydesk.models.checks import FlipRow, MaintenanceWindowRow
-from dutydesk.security import Principal
 from shifts import service
 from tests.conftest import bearer, form_token, login, make_user
 from tests.dutydesk.test_checks_web import add_check

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dutydesk.db import Database, utcnow
+from dutydesk.core.db import Database, utcnow
 from dutydesk.models import Role
 
 from ..conftest import PASSWORD, make_user

@@ -11,19 +11,19 @@ import icalendar
 import pytest
 from sqlalchemy import func, select
 
-from dutydesk.db import Database
+from dutydesk.core.db import Database
+from dutydesk.core.models.notify import OutboxMessage
+from dutydesk.core.security import Principal
 from dutydesk.incidents import service as incidents
 from dutydesk.models import AuditEntry, Role
-from dutydesk.models.notify import OutboxMessage
-from dutydesk.models.shifts import (
+from shifts import handoff, service
+from shifts.jobs import run_shift_clock
+from shifts.models import (
     HandoffReportRow,
     ShiftRotationRow,
     ShiftScheduleRow,
     ShiftSwapRow,
 )
-from dutydesk.security import Principal
-from shifts import handoff, service
-from shifts.jobs import run_shift_clock
 from shifts.oncall import final_schedule, on_duty, person_shifts
 from shifts.storage import load_schedule
 from shifts.visitors import service as visitors
@@ -278,7 +278,7 @@ def test_a_swap_offered_taken_and_approved_on_screen_changes_who_is_on_duty(
     lead = signed_in(Role.SHIFT_LEAD)
     with db.session() as s:
         schedule = load_schedule(s, kyiv["id"])
-    from dutydesk.db import utcnow
+    from dutydesk.core.db import utcnow
 
     duty = next(d for d in person_shifts(schedule, utcnow(), utcnow() + timedelta(days=3),
                                          kyiv["olena"].id) if d.start > utcnow())

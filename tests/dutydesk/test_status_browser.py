@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from dutydesk.config import Settings
-from dutydesk.db import Database, utcnow
-from dutydesk.notify.sender import deliver_due
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database, utcnow
+from dutydesk.core.notify.sender import deliver_due
 from shifts.notices import service as svc
 from tests.conftest import PASSWORD, make_user
 from tests.dutydesk.notify.receivers import SmtpServer

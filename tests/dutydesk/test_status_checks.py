@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from checks.models import Check, CheckStateRow, FlipRow
 from checks.result import Status
-from dutydesk.db import Database, utcnow
-from dutydesk.models.checks import Check, CheckStateRow, FlipRow
+from dutydesk.core.db import Database, utcnow
 from dutydesk.web import status_snapshot
 from shifts.notices import service as svc
 from shifts.notices.checklinks import CheckFlip, outages_from_flips

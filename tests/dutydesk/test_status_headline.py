@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from flask_babel import force_locale, gettext, ngettext
 
-from dutydesk.db import Database, utcnow
+from dutydesk.core.db import Database, utcnow
 from shifts.notices import service as svc
 from shifts.notices.model import ServiceStatus
 from shifts.notices.status import HEADLINE_MESSAGES, Message

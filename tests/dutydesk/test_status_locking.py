@@ -12,10 +12,10 @@ from flask import g
 from sqlalchemy import select
 
 from dutydesk.context import principal
-from dutydesk.db import Database, ReadOnlyError, utcnow
+from dutydesk.core.db import Database, ReadOnlyError, utcnow
 from dutydesk.models import AuditEntry, Role
-from dutydesk.models.notices import StatusPageGeneration
 from shifts.notices import service as svc
+from shifts.notices.orm import StatusPageGeneration
 from tests.conftest import bearer
 
 STATUS_URLS = ["/status", "/status/feed.atom", "/status/badge/mail.svg", "/status/subscribe",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dutydesk.db import Database, utcnow
+from dutydesk.core.db import Database, utcnow
 from shifts.notices import service as svc
 
 

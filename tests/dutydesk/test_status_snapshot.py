@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from dutydesk.app import create_app
-from dutydesk.config import Settings
-from dutydesk.db import Database
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database
 from dutydesk.web import status_snapshot
 from dutydesk.web.status_snapshot import accepts_gzip, as_of_instant, etag_matches
 from shifts.notices import service as svc

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from dutydesk.config import Settings
-from dutydesk.db import Database, utcnow
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database, utcnow
+from dutydesk.core.notify.sender import deliver_due
 from dutydesk.models import AuditEntry
-from dutydesk.notify.sender import deliver_due
 from shifts.notices import service as svc
 
 from ..conftest import bearer, form_token
@@ -122,7 +122,7 @@ def test_admin_screen_adds_and_removes_a_webhook(signed_in: Any, db: Database,
     with db.session() as s:
         actions = list(s.scalars(select(AuditEntry.action).where(
             AuditEntry.entity_type == "status_subscriber")))
-        from dutydesk.models.notices import StatusSubscriber
+        from shifts.notices.orm import StatusSubscriber
         sub_id = s.scalar(select(StatusSubscriber.id))
     assert actions == ["status_subscriber.add"]
     admin.post("/notices/subscribers", data={"csrf_token": token, "action": "remove",

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from dutydesk import migrate
 from dutydesk.app import create_app
-from dutydesk.config import Settings
-from dutydesk.db import Base, Database
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Base, Database
 from dutydesk.migrate import NotMigratedError
 from dutydesk.models import AuditEntry
 

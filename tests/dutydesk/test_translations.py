@@ -18,8 +18,8 @@ from babel.messages.catalog import Catalog, Message
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 
-from dutydesk.config import SUPPORTED_LANGUAGES
-from dutydesk.db import Database, utcnow
+from dutydesk.core.config import SUPPORTED_LANGUAGES
+from dutydesk.core.db import Database, utcnow
 from dutydesk.models import Role
 from shifts.notices import service as svc
 from tests.conftest import login, make_user

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dutydesk.db import Database, utcnow
+from dutydesk.core.db import Database, utcnow
 from dutydesk.models import Role
 from shifts.visitors import service as svc
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from dutydesk.db import Database, utcnow
+from dutydesk.core.db import Database, utcnow
 from dutydesk.models import Role, VisitRow
 from shifts.visitors import service as svc
 

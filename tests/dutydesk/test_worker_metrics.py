@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import select
 
 from checks.store import CheckStore
-from dutydesk.config import Settings
-from dutydesk.db import Database, utcnow
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database, utcnow
+from dutydesk.incidents.models import SilenceRow
 from dutydesk.models import WorkerHeartbeat
-from dutydesk.models.incidents import SilenceRow
 from dutydesk.worker import MetricsEndpointError, Worker
 from tests.checks.engine_helpers import add_check, switchable_target
 

@@ -8,13 +8,13 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from dutydesk.db import Database
+from dutydesk.core.db import Database
+from dutydesk.core.security import Principal
 from dutydesk.incidents.paging import resolve_people
 from dutydesk.models import AuditEntry, Role
-from dutydesk.models.shifts import ShiftOverrideRow, ShiftRotationRow, ShiftScheduleRow
-from dutydesk.security import Principal
 from shifts import service
 from shifts.errors import ShiftConfigError
+from shifts.models import ShiftOverrideRow, ShiftRotationRow, ShiftScheduleRow
 from shifts.oncall import final_schedule, on_duty
 from shifts.patterns import day_night, fixed_length
 from shifts.rotation import Rotation, TimeWindow

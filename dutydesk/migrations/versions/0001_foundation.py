@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import dutydesk.db
+import dutydesk.core.db
 
 revision = "0001"
 down_revision = None
@@ -24,7 +24,7 @@ def upgrade() -> None:
         "login_failures",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=300), nullable=False),
-        sa.Column("at", dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
     )
     with op.batch_alter_table("login_failures", schema=None) as batch_op:
@@ -53,8 +53,8 @@ def upgrade() -> None:
         sa.Column("language", sa.String(length=8), nullable=True),
         sa.Column("timezone", sa.String(length=64), nullable=True),
         sa.Column("phone", sa.String(length=40), nullable=True),
-        sa.Column("created_at", dutydesk.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_login_at", dutydesk.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_login_at", dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("session_version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
@@ -62,8 +62,8 @@ def upgrade() -> None:
     op.create_table(
         "worker_heartbeats",
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("beat_at", dutydesk.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("started_at", dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("beat_at", dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("pid", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_worker_heartbeats")),
     )
@@ -87,9 +87,9 @@ def upgrade() -> None:
         sa.Column("prefix", sa.String(length=16), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", dutydesk.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_used_at", dutydesk.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("revoked_at", dutydesk.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["created_by_id"], ["users.id"], name=op.f("fk_api_tokens_created_by_id_users")
         ),
@@ -102,7 +102,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("actor_user_id", sa.Integer(), nullable=True),
         sa.Column("actor", sa.String(length=300), nullable=False),
         sa.Column("action", sa.String(length=80), nullable=False),
@@ -136,9 +136,9 @@ def upgrade() -> None:
         sa.Column("prefix", sa.String(length=16), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", dutydesk.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_used_at", dutydesk.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("revoked_at", dutydesk.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["created_by_id"], ["users.id"], name=op.f("fk_kiosk_links_created_by_id_users")
         ),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import dutydesk.db
+import dutydesk.core.db
 
 revision = "0002"
 down_revision = "0001"
@@ -36,10 +36,10 @@ def upgrade() -> None:
         sa.Column("channel_ref", sa.String(length=80), nullable=True),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", dutydesk.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("lease_until", dutydesk.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", dutydesk.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", dutydesk.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("next_attempt_at", dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("lease_until", dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.String(length=1000), nullable=True),
         sa.Column("failure_scope", sa.String(length=12), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
@@ -53,7 +53,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("message_id", sa.Integer(), nullable=False),
         sa.Column("number", sa.Integer(), nullable=False),
-        sa.Column("at", dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("ok", sa.Boolean(), nullable=False),
         sa.Column("duration_ms", sa.Integer(), nullable=False),
         sa.Column("detail", sa.String(length=1000), nullable=False),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import dutydesk.db
+import dutydesk.core.db
 
 revision = '0004'
 down_revision = '0003'
@@ -25,18 +25,18 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=12), nullable=False),
     sa.Column('title', sa.String(length=300), nullable=False),
     sa.Column('impact', sa.String(length=12), nullable=False),
-    sa.Column('created_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_by', sa.String(length=200), nullable=False),
-    sa.Column('published_at', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('resolved_at', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('started_at', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('expected_resolution_at', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('scheduled_for', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('scheduled_until', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('published_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('resolved_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expected_resolution_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('scheduled_for', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('scheduled_until', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('reminder_lead_minutes', sa.JSON(), nullable=True),
     sa.Column('auto_start', sa.Boolean(), nullable=False),
     sa.Column('auto_complete', sa.Boolean(), nullable=False),
-    sa.Column('reminders_checked_at', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reminders_checked_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notices'))
     )
     with op.batch_alter_table('notices', schema=None) as batch_op:
@@ -45,7 +45,7 @@ def upgrade() -> None:
     op.create_table('status_page_generation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('generation', sa.Integer(), nullable=False),
-    sa.Column('changed_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('changed_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_status_page_generation'))
     )
     op.create_table('status_service_groups',
@@ -53,8 +53,8 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('description', sa.String(length=1000), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
-    sa.Column('created_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_status_service_groups')),
     sa.UniqueConstraint('name', name=op.f('uq_status_service_groups_name'))
     )
@@ -66,9 +66,9 @@ def upgrade() -> None:
     sa.Column('language', sa.String(length=5), nullable=False),
     sa.Column('confirm_digest', sa.String(length=64), nullable=True),
     sa.Column('nonce', sa.String(length=32), nullable=False),
-    sa.Column('created_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('confirmed_at', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('unsubscribed_at', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('confirmed_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('unsubscribed_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_status_subscribers')),
     sa.UniqueConstraint('kind', 'target', name=op.f('uq_status_subscribers_kind_target'))
     )
@@ -88,7 +88,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('author', sa.String(length=200), nullable=False),
-    sa.Column('created_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('automatic', sa.Boolean(), nullable=False),
     sa.Column('affected_changes', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['notice_id'], ['notices.id'], name=op.f('fk_notice_updates_notice_id_notices'), ondelete='CASCADE'),
@@ -110,8 +110,8 @@ def upgrade() -> None:
     sa.Column('check_ids', sa.JSON(), nullable=False),
     sa.Column('only_show_if_degraded', sa.Boolean(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['group_id'], ['status_service_groups.id'], name=op.f('fk_status_services_group_id_status_service_groups'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_status_services')),
     sa.UniqueConstraint('slug', name=op.f('uq_status_services_slug'))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import dutydesk.db
+import dutydesk.core.db
 
 revision = '0005'
 down_revision = '0004'
@@ -27,19 +27,19 @@ def upgrade() -> None:
     sa.Column('repeat', sa.Integer(), nullable=False),
     sa.Column('ack_timeout_minutes', sa.Integer(), nullable=True),
     sa.Column('is_default', sa.Boolean(), nullable=False),
-    sa.Column('created_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_escalation_policies')),
     sa.UniqueConstraint('name', name=op.f('uq_escalation_policies_name'))
     )
     op.create_table('silences',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('matchers', sa.String(length=2000), nullable=False),
-    sa.Column('starts_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ends_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('starts_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_by', sa.String(length=200), nullable=False),
     sa.Column('comment', sa.String(length=2000), nullable=False),
-    sa.Column('created_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_silences'))
     )
     with op.batch_alter_table('silences', schema=None) as batch_op:
@@ -53,7 +53,7 @@ def upgrade() -> None:
     sa.Column('secret', sa.String(length=200), nullable=True),
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('disabled_reason', sa.String(length=1000), nullable=True),
-    sa.Column('created_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_contact_methods_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_contact_methods'))
     )
@@ -79,19 +79,19 @@ def upgrade() -> None:
     sa.Column('check_id', sa.Integer(), nullable=True),
     sa.Column('labels', sa.JSON(), nullable=False),
     sa.Column('acknowledged_by', sa.String(length=200), nullable=True),
-    sa.Column('acknowledged_at', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('acknowledged_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('pending_reason', sa.String(length=1000), nullable=True),
     sa.Column('resolved_by', sa.String(length=200), nullable=True),
-    sa.Column('resolved_at', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('resolved_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('resolution_note', sa.Text(), nullable=True),
     sa.Column('ping_pong_count', sa.Integer(), nullable=False),
     sa.Column('reopen_count', sa.Integer(), nullable=False),
     sa.Column('alert_count', sa.Integer(), nullable=False),
-    sa.Column('last_alert_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_alert_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('sla_targets', sa.JSON(), nullable=False),
     sa.Column('escalation_policy_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['escalation_policy_id'], ['escalation_policies.id'], name=op.f('fk_incidents_escalation_policy_id_escalation_policies'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_incidents')),
@@ -108,7 +108,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('incident_id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=30), nullable=False),
-    sa.Column('at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=200), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], name=op.f('fk_incident_events_incident_id_incidents'), ondelete='CASCADE'),
@@ -126,9 +126,9 @@ def upgrade() -> None:
     sa.Column('api_token_id', sa.Integer(), nullable=True),
     sa.Column('service', sa.String(length=200), nullable=True),
     sa.Column('created_by', sa.String(length=200), nullable=False),
-    sa.Column('created_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['api_token_id'], ['api_tokens.id'], name=op.f('fk_integrations_api_token_id_api_tokens'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_integrations')),
     sa.UniqueConstraint('key_hash', name=op.f('uq_integrations_key_hash'))
@@ -153,7 +153,7 @@ def upgrade() -> None:
     sa.Column('fingerprint', sa.String(length=80), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('summary', sa.String(length=1024), nullable=False),
-    sa.Column('received_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('integration_id', sa.Integer(), nullable=True),
     sa.Column('incident_id', sa.Integer(), nullable=True),
     sa.Column('muted_reason', sa.String(length=120), nullable=True),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import dutydesk.db
+import dutydesk.core.db
 
 revision = '0006'
 down_revision = '0005'
@@ -26,7 +26,7 @@ def upgrade() -> None:
     sa.Column('path', sa.String(length=1000), nullable=False),
     sa.Column('parent_id', sa.Integer(), nullable=True),
     sa.Column('description', sa.Text(), nullable=False),
-    sa.Column('created_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['parent_id'], ['check_groups.id'], name=op.f('fk_check_groups_parent_id_check_groups'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_check_groups')),
     sa.UniqueConstraint('path', name=op.f('uq_check_groups_path'))
@@ -57,8 +57,8 @@ def upgrade() -> None:
     sa.Column('urgency', sa.Integer(), nullable=False),
     sa.Column('guard_reference', sa.Boolean(), nullable=False),
     sa.Column('heartbeat_key', sa.String(length=64), nullable=True),
-    sa.Column('created_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('impact BETWEEN 1 AND 3', name=op.f('ck_checks_impact_range')),
     sa.CheckConstraint('urgency BETWEEN 1 AND 3', name=op.f('ck_checks_urgency_range')),
     sa.ForeignKeyConstraint(['group_id'], ['check_groups.id'], name=op.f('fk_checks_group_id_check_groups'), ondelete='SET NULL'),
@@ -84,7 +84,7 @@ def upgrade() -> None:
     op.create_table('check_results',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('check_id', sa.Integer(), nullable=False),
-    sa.Column('started_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status', sa.String(length=8), nullable=False),
     sa.Column('message', sa.Text(), nullable=False),
     sa.Column('duration', sa.Float(), nullable=False),
@@ -98,7 +98,7 @@ def upgrade() -> None:
     op.create_table('check_rollups',
     sa.Column('check_id', sa.Integer(), nullable=False),
     sa.Column('resolution', sa.String(length=6), nullable=False),
-    sa.Column('bucket_start', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('bucket_start', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('count', sa.Integer(), nullable=False),
     sa.Column('up_count', sa.Integer(), nullable=False),
     sa.Column('ok_count', sa.Integer(), nullable=False),
@@ -129,14 +129,14 @@ def upgrade() -> None:
     sa.Column('attempt', sa.Integer(), nullable=False),
     sa.Column('flapping', sa.Boolean(), nullable=False),
     sa.Column('in_maintenance', sa.Boolean(), nullable=False),
-    sa.Column('last_result_at', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_result_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_status', sa.String(length=8), nullable=True),
     sa.Column('last_message', sa.Text(), nullable=False),
     sa.Column('last_duration', sa.Float(), nullable=True),
     sa.Column('last_metrics', sa.JSON(), nullable=False),
-    sa.Column('next_due_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_due_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('updated_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['check_id'], ['checks.id'], name=op.f('fk_check_states_check_id_checks'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('check_id', name=op.f('pk_check_states'))
     )
@@ -151,9 +151,9 @@ def upgrade() -> None:
     sa.Column('old_status', sa.String(length=8), nullable=True),
     sa.Column('new_status', sa.String(length=8), nullable=False),
     sa.Column('reason', sa.Text(), nullable=False),
-    sa.Column('at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('muted_by', sa.String(length=40), nullable=True),
-    sa.Column('processed_at', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('processed_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['check_id'], ['checks.id'], name=op.f('fk_flips_check_id_checks'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_flips'))
     )
@@ -163,9 +163,9 @@ def upgrade() -> None:
 
     op.create_table('heartbeats',
     sa.Column('check_id', sa.Integer(), nullable=False),
-    sa.Column('last_ping_at', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_start_at', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_fail_at', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_ping_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_start_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_fail_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('pings', sa.Integer(), nullable=False),
     sa.Column('last_source', sa.String(length=100), nullable=False),
     sa.Column('last_body', sa.String(length=1000), nullable=False),
@@ -182,7 +182,7 @@ def upgrade() -> None:
     sa.Column('group_id', sa.Integer(), nullable=True),
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('created_by', sa.String(length=200), nullable=False),
-    sa.Column('created_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('(check_id IS NULL) <> (group_id IS NULL)', name=op.f('ck_maintenance_windows_exactly_one_target')),
     sa.ForeignKeyConstraint(['check_id'], ['checks.id'], name=op.f('fk_maintenance_windows_check_id_checks'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['group_id'], ['check_groups.id'], name=op.f('fk_maintenance_windows_group_id_check_groups'), ondelete='CASCADE'),

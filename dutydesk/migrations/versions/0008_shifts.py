@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import dutydesk.db
+import dutydesk.core.db
 
 revision = '0008'
 down_revision = '0007'
@@ -26,9 +26,9 @@ def upgrade() -> None:
     sa.Column('line', sa.String(length=20), nullable=False),
     sa.Column('time_zone', sa.String(length=64), nullable=False),
     sa.Column('self_service', sa.Boolean(), nullable=False),
-    sa.Column('published_at', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('published_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_shift_schedules')),
     sa.UniqueConstraint('name', name=op.f('uq_shift_schedules_name'))
     )
@@ -39,8 +39,8 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_shift_calendar_tokens_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_shift_calendar_tokens')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_shift_calendar_tokens_token_hash'))
@@ -51,15 +51,15 @@ def upgrade() -> None:
     op.create_table('shift_handoff_reports',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('schedule_id', sa.Integer(), nullable=False),
-    sa.Column('shift_start', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('shift_end', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('previous_start', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('shift_start', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('shift_end', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('previous_start', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('outgoing_user_id', sa.Integer(), nullable=True),
     sa.Column('incoming_user_id', sa.Integer(), nullable=True),
     sa.Column('content', sa.JSON(), nullable=False),
     sa.Column('outgoing_notes', sa.Text(), nullable=False),
-    sa.Column('generated_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('accepted_at', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('generated_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('accepted_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('accepted_by_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['accepted_by_id'], ['users.id'], name=op.f('fk_shift_handoff_reports_accepted_by_id_users')),
     sa.ForeignKeyConstraint(['incoming_user_id'], ['users.id'], name=op.f('fk_shift_handoff_reports_incoming_user_id_users')),
@@ -71,13 +71,13 @@ def upgrade() -> None:
     op.create_table('shift_journal',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('schedule_id', sa.Integer(), nullable=True),
-    sa.Column('shift_start', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('shift_start', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('author_id', sa.Integer(), nullable=True),
     sa.Column('author', sa.String(length=200), nullable=False),
-    sa.Column('at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('kind', sa.String(length=10), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
-    sa.Column('created_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_shift_journal_author_id_users')),
     sa.ForeignKeyConstraint(['schedule_id'], ['shift_schedules.id'], name=op.f('fk_shift_journal_schedule_id_shift_schedules'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_shift_journal'))
@@ -97,8 +97,8 @@ def upgrade() -> None:
     sa.Column('handoff_time', sa.String(length=5), nullable=False),
     sa.Column('start_date', sa.Date(), nullable=False),
     sa.Column('restrictions', sa.JSON(), nullable=False),
-    sa.Column('ends_at', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['schedule_id'], ['shift_schedules.id'], name=op.f('fk_shift_rotations_schedule_id_shift_schedules'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_shift_rotations')),
     sa.UniqueConstraint('schedule_id', 'name', name=op.f('uq_shift_rotations_schedule_id_name'))
@@ -115,8 +115,8 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('approver_id', sa.Integer(), nullable=True),
     sa.Column('note', sa.String(length=500), nullable=False),
-    sa.Column('created_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('decided_at', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['approver_id'], ['users.id'], name=op.f('fk_shift_swaps_approver_id_users')),
     sa.ForeignKeyConstraint(['offered_by_id'], ['users.id'], name=op.f('fk_shift_swaps_offered_by_id_users')),
     sa.ForeignKeyConstraint(['schedule_id'], ['shift_schedules.id'], name=op.f('fk_shift_swaps_schedule_id_shift_schedules'), ondelete='CASCADE'),
@@ -133,12 +133,12 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=10), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('replaces_id', sa.Integer(), nullable=True),
-    sa.Column('starts_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ends_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('starts_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('note', sa.String(length=500), nullable=False),
     sa.Column('swap_id', sa.Integer(), nullable=True),
     sa.Column('created_by', sa.String(length=200), nullable=False),
-    sa.Column('created_at', dutydesk.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['person_id'], ['users.id'], name=op.f('fk_shift_overrides_person_id_users')),
     sa.ForeignKeyConstraint(['replaces_id'], ['users.id'], name=op.f('fk_shift_overrides_replaces_id_users')),
     sa.ForeignKeyConstraint(['schedule_id'], ['shift_schedules.id'], name=op.f('fk_shift_overrides_schedule_id_shift_schedules'), ondelete='CASCADE'),

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-import dutydesk.db
+import dutydesk.core.db
 
 revision = '0010'
 down_revision = '0009'
@@ -28,7 +28,7 @@ BATCH = 1000
 
 def columns() -> list[sa.Column]:
     return [
-        sa.Column('first_ack_at', dutydesk.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column('first_ack_at', dutydesk.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column('first_ack_by', sa.String(length=200), nullable=True),
         sa.Column('sla_ack_seconds', sa.Float(), nullable=True),
         sa.Column('sla_ack_target_seconds', sa.Float(), nullable=True),
@@ -66,7 +66,7 @@ def backfill(conn: sa.Connection, now: datetime) -> int:
     from dutydesk.incidents.events import IncidentEvent
     from dutydesk.incidents.summary import policy_of_snapshot, summarise, summary_columns
 
-    utc = dutydesk.db.UTCDateTime(timezone=True)
+    utc = dutydesk.core.db.UTCDateTime(timezone=True)
     summary = columns()
     incidents = sa.table('incidents', sa.column('id', sa.Integer()),
                          sa.column('status', sa.String()), sa.column('sla_targets', sa.JSON()),

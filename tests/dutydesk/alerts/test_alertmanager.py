@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dutydesk.alerts.alertmanager import (
+from dutydesk.incidents.alerts.alertmanager import (
     MAX_PAYLOAD_BYTES,
     PayloadError,
     PayloadTooLarge,
     parse_webhook,
 )
-from dutydesk.alerts.model import AlertSource, AlertStatus, Severity
+from dutydesk.incidents.alerts.model import AlertSource, AlertStatus, Severity
 
 # Shaped like a real notification from Alertmanager 0.27 (notify/webhook Message).
 PAYLOAD = {

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dutydesk.alerts.delivery import (
+from dutydesk.core.notify.delivery import (
     DeliveryPolicyError,
     Failure,
     FailureKind,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dutydesk.alerts.matchers import (
+from dutydesk.incidents.alerts.matchers import (
     Matcher,
     MatcherError,
     MatchType,
@@ -19,7 +19,7 @@ from dutydesk.alerts.matchers import (
     format_matchers,
     parse_matchers,
 )
-from dutydesk.alerts.model import Alert, AlertSource, AlertStatus
+from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

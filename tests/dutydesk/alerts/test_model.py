@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from dutydesk.alerts.model import (
+from dutydesk.incidents.alerts.model import (
     Alert,
     AlertError,
     AlertSource,

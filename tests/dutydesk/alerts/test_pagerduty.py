@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dutydesk.alerts.model import AlertSource, AlertStatus, Severity
-from dutydesk.alerts.pagerduty import (
+from dutydesk.incidents.alerts.model import AlertSource, AlertStatus, Severity
+from dutydesk.incidents.alerts.pagerduty import (
     MAX_BODY_BYTES,
     EventAction,
     Image,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from dutydesk.alerts.timeutil import TimestampError, ensure_utc, parse_timestamp
+from dutydesk.core.timeutil import TimestampError, ensure_utc, parse_timestamp
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ from sqlalchemy import text
 
 from dutydesk import migrate
 from dutydesk.app import create_app
-from dutydesk.config import Settings
-from dutydesk.db import Database, utcnow
-from dutydesk.security import digest_secret
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database, utcnow
+from dutydesk.core.security import digest_secret
 from tests.conftest import bearer
 from tests.dutydesk.test_integrations import am_alert, am_payload
 

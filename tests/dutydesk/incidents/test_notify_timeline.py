@@ -7,12 +7,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from dutydesk.db import Database, utcnow
+from dutydesk.core.db import Database, utcnow
+from dutydesk.core.notify.outbox import enqueue
+from dutydesk.core.notify.sender import deliver_due
+from dutydesk.incidents.models import IncidentEventRow
 from dutydesk.incidents.notify_timeline import record_notification_attempt
 from dutydesk.jobs import scheduled_jobs
-from dutydesk.models.incidents import IncidentEventRow
-from dutydesk.notify.outbox import enqueue
-from dutydesk.notify.sender import deliver_due
 from tests.dutydesk.notify.receivers import HttpReceiver
 from tests.dutydesk.test_incidents_web import open_incident
 

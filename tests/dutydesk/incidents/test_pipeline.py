@@ -10,15 +10,15 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
-from dutydesk.alerts.model import Alert, AlertSource, AlertStatus, Severity, check_alert
-from dutydesk.config import Settings
-from dutydesk.db import Database
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database
+from dutydesk.core.models.notify import OutboxMessage
+from dutydesk.core.notify.sender import deliver_due
+from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus, Severity, check_alert
 from dutydesk.incidents.jobs import run_clocks
+from dutydesk.incidents.models import AlertReceived, Incident, IncidentEventRow, SilenceRow
+from dutydesk.incidents.pipeline import metrics_for, process_alerts
 from dutydesk.models import Role
-from dutydesk.models.incidents import AlertReceived, Incident, IncidentEventRow, SilenceRow
-from dutydesk.models.notify import OutboxMessage
-from dutydesk.notify.sender import deliver_due
-from dutydesk.pipeline import metrics_for, process_alerts
 from tests.conftest import make_user
 from tests.dutydesk.notify.receivers import SmtpServer
 
@@ -261,7 +261,7 @@ def test_sla_breach_is_recorded_once(db: Database, settings: Settings) -> None:
 
 
 def test_alert_to_incident_to_email_in_a_real_smtp_mailbox(db: Database, tmp_path: Any) -> None:
-    from dutydesk.config import load_settings
+    from dutydesk.core.config import load_settings
 
     smtp = SmtpServer()
     try:

@@ -7,18 +7,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from dutydesk.alerts.model import Alert, AlertSource, AlertStatus, Severity
-from dutydesk.config import Settings
-from dutydesk.db import Database
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database
+from dutydesk.core.security import Principal
+from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus, Severity
 from dutydesk.incidents.jobs import run_clocks
 from dutydesk.incidents.lifecycle import InvalidAction, TransitionRefused
+from dutydesk.incidents.models import EscalationPolicyRow, Incident, IncidentEventRow
 from dutydesk.incidents.paging import DEFAULT_POLICY, policy_for, policy_from_row
+from dutydesk.incidents.pipeline import process_alerts
 from dutydesk.incidents.policies import PolicyDeleteRefused, choose_policy, delete_policy
 from dutydesk.incidents.store import act
 from dutydesk.models import AuditEntry, Role
-from dutydesk.models.incidents import EscalationPolicyRow, Incident, IncidentEventRow
-from dutydesk.pipeline import process_alerts
-from dutydesk.security import Principal
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 OLENA = Principal(kind="user", role=Role.ENGINEER, label="olena@dc.example")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import dutydesk.incidents.priority as priority_module
-from dutydesk.alerts.model import Severity
+from dutydesk.incidents.alerts.model import Severity
 from dutydesk.incidents.priority import (
     Impact,
     Priority,

@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from dutydesk.alerts.model import Alert, AlertSource, AlertStatus, Severity
-from dutydesk.config import Settings, load_settings
-from dutydesk.db import Database, utcnow
+from dutydesk.core.config import Settings, load_settings
+from dutydesk.core.db import Database, utcnow
+from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus, Severity
+from dutydesk.incidents.models import AlertReceived
+from dutydesk.incidents.pipeline import process_alerts
 from dutydesk.incidents.retention import purge_alerts_received, retention_cutoff
 from dutydesk.incidents.store import act
 from dutydesk.jobs import scheduled_jobs
-from dutydesk.models.incidents import AlertReceived
-from dutydesk.pipeline import process_alerts
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from dutydesk.config import Settings
-from dutydesk.db import Database
+from checks.models import Check, CheckDependency, CheckStateRow, FlipRow
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database
 from dutydesk.incidents.jobs import process_flips
 from dutydesk.incidents.lifecycle import TransitionRefused
+from dutydesk.incidents.models import Incident
 from dutydesk.incidents.store import ConcurrentUpdate, act, state_of
-from dutydesk.models.checks import Check, CheckDependency, CheckStateRow, FlipRow
-from dutydesk.models.incidents import Incident
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 

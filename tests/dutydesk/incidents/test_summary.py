@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from dutydesk import migrate
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from dutydesk.incidents.events import EventKind, IncidentEvent
 from dutydesk.incidents.lifecycle import open_incident
+from dutydesk.incidents.models import Incident, IncidentEventRow
+from dutydesk.incidents.pipeline import sla_snapshot
 from dutydesk.incidents.sla import SlaPolicy
 from dutydesk.incidents.store import act, add_events, apply_to_row
 from dutydesk.incidents.summary import (
@@ -21,8 +23,6 @@ from dutydesk.incidents.summary import (
     summary_columns,
     summary_from_columns,
 )
-from dutydesk.models.incidents import Incident, IncidentEventRow
-from dutydesk.pipeline import sla_snapshot
 
 T0 = datetime(2026, 10, 5, 9, 0, tzinfo=UTC)
 POLICY = SlaPolicy()  # P1: acknowledge 15 min, resolve 4 h; P2: 30 min, 8 h

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from dutydesk.core.notify.transports import Outcome
 from dutydesk.incidents.escalation import DueNotification, notified_event
 from dutydesk.incidents.events import (
     ACK_TIMEOUT_REASON,
@@ -18,6 +19,7 @@ from dutydesk.incidents.events import (
     policy_deleted_reason,
 )
 from dutydesk.incidents.lifecycle import apply, open_incident
+from dutydesk.incidents.models import EscalationPolicyRow
 from dutydesk.incidents.notify_timeline import notification_event
 from dutydesk.incidents.policies import policy_changed_event
 from dutydesk.incidents.sla import SlaPolicy, sla_events_due
@@ -29,8 +31,6 @@ from dutydesk.incidents.timeline_text import (
     duration,
 )
 from dutydesk.models import OutboxMessage
-from dutydesk.models.incidents import EscalationPolicyRow
-from dutydesk.notify.transports import Outcome
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from dutydesk.alerts.delivery import RetryPolicy
-from dutydesk.config import Settings
-from dutydesk.db import Database, utcnow
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database, utcnow
+from dutydesk.core.notify.delivery import RetryPolicy
+from dutydesk.core.notify.outbox import OutboxError, claim_due, enqueue
+from dutydesk.core.notify.sender import deliver_due
 from dutydesk.models import DeliveryAttempt, OutboxMessage, Role
-from dutydesk.notify.outbox import OutboxError, claim_due, enqueue
-from dutydesk.notify.sender import deliver_due
 
 from ...conftest import make_user
 from .receivers import HttpReceiver, SmtpServer

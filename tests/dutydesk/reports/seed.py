@@ -17,16 +17,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from dutydesk.db import Database
+from checks.models import Check, CheckRollup
+from dutydesk.core.db import Database
 from dutydesk.incidents.lifecycle import open_incident
+from dutydesk.incidents.models import Incident
+from dutydesk.incidents.pipeline import sla_snapshot
 from dutydesk.incidents.sla import SlaPolicy
 from dutydesk.incidents.store import act, add_events, apply_to_row
-from dutydesk.models.checks import Check, CheckRollup
-from dutydesk.models.incidents import Incident
-from dutydesk.models.notices import NoticeAffectedService, NoticeRow, StatusService
-from dutydesk.models.shifts import ShiftRotationRow, ShiftScheduleRow
-from dutydesk.models.visitors import VisitorClient, VisitRow
-from dutydesk.pipeline import sla_snapshot
+from shifts.models import ShiftRotationRow, ShiftScheduleRow
+from shifts.notices.orm import NoticeAffectedService, NoticeRow, StatusService
+from shifts.visitors.orm import VisitorClient, VisitRow
 from tests.conftest import make_user
 
 ANNA, BORIS = "anna@dc.example", "boris@dc.example"

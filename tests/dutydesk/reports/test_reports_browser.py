@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from dutydesk.models import Role
 from tests.conftest import PASSWORD, make_user
 from tests.dutydesk.reports.seed import seed_october

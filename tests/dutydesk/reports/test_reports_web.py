@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from dutydesk.reports.tables import TABLES
 from tests.conftest import login, make_user
 from tests.dutydesk.reports.seed import ANNA, BORIS, October, seed_october

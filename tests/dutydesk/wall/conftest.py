@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from checks.models import Check, CheckGroup, CheckStateRow, FlipRow
 from dutydesk.app import create_app
-from dutydesk.config import Settings
-from dutydesk.db import Database, utcnow
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database, utcnow
 from dutydesk.models import WorkerHeartbeat
-from dutydesk.models.checks import Check, CheckGroup, CheckStateRow, FlipRow
 from dutydesk.wall.feed import EXTENSION
 
 

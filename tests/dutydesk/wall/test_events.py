@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from dutydesk import accounts
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 
 WAIT = 8.0  # seconds: the feed polls once a second, so a change shows in about 1-2 s
 

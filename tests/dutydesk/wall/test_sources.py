@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from dutydesk.db import Database, utcnow
-from dutydesk.models.checks import Check, CheckGroup, CheckStateRow
+from checks.models import Check, CheckGroup, CheckStateRow
+from dutydesk.core.db import Database, utcnow
 from dutydesk.wall.rows import WallLimits
 from dutydesk.wall.snapshot import Counts
 from dutydesk.wall.sources import load_checks, load_view

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from dutydesk import accounts
-from dutydesk.db import Database, utcnow
+from dutydesk.core.db import Database, utcnow
 from dutydesk.models import Role
 
 pytestmark = pytest.mark.browser
@@ -17,7 +17,7 @@ LIVE_MS = 6000  # the issue's 2 s, plus the feed's poll and a slow shared CI mac
 
 
 def add_incident(db: Database, title: str, priority: str = "P1") -> int:
-    from dutydesk.models.incidents import Incident, IncidentEventRow
+    from dutydesk.incidents.models import Incident, IncidentEventRow
 
     opened = utcnow() - timedelta(minutes=3)
     with db.session() as s:

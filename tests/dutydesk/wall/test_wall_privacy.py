@@ -6,8 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 from dutydesk import accounts
-from dutydesk.config import Settings
-from dutydesk.db import Database, utcnow
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database, utcnow
 
 
 def test_a_kiosk_wall_shows_a_visitors_first_name_but_not_surname_or_id(

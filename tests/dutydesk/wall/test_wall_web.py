@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from dutydesk import accounts
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from dutydesk.models import KioskLink, Role
 
 

@@ -10,14 +10,14 @@ from sqlalchemy import select
 from checks.config import parse_config
 from checks.config_db import apply, export
 from checks.maintenance import active_window
+from checks.models import Check, MaintenanceWindowRow
 from checks.store import CheckStore
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from dutydesk.models import AuditEntry
-from dutydesk.models.checks import Check, MaintenanceWindowRow
-from dutydesk.models.notices import NoticeRow
 from shifts.notices import MaintenanceWindow, NoticeError
 from shifts.notices import service as svc
 from shifts.notices.check_windows import muted_period
+from shifts.notices.orm import NoticeRow
 from shifts.notices.storage import load_notice
 
 NOW = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from dutydesk.models import AuditEntry, OutboxMessage
-from dutydesk.models.notices import NoticeRow, StatusSubscriber
 from shifts.notices import MaintenanceWindow, NoticeClosedError, PublishError
 from shifts.notices import service as svc
 from shifts.notices import subscriptions as subs
+from shifts.notices.orm import NoticeRow, StatusSubscriber
 from shifts.notices.storage import current_generation, load_notice
 
 NOW = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from shifts.visitors import service as svc
 from shifts.visitors.checkin import CheckInAttempt
 from shifts.visitors.model import SitePolicy

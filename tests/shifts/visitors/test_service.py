@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from dutydesk.models import (
     AccessRequestPerson,
     AccessRequestRow,

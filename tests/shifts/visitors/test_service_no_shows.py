@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from dutydesk.models import AuditEntry, VisitRow
 from shifts.visitors import service as svc
 

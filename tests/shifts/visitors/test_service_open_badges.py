@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from dutydesk.models import VisitRow
 from shifts.visitors import service as svc
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from dutydesk.db import Database
+from dutydesk.core.db import Database
 from shifts.visitors import service as svc
 from shifts.visitors.onsite import Limit
 

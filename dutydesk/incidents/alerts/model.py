@@ -24,7 +24,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
-from dutydesk.alerts.timeutil import TimestampError, ensure_utc
+from dutydesk.core.timeutil import TimestampError, ensure_utc
 
 MAX_DEDUP_KEY_LENGTH = 255
 MAX_SUMMARY_LENGTH = 1024

@@ -7,9 +7,9 @@ from typing import Any
 from flask import g, has_request_context, request
 from sqlalchemy.orm import Session
 
-from dutydesk.db import utcnow
-from dutydesk.models import AuditEntry
-from dutydesk.security import Principal
+from dutydesk.core.db import utcnow
+from dutydesk.core.models.audit import AuditEntry
+from dutydesk.core.security import Principal
 
 
 def record(

@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from dutydesk.alerts.model import (
+from dutydesk.core.timeutil import TimestampError, ensure_utc, json_type, parse_timestamp
+from dutydesk.incidents.alerts.model import (
     MAX_DEDUP_KEY_LENGTH,
     MAX_SUMMARY_LENGTH,
     Alert,
@@ -44,7 +45,6 @@ from dutydesk.alerts.model import (
     AlertStatus,
     Severity,
 )
-from dutydesk.alerts.timeutil import TimestampError, ensure_utc, json_type, parse_timestamp
 
 MAX_BODY_BYTES = 512 * 1024
 """PagerDuty's documented size limit for an Events API v2 body (512 KB)."""

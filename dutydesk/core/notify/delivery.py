@@ -51,7 +51,7 @@ import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from dutydesk.alerts.timeutil import ensure_utc
+from dutydesk.core.timeutil import ensure_utc
 
 
 class DeliveryPolicyError(ValueError):

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dutydesk.db import Base, utcnow
+from dutydesk.core.db import Base, utcnow
 
 SWAP_STATUSES = ("offered", "taken", "approved", "rejected", "withdrawn")
 JOURNAL_KINDS = ("event", "call", "round", "note")

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dutydesk.db import Base, utcnow
+from dutydesk.core.db import Base, utcnow
 
 
 class WorkerHeartbeat(Base):

@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dutydesk.db import Base, utcnow
+from dutydesk.core.db import Base, utcnow
 
 #: Upper bounds (seconds) of the latency histogram columns h0..h8; h9 counts the rest.
 LATENCY_BUCKETS: tuple[float, ...] = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

@@ -32,11 +32,12 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dutydesk.alerts.matchers import MatcherError, Silence, SilenceError, SilenceMuter
-from dutydesk.alerts.model import Alert, Muter, dedup_stage, mute_stage, run_pipeline
-from dutydesk.config import Settings
+from dutydesk.core.config import Settings
+from dutydesk.incidents.alerts.matchers import MatcherError, Silence, SilenceError, SilenceMuter
+from dutydesk.incidents.alerts.model import Alert, Muter, dedup_stage, mute_stage, run_pipeline
 from dutydesk.incidents.events import EventKind, IncidentEvent
 from dutydesk.incidents.lifecycle import LifecycleError, open_incident
+from dutydesk.incidents.models import AlertReceived, Incident, IncidentEventRow, SilenceRow
 from dutydesk.incidents.paging import (
     PagePlan,
     PagingCache,
@@ -52,7 +53,6 @@ from dutydesk.incidents.priority import (
 )
 from dutydesk.incidents.sla import DEFAULT_TARGETS, SlaPolicy
 from dutydesk.incidents.store import act, add_events, apply_to_row
-from dutydesk.models.incidents import AlertReceived, Incident, IncidentEventRow, SilenceRow
 
 REPEAT_EVENT_EVERY = timedelta(minutes=1)
 """A repeat alert adds an ``alert`` timeline event at most this often (the count always grows)."""
@@ -269,8 +269,8 @@ def load_muters(session: Session, now: datetime) -> list[Muter]:
 def load_parent_down_muter(session: Session) -> Muter | None:
     """``ParentDownMuter`` from the check engine's dependencies and states, once they exist."""
     try:
-        from dutydesk.alerts.model import ParentDownMuter
-        from dutydesk.models.checks import CheckDependency, CheckStateRow
+        from checks.models import CheckDependency, CheckStateRow
+        from dutydesk.incidents.alerts.model import ParentDownMuter
     except ImportError:
         return None
     parents: dict[int, list[int]] = {}

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dutydesk.db import Base, utcnow
+from dutydesk.core.db import Base, utcnow
 
 INCIDENT_STATUSES = ("triggered", "acknowledged", "pending", "resolved")
 INTEGRATION_TYPES = ("alertmanager", "pagerduty")

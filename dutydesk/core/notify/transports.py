@@ -1,7 +1,7 @@
 """Transports: deliver one outbox message over email, webhook, Slack/Mattermost or Telegram.
 
 Each transport returns an ``Outcome``; failures carry a ``Failure`` classified by the pure rules
-in ``dutydesk.alerts.delivery`` (permanent or transient, and for what scope). Receivers can
+in ``dutydesk.core.notify.delivery`` (permanent or transient, and for what scope). Receivers can
 recognise a redelivery: webhooks get an ``Idempotency-Key`` header, mails a stable Message-ID.
 """
 
@@ -20,14 +20,14 @@ from typing import Any
 
 import requests
 
-from dutydesk.alerts.delivery import (
+from dutydesk.core.config import Settings
+from dutydesk.core.models.notify import OutboxMessage
+from dutydesk.core.notify.delivery import (
     Failure,
     classify_exception,
     classify_http_status,
     classify_telegram,
 )
-from dutydesk.config import Settings
-from dutydesk.models import OutboxMessage
 
 USER_AGENT = "DutyDesk-Notifier/1"
 

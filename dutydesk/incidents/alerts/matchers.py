@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NoReturn
 
-from dutydesk.alerts.model import Alert
-from dutydesk.alerts.timeutil import TimestampError, ensure_utc
+from dutydesk.core.timeutil import TimestampError, ensure_utc
+from dutydesk.incidents.alerts.model import Alert
 
 _LABEL_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _UNQUOTED_VALUE_RE = re.compile(r'[^\s,{}"=!~][^\s,{}"]*')

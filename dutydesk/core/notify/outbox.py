@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from dutydesk.db import utcnow
-from dutydesk.models import OutboxMessage
+from dutydesk.core.db import utcnow
+from dutydesk.core.models.notify import OutboxMessage
 
 CHANNELS = ("email", "webhook", "slack", "telegram")
 LEASE = timedelta(minutes=2)

@@ -16,14 +16,15 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from dutydesk.alerts.delivery import RetryPolicy, decide
-from dutydesk.config import Settings
-from dutydesk.db import Database, utcnow
-from dutydesk.models import DeliveryAttempt, OutboxMessage, Role, User
-from dutydesk.notify.outbox import claim_due, enqueue
-from dutydesk.notify.transports import TRANSPORTS, Outcome, Transport
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database, utcnow
+from dutydesk.core.models.accounts import Role, User
+from dutydesk.core.models.notify import DeliveryAttempt, OutboxMessage
+from dutydesk.core.notify.delivery import RetryPolicy, decide
+from dutydesk.core.notify.outbox import claim_due, enqueue
+from dutydesk.core.notify.transports import TRANSPORTS, Outcome, Transport
 
-log = logging.getLogger("dutydesk.notify")
+log = logging.getLogger("dutydesk.core.notify")
 
 # channel_ref prefix ("subscriber", "contact") -> function that disables that channel for good.
 ChannelDisabler = Callable[[Session, str], None]
@@ -53,7 +54,7 @@ def deliver_due(
         try:
             outcome = transports[message.channel](message, settings)
         except Exception as exc:  # a transport bug must not lose the message
-            from dutydesk.alerts.delivery import classify_exception
+            from dutydesk.core.notify.delivery import classify_exception
 
             failure = classify_exception(exc)
             outcome = Outcome(False, failure.reason, failure)

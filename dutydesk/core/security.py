@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from dutydesk.models import Role, User
+from dutydesk.core.models.accounts import Role, User
 
 MIN_PASSWORD_LENGTH = 10
 TOKEN_PREFIX = "dd"

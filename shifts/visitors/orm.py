@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dutydesk.db import Base, utcnow
+from dutydesk.core.db import Base, utcnow
 
 # The partial unique index on the badges of open visits (named in the service's error handling).
 OPEN_BADGE_INDEX = "uq_visitor_visits_open_badge"

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dutydesk.db import Base, utcnow
+from dutydesk.core.db import Base, utcnow
 
 
 class AuditEntry(Base):

@@ -40,7 +40,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from dutydesk.alerts.model import (
+from dutydesk.core.timeutil import TimestampError, json_type, parse_timestamp
+from dutydesk.incidents.alerts.model import (
     MAX_SUMMARY_LENGTH,
     Alert,
     AlertError,
@@ -49,7 +50,6 @@ from dutydesk.alerts.model import (
     Severity,
     labels_fingerprint,
 )
-from dutydesk.alerts.timeutil import TimestampError, json_type, parse_timestamp
 
 MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
 """Largest body we accept (2 MiB ≈ 2,000 alerts of ordinary size). Larger bodies get 413; set

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dutydesk.db import Base, utcnow
+from dutydesk.core.db import Base, utcnow
 
 
 class Role(enum.StrEnum):
