@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import zoneinfo
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,18 +26,15 @@ from dutydesk.core.security import (
     hash_password,
     issue_secret,
 )
+from dutydesk.core.validation import (  # ValidationError: the shared layer's error, re-exported
+    ValidationError,
+    time_zone,
+)
 from dutydesk.models import ApiToken, KioskLink, Role, User, UserSession
 
+__all__ = ["ValidationError"]
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$|^[^@\s]+@localhost$")
-
-
-class ValidationError(ValueError):
-    """Input a person typed is wrong; ``field`` names the input, the message says why."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 def user_snapshot(user: User) -> dict[str, Any]:
@@ -83,13 +79,7 @@ def _clean_language(language: str | None) -> str | None:
 
 
 def _clean_timezone(tz: str | None) -> str | None:
-    if tz in (None, ""):
-        return None
-    try:
-        zoneinfo.ZoneInfo(tz)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValidationError("timezone", f"unknown time zone {tz!r}") from None
-    return tz
+    return time_zone(tz, "timezone", optional=True)
 
 
 def _clean_password(password: str) -> str:

@@ -13,10 +13,14 @@ from typing import Any
 
 from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter, ValidationError
 
 from dutydesk.context import AppState, close_db_session
 from dutydesk.core.config import Settings, load_settings
 from dutydesk.core.db import Database
+from dutydesk.core.validation import MAX_ID, nul_field
+from dutydesk.core.validation import ValidationError as BadInput
 from dutydesk.errors import register_error_handlers
 from dutydesk.i18n import init_i18n
 from dutydesk.logs import configure_logging
@@ -115,6 +119,8 @@ def create_app(
     from dutydesk.web.body_limit import BoundedRequest
 
     app.request_class = BoundedRequest  # chunked bodies over the limit: 413, not truncation
+    # Every <int:...> in a route is an id: beyond what a database stores it names nothing (404).
+    app.url_map.converters["int"] = IdConverter
     app.extensions["dutydesk"] = AppState(settings=settings, db=database, metrics=Metrics())
 
     if settings.trusted_proxies:
@@ -132,6 +138,23 @@ def create_app(
 
     app.jinja_env.globals["nav_paths"] = nav_paths
     return app
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` bounded to ``0..MAX_ID``: ``/users/99999999999999999999`` is a 404 like any
+    unknown id instead of an overflow in the database driver."""
+
+    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None,
+                 max: int | None = MAX_ID, signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, min, max, signed)
+
+    def to_python(self, value: str) -> Any:
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            # A plain NoMatch here would become 405 when a sibling rule (GET vs DELETE) of the
+            # same path exists; an id that cannot exist is simply not found.
+            raise NotFound(f"no such id: {value[:30]}") from None
 
 
 def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
@@ -197,6 +220,7 @@ def _install_request_hooks(app: Flask) -> None:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         g.started = time.perf_counter()
+        _refuse_nul_characters()
         load_principal()
 
     @app.after_request
@@ -223,3 +247,20 @@ def _install_request_hooks(app: Flask) -> None:
         return response
 
     app.teardown_appcontext(close_db_session)
+
+
+def _refuse_nul_characters() -> None:
+    """A NUL character in a query, form or JSON API body is a 400 for every endpoint at once
+    (nobody types one; PostgreSQL cannot store one). Alert receivers under ``/v2/`` parse their
+    own bodies and answer in their protocol's shape."""
+    sources: list[tuple[Any, str]] = [(request.args.to_dict(flat=False), "query")]
+    if request.method in ("POST", "PUT", "PATCH") and request.mimetype in (
+        "application/x-www-form-urlencoded", "multipart/form-data"
+    ):
+        sources.append((request.form.to_dict(flat=False), "form"))
+    if request.is_json and request.path.startswith("/api/"):
+        sources.append((request.get_json(silent=True), "body"))
+    for values, where in sources:
+        field = nul_field(values, where)
+        if field:
+            raise BadInput(field, "must not contain NUL characters")

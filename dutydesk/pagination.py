@@ -8,9 +8,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dutydesk.core.validation import MAX_PAGE, ValidationError, whole_number
 
-class PaginationError(ValueError):
-    pass
+
+class PaginationError(ValidationError):
+    """A ``page`` or ``per_page`` the list cannot serve (a 400 wherever it is not caught)."""
 
 
 @dataclass(frozen=True)
@@ -36,16 +38,16 @@ class Page:
 def parse_page_args(
     args: Any, *, default_per_page: int = 50, max_per_page: int = 500
 ) -> tuple[int, int]:
-    """Read ``page`` and ``per_page`` from query args; wrong values raise ``PaginationError``."""
+    """Read ``page`` (1..``MAX_PAGE``) and ``per_page`` (1..``max_per_page``) from query args;
+    anything else (text, fractions, ``2**64``) raises ``PaginationError``."""
     try:
-        page = int(args.get("page", 1))
-        per_page = int(args.get("per_page", default_per_page))
-    except (TypeError, ValueError):
-        raise PaginationError("page and per_page must be whole numbers") from None
-    if page < 1:
-        raise PaginationError(f"page must be at least 1, got {page}")
-    if not 1 <= per_page <= max_per_page:
-        raise PaginationError(f"per_page must be between 1 and {max_per_page}, got {per_page}")
+        page = whole_number(args.get("page"), "page", minimum=1, maximum=MAX_PAGE, default=1)
+        per_page = whole_number(
+            args.get("per_page"), "per_page", minimum=1, maximum=max_per_page,
+            default=default_per_page,
+        )
+    except ValidationError as exc:
+        raise PaginationError(exc.field, exc.message) from None
     return page, per_page
 
 

@@ -20,7 +20,19 @@ from dutydesk.core.audit import record
 from dutydesk.core.models.accounts import User
 from dutydesk.core.notify.outbox import enqueue
 from dutydesk.core.security import Principal
-from shifts.errors import NotFound, ScheduleConflict, ShiftConfigError, SwapStateError
+from dutydesk.core.validation import (
+    ValidationError,
+    clock_time,
+    iso_date,
+    record_id,
+    weekdays,
+)
+from shifts.errors import (
+    NotFound,
+    ScheduleConflict,
+    ShiftConfigError,
+    SwapStateError,
+)
 from shifts.journal import (
     add_journal_entry,
     calendar_user,
@@ -178,32 +190,29 @@ def update_schedule(
 
 
 def rotation_fields(form: dict[str, Any]) -> dict[str, Any]:
-    """Normalise editor input into row fields (no validation beyond shape; the core judges)."""
+    """Normalise editor or API input into row fields: people are ids, the start a date, each
+    restriction's weekdays 0..6 (``"sat"`` becomes 5), using ``dutydesk.core.validation``; anything
+    malformed is a ``ShiftConfigError`` naming the field. The core judges the rest."""
     participants = form.get("participants") or []
     if not isinstance(participants, str | list | tuple):
         raise ShiftConfigError(f"participants must be a list of user ids, got {participants!r}")
     if isinstance(participants, str):
         participants = [p for p in participants.replace(",", " ").split() if p]
     try:
-        if any(isinstance(p, bool | float) for p in participants):
-            raise TypeError
-        people = [int(p) for p in participants]
-    except (TypeError, ValueError):
-        raise ShiftConfigError(
-            f"participants must be user ids (numbers), got {participants!r}"
-        ) from None
-    start = form.get("start_date")
-    if isinstance(start, str):
-        try:
-            start = date.fromisoformat(start.strip())
-        except ValueError:
-            raise ShiftConfigError(
-                f"start date must look like 2026-03-01, got {start!r}"
-            ) from None
+        if not isinstance(participants, list | tuple):
+            raise ValidationError("participants", "expected a list of user ids")
+        people = [record_id(p, "participants") for p in participants]
+        start = form.get("start_date")
+        if isinstance(start, str) or start is None:
+            start = iso_date(start, "start_date", optional=True)
+        restrictions = [_restriction(item) for item in _listed(form, "restrictions")]
+        pattern_params = form.get("pattern_params") or {}
+        if not isinstance(pattern_params, dict):
+            raise ValidationError("pattern_params", "expected an object")
+    except ValidationError as exc:
+        raise ShiftConfigError(str(exc)) from None
     for key, kinds, what in (("name", str, "a text"), ("pattern", str, "a text"),
-                             ("handoff_time", str, "a time such as 08:00"),
-                             ("pattern_params", dict, "an object"),
-                             ("restrictions", list, "a list")):
+                             ("handoff_time", str, "a time such as 08:00")):
         value = form.get(key)
         if value is not None and not isinstance(value, kinds):
             raise ShiftConfigError(f"{key.replace('_', ' ')} must be {what}, got {value!r}")
@@ -213,10 +222,29 @@ def rotation_fields(form: dict[str, Any]) -> dict[str, Any]:
         "name": str(form.get("name", "")).strip(),
         "participants": people,
         "pattern": str(form.get("pattern", "fixed_length")),
-        "pattern_params": dict(form.get("pattern_params") or {}),
+        "pattern_params": dict(pattern_params),
         "handoff_time": str(form.get("handoff_time", "08:00")).strip(),
         "start_date": start,
-        "restrictions": list(form.get("restrictions") or []),
+        "restrictions": restrictions,
+    }
+
+
+def _listed(form: dict[str, Any], name: str) -> list[Any]:
+    value = form.get(name) or []
+    if not isinstance(value, list | tuple):
+        raise ValidationError(name, "expected a list")
+    return list(value)
+
+
+def _restriction(item: Any) -> dict[str, Any]:
+    """One restriction window as stored: weekdays as numbers, times as ``HH:MM`` text."""
+    if not isinstance(item, dict):
+        raise ValidationError("restrictions", "each restriction must be an object")
+    days = item.get("weekdays", list(range(7)))
+    return {
+        "weekdays": weekdays([days] if isinstance(days, str | int) else days, "weekdays"),
+        "start": clock_time(item.get("start") or "00:00", "start").strftime("%H:%M"),
+        "end": clock_time(item.get("end") or "00:00", "end").strftime("%H:%M"),
     }
 
 

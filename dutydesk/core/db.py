@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, create_engine, event, text
+from sqlalchemy import JSON, DateTime, MetaData, String, create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -69,6 +69,24 @@ class Base(DeclarativeBase):
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+@event.listens_for(Base, "before_insert", propagate=True)
+@event.listens_for(Base, "before_update", propagate=True)
+def _refuse_text_too_long(_mapper: Any, _connection: Any, target: Any) -> None:
+    """Text longer than its column is refused by name on every backend (PostgreSQL would fail
+    the statement; SQLite would store it silently): a 400 via ``ValidationError``."""
+    from dutydesk.core.validation import ValidationError
+
+    for column in target.__table__.columns:
+        limit = getattr(column.type, "length", None)
+        if not limit or not isinstance(column.type, String):
+            continue
+        value = getattr(target, column.key, None) if column.key in target.__dict__ else None
+        if isinstance(value, str) and len(value) > limit:
+            raise ValidationError(
+                column.key, f"must be at most {limit} characters, got {len(value)}"
+            )
 
 
 def utcnow() -> datetime:

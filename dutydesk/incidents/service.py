@@ -20,6 +20,7 @@ from dutydesk.core import audit
 from dutydesk.core.config import Settings
 from dutydesk.core.db import utcnow
 from dutydesk.core.security import Principal
+from dutydesk.core.validation import MAX_ID, MAX_MINUTES, number
 from dutydesk.incidents import sources as alert_sources
 from dutydesk.incidents.alerts.matchers import MatcherError, Silence, SilenceError, format_matchers
 from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus, Severity
@@ -97,8 +98,9 @@ def incidents_query(filters: IncidentFilters) -> Any:
     if filters.q:
         like = f"%{filters.q}%"
         clauses = [Incident.title.ilike(like), Incident.dedup_key.ilike(like)]
-        if filters.q.lstrip("#").isdigit():
-            clauses.append(Incident.id == int(filters.q.lstrip("#")))
+        number = filters.q.lstrip("#")
+        if number.isdigit() and int(number) <= MAX_ID:  # "#17" finds incident 17
+            clauses.append(Incident.id == int(number))
         query = query.where(or_(*clauses))
     return query
 
@@ -309,16 +311,20 @@ def create_silence(
     matchers: str,
     starts_at: datetime | None,
     ends_at: datetime | None,
-    duration_minutes: float | None,
+    duration_minutes: float | str | None,
     comment: str,
     now: datetime,
 ) -> SilenceRow:
-    """Raises ``MatcherError``/``SilenceError`` (ValueError) with a readable message."""
+    """Raises ``MatcherError``/``SilenceError``/``ValidationError`` (all ValueError) with a
+    readable message. ``duration_minutes`` (a number, or the text a form sent) must be above 0
+    and at most ten years."""
     starts = starts_at or now
     if ends_at is None:
-        if not duration_minutes:
+        minutes = number(duration_minutes, "duration_minutes", minimum=0, maximum=MAX_MINUTES,
+                         default=0)
+        if not minutes:
             raise SilenceError("give ends_at or duration_minutes")
-        ends_at = starts + timedelta(minutes=float(duration_minutes))
+        ends_at = starts + timedelta(minutes=minutes)
     canonical = validate_silence(matchers, starts, ends_at, who.label, comment)
     row = SilenceRow(
         matchers=canonical,

@@ -16,6 +16,7 @@ from wtforms import ValidationError as WtfValidationError
 from dutydesk import accounts
 from dutydesk.context import db_session, principal, require_role, settings
 from dutydesk.core import audit
+from dutydesk.core.validation import json_object
 from dutydesk.errors import ApiError
 from dutydesk.models import ApiToken, Role, User
 from dutydesk.openapi import PAGE_PARAMS, build_document, operation, query_param
@@ -35,17 +36,10 @@ def _csrf_for_cookie_sessions() -> None:
             raise ApiError(400, f"CSRF token missing or invalid: {exc}") from None
 
 
-def json_body(required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The request's JSON object, or a 400 that says what is wrong with it."""
-    data = request.get_json(silent=True)
-    if data is None:
-        raise ApiError(400, "expected a JSON object body with Content-Type: application/json")
-    if not isinstance(data, dict):
-        raise ApiError(400, f"expected a JSON object, got {type(data).__name__}")
-    missing = [k for k in required if k not in data]
-    if missing:
-        raise ApiError(400, f"missing field(s): {', '.join(missing)}")
-    return data
+def json_body(required: tuple[str, ...] = (), *, empty_ok: bool = False) -> dict[str, Any]:
+    """The request's JSON object (arrays, strings and non-JSON bodies are a 400 that says what
+    came); see ``dutydesk.core.validation.json_object``. ``empty_ok``: no body counts as ``{}``."""
+    return json_object(request.get_json(silent=True), required=required, empty_ok=empty_ok)
 
 
 def page_args() -> tuple[int, int]:
@@ -239,7 +233,8 @@ def tokens_create() -> Any:
 
 
 @bp.route("/tokens/<int:token_id>", methods=["DELETE"])
-@operation("Revoke an API token", tags=["accounts"], responses={"204": "Revoked"})
+@operation("Revoke an API token", tags=["accounts"], responses={"204": "Revoked"},
+           conflict="The token cannot be revoked (e.g. the caller's own)")
 @require_role(Role.ADMIN)
 def tokens_revoke(token_id: int) -> Any:
     s = db_session()

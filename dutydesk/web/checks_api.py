@@ -105,7 +105,8 @@ def checks_get(check_id: int) -> Any:
 
 @api_bp.route("/checks/<int:check_id>/run", methods=["POST"])
 @operation("Run the check as soon as the engine sees it (within a second)", tags=["checks"],
-           responses={"202": "Queued", "404": "No such check"})
+           responses={"202": "Queued", "404": "No such check"},
+           conflict="The check has no state yet (the engine creates it shortly)")
 @require_role(Role.ENGINEER)
 def checks_run(check_id: int) -> Any:
     check, state, _group = _one(check_id)

@@ -410,7 +410,7 @@ def _local_instant(name: str, value: str, zone: str) -> str:
     if moment.tzinfo is None:
         try:
             moment = moment.replace(tzinfo=ZoneInfo(zone))
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a malformed long key
             raise FormError(f"zone must be an IANA time zone like Europe/Kyiv, "
                             f"got {zone!r}") from None
     return moment.isoformat()

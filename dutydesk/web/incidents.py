@@ -17,6 +17,7 @@ from sqlalchemy import select
 from checks.queries import recent_results, sparkline
 from dutydesk.context import app_state, db_session, principal, require_role, settings
 from dutydesk.core.db import utcnow
+from dutydesk.core.validation import ValidationError, record_id
 from dutydesk.incidents import service
 from dutydesk.incidents import sources as alert_sources
 from dutydesk.incidents.alerts.matchers import MatcherError, SilenceError
@@ -162,17 +163,17 @@ def _timeline_entry(row: IncidentEventRow) -> dict[str, Any]:
 def incident_policy(incident_id: int) -> Any:
     """Choose the incident's escalation policy (empty ``policy_id``: the default policy)."""
     s = db_session()
-    raw = (request.form.get("policy_id") or "").strip()
-    if raw and not raw.isdigit():
-        flash(_("Not changed: %(reason)s", reason=f"policy_id must be a number, got {raw!r}"),
-              "error")
+    try:
+        policy_id = record_id(request.form.get("policy_id"), "policy_id", optional=True)
+    except ValidationError as exc:
+        flash(_("Not changed: %(reason)s", reason=str(exc)), "error")
         return _detail_page(incident_id, 400)
     try:
         choose_policy(
             s,
             principal(),
             incident_id,
-            int(raw) if raw else None,
+            policy_id,
             utcnow(),
             reason=request.form.get("reason", ""),
         )
@@ -281,14 +282,13 @@ def silences() -> Any:
         if not principal().can(Role.ENGINEER):
             abort(403)
         try:
-            minutes = float(request.form.get("duration_minutes") or 0)
             service.create_silence(
                 s,
                 principal(),
                 matchers=request.form.get("matchers", ""),
                 starts_at=None,
                 ends_at=None,
-                duration_minutes=minutes,
+                duration_minutes=request.form.get("duration_minutes"),
                 comment=request.form.get("comment", ""),
                 now=now,
             )

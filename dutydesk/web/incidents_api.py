@@ -43,6 +43,9 @@ FILTER_PARAMS = [
 ]
 
 
+INCIDENT_CONFLICT = "The incident's state forbids it (already acknowledged, resolved, changed)"
+
+
 def _incident(incident_id: int) -> Incident:
     incident = db_session().get(Incident, incident_id)
     if incident is None:
@@ -109,11 +112,7 @@ def _change(apply: Callable[[Session], Incident]) -> Any:
 
 
 def _text_fields(*names: str) -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ApiError(400, f"expected a JSON object, got {type(data).__name__}")
+    data = json_body(empty_ok=True)
     return {name: data.get(name) for name in names if name in data}
 
 
@@ -182,7 +181,11 @@ def incidents_report() -> Any:
 
 
 @bp.route("/incidents/<int:incident_id>/ack", methods=["POST"])
-@operation("Acknowledge (409 if already acknowledged or resolved)", tags=["incidents"])
+@operation(
+    "Acknowledge (409 if already acknowledged or resolved)",
+    tags=["incidents"],
+    conflict=INCIDENT_CONFLICT,
+)
 @require_role(Role.ENGINEER)
 def incidents_ack(incident_id: int) -> Any:
     return _act(incident_id, Action.ACKNOWLEDGE)
@@ -197,6 +200,7 @@ def incidents_ack(incident_id: int) -> Any:
         "required": ["note"],
         "properties": {"note": {"type": "string"}},
     },
+    conflict=INCIDENT_CONFLICT,
 )
 @require_role(Role.ENGINEER)
 def incidents_resolve(incident_id: int) -> Any:
@@ -212,6 +216,7 @@ def incidents_resolve(incident_id: int) -> Any:
         "required": ["text"],
         "properties": {"text": {"type": "string"}},
     },
+    conflict=INCIDENT_CONFLICT,
 )
 @require_role(Role.ENGINEER)
 def incidents_note(incident_id: int) -> Any:
@@ -227,6 +232,7 @@ def incidents_note(incident_id: int) -> Any:
         "required": ["reason"],
         "properties": {"reason": {"type": "string"}},
     },
+    conflict=INCIDENT_CONFLICT,
 )
 @require_role(Role.ENGINEER)
 def incidents_pending(incident_id: int) -> Any:
@@ -234,7 +240,7 @@ def incidents_pending(incident_id: int) -> Any:
 
 
 @bp.route("/incidents/<int:incident_id>/resume", methods=["POST"])
-@operation("Resume a pending incident", tags=["incidents"])
+@operation("Resume a pending incident", tags=["incidents"], conflict=INCIDENT_CONFLICT)
 @require_role(Role.ENGINEER)
 def incidents_resume(incident_id: int) -> Any:
     return _act(incident_id, Action.RESUME)
@@ -270,6 +276,7 @@ def incidents_reopen(incident_id: int) -> Any:
             "reason": {"type": "string"},
         },
     },
+    conflict=INCIDENT_CONFLICT,
 )
 @require_role(Role.ENGINEER)
 def incidents_reassign(incident_id: int) -> Any:
@@ -277,7 +284,12 @@ def incidents_reassign(incident_id: int) -> Any:
 
 
 @bp.route("/incidents/<int:incident_id>/escalate", methods=["POST"])
-@operation("Escalate to the next step now", tags=["incidents"], request_body=ACTION_BODY)
+@operation(
+    "Escalate to the next step now",
+    tags=["incidents"],
+    request_body=ACTION_BODY,
+    conflict=INCIDENT_CONFLICT,
+)
 @require_role(Role.ENGINEER)
 def incidents_escalate(incident_id: int) -> Any:
     return _act(incident_id, Action.ESCALATE, **_text_fields("reason"))
@@ -295,6 +307,7 @@ def incidents_escalate(incident_id: int) -> Any:
             "reason": {"type": "string"},
         },
     },
+    conflict=INCIDENT_CONFLICT,
 )
 @require_role(Role.ENGINEER)
 def incidents_priority(incident_id: int) -> Any:
@@ -314,6 +327,7 @@ def incidents_priority(incident_id: int) -> Any:
             "reason": {"type": "string"},
         },
     },
+    conflict=INCIDENT_CONFLICT,
 )
 @require_role(Role.ENGINEER)
 def incidents_escalation_policy(incident_id: int) -> Any:

@@ -136,6 +136,18 @@ def _alertmanager_integration(s: Session) -> Integration | None:
     return integration
 
 
+#: PagerDuty's error body, which PagerDuty clients parse (not our usual ``Error``).
+PAGERDUTY_ERROR = {
+    "type": "object",
+    "required": ["status", "message", "errors"],
+    "properties": {
+        "status": {"type": "string"},
+        "message": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
 @bp.route("/v2/enqueue", methods=["POST"])
 @operation(
     "PagerDuty Events API v2 compatible: trigger, acknowledge or resolve an alert",
@@ -153,7 +165,14 @@ def _alertmanager_integration(s: Session) -> Integration | None:
     },
     responses={
         "202": 'Accepted: {"status": "success", "message": "Event processed", "dedup_key": ...}',
-        "413": "Body too large",
+        "400": {
+            "description": "Invalid event (PagerDuty's shape, `errors` says what is wrong)",
+            "content": {"application/json": {"schema": PAGERDUTY_ERROR}},
+        },
+        "413": {
+            "description": "Body too large (PagerDuty's shape)",
+            "content": {"application/json": {"schema": PAGERDUTY_ERROR}},
+        },
         "503": "Could not store; retry",
     },
 )

@@ -22,6 +22,7 @@ from dutydesk.errors import ApiError
 from dutydesk.labels import label
 from dutydesk.models import Role
 from dutydesk.openapi import operation
+from dutydesk.web.api import json_body
 from dutydesk.web.status_snapshot import cache
 from shifts.notices import MaintenanceWindow, NoticeError
 from shifts.notices import service as svc
@@ -168,10 +169,7 @@ def _csrf_for_cookie_sessions() -> None:
 
 
 def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ApiError(400, "expected a JSON object body with Content-Type: application/json")
-    return data
+    return json_body()
 
 
 NOTICE_SCHEMA = {

@@ -9,7 +9,6 @@ core's message and nothing is saved.
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -19,6 +18,12 @@ from sqlalchemy import select
 
 from dutydesk.context import db_session, principal, require_role
 from dutydesk.core.db import utcnow
+from dutydesk.core.validation import (
+    ValidationError,
+    number,
+    record_id,
+    whole_number,
+)
 from dutydesk.i18n import user_zone
 from dutydesk.models import Role, User
 from shifts import service
@@ -34,6 +39,8 @@ from shifts.storage import PATTERN_CHOICES, load_schedule, load_schedules, user_
 
 bp = Blueprint("shifts", __name__, url_prefix="/shifts")
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MAX_CREWS = 100  # crew numbers in a crew cycle pattern
+MAX_PATTERN_NUMBER = 10_000  # hours/days/weeks of a rotation turn
 
 
 def _users() -> list[User]:
@@ -43,8 +50,8 @@ def _users() -> list[User]:
 def person_id(value: str) -> int:
     """A user id from a form field holding an id or an e-mail address."""
     text = (value or "").strip()
-    if text.isdecimal() and text.isascii():
-        return int(text)  # an id beyond storage is refused by the service as an unknown user
+    if text.isdigit():
+        return record_id(text, "participants")
     found = db_session().scalar(select(User.id).where(User.email == text.lower()))
     if found is None:
         raise ShiftConfigError(f"no user with id or e-mail {text!r}")
@@ -214,7 +221,7 @@ def _apply(schedule_id: int, action: Any, success: str) -> Any:
     s = db_session()
     try:
         action(s)
-    except ShiftConfigError as exc:
+    except (ShiftConfigError, ValidationError) as exc:
         s.rollback()
         return _editor_page(schedule_id, exc)
     s.commit()
@@ -245,16 +252,14 @@ def rotation_form(form: Any) -> dict[str, Any]:
         params["day_hours"] = number(form.get("day_hours", "12") or "12", "day hours")
     if pattern == "crew_cycle":
         params["name"] = form.get("crew_name", "custom") or "custom"
-        params["day_crews"] = _crews(form.get("day_crews", ""), "day crews")
-        params["night_crews"] = _crews(form.get("night_crews", ""), "night crews")
+        for key in ("day_crews", "night_crews"):
+            params[key] = [whole_number(x, key, minimum=0, maximum=MAX_CREWS)
+                           for x in form.get(key, "").replace(",", " ").split()]
     participants = [
         person_id(p) for p in form.get("participants", "").replace(",", " ").split() if p
     ]
     restrictions = []
-    # digits become numbers, anything else goes to the core as typed ("sat" is a weekday,
-    # "" or "funday" is refused there with its message)
-    weekdays = [int(d) if d.strip().isdecimal() and d.isascii() else d
-                for d in form.getlist("r_weekdays")]
+    weekdays = form.getlist("r_weekdays")  # checked with the rest in rotation_fields
     if weekdays:
         restrictions.append({"weekdays": weekdays, "start": form.get("r_start") or "00:00",
                              "end": form.get("r_end") or "00:00"})
@@ -266,13 +271,8 @@ def rotation_form(form: Any) -> dict[str, Any]:
 
 
 def _number(value: str, field: str) -> float | int:
-    try:
-        number = float(value)
-    except ValueError:
-        raise ShiftConfigError(f"{field} must be a number, got {value!r}") from None
-    if not math.isfinite(number):
-        raise ShiftConfigError(f"{field} must be a finite number, got {value!r}")
-    return int(number) if number.is_integer() else number
+    return number(value, field, maximum=MAX_PATTERN_NUMBER)  # the core refuses 0 and below
+
 
 
 def _crews(value: str, field: str) -> list[int]:
@@ -378,7 +378,7 @@ def _swap_action(action: Any, success: str) -> Any:
     s = db_session()
     try:
         action(s)
-    except ShiftConfigError as exc:
+    except (ShiftConfigError, ValidationError) as exc:
         s.rollback()
         return _swaps_page(exc)
     s.commit()

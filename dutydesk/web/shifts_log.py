@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from dutydesk.context import db_session, principal, require_role, settings
 from dutydesk.core.db import utcnow
+from dutydesk.core.validation import record_id
 from dutydesk.incidents.handoff import HANDOFF_SECTIONS
 from dutydesk.models import Role
 from shifts import handoff, service
@@ -37,7 +38,7 @@ def handoffs() -> Any:
 @require_role(Role.ENGINEER)
 def generate() -> Any:
     s = db_session()
-    schedule = load_schedule(s, int(request.form.get("schedule_id", "0") or 0))
+    schedule = load_schedule(s, record_id(request.form.get("schedule_id"), "schedule_id"))
     if schedule is None:
         abort(404)
     report = handoff.ensure_report(s, settings(), schedule, utcnow(), HANDOFF_SECTIONS)

@@ -13,6 +13,7 @@ from flask import Blueprint, jsonify, request
 
 from dutydesk.context import db_session, principal, require_role
 from dutydesk.core.db import utcnow
+from dutydesk.core.validation import record_id
 from dutydesk.errors import ApiError
 from dutydesk.models import Role
 from dutydesk.openapi import PAGE_PARAMS, operation, query_param
@@ -137,12 +138,9 @@ def on_site() -> Any:
 def visits() -> Any:
     page, per_page = core_api.page_args()
     args = dict(request.args)
-    client_id = args.get("client_id")
-    if client_id not in (None, "") and not str(client_id).isdigit():
-        raise ApiError(400, f"client_id must be a whole number, got {client_id!r}")
     query = R.visit_search(
         person=args.get("person") or None,
-        client_id=int(client_id) if client_id else None,
+        client_id=record_id(args.get("client_id"), "client_id", optional=True),
         badge=args.get("badge") or None,
         status=args.get("status") or None,
         since=_time(args, "since"),
@@ -174,15 +172,14 @@ REQUEST_SCHEMA = {
     "Create an access request (pending until staff approve it)",
     tags=["visitors"],
     request_body=REQUEST_SCHEMA,
-    responses={"201": "Created"},
+    responses={"201": "Created", "404": "No such client"},
 )
 @require_role(Role.ENGINEER)
 def create_request() -> Any:
     data = core_api.json_body(("client_id", "people", "window_start", "window_end", "areas"))
     if not isinstance(data["people"], list) or not isinstance(data["areas"], list):
         raise ApiError(400, "people and areas must be lists of strings")
-    if not isinstance(data["client_id"], int):
-        raise ApiError(400, f"client_id must be an integer, got {data['client_id']!r}")
+    record_id(data["client_id"], "client_id")
     s = db_session()
     try:
         row = svc.create_request(
@@ -210,9 +207,7 @@ def create_request() -> Any:
 
 
 def _decide(request_id: int, approve: bool) -> Any:
-    data = request.get_json(silent=True) or {}
-    if not isinstance(data, dict):
-        raise ApiError(400, f"expected a JSON object (or no body), got {type(data).__name__}")
+    data = core_api.json_body(empty_ok=True)
     s = db_session()
     try:
         row = svc.decide_request(
@@ -240,14 +235,16 @@ NOTE_SCHEMA = {"type": "object", "properties": {"note": {"type": "string"}}}
 
 
 @bp.route("/access-requests/<int:request_id>/approve", methods=["POST"])
-@operation("Approve a pending access request", tags=["visitors"], request_body=NOTE_SCHEMA)
+@operation("Approve a pending access request", tags=["visitors"], request_body=NOTE_SCHEMA,
+           conflict="The request is no longer pending")
 @require_role(Role.ENGINEER)
 def approve_request(request_id: int) -> Any:
     return _decide(request_id, True)
 
 
 @bp.route("/access-requests/<int:request_id>/reject", methods=["POST"])
-@operation("Reject a pending access request", tags=["visitors"], request_body=NOTE_SCHEMA)
+@operation("Reject a pending access request", tags=["visitors"], request_body=NOTE_SCHEMA,
+           conflict="The request is no longer pending")
 @require_role(Role.ENGINEER)
 def reject_request(request_id: int) -> Any:
     return _decide(request_id, False)

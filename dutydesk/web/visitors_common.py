@@ -14,6 +14,7 @@ from flask import Blueprint, abort, flash
 from flask_babel import gettext as _
 
 from dutydesk.context import db_session, settings
+from dutydesk.core.validation import ValidationError, record_id
 from dutydesk.i18n import user_zone
 from shifts.visitors import service as svc
 from shifts.visitors.model import SitePolicy, VisitorDataError
@@ -44,9 +45,10 @@ def parse_local_datetime(value: str | None, field: str) -> datetime | None:
 
 
 def int_or_none(value: str | None) -> int | None:
+    """An id from a form, or ``None`` when empty, not a number or beyond any stored id."""
     try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
+        return record_id(value, "id", optional=True)
+    except ValidationError:
         return None
 
 

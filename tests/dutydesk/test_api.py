@@ -52,7 +52,7 @@ def test_malformed_bodies_get_a_clear_400_and_write_nothing(
     admin = bearer(api_token(Role.ADMIN))
     cases = [
         ({"data": "{not json", "content_type": "application/json"}, "expected a JSON object"),
-        ({"json": ["a", "list"]}, "expected a JSON object, got list"),
+        ({"json": ["a", "list"]}, "expected a JSON object, got an array"),
         ({"json": {"email": "x@dc.example"}}, "missing field(s): password"),
         ({"json": {"email": "not-an-email", "password": "long enough pw"}}, "not a valid email"),
         ({"json": {"email": "y@dc.example", "password": "short"}}, "at least 10 characters"),
