@@ -26,7 +26,7 @@ from dutydesk.incidents.jobs import process_flips
 from dutydesk.incidents.models import AlertReceived, Incident, SilenceRow
 from dutydesk.models import Role
 from tests.checks.conftest import free_port
-from tests.checks.engine_helpers import add_check, switchable_target, version_of, wait_for_version
+from tests.checks.engine_helpers import add_check, runs_of, switchable_target, wait_for_runs
 from tests.conftest import bearer
 
 FAST = EngineConfig(claim_interval=0.05, flush_interval=0.05, context_refresh=0.3)
@@ -52,9 +52,9 @@ def running_engine(db: Database) -> Iterator[Engine]:
 
 
 def run_now(db: Database, check_id: int) -> None:
-    before = version_of(db, check_id)
+    before = runs_of(db, check_id)
     assert CheckStore(db).request_run(check_id, utcnow())
-    wait_for_version(db, check_id, before + 1)
+    wait_for_runs(db, check_id, before + 1)
 
 
 def state_of(db: Database, check_id: int) -> CheckStateRow:
@@ -399,15 +399,15 @@ def test_a_cron_job_exiting_non_zero_turns_its_check_critical_with_the_status(
 ) -> None:
     check_id = add_check(db, "nightly-backup", "", type="heartbeat", max_attempts=1,
                          spec={"period": 3600, "grace": 600}, heartbeat_key="k-nightly-backup")
-    before = version_of(db, check_id)
+    before = runs_of(db, check_id)
     assert client.post("/ping/k-nightly-backup/0", data="ok").status_code == 200
-    wait_for_version(db, check_id, before + 1)
+    wait_for_runs(db, check_id, before + 1)
     assert state_of(db, check_id).last_status == "OK"
 
-    before = version_of(db, check_id)
+    before = runs_of(db, check_id)
     assert client.post("/ping/k-nightly-backup/log", data="retrying mount").status_code == 200
     assert client.post("/ping/k-nightly-backup/12", data="mount failed").status_code == 200
-    wait_for_version(db, check_id, before + 1)
+    wait_for_runs(db, check_id, before + 1)
     judged = state_of(db, check_id)
     assert judged.last_status == "CRITICAL"
     assert "the job reported a failure (exit status 12)" in judged.last_message
