@@ -104,11 +104,12 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     from dutydesk.web.notices import bp as notices_bp
     from dutydesk.web.status import bp as status_bp
     from dutydesk.web.status_api import bp as status_api_bp
+    from dutydesk.web.twofactor import bp as twofactor_bp
     from dutydesk.web.visitors import bp as visitors_bp
     from dutydesk.web.visitors_api import bp as visitors_api_bp
 
     for blueprint in (health_bp, auth_bp, account_bp, home_bp, admin_bp, visitors_bp, status_bp,
-                      notices_bp, wall_bp, account_notify_bp):
+                      notices_bp, wall_bp, account_notify_bp, twofactor_bp):
         app.register_blueprint(blueprint)
     from dutydesk.web.status import unsubscribe_view
 

@@ -180,9 +180,20 @@ def login() -> Any:
 
     assert user is not None
     s.execute(delete(LoginFailure).where(LoginFailure.key == f"email:{email}"))
+    from dutydesk.web.twofactor import second_step
+
+    if (step := second_step(user, next_url)) is not None:
+        s.commit()
+        return step  # the password was right; a code (or enrolment) comes next
+    return start_session(user, next_url)
+
+
+def start_session(user: User, next_url: str, *, how: str = "") -> Any:
+    """Sign ``user`` in (every factor checked): record it, start a fresh session, redirect."""
+    s = db_session()
     user.last_login_at = utcnow()
     who = Principal(kind="user", role=user.role, label=user.email, user=user)
-    audit.record(s, who, "login", "user", user.id, summary=f"{user.email} signed in")
+    audit.record(s, who, "login", "user", user.id, summary=f"{user.email} signed in{how}")
     s.commit()
     session.clear()  # a fresh session on privilege change (prevents session fixation)
     session.permanent = True

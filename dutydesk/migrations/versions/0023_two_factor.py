@@ -1,0 +1,52 @@
+"""two-factor sign-in for local accounts: TOTP secrets and recovery codes
+
+- ``user_two_factor``: one row per user who started enrolment (encrypted TOTP secret, when the
+  first code confirmed it, the time step of the last accepted code so a code is never replayed);
+- ``user_recovery_codes``: SHA-256 of each single-use recovery code, and when it was used.
+
+Revision ID: 0023
+Revises: 0017
+Create Date: 2026-12-07 14:40:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from dutydesk.core.db import UTCDateTime
+
+revision = '0023'
+down_revision = '0017'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        'user_two_factor',
+        sa.Column('user_id', sa.Integer(), nullable=False),
+        sa.Column('secret', sa.String(length=300), nullable=False),
+        sa.Column('created_at', UTCDateTime(timezone=True), nullable=False),
+        sa.Column('confirmed_at', UTCDateTime(timezone=True), nullable=True),
+        sa.Column('last_step', sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('user_id'),
+    )
+    op.create_table(
+        'user_recovery_codes',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('user_id', sa.Integer(), nullable=False),
+        sa.Column('code_hash', sa.String(length=64), nullable=False),
+        sa.Column('created_at', UTCDateTime(timezone=True), nullable=False),
+        sa.Column('used_at', UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id'),
+    )
+    op.create_index('ix_user_recovery_codes_user_id', 'user_recovery_codes', ['user_id'])
+
+
+def downgrade() -> None:
+    op.drop_index('ix_user_recovery_codes_user_id', table_name='user_recovery_codes')
+    op.drop_table('user_recovery_codes')
+    op.drop_table('user_two_factor')
