@@ -59,6 +59,8 @@ class Settings:
     session_lifetime_hours: int = 12
     # Roles that must sign in with a second factor: "" (nobody), "all", or "admin,shift_lead"
     two_factor_required: str = ""
+    # The company directory (the ``ldap:`` section of the config file); None: local accounts only
+    ldap: Any = None
     scheduler_heartbeat_max_age: int = 60
     api_page_size_max: int = 500
     fallback_group: str = ""
@@ -209,6 +211,17 @@ class _Invalid(Exception):
     pass
 
 
+def _directory(name: str, value: Any) -> Any:
+    from dutydesk.core.directory import parse_config
+
+    if value is None:
+        return None
+    try:
+        return parse_config(value, where=name)
+    except ValueError as exc:
+        raise _Invalid(str(exc).replace("\n", "\n  - ")) from None
+
+
 _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "env": _one_of("development", "production", "testing"),
     "database_url": _database_url,
@@ -232,6 +245,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "login_window_seconds": _positive_int(1),
     "session_lifetime_hours": _positive_int(1),
     "two_factor_required": _roles_or_all,
+    "ldap": _directory,
     "scheduler_heartbeat_max_age": _positive_int(5),
     "api_page_size_max": _positive_int(1),
     "fallback_group": _text,

@@ -167,18 +167,26 @@ def login() -> Any:
 
     s = db_session()
     user = s.scalar(select(User).where(func.lower(User.email) == email)) if email else None
-    if not verify_login(user, password):
+    from dutydesk.web.auth_ldap import directory_login
+
+    directory = directory_login(s, email, password, user, settings().ldap, utcnow())
+    if directory is not None:
+        user = directory.user  # None: refused by the directory (or it is down)
+    if directory is None and not verify_login(user, password):
+        user = None
+    if user is None:
         for key in _throttle_keys(email):
             s.add(LoginFailure(key=key, at=utcnow()))
         s.commit()
         state.metrics.login_failures.inc()
-        message = _("Wrong email or password, or the account is disabled.")
+        message = (directory.message if directory else "") or _(
+            "Wrong email or password, or the account is disabled."
+        )
         return (
             render_template("auth/login.html", next=next_url, email=email, error=message),
-            401,
+            directory.status if directory else 401,
         )
 
-    assert user is not None
     s.execute(delete(LoginFailure).where(LoginFailure.key == f"email:{email}"))
     from dutydesk.web.twofactor import second_step
 

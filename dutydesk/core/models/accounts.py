@@ -54,6 +54,10 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
     # Bumped on password change / disable so existing sessions stop working.
     session_version: Mapped[int] = mapped_column(default=1)
+    # Directory (LDAP/AD) accounts: their entry's DN, and when the directory took access away
+    # (a sync or sign-in found them in no mapped group); None for local accounts.
+    directory_dn: Mapped[str | None] = mapped_column(String(500), default=None, index=True)
+    directory_disabled_at: Mapped[datetime | None] = mapped_column(default=None)
 
     @property
     def display_name(self) -> str:

@@ -1,8 +1,10 @@
-"""two-factor sign-in for local accounts: TOTP secrets and recovery codes
+"""two-factor sign-in for local accounts (TOTP secrets, recovery codes); directory accounts
 
 - ``user_two_factor``: one row per user who started enrolment (encrypted TOTP secret, when the
   first code confirmed it, the time step of the last accepted code so a code is never replayed);
-- ``user_recovery_codes``: SHA-256 of each single-use recovery code, and when it was used.
+- ``user_recovery_codes``: SHA-256 of each single-use recovery code, and when it was used;
+- ``users.directory_dn``/``users.directory_disabled_at``: accounts made from the company
+  directory (LDAP/AD) on first sign-in, and when the directory took their access away.
 
 Revision ID: 0023
 Revises: 0017
@@ -44,9 +46,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id'),
     )
     op.create_index('ix_user_recovery_codes_user_id', 'user_recovery_codes', ['user_id'])
+    with op.batch_alter_table('users') as batch:
+        batch.add_column(sa.Column('directory_dn', sa.String(length=500), nullable=True))
+        batch.add_column(sa.Column('directory_disabled_at', UTCDateTime(timezone=True),
+                                   nullable=True))
+        batch.create_index('ix_users_directory_dn', ['directory_dn'])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('users') as batch:
+        batch.drop_index('ix_users_directory_dn')
+        batch.drop_column('directory_disabled_at')
+        batch.drop_column('directory_dn')
     op.drop_index('ix_user_recovery_codes_user_id', table_name='user_recovery_codes')
     op.drop_table('user_recovery_codes')
     op.drop_table('user_two_factor')
