@@ -286,3 +286,71 @@ def test_config_problems_are_listed_in_words() -> None:
     assert "set user_dn_template (direct bind) or user_base" in text
     assert "timeout: seconds between 0.5 and 60" in text
 
+
+
+# --------------------------------------------------------------------------- the periodic sync
+
+
+def test_the_sync_takes_access_from_people_removed_from_the_group_and_lists_their_incidents(
+    ldap_app: Any, db: Database, slapd: Slapd
+) -> None:
+    from dutydesk.core.db import utcnow
+    from dutydesk.jobs import scheduled_jobs
+    from dutydesk.web.auth_ldap import sync_directory
+    from shifts.models import ShiftJournalEntryRow
+
+    from .test_incidents_web import open_incident
+
+    ivan_session = ldap_app.test_client()
+    assert _login(ivan_session, "ivan", PASSWORDS["ivan"]).status_code == 302
+    assert _login(ldap_app.test_client(), "olena", PASSWORDS["olena"]).status_code == 302
+    incident_id = open_incident(db, ldap_app, "ups-b")
+    with db.session() as s:
+        from dutydesk.incidents.models import Incident
+
+        s.get(Incident, incident_id).assignee = "Ivan.Petrenko@corp.example"
+        s.commit()
+    settings = ldap_app.extensions["dutydesk"].settings
+    assert "directory-sync" in [job.id for job in scheduled_jobs(settings, db)]
+
+    slapd.ldif(f"""dn: cn=dc-duty,ou=groups,{SUFFIX}
+changetype: modify
+delete: member
+member: uid=ivan,ou=people,{SUFFIX}
+""", modify=True)
+    try:
+        with db.session() as s:
+            report = sync_directory(s, settings.ldap, utcnow())
+            s.commit()
+    finally:
+        slapd.ldif(f"""dn: cn=dc-duty,ou=groups,{SUFFIX}
+changetype: modify
+add: member
+member: uid=ivan,ou=people,{SUFFIX}
+""", modify=True)
+    assert report.error == "" and report.checked == 2
+    assert [(email, held) for email, _why, held in report.disabled] == [
+        ("ivan.petrenko@corp.example", [(incident_id, "ups-b on battery")])]
+    assert ivan_session.get("/").status_code == 302  # signed out at once
+    with db.session() as s:
+        users = {u.email: u.active for u in s.scalars(select(User))}
+        assert users == {"ivan.petrenko@corp.example": False, "olena@corp.example": True}
+        journal = s.scalars(select(ShiftJournalEntryRow.text)).all()
+        assert any(f"#{incident_id} ups-b on battery" in t and "Ivan Petrenko" in t
+                   for t in journal)
+
+
+def test_the_sync_touches_nobody_while_the_directory_cannot_be_asked(
+    ldap_app: Any, db: Database, slapd: Slapd
+) -> None:
+    from dutydesk.core.db import utcnow
+    from dutydesk.web.auth_ldap import sync_directory
+
+    assert _login(ldap_app.test_client(), "ivan", PASSWORDS["ivan"]).status_code == 302
+    dead = search_config(slapd, url=f"ldap://127.0.0.1:{free_port()}", timeout=2)
+    with db.session() as s:
+        report = sync_directory(s, dead, utcnow())
+        s.commit()
+    assert report.error.startswith("connect") and report.disabled == []
+    with db.session() as s:
+        assert all(s.scalars(select(User.active)))
