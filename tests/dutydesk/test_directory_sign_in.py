@@ -354,3 +354,12 @@ def test_the_sync_touches_nobody_while_the_directory_cannot_be_asked(
     assert report.error.startswith("connect") and report.disabled == []
     with db.session() as s:
         assert all(s.scalars(select(User.active)))
+
+
+def test_the_refusal_is_in_the_readers_language(ldap_app: Any, db: Database) -> None:
+    client = ldap_app.test_client()
+    page = client.get("/login", headers={"Accept-Language": "uk"}).get_data(as_text=True)
+    assert "Email або ім'я користувача в каталозі" in page
+    refused = client.post("/login", headers={"Accept-Language": "uk"}, data={
+        "email": "petro", "password": PASSWORDS["petro"], "csrf_token": csrf_from(page)})
+    assert "не входить до жодної групи з доступом до DutyDesk" in refused.get_data(as_text=True)
