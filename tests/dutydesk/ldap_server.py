@@ -204,6 +204,7 @@ include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/inetorgperson.schema
 modulepath /usr/lib/ldap
 moduleload back_mdb
+moduleload memberof
 pidfile {folder}/slapd.pid
 TLSCACertificateFile {folder}/ca.pem
 TLSCertificateFile {folder}/server.pem
@@ -214,6 +215,7 @@ suffix "{SUFFIX}"
 rootdn "{ROOT_DN}"
 rootpw {ROOT_PW}
 directory {folder}/db
+overlay memberof
 access to attrs=userPassword by self write by anonymous auth by * none
 access to * by users read by * none
 """)

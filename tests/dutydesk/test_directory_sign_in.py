@@ -363,3 +363,11 @@ def test_the_refusal_is_in_the_readers_language(ldap_app: Any, db: Database) -> 
     refused = client.post("/login", headers={"Accept-Language": "uk"}, data={
         "email": "petro", "password": PASSWORDS["petro"], "csrf_token": csrf_from(page)})
     assert "не входить до жодної групи з доступом до DutyDesk" in refused.get_data(as_text=True)
+
+
+def test_groups_can_come_from_the_members_own_memberof_attribute(slapd: Slapd) -> None:
+    cfg = direct_config(slapd, group_lookup="memberof")
+    assert authenticate(cfg, "olena", PASSWORDS["olena"]).role is Role.SHIFT_LEAD
+    with pytest.raises(DirectoryError) as caught:
+        authenticate(cfg, "petro", PASSWORDS["petro"])
+    assert caught.value.stage == "no_group" and "canteen" in caught.value.detail
