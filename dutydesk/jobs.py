@@ -33,7 +33,7 @@ def scheduled_jobs(
     from dutydesk.incidents.notify_timeline import record_notification_attempt
     from dutydesk.incidents.paging import disable_contact
     from dutydesk.incidents.pipeline import metrics_for
-    from dutydesk.web.auth_ldap import directory_jobs
+    from dutydesk.web.directory_sync import directory_jobs
     from shifts.jobs import shift_jobs
     from shifts.notices.jobs import notice_jobs
     from shifts.visitors.jobs import visitor_jobs

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
@@ -36,7 +36,7 @@ from dutydesk.core.directory import (
     language_code,
     role_for_groups,
 )
-from dutydesk.models import Role, User
+from dutydesk.models import User
 
 log = logging.getLogger("dutydesk.auth")
 # The password hash of a directory account: matches no password, so the local form never
@@ -79,7 +79,7 @@ def _tls_problem(text: str) -> bool:
     return any(word in text for word in ("certificate", "ssl", "tls", "handshake", "wrong version"))
 
 
-def _connect(cfg: DirectoryConfig, who: str, password: str, *, as_user: bool) -> ldap3.Connection:
+def connect(cfg: DirectoryConfig, who: str, password: str, *, as_user: bool) -> ldap3.Connection:
     """An open, bound connection; ``as_user`` decides whether a refused bind is the person's
     wrong password (``credentials``) or a misconfigured service account (``bind``)."""
     conn = ldap3.Connection(
@@ -112,7 +112,7 @@ def _connect(cfg: DirectoryConfig, who: str, password: str, *, as_user: bool) ->
     return conn
 
 
-def _attributes(cfg: DirectoryConfig) -> list[str]:
+def entry_attributes(cfg: DirectoryConfig) -> list[str]:
     wanted = list(cfg.attributes.values())
     if cfg.group_lookup == "memberof":
         wanted.append("memberOf")
@@ -121,7 +121,7 @@ def _attributes(cfg: DirectoryConfig) -> list[str]:
     return wanted
 
 
-def _first(entry: dict[str, Any], name: str) -> str | None:
+def first_value(entry: dict[str, Any], name: str) -> str | None:
     value = entry.get(name)
     if isinstance(value, list):
         value = value[0] if value else None
@@ -144,16 +144,16 @@ def authenticate(cfg: DirectoryConfig, username: str, password: str) -> Person:
     if not password:
         # an empty password is an *unauthenticated* bind that many servers accept
         raise DirectoryError("credentials", "empty password")
-    attrs = _attributes(cfg)
+    attrs = entry_attributes(cfg)
     service: ldap3.Connection | None = None
     conn: ldap3.Connection | None = None
     try:
         if cfg.direct_bind:
             dn = cfg.user_dn_template.format(username=escape_rdn(username))
-            conn = _connect(cfg, dn, password, as_user=True)
+            conn = connect(cfg, dn, password, as_user=True)
             found = _search_one(conn, dn, "(objectClass=*)", ldap3.BASE, attrs)
         else:
-            service = _connect(cfg, cfg.bind_dn, cfg.bind_password, as_user=False)
+            service = connect(cfg, cfg.bind_dn, cfg.bind_password, as_user=False)
             flt = cfg.user_filter.format(username=escape_filter_chars(username))
             found = _search_one(service, cfg.user_base, flt, ldap3.SUBTREE, attrs)
             if not found:
@@ -162,14 +162,14 @@ def authenticate(cfg: DirectoryConfig, username: str, password: str) -> Person:
             if len(found) > 1:
                 raise DirectoryError("search", f"{flt} finds more than one entry: make "
                                      "user_filter unique")
-            conn = _connect(cfg, found[0]["dn"], password, as_user=True)
+            conn = connect(cfg, found[0]["dn"], password, as_user=True)
         if not found:
             raise DirectoryError("search", f"bound as {dn!r} but cannot read the entry")
         entry = found[0]
         values = entry.get("attributes", {})
-        if cfg.kind == "ad" and ad_disabled(_first(values, "userAccountControl")):
+        if cfg.kind == "ad" and ad_disabled(first_value(values, "userAccountControl")):
             raise DirectoryError("disabled", f"{entry['dn']} is disabled in the directory")
-        groups = _groups(cfg, service or conn, entry["dn"], values)
+        groups = group_dns(cfg, service or conn, entry["dn"], values)
         return _person(cfg, username, entry["dn"], values, groups)
     finally:
         for c in (service, conn):
@@ -177,7 +177,7 @@ def authenticate(cfg: DirectoryConfig, username: str, password: str) -> Person:
                 c.unbind()
 
 
-def _groups(cfg: DirectoryConfig, conn: ldap3.Connection, dn: str, values: dict) -> list[str]:
+def group_dns(cfg: DirectoryConfig, conn: ldap3.Connection, dn: str, values: dict) -> list[str]:
     if cfg.group_lookup == "memberof":
         member_of = values.get("memberOf") or []
         return [str(g) for g in (member_of if isinstance(member_of, list) else [member_of])]
@@ -202,15 +202,17 @@ def _person(
         raise DirectoryError("no_group", f"{dn} is in none of the mapped groups "
                              f"({', '.join(g for g, _ in cfg.groups)}); member of: "
                              f"{', '.join(groups) or 'no groups'}", dn=dn)
-    email = _first(values, cfg.attributes["email"])
+    email = first_value(values, cfg.attributes["email"])
     if not email:
         raise DirectoryError("search", f"{dn} has no {cfg.attributes['email']!r} attribute "
                              "(the email DutyDesk needs)")
     return Person(
         dn=dn, username=username, email=email.strip().lower(),
-        name=_first(values, cfg.attributes["name"]) or username,
-        phone=_first(values, cfg.attributes["phone"]),
-        language=language_code(_first(values, cfg.attributes["language"]), SUPPORTED_LANGUAGES),
+        name=first_value(values, cfg.attributes["name"]) or username,
+        phone=first_value(values, cfg.attributes["phone"]),
+        language=language_code(
+            first_value(values, cfg.attributes["language"]), SUPPORTED_LANGUAGES
+        ),
         role=role,
     )
 
@@ -232,7 +234,7 @@ def check_connection(cfg: DirectoryConfig) -> str:
         finally:
             conn.unbind()
         return f"connected to {cfg.url}" + (" with verified TLS" if cfg.uses_tls else "")
-    conn = _connect(cfg, cfg.bind_dn, cfg.bind_password, as_user=False)
+    conn = connect(cfg, cfg.bind_dn, cfg.bind_password, as_user=False)
     conn.unbind()
     return f"connected to {cfg.url}{' with verified TLS' if cfg.uses_tls else ''}; " \
            f"service account {cfg.bind_dn} bound"
@@ -250,12 +252,17 @@ class Synced:
 def upsert_user(session: Session, actor: str, person: Person, now: datetime) -> Synced:
     """Create the account on first sign-in, or bring it up to date with the directory.
 
-    Matched by directory DN, else by email (an admin may have made the account beforehand). An
-    account the *directory* disabled comes back with its groups; one an admin disabled stays
-    disabled (the caller refuses it)."""
-    user = session.scalar(select(User).where(User.directory_dn == person.dn)) or session.scalar(
-        select(User).where(func.lower(User.email) == person.email)
-    )
+    Matched by directory DN, else by email among directory accounts (their DN changed when they
+    moved). A *local* account with the same email is never taken over — a directory entry whose
+    mail names a break-glass admin would otherwise become that admin: ``DirectoryError``
+    (``conflict``). An account the *directory* disabled comes back with its groups; one an
+    admin disabled stays disabled (the caller refuses it)."""
+    user = session.scalar(select(User).where(User.directory_dn == person.dn))
+    if user is None:
+        user = session.scalar(select(User).where(func.lower(User.email) == person.email))
+        if user is not None and user.directory_dn is None:
+            raise DirectoryError("conflict", f"{person.dn} has the email {person.email} of a "
+                                 f"local account (id {user.id}); it is not taken over")
     created = user is None
     if user is None:
         user = User(email=person.email, password_hash=DIRECTORY_PASSWORD, created_at=now)
@@ -309,6 +316,9 @@ def refusal_message(stage: str) -> tuple[str, int]:
     if stage == "no_group":
         return _("Your directory account is in no group that may use DutyDesk. Ask an admin "
                  "or your shift lead to add you to the right group."), 403
+    if stage == "conflict":
+        return _("A local DutyDesk account already uses your email address. Ask an admin to "
+                 "remove or rename it, then sign in with the directory again."), 409
     if stage in ("credentials", "disabled"):
         return _("Wrong email or password, or the account is disabled."), 401
     return _("The company directory cannot be reached, so directory accounts cannot sign in "
@@ -331,10 +341,17 @@ def directory_login(
                     exc.detail)
         if exc.stage == "no_group" and exc.dn:
             known = session.scalar(select(User).where(User.directory_dn == exc.dn))
-            _take_access_away(session, known, now, "is in no mapped directory group")
+            take_access_away(session, known, now, "is in no mapped directory group")
         message, status = refusal_message(exc.stage)
         return DirectoryLogin(user=None, message=message, status=status)
-    synced = upsert_user(session, f"directory:{person.username}", person, now)
+    try:
+        synced = upsert_user(session, f"directory:{person.username}", person, now)
+    except DirectoryError as exc:
+        session.rollback()
+        log.warning("directory sign-in refused for %r at %s: %s", login[:80], exc.stage,
+                    exc.detail)
+        message, status = refusal_message(exc.stage)
+        return DirectoryLogin(user=None, message=message, status=status)
     if not synced.user.active:
         log.warning("directory sign-in refused for %r: disabled in DutyDesk", login[:80])
         message, status = refusal_message("disabled")
@@ -342,7 +359,7 @@ def directory_login(
     return DirectoryLogin(user=synced.user)
 
 
-def _take_access_away(session: Session, user: User | None, now: datetime, why: str) -> None:
+def take_access_away(session: Session, user: User | None, now: datetime, why: str) -> None:
     """Disable a directory account the directory no longer lets in; its sessions end too."""
     if user is None or user.directory_dn is None or not user.active:
         return
@@ -352,128 +369,3 @@ def _take_access_away(session: Session, user: User | None, now: datetime, why: s
     audit.record(session, "directory", "disable", "user", user.id,
                  summary=f"{user.email} disabled: {why}")
 
-
-# --------------------------------------------------------------------------- the periodic sync
-
-
-@dataclass
-class SyncReport:
-    """What a sync did: people checked, access taken away (with their open incidents), roles
-    changed, and the directory error that stopped it (then nobody is touched)."""
-
-    checked: int = 0
-    disabled: list[tuple[str, str, list[tuple[int, str]]]] = field(default_factory=list)
-    role_changed: list[tuple[str, str, str]] = field(default_factory=list)
-    error: str = ""
-
-
-def _entry_filter(cfg: DirectoryConfig) -> str:
-    """The user filter without the name: ``(&(uid=*)(!(employeeType=disabled)))`` checks an
-    entry read by its DN against the same conditions a sign-in applies."""
-    return cfg.user_filter.replace("{username}", "*")
-
-
-def sync_directory(session: Session, cfg: DirectoryConfig, now: datetime) -> SyncReport:
-    """Look every active directory account up with the service account; take access away from
-    those gone from the directory, disabled there or in no mapped group, and follow role
-    changes. The caller commits. Nobody is disabled when the directory cannot be asked."""
-    report = SyncReport()
-    if not cfg.bind_dn:
-        report.error = "no service account (bind_dn): the sync cannot look people up"
-        return report
-    try:
-        conn = _connect(cfg, cfg.bind_dn, cfg.bind_password, as_user=False)
-    except DirectoryError as exc:
-        report.error = f"{exc.stage}: {exc.detail}"
-        return report
-    try:
-        users = list(session.scalars(
-            select(User).where(User.directory_dn.is_not(None), User.active.is_(True))
-        ))
-        for user in users:
-            report.checked += 1
-            why = _why_no_access(cfg, conn, user)
-            if isinstance(why, Role):
-                if why != user.role:
-                    report.role_changed.append((user.email, user.role.value, why.value))
-                    audit.record(session, "directory sync", "update", "user", user.id,
-                                 summary=f"{user.email}: role {user.role.value} -> {why.value}",
-                                 before={"role": user.role.value}, after={"role": why.value})
-                    user.role = why
-                    user.session_version = (user.session_version or 1) + 1
-                continue
-            _take_access_away(session, user, now, why)
-            from dutydesk.incidents.assignments import open_assigned_to
-
-            held = open_assigned_to(session, [user.email, user.name])
-            report.disabled.append((user.email, why, held))
-            _tell_the_shift_lead(session, user, why, held, now)
-    except DirectoryError as exc:
-        session.rollback()
-        report.error = f"{exc.stage}: {exc.detail}"
-    finally:
-        conn.unbind()
-    return report
-
-
-def _why_no_access(cfg: DirectoryConfig, conn: ldap3.Connection, user: User) -> Role | str:
-    """The role the directory gives ``user`` now, or why it gives none."""
-    dn = user.directory_dn or ""
-    try:
-        conn.search(dn, _entry_filter(cfg), search_scope=ldap3.BASE, attributes=_attributes(cfg))
-    except LDAPException as exc:
-        raise DirectoryError("search", f"reading {dn!r} failed: {exc}") from None
-    code = (conn.result or {}).get("result")
-    found = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
-    if code == 32 or (code == 0 and not found):  # noSuchObject, or filtered out
-        return "is gone from the directory or disabled there"
-    if code not in (0, None):
-        raise DirectoryError("search", f"reading {dn!r}: {(conn.result or {}).get('description')}")
-    values = found[0].get("attributes", {})
-    if cfg.kind == "ad" and ad_disabled(_first(values, "userAccountControl")):
-        return "is disabled in the directory"
-    role = role_for_groups(_groups(cfg, conn, dn, values), cfg.groups)
-    return role if role is not None else "is in no mapped directory group"
-
-
-def _tell_the_shift_lead(
-    session: Session, user: User, why: str, held: list[tuple[int, str]], now: datetime
-) -> None:
-    """A shift journal entry: who lost access and which open incidents they still hold."""
-    from dutydesk.core.security import Principal
-    from shifts.journal import add_journal_entry
-
-    text = f"Directory sync: {user.display_name} ({user.email}) {why}; access taken away."
-    if held:
-        text += " Open incidents to hand over: " + "; ".join(f"#{i} {t}" for i, t in held)
-    else:
-        text += " No open incidents assigned to them."
-    who = Principal(kind="system", role=None, label="directory sync")
-    add_journal_entry(session, who, kind="event", text=text[:4000], at=now)
-
-
-def directory_jobs(settings: Any, db: Any) -> list[Any]:
-    """The sync, every 15 minutes (access gone within the hour), when a directory with a
-    service account is configured."""
-    from dutydesk.core.db import utcnow
-    from dutydesk.core.jobs import Job
-
-    cfg: DirectoryConfig | None = settings.ldap
-    if cfg is None or not cfg.bind_dn:
-        return []
-
-    def run() -> None:
-        with db.session() as session:
-            report = sync_directory(session, cfg, utcnow())
-            if report.error:
-                log.warning("directory sync skipped, nobody touched: %s", report.error)
-                return
-            session.commit()
-        for email, why, held in report.disabled:
-            log.warning("directory sync: %s %s; access taken away; open incidents: %s",
-                        email, why, ", ".join(f"#{i}" for i, _ in held) or "none")
-        log.info("directory sync: %s checked, %s disabled, %s role changes", report.checked,
-                 len(report.disabled), len(report.role_changed))
-
-    return [Job(id="directory-sync", name="sync accounts with the company directory",
-                func=run, trigger_args={"minutes": 15})]

@@ -28,6 +28,7 @@ def stage_label(stage: str) -> str:
         "disabled": _("The account is disabled in the directory"),
         "no_group": _("Groups: the person is in none of the mapped groups"),
         "username": _("User name: characters a user name never has (injection attempt?)"),
+        "conflict": _("A local account already uses this person's email"),
     }.get(stage, stage)
 
 

@@ -296,7 +296,7 @@ def test_the_sync_takes_access_from_people_removed_from_the_group_and_lists_thei
 ) -> None:
     from dutydesk.core.db import utcnow
     from dutydesk.jobs import scheduled_jobs
-    from dutydesk.web.auth_ldap import sync_directory
+    from dutydesk.web.directory_sync import sync_directory
     from shifts.models import ShiftJournalEntryRow
 
     from .test_incidents_web import open_incident
@@ -344,7 +344,7 @@ def test_the_sync_touches_nobody_while_the_directory_cannot_be_asked(
     ldap_app: Any, db: Database, slapd: Slapd
 ) -> None:
     from dutydesk.core.db import utcnow
-    from dutydesk.web.auth_ldap import sync_directory
+    from dutydesk.web.directory_sync import sync_directory
 
     assert _login(ldap_app.test_client(), "ivan", PASSWORDS["ivan"]).status_code == 302
     dead = search_config(slapd, url=f"ldap://127.0.0.1:{free_port()}", timeout=2)
@@ -371,3 +371,16 @@ def test_groups_can_come_from_the_members_own_memberof_attribute(slapd: Slapd) -
     with pytest.raises(DirectoryError) as caught:
         authenticate(cfg, "petro", PASSWORDS["petro"])
     assert caught.value.stage == "no_group" and "canteen" in caught.value.detail
+
+
+def test_a_directory_entry_never_takes_over_a_local_account_with_the_same_email(
+    ldap_app: Any, db: Database
+) -> None:
+    local = make_user(db, Role.ADMIN, email="ivan.petrenko@corp.example", name="Break Glass")
+    refused = _login(ldap_app.test_client(), "ivan", PASSWORDS["ivan"])
+    assert refused.status_code == 409
+    assert "A local DutyDesk account already uses your email" in refused.get_data(as_text=True)
+    with db.session() as s:
+        user = s.get(User, local.id)
+        assert (user.role, user.name, user.directory_dn) == (Role.ADMIN, "Break Glass", None)
+    assert login(ldap_app.test_client(), local.email, PASSWORD).status_code == 302
