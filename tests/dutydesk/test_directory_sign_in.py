@@ -384,3 +384,14 @@ def test_a_directory_entry_never_takes_over_a_local_account_with_the_same_email(
         user = s.get(User, local.id)
         assert (user.role, user.name, user.directory_dn) == (Role.ADMIN, "Break Glass", None)
     assert login(ldap_app.test_client(), local.email, PASSWORD).status_code == 302
+
+
+def test_a_directory_person_is_sent_to_the_directory_to_change_their_password(
+    ldap_app: Any, db: Database
+) -> None:
+    client = ldap_app.test_client()
+    assert _login(client, "ivan", PASSWORDS["ivan"]).status_code == 302
+    page = client.get("/account", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    # in Ukrainian: the directory's preferredLanguage (uk-UA) became Ivan's language
+    assert "змінюйте пароль там" in page
+    assert 'name="new_password"' not in page
