@@ -284,3 +284,12 @@ def test_admin_resets_a_lost_phone_and_the_reset_is_audited(
 def test_the_code_step_without_a_password_first_sends_back_to_sign_in(client: Any) -> None:
     response = client.get("/login/code")
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_two_factor_forms_refuse_a_post_without_the_csrf_token(app: Any, db: Database) -> None:
+    user = make_user(db, Role.ENGINEER)
+    client = app.test_client()
+    login(client, user.email)
+    assert client.post("/account/two-factor").status_code == 400
+    with db.session() as s:
+        assert s.get(TwoFactor, user.id) is None  # nothing started
