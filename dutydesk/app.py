@@ -166,17 +166,20 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     from dutydesk.web.api import bp as api_bp
     from dutydesk.web.auth import bp as auth_bp
     from dutydesk.web.deliveries_admin import bp as deliveries_bp
+    from dutydesk.web.directory_admin import bp as directory_admin_bp
     from dutydesk.web.health import bp as health_bp
     from dutydesk.web.home import bp as home_bp
     from dutydesk.web.notices import api_bp as notices_api_bp
     from dutydesk.web.notices import bp as notices_bp
     from dutydesk.web.status import bp as status_bp
     from dutydesk.web.status_api import bp as status_api_bp
+    from dutydesk.web.twofactor import bp as twofactor_bp
     from dutydesk.web.visitors import bp as visitors_bp
     from dutydesk.web.visitors_api import bp as visitors_api_bp
 
     for blueprint in (health_bp, auth_bp, account_bp, home_bp, admin_bp, visitors_bp, status_bp,
-                      notices_bp, wall_bp, account_notify_bp, deliveries_bp):
+                      notices_bp, wall_bp, account_notify_bp, deliveries_bp, twofactor_bp,
+                      directory_admin_bp):
         app.register_blueprint(blueprint)
     from dutydesk.web.status import unsubscribe_view
 

@@ -40,6 +40,7 @@ def scheduled_jobs(
     from dutydesk.incidents.notify_timeline import record_notification_attempt
     from dutydesk.incidents.paging import disable_contact
     from dutydesk.incidents.pipeline import metrics_for
+    from dutydesk.web.directory_sync import directory_jobs
     from shifts.jobs import shift_jobs
     from shifts.notices.jobs import notice_jobs
     from shifts.visitors.jobs import visitor_jobs
@@ -74,4 +75,5 @@ def scheduled_jobs(
     jobs.extend(visitor_jobs(settings, db))
     jobs.extend(shift_jobs(settings, db, HANDOFF_SECTIONS))
     jobs.extend(check_jobs(db, registry, settings))
+    jobs.extend(directory_jobs(settings, db))  # LDAP/AD: access taken away within the hour
     return jobs

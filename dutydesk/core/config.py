@@ -61,6 +61,10 @@ class Settings:
     login_max_failures: int = 5
     login_window_seconds: int = 900
     session_lifetime_hours: int = 12
+    # Roles that must sign in with a second factor: "" (nobody), "all", or "admin,shift_lead"
+    two_factor_required: str = ""
+    # The company directory (the ``ldap:`` section of the config file); None: local accounts only
+    ldap: Any = None
     scheduler_heartbeat_max_age: int = 60
     api_page_size_max: int = 500
     fallback_group: str = ""
@@ -248,6 +252,22 @@ def _text(name: str, value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _roles_or_all(name: str, value: Any) -> str:
+    from dutydesk.core.models.accounts import Role
+
+    text = "" if value is None else str(value).strip().lower()
+    if text in ("", "none", "all"):
+        return text
+    allowed = [r.value for r in Role]
+    for part in (p.strip() for p in text.split(",")):
+        if part not in allowed:
+            raise _Invalid(
+                f"{name}: unknown role {part!r}; use 'all', 'none' or role names separated by "
+                f"commas from: {', '.join(allowed)}"
+            )
+    return text
+
+
 class _Invalid(Exception):
     pass
 
@@ -263,6 +283,17 @@ def _severity_table(name: str, value: Any) -> str:
     except PriorityError as exc:
         raise _Invalid(f"{name}: {exc}") from None
     return str(value).strip()
+
+
+def _directory(name: str, value: Any) -> Any:
+    from dutydesk.core.directory import parse_config
+
+    if value is None:
+        return None
+    try:
+        return parse_config(value, where=name)
+    except ValueError as exc:
+        raise _Invalid(str(exc).replace("\n", "\n  - ")) from None
 
 
 _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
@@ -291,6 +322,8 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "login_max_failures": _positive_int(1),
     "login_window_seconds": _positive_int(1),
     "session_lifetime_hours": _positive_int(1),
+    "two_factor_required": _roles_or_all,
+    "ldap": _directory,
     "scheduler_heartbeat_max_age": _positive_int(5),
     "api_page_size_max": _positive_int(1),
     "fallback_group": _text,

@@ -4,7 +4,16 @@ Models are split by domain; each module stays small. Add a new module to the imp
 """
 
 from checks.models import Check  # noqa: F401 (check engine tables)
-from dutydesk.core.models.accounts import ApiToken, KioskLink, LoginFailure, Role, User, UserSession
+from dutydesk.core.models.accounts import (
+    ApiToken,
+    KioskLink,
+    LoginFailure,
+    RecoveryCode,
+    Role,
+    TwoFactor,
+    User,
+    UserSession,
+)
 from dutydesk.core.models.audit import AuditEntry
 from dutydesk.core.models.notify import DeliveryAttempt, OutboxMessage
 from dutydesk.core.models.system import WorkerHeartbeat
@@ -32,7 +41,9 @@ __all__ = [
     "KioskLink",
     "LoginFailure",
     "OutboxMessage",
+    "RecoveryCode",
     "Role",
+    "TwoFactor",
     "User",
     "UserSession",
     "VisitRow",

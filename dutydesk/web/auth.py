@@ -234,28 +234,51 @@ def login() -> Any:
         return _throttled(next_url, email, decision.refuse_all)
 
     user = s.scalar(select(User).where(func.lower(User.email) == email)) if email else None
-    if not verify_login(user, password):
-        for key in _failure_keys(address, email, user is not None, device):
+    known = user is not None
+    from dutydesk.web.auth_ldap import directory_login
+
+    directory = directory_login(s, email, password, user, cfg.ldap, now)
+    if directory is not None:
+        user = directory.user  # None: refused by the directory (or it is down)
+    if directory is None and not verify_login(user, password):
+        user = None
+    if user is None:
+        for key in _failure_keys(address, email, known, device):
             s.add(LoginFailure(key=_key(key), at=now))
         s.commit()
         app_state().metrics.login_failures.inc()
         if decision.refuse_failure is not None:
             return _throttled(next_url, email, decision.refuse_failure)
-        message = _("Wrong email or password, or the account is disabled.")
+        message = (directory.message if directory else "") or _(
+            "Wrong email or password, or the account is disabled."
+        )
         return (
             render_template("auth/login.html", next=next_url, email=email, error=message),
-            401,
+            directory.status if directory else 401,
         )
 
-    assert user is not None
     # a known browser clears its own count; the account's stays while it is under attack
     done = [f"device:{device}"] if device else [f"email:{email}", f"pair:{address}|{email}"]
     s.execute(delete(LoginFailure).where(LoginFailure.key.in_([_key(k) for k in done])))
+    from dutydesk.web.twofactor import second_step
+
+    if (step := second_step(user, next_url)) is not None:
+        s.commit()
+        return step  # the password was right; a code (or enrolment) comes next
+    return start_session(user, next_url)
+
+
+def start_session(user: User, next_url: str, *, how: str = "") -> Any:
+    """Sign ``user`` in (every factor checked): record it, start a fresh server-side session,
+    mark this browser as known for the account, redirect."""
+    s = db_session()
     user.last_login_at = utcnow()
     who = Principal(kind="user", role=user.role, label=user.email, user=user)
-    audit.record(s, who, "login", "user", user.id, summary=f"{user.email} signed in")
+    audit.record(s, who, "login", "user", user.id, summary=f"{user.email} signed in{how}")
     sign_in_here(user)
     s.commit()
+    email = user.email.lower()
+    device = _device_id(email)
     response = redirect(next_url)
     # this browser is now known for this account: an attack on the account will not lock it out
     response.set_cookie(

@@ -54,6 +54,10 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
     # Bumped on password change / disable so existing sessions stop working.
     session_version: Mapped[int] = mapped_column(default=1)
+    # Directory (LDAP/AD) accounts: their entry's DN, and when the directory took access away
+    # (a sync or sign-in found them in no mapped group); None for local accounts.
+    directory_dn: Mapped[str | None] = mapped_column(String(500), default=None, index=True)
+    directory_disabled_at: Mapped[datetime | None] = mapped_column(default=None)
 
     @property
     def display_name(self) -> str:
@@ -126,3 +130,35 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(300))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TwoFactor(Base):
+    """A user's TOTP (RFC 6238) second factor.
+
+    ``secret`` is the base32 shared secret encrypted with a key derived from the app's secret key
+    (a stolen database alone does not yield codes). Enrolment is pending until ``confirmed_at``
+    is set by a first correct code. ``last_step`` is the 30-second time step of the last code
+    accepted: a code is taken once, never replayed within its window.
+    """
+
+    __tablename__ = "user_two_factor"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_step: Mapped[int | None] = mapped_column(default=None)
+
+
+class RecoveryCode(Base):
+    """One single-use recovery code; only its SHA-256 is stored (80 random bits: enough)."""
+
+    __tablename__ = "user_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
