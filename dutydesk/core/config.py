@@ -63,6 +63,9 @@ class Settings:
     alert_retention_days: int = 30
     worker_metrics_port: int = 0
     worker_metrics_host: str = "127.0.0.1"
+    snmp_trap_listen: str = ""  # host:port of the SNMP trap listener (worker); "" = off
+    syslog_listen_udp: str = ""  # host:port of the syslog UDP listener (worker); "" = off
+    syslog_listen_tcp: str = ""  # host:port of the syslog TCP listener (worker); "" = off
     instance_path: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -153,6 +156,19 @@ def _listen_host(name: str, value: Any) -> str:
     return text
 
 
+def _listen_address_or_off(name: str, value: Any) -> str:
+    """``host:port`` to listen on (``0.0.0.0:162``, ``[::]:514``), or empty for off."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return ""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise _Invalid(f"{name}: expected host:port such as 0.0.0.0:162 (empty = off), "
+                       f"got {value!r}")
+    _listen_host(name, host.strip("[]"))
+    return text
+
+
 def _timezone(name: str, value: Any) -> str:
     text = str(value).strip()
     try:
@@ -219,6 +235,9 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "alert_retention_days": _whole_days(1, 3650),  # at most ten years: a typo, not a policy
     "worker_metrics_port": _port_or_off,
     "worker_metrics_host": _listen_host,
+    "snmp_trap_listen": _listen_address_or_off,
+    "syslog_listen_udp": _listen_address_or_off,
+    "syslog_listen_tcp": _listen_address_or_off,
     "instance_path": _text,
 }
 
