@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from dutydesk.core.config import Settings
 from dutydesk.core.db import Database
 from dutydesk.core.jobs import Job
-from dutydesk.facility.decide import decide_trap
+from dutydesk.facility.decide import decide_syslog, decide_trap
 from dutydesk.facility.receiver import Receiver
 from dutydesk.incidents.alerts.model import AlertSource
 from dutydesk.incidents.pipeline import PipelineMetrics
@@ -39,5 +39,20 @@ def facility_jobs(
             trigger_args={"seconds": 5},
             on_start=listener.start,
             on_stop=listener.stop,
+        ))
+    if settings.syslog_listen_udp or settings.syslog_listen_tcp:
+        from dutydesk.facility.syslog import SyslogListener, describe_syslog
+
+        receiver = Receiver(AlertSource.SYSLOG, db, settings, decide_syslog, describe_syslog,
+                            registry=registry, pipeline_metrics=pipeline_metrics)
+        syslog = SyslogListener(receiver, udp=settings.syslog_listen_udp,
+                                tcp=settings.syslog_listen_tcp)
+        jobs.append(Job(
+            id="facility-syslog",
+            name="syslog listener",
+            func=receiver.reload_rules,
+            trigger_args={"seconds": 5},
+            on_start=syslog.start,
+            on_stop=syslog.stop,
         ))
     return jobs

@@ -91,7 +91,7 @@ class TrapListener:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._engine: Any = None
-        self._settings: SnmpSettings | None = None
+        self.settings: SnmpSettings | None = None
         self._ready = threading.Event()
         self.error: str | None = None
 
@@ -134,7 +134,7 @@ class TrapListener:
                 config.add_v3_user(*args, securityEngineId=OctetString(hexValue=engine_id))
         ntfrcv.NotificationReceiver(eng, self._notification)
         self._wrap_dispatcher(eng)
-        self._engine, self._settings, self.translator = eng, settings, translator
+        self._engine, self.settings, self.translator = eng, settings, translator
 
     def _counters(self, eng: Any) -> list[tuple[str, Any]]:
         builder = eng.get_mib_builder()
@@ -204,7 +204,7 @@ class TrapListener:
     # --- lifecycle --------------------------------------------------------------------------
 
     def _rules_changed(self, rules: RuleSet) -> None:
-        if self._loop is None or rules.snmp == self._settings:
+        if self._loop is None or rules.snmp == self.settings:
             return
         self._loop.call_soon_threadsafe(self._rebuild, rules.snmp)
 

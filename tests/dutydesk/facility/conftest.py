@@ -59,3 +59,24 @@ def incidents(db: Database) -> list[Incident]:
 
 def run(args: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, timeout=30, check=False)
+
+
+def v2c_trap_packet(trap_oid: str, community: str = "public",
+                    variables: tuple[tuple[str, int], ...] = ()) -> bytes:
+    """One encoded SNMPv2c trap datagram (for floods, where spawning snmptrap is too slow)."""
+    from pyasn1.codec.ber import encoder
+    from pysnmp.proto import api
+
+    proto = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
+    pdu = proto.SNMPv2TrapPDU()
+    proto.apiTrapPDU.set_defaults(pdu)
+    proto.apiTrapPDU.set_varbinds(pdu, [
+        (proto.ObjectIdentifier("1.3.6.1.2.1.1.3.0"), proto.TimeTicks(0)),
+        (proto.ObjectIdentifier("1.3.6.1.6.3.1.1.4.1.0"), proto.ObjectIdentifier(trap_oid)),
+        *((proto.ObjectIdentifier(oid), proto.Integer(value)) for oid, value in variables),
+    ])
+    message = proto.Message()
+    proto.apiMessage.set_defaults(message)
+    proto.apiMessage.set_community(message, community)
+    proto.apiMessage.set_pdu(message, pdu)
+    return encoder.encode(message)

@@ -15,7 +15,15 @@ from dutydesk.facility.receiver import Receiver
 from dutydesk.facility.snmp import TrapListener, describe_trap
 from dutydesk.facility.store import recent_heard
 from dutydesk.incidents.alerts.model import AlertSource
-from tests.dutydesk.facility.conftest import apply, free_port, incidents, need, run, wait_until
+from tests.dutydesk.facility.conftest import (
+    apply,
+    free_port,
+    incidents,
+    need,
+    run,
+    v2c_trap_packet,
+    wait_until,
+)
 
 ENGINE_ID = "0x8000000001020304"
 RULES = f"""
@@ -193,3 +201,31 @@ def test_an_operator_mib_names_the_vendor_trap_and_its_variables(
              "1.3.6.1.4.1.99999.1.1.0", "i", "4")
     assert wait_until(lambda: [i.title for i in incidents(db)]) == [
         "Breaker 4 tripped on 127.0.0.1"]
+
+
+def test_a_flood_from_one_ups_is_folded_into_one_alert_with_a_count_and_others_get_through(
+    listener: Any, db: Database
+) -> None:
+    import socket
+
+    apply(db, RULES.replace("  sources: [127.0.0.1]", "  sources: [127.0.0.0/8]\n"
+                            "  rate_limit: 20"))
+    trap_listener, address, registry = listener
+    trap_listener.receiver.reload_rules(force=True)
+    assert wait_until(lambda: trap_listener.settings and trap_listener.settings.rate_limit == 20)
+    host, port = address.split(":")
+    packet = v2c_trap_packet("1.3.6.1.2.1.33.2.1")  # upsTrapOnBattery
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for _ in range(3000):
+            sock.sendto(packet, (host, int(port)))
+    assert wait_until(lambda: metric(registry, "rate_limited") >= 1000)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:
+        other.bind(("127.0.0.2", 0))  # a second UPS, not flooding
+        other.sendto(v2c_trap_packet("1.3.6.1.6.3.1.1.5.3",
+                                     variables=(("1.3.6.1.2.1.2.2.1.1.5", 5),)),
+                     (host, int(port)))
+    titles = wait_until(lambda: len(incidents(db)) == 3 and sorted(i.title for i in incidents(db)))
+    assert titles[0] == "Flood of snmp messages from 127.0.0.1: " + titles[0].split(": ")[1]
+    dropped = int(titles[0].split(": ")[1].split()[0])
+    assert dropped >= 1000 and "over the limit of 20/s not processed" in titles[0]
+    assert titles[1:] == ["UPS 127.0.0.1 is on battery", "linkDown from 127.0.0.2, ifIndex 5"]
