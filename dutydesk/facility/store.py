@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+import yaml
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dutydesk.core.audit import record
 from dutydesk.facility.models import FacilityHeard, FacilityRulesRow
 from dutydesk.facility.rules import EMPTY, RuleSet, parse_rules
 
@@ -45,8 +48,32 @@ def current_ruleset(session: Session) -> tuple[RuleSet, int]:
     return parse_rules(applied.document), applied.version
 
 
+def _raw_parts(document: str) -> dict[str, Any]:
+    data = yaml.safe_load(document) if document.strip() else {}
+    data = data if isinstance(data, dict) else {}
+    parts: dict[str, Any] = {f"{k} settings": data[k] for k in ("snmp", "syslog")
+                             if data.get(k) is not None}
+    for rule in data.get("rules") or []:
+        if isinstance(rule, dict):
+            parts[f"rule {rule.get('name')!r} ({rule.get('input')})"] = rule
+    return parts
+
+
+def plan_rules(session: Session, document: str) -> list[str]:
+    """What applying ``document`` would change, one line each (``+`` added, ``~`` changed,
+    ``-`` removed), without values (the document holds SNMPv3 keys). Validates first."""
+    parse_rules(document)
+    old, new = _raw_parts(current_rules(session).document), _raw_parts(document)
+    lines = [f"+ {name}" for name in new if name not in old]
+    lines += [f"~ {name}" for name in new if name in old and old[name] != new[name]]
+    lines += [f"- {name}" for name in old if name not in new]
+    return lines
+
+
 def apply_rules(session: Session, document: str, *, by: str, now: datetime) -> RuleSet:
-    """Validate and store ``document`` (raises ``RulesError``, storing nothing, when invalid)."""
+    """Validate and store ``document`` (raises ``RulesError``, storing nothing, when invalid);
+    audited with what changed (never the document itself: it holds SNMPv3 keys)."""
+    changes = plan_rules(session, document)
     ruleset = parse_rules(document)
     row = session.get(FacilityRulesRow, 1)
     if row is None:
@@ -55,6 +82,8 @@ def apply_rules(session: Session, document: str, *, by: str, now: datetime) -> R
     else:
         row.document, row.updated_at, row.updated_by = document, now, by
         row.version = row.version + 1
+    record(session, by, "facility.rules.apply", "facility_rules", 1,
+           summary=f"{len(ruleset.rules)} rules; " + ("; ".join(changes) or "no changes"))
     session.flush()
     return ruleset
 
