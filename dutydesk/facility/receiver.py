@@ -39,6 +39,7 @@ REJECTED = "rejected"
 RATE_LIMITED = "rate_limited"
 MAX_QUEUE = 100_000
 RULES_RELOAD_SECONDS = 5.0
+MAX_PENDING = 10_000
 
 
 class FacilityMetrics:
@@ -107,6 +108,7 @@ class Receiver:
         self._gate = FloodGate(self._limit())
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._pending: list[Alert] = []
         self.processed = 0  # alerts handed to the pipeline (bench and tests read it)
 
     def _limit(self) -> int:
@@ -207,12 +209,24 @@ class Receiver:
         folded.extend(self._flood_alert(f, now) for f in floods)
         with self._lock:
             heard, self._heard = self._heard, {}
+        # what a failed round (database down) left: older first, so the newest state wins
+        folded, self._pending = [*self._pending, *folded], []
         if folded or heard:
-            with self.db.session() as s:
-                if folded:
-                    process_alerts(s, folded, settings=self.settings, now=now,
-                                   metrics=self._pipeline_metrics)
-                record_heard(s, heard, now)
+            try:
+                with self.db.session() as s:
+                    if folded:
+                        process_alerts(s, folded, settings=self.settings, now=now,
+                                       metrics=self._pipeline_metrics)
+                    record_heard(s, heard, now)
+            except Exception:
+                # Kept for the next round (bounded: the newest alerts), so a database restart
+                # delays incidents instead of losing them.
+                self._pending = folded[-MAX_PENDING:]
+                with self._lock:
+                    for key, (count, sample) in heard.items():
+                        old_count, _ = self._heard.get(key, (0, ""))
+                        self._heard[key] = (old_count + count, sample)
+                raise
             self.processed += len(batch)
         return len(batch)
 

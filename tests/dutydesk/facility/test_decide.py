@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
+
+import pytest
 
 from dutydesk.facility.decide import (
     MATCHED,
@@ -88,3 +91,29 @@ def test_a_flood_is_admitted_up_to_the_limit_then_counted_and_resolved_when_quie
     assert gate.admit("10.0.0.9", 1.5), "the next second admits again"
     (ended,) = gate.drain(61.0)
     assert (ended.dropped, ended.ongoing) == (9_900, False)
+
+
+def test_alerts_of_a_round_the_database_refused_are_raised_in_the_next_round(
+    settings: Any, db: Any
+) -> None:
+    from dutydesk.facility.receiver import Receiver
+    from dutydesk.facility.snmp import describe_trap
+    from dutydesk.incidents.alerts.model import AlertSource
+    from tests.dutydesk.facility.conftest import apply, incidents
+
+    apply(db, "rules:\n  - {name: link, input: snmp, trap: linkDown, key: [ifIndex]}\n")
+    receiver = Receiver(AlertSource.SNMP_TRAP, db, settings, decide_trap, describe_trap)
+    receiver.reload_rules(force=True)  # the rules are in: the next rounds need no reload
+    receiver.offer("10.0.0.1", trap("1.3.6.1.6.3.1.1.5.3", source="10.0.0.1",
+                                    **{"1.3.6.1.2.1.2.2.1.1.4": "4"}))
+    real_session = db.session
+
+    def broken() -> Any:
+        raise OSError("database restarting")
+
+    db.session = broken
+    with pytest.raises(OSError):
+        receiver.flush(NOW)
+    db.session = real_session
+    receiver.flush(NOW)
+    assert [i.title for i in incidents(db)] == ["linkDown from 10.0.0.1, ifIndex 4"]
