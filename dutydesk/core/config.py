@@ -66,6 +66,9 @@ class Settings:
     snmp_trap_listen: str = ""  # host:port of the SNMP trap listener (worker); "" = off
     syslog_listen_udp: str = ""  # host:port of the syslog UDP listener (worker); "" = off
     syslog_listen_tcp: str = ""  # host:port of the syslog TCP listener (worker); "" = off
+    syslog_listen_tls: str = ""  # host:port of the syslog TLS listener (RFC 5425); "" = off
+    syslog_tls_cert: str = ""  # PEM certificate (chain) file of the TLS listener
+    syslog_tls_key: str = ""  # PEM private key file of the TLS listener
     instance_path: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -238,6 +241,9 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "snmp_trap_listen": _listen_address_or_off,
     "syslog_listen_udp": _listen_address_or_off,
     "syslog_listen_tcp": _listen_address_or_off,
+    "syslog_listen_tls": _listen_address_or_off,
+    "syslog_tls_cert": _text,
+    "syslog_tls_key": _text,
     "instance_path": _text,
 }
 
@@ -321,6 +327,12 @@ def _finish(settings: Settings) -> Settings:
         problems.append("DUTYDESK_SMTP_HOST: required when DUTYDESK_SMTP_SECURITY is not 'none'")
     if settings.smtp_username and not settings.smtp_host:
         problems.append("DUTYDESK_SMTP_HOST: required when DUTYDESK_SMTP_USERNAME is set")
+    if settings.syslog_listen_tls:
+        for name in ("syslog_tls_cert", "syslog_tls_key"):
+            path = getattr(settings, name)
+            if not path or not Path(path).is_file():
+                problems.append(f"DUTYDESK_{name.upper()}: a readable PEM file is required when "
+                                f"DUTYDESK_SYSLOG_LISTEN_TLS is set, got {path!r}")
     if problems:
         raise ConfigError(problems)
 

@@ -3,7 +3,7 @@
 ``dutydesk facility apply`` reaches running listeners within seconds).
 
 Listed by the shell in ``dutydesk.jobs.scheduled_jobs``. Nothing runs when no listen address is
-configured (``DUTYDESK_SNMP_TRAP_LISTEN``, ``DUTYDESK_SYSLOG_LISTEN_UDP``/``_TCP``).
+configured (``DUTYDESK_SNMP_TRAP_LISTEN``, ``DUTYDESK_SYSLOG_LISTEN_UDP``/``_TCP``/``_TLS``).
 """
 
 from __future__ import annotations
@@ -40,13 +40,15 @@ def facility_jobs(
             on_start=listener.start,
             on_stop=listener.stop,
         ))
-    if settings.syslog_listen_udp or settings.syslog_listen_tcp:
+    if settings.syslog_listen_udp or settings.syslog_listen_tcp or settings.syslog_listen_tls:
         from dutydesk.facility.syslog import SyslogListener, describe_syslog
 
         receiver = Receiver(AlertSource.SYSLOG, db, settings, decide_syslog, describe_syslog,
                             registry=registry, pipeline_metrics=pipeline_metrics)
         syslog = SyslogListener(receiver, udp=settings.syslog_listen_udp,
-                                tcp=settings.syslog_listen_tcp)
+                                tcp=settings.syslog_listen_tcp, tls=settings.syslog_listen_tls,
+                                tls_cert=settings.syslog_tls_cert,
+                                tls_key=settings.syslog_tls_key)
         jobs.append(Job(
             id="facility-syslog",
             name="syslog listener",

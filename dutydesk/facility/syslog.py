@@ -7,7 +7,8 @@ thread with the UDP endpoint and/or the TCP server and hands each message to the
 ``Receiver`` (flood gate, rules, the one alert pipeline). Messages no rule matches are counted
 by host and facility.level, never stored.
 
-TLS (RFC 5425) is not offered yet: put a TLS terminator (stunnel, rsyslog relay) in front.
+TLS (RFC 5425): a third listener with the same framing over TLS 1.2+, with the certificate and
+key files named in the settings (``DUTYDESK_SYSLOG_LISTEN_TLS``, ``_TLS_CERT``, ``_TLS_KEY``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import ssl
 import threading
 from typing import Any
 
@@ -103,10 +105,13 @@ class _Udp(asyncio.DatagramProtocol):
 class SyslogListener:
     """UDP and/or TCP syslog on the configured addresses, in one asyncio loop thread."""
 
-    def __init__(self, receiver: Receiver, *, udp: str = "", tcp: str = "") -> None:
+    def __init__(self, receiver: Receiver, *, udp: str = "", tcp: str = "", tls: str = "",
+                 tls_cert: str = "", tls_key: str = "") -> None:
         self.receiver = receiver
         self.udp = parse_listen(udp) if udp else None
         self.tcp = parse_listen(tcp) if tcp else None
+        self.tls = parse_listen(tls) if tls else None
+        self.tls_files = (tls_cert, tls_key)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -137,8 +142,9 @@ class SyslogListener:
         self._connections += 1
         try:
             await self._frames(reader, source)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError) as exc:
+            if isinstance(exc, ssl.SSLError):  # a broken TLS record mid-stream: counted, shown
+                self.receiver.reject(source, "TLS error", str(exc)[:200])
         finally:
             self._connections -= 1
             writer.close()
@@ -191,7 +197,15 @@ class SyslogListener:
                                                     limit=MAX_MESSAGE * 2)
                 self._open.append(server)
                 self.bound["tcp"] = server.sockets[0].getsockname()[:2]
-        except OSError as exc:
+            if self.tls is not None:
+                context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                context.minimum_version = ssl.TLSVersion.TLSv1_2
+                context.load_cert_chain(*self.tls_files)
+                server = await asyncio.start_server(self._serve_tcp, *self.tls, ssl=context,
+                                                    limit=MAX_MESSAGE * 2)
+                self._open.append(server)
+                self.bound["tls"] = server.sockets[0].getsockname()[:2]
+        except (OSError, ssl.SSLError) as exc:  # port taken, unreadable key: said, not fatal
             self.error = str(exc)
             self.receiver.reject("-", "listener", f"cannot listen: {exc}")
             log.error("syslog listener could not start", extra={"error": str(exc)})

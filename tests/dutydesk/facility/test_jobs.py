@@ -73,3 +73,12 @@ def test_a_bad_listen_address_is_named_in_the_error(value: str) -> None:
     message = str(caught.value)
     assert "DUTYDESK_SNMP_TRAP_LISTEN: expected host:port such as 0.0.0.0:162" in message or (
         "DUTYDESK_SNMP_TRAP_LISTEN: expected an IP address or a host name" in message)
+
+
+def test_a_tls_listener_without_its_certificate_is_refused_at_start_up(tmp_path: Any) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"syslog_listen_tls": "0.0.0.0:6514",
+                       "syslog_tls_key": str(tmp_path / "missing.key")}, environ={})
+    assert "DUTYDESK_SYSLOG_TLS_CERT: a readable PEM file is required when " \
+        "DUTYDESK_SYSLOG_LISTEN_TLS is set, got ''" in str(caught.value)
+    assert "DUTYDESK_SYSLOG_TLS_KEY" in str(caught.value)

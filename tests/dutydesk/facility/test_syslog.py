@@ -127,3 +127,56 @@ def test_rfc5424_structured_data_and_rfc3164_tags_are_understood() -> None:
     bare = parse_syslog(b"no priority at all", "10.0.0.7")
     assert (bare.host, bare.facility, bare.level, bare.text) == (
         "10.0.0.7", "user", "notice", "no priority at all")
+
+
+def self_signed(tmp_path: Any) -> tuple[str, str]:
+    """A throwaway certificate for 127.0.0.1 and its key, as PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dutydesk-test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "syslog.crt", tmp_path / "syslog.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+def test_syslog_over_tls_rfc5425_opens_the_incident(
+    settings: Any, db: Database, tmp_path: Any
+) -> None:
+    import ssl
+
+    apply(db, RULES)
+    cert, key = self_signed(tmp_path)
+    receiver = Receiver(AlertSource.SYSLOG, db, settings, decide_syslog, describe_syslog,
+                        interval=0.1)
+    listener = SyslogListener(receiver, tls=f"127.0.0.1:{free_port(socket.SOCK_STREAM)}",
+                              tls_cert=cert, tls_key=key)
+    listener.start()
+    try:
+        assert listener.error is None
+        context = ssl.create_default_context(cafile=cert)
+        message = b"<131>1 2026-12-07T14:00:00Z pdu-b4 pdu - - - breaker 2 tripped"
+        with socket.create_connection(listener.bound["tls"]) as raw, \
+                context.wrap_socket(raw, server_hostname="127.0.0.1") as conn:
+            conn.sendall(b"%d " % len(message) + message)  # RFC 5425 octet counting
+        assert wait_until(lambda: [i.title for i in incidents(db)]) == [
+            "Breaker 2 tripped on pdu-b4"]
+    finally:
+        listener.stop()
