@@ -89,9 +89,9 @@ def parse_syslog(data: bytes, source: str) -> SyslogMessage:
 
 
 def describe_syslog(message: SyslogMessage) -> tuple[str, str]:
-    """(name for the heard counters, a sample) of a message that became no alert."""
-    return f"{message.facility}.{message.level}", f"{message.host} {message.app}: " \
-        f"{message.text}"[:1024]
+    """(name for the heard counters, a sample) of a message that became no alert. The sample is
+    the host and program only: what matched no rule is counted, its text is never stored."""
+    return f"{message.facility}.{message.level}", f"{message.host} {message.app}".strip()[:1024]
 
 
 class _Udp(asyncio.DatagramProtocol):

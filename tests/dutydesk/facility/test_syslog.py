@@ -180,3 +180,16 @@ def test_syslog_over_tls_rfc5425_opens_the_incident(
             "Breaker 2 tripped on pdu-b4"]
     finally:
         listener.stop()
+
+
+def test_the_text_of_an_unmatched_line_is_never_stored(syslog: Any, db: Database) -> None:
+    listener, _ = syslog
+    logger(listener, "udp", "--rfc5424", "-p", "auth.err", "-t", "sshd",
+           "password for alice is hunter2")
+
+    def samples() -> list[str]:
+        with db.session() as s:
+            return [h.sample for h in recent_heard(s) if h.reason == "unmatched"]
+
+    stored = wait_until(samples)
+    assert len(stored) == 1 and stored[0].endswith("sshd") and "hunter2" not in stored[0]
