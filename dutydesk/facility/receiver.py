@@ -241,8 +241,11 @@ class Receiver:
             status=AlertStatus.FIRING if flood.ongoing else AlertStatus.RESOLVED,
             starts_at=now,
             ends_at=None if flood.ongoing else now,
-            summary=(f"Flood of {self.input} messages from {flood.source}: {flood.dropped} over "
-                     f"the limit of {limit}/s not processed"),
+            # the incident keeps its first title; each repeat alert (alert history) carries the
+            # count so far, in its summary and its annotations
+            summary=(f"Flood of {self.input} messages from {flood.source}: more than {limit}/s "
+                     f"({flood.dropped} over the limit so far, not processed)"),
+            annotations={"dropped": str(flood.dropped), "limit_per_second": str(limit)},
             severity=Severity.WARNING,
             labels={"input": self.input, "rule": "flood", "source": flood.source},
             details={"count": flood.dropped, "limit_per_second": limit},
