@@ -167,6 +167,7 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     from dutydesk.web.auth import bp as auth_bp
     from dutydesk.web.deliveries_admin import bp as deliveries_bp
     from dutydesk.web.directory_admin import bp as directory_admin_bp
+    from dutydesk.web.facility_admin import bp as facility_admin_bp
     from dutydesk.web.health import bp as health_bp
     from dutydesk.web.home import bp as home_bp
     from dutydesk.web.notices import api_bp as notices_api_bp
@@ -179,7 +180,7 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
 
     for blueprint in (health_bp, auth_bp, account_bp, home_bp, admin_bp, visitors_bp, status_bp,
                       notices_bp, wall_bp, account_notify_bp, deliveries_bp, twofactor_bp,
-                      directory_admin_bp):
+                      directory_admin_bp, facility_admin_bp):
         app.register_blueprint(blueprint)
     from dutydesk.web.status import unsubscribe_view
 

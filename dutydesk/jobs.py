@@ -35,6 +35,7 @@ def scheduled_jobs(
     """
     from checks.jobs import check_jobs
     from dutydesk.core.notify.dispatcher import Dispatcher
+    from dutydesk.facility.jobs import facility_jobs
     from dutydesk.incidents.handoff import HANDOFF_SECTIONS
     from dutydesk.incidents.jobs import incident_jobs
     from dutydesk.incidents.notify_timeline import record_notification_attempt
@@ -76,4 +77,7 @@ def scheduled_jobs(
     jobs.extend(shift_jobs(settings, db, HANDOFF_SECTIONS))
     jobs.extend(check_jobs(db, registry, settings))
     jobs.extend(directory_jobs(settings, db))  # LDAP/AD: access taken away within the hour
+    # SNMP traps and syslog: listeners started/stopped with the worker, alerts into the pipeline
+    jobs.extend(facility_jobs(settings, db, registry,
+                              metrics_for(registry) if registry is not None else None))
     return jobs

@@ -148,6 +148,8 @@ ALERT_SOURCE: Labels = {
     AlertSource.ALERTMANAGER: lazy_gettext("Alertmanager"),
     AlertSource.PAGERDUTY: lazy_gettext("PagerDuty"),
     AlertSource.MANUAL: lazy_gettext("Manual report"),
+    AlertSource.SNMP_TRAP: lazy_gettext("SNMP traps"),
+    AlertSource.SYSLOG: lazy_gettext("Syslog"),
 }
 #: A check's state type: a problem still being confirmed by retries (SOFT) or confirmed (HARD).
 STATE_TYPE: Labels = {

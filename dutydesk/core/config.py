@@ -71,6 +71,12 @@ class Settings:
     alert_retention_days: int = 30
     worker_metrics_port: int = 0
     worker_metrics_host: str = "127.0.0.1"
+    snmp_trap_listen: str = ""  # host:port of the SNMP trap listener (worker); "" = off
+    syslog_listen_udp: str = ""  # host:port of the syslog UDP listener (worker); "" = off
+    syslog_listen_tcp: str = ""  # host:port of the syslog TCP listener (worker); "" = off
+    syslog_listen_tls: str = ""  # host:port of the syslog TLS listener (RFC 5425); "" = off
+    syslog_tls_cert: str = ""  # PEM certificate (chain) file of the TLS listener
+    syslog_tls_key: str = ""  # PEM private key file of the TLS listener
     instance_path: str = ""
     # Noise control (issue 12): a problem back within this many minutes after its incident
     # resolved automatically re-opens it (0 = always open a new incident); storm control lets
@@ -175,6 +181,19 @@ def _listen_host(name: str, value: Any) -> str:
     ):
         raise _Invalid(f"{name}: expected an IP address or a host name to listen on, "
                        f"got {value!r}")
+    return text
+
+
+def _listen_address_or_off(name: str, value: Any) -> str:
+    """``host:port`` to listen on (``0.0.0.0:162``, ``[::]:514``), or empty for off."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return ""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise _Invalid(f"{name}: expected host:port such as 0.0.0.0:162 (empty = off), "
+                       f"got {value!r}")
+    _listen_host(name, host.strip("[]"))
     return text
 
 
@@ -330,6 +349,12 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "alert_retention_days": _whole_days(1, 3650),  # at most ten years: a typo, not a policy
     "worker_metrics_port": _port_or_off,
     "worker_metrics_host": _listen_host,
+    "snmp_trap_listen": _listen_address_or_off,
+    "syslog_listen_udp": _listen_address_or_off,
+    "syslog_listen_tcp": _listen_address_or_off,
+    "syslog_listen_tls": _listen_address_or_off,
+    "syslog_tls_cert": _text,
+    "syslog_tls_key": _text,
     "instance_path": _text,
     "reopen_window_minutes": _positive_int(0),
     "page_limit": _positive_int(1),
@@ -461,6 +486,12 @@ def _finish(settings: Settings) -> Settings:
         problems.append("DUTYDESK_SMTP_HOST: required when DUTYDESK_SMTP_SECURITY is not 'none'")
     if settings.smtp_username and not settings.smtp_host:
         problems.append("DUTYDESK_SMTP_HOST: required when DUTYDESK_SMTP_USERNAME is set")
+    if settings.syslog_listen_tls:
+        for name in ("syslog_tls_cert", "syslog_tls_key"):
+            path = getattr(settings, name)
+            if not path or not Path(path).is_file():
+                problems.append(f"DUTYDESK_{name.upper()}: a readable PEM file is required when "
+                                f"DUTYDESK_SYSLOG_LISTEN_TLS is set, got {path!r}")
     if problems:
         raise ConfigError(problems)
 

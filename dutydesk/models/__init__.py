@@ -17,6 +17,7 @@ from dutydesk.core.models.accounts import (
 from dutydesk.core.models.audit import AuditEntry
 from dutydesk.core.models.notify import DeliveryAttempt, OutboxMessage
 from dutydesk.core.models.system import WorkerHeartbeat
+from dutydesk.facility.models import FacilityHeard, FacilityRulesRow  # noqa: F401
 from dutydesk.incidents.models import Incident, IncidentEventRow  # noqa: F401 (incidents)
 from shifts.models import ShiftScheduleRow  # noqa: F401 (shift schedules tables)
 from shifts.notices.orm import StatusPageGeneration  # noqa: F401 (notices tables)

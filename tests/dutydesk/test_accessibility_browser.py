@@ -50,6 +50,7 @@ def screens(db: Database) -> dict[str, str]:
         "status page": "/status",
         "reports": "/reports",
         "checks": "/checks",
+        "facility inputs": "/admin/facility",
         "not found": "/no-such-page",
     }
 

@@ -39,6 +39,8 @@ class AlertSource(enum.StrEnum):
     ALERTMANAGER = "alertmanager"
     PAGERDUTY = "pagerduty"
     MANUAL = "manual"
+    SNMP_TRAP = "snmp_trap"  # dutydesk.facility: SNMP traps and informs
+    SYSLOG = "syslog"  # dutydesk.facility: syslog messages
 
 
 class AlertStatus(enum.StrEnum):

@@ -7,7 +7,7 @@
   directory (LDAP/AD) on first sign-in, and when the directory took their access away.
 
 Revision ID: 0023
-Revises: 0019
+Revises: 0021
 Create Date: 2026-12-07 14:40:00
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from dutydesk.core.db import UTCDateTime
 
 revision = '0023'
-down_revision = '0019'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 
