@@ -33,6 +33,7 @@ def scheduled_jobs(
     from dutydesk.incidents.notify_timeline import record_notification_attempt
     from dutydesk.incidents.paging import disable_contact
     from dutydesk.incidents.pipeline import metrics_for
+    from dutydesk.requests.jobs import request_jobs
     from shifts.jobs import shift_jobs
     from shifts.notices.jobs import notice_jobs
     from shifts.visitors.jobs import visitor_jobs
@@ -53,6 +54,7 @@ def scheduled_jobs(
         *incident_jobs(settings, db, metrics_for(registry) if registry is not None else None),
         *notice_jobs(settings, db),
     ]
+    jobs.extend(request_jobs(settings, db))
     jobs.extend(visitor_jobs(settings, db))
     jobs.extend(shift_jobs(settings, db, HANDOFF_SECTIONS))
     jobs.extend(check_jobs(db, registry))
