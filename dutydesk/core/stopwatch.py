@@ -70,6 +70,11 @@ class Reading:
     next_threshold_at: datetime | None
     deadline: datetime | None
 
+    @property
+    def running_now(self) -> bool:
+        """Counting time at the moment of reading (a deadline exists only then)."""
+        return self.deadline is not None
+
 
 def check_warn_at(warn_at: float) -> str | None:
     """Why ``warn_at`` is unusable (``None``: fine). It is a ratio strictly between 0 and 1."""

@@ -192,3 +192,16 @@ def test_an_unanswered_request_gets_its_sla_breach_recorded_once(
         kinds = s.scalars(select(RequestEventRow.kind)
                           .where(RequestEventRow.request_id == request_id)).all()
         assert kinds.count("sla_breached") == 1
+
+
+def test_the_requester_reads_their_mails_in_their_language(
+    db: Database, settings: Settings
+) -> None:
+    with db.session() as s:
+        row = req.create_request(s, settings, "olga", req.Requester("oleg@corp.example", "Олег",
+                                                                    "uk"),
+                                 service="mail", description="Пошта не працює", now=utcnow())
+        req.perform(s, settings, OLGA, row.id, "resolve", utcnow(), note="Перезапустили сервер")
+    received, resolved = mails_to(db, "oleg@corp.example")
+    assert received.subject.startswith(f"[REQ-{row.id}] Ми отримали ваше звернення")
+    assert "Ваше звернення вирішено" in resolved.body_text
