@@ -144,6 +144,10 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
 
     app.register_blueprint(requests_help_bp)  # /help: employees' door, "my requests" links
     app.register_blueprint(requests_desk_bp)  # the first line's queue, request, log a call
+    from dutydesk.web.requests_api import bp as requests_api_bp
+
+    csrf.exempt(requests_api_bp)  # API checks CSRF itself for cookie sessions
+    app.register_blueprint(requests_api_bp)
 
 
 def _install_request_hooks(app: Flask) -> None:

@@ -41,7 +41,9 @@ def request_priority(impact: object, urgency: object) -> Priority:
 
 def normalise_email(value: str) -> str:
     """A requester's address, trimmed and lower-cased; ``RequestInputError`` when not one."""
-    email = (value or "").strip().lower()
+    if not isinstance(value, str):
+        raise RequestInputError(f"an e-mail address must be text, got {value!r}")
+    email = value.strip().lower()
     if not _EMAIL.match(email) or len(email) > 254:
         raise RequestInputError(f"{value!r} is not an e-mail address (name@example.com)")
     return email
