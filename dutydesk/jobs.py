@@ -8,13 +8,24 @@ the jobs to APScheduler.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry
 
 from dutydesk.core.config import Settings
 from dutydesk.core.db import Database
 from dutydesk.core.jobs import Job
 
-__all__ = ["Job", "scheduled_jobs"]
+__all__ = ["Job", "handoff_sections", "scheduled_jobs"]
+
+
+def handoff_sections() -> tuple[Any, ...]:
+    """What the incidents and requests areas add to a shift handoff report (the shifts area
+    imports neither: the shell hands it these functions)."""
+    from dutydesk.incidents.handoff import HANDOFF_SECTIONS as INCIDENTS
+    from dutydesk.requests.handoff import HANDOFF_SECTIONS as REQUESTS
+
+    return (*INCIDENTS, *REQUESTS)
 
 
 def scheduled_jobs(
@@ -28,7 +39,6 @@ def scheduled_jobs(
     """
     from checks.jobs import check_jobs
     from dutydesk.core.notify.sender import deliver_due
-    from dutydesk.incidents.handoff import HANDOFF_SECTIONS
     from dutydesk.incidents.jobs import incident_jobs
     from dutydesk.incidents.notify_timeline import record_notification_attempt
     from dutydesk.incidents.paging import disable_contact
@@ -56,6 +66,6 @@ def scheduled_jobs(
     ]
     jobs.extend(request_jobs(settings, db))
     jobs.extend(visitor_jobs(settings, db))
-    jobs.extend(shift_jobs(settings, db, HANDOFF_SECTIONS))
+    jobs.extend(shift_jobs(settings, db, handoff_sections()))
     jobs.extend(check_jobs(db, registry))
     return jobs
