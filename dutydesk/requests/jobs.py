@@ -14,7 +14,7 @@ from dutydesk.core.config import Settings
 from dutydesk.core.db import Database, utcnow
 from dutydesk.incidents.lookup import resolved_among
 from dutydesk.requests.lifecycle import Action
-from dutydesk.requests.models import ServiceRequest
+from dutydesk.requests.models import IncidentFollower, ServiceRequest
 from dutydesk.requests.rules import close_due
 from dutydesk.requests.service import perform, policy_of, resolve_linked
 from dutydesk.requests.sla import sla_events_due
@@ -52,10 +52,12 @@ def close_quiet_requests(session: Session, settings: Settings, now: datetime,
 
 def follow_resolved_incidents(session: Session, settings: Settings, now: datetime) -> int:
     """Resolve the open requests linked to incidents that are resolved now (mailing each
-    requester the resolution); returns the requests resolved."""
+    requester the resolution) and tell their followers; returns the requests resolved."""
     incident_ids = set(session.scalars(
         select(ServiceRequest.incident_id).where(ServiceRequest.incident_id.is_not(None),
                                                  ServiceRequest.status.in_(OPEN))))
+    incident_ids |= set(session.scalars(select(IncidentFollower.incident_id).where(
+        IncidentFollower.told_resolved_at.is_(None))))
     return sum(resolve_linked(session, settings, incident_id, now)
                for incident_id in resolved_among(session, incident_ids))
 

@@ -98,3 +98,5 @@ class IncidentFollower(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     language: Mapped[str] = mapped_column(String(8), default="en")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set once the incident's resolution was mailed (the worker looks only at the others).
+    told_resolved_at: Mapped[datetime | None] = mapped_column(default=None)

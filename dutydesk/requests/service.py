@@ -276,9 +276,12 @@ def resolve_linked(session: Session, settings: Settings, incident_id: int, now: 
                 incident_id=incident_id)
         done += 1
     for follower in _followers(session, incident_id):
+        if follower.told_resolved_at is not None:
+            continue
         message = mail.follower_mail(follower.language, brief.title, note, resolved=True)
         _enqueue_once(session, follower.email, message,
                       f"incident:{incident_id}:resolved:to:{follower.email}", incident_id)
+        follower.told_resolved_at = now
     return done
 
 

@@ -88,6 +88,7 @@ def upgrade() -> None:
         sa.Column('name', sa.String(length=200), nullable=False),
         sa.Column('language', sa.String(length=8), nullable=False),
         sa.Column('created_at', UTC_TIME, nullable=False),
+        sa.Column('told_resolved_at', UTC_TIME, nullable=True),
         sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('id'),
     )

@@ -171,6 +171,22 @@ def test_resolving_the_incident_resolves_its_requests_with_the_resolution_mailed
     assert "Mail server restarted" in mails_to(db, "boris@corp.example")[-1].body_text
 
 
+def test_followers_of_an_incident_without_requests_hear_of_its_resolution_once(
+    db: Database, settings: Settings
+) -> None:
+    incident_id = outage(db, settings)
+    with db.session() as s:
+        req.follow_incident(s, incident_id, req.Requester("boris@corp.example", language="ru"),
+                            utcnow())
+        incident_act(s, incident_id, "resolve", "olga", utcnow(), note="Сервер перезапущен")
+    for _ in range(2):
+        with db.session() as s:
+            follow_resolved_incidents(s, settings, utcnow())
+    [message] = mails_to(db, "boris@corp.example")
+    assert message.subject == "Решено: «Mail is down»"
+    assert "Сервер перезапущен" in message.body_text
+
+
 def test_a_resolved_request_closes_itself_after_quiet_days(
     db: Database, settings: Settings
 ) -> None:
