@@ -171,5 +171,11 @@ def test_logging_a_call_suggests_the_open_incident_and_links_to_it(
     assert (row.channel, row.incident_id) == ("phone", incident_id)
 
 
-def test_a_viewer_cannot_open_the_queue(signed_in: Any) -> None:
-    assert signed_in(Role.VIEWER).get("/requests").status_code == 403
+def test_the_menu_leads_engineers_to_the_queue_and_viewers_cannot_open_it(
+    signed_in: Any
+) -> None:
+    assert '<a href="/requests">Requests</a>' in signed_in(Role.ENGINEER).get(
+        "/incidents").get_data(as_text=True)
+    viewer = signed_in(Role.VIEWER)
+    assert '<a href="/requests">' not in viewer.get("/incidents").get_data(as_text=True)
+    assert viewer.get("/requests").status_code == 403
