@@ -179,3 +179,27 @@ def test_the_menu_leads_engineers_to_the_queue_and_viewers_cannot_open_it(
     viewer = signed_in(Role.VIEWER)
     assert '<a href="/requests">' not in viewer.get("/incidents").get_data(as_text=True)
     assert viewer.get("/requests").status_code == 403
+
+
+def test_the_requester_answers_and_confirms_through_their_link_and_no_one_elses(
+    client: Any, db: Database, settings: Settings
+) -> None:
+    with db.session() as s:
+        row = req.create_request(s, settings, "x", req.Requester("anna@corp.example"),
+                                 service="mail", description="no mail", now=utcnow())
+        req.perform(s, settings, OLGA, row.id, "wait", utcnow(), reason="which error?")
+        request_id = row.id
+    page = f"{my_page(settings)}/{request_id}"
+    assert "which error?" in client.get(page).get_data(as_text=True)
+    token = form_token(client, page)
+    client.post(page, data={"action": "reply", "text": "Error 0x800CCC0E",
+                            "csrf_token": token})
+    assert requests(db)[0].status == "in_progress"  # the answer resumes the request
+    with db.session() as s:
+        req.perform(s, settings, OLGA, request_id, "resolve", utcnow(), note="port fixed")
+    client.post(page, data={"action": "confirm", "csrf_token": token})
+    assert requests(db)[0].status == "closed"
+    assert client.get(f"{my_page(settings, 'boris@corp.example')}/{request_id}"
+                      ).status_code == 404
+    after = client.post(page, data={"action": "reply", "text": "again", "csrf_token": token})
+    assert after.status_code == 400 and "closed" in after.get_data(as_text=True)
