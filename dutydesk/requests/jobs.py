@@ -13,26 +13,36 @@ from sqlalchemy.orm import Session
 from dutydesk.core.config import Settings
 from dutydesk.core.db import Database, utcnow
 from dutydesk.incidents.lookup import resolved_among
+from dutydesk.requests.events import EventKind
 from dutydesk.requests.lifecycle import Action
 from dutydesk.requests.models import IncidentFollower, ServiceRequest
-from dutydesk.requests.rules import close_due
+from dutydesk.requests.rules import ESCALATION_REASON, close_due, escalates
 from dutydesk.requests.service import perform, policy_of, resolve_linked
 from dutydesk.requests.sla import sla_events_due
-from dutydesk.requests.store import add_events, timeline
+from dutydesk.requests.store import act, add_events, timeline
 
 log = logging.getLogger("dutydesk.requests")
 OPEN = ("new", "in_progress", "waiting")
 
 
 def record_sla_events(session: Session, now: datetime, limit: int = 1000) -> int:
-    """Record due ``sla_warning``/``sla_breached`` events on open requests; returns how many."""
+    """Record due ``sla_warning``/``sla_breached`` events on open requests, and hand a request
+    whose time to resolve just breached on the first line to the second; returns the events."""
     recorded = 0
     rows = session.scalars(select(ServiceRequest).where(ServiceRequest.status.in_(OPEN))
                            .order_by(ServiceRequest.id).limit(limit))
+    escalate: list[int] = []
     for row in rows:
         due = sla_events_due(policy_of(row), timeline(session, row.id), now)
         add_events(session, row.id, due)
         recorded += len(due)
+        breached = {str(e.data.get("clock")) for e in due if e.kind is EventKind.SLA_BREACHED}
+        if escalates(breached, row.line, row.status in OPEN):
+            escalate.append(row.id)
+    session.flush()
+    for request_id in escalate:
+        act(session, request_id, Action.REASSIGN, "sla", now, line="second_line",
+            reason=ESCALATION_REASON)
     return recorded
 
 

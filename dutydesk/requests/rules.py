@@ -52,3 +52,12 @@ def normalise_email(value: str) -> str:
 def close_due(resolved_at: datetime | None, now: datetime, after: timedelta) -> bool:
     """Whether a resolved request closes itself: ``after`` has passed without an answer."""
     return resolved_at is not None and now - resolved_at >= after
+
+
+ESCALATION_REASON = "time to resolve breached: escalated to the second line"
+
+
+def escalates(breached_clocks: set[str], line: str, is_open: bool) -> bool:
+    """Functional escalation: a request still with the first line whose time to resolve has just
+    breached goes to the second line (as an incident's breach moves its escalation on)."""
+    return is_open and line == "first_line" and "resolve" in breached_clocks

@@ -110,3 +110,12 @@ def test_closing_after_quiet_days_is_a_pure_decision() -> None:
     assert close_due(NOW, NOW + timedelta(days=7), timedelta(days=7))
     assert not close_due(NOW, NOW + timedelta(days=6), timedelta(days=7))
     assert not close_due(None, NOW, timedelta(days=7))
+
+
+def test_only_a_breached_time_to_resolve_on_the_first_line_escalates() -> None:
+    from dutydesk.requests.rules import escalates
+
+    assert escalates({"resolve"}, "first_line", True)
+    assert not escalates({"first_response"}, "first_line", True)  # late answer: no hand-over
+    assert not escalates({"resolve"}, "second_line", True)  # already there
+    assert not escalates({"resolve"}, "first_line", False)

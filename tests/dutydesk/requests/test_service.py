@@ -221,3 +221,20 @@ def test_the_requester_reads_their_mails_in_their_language(
     received, resolved = mails_to(db, "oleg@corp.example")
     assert received.subject.startswith(f"[REQ-{row.id}] Ми отримали ваше звернення")
     assert "Ваше звернення вирішено" in resolved.body_text
+
+
+def test_a_breached_time_to_resolve_escalates_the_request_to_the_second_line_once(
+    db: Database, settings: Settings
+) -> None:
+    request_id = new(db, settings, impact=1, urgency=1)  # P1: resolve within 4 h
+    with db.session() as s:
+        req.perform(s, settings, OLGA, request_id, "reply", utcnow(), text="on it")
+        record_sla_events(s, utcnow() + timedelta(hours=3, minutes=30))
+        assert s.get(ServiceRequest, request_id).line == "first_line"  # a warning only
+        record_sla_events(s, utcnow() + timedelta(hours=4, minutes=1))
+        record_sla_events(s, utcnow() + timedelta(hours=4, minutes=2))
+        row = s.get(ServiceRequest, request_id)
+        assert (row.line, row.ping_pong_count) == ("second_line", 0)
+        kinds = s.scalars(select(RequestEventRow.kind)
+                          .where(RequestEventRow.request_id == request_id)).all()
+        assert kinds.count("reassigned") == 1
