@@ -211,6 +211,15 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     from dutydesk.web.reports import bp as reports_bp
 
     app.register_blueprint(reports_bp)  # effectiveness reports, their CSV and print page
+    from dutydesk.web.requests_desk import bp as requests_desk_bp
+    from dutydesk.web.requests_help import bp as requests_help_bp
+
+    app.register_blueprint(requests_help_bp)  # /help: employees' door, "my requests" links
+    app.register_blueprint(requests_desk_bp)  # the first line's queue, request, log a call
+    from dutydesk.web.requests_api import bp as requests_api_bp
+
+    csrf.exempt(requests_api_bp)  # API checks CSRF itself for cookie sessions
+    app.register_blueprint(requests_api_bp)
 
 
 def _install_request_hooks(app: Flask) -> None:

@@ -9,6 +9,7 @@ the jobs to APScheduler.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -16,7 +17,16 @@ from dutydesk.core.config import Settings
 from dutydesk.core.db import Database
 from dutydesk.core.jobs import Job
 
-__all__ = ["Job", "scheduled_jobs"]
+__all__ = ["Job", "handoff_sections", "scheduled_jobs"]
+
+
+def handoff_sections() -> tuple[Any, ...]:
+    """What the incidents and requests areas add to a shift handoff report (the shifts area
+    imports neither: the shell hands it these functions)."""
+    from dutydesk.incidents.handoff import HANDOFF_SECTIONS as INCIDENTS
+    from dutydesk.requests.handoff import HANDOFF_SECTIONS as REQUESTS
+
+    return (*INCIDENTS, *REQUESTS)
 
 log = logging.getLogger("dutydesk.jobs")
 #: Seconds the sender's in-flight deliveries get to finish on shutdown (the worker must stop
@@ -36,11 +46,11 @@ def scheduled_jobs(
     from checks.jobs import check_jobs
     from dutydesk.core.notify.dispatcher import Dispatcher
     from dutydesk.facility.jobs import facility_jobs
-    from dutydesk.incidents.handoff import HANDOFF_SECTIONS
     from dutydesk.incidents.jobs import incident_jobs
     from dutydesk.incidents.notify_timeline import record_notification_attempt
     from dutydesk.incidents.paging import disable_contact
     from dutydesk.incidents.pipeline import metrics_for
+    from dutydesk.requests.jobs import request_jobs
     from dutydesk.web.directory_sync import directory_jobs
     from shifts.jobs import shift_jobs
     from shifts.notices.jobs import notice_jobs
@@ -73,8 +83,9 @@ def scheduled_jobs(
         *incident_jobs(settings, db, metrics_for(registry) if registry is not None else None),
         *notice_jobs(settings, db),
     ]
+    jobs.extend(request_jobs(settings, db))
     jobs.extend(visitor_jobs(settings, db))
-    jobs.extend(shift_jobs(settings, db, HANDOFF_SECTIONS))
+    jobs.extend(shift_jobs(settings, db, handoff_sections()))
     jobs.extend(check_jobs(db, registry, settings))
     jobs.extend(directory_jobs(settings, db))  # LDAP/AD: access taken away within the hour
     # SNMP traps and syslog: listeners started/stopped with the worker, alerts into the pipeline

@@ -208,6 +208,49 @@ SHIFT_PATTERN: Labels = {
     "crew_cycle": lazy_gettext("Crew cycle"),
 }
 
+#: A request's state (dutydesk.requests.events.RequestStatus).
+REQUEST_STATUS: Labels = {
+    "new": lazy_gettext("New"),
+    "in_progress": lazy_gettext("In progress"),
+    "waiting": lazy_gettext("Waiting for you"),
+    "resolved": lazy_gettext("Resolved"),
+    "closed": lazy_gettext("Closed"),
+}
+#: What happened to a request (dutydesk.requests.events.EventKind).
+REQUEST_EVENT: Labels = {
+    "created": lazy_gettext("Request registered"),
+    "started": lazy_gettext("Work started"),
+    "replied": lazy_gettext("Service desk replied"),
+    "requester_replied": lazy_gettext("Requester replied"),
+    "waiting": lazy_gettext("Waiting for the requester"),
+    "resumed": lazy_gettext("Work resumed"),
+    "resolved": lazy_gettext("Resolved"),
+    "closed": lazy_gettext("Closed"),
+    "reopened": lazy_gettext("Reopened"),
+    "reassigned": lazy_gettext("Handed over"),
+    "priority_changed": lazy_gettext("Priority changed"),
+    "note": lazy_gettext("Internal note"),
+    "linked": lazy_gettext("Linked to an incident"),
+    "unlinked": lazy_gettext("Unlinked from the incident"),
+    "incident_update": lazy_gettext("News about the outage"),
+    "sla_warning": lazy_gettext("SLA warning"),
+    "sla_breached": lazy_gettext("SLA breached"),
+}
+#: Through which door a request came in (dutydesk.requests.models.CHANNELS).
+REQUEST_CHANNEL: Labels = {
+    "web": lazy_gettext("Web form"),
+    "email": lazy_gettext("Email"),
+    "phone": lazy_gettext("Phone"),
+    "walk_in": lazy_gettext("Walk-in"),
+    "client_api": lazy_gettext("Client API"),
+}
+#: A request's type (dutydesk.requests.models.REQUEST_TYPES).
+REQUEST_TYPE: Labels = {
+    "fault": lazy_gettext("Fault"),
+    "service_request": lazy_gettext("Service request"),
+    "question": lazy_gettext("Question"),
+}
+
 VOCABULARIES: dict[str, Labels] = {
     "role": ROLE,
     "severity": SEVERITY,
@@ -236,6 +279,10 @@ VOCABULARIES: dict[str, Labels] = {
     "weekday": WEEKDAY,
     "overstay_limit": OVERSTAY_LIMIT,
     "shift_pattern": SHIFT_PATTERN,
+    "request_status": REQUEST_STATUS,
+    "request_event": REQUEST_EVENT,
+    "request_channel": REQUEST_CHANNEL,
+    "request_type": REQUEST_TYPE,
 }
 
 

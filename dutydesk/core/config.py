@@ -69,6 +69,7 @@ class Settings:
     api_page_size_max: int = 500
     fallback_group: str = ""
     alert_retention_days: int = 30
+    request_close_after_days: int = 7  # a resolved request nobody answered closes itself
     worker_metrics_port: int = 0
     worker_metrics_host: str = "127.0.0.1"
     snmp_trap_listen: str = ""  # host:port of the SNMP trap listener (worker); "" = off
@@ -346,7 +347,8 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "scheduler_heartbeat_max_age": _positive_int(5),
     "api_page_size_max": _positive_int(1),
     "fallback_group": _text,
-    "alert_retention_days": _whole_days(1, 3650),  # at most ten years: a typo, not a policy
+    "alert_retention_days": _whole_days(1, 3650),
+    "request_close_after_days": _whole_days(1, 365),  # at most ten years: a typo, not a policy
     "worker_metrics_port": _port_or_off,
     "worker_metrics_host": _listen_host,
     "snmp_trap_listen": _listen_address_or_off,

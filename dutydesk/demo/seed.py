@@ -14,6 +14,7 @@ from dutydesk import accounts
 from dutydesk.core.config import Settings
 from dutydesk.core.db import Database
 from dutydesk.demo.extras import seed_checks, seed_shifts, seed_status_page, seed_visitors
+from dutydesk.demo.requests import seed_requests
 from dutydesk.demo.targets import DemoTargets
 from dutydesk.models import Role, User
 
@@ -81,6 +82,8 @@ def seed_demo(
             seed_status_page(s)
             seed_visitors(s, settings)
             seed_shifts(s)
+            s.flush()
+            seed_requests(s, settings)
 
     lines = [
         "",
@@ -91,6 +94,8 @@ def seed_demo(
         f"    engineer    ivan@dc.example     {credentials.engineer_password}",
         f"  Wall screen (kiosk, no password): {kiosk_url}",
         f"  Status page for employees (no login): {settings.base_url}/status",
+        f"  Service desk for employees: {settings.base_url}/help; the queue: "
+        f"{settings.base_url}/requests (a mail outage with two linked requests)",
         f"  {checks} checks: UPS B drops to battery for a minute every 10 min, hall B warms up,"
         " core switch B loses its uplink every 20 min",
         "  Simulated targets on 127.0.0.1: "

@@ -287,6 +287,16 @@ def _reopen(state: IncidentState, actor: str, now: datetime, values: dict) -> _R
     return new, [IncidentEvent(EventKind.REOPENED, now, actor, data)]
 
 
+def line_move(
+    current: Line, target: Line, lines_seen: tuple[Line, ...]
+) -> tuple[bool, tuple[Line, ...]]:
+    """A move from ``current`` to ``target`` line: whether it is a hand-back (ping-pong: back to
+    a line already worked on) and the lines seen afterwards. Incidents and requests count
+    ping-pong with this one rule."""
+    hand_back = target is not current and target in lines_seen
+    return hand_back, lines_seen if target in lines_seen else (*lines_seen, target)
+
+
 def _reassign(state: IncidentState, actor: str, now: datetime, values: dict) -> _Result:
     _refuse_if_resolved(state, "reassign")
     if "line" not in values and "assignee" not in values:
@@ -298,12 +308,12 @@ def _reassign(state: IncidentState, actor: str, now: datetime, values: dict) -> 
         raise TransitionRefused(
             f"the incident is already assigned to {line.value}{who}", "already_assigned"
         )
-    hand_back = line is not state.line and line in state.lines_seen
+    hand_back, lines_seen = line_move(state.line, line, state.lines_seen)
     new = replace(
         state,
         line=line,
         assignee=assignee,
-        lines_seen=state.lines_seen if line in state.lines_seen else (*state.lines_seen, line),
+        lines_seen=lines_seen,
         ping_pong_count=state.ping_pong_count + (1 if hand_back else 0),
     )
     data = {

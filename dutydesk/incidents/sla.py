@@ -34,6 +34,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from dutydesk.core.stopwatch import (
+    ClockState,
+    Stopwatch,
+    Threshold,
+    check_warn_at,
+    read_clock,
+    thresholds_crossed,
+)
 from dutydesk.core.timeutil import TimestampError, ensure_utc
 from dutydesk.incidents.events import EventKind, IncidentEvent, IncidentStatus, in_order
 from dutydesk.incidents.priority import Priority, PriorityError
@@ -46,13 +54,6 @@ class SlaError(ValueError):
 class ClockName(enum.StrEnum):
     ACKNOWLEDGE = "acknowledge"
     RESOLVE = "resolve"
-
-
-class ClockState(enum.StrEnum):
-    OK = "ok"
-    WARNING = "warning"
-    BREACHED = "breached"
-    STOPPED = "stopped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +100,9 @@ class SlaPolicy:
                         f"SLA policy {priority}: time to {clock.value} must be a positive "
                         f"duration, got {value!r}"
                     )
-        if not 0 < self.warn_at < 1:
-            raise SlaError(
-                f"SLA policy: warn_at must be between 0 and 1 (e.g. 0.75), got {self.warn_at!r}"
-            )
+        problem = check_warn_at(self.warn_at)
+        if problem:
+            raise SlaError(f"SLA policy: {problem}")
         object.__setattr__(self, "targets", targets)
 
     @classmethod
@@ -178,12 +178,6 @@ class SlaStatus:
         return (self.acknowledge, self.resolve)
 
 
-@dataclass(slots=True)
-class _Stopwatch:
-    elapsed: timedelta = timedelta(0)
-    stop_priority: Priority | None = None  # set while stopped
-
-
 def sla_clock(policy: SlaPolicy, events: Sequence[IncidentEvent], now: datetime) -> SlaStatus:
     """Replay ``events`` (the incident's timeline, any order) up to ``now`` into both clocks.
 
@@ -202,16 +196,16 @@ def sla_clock(policy: SlaPolicy, events: Sequence[IncidentEvent], now: datetime)
     status = IncidentStatus.TRIGGERED
     priority = _priority_of(start, "priority")
     acknowledged_ever = False
-    ack = _Stopwatch()
-    resolve = _Stopwatch()
+    ack = Stopwatch()
+    resolve = Stopwatch()
     last = start.at
 
     for event in ordered[ordered.index(start) + 1 :]:
         span = event.at - last
         if status is IncidentStatus.TRIGGERED and not acknowledged_ever:
-            ack.elapsed += span
+            ack.run(span)
         if status in (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED):
-            resolve.elapsed += span
+            resolve.run(span)
         last = event.at
 
         if event.kind is EventKind.PRIORITY_CHANGED:
@@ -226,18 +220,16 @@ def sla_clock(policy: SlaPolicy, events: Sequence[IncidentEvent], now: datetime)
             acknowledged_ever = True
 
         # Remember the priority a clock stopped under; forget it when the clock comes back.
-        ack_done = acknowledged_ever or status is IncidentStatus.RESOLVED
-        ack.stop_priority = (ack.stop_priority or priority) if ack_done else None
-        resolve_done = status is IncidentStatus.RESOLVED
-        resolve.stop_priority = (resolve.stop_priority or priority) if resolve_done else None
+        ack.settle(acknowledged_ever or status is IncidentStatus.RESOLVED, priority)
+        resolve.settle(status is IncidentStatus.RESOLVED, priority)
 
     span = now - last
     ack_running = status is IncidentStatus.TRIGGERED and not acknowledged_ever
     resolve_running = status in (IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED)
     if ack_running:
-        ack.elapsed += span
+        ack.run(span)
     if resolve_running:
-        resolve.elapsed += span
+        resolve.run(span)
     paused = status is IncidentStatus.PENDING
 
     return SlaStatus(
@@ -255,43 +247,26 @@ def sla_clock(policy: SlaPolicy, events: Sequence[IncidentEvent], now: datetime)
 def _reading(
     policy: SlaPolicy,
     clock: ClockName,
-    watch: _Stopwatch,
+    watch: Stopwatch,
     priority: Priority,
     running: bool,
     paused: bool,
     now: datetime,
 ) -> ClockStatus:
-    stopped = watch.stop_priority is not None and not running and not paused
-    effective = watch.stop_priority if stopped and watch.stop_priority else priority
-    target = policy.target(effective, clock)
-    warn = target * policy.warn_at
-    breached = watch.elapsed >= target
-    if stopped:
-        state = ClockState.STOPPED
-    elif breached:
-        state = ClockState.BREACHED
-    elif watch.elapsed >= warn:
-        state = ClockState.WARNING
-    else:
-        state = ClockState.OK
-    next_at = None
-    deadline = None
-    if running:
-        deadline = now + (target - watch.elapsed)
-        if watch.elapsed < warn:
-            next_at = now + (warn - watch.elapsed)
-        elif not breached:
-            next_at = deadline
+    reading = read_clock(
+        watch, key=priority, target_for=lambda p: policy.target(p, clock),
+        running=running, paused=paused, warn_at=policy.warn_at, now=now,
+    )  # fmt: skip
     return ClockStatus(
         clock=clock,
-        priority=effective,
-        target=target,
-        elapsed=watch.elapsed,
-        state=state,
-        paused=paused,
-        breached=breached,
-        next_threshold_at=next_at,
-        deadline=deadline,
+        priority=reading.key,
+        target=reading.target,
+        elapsed=reading.elapsed,
+        state=reading.state,
+        paused=reading.paused,
+        breached=reading.breached,
+        next_threshold_at=reading.next_threshold_at,
+        deadline=reading.deadline,
     )
 
 
@@ -300,6 +275,10 @@ def _priority_of(event: IncidentEvent, key: str) -> Priority:
         return Priority.parse(event.data.get(key))
     except PriorityError as exc:
         raise SlaError(f"{event.kind.value} event at {event.at.isoformat()}: {exc}") from None
+
+
+_THRESHOLD_EVENTS = {Threshold.WARNING: EventKind.SLA_WARNING,
+                     Threshold.BREACHED: EventKind.SLA_BREACHED}
 
 
 def sla_events_due(
@@ -319,14 +298,8 @@ def sla_events_due(
     }
     due: list[IncidentEvent] = []
     for reading in status.clocks():
-        if reading.state is ClockState.STOPPED:
-            continue
-        crossed = []
-        if reading.state in (ClockState.WARNING, ClockState.BREACHED):
-            crossed.append(EventKind.SLA_WARNING)
-        if reading.state is ClockState.BREACHED:
-            crossed.append(EventKind.SLA_BREACHED)
-        for kind in crossed:
+        for threshold in thresholds_crossed(reading.state):
+            kind = _THRESHOLD_EVENTS[threshold]
             if (kind, reading.clock.value) in recorded:
                 continue
             data = {

@@ -19,6 +19,11 @@ from dutydesk.core.models.notify import DeliveryAttempt, OutboxMessage
 from dutydesk.core.models.system import WorkerHeartbeat
 from dutydesk.facility.models import FacilityHeard, FacilityRulesRow  # noqa: F401
 from dutydesk.incidents.models import Incident, IncidentEventRow  # noqa: F401 (incidents)
+from dutydesk.requests.models import (  # noqa: F401 (requests)
+    IncidentFollower,
+    RequestEventRow,
+    ServiceRequest,
+)
 from shifts.models import ShiftScheduleRow  # noqa: F401 (shift schedules tables)
 from shifts.notices.orm import StatusPageGeneration  # noqa: F401 (notices tables)
 from shifts.visitors.orm import (

@@ -154,6 +154,8 @@ def render_sections(view: WallView, budget: ScreenBudget | None = None) -> Secti
         out["duty"] = [("duty", str(_macro("duty")(view.duty)))]
     if view.visitors is not None:
         out["visitors"] = [("visitors", str(_macro("visitors")(view.visitors, view.overstays)))]
+    if view.requests is not None:
+        out["requests"] = [("requests", str(_macro("requests")(view.requests)))]
     out["maintenance"] = [("maintenance", str(_macro("maintenance")(view.maintenance)))]
     return out
 

@@ -119,6 +119,26 @@ class VisitorRow:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestRow:
+    """One open request the wall names: the most urgent by SLA time left."""
+
+    number: str
+    subject: str
+    priority: str
+    time_left: timedelta | None  # None: its clocks are paused (waiting for the requester)
+    breached: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RequestsSummary:
+    """People's requests beside incidents: how many wait for the desk, the most urgent ones."""
+
+    open: int
+    waiting_for_requester: int
+    urgent: tuple[RequestRow, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class MaintenanceRow:
     name: str
     until: datetime | None = None

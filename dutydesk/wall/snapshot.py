@@ -40,6 +40,7 @@ from dutydesk.wall.rows import (
     Freshness,
     IncidentRow,
     MaintenanceRow,
+    RequestsSummary,
     VisitorRow,
     WallInputError,
     WallLimits,
@@ -135,6 +136,8 @@ class WallView:
     stale: tuple[StaleReason, ...]
     #: Problems that need someone now (not acknowledged, not in maintenance, not muted).
     unhandled: Counts = Counts()
+    #: People's requests (``None``: this installation has no requests area).
+    requests: RequestsSummary | None = None
 
     @property
     def all_green(self) -> bool:
@@ -291,6 +294,7 @@ def build_wall(
     visitors: Sequence[VisitorRow] | None = None,
     maintenance: Sequence[MaintenanceRow] = (),
     limits: WallLimits | None = None,
+    requests: RequestsSummary | None = None,
 ) -> WallView:
     """Everything the wall shows at ``now``. ``None`` for a source this installation lacks.
 
@@ -323,6 +327,7 @@ def build_wall(
         else tuple(sorted(visitors, key=lambda v: (v.overstay_by is None, v.since, v.name))),
         maintenance=tuple(maintenance),
         stale=stale_reasons(freshness, now, limits),
+        requests=requests,
     )
 
 

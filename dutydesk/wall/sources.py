@@ -30,6 +30,8 @@ from dutydesk.wall.rows import (
     Freshness,
     IncidentRow,
     MaintenanceRow,
+    RequestRow,
+    RequestsSummary,
     SlaReading,
     VisitorRow,
     WallLimits,
@@ -450,8 +452,38 @@ def change_cursor(session: Session) -> tuple[Any, ...]:
             select(func.max(IncidentEventRow.id)).scalar_subquery(),
             select(func.max(Incident.updated_at)).scalar_subquery(),
         ]
+    if requests_available():
+        from dutydesk.requests.models import RequestEventRow, ServiceRequest
+
+        parts += [
+            select(func.max(RequestEventRow.id)).scalar_subquery(),
+            select(func.max(ServiceRequest.updated_at)).scalar_subquery(),
+        ]
     row = session.execute(select(*parts)).one()
     return tuple(row)
+
+
+def requests_available() -> bool:
+    return _has_module("dutydesk.requests")
+
+
+WALL_REQUESTS = 3  # the wall names the three most urgent; the count covers the rest
+
+
+def load_requests(session: Session, now: datetime) -> RequestsSummary | None:
+    """Open requests: how many, how many wait for their requester, the most urgent three."""
+    if not requests_available():
+        return None
+    from dutydesk.requests.models import ServiceRequest
+    from dutydesk.requests.queue import QueueFilters, queue
+
+    entries, total = queue(session, QueueFilters(), now, 1, WALL_REQUESTS)
+    waiting = session.scalar(select(func.count(ServiceRequest.id))
+                             .where(ServiceRequest.status == "waiting")) or 0
+    rows = tuple(RequestRow(e.request.number, e.request.subject, e.request.priority,
+                            e.time_left, bool(e.urgent and e.urgent.breached))
+                 for e in entries if e.time_left is not None)
+    return RequestsSummary(open=total, waiting_for_requester=int(waiting), urgent=rows)
 
 
 def load_view(session: Session, now: datetime, limits: WallLimits) -> WallView:
@@ -467,4 +499,5 @@ def load_view(session: Session, now: datetime, limits: WallLimits) -> WallView:
         visitors=load_visitors(session, now),
         maintenance=maintenance_from(checks.healthy),
         limits=limits,
+        requests=load_requests(session, now),
     )

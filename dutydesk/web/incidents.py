@@ -35,6 +35,7 @@ from dutydesk.incidents.store import IncidentNotFound, NewerIncidentOpen
 from dutydesk.incidents.timeline_text import Phrase, describe, describe_actor
 from dutydesk.models import Role
 from dutydesk.pagination import PaginationError, paginate, parse_page_args
+from dutydesk.requests import service as requests_service
 from dutydesk.web.incident_urgency import urgency_page
 
 bp = Blueprint("incidents", __name__)
@@ -141,6 +142,8 @@ def _detail_page(incident_id: int, status: int = 200) -> Any:
         default_policy=next((p for p in policies if p.is_default), None),
         current_policy=next((p for p in policies if p.id == incident.escalation_policy_id), None),
         alert_sources=alert_sources.shown(incident.alert_sources, now),
+        affected=requests_service.affected_count(s, incident.id),
+        linked_requests=requests_service.linked_requests(s, incident.id),
     ), status
 
 
@@ -224,6 +227,8 @@ def incident_action(incident_id: int, name: str) -> Any:
         s.rollback()
         flash(_("Refused: %(message)s", message=str(exc)), "error")
         return redirect(url_for("incidents.incident_detail", incident_id=incident_id))
+    if action is Action.RESOLVE:  # its requests are resolved now, not at the next job run
+        requests_service.resolve_linked(s, settings(), incident_id, utcnow(), principal())
     s.commit()
     flash(_done(action), "success")
     return redirect(url_for("incidents.incident_detail", incident_id=incident_id))

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from dutydesk.context import db_session, principal, require_role, settings
 from dutydesk.core.db import utcnow
 from dutydesk.core.validation import record_id
-from dutydesk.incidents.handoff import HANDOFF_SECTIONS
+from dutydesk.jobs import handoff_sections
 from dutydesk.models import Role
 from shifts import handoff, service
 from shifts.errors import ShiftConfigError
@@ -41,7 +41,7 @@ def generate() -> Any:
     schedule = load_schedule(s, record_id(request.form.get("schedule_id"), "schedule_id"))
     if schedule is None:
         abort(404)
-    report = handoff.ensure_report(s, settings(), schedule, utcnow(), HANDOFF_SECTIONS)
+    report = handoff.ensure_report(s, settings(), schedule, utcnow(), handoff_sections())
     if report is None:
         flash(_("this schedule has no handoff yet"), "error")
         return redirect(url_for("shifts_log.handoffs"))

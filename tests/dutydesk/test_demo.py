@@ -51,6 +51,12 @@ def test_demo_seed_creates_people_checks_services_and_a_visitor(
     assert set(duty) == {"first_line", "second_line", "shift_lead"}
     assert duty["shift_lead"] == ("Taras Lead",)
     assert len(duty["first_line"]) == 1
+    from dutydesk.requests.models import ServiceRequest
+
+    with db.session() as s:
+        linked = s.scalars(select(ServiceRequest.incident_id)).all()
+    assert len(linked) == 4 and len([i for i in linked if i]) == 2  # the outage's people
+    assert "/help" in summary
 
 
 def test_simulated_ups_reports_battery_like_a_nagios_plugin() -> None:

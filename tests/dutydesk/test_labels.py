@@ -25,6 +25,10 @@ from dutydesk.incidents.events import EventKind, IncidentStatus
 from dutydesk.incidents.lifecycle import Line as IncidentLine
 from dutydesk.incidents.models import CONTACT_KINDS
 from dutydesk.models import Role
+from dutydesk.requests.events import EventKind as RequestEventKind
+from dutydesk.requests.events import RequestStatus as RequestState
+from dutydesk.requests.models import CHANNELS as REQUEST_CHANNELS
+from dutydesk.requests.models import REQUEST_TYPES
 from shifts.coverage import OverlapKind
 from shifts.models import JOURNAL_KINDS, SWAP_STATUSES
 from shifts.notices import service as svc
@@ -67,6 +71,10 @@ VALUES = {  # vocabulary -> every value it must label
     "weekday": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
     "overstay_limit": list(Limit),
     "shift_pattern": list(PATTERN_CHOICES),
+    "request_status": list(RequestState),
+    "request_event": list(RequestEventKind),
+    "request_channel": list(REQUEST_CHANNELS),
+    "request_type": list(REQUEST_TYPES),
 }
 
 

@@ -7,7 +7,7 @@
   directory (LDAP/AD) on first sign-in, and when the directory took their access away.
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0022
 Create Date: 2026-12-07 14:40:00
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from dutydesk.core.db import UTCDateTime
 
 revision = '0023'
-down_revision = '0021'
+down_revision = '0022'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,102 @@
+"""Requests from people: the request, its timeline, and the people who said "me too".
+
+- ``service_requests.version`` grows by one on every change; writers update with
+  ``WHERE id = :id AND version = :seen`` (compare-and-set) like incidents, so two engineers
+  resolving the same request at once get one success and one clear conflict.
+- ``incident_id`` links a request to the incident it is about (a mass incident); deleting the
+  incident keeps the request (SET NULL).
+- ``sla_targets`` is the SLA policy as it was when the request came in (minutes per priority),
+  so a config change does not rewrite a running clock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dutydesk.core.db import Base, utcnow
+
+REQUEST_STATUSES = ("new", "in_progress", "waiting", "resolved", "closed")
+CHANNELS = ("web", "email", "phone", "walk_in", "client_api")
+REQUEST_TYPES = ("fault", "service_request", "question")
+
+
+class ServiceRequest(Base):
+    __tablename__ = "service_requests"
+    __table_args__ = (
+        Index("ix_service_requests_status_created", "status", "created_at"),
+        Index("ix_service_requests_requester_email", "requester_email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    requester_email: Mapped[str] = mapped_column(String(254))
+    requester_name: Mapped[str] = mapped_column(String(200), default="")
+    requester_language: Mapped[str] = mapped_column(String(8), default="en")
+    requester_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    requester_person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("visitor_authorised_persons.id", ondelete="SET NULL"), default=None)
+    channel: Mapped[str] = mapped_column(String(12), default="web")
+    service: Mapped[str] = mapped_column(String(200), index=True)
+    category: Mapped[str] = mapped_column(String(100), default="")
+    request_type: Mapped[str] = mapped_column(String(20), default="fault")
+    impact: Mapped[int] = mapped_column(default=3)
+    urgency: Mapped[int] = mapped_column(default=2)
+    priority: Mapped[str] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(12), default="new")
+    line: Mapped[str] = mapped_column(String(12), default="first_line")
+    lines_seen: Mapped[list[Any]] = mapped_column(default=list)
+    assignee: Mapped[str | None] = mapped_column(String(200), default=None)
+    responded: Mapped[bool] = mapped_column(default=False)
+    waiting_reason: Mapped[str | None] = mapped_column(String(1000), default=None)
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"), default=None, index=True)
+    ping_pong_count: Mapped[int] = mapped_column(default=0)
+    reopen_count: Mapped[int] = mapped_column(default=0)
+    sla_targets: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    version: Mapped[int] = mapped_column(default=1)
+
+    @property
+    def number(self) -> str:
+        return f"REQ-{self.id}"
+
+
+class RequestEventRow(Base):
+    """One timeline entry (see ``dutydesk.requests.events`` for kinds and their data)."""
+
+    __tablename__ = "request_events"
+    __table_args__ = (Index("ix_request_events_request_at", "request_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("service_requests.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class IncidentFollower(Base):
+    """Someone who said "me too, keep me informed" about an open incident instead of filing a
+    request (a deflection): they get its public updates and its resolution, once each."""
+
+    __tablename__ = "incident_followers"
+    __table_args__ = (Index("uq_incident_followers", "incident_id", "email", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set once the incident's resolution was mailed (the worker looks only at the others).
+    told_resolved_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,0 +1,131 @@
+"""The first-line queue: filtered requests, most urgent first by SLA time left.
+
+Urgency is the smaller time left of the two clocks that still run (a breached clock has negative
+time left, so breaches come first); requests waiting for their requester (clocks paused) follow,
+then the rest by age. Timelines are read in one query for the whole candidate set.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from dutydesk.core.stopwatch import Reading
+from dutydesk.requests.events import EventKind, RequestEvent
+from dutydesk.requests.models import REQUEST_STATUSES, RequestEventRow, ServiceRequest
+from dutydesk.requests.rules import RequestInputError, parse_request_number
+from dutydesk.requests.service import policy_of
+from dutydesk.requests.sla import RequestClocks, RequestSlaError, request_clocks
+
+OPEN_STATUSES = ("new", "in_progress", "waiting")
+MAX_CANDIDATES = 5000  # the queue sorts in memory; beyond this the oldest are left to filters
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilters:
+    status: tuple[str, ...] = OPEN_STATUSES
+    service: str = ""
+    line: str = ""
+    assignee: str = ""
+    q: str = ""
+    incident_id: int | None = None
+
+    @classmethod
+    def from_args(cls, args: Any) -> QueueFilters:
+        """From query args (``status`` may repeat, ``all`` for every state); bad values raise
+        ``RequestInputError``."""
+        statuses = tuple(v for v in args.getlist("status") if v) or OPEN_STATUSES
+        if statuses == ("all",):
+            statuses = REQUEST_STATUSES
+        unknown = [v for v in statuses if v not in REQUEST_STATUSES]
+        if unknown:
+            raise RequestInputError(f"status must be one of {', '.join(REQUEST_STATUSES)} "
+                                    f"or all, got {', '.join(unknown)}")
+        line = args.get("line", "")
+        if line not in ("", "first_line", "second_line"):
+            raise RequestInputError("line must be first_line or second_line")
+        incident = args.get("incident", "")
+        if incident and (not incident.isdigit() or not 0 < int(incident) < 2**63):
+            raise RequestInputError("incident must be an incident number")
+        return cls(statuses, args.get("service", "").strip()[:200], line,
+                   args.get("assignee", "").strip()[:200], args.get("q", "").strip()[:200],
+                   int(incident) if incident else None)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    request: ServiceRequest
+    clocks: RequestClocks | None
+    urgent: Reading | None = field(default=None)  # the running clock with least time left
+
+    @property
+    def time_left(self) -> timedelta | None:
+        return self.urgent.target - self.urgent.elapsed if self.urgent else None
+
+
+def _query(filters: QueueFilters) -> Any:
+    query = select(ServiceRequest).where(ServiceRequest.status.in_(filters.status))
+    if filters.service:
+        query = query.where(ServiceRequest.service == filters.service)
+    if filters.line:
+        query = query.where(ServiceRequest.line == filters.line)
+    if filters.assignee:
+        query = query.where(ServiceRequest.assignee == filters.assignee)
+    if filters.incident_id is not None:
+        query = query.where(ServiceRequest.incident_id == filters.incident_id)
+    if filters.q:
+        like = f"%{filters.q}%"
+        clauses = [ServiceRequest.subject.ilike(like), ServiceRequest.requester_email.ilike(like),
+                   ServiceRequest.requester_name.ilike(like)]
+        number = parse_request_number(filters.q)
+        if number is not None:
+            clauses.append(ServiceRequest.id == number)
+        query = query.where(or_(*clauses))
+    return query
+
+
+def _timelines(session: Session, ids: list[int]) -> dict[int, list[RequestEvent]]:
+    found: dict[int, list[RequestEvent]] = defaultdict(list)
+    for start in range(0, len(ids), 500):
+        rows = session.scalars(select(RequestEventRow)
+                               .where(RequestEventRow.request_id.in_(ids[start:start + 500]))
+                               .order_by(RequestEventRow.at, RequestEventRow.id))
+        for r in rows:
+            found[r.request_id].append(RequestEvent(EventKind(r.kind), r.at, r.actor,
+                                                    r.data or {}))
+    return found
+
+
+def entry_for(row: ServiceRequest, events: list[RequestEvent], now: datetime) -> QueueEntry:
+    try:
+        clocks = request_clocks(policy_of(row), events, now)
+    except RequestSlaError:
+        return QueueEntry(row, None)
+    running = [r for _, r in clocks.items() if r.running_now]
+    urgent = min(running, key=lambda r: r.target - r.elapsed, default=None)
+    return QueueEntry(row, clocks, urgent)
+
+
+def queue(session: Session, filters: QueueFilters, now: datetime, page: int,
+          per_page: int) -> tuple[list[QueueEntry], int]:
+    """One page of the queue and the total, most urgent first."""
+    rows = list(session.scalars(_query(filters).order_by(ServiceRequest.created_at,
+                                                         ServiceRequest.id)
+                                .limit(MAX_CANDIDATES)))
+    events = _timelines(session, [r.id for r in rows])
+    entries = [entry_for(r, events.get(r.id, []), now) for r in rows]
+
+    def key(entry: QueueEntry) -> tuple[int, float, datetime]:
+        if entry.time_left is not None:
+            return (0, entry.time_left.total_seconds(), entry.request.created_at)
+        rank = 1 if entry.request.status == "waiting" else 2
+        return (rank, 0.0, entry.request.created_at)
+
+    entries.sort(key=key)
+    start = (page - 1) * per_page
+    return entries[start:start + per_page], len(entries)

@@ -1,0 +1,148 @@
+"""The first line's screens: the queue (``/requests``), a request (reply, note, state changes,
+hand-over, link to an incident) and the keyboard-first "log a call" form for phone and walk-in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from sqlalchemy import select
+
+from dutydesk.context import db_session, principal, require_role, settings
+from dutydesk.core.db import utcnow
+from dutydesk.core.models.accounts import User
+from dutydesk.incidents.lifecycle import LifecycleError
+from dutydesk.incidents.lookup import open_incidents_for_service
+from dutydesk.incidents.service import render_note
+from dutydesk.models import Role
+from dutydesk.pagination import PaginationError, parse_page_args
+from dutydesk.requests import service as req
+from dutydesk.requests.lifecycle import Action
+from dutydesk.requests.models import CHANNELS, REQUEST_TYPES, ServiceRequest
+from dutydesk.requests.queue import QueueFilters, entry_for, queue
+from dutydesk.requests.rules import RequestInputError
+from dutydesk.requests.store import RequestNotFound, get_request, timeline
+from shifts.notices.storage import load_services
+
+bp = Blueprint("requests", __name__)
+
+FORM_ACTIONS = {  # the request page's buttons → lifecycle action and the form fields it takes
+    "start": (Action.START, ()),
+    "reply": (Action.REPLY, ("text",)),
+    "note": (Action.NOTE, ("text",)),
+    "wait": (Action.WAIT, ("reason",)),
+    "resume": (Action.RESUME, ()),
+    "resolve": (Action.RESOLVE, ("note",)),
+    "reopen": (Action.REOPEN, ("reason",)),
+    "reassign": (Action.REASSIGN, ("line", "assignee", "reason")),
+    "change_priority": (Action.CHANGE_PRIORITY, ("priority", "reason")),
+    "link": (Action.LINK, ("incident_id",)),
+    "unlink": (Action.UNLINK, ()),
+}
+
+
+@bp.route("/requests")
+@require_role(Role.ENGINEER)
+def request_queue() -> Any:
+    try:
+        filters = QueueFilters.from_args(request.args)
+        page, per_page = parse_page_args(request.args, default_per_page=50, max_per_page=200)
+    except (RequestInputError, PaginationError) as exc:
+        abort(400, str(exc))
+    entries, total = queue(db_session(), filters, utcnow(), page, per_page)
+    pages = max(1, -(-total // per_page))
+    return render_template("requests/queue.html", entries=entries, total=total, page=page,
+                           pages=pages, per_page=per_page, filters=filters,
+                           services=load_services(db_session())[1])
+
+
+@bp.route("/requests/<int:request_id>", methods=["GET", "POST"])
+@require_role(Role.ENGINEER)
+def request_detail(request_id: int) -> Any:
+    s = db_session()
+    try:
+        row = get_request(s, request_id)
+    except RequestNotFound:
+        abort(404)
+    error = None
+    if request.method == "POST":
+        name = request.form.get("action", "")
+        if name not in FORM_ACTIONS:
+            abort(400, gettext("Unknown action."))
+        action, names = FORM_ACTIONS[name]
+        fields = {n: request.form[n] for n in names if request.form.get(n, "").strip()}
+        version = request.form.get("version", "")
+        try:
+            req.perform(s, settings(), principal(), row.id, action, utcnow(),
+                        expected_version=int(version) if version.isdigit() else None, **fields)
+            s.commit()
+            flash(gettext("Saved."), "ok")
+            return redirect(url_for("requests.request_detail", request_id=row.id))
+        except (RequestInputError, LifecycleError, req.IncidentMissing) as exc:
+            s.rollback()
+            error = str(exc)
+        row = get_request(s, request_id)
+    events = timeline(s, row.id)
+    entry = entry_for(row, events, utcnow())
+    incidents = open_incidents_for_service(s, row.service)
+    others = [i for i in open_incidents_for_service(s, None, limit=20) if i not in incidents]
+    return render_template("requests/detail.html", row=row, events=events, entry=entry,
+                           incidents=incidents, other_incidents=others, error=error,
+                           render_note=render_note), 400 if error else 200
+
+
+@bp.route("/requests/new", methods=["GET", "POST"])
+@require_role(Role.ENGINEER)
+def log_call() -> Any:
+    s = db_session()
+    form = request.form if request.method == "POST" else request.args
+    error = None
+    if request.method == "POST":
+        incident = form.get("incident", "")
+        try:
+            row = req.create_request(
+                s, settings(), principal(),
+                req.Requester(form.get("email", ""), form.get("name", ""),
+                              form.get("language", "en")),
+                service=form.get("service"), subject=form.get("subject", ""),
+                description=form.get("description"), category=form.get("category", ""),
+                request_type=form.get("type", "fault"), channel=form.get("channel", "phone"),
+                impact=form.get("impact", "3"), urgency=form.get("urgency", "2"),
+                incident_id=int(incident) if incident.isdigit() else None, now=utcnow())
+            s.commit()
+            flash(gettext("Request %(number)s is registered.", number=row.number), "ok")
+            return redirect(url_for("requests.request_detail", request_id=row.id))
+        except (RequestInputError, LifecycleError, req.IncidentMissing) as exc:
+            s.rollback()
+            error = str(exc)
+    service = form.get("service", "")
+    people = list(s.scalars(select(User).where(User.active).order_by(User.name).limit(500)))
+    recent = list(s.scalars(select(ServiceRequest.requester_email).distinct().limit(500)))
+    return render_template(
+        "requests/new.html", form=form, error=error, services=load_services(s)[1],
+        incidents=open_incidents_for_service(s, service) if service else [],
+        people=people, recent=recent, channels=[c for c in CHANNELS if c != "client_api"],
+        types=REQUEST_TYPES), 400 if error else 200
+
+
+@bp.route("/incidents/<int:incident_id>/people-affected", methods=["POST"])
+@require_role(Role.ENGINEER)
+def incident_people_update(incident_id: int) -> Any:
+    """A public update on an incident, mailed to everyone affected (each address once)."""
+    s = db_session()
+    now = utcnow()
+    try:
+        sent = req.notify_incident_update(s, settings(), incident_id,
+                                          request.form.get("text", ""),
+                                          f"{now:%Y%m%dT%H%M%S%f}", now, principal())
+    except req.IncidentMissing:
+        abort(404)
+    except RequestInputError as exc:
+        s.rollback()
+        flash(gettext("Not sent: %(message)s", message=str(exc)), "error")
+        return redirect(url_for("incidents.incident_detail", incident_id=incident_id))
+    s.commit()
+    flash(gettext("Update sent to %(count)d people.", count=sent), "success")
+    return redirect(url_for("incidents.incident_detail", incident_id=incident_id))
