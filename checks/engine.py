@@ -222,7 +222,7 @@ class Engine:
         return {"runs": self.runs_written, "by_status": by_status, "by_type": by_type, **{
             key: int(registry.get_sample_value(f"dutydesk_check_{name}_total") or 0)
             for key, name in (("timeouts", "timeouts"), ("conflicts", "write_conflicts"),
-                              ("write_errors", "write_errors"))},
+                              ("write_errors", "write_errors"), ("dropped", "runs_dropped"))},
             "in_flight": int(registry.get_sample_value("dutydesk_check_in_flight") or 0),
             "queue_depth": int(registry.get_sample_value("dutydesk_check_queue_depth") or 0)}
 

@@ -43,6 +43,8 @@ _HELP = {
     "timeouts": "Runs cut off by the hard per-run timeout",
     "conflicts": "Results dropped because the state changed meanwhile",
     "write_errors": "Batches that could not be written",
+    "dropped": "Claimed runs dropped unstarted because their lease was (nearly) over, e.g. "
+    "after this process was paused",
 }
 
 
@@ -79,7 +81,7 @@ class LagTally:
 def families_from_stats(stats: dict[str, Any], lags: LagTally) -> list[Any]:
     """The engine families, same names as one engine's, from summed process reports
     (``EngineProcesses.stats()``: ``by_type``, ``timeouts``, ``conflicts``, ``write_errors``,
-    ``in_flight``, ``queue_depth``) and the lag tally."""
+    ``dropped``, ``in_flight``, ``queue_depth``) and the lag tally."""
     runs = CounterMetricFamily("dutydesk_check_runs", _HELP["runs"], labels=["type", "status"])
     for check_type, statuses in sorted(stats.get("by_type", {}).items()):
         for status, count in sorted(statuses.items()):
@@ -93,7 +95,8 @@ def families_from_stats(stats: dict[str, Any], lags: LagTally) -> list[Any]:
         families.append(GaugeMetricFamily(name, _HELP[key], value=stats.get(key, 0)))
     for key, name in (("timeouts", "dutydesk_check_timeouts"),
                       ("conflicts", "dutydesk_check_write_conflicts"),
-                      ("write_errors", "dutydesk_check_write_errors")):
+                      ("write_errors", "dutydesk_check_write_errors"),
+                      ("dropped", "dutydesk_check_runs_dropped")):
         families.append(CounterMetricFamily(name, _HELP[key], value=stats.get(key, 0)))
     return families
 

@@ -247,7 +247,7 @@ def sum_reports(retired: list[dict[str, Any]], live: list[dict[str, Any]]) -> di
 
 def _add(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     out = {key: a.get(key, 0) + b.get(key, 0)
-           for key in ("runs", "timeouts", "conflicts", "write_errors")}
+           for key in ("runs", "timeouts", "conflicts", "write_errors", "dropped")}
     statuses = dict(a.get("by_status", {}))
     for status, count in b.get("by_status", {}).items():
         statuses[status] = statuses.get(status, 0) + count

@@ -323,14 +323,14 @@ def test_bad_specs_are_rejected(data: dict, message: str) -> None:
         PluginSpec.from_dict(data)
 
 
-def test_the_long_output_and_whole_perfdata_are_kept(tmp_path: Path) -> None:
-    path = script(tmp_path, "check_raid", (
+def test_the_long_output_and_whole_perfdata_are_kept(plugin_dir: Path) -> None:
+    name = script(plugin_dir, "check_raid", (
         "echo \"RAID WARNING - 1 disk rebuilding | rebuild=37%;;;0;100\"\n"
         "echo 'md0: sda1 sdb1 [UU]'\n"
         "echo 'md1: sdc1 sdd1 [U_] rebuilding 37%'\n"
         "exit 1\n"
     ))
-    result = run([path])
+    result = run([name], plugin_dir)
     assert result.long_output == "md0: sda1 sdb1 [UU]\nmd1: sdc1 sdd1 [U_] rebuilding 37%"
     [rebuild] = result.perfdata
     assert rebuild.to_dict() == {"label": "rebuild", "value": 37.0, "uom": "%", "warn": None,

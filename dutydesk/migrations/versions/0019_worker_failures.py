@@ -30,11 +30,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('incidents', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('clock_due_at', dutydesk.core.db.UTCDateTime(timezone=True),
-                                      nullable=True))
-        batch_op.create_index(batch_op.f('ix_incidents_clock_due_at'), ['clock_due_at'],
-                              unique=False)
+    # Plain ALTER TABLE on incidents (a batch rebuild on SQLite would cascade-delete timelines).
+    op.add_column('incidents', sa.Column('clock_due_at',
+                                         dutydesk.core.db.UTCDateTime(timezone=True),
+                                         nullable=True))
+    op.create_index(op.f('ix_incidents_clock_due_at'), 'incidents', ['clock_due_at'],
+                    unique=False)
     incidents = sa.table('incidents', sa.column('status', sa.String),
                          sa.column('clock_due_at', dutydesk.core.db.UTCDateTime(timezone=True)))
     op.execute(incidents.update().where(incidents.c.status != 'resolved')
@@ -51,6 +52,5 @@ def downgrade() -> None:
     with op.batch_alter_table('check_states', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_check_states_next_due_at'), ['next_due_at'],
                               unique=False)
-    with op.batch_alter_table('incidents', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_incidents_clock_due_at'))
-        batch_op.drop_column('clock_due_at')
+    op.drop_index(op.f('ix_incidents_clock_due_at'), table_name='incidents')
+    op.drop_column('incidents', 'clock_due_at')
