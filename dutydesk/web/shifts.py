@@ -63,9 +63,12 @@ def person_id(value: str) -> int:
 REFUSAL_STATUS = {"invalid": 422, "conflict": 409, "not_found": 404}
 
 
-def refusal(exc: ShiftConfigError) -> tuple[str, int]:
+def refusal(exc: ShiftConfigError | ValidationError) -> tuple[str, int]:
     """The core's message as the signed-in lead reads it (their zone, people by name), and the
-    HTTP status for it."""
+    HTTP status for it. Input the validation layer refused (a field that is not a number, a
+    date, an id) names the field: 422."""
+    if isinstance(exc, ValidationError):
+        return str(exc), 422
     ids = [p for p in exc.people.values() if service.stored_id(p) is not None]
     text = exc.render(user_zone(), user_names(db_session(), ids))
     return text, REFUSAL_STATUS.get(exc.kind, 422)
