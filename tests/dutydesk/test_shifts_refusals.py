@@ -55,10 +55,10 @@ def _refusal(html: str) -> str:
 
 @pytest.mark.parametrize("form, status, message", [
     ({"participants": ""}, 422, "has no participants"),
-    ({"hours": "1e20"}, 422, "at most 366 days"),
-    ({"r_weekdays": ""}, 422, "weekday must be"),
-    ({"start_date": "04.03.2026"}, 422, "start date must look like"),
-    ({"participants": str(2**64)}, 422, "unknown ids"),
+    ({"hours": "1e20"}, 422, "hours: must be at most"),
+    ({"r_weekdays": ""}, 422, "weekdays: expected a weekday"),
+    ({"start_date": "04.03.2026"}, 422, "start_date: expected a date YYYY-MM-DD"),
+    ({"participants": str(2**64)}, 422, "participants: must be between 1 and"),
     ({"hours": "nan"}, 422, "finite number"),
 ], ids=["no-participants", "huge-hours", "empty-weekday", "non-iso-date", "huge-id",
         "nan"])
