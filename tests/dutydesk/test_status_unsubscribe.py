@@ -122,10 +122,12 @@ def test_status_webhook_posts_are_signed_and_the_receiver_verifies_them(
             "title": "Mail is down", "body": "On it.", "affected": {"mail": "major_outage"}})
         deliver_due(db, settings)
         (request,) = receiver.requests
-        expected = hmac.new(secret.encode(), request["raw"], hashlib.sha256).hexdigest()
+        # verified as the README tells a receiver to: HMAC-SHA256 over "<timestamp>.<body>"
+        signed = request["headers"]["X-DutyDesk-Timestamp"].encode() + b"." + request["raw"]
+        expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
         assert hmac.compare_digest(request["headers"]["X-DutyDesk-Signature"],
                                    f"sha256={expected}")
-        tampered = hmac.new(b"not-the-secret-at-all", request["raw"], hashlib.sha256)
+        tampered = hmac.new(b"not-the-secret-at-all", signed, hashlib.sha256)
         assert request["headers"]["X-DutyDesk-Signature"] != f"sha256={tampered.hexdigest()}"
     finally:
         receiver.stop()
