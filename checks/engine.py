@@ -41,6 +41,7 @@ from checks.guard import POLLER_OFFLINE, GuardVerdict, guard_result
 from checks.maintenance import MaintenanceWindow, active_window
 from checks.probes import CHECK_TYPES, ProbeContext, build_spec, run_probe
 from checks.probes.base import DEFAULT_PLUGIN_DIRS, DEFAULT_PLUGIN_USER
+from checks.probes.gate import RunOutlived, set_gate
 from checks.probes.heartbeat import heartbeat_result
 from checks.result import STATUS_NAME, Result, Status
 from checks.schedule import may_start, next_due
@@ -405,6 +406,7 @@ class Engine:
                     return
                 task = asyncio.current_task()
                 task._dd_started = True  # type: ignore[union-attr]
+                set_gate(lambda: may_start(claim.lease, self.clock()))
                 started = self.clock()
                 lag = max(0.0, (started - claim.due_at).total_seconds())
                 self.metrics.lag.observe(lag)
@@ -412,6 +414,9 @@ class Engine:
                 self.metrics.in_flight.inc()
                 try:
                     result = await self._probe(claim, started)
+                except RunOutlived:  # paused between the check above and the request
+                    self.metrics.dropped.inc()
+                    return
                 finally:
                     self.metrics.in_flight.dec()
             self._judge(claim, result)

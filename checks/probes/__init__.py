@@ -19,6 +19,7 @@ from typing import Any
 
 from checks.probes import dns, heartbeat, http, ping, plugin, prometheus, snmp, tcp, tls
 from checks.probes.base import ProbeContext
+from checks.probes.gate import RunOutlived
 from checks.result import Result, Status
 
 ProbeFunction = Callable[[Any, datetime, ProbeContext | None], Awaitable[Result]]
@@ -71,7 +72,8 @@ async def run_probe(
     ctx: ProbeContext | None = None,
     previous: Result | None = None,
 ) -> Result:
-    """Run one probe with a hard ``timeout`` (seconds). Never raises (except cancellation).
+    """Run one probe with a hard ``timeout`` (seconds). Never raises (except cancellation, and
+    ``RunOutlived`` when the engine's claim ran out before the target was contacted).
 
     ``previous`` (the check's last Result) reaches probes that judge rates between runs.
 
@@ -102,8 +104,8 @@ async def run_probe(
             return await check_type.probe(spec, now, ctx)
     except TimeoutError:
         return unknown(f"probe timed out after {timeout:g} s")
-    except asyncio.CancelledError:
-        raise
+    except (asyncio.CancelledError, RunOutlived):
+        raise  # RunOutlived: nothing was sent, the engine drops the run (checks.probes.gate)
     except Exception as exc:  # a probe bug must not take the engine down
         return unknown(f"probe failed unexpectedly: {type(exc).__name__}: {exc}")
 

@@ -33,6 +33,8 @@ import httptools
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from checks.probes.gate import RunOutlived, current_gate, may_contact
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
 DNS_TTL = 30.0  # seconds a resolved host name is reused (as the probe's aiohttp connector did)
 
@@ -125,6 +127,7 @@ class _Exchange(asyncio.Protocol):
         self.full = False  # the body reached the limit: stop reading
         self.cut = False  # bytes beyond the limit arrived (or were announced) and were dropped
         self.complete = False
+        self.gate = current_gate()  # made inside the run's task: its claim
 
     # -- transport side
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -133,6 +136,9 @@ class _Exchange(asyncio.Protocol):
             ssl_object = transport.get_extra_info("ssl_object")
             if ssl_object is not None:
                 self.cert = ssl_object.getpeercert(binary_form=True)
+        if not may_contact(self.gate):  # paused while connecting: the run is another's now
+            self._fail(RunOutlived("the claim ran out while connecting; request not sent"))
+            return
         transport.write(self.request)  # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:
