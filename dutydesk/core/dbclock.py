@@ -35,6 +35,11 @@ _NOW_SQL = {
     "sqlite": text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')"),
 }
 WARN_AFTER_SECONDS = 2.0
+#: A measurement whose round trip took longer than this is not trusted: the process may have
+#: been paused (SIGSTOP, a frozen VM) between reading the server's time and its own, which
+#: would set this clock behind by half the pause, and a clock behind lets an expired lease
+#: look alive. The previous offset is kept instead.
+MAX_ROUND_TRIP_SECONDS = 0.5
 
 
 def server_now(conn: Any) -> datetime:
@@ -56,9 +61,12 @@ class DbClock:
     offset clock stands in for a machine whose clock runs ahead)."""
 
     def __init__(self, local: Callable[[], datetime] = utcnow, *,
-                 warn_after: float = WARN_AFTER_SECONDS) -> None:
+                 warn_after: float = WARN_AFTER_SECONDS,
+                 max_round_trip: float = MAX_ROUND_TRIP_SECONDS) -> None:
         self.local = local
         self.warn_after = warn_after
+        self.max_round_trip = max_round_trip
+        self._measured = False
         self._offset = timedelta(0)
         self._warned = False
         self._lock = threading.Lock()
@@ -75,12 +83,19 @@ class DbClock:
     __call__ = now
 
     def sync(self, conn: Any) -> datetime:
-        """Measure the offset on ``conn`` (one query) and return the database's now."""
+        """Measure the offset on ``conn`` (one query) and return the database's now. A sample
+        whose round trip exceeded ``max_round_trip`` keeps the previous offset (once one was
+        measured): see ``MAX_ROUND_TRIP_SECONDS``."""
         before = self.local()
         db_now = server_now(conn)
         after = self.local()
         offset = db_now - (before + (after - before) / 2)
+        if (after - before).total_seconds() > self.max_round_trip and self._measured:
+            log.info("clock sample ignored: its round trip took %.1f s",
+                     (after - before).total_seconds())
+            return db_now
         with self._lock:
+            self._measured = True
             self._offset = offset
             skewed = abs(offset.total_seconds()) > self.warn_after
             if skewed and not self._warned:

@@ -110,6 +110,20 @@ def test_a_worker_whose_clock_runs_ahead_claims_by_the_databases_clock(db: Datab
     assert claim.lease - db_now < timedelta(seconds=300 + CLAIM_AHEAD + 5)  # not 150 s longer
 
 
+def test_a_worker_paused_while_measuring_the_clock_keeps_the_offset_it_had(
+        db: Database) -> None:
+    """SIGSTOP between the server's answer and the host reading its own clock would put the
+    clock half a pause behind, and a clock behind lets a lost lease look alive."""
+    readings = iter([0.0, 0.01, 100.0, 130.0])  # second sample: paused 30 s mid-measurement
+    base = utcnow()
+    clock = DbClock(lambda: base + timedelta(seconds=next(readings)))
+    with db.session() as s:
+        clock.sync(s)
+        first = clock.offset
+        clock.sync(s)
+    assert clock.offset == first  # not 15 s behind
+
+
 def test_the_database_clock_reads_the_servers_time(db: Database) -> None:
     with db.session() as s:
         assert abs((server_now(s) - utcnow()).total_seconds()) < 2
