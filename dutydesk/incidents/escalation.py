@@ -169,6 +169,7 @@ class EscalationStatus:
     retrigger_at: datetime | None
     retrigger_due: bool
     exhausted: bool
+    snoozed: bool = False  # the re-trigger ends a snooze, not the policy's timeout
 
 
 class _Cycle:
@@ -259,6 +260,7 @@ def escalation_due(
     cycle: _Cycle | None = None
     cycles_started = 0
     acknowledged_since: datetime | None = None
+    snooze: timedelta | None = None
 
     for event in events:
         if cycle is not None:
@@ -295,6 +297,12 @@ def escalation_due(
             cycle.running = False  # acknowledged, pending or resolved: stop escalating
             cycle.stopped_at = event.at
         acknowledged_since = event.at if status is IncidentStatus.ACKNOWLEDGED else None
+        if event.kind is EventKind.ACKNOWLEDGED:
+            minutes = event.data.get("snooze_minutes")
+            snooze = timedelta(minutes=minutes) if isinstance(minutes, int) and minutes > 0 \
+                else None
+        elif status is not IncidentStatus.ACKNOWLEDGED:
+            snooze = None
 
     if cycle is None:
         raise EscalationError("the timeline must start with a 'triggered' event")
@@ -313,10 +321,12 @@ def escalation_due(
     if cycle.running and next_position < policy.positions:
         next_due_at = cycle.due_time(next_position)
     retrigger_at = None
-    if acknowledged_since is not None and policy.ack_timeout_minutes is not None:
+    if acknowledged_since is not None and snooze is not None:
+        retrigger_at = acknowledged_since + snooze  # a snooze says when, not the policy
+    elif acknowledged_since is not None and policy.ack_timeout_minutes is not None:
         retrigger_at = acknowledged_since + timedelta(minutes=policy.ack_timeout_minutes)
-        if retrigger_at > now:
-            next_due_at = min(filter(None, (next_due_at, retrigger_at)))
+    if retrigger_at is not None and retrigger_at > now:
+        next_due_at = min(filter(None, (next_due_at, retrigger_at)))
     return EscalationStatus(
         active=cycle.running and next_position < policy.positions,
         cycle=cycle.number,
@@ -326,6 +336,7 @@ def escalation_due(
         retrigger_at=retrigger_at,
         retrigger_due=retrigger_at is not None and retrigger_at <= now,
         exhausted=next_position >= policy.positions,
+        snoozed=retrigger_at is not None and snooze is not None,
     )
 
 

@@ -37,7 +37,7 @@ from dutydesk.incidents.escalation import (
     EscalationStatus,
     escalation_due,
 )
-from dutydesk.incidents.events import ACK_TIMEOUT_REASON
+from dutydesk.incidents.events import ACK_TIMEOUT_REASON, SNOOZE_ENDED_REASON
 from dutydesk.incidents.held import (
     alert_from_json,
     claim,
@@ -331,7 +331,7 @@ def _tick(
                 Action.UNACKNOWLEDGE,
                 "escalation",
                 now,
-                reason=ACK_TIMEOUT_REASON,
+                reason=SNOOZE_ENDED_REASON if escalation.snoozed else ACK_TIMEOUT_REASON,
             )
     incident = s.get(Incident, incident.id, populate_existing=True)
     page_due_steps(s, settings, incident, now)

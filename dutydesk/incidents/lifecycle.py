@@ -81,7 +81,8 @@ class Action(enum.StrEnum):
 # Which keyword fields each action accepts; required ones must be non-blank strings.
 _FIELDS: dict[Action, tuple[frozenset[str], frozenset[str]]] = {
     # action: (required, optional)
-    Action.ACKNOWLEDGE: (frozenset(), frozenset()),
+    # snooze_minutes: acknowledged for that long only, then triggered again (a page's "Snooze")
+    Action.ACKNOWLEDGE: (frozenset(), frozenset({"snooze_minutes"})),
     Action.UNACKNOWLEDGE: (frozenset({"reason"}), frozenset()),
     Action.PENDING: (frozenset({"reason"}), frozenset()),
     Action.RESUME: (frozenset(), frozenset()),
@@ -206,10 +207,17 @@ def _acknowledge(state: IncidentState, actor: str, now: datetime, values: dict) 
             "resume it instead",
             "pending",
         )
+    data: dict[str, Any] = {}
+    if "snooze_minutes" in values:
+        minutes = values["snooze_minutes"]
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 1440:
+            raise InvalidAction(
+                f"snooze_minutes must be a whole number from 1 to 1440, got {minutes!r}")
+        data["snooze_minutes"] = minutes
     new = replace(
         state, status=IncidentStatus.ACKNOWLEDGED, acknowledged_by=actor, acknowledged_at=now
     )
-    return new, [IncidentEvent(EventKind.ACKNOWLEDGED, now, actor)]
+    return new, [IncidentEvent(EventKind.ACKNOWLEDGED, now, actor, data)]
 
 
 def _unacknowledge(state: IncidentState, actor: str, now: datetime, values: dict) -> _Result:

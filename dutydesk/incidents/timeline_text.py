@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from dutydesk.incidents.events import (
     ACK_TIMEOUT_REASON,
     DEFAULT_POLICY_NAME,
+    SNOOZE_ENDED_REASON,
     EventKind,
     policy_deleted_reason,
 )
@@ -101,6 +102,7 @@ EVENT_NAMES: dict[str, str] = {
     EventKind.SLA_BREACHED: N_("SLA breached"),
     EventKind.FLAPPING: N_("Flapping"),
     EventKind.PERSON_UNREACHABLE: N_("Person unreachable"),
+    EventKind.REPAGED: N_("Paged again"),
 }
 #: Duty lines (an incident's line) and the escalation targets that name a line or the lead.
 LINE_NAMES: dict[str, str] = {
@@ -247,6 +249,8 @@ def _unacknowledged(data: Mapping[str, Any]) -> _Told:
     reason = _text(data, "reason")
     if reason == ACK_TIMEOUT_REASON:
         return Phrase(N_("Acknowledgement timed out: triggered again")), ("reason",), None
+    if reason == SNOOZE_ENDED_REASON:
+        return Phrase(N_("Snooze ended: triggered again")), ("reason",), None
     return _with_reason(Phrase(EVENT_NAMES[EventKind.UNACKNOWLEDGED]), reason), ("reason",), None
 
 
@@ -404,10 +408,26 @@ def _person_unreachable(data: Mapping[str, Any]) -> _Told:
     return summary, ("person", "targets"), None
 
 
+def _acknowledged(data: Mapping[str, Any]) -> _Told:
+    minutes = data.get("snooze_minutes")
+    if minutes is None:
+        return Phrase(EVENT_NAMES[EventKind.ACKNOWLEDGED]), (), None
+    return (Phrase(N_("Snoozed for %(m)s min (acknowledged until then)"), {"m": int(minutes)}),
+            ("snooze_minutes",), None)
+
+
+def _repaged(data: Mapping[str, Any]) -> _Told:
+    people = data.get("people") or []
+    summary = Phrase(N_("Still not acknowledged: paged again (%(n)s), %(people)s"),
+                     {"n": int(data.get("count") or 1),
+                      "people": ", ".join(str(p) for p in people) or "-"})
+    return summary, ("people", "count"), None
+
+
 _TELLERS: dict[str, Callable[[Mapping[str, Any]], _Told]] = {
     EventKind.TRIGGERED: _triggered,
     EventKind.ALERT: _alert,
-    EventKind.ACKNOWLEDGED: _plain(EVENT_NAMES[EventKind.ACKNOWLEDGED]),
+    EventKind.ACKNOWLEDGED: _acknowledged,
     EventKind.UNACKNOWLEDGED: _unacknowledged,
     EventKind.PENDING: _plain(EVENT_NAMES[EventKind.PENDING], "reason"),
     EventKind.RESUMED: _resumed,
@@ -425,6 +445,7 @@ _TELLERS: dict[str, Callable[[Mapping[str, Any]], _Told]] = {
     EventKind.SLA_BREACHED: _sla(breached=True),
     EventKind.FLAPPING: _flapping,
     EventKind.PERSON_UNREACHABLE: _person_unreachable,
+    EventKind.REPAGED: _repaged,
 }
 
 
