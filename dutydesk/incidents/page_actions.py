@@ -72,13 +72,16 @@ class PageExtras:
     options: dict[str, Any]  # outbox options for a mail: its Message-ID (and Reply-To)
 
 
-def page_extras(settings: Settings, incident_id: int, user_id: int, now: datetime) -> PageExtras:
-    """Links and reply token for one page to ``user_id`` (one fresh nonce per page)."""
+def page_extras(settings: Settings, incident_id: int, user_id: int, now: datetime,
+                language: str | None = None) -> PageExtras:
+    """Links and reply token for one page to ``user_id`` (one fresh nonce per page); the links
+    open in the person's ``language`` when they chose one."""
     nonce = new_nonce()
     secret = settings.secret_key
+    lang = f"?lang={language}" if language in ("en", "ru", "uk") else ""
     links = {
         action: link_url(settings.base_url,
-                         make_token(secret, incident_id, user_id, action, nonce, now))
+                         make_token(secret, incident_id, user_id, action, nonce, now)) + lang
         for action in LINK_ACTIONS
     }
     reply = make_token(secret, incident_id, user_id, "reply", nonce, now)
