@@ -291,7 +291,9 @@ def notify_people(
                     targets.append((method, 0 if immediate else rule.delay_minutes))
         else:
             targets.extend((m, 0) for m in methods if m.enabled)
-        extras = page_extras(settings, incident.id, user.id, now, user.language) if actions else None
+        extras = None
+        if actions:
+            extras = page_extras(settings, incident.id, user.id, now, user.language)
         quiet_tz = zone(user.timezone, settings.timezone) if contact.quiet else None
         for method, delay in dict.fromkeys(targets):  # immediate: one message per method
             channel = method.kind if method else "email"

@@ -37,7 +37,8 @@ from dutydesk.core.notify.signing import signed_headers
 
 USER_AGENT = "DutyDesk-Notifier/1"
 # Headers an enqueued mail may carry in ``options["headers"]`` (RFC 2369 / RFC 8058 lists).
-MAIL_HEADERS = frozenset({"List-Unsubscribe", "List-Unsubscribe-Post", "List-Id", "Reply-To"})
+MAIL_HEADERS = frozenset({"List-Unsubscribe", "List-Unsubscribe-Post", "List-Id", "Reply-To",
+                          "Auto-Submitted"})
 # ``options["message_id"]``: a Message-ID the sender chose (a page names its reply token in it).
 _OWN_MESSAGE_ID = re.compile(r"^<[A-Za-z0-9._+=-]{1,200}@[A-Za-z0-9.-]{1,200}>$")
 
