@@ -48,6 +48,8 @@ from dutydesk.incidents.events import EventKind, IncidentEvent, IncidentStatus, 
 ROLE_TARGETS = ("first_line", "second_line", "shift_lead")
 USER_PREFIX = "user:"
 MAX_REPEAT = 9
+DEFAULT_REPAGE_MINUTES = 15
+MAX_REPAGE_MINUTES = 240
 
 
 class EscalationError(ValueError):
@@ -102,11 +104,14 @@ class EscalationStep:
 
 @dataclass(frozen=True, slots=True)
 class EscalationPolicy:
-    """Steps, how many extra times to run through them, and the acknowledgement timeout."""
+    """Steps, how many extra times to run through them, the acknowledgement timeout, and how
+    often an unacknowledged P1/P2 is paged again once the steps ran out (keep paging,
+    ``dutydesk.incidents.keep_paging``)."""
 
     steps: tuple[EscalationStep, ...]
     repeat: int = 0
     ack_timeout_minutes: int | None = None
+    repage_minutes: int = DEFAULT_REPAGE_MINUTES
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", tuple(self.steps))
@@ -116,6 +121,12 @@ class EscalationPolicy:
             raise EscalationError(f"repeat must be a whole number, got {self.repeat!r}")
         if not 0 <= self.repeat <= MAX_REPEAT:
             raise EscalationError(f"repeat must be between 0 and {MAX_REPEAT}, got {self.repeat}")
+        repage = self.repage_minutes
+        if (isinstance(repage, bool) or not isinstance(repage, int)
+                or not 1 <= repage <= MAX_REPAGE_MINUTES):
+            raise EscalationError(
+                f"keep paging every must be a whole number of minutes from 1 to "
+                f"{MAX_REPAGE_MINUTES}, got {repage!r}")
         timeout = self.ack_timeout_minutes
         if timeout is not None and (
             isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1

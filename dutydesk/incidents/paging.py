@@ -21,6 +21,7 @@ from dutydesk.core.config import Settings
 from dutydesk.core.models.accounts import Role, User
 from dutydesk.core.notify.outbox import enqueue
 from dutydesk.incidents.escalation import (
+    DEFAULT_REPAGE_MINUTES,
     DueNotification,
     EscalationPolicy,
     EscalationStep,
@@ -74,7 +75,8 @@ def policy_from_row(row: EscalationPolicyRow) -> EscalationPolicy:
     steps = tuple(
         EscalationStep(tuple(step["targets"]), int(step["delay_minutes"])) for step in row.steps
     )
-    return EscalationPolicy(steps, repeat=row.repeat, ack_timeout_minutes=row.ack_timeout_minutes)
+    return EscalationPolicy(steps, repeat=row.repeat, ack_timeout_minutes=row.ack_timeout_minutes,
+                            repage_minutes=row.repage_minutes or DEFAULT_REPAGE_MINUTES)
 
 
 @dataclass(frozen=True, slots=True)
