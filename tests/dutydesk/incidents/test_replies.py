@@ -101,7 +101,7 @@ def paged(app: Any, db: Database, smtp: SmtpServer) -> dict[str, Any]:
     settings = dataclasses.replace(app.extensions["dutydesk"].settings, smtp_host="127.0.0.1",
                                    smtp_port=smtp.port, page_reply_to="duty@dc.example")
     app.extensions["dutydesk"].settings = settings
-    taras = make_user(db, Role.ENGINEER, email="taras@dc.example")
+    make_user(db, Role.ENGINEER, email="taras@dc.example")
     ivan = make_user(db, Role.ENGINEER, email="ivan@dc.example")
     with db.session() as s:
         s.add(ContactMethod(user_id=ivan.id, kind="email", target="Ivan.Home@mail.example"))
