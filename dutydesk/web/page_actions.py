@@ -57,7 +57,7 @@ def _page(template_args: dict[str, Any], status: int) -> Any:
 def _refusal(code: str, detail: str = "", outcome: Outcome | None = None) -> Any:
     """The page for a link that cannot act, with the status code and words for ``code``."""
     who = outcome.by if outcome else None
-    at = outcome.at if outcome else None
+    at = outcome.at.strftime("%Y-%m-%d %H:%M") if outcome and outcome.at else "?"
     words = {
         "forged": (400, _("This link is not valid"),
                    _("The link was altered or is not one of ours. Open the incident from "
@@ -75,10 +75,10 @@ def _refusal(code: str, detail: str = "", outcome: Outcome | None = None) -> Any
                       _("The incident this link was made for no longer exists.")),
         "already_acknowledged": (409, _("Already acknowledged"),
                                  _("%(who)s acknowledged this incident at %(at)s UTC.",
-                                   who=who or "?", at=f"{at:%Y-%m-%d %H:%M}" if at else "?")),
+                                   who=who or "?", at=at)),
         "resolved": (409, _("Already resolved"),
                      _("%(who)s resolved this incident at %(at)s UTC.",
-                       who=who or "?", at=f"{at:%Y-%m-%d %H:%M}" if at else "?")),
+                       who=who or "?", at=at)),
         "refused": (409, _("Not done"), detail),
     }
     status, title, message = words.get(code, words["refused"])
