@@ -291,3 +291,27 @@ def test_a_reply_token_is_no_link_and_a_viewer_cannot_act(
     theirs = make_token(key, night["incident"], viewer.id, "ack", "abcdef12", utcnow())
     assert app.test_client().get(f"/act/{theirs}").status_code == 403
     assert status(db, night["incident"]).status == "triggered"
+
+
+JUNK_TOKENS = ["", "x", "1-1-ack-abcdef12", "1-1-ack-abcdef12.AAAA.BBBB", "..", "%00",
+               "1-1-ack-abcdef12." + "A" * 300, "<script>", "9" * 40 + "-1-ack-abcdef12.a.b",
+               "1-1-reply-abcdef12.axbnNQ.AAAAAAAAAAAAAAAAAAAAAAAAAAA", "ü" * 50]
+
+
+@pytest.mark.parametrize("token", JUNK_TOKENS)
+def test_junk_in_the_link_is_refused_with_4xx_never_5xx(app: Any, token: str) -> None:
+    browser = app.test_client()
+    assert 400 <= browser.get(f"/act/{token}").status_code < 500
+    page = browser.get("/act/x").get_data(as_text=True)
+    answer = browser.post(f"/act/{token}", data={"csrf_token": csrf_from(page),
+                                                  "note": "ü" * 30000})
+    assert 400 <= answer.status_code < 500
+
+
+def test_junk_in_the_note_never_breaks_the_page(app: Any, db: Database, night: dict[str, Any],
+                                                smtp: SmtpServer) -> None:
+    resolve = link(mail_to(smtp, "taras@dc.example"), "Resolve")
+    for junk in ("x\x00y", "ü" * 30000, "<script>alert(1)</script>"):
+        answer = confirm(app, resolve, note=junk)
+        assert answer.status_code < 500
+    assert status(db, night["incident"]).resolution_note == "<script>alert(1)</script>"
