@@ -50,6 +50,7 @@ from dutydesk.incidents.keep_paging import repage_due, send_repage
 from dutydesk.incidents.lifecycle import Action, LifecycleError
 from dutydesk.incidents.models import Incident
 from dutydesk.incidents.noise import resolve_expired
+from dutydesk.incidents.page_actions import purge_token_uses
 from dutydesk.incidents.paging import page_due_steps, policy_for
 from dutydesk.incidents.pipeline import (
     PipelineMetrics,
@@ -355,6 +356,11 @@ def _tick(
     return 1
 
 
+def _purge_token_uses(db: Database, settings: Settings) -> int:
+    with db.session() as s:
+        return purge_token_uses(s, settings, server_now(s))
+
+
 def incident_jobs(
     settings: Settings, db: Database, metrics: PipelineMetrics | None = None
 ) -> list[Any]:
@@ -386,6 +392,12 @@ def incident_jobs(
             name="storm control: fold held pages into one digest per person and channel",
             func=lambda: send_digests(db, settings),
             trigger_args={"seconds": 15},
+        ),
+        Job(
+            id="page-token-uses-retention",
+            name="forget uses of page links and replies older than any link can live",
+            func=lambda: _purge_token_uses(db, settings),
+            trigger_args={"minutes": 30},
         ),
         Job(
             id="alerts-received-retention",

@@ -315,3 +315,18 @@ def test_junk_in_the_note_never_breaks_the_page(app: Any, db: Database, night: d
         answer = confirm(app, resolve, note=junk)
         assert answer.status_code < 500
     assert status(db, night["incident"]).resolution_note == "<script>alert(1)</script>"
+
+
+def test_uses_are_forgotten_once_no_link_that_old_can_work(app: Any, db: Database,
+                                                           night: dict[str, Any],
+                                                           smtp: SmtpServer) -> None:
+    from dutydesk.incidents.models import PageTokenUse
+    from dutydesk.incidents.page_actions import purge_token_uses
+
+    assert confirm(app, link(mail_to(smtp, "taras@dc.example"), "Escalate")).status_code == 200
+    settings = night["settings"]
+    with db.session() as s:
+        assert purge_token_uses(s, settings, utcnow() + timedelta(hours=24)) == 0
+    with db.session() as s:
+        assert purge_token_uses(s, settings, utcnow() + timedelta(hours=24 + 25)) == 1
+        assert s.scalars(select(PageTokenUse)).all() == []

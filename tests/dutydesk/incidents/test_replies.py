@@ -256,3 +256,26 @@ def test_a_reply_that_lost_the_race_is_told_who_acknowledged(
     assert incident(db, paged["incident"]).acknowledged_by == "ivan@dc.example"
     [told] = answers(db, "taras@dc.example")
     assert told.startswith("Not done: ivan@dc.example acknowledged incident")
+
+
+def test_an_mta_can_pipe_a_reply_into_the_command_line(
+    db: Database, paged: dict[str, Any], tmp_path: Any
+) -> None:
+    from click.testing import CliRunner
+
+    from dutydesk.cli import main
+
+    settings = paged["settings"]
+    env = {"DUTYDESK_DATABASE_URL": settings.database_url, "DUTYDESK_CONFIG": "",
+           "DUTYDESK_SECRET_KEY": settings.secret_key,
+           "DUTYDESK_INSTANCE_PATH": str(tmp_path / "cli")}
+    message = reply(paged["taras"], "taras@dc.example", "ack").as_bytes()
+    acted = CliRunner().invoke(main, ["page-reply"], input=message, env=env,
+                               catch_exceptions=False)
+    assert (acted.exit_code, acted.output.strip()) == (0, "reply to a page: handled")
+    assert incident(db, paged["incident"]).acknowledged_by == "taras@dc.example"
+    other = reply(paged["taras"], "taras@dc.example", "hello", threaded=False,
+                  subject="printer on floor 2").as_bytes()
+    passed_on = CliRunner().invoke(main, ["page-reply"], input=other, env=env,
+                                   catch_exceptions=False)
+    assert (passed_on.exit_code, passed_on.output.strip()) == (1, "not a reply to a page")
