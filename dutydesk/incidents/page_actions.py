@@ -68,6 +68,7 @@ class PageExtras:
     links: dict[str, str]
     reply_token: str
     text: str  # appended to the body of every channel
+    mail_hint: str  # appended to a mail's body: how to act by replying
     subject_tag: str  # appended to a mail's subject: " [#token]"
     options: dict[str, Any]  # outbox options for a mail: its Message-ID (and Reply-To)
 
@@ -88,13 +89,13 @@ def page_extras(settings: Settings, incident_id: int, user_id: int, now: datetim
     lines = [f"{LINK_LABELS[action]}: {url}" for action, url in links.items()]
     text = (
         "\nAct from here (links work once, for "
-        f"{settings.page_link_hours} h; each asks you to confirm):\n" + "\n".join(lines)
-        + "\nOr reply to this mail with: ack | resolve: <what you did> | esc\n"
+        f"{settings.page_link_hours} h; each asks you to confirm):\n" + "\n".join(lines) + "\n"
     )
+    hint = "Or reply to this mail with: ack | resolve: <what you did> | esc\n"
     options: dict[str, Any] = {"message_id": message_id(reply, mail_host(settings))}
     if settings.page_reply_to:
         options["headers"] = {"Reply-To": settings.page_reply_to}
-    return PageExtras(links, reply, text, f" [#{reply}]", options)
+    return PageExtras(links, reply, text, hint, f" [#{reply}]", options)
 
 
 @dataclass(frozen=True, slots=True)

@@ -313,6 +313,7 @@ def notify_people(
                 page_body = body + extras.text
                 payload_extra = {"actions": extras.links}
                 if channel == "email":
+                    page_body += extras.mail_hint
                     page_subject = (subject + extras.subject_tag)[:500]
                     options = {**(options or {}), **extras.options}
             if not storm_allows(session, settings, channel, target, priority, at):

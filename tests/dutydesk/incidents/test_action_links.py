@@ -330,3 +330,15 @@ def test_uses_are_forgotten_once_no_link_that_old_can_work(app: Any, db: Databas
     with db.session() as s:
         assert purge_token_uses(s, settings, utcnow() + timedelta(hours=24 + 25)) == 1
         assert s.scalars(select(PageTokenUse)).all() == []
+
+
+def test_only_the_mail_asks_for_a_reply(night: dict[str, Any], smtp: SmtpServer,
+                                        db: Database) -> None:
+    from dutydesk.models import OutboxMessage
+
+    with db.session() as s:
+        bodies = {m.channel: m.body_text for m in s.scalars(select(OutboxMessage).where(
+            OutboxMessage.target.like("%ivan%")))}
+    assert "reply to this mail" in bodies["email"]
+    assert "reply to this mail" not in bodies["webhook"]
+    assert "Acknowledge: http" in bodies["webhook"]
