@@ -82,18 +82,19 @@ class Action(enum.StrEnum):
 _FIELDS: dict[Action, tuple[frozenset[str], frozenset[str]]] = {
     # action: (required, optional)
     # snooze_minutes: acknowledged for that long only, then triggered again (a page's "Snooze")
-    Action.ACKNOWLEDGE: (frozenset(), frozenset({"snooze_minutes"})),
+    Action.ACKNOWLEDGE: (frozenset(), frozenset({"snooze_minutes", "via"})),
     Action.UNACKNOWLEDGE: (frozenset({"reason"}), frozenset()),
     Action.PENDING: (frozenset({"reason"}), frozenset()),
     Action.RESUME: (frozenset(), frozenset()),
-    Action.RESOLVE: (frozenset({"note"}), frozenset()),
+    # via: "link" or "mail" when a person acted from a page (kept on the event)
+    Action.RESOLVE: (frozenset({"note"}), frozenset({"via"})),
     # returned_after_s: the pipeline re-opens an auto-resolved incident whose problem came back
     # (seconds since the resolve); people's forms and the API only pass a reason.
     Action.REOPEN: (frozenset(), frozenset({"reason", "returned_after_s"})),
     Action.REASSIGN: (frozenset({"reason"}), frozenset({"line", "assignee"})),
     Action.CHANGE_PRIORITY: (frozenset({"priority"}), frozenset({"reason"})),
     Action.NOTE: (frozenset({"text"}), frozenset()),
-    Action.ESCALATE: (frozenset(), frozenset({"reason"})),
+    Action.ESCALATE: (frozenset(), frozenset({"reason", "via"})),
 }
 
 _MISSING_MESSAGES = {
@@ -106,6 +107,9 @@ _MISSING_MESSAGES = {
     (Action.NOTE, "text"): "a note must not be empty",
     (Action.CHANGE_PRIORITY, "priority"): "a new priority (P1..P4) is required",
 }
+
+#: How a person acted when not on a screen or the API: a page's link, a reply to a page.
+VIA = ("link", "mail")
 
 _OPEN = frozenset({IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED, IncidentStatus.PENDING})
 
@@ -182,8 +186,14 @@ def apply(
     now = _now(now)
     actor = _actor(actor)
     values = _check_fields(action, fields)
-    handler = _HANDLERS[action]
-    return handler(state, actor, now, values)
+    via = values.pop("via", None)
+    if via is not None and via not in VIA:
+        raise InvalidAction(f"via must be one of {', '.join(VIA)}, got {via!r}")
+    new, events = _HANDLERS[action](state, actor, now, values)
+    if via is not None and events:  # the person acted from a page: the timeline says so
+        first = events[0]
+        events[0] = IncidentEvent(first.kind, first.at, first.actor, {**first.data, "via": via})
+    return new, events
 
 
 # --- handlers -----------------------------------------------------------------------------------

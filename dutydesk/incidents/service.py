@@ -210,6 +210,8 @@ def perform(
     transaction. ``via``: how the person acted when not on a screen or the API ("link": a
     page's signed link, "mail": a reply to a page), kept in the audit entry."""
     action = Action(action)
+    if via is not None:
+        fields = {**fields, "via": via}
     incident, _events = act(
         session, incident_id, action, who.label, now, expected_version=expected_version, **fields
     )
@@ -218,8 +220,6 @@ def perform(
                           actor_user_id=who.user.id if who.user is not None else None, now=now)
     summary = f"{action.value} incident #{incident.id}" + (f" (via {via})" if via else "")
     details = {k: v for k, v in fields.items() if v not in (None, "")}
-    if via:
-        details["via"] = via
     audit.record(
         session,
         who,

@@ -127,6 +127,11 @@ SYSTEM_ACTORS: dict[str, Param] = {
     "alertmanager": "Alertmanager",
     "pagerduty": "PagerDuty",
 }
+#: How a person acted from a page (``via`` on acknowledged/resolved/escalated events).
+_VIA: dict[str, str] = {
+    "link": N_("%(what)s (from the page's link)"),
+    "mail": N_("%(what)s (by replying to the page)"),
+}
 _SENT: dict[str, str] = {
     "email": N_("Notification sent by email to %(target)s"),
     "webhook": N_("Notification sent by webhook to %(target)s"),
@@ -156,6 +161,9 @@ def describe(kind: str, data: Mapping[str, Any] | None) -> EventText:
         summary, used, markdown = tell(data)
     except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError):
         return EventText(Phrase(EVENT_NAMES[kind]), extras=_extras(data, ()))
+    via = _VIA.get(str(data.get("via")))
+    if via is not None and "via" not in used:  # a person acted from a page
+        summary, used = Phrase(via, {"what": summary}), (*used, "via")
     return EventText(summary, markdown, _extras(data, used))
 
 

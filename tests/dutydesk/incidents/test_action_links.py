@@ -186,9 +186,9 @@ def test_opening_the_link_changes_nothing_pressing_the_button_acknowledges_as_ta
                                                      "incident.acknowledge")).all()
         assert (entry.actor, entry.actor_user_id) == ("taras@dc.example", night["taras"].id)
         assert entry.after["via"] == "link"
-        kinds = [(r.kind, r.actor) for r in s.scalars(select(IncidentEventRow).where(
-            IncidentEventRow.incident_id == night["incident"]))]
-        assert ("acknowledged", "taras@dc.example") in kinds
+        kinds = [(r.kind, r.actor, r.data.get("via")) for r in s.scalars(select(
+            IncidentEventRow).where(IncidentEventRow.incident_id == night["incident"]))]
+        assert ("acknowledged", "taras@dc.example", "link") in kinds
 
 
 def test_a_link_works_once(app: Any, db: Database, night: dict[str, Any],

@@ -82,6 +82,8 @@ CASES = [
     ("repaged", {"people": ["ivan@dc.example"], "count": 3},
      "Still not acknowledged: paged again (3), ivan@dc.example"),
     ("acknowledged", {"snooze_minutes": 30}, "Snoozed for 30 min (acknowledged until then)"),
+    ("acknowledged", {"via": "mail"}, "Acknowledged (by replying to the page)"),
+    ("resolved", {"note": "fuse", "via": "link"}, "Resolved: fuse (from the page's link)"),
     ("unacknowledged", {"reason": SNOOZE_ENDED_REASON}, "Snooze ended: triggered again"),
     ("reassigned", {"from_line": "first_line", "to_line": "second_line", "from_assignee": "",
                     "to_assignee": "", "reason": "needs a DBA", "hand_back": False},
