@@ -22,6 +22,7 @@ from dutydesk.core.db import Database, utcnow
 from dutydesk.core.models.audit import AuditEntry
 from dutydesk.core.models.notify import OutboxMessage
 from dutydesk.core.notify.sender import deliver_due
+from dutydesk.incidents.action_tokens import make_token
 from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus, Severity
 from dutydesk.incidents.models import ContactMethod, Incident
 from dutydesk.incidents.pipeline import process_alerts
@@ -33,7 +34,7 @@ from dutydesk.incidents.replies import (
     parse_command,
     reply_words,
 )
-from dutydesk.models import Role
+from dutydesk.models import Role, User
 from tests.conftest import make_user
 from tests.dutydesk.notify.receivers import SmtpServer
 
@@ -279,3 +280,50 @@ def test_an_mta_can_pipe_a_reply_into_the_command_line(
     passed_on = CliRunner().invoke(main, ["page-reply"], input=other, env=env,
                                    catch_exceptions=False)
     assert (passed_on.exit_code, passed_on.output.strip()) == (1, "not a reply to a page")
+
+
+def test_concurrent_acks_by_mail_and_by_link_one_wins_the_other_is_told_who(
+    db: Database, paged: dict[str, Any]
+) -> None:
+    import threading
+
+    from dutydesk.incidents.action_tokens import read_token
+    from dutydesk.incidents.page_actions import act_with_claim, link_max_age
+
+    settings = paged["settings"]
+    with db.session() as s:
+        ivan_id = s.scalar(select(User.id).where(User.email == "ivan@dc.example"))
+    ivan_link = read_token(settings.secret_key, make_token(
+        settings.secret_key, paged["incident"], ivan_id, "ack", "ivanlink", utcnow()),
+        utcnow(), link_max_age(settings))
+    taras_reply = reply(paged["taras"], "taras@dc.example", "ack")
+    start = threading.Barrier(2)
+    outcomes: dict[str, Any] = {}
+
+    def by_mail() -> None:
+        start.wait()
+        with db.session() as s:
+            outcomes["mail"] = handle_page_reply(s, settings, taras_reply, utcnow())
+
+    def by_link() -> None:
+        start.wait()
+        with db.session() as s:
+            outcomes["link"] = act_with_claim(s, settings, ivan_link, "ack", via="link",
+                                              now=utcnow())
+
+    threads = [threading.Thread(target=by_mail), threading.Thread(target=by_link)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    winner = incident(db, paged["incident"]).acknowledged_by
+    with db.session() as s:
+        acks = s.scalars(select(AuditEntry.actor).where(
+            AuditEntry.action == "incident.acknowledge")).all()
+    assert acks == [winner]  # exactly one acknowledgement, by whoever came first
+    if winner == "ivan@dc.example":
+        [told] = answers(db, "taras@dc.example")
+        assert told.startswith("Not done: ivan@dc.example acknowledged incident")
+    else:
+        assert outcomes["link"].code == "already_acknowledged"
+        assert outcomes["link"].by == "taras@dc.example"
