@@ -89,33 +89,45 @@ class ReplyCommand:
     note: str = ""
 
 
-def first_own_line(text: str) -> str | None:
-    """The first line the person wrote: not quoted, not the quote's attribution, not empty;
-    ``None`` when the reply stops (signature, quote) before any such line (pure)."""
+def first_own_paragraph(text: str) -> list[str]:
+    """The first lines the person wrote, up to a blank line: not quoted, not the quote's
+    attribution, not a signature; empty when the reply starts with one of those (pure)."""
+    lines: list[str] = []
     for raw in (text or "").splitlines():
         line = raw.strip().lstrip("\ufeff")
         if not line:
+            if lines:
+                break
             continue
-        if line.startswith(">") or line in ("--", "-- ") or raw.rstrip("\r\n") == "-- ":
-            return None
-        if _ATTRIBUTION.match(line):
-            return None
-        return line
-    return None
+        if line.startswith(">") or line == "--" or raw.rstrip("\r\n") == "-- " \
+                or _ATTRIBUTION.match(line):
+            break
+        lines.append(line)
+    return lines
+
+
+def first_own_line(text: str) -> str | None:
+    """The first line the person wrote (see ``first_own_paragraph``), else ``None``."""
+    lines = first_own_paragraph(text)
+    return lines[0] if lines else None
 
 
 def parse_command(text: str, words: dict[str, str]) -> ReplyCommand | None:
-    """The command in a reply's text, or ``None`` (pure)."""
-    line = first_own_line(text)
-    if line is None:
+    """The command in a reply's first own line, or ``None`` (pure). A resolution note is the
+    rest of that line and the lines right under it ("resolve:" alone, the note below)."""
+    lines = first_own_paragraph(text)
+    if not lines:
         return None
-    match = _FIRST_WORD.match(line)
+    match = _FIRST_WORD.match(lines[0])
     if match is None:
         return None
     action = words.get(match[1].casefold())
     if action is None:
         return None
-    return ReplyCommand(action, match[2].strip() if action == "resolve" else "")
+    if action != "resolve":
+        return ReplyCommand(action)
+    note = "\n".join(part for part in (match[2].strip(), *lines[1:]) if part)
+    return ReplyCommand(action, note)
 
 
 class _Text(HTMLParser):

@@ -50,7 +50,10 @@ WORDS = reply_words()
         ("Принял", ReplyCommand("ack")),
         ("прийняв, дивлюсь", ReplyCommand("ack")),
         ("resolve: moved the load to UPS B", ReplyCommand("resolve", "moved the load to UPS B")),
-        ("RESOLVE - replaced the fuse\nmore text", ReplyCommand("resolve", "replaced the fuse")),
+        ("RESOLVE - replaced the fuse\nin PDU B\n\n-- \nTaras",
+         ReplyCommand("resolve", "replaced the fuse\nin PDU B")),
+        ("resolve:\nmoved the load to UPS B\n\nOn Mon, DutyDesk wrote:\n> esc",
+         ReplyCommand("resolve", "moved the load to UPS B")),
         ("вирішено: замінили запобіжник", ReplyCommand("resolve", "замінили запобіжник")),
         ("resolve", ReplyCommand("resolve", "")),  # no note: the action refuses it
         ("esc", ReplyCommand("escalate")),
