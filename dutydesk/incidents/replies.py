@@ -10,7 +10,9 @@ A reply acts when all of this holds, else nothing happens and the refusal is log
 - it carries the page's token: ``[#token]`` in the subject, or the page's Message-ID in
   In-Reply-To / References (``dutydesk.incidents.action_tokens``), signed by this site and not
   older than ``DUTYDESK_PAGE_LINK_HOURS``;
-- it comes From the paged person: their account address or one of their e-mail contact methods;
+- it comes From the paged person: their account address or one of their e-mail contact methods,
+  and the receiving mail server did not find that From forged (``Authentication-Results``
+  with ``dmarc=fail``);
 - it is not an automatic reply (RFC 3834 ``Auto-Submitted``, ``Precedence: bulk``...);
 - its first own line (quoted lines, the quote's "On ... wrote:" and signatures skipped; an
   HTML-only reply is read as text) starts with a command word;
@@ -191,6 +193,16 @@ def is_automatic(message: EmailMessage) -> bool:
             or message.get("X-Autoreply") is not None or message.get("X-Autorespond") is not None)
 
 
+_DMARC_FAIL = re.compile(r"\bdmarc\s*=\s*fail\b", re.I)
+
+
+def failed_authentication(message: EmailMessage) -> bool:
+    """The receiving mail server found the From forged: its ``Authentication-Results``
+    (RFC 8601) says DMARC failed. (A server that checks nothing adds no such header.)"""
+    return any(_DMARC_FAIL.search(str(value))
+               for value in message.get_all("Authentication-Results") or ())
+
+
 def page_token(message: EmailMessage) -> str | None:
     """The page token a reply carries: in the subject, else in In-Reply-To / References."""
     found = token_in_text(str(message.get("Subject", "")))
@@ -235,6 +247,10 @@ def handle_page_reply(
         return True
     if is_automatic(message):
         _refuse(session, claim.incident_id, from_address, "automatic reply (RFC 3834)")
+        return True
+    if failed_authentication(message):
+        _refuse(session, claim.incident_id, from_address,
+                "the mail server found the sender forged (DMARC failed)")
         return True
     if not from_address or from_address not in _addresses_of(session, claim.user_id):
         _refuse(session, claim.incident_id, from_address,

@@ -199,6 +199,20 @@ def test_a_reply_from_another_address_does_nothing_and_is_logged(
     assert answers(db, "mallory@evil.example") == []  # no answer to a stranger
 
 
+def test_a_reply_the_mail_server_found_forged_does_nothing(
+    db: Database, paged: dict[str, Any]
+) -> None:
+    spoofed = reply(paged["taras"], "taras@dc.example", "ack", Authentication_Results=(
+        "mx.dc.example; spf=fail smtp.mailfrom=dc.example; dmarc=fail header.from=dc.example"))
+    assert handle(db, paged["settings"], spoofed) is True
+    assert incident(db, paged["incident"]).status == "triggered"
+    assert refusals(db) == ["the mail server found the sender forged (DMARC failed)"]
+    genuine = reply(paged["taras"], "taras@dc.example", "ack", Authentication_Results=(
+        "mx.dc.example; spf=pass smtp.mailfrom=dc.example; dmarc=pass header.from=dc.example"))
+    assert handle(db, paged["settings"], genuine) is True
+    assert incident(db, paged["incident"]).status == "acknowledged"
+
+
 def test_ivan_replies_in_ukrainian_from_his_personal_mailbox_html_only(
     db: Database, paged: dict[str, Any]
 ) -> None:
