@@ -17,7 +17,7 @@ from dutydesk import __version__
 from dutydesk.cli_checks import checks
 from dutydesk.cli_common import CLI_ACTOR, _database, _settings, friendly_errors
 from dutydesk.cli_facility import facility
-from dutydesk.cli_incidents import integration
+from dutydesk.cli_incidents import integration, page_reply
 from dutydesk.core.config import forget_secret_environment
 from dutydesk.serving import _run_forever, serve_app
 
@@ -376,5 +376,6 @@ def demo(host: str, port: int, keep: bool) -> None:
 
 
 main.add_command(integration)
+main.add_command(page_reply)
 main.add_command(checks)
 main.add_command(facility)

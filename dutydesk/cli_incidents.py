@@ -1,11 +1,14 @@
-"""CLI for the incident area: ``dutydesk integration create|list|revoke``.
+"""CLI for the incident area: ``dutydesk integration create|list|revoke`` and
+``dutydesk page-reply`` (an MTA pipes a reply to a page into it).
 
-Registered by ``dutydesk.cli`` with ``main.add_command(integration)``.
+Registered by ``dutydesk.cli`` with ``main.add_command(integration)`` and
+``main.add_command(page_reply)``.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 from sqlalchemy import select
@@ -82,3 +85,29 @@ def integration_revoke(integration_id: int) -> None:
             raise click.ClickException(f"no integration with id {integration_id}")
         revoke_integration(s, CLI_ACTOR, row)
     click.echo(f"Integration {integration_id} revoked.")
+
+
+@click.command("page-reply")
+@click.argument("message_file", type=click.File("rb"), default="-")
+@friendly_errors
+def page_reply(message_file: Any) -> None:
+    """Act on one mail (RFC 822, from MESSAGE_FILE or stdin) that replies to a page.
+
+    For an MTA alias or a mailbox filter (e.g. ``duty: "|dutydesk page-reply"``). Exit status
+    0: it was a reply to a page (acted on, or refused and audited); 1: it is not one (hand it
+    to the request intake instead).
+    """
+    from email import message_from_binary_file, policy
+
+    from dutydesk.core.db import utcnow
+    from dutydesk.incidents.replies import handle_page_reply
+    from dutydesk.requests.service import resolve_linked
+
+    message = message_from_binary_file(message_file, policy=policy.default)
+    settings = _settings()
+    database = _database(settings)
+    with database.session() as s:
+        consumed = handle_page_reply(s, settings, message, utcnow(),  # type: ignore[arg-type]
+                                     after_resolve=resolve_linked)
+    click.echo("reply to a page: handled" if consumed else "not a reply to a page")
+    sys.exit(0 if consumed else 1)

@@ -88,6 +88,12 @@ class Settings:
     page_limit: int = 10
     page_limit_minutes: int = 5
     status_hold_seconds: int = 120
+    # On-call reach (issue 20): how long a page's action links and reply token work; extra
+    # reply words ("ack=ok,yes; resolve=fixed; escalate=help"); the address replies go to
+    # (the intake mailbox), "" = the From address.
+    page_link_hours: int = 24
+    page_reply_words: str = ""
+    page_reply_to: str = ""
     #: Directories plugin checks are chosen from (by name); nothing else is ever executed.
     plugin_dirs: tuple[str, ...] = ("/usr/lib/nagios/plugins",)
     #: Plugins run as this user when the service runs as root.
@@ -362,6 +368,9 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "page_limit": _positive_int(1),
     "page_limit_minutes": _positive_int(1),
     "status_hold_seconds": _positive_int(0),
+    "page_link_hours": _positive_int(1),
+    "page_reply_words": _text,
+    "page_reply_to": _text,
     "plugin_dirs": _directories,
     "plugin_user": _user_name,
     "outbound_allow": _networks,

@@ -48,6 +48,8 @@ from dutydesk.incidents.events import EventKind, IncidentEvent, IncidentStatus, 
 ROLE_TARGETS = ("first_line", "second_line", "shift_lead")
 USER_PREFIX = "user:"
 MAX_REPEAT = 9
+DEFAULT_REPAGE_MINUTES = 15
+MAX_REPAGE_MINUTES = 240
 
 
 class EscalationError(ValueError):
@@ -102,11 +104,14 @@ class EscalationStep:
 
 @dataclass(frozen=True, slots=True)
 class EscalationPolicy:
-    """Steps, how many extra times to run through them, and the acknowledgement timeout."""
+    """Steps, how many extra times to run through them, the acknowledgement timeout, and how
+    often an unacknowledged P1/P2 is paged again once the steps ran out (keep paging,
+    ``dutydesk.incidents.keep_paging``)."""
 
     steps: tuple[EscalationStep, ...]
     repeat: int = 0
     ack_timeout_minutes: int | None = None
+    repage_minutes: int = DEFAULT_REPAGE_MINUTES
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", tuple(self.steps))
@@ -116,6 +121,12 @@ class EscalationPolicy:
             raise EscalationError(f"repeat must be a whole number, got {self.repeat!r}")
         if not 0 <= self.repeat <= MAX_REPEAT:
             raise EscalationError(f"repeat must be between 0 and {MAX_REPEAT}, got {self.repeat}")
+        repage = self.repage_minutes
+        if (isinstance(repage, bool) or not isinstance(repage, int)
+                or not 1 <= repage <= MAX_REPAGE_MINUTES):
+            raise EscalationError(
+                f"keep paging every must be a whole number of minutes from 1 to "
+                f"{MAX_REPAGE_MINUTES}, got {repage!r}")
         timeout = self.ack_timeout_minutes
         if timeout is not None and (
             isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1
@@ -169,6 +180,7 @@ class EscalationStatus:
     retrigger_at: datetime | None
     retrigger_due: bool
     exhausted: bool
+    snoozed: bool = False  # the re-trigger ends a snooze, not the policy's timeout
 
 
 class _Cycle:
@@ -259,6 +271,7 @@ def escalation_due(
     cycle: _Cycle | None = None
     cycles_started = 0
     acknowledged_since: datetime | None = None
+    snooze: timedelta | None = None
 
     for event in events:
         if cycle is not None:
@@ -295,6 +308,12 @@ def escalation_due(
             cycle.running = False  # acknowledged, pending or resolved: stop escalating
             cycle.stopped_at = event.at
         acknowledged_since = event.at if status is IncidentStatus.ACKNOWLEDGED else None
+        if event.kind is EventKind.ACKNOWLEDGED:
+            minutes = event.data.get("snooze_minutes")
+            snooze = timedelta(minutes=minutes) if isinstance(minutes, int) and minutes > 0 \
+                else None
+        elif status is not IncidentStatus.ACKNOWLEDGED:
+            snooze = None
 
     if cycle is None:
         raise EscalationError("the timeline must start with a 'triggered' event")
@@ -313,10 +332,12 @@ def escalation_due(
     if cycle.running and next_position < policy.positions:
         next_due_at = cycle.due_time(next_position)
     retrigger_at = None
-    if acknowledged_since is not None and policy.ack_timeout_minutes is not None:
+    if acknowledged_since is not None and snooze is not None:
+        retrigger_at = acknowledged_since + snooze  # a snooze says when, not the policy
+    elif acknowledged_since is not None and policy.ack_timeout_minutes is not None:
         retrigger_at = acknowledged_since + timedelta(minutes=policy.ack_timeout_minutes)
-        if retrigger_at > now:
-            next_due_at = min(filter(None, (next_due_at, retrigger_at)))
+    if retrigger_at is not None and retrigger_at > now:
+        next_due_at = min(filter(None, (next_due_at, retrigger_at)))
     return EscalationStatus(
         active=cycle.running and next_position < policy.positions,
         cycle=cycle.number,
@@ -326,6 +347,7 @@ def escalation_due(
         retrigger_at=retrigger_at,
         retrigger_due=retrigger_at is not None and retrigger_at <= now,
         exhausted=next_position >= policy.positions,
+        snoozed=retrigger_at is not None and snooze is not None,
     )
 
 

@@ -10,7 +10,7 @@ kind                       data
 =========================  ======================================================================
 triggered                  priority ("P1".."P4"), line ("first_line"/"second_line"), assignee
 alert                      dedup_key, status (a repeat alert attached; no state change)
-acknowledged               —
+acknowledged               snooze_minutes (optional: a snooze; triggered again after that long)
 unacknowledged             reason (ack withdrawn, or the acknowledgement timeout re-triggered it)
 pending                    reason
 resumed                    status (what it returned to: "triggered" or "acknowledged")
@@ -31,6 +31,8 @@ notification_sent          channel, target, attempt, detail (written by the outb
 notification_failed        channel, target, attempt, detail (why it failed)
 sla_warning                clock ("acknowledge"/"resolve"), priority, elapsed_s, target_s
 sla_breached               clock, priority, elapsed_s, target_s
+repaged                    people, count (keep paging: an unacknowledged P1/P2 paged again
+                           after its policy's steps ran out)
 =========================  ======================================================================
 
 ``dutydesk.incidents.timeline_text`` tells each kind as a sentence for the incident page.
@@ -80,10 +82,13 @@ class EventKind(enum.StrEnum):
     SLA_BREACHED = "sla_breached"
     FLAPPING = "flapping"
     PERSON_UNREACHABLE = "person_unreachable"
+    REPAGED = "repaged"
 
 
 #: ``unacknowledged.reason`` when the acknowledgement timeout re-triggered the incident.
 ACK_TIMEOUT_REASON = "acknowledgement timeout"
+#: ``unacknowledged.reason`` when a snooze (an acknowledgement for a while) ended.
+SNOOZE_ENDED_REASON = "snooze ended"
 #: ``escalation_policy_changed.from``/``to`` for "no policy of its own" (the default policy).
 DEFAULT_POLICY_NAME = "default"
 

@@ -37,7 +37,7 @@ from dutydesk.incidents.escalation import (
     EscalationStatus,
     escalation_due,
 )
-from dutydesk.incidents.events import ACK_TIMEOUT_REASON
+from dutydesk.incidents.events import ACK_TIMEOUT_REASON, SNOOZE_ENDED_REASON
 from dutydesk.incidents.held import (
     alert_from_json,
     claim,
@@ -46,9 +46,11 @@ from dutydesk.incidents.held import (
     released_alert,
     still_a_problem,
 )
+from dutydesk.incidents.keep_paging import repage_due, send_repage
 from dutydesk.incidents.lifecycle import Action, LifecycleError
 from dutydesk.incidents.models import Incident
 from dutydesk.incidents.noise import resolve_expired
+from dutydesk.incidents.page_actions import purge_token_uses
 from dutydesk.incidents.paging import page_due_steps, policy_for
 from dutydesk.incidents.pipeline import (
     PipelineMetrics,
@@ -213,13 +215,16 @@ MIN_CLOCK_GAP = timedelta(seconds=1)
 
 
 def next_clock_at(
-    sla: SlaStatus | None, escalation: EscalationStatus | None, now: datetime
+    sla: SlaStatus | None, escalation: EscalationStatus | None, now: datetime,
+    repage_at: datetime | None = None,
 ) -> datetime:
     """When the clock job must look at an incident next: its next SLA threshold, escalation
-    step or acknowledgement timeout (``escalation.next_due_at`` includes the latter), at least
-    ``MIN_CLOCK_GAP`` and at most ``MAX_CLOCK_SLEEP`` after ``now``."""
+    step or acknowledgement timeout (``escalation.next_due_at`` includes the latter), or repeat
+    of an unacknowledged page (``repage_at``), at least ``MIN_CLOCK_GAP`` and at most
+    ``MAX_CLOCK_SLEEP`` after ``now``."""
     moments = [m for m in (sla.next_check_at if sla is not None else None,
-                           escalation.next_due_at if escalation is not None else None) if m]
+                           escalation.next_due_at if escalation is not None else None,
+                           repage_at) if m]
     soonest = min(moments, default=now + MAX_CLOCK_SLEEP)
     return min(max(soonest, now + MIN_CLOCK_GAP), now + MAX_CLOCK_SLEEP)
 
@@ -306,8 +311,9 @@ def _tick(
     if sla_due:
         escalation = escalation_due(policy, [*events, *sla_due], now)
     due = escalation is not None and (escalation.due or escalation.retrigger_due)
-    if not sla_due and not due:
-        _set_clock(s, incident_id, next_clock_at(sla, escalation, now))
+    repage = repage_due(policy, escalation, incident.priority, events, now)
+    if not sla_due and not due and not repage.due:
+        _set_clock(s, incident_id, next_clock_at(sla, escalation, now, repage.next_at))
         return 0
     # Claim the incident for this tick: only one worker writes these events.
     claim = s.execute(
@@ -331,19 +337,28 @@ def _tick(
                 Action.UNACKNOWLEDGE,
                 "escalation",
                 now,
-                reason=ACK_TIMEOUT_REASON,
+                reason=SNOOZE_ENDED_REASON if escalation.snoozed else ACK_TIMEOUT_REASON,
             )
     incident = s.get(Incident, incident.id, populate_existing=True)
     page_due_steps(s, settings, incident, now)
+    if repage.due and not due and not sla_due:  # nothing else moved: the repeat stands
+        send_repage(s, settings, incident, repage, policy.repage_minutes, now)
     s.flush()
     # What was just recorded moves the next instants on: read them from the timeline as it is.
     refreshed = s.get(Incident, incident.id, populate_existing=True)
     if refreshed is None or refreshed.status == "resolved":
         _set_clock(s, incident_id, None)
     else:
-        _, sla, _, escalation = _readings(s, settings, refreshed, timeline(s, incident.id), now)
-        _set_clock(s, incident_id, next_clock_at(sla, escalation, now))
+        events = timeline(s, incident.id)
+        _, sla, policy, escalation = _readings(s, settings, refreshed, events, now)
+        repage = repage_due(policy, escalation, refreshed.priority, events, now)
+        _set_clock(s, incident_id, next_clock_at(sla, escalation, now, repage.next_at))
     return 1
+
+
+def _purge_token_uses(db: Database, settings: Settings) -> int:
+    with db.session() as s:
+        return purge_token_uses(s, settings, server_now(s))
 
 
 def incident_jobs(
@@ -377,6 +392,12 @@ def incident_jobs(
             name="storm control: fold held pages into one digest per person and channel",
             func=lambda: send_digests(db, settings),
             trigger_args={"seconds": 15},
+        ),
+        Job(
+            id="page-token-uses-retention",
+            name="forget uses of page links and replies older than any link can live",
+            func=lambda: _purge_token_uses(db, settings),
+            trigger_args={"minutes": 30},
         ),
         Job(
             id="alerts-received-retention",

@@ -81,18 +81,20 @@ class Action(enum.StrEnum):
 # Which keyword fields each action accepts; required ones must be non-blank strings.
 _FIELDS: dict[Action, tuple[frozenset[str], frozenset[str]]] = {
     # action: (required, optional)
-    Action.ACKNOWLEDGE: (frozenset(), frozenset()),
+    # snooze_minutes: acknowledged for that long only, then triggered again (a page's "Snooze")
+    Action.ACKNOWLEDGE: (frozenset(), frozenset({"snooze_minutes", "via"})),
     Action.UNACKNOWLEDGE: (frozenset({"reason"}), frozenset()),
     Action.PENDING: (frozenset({"reason"}), frozenset()),
     Action.RESUME: (frozenset(), frozenset()),
-    Action.RESOLVE: (frozenset({"note"}), frozenset()),
+    # via: "link" or "mail" when a person acted from a page (kept on the event)
+    Action.RESOLVE: (frozenset({"note"}), frozenset({"via"})),
     # returned_after_s: the pipeline re-opens an auto-resolved incident whose problem came back
     # (seconds since the resolve); people's forms and the API only pass a reason.
     Action.REOPEN: (frozenset(), frozenset({"reason", "returned_after_s"})),
     Action.REASSIGN: (frozenset({"reason"}), frozenset({"line", "assignee"})),
     Action.CHANGE_PRIORITY: (frozenset({"priority"}), frozenset({"reason"})),
     Action.NOTE: (frozenset({"text"}), frozenset()),
-    Action.ESCALATE: (frozenset(), frozenset({"reason"})),
+    Action.ESCALATE: (frozenset(), frozenset({"reason", "via"})),
 }
 
 _MISSING_MESSAGES = {
@@ -105,6 +107,9 @@ _MISSING_MESSAGES = {
     (Action.NOTE, "text"): "a note must not be empty",
     (Action.CHANGE_PRIORITY, "priority"): "a new priority (P1..P4) is required",
 }
+
+#: How a person acted when not on a screen or the API: a page's link, a reply to a page.
+VIA = ("link", "mail")
 
 _OPEN = frozenset({IncidentStatus.TRIGGERED, IncidentStatus.ACKNOWLEDGED, IncidentStatus.PENDING})
 
@@ -181,8 +186,14 @@ def apply(
     now = _now(now)
     actor = _actor(actor)
     values = _check_fields(action, fields)
-    handler = _HANDLERS[action]
-    return handler(state, actor, now, values)
+    via = values.pop("via", None)
+    if via is not None and via not in VIA:
+        raise InvalidAction(f"via must be one of {', '.join(VIA)}, got {via!r}")
+    new, events = _HANDLERS[action](state, actor, now, values)
+    if via is not None and events:  # the person acted from a page: the timeline says so
+        first = events[0]
+        events[0] = IncidentEvent(first.kind, first.at, first.actor, {**first.data, "via": via})
+    return new, events
 
 
 # --- handlers -----------------------------------------------------------------------------------
@@ -206,10 +217,17 @@ def _acknowledge(state: IncidentState, actor: str, now: datetime, values: dict) 
             "resume it instead",
             "pending",
         )
+    data: dict[str, Any] = {}
+    if "snooze_minutes" in values:
+        minutes = values["snooze_minutes"]
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 1440:
+            raise InvalidAction(
+                f"snooze_minutes must be a whole number from 1 to 1440, got {minutes!r}")
+        data["snooze_minutes"] = minutes
     new = replace(
         state, status=IncidentStatus.ACKNOWLEDGED, acknowledged_by=actor, acknowledged_at=now
     )
-    return new, [IncidentEvent(EventKind.ACKNOWLEDGED, now, actor)]
+    return new, [IncidentEvent(EventKind.ACKNOWLEDGED, now, actor, data)]
 
 
 def _unacknowledge(state: IncidentState, actor: str, now: datetime, values: dict) -> _Result:

@@ -226,6 +226,9 @@ class EscalationPolicyRow(Base):
     # for it, on the channels they were paged on ("ack_resolve", "resolve") or nobody ("none").
     tell_paged: Mapped[str] = mapped_column(String(20), default="ack_resolve",
                                             server_default="ack_resolve")
+    # Keep paging (``dutydesk.incidents.keep_paging``): an unacknowledged P1/P2 whose steps ran
+    # out is paged again every this many minutes until someone acknowledges or resolves it.
+    repage_minutes: Mapped[int] = mapped_column(default=15, server_default="15")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -267,3 +270,37 @@ class PageLedgerRow(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     held: Mapped[bool] = mapped_column(default=False)
     folded_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+
+
+class PageTokenUse(Base):
+    """One use of a page's signed token (``dutydesk.incidents.action_tokens``): a link clicked
+    and confirmed, or a reply by mail. The primary key (token nonce and action) makes a token
+    work once: a second use of it fails to insert. Rows older than the longest link life go."""
+
+    __tablename__ = "page_token_uses"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), default=None
+    )
+    action: Mapped[str] = mapped_column(String(12))
+    via: Mapped[str] = mapped_column(String(12))  # "link" or "mail"
+    used_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class QuietHoursRow(Base):
+    """A person's quiet hours (``dutydesk.incidents.quiet``): P3/P4 pages falling between
+    ``start_minute`` and ``end_minute`` (minutes after midnight in the person's time zone; the
+    span may cross midnight) are held back until the quiet hours end. P1/P2 always go."""
+
+    __tablename__ = "quiet_hours"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    start_minute: Mapped[int] = mapped_column()
+    end_minute: Mapped[int] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -21,6 +21,7 @@ from dutydesk.core.config import Settings
 from dutydesk.core.models.accounts import Role, User
 from dutydesk.core.notify.outbox import enqueue
 from dutydesk.incidents.escalation import (
+    DEFAULT_REPAGE_MINUTES,
     DueNotification,
     EscalationPolicy,
     EscalationStep,
@@ -33,8 +34,11 @@ from dutydesk.incidents.models import (
     EscalationPolicyRow,
     Incident,
     NotificationRule,
+    QuietHoursRow,
 )
+from dutydesk.incidents.page_actions import page_extras
 from dutydesk.incidents.priority import Priority
+from dutydesk.incidents.quiet import QuietHours, quiet_until, zone
 from dutydesk.incidents.routing import parse_fallback_group, route
 from dutydesk.incidents.store import add_events, timeline
 from dutydesk.incidents.storm_io import ledger, storm_allows
@@ -71,7 +75,8 @@ def policy_from_row(row: EscalationPolicyRow) -> EscalationPolicy:
     steps = tuple(
         EscalationStep(tuple(step["targets"]), int(step["delay_minutes"])) for step in row.steps
     )
-    return EscalationPolicy(steps, repeat=row.repeat, ack_timeout_minutes=row.ack_timeout_minutes)
+    return EscalationPolicy(steps, repeat=row.repeat, ack_timeout_minutes=row.ack_timeout_minutes,
+                            repage_minutes=row.repage_minutes or DEFAULT_REPAGE_MINUTES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +141,7 @@ class Contact:
     user: User
     methods: tuple[ContactMethod, ...]
     rules: tuple[NotificationRule, ...]
+    quiet: QuietHours | None = None
 
 
 def is_reachable(contact: Contact | None) -> bool:
@@ -179,8 +185,13 @@ def load_contacts(session: Session, logins: Iterable[str]) -> dict[str, Contact]
         .order_by(NotificationRule.id)
     ):
         rules[rule.user_id].append(rule)
+    quiet = {
+        row.user_id: QuietHours(row.start_minute, row.end_minute)
+        for row in session.scalars(
+            select(QuietHoursRow).where(QuietHoursRow.user_id.in_(list(users))))
+    }
     return {
-        user.email.lower(): Contact(user, tuple(methods[uid]), tuple(rules[uid]))
+        user.email.lower(): Contact(user, tuple(methods[uid]), tuple(rules[uid]), quiet.get(uid))
         for uid, user in users.items()
     }
 
@@ -248,6 +259,7 @@ def notify_people(
     cache: PagingCache | None = None,
     subject_prefix: str = "",
     immediate: bool = False,
+    actions: bool = True,
 ) -> int:
     """Enqueue the incident's message to each person's contact methods; returns rows enqueued.
 
@@ -255,6 +267,10 @@ def notify_people(
     worse) with a delay; a person with enabled methods but no rules gets all of them at once; a
     person with no methods at all gets an email to their account address. ``immediate`` drops
     the delays (news that an incident is over must not arrive later than needed).
+
+    ``actions``: each person's page carries their signed action links and mail reply token
+    (``dutydesk.incidents.page_actions``). A person's quiet hours hold a P3/P4 page back until
+    they end (``dutydesk.incidents.quiet``); P1/P2 always go as planned.
     """
     subject, body = incident_message(incident, settings, why)
     subject = (subject_prefix + subject)[:500]
@@ -277,6 +293,10 @@ def notify_people(
                     targets.append((method, 0 if immediate else rule.delay_minutes))
         else:
             targets.extend((m, 0) for m in methods if m.enabled)
+        extras = None
+        if actions:
+            extras = page_extras(settings, incident.id, user.id, now, user.language)
+        quiet_tz = zone(user.timezone, settings.timezone) if contact.quiet else None
         for method, delay in dict.fromkeys(targets):  # immediate: one message per method
             channel = method.kind if method else "email"
             target = method.target if method else user.email
@@ -286,6 +306,16 @@ def notify_people(
                 options = {"signing_secret": method.secret}
             key = f"incident:{incident.id}:{reason_key}:{ref or 'user:' + str(user.id)}:{delay}"
             at = now + timedelta(minutes=delay)
+            if quiet_tz is not None:
+                at = quiet_until(contact.quiet, quiet_tz, priority, at) or at
+            page_subject, page_body, payload_extra = subject, body, {}
+            if extras is not None:
+                page_body = body + extras.text
+                payload_extra = {"actions": extras.links}
+                if channel == "email":
+                    page_body += extras.mail_hint
+                    page_subject = (subject + extras.subject_tag)[:500]
+                    options = {**(options or {}), **extras.options}
             if not storm_allows(session, settings, channel, target, priority, at):
                 ledger(session, incident, channel, target, ref, subject, at, held=True)
                 count += 1
@@ -294,8 +324,8 @@ def notify_people(
                 session,
                 channel=channel,
                 target=target,
-                subject=subject,
-                body_text=body,
+                subject=page_subject,
+                body_text=page_body,
                 payload={
                     "incident_id": incident.id,
                     "title": incident.title,
@@ -304,13 +334,14 @@ def notify_people(
                     "service": incident.service,
                     "url": f"{settings.base_url.rstrip('/')}/incidents/{incident.id}",
                     "reason": why,
+                    **payload_extra,
                 },
                 options=options,
                 idempotency_key=key,
                 source_type="incident",
                 source_id=incident.id,
                 channel_ref=ref,
-                not_before=now + timedelta(minutes=delay) if delay else None,
+                not_before=at if at > now else None,
                 priority=int(priority),  # a P1 page is delivered before anything else
             )
             if message is not None:
@@ -495,6 +526,7 @@ def notify_resolved(
         cache=cache,
         subject_prefix="[RESOLVED] ",
         immediate=True,
+        actions=False,
     )
 
 

@@ -49,6 +49,7 @@ def policy_as_dict(row: EscalationPolicyRow) -> dict[str, Any]:
         "steps": list(row.steps),
         "repeat": row.repeat,
         "ack_timeout_minutes": row.ack_timeout_minutes,
+        "repage_minutes": row.repage_minutes,
         "is_default": row.is_default,
         "tell_paged": row.tell_paged,
     }

@@ -200,21 +200,25 @@ def perform(
     *,
     expected_version: int | None = None,
     settings: Settings | None = None,
+    via: str | None = None,
     **fields: Any,
 ) -> Incident:
     """A person acts on an incident: lifecycle + compare-and-set + audit (not committed).
 
     With ``settings``, an acknowledgement or resolution is told to everyone who was paged for
     the incident, as its escalation policy says (``dutydesk.incidents.told``), in the same
-    transaction."""
+    transaction. ``via``: how the person acted when not on a screen or the API ("link": a
+    page's signed link, "mail": a reply to a page), kept in the audit entry."""
     action = Action(action)
+    if via is not None:
+        fields = {**fields, "via": via}
     incident, _events = act(
         session, incident_id, action, who.label, now, expected_version=expected_version, **fields
     )
     if settings is not None and action in (Action.ACKNOWLEDGE, Action.RESOLVE):
         tell_paged_people(session, settings, incident, action, actor=who.label,
                           actor_user_id=who.user.id if who.user is not None else None, now=now)
-    summary = f"{action.value} incident #{incident.id}"
+    summary = f"{action.value} incident #{incident.id}" + (f" (via {via})" if via else "")
     details = {k: v for k, v in fields.items() if v not in (None, "")}
     audit.record(
         session,

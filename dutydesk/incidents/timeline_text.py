@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from dutydesk.incidents.events import (
     ACK_TIMEOUT_REASON,
     DEFAULT_POLICY_NAME,
+    SNOOZE_ENDED_REASON,
     EventKind,
     policy_deleted_reason,
 )
@@ -101,6 +102,7 @@ EVENT_NAMES: dict[str, str] = {
     EventKind.SLA_BREACHED: N_("SLA breached"),
     EventKind.FLAPPING: N_("Flapping"),
     EventKind.PERSON_UNREACHABLE: N_("Person unreachable"),
+    EventKind.REPAGED: N_("Paged again"),
 }
 #: Duty lines (an incident's line) and the escalation targets that name a line or the lead.
 LINE_NAMES: dict[str, str] = {
@@ -124,6 +126,11 @@ SYSTEM_ACTORS: dict[str, Param] = {
     "demo": Phrase(N_("Demo")),
     "alertmanager": "Alertmanager",
     "pagerduty": "PagerDuty",
+}
+#: How a person acted from a page (``via`` on acknowledged/resolved/escalated events).
+_VIA: dict[str, str] = {
+    "link": N_("%(what)s (from the page's link)"),
+    "mail": N_("%(what)s (by replying to the page)"),
 }
 _SENT: dict[str, str] = {
     "email": N_("Notification sent by email to %(target)s"),
@@ -154,6 +161,9 @@ def describe(kind: str, data: Mapping[str, Any] | None) -> EventText:
         summary, used, markdown = tell(data)
     except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError):
         return EventText(Phrase(EVENT_NAMES[kind]), extras=_extras(data, ()))
+    via = _VIA.get(str(data.get("via")))
+    if via is not None and "via" not in used:  # a person acted from a page
+        summary, used = Phrase(via, {"what": summary}), (*used, "via")
     return EventText(summary, markdown, _extras(data, used))
 
 
@@ -247,6 +257,8 @@ def _unacknowledged(data: Mapping[str, Any]) -> _Told:
     reason = _text(data, "reason")
     if reason == ACK_TIMEOUT_REASON:
         return Phrase(N_("Acknowledgement timed out: triggered again")), ("reason",), None
+    if reason == SNOOZE_ENDED_REASON:
+        return Phrase(N_("Snooze ended: triggered again")), ("reason",), None
     return _with_reason(Phrase(EVENT_NAMES[EventKind.UNACKNOWLEDGED]), reason), ("reason",), None
 
 
@@ -404,10 +416,26 @@ def _person_unreachable(data: Mapping[str, Any]) -> _Told:
     return summary, ("person", "targets"), None
 
 
+def _acknowledged(data: Mapping[str, Any]) -> _Told:
+    minutes = data.get("snooze_minutes")
+    if minutes is None:
+        return Phrase(EVENT_NAMES[EventKind.ACKNOWLEDGED]), (), None
+    return (Phrase(N_("Snoozed for %(m)s min (acknowledged until then)"), {"m": int(minutes)}),
+            ("snooze_minutes",), None)
+
+
+def _repaged(data: Mapping[str, Any]) -> _Told:
+    people = data.get("people") or []
+    summary = Phrase(N_("Still not acknowledged: paged again (%(n)s), %(people)s"),
+                     {"n": int(data.get("count") or 1),
+                      "people": ", ".join(str(p) for p in people) or "-"})
+    return summary, ("people", "count"), None
+
+
 _TELLERS: dict[str, Callable[[Mapping[str, Any]], _Told]] = {
     EventKind.TRIGGERED: _triggered,
     EventKind.ALERT: _alert,
-    EventKind.ACKNOWLEDGED: _plain(EVENT_NAMES[EventKind.ACKNOWLEDGED]),
+    EventKind.ACKNOWLEDGED: _acknowledged,
     EventKind.UNACKNOWLEDGED: _unacknowledged,
     EventKind.PENDING: _plain(EVENT_NAMES[EventKind.PENDING], "reason"),
     EventKind.RESUMED: _resumed,
@@ -425,6 +453,7 @@ _TELLERS: dict[str, Callable[[Mapping[str, Any]], _Told]] = {
     EventKind.SLA_BREACHED: _sla(breached=True),
     EventKind.FLAPPING: _flapping,
     EventKind.PERSON_UNREACHABLE: _person_unreachable,
+    EventKind.REPAGED: _repaged,
 }
 
 

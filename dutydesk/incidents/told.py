@@ -121,7 +121,9 @@ def tell_paged_people(
                 "status": incident.status,
                 "url": f"{settings.base_url.rstrip('/')}/incidents/{incident.id}",
             },
-            options=page.options,
+            # The page's own Message-ID and reply token stay the page's: the news is not a page.
+            options={k: v for k, v in (page.options or {}).items() if k == "signing_secret"}
+            or None,
             idempotency_key=f"incident:{incident.id}:told:{action.value}:{round_}:{digest}",
             source_type="incident",
             source_id=incident.id,

@@ -30,6 +30,7 @@ from dutydesk.incidents.models import CONTACT_KINDS, ContactMethod, Notification
 from dutydesk.incidents.paging import Contact, is_reachable
 from dutydesk.incidents.priority import Priority, PriorityError
 from dutydesk.models import Role, User
+from dutydesk.web.account_quiet import quiet_hours_of
 from dutydesk.web.forms import flash_validation
 
 bp = Blueprint("account_notify", __name__)
@@ -148,6 +149,8 @@ def notifications() -> Any:
         priorities=[str(p) for p in Priority],
         # The same rule routing uses: with every method disabled, pages skip this person.
         reachable=is_reachable(Contact(user, tuple(methods), tuple(rules))),
+        quiet=quiet_hours_of(user),
+        zone=user.timezone or settings().timezone,
     )
 
 

@@ -21,6 +21,7 @@ from dutydesk.context import db_session, principal, require_role
 from dutydesk.core import audit
 from dutydesk.core.db import utcnow
 from dutydesk.incidents.escalation import (
+    DEFAULT_REPAGE_MINUTES,
     ROLE_TARGETS,
     EscalationError,
     EscalationPolicy,
@@ -84,6 +85,9 @@ def parse_policy_form(form: Any) -> PolicyForm:
         ack_timeout_minutes=_whole_number(
             "acknowledgement timeout (minutes)", form.get("ack_timeout_minutes", ""), optional=True
         ),
+        repage_minutes=_whole_number(  # type: ignore[arg-type]
+            "keep paging every (minutes)",
+            form.get("repage_minutes", "") or str(DEFAULT_REPAGE_MINUTES)),
     )
     tell = form.get("tell_paged") or DEFAULT_TELL_PAGED
     if tell not in TELL_PAGED_CHOICES:
@@ -115,6 +119,7 @@ def save_policy(
     ]
     row.repeat = parsed.policy.repeat
     row.ack_timeout_minutes = parsed.policy.ack_timeout_minutes
+    row.repage_minutes = parsed.policy.repage_minutes
     row.is_default = parsed.is_default
     row.tell_paged = parsed.tell_paged
     session.flush()

@@ -56,12 +56,16 @@ FORM_ACTIONS: dict[str, tuple[Action, tuple[str, ...]]] = {
 
 
 def register_incident_blueprints(app: Flask, csrf: CSRFProtect) -> None:
+    from dutydesk.web.account_quiet import bp as account_quiet_bp
     from dutydesk.web.escalation_admin import bp as escalation_bp
     from dutydesk.web.incidents_api import bp as api_bp
     from dutydesk.web.integrations import bp as receivers_bp
     from dutydesk.web.integrations_admin import bp as integrations_admin_bp
+    from dutydesk.web.page_actions import bp as page_actions_bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(page_actions_bp)  # /act/<token>: a page's signed action links
+    app.register_blueprint(account_quiet_bp)  # a person's quiet hours (P3/P4 wait)
     app.register_blueprint(integrations_admin_bp)  # /admin/integrations
     app.register_blueprint(escalation_bp)  # /incidents/escalation
     for blueprint in (api_bp, receivers_bp):

@@ -55,6 +55,7 @@ def test_every_command_has_help(run: Any) -> None:
         ["kiosk", "create"],
         ["kiosk", "revoke"],
         ["demo"],
+        ["page-reply"],
     ]
     for words in commands:
         result = run(*words, "--help")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import smtplib
 import ssl
 import time
@@ -36,7 +37,10 @@ from dutydesk.core.notify.signing import signed_headers
 
 USER_AGENT = "DutyDesk-Notifier/1"
 # Headers an enqueued mail may carry in ``options["headers"]`` (RFC 2369 / RFC 8058 lists).
-MAIL_HEADERS = frozenset({"List-Unsubscribe", "List-Unsubscribe-Post", "List-Id"})
+MAIL_HEADERS = frozenset({"List-Unsubscribe", "List-Unsubscribe-Post", "List-Id", "Reply-To",
+                          "Auto-Submitted"})
+# ``options["message_id"]``: a Message-ID the sender chose (a page names its reply token in it).
+_OWN_MESSAGE_ID = re.compile(r"^<[A-Za-z0-9._+=-]{1,200}@[A-Za-z0-9.-]{1,200}>$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +71,9 @@ def send_email(message: OutboxMessage, settings: Settings) -> Outcome:
     mail["To"] = message.target
     mail["Subject"] = message.subject
     mail["Date"] = formatdate(localtime=False)
-    mail["Message-ID"] = message_id_for(message, settings)
+    own_id = str((message.options or {}).get("message_id") or "")
+    mail["Message-ID"] = own_id if _OWN_MESSAGE_ID.match(own_id) else message_id_for(message,
+                                                                                      settings)
     mail["X-DutyDesk-Idempotency-Key"] = message.idempotency_key
     for name, value in ((message.options or {}).get("headers") or {}).items():
         if name in MAIL_HEADERS:  # only list headers a sender may set; never From/To/...

@@ -14,6 +14,7 @@ from dutydesk.core.notify.transports import Outcome
 from dutydesk.incidents.escalation import DueNotification, notified_event
 from dutydesk.incidents.events import (
     ACK_TIMEOUT_REASON,
+    SNOOZE_ENDED_REASON,
     EventKind,
     IncidentEvent,
     policy_deleted_reason,
@@ -78,6 +79,12 @@ CASES = [
     ("flapping", {"state": "stopped", "status": "OK"}, "The check stopped flapping; it is now OK"),
     ("person_unreachable", {"person": "ivan@dc.example", "targets": ["first_line"]},
      "ivan@dc.example has no working contact method: skipped, the next step is paged"),
+    ("repaged", {"people": ["ivan@dc.example"], "count": 3},
+     "Still not acknowledged: paged again (3), ivan@dc.example"),
+    ("acknowledged", {"snooze_minutes": 30}, "Snoozed for 30 min (acknowledged until then)"),
+    ("acknowledged", {"via": "mail"}, "Acknowledged (by replying to the page)"),
+    ("resolved", {"note": "fuse", "via": "link"}, "Resolved: fuse (from the page's link)"),
+    ("unacknowledged", {"reason": SNOOZE_ENDED_REASON}, "Snooze ended: triggered again"),
     ("reassigned", {"from_line": "first_line", "to_line": "second_line", "from_assignee": "",
                     "to_assignee": "", "reason": "needs a DBA", "hand_back": False},
      "Reassigned from First line to Second line: needs a DBA"),
@@ -173,6 +180,8 @@ def test_every_event_the_domain_writes_is_told_whole_with_no_leftover_data() -> 
                                 {"state": "started", "status": "CRITICAL"}))
     events.append(IncidentEvent(EventKind.PERSON_UNREACHABLE, T0, "escalation",
                                 {"person": "ivan@dc.example", "targets": ["first_line"]}))
+    events.append(IncidentEvent(EventKind.REPAGED, T0, "escalation",
+                                {"people": ["ivan@dc.example"], "count": 2}))
     assert {e.kind for e in events} == set(EventKind)
     for event in events:
         text = describe(event.kind, event.data)
