@@ -19,7 +19,7 @@ from alembic import op
 from dutydesk.core.db import UTCDateTime
 
 revision = '0024'
-down_revision = '0023'
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 
