@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 from dutydesk.core.config import Settings
 from dutydesk.core.models.accounts import Role, User
 from dutydesk.core.notify.outbox import enqueue
+from dutydesk.incidents.chat.refresh import refresh_messages
+from dutydesk.incidents.chat.render import page_options
 from dutydesk.incidents.escalation import (
     DueNotification,
     EscalationPolicy,
@@ -248,6 +250,7 @@ def notify_people(
     cache: PagingCache | None = None,
     subject_prefix: str = "",
     immediate: bool = False,
+    buttons: bool = True,
 ) -> int:
     """Enqueue the incident's message to each person's contact methods; returns rows enqueued.
 
@@ -255,6 +258,8 @@ def notify_people(
     worse) with a delay; a person with enabled methods but no rules gets all of them at once; a
     person with no methods at all gets an email to their account address. ``immediate`` drops
     the delays (news that an incident is over must not arrive later than needed).
+    ``buttons``: Telegram and Slack/Mattermost pages carry Acknowledge / Resolve / Escalate
+    buttons (``chat.render``) and are edited when the incident changes.
     """
     subject, body = incident_message(incident, settings, why)
     subject = (subject_prefix + subject)[:500]
@@ -284,6 +289,10 @@ def notify_people(
             options: dict[str, Any] | None = None
             if method is not None and method.secret:
                 options = {"signing_secret": method.secret}
+            chat = page_options(channel, target, incident, settings.base_url,
+                                settings.secret_key) if buttons else None
+            if chat:
+                options = {**(options or {}), **chat}
             key = f"incident:{incident.id}:{reason_key}:{ref or 'user:' + str(user.id)}:{delay}"
             at = now + timedelta(minutes=delay)
             if not storm_allows(session, settings, channel, target, priority, at):
@@ -479,6 +488,7 @@ def notify_resolved(
     incident, the resolution (its reopen count: a reopened incident resolves anew) and the
     person's method, so a retried job or request never sends it twice. Returns rows enqueued.
     """
+    refresh_messages(session, settings, incident, now)  # the chat pages show it is over
     if events is None:
         events = timeline(session, incident.id)
     people = paged_people(events)
@@ -495,6 +505,7 @@ def notify_resolved(
         cache=cache,
         subject_prefix="[RESOLVED] ",
         immediate=True,
+        buttons=False,
     )
 
 

@@ -121,7 +121,9 @@ def tell_paged_people(
                 "status": incident.status,
                 "url": f"{settings.base_url.rstrip('/')}/incidents/{incident.id}",
             },
-            options=page.options,
+            # the news carries no buttons: the page itself is edited (chat.refresh)
+            options={k: v for k, v in (page.options or {}).items()
+                     if k not in ("telegram", "slack", "chat_page")} or None,
             idempotency_key=f"incident:{incident.id}:told:{action.value}:{round_}:{digest}",
             source_type="incident",
             source_id=incident.id,
