@@ -31,6 +31,7 @@ class Answer:
     ok: bool
     text: str
     incident: Incident | None = None
+    linked: bool = True  # False: the chat account is linked to nobody
 
 
 def not_linked_text(provider: str) -> str:
@@ -48,7 +49,7 @@ def press(session: Session, settings: Settings, provider: str, external_id: str,
     Not committed: the caller commits when ``ok`` (and rolls back otherwise)."""
     user = linked_user(session, provider, str(external_id))
     if user is None:
-        return Answer(False, not_linked_text(provider))
+        return Answer(False, not_linked_text(provider), linked=False)
     refused = may_act(user)
     if refused:
         return Answer(False, f"Not allowed: {refused}.")
