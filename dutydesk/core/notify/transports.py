@@ -192,7 +192,7 @@ def _slack_web_api(message: OutboxMessage, settings: Settings, text: str,
          "Content-Type": "application/json; charset=utf-8"},
     )
     if error is not None:
-        return error
+        return _without(error, settings.slack_bot_token)
     assert response is not None
     if response.status_code != 200:
         return _http_outcome(response)
@@ -216,6 +216,18 @@ def _slack_web_api(message: OutboxMessage, settings: Settings, text: str,
     else:
         failure = Failure(FailureKind.PERMANENT, FailureScope.MESSAGE, f"Slack {method}: {code}")
     return Outcome(False, failure.reason, failure)
+
+
+def _without(outcome: Outcome, secret: str) -> Outcome:
+    """``outcome`` with ``secret`` removed from its texts (errors may quote the URL)."""
+    if not secret or secret not in outcome.detail + (outcome.failure.reason
+                                                     if outcome.failure else ""):
+        return outcome
+    failure = outcome.failure
+    if failure is not None:
+        failure = Failure(failure.kind, failure.scope, failure.reason.replace(secret, "<token>"),
+                          failure.retry_after)
+    return Outcome(outcome.ok, outcome.detail.replace(secret, "<token>"), failure, outcome.data)
 
 
 #: Telegram methods an outbox message may ask for (``options["telegram"]["method"]``).
@@ -244,8 +256,8 @@ def send_telegram(message: OutboxMessage, settings: Settings) -> Outcome:
         body["text"] = text[:4096]
     body.update(extra)
     response, error = _post_json(message, settings, url, body)
-    if error is not None:
-        return error
+    if error is not None:  # the token is part of the URL: never in the attempt log
+        return _without(error, settings.telegram_bot_token)
     assert response is not None
     try:
         answer = response.json()
