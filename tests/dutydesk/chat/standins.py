@@ -84,7 +84,7 @@ class BotApi(_Server):
             return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
         return handler(body)
 
-    def _getUpdates(self, body: dict[str, Any]) -> tuple[int, Any]:  # noqa: N802
+    def _getUpdates(self, body: dict[str, Any]) -> tuple[int, Any]:
         if self.webhook is not None:
             return 409, TELEGRAM["conflict"]
         deadline = time.monotonic() + min(float(body.get("timeout", 0)), 5.0)
@@ -95,7 +95,7 @@ class BotApi(_Server):
                 self.lock.wait(deadline - time.monotonic())
             return 200, {"ok": True, "result": list(self.updates)}
 
-    def _sendMessage(self, body: dict[str, Any]) -> tuple[int, Any]:  # noqa: N802
+    def _sendMessage(self, body: dict[str, Any]) -> tuple[int, Any]:
         chat_id = int(body["chat_id"])
         if chat_id == 404:
             return 400, TELEGRAM["chat_not_found"]
@@ -124,16 +124,16 @@ class BotApi(_Server):
             message["edit_date"] = int(time.time())
         return 200, {"ok": True, "result": message}
 
-    def _editMessageText(self, body: dict[str, Any]) -> tuple[int, Any]:  # noqa: N802
+    def _editMessageText(self, body: dict[str, Any]) -> tuple[int, Any]:
         return self._edit(body, text=True)
 
-    def _editMessageReplyMarkup(self, body: dict[str, Any]) -> tuple[int, Any]:  # noqa: N802
+    def _editMessageReplyMarkup(self, body: dict[str, Any]) -> tuple[int, Any]:
         return self._edit(body, text=False)
 
-    def _answerCallbackQuery(self, body: dict[str, Any]) -> tuple[int, Any]:  # noqa: N802
+    def _answerCallbackQuery(self, body: dict[str, Any]) -> tuple[int, Any]:
         return 200, TELEGRAM["ok"]
 
-    def _setWebhook(self, body: dict[str, Any]) -> tuple[int, Any]:  # noqa: N802
+    def _setWebhook(self, body: dict[str, Any]) -> tuple[int, Any]:
         self.webhook = body
         return 200, TELEGRAM["set_webhook"]
 

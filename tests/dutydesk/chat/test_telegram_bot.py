@@ -92,7 +92,7 @@ def test_every_telegram_page_carries_the_three_buttons_and_is_remembered(
 ) -> None:
     incident_id = page_everybody(db, cfg)
     for chat in (OLENA, TARAS):
-        message_id, message = page_message(bot, chat)
+        _message_id, message = page_message(bot, chat)
         assert labels(message) == ["Acknowledge", "Resolve", "Escalate"]
         assert message["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == \
             f"dd:ack:{incident_id}"
