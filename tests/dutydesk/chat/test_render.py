@@ -1,0 +1,102 @@
+"""What a chat page shows and which buttons it offers, by the incident's state (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+
+from dutydesk.incidents.chat.render import (
+    BY_CODE,
+    action_token,
+    buttons_for,
+    parse_callback,
+    slack_flavour,
+    telegram_keyboard,
+    token_ok,
+)
+from dutydesk.incidents.lifecycle import Action
+
+
+@dataclass
+class Shown:
+    id: int = 42
+    status: str = "triggered"
+
+
+@pytest.mark.parametrize(
+    ("status", "labels"),
+    [
+        ("triggered", ["Acknowledge", "Resolve", "Escalate"]),
+        ("acknowledged", ["Resolve", "Escalate"]),  # somebody has it: no second acknowledge
+        ("pending", ["Resolve", "Escalate"]),
+        ("resolved", []),  # over: the buttons go away
+    ],
+)
+def test_the_buttons_follow_the_incidents_state(status: str, labels: list[str]) -> None:
+    assert [b.label for b in buttons_for(status)] == labels
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ("dd:ack:42", (Action.ACKNOWLEDGE, 42)),
+        ("dd:res:7", (Action.RESOLVE, 7)),
+        ("dd:esc:7", (Action.ESCALATE, 7)),
+        ("dd:del:7", None),  # not one of our actions
+        ("dd:ack:-1", None),
+        ("dd:ack:1234567890123", None),  # longer than any incident id
+        ("other-bot:ack:1", None),
+        ("", None),
+    ],
+)
+def test_button_data_is_read_strictly(data: str, expected: tuple[Action, int] | None) -> None:
+    parsed = parse_callback(data)
+    assert (None if parsed is None else (parsed[0].action, parsed[1])) == expected
+
+
+def test_an_open_in_dutydesk_button_only_for_a_public_https_address() -> None:
+    rows = telegram_keyboard(Shown(), "https://duty.dc.example")["inline_keyboard"]
+    assert rows[-1] == [{"text": "Open in DutyDesk",
+                         "url": "https://duty.dc.example/incidents/42"}]
+    # Telegram refuses URL buttons to http:// and loopback addresses: no button, no failure
+    assert len(telegram_keyboard(Shown(), "http://127.0.0.1:8080")["inline_keyboard"]) == 1
+
+
+def test_telegram_button_data_fits_its_64_byte_limit() -> None:
+    keyboard = telegram_keyboard(Shown(id=999_999_999_999), "http://x")
+    assert all(len(b["callback_data"].encode()) <= 64 for b in keyboard["inline_keyboard"][0])
+
+
+@pytest.mark.parametrize(
+    ("target", "flavour"),
+    [
+        ("C0123PAGES", "slack"),
+        ("https://hooks.slack.com/services/T0/B0/xyz", "slack"),
+        ("https://chat.dc.example/hooks/3f9a1c2b", "mattermost"),
+    ],
+)
+def test_slack_or_mattermost_by_the_target(target: str, flavour: str) -> None:
+    assert slack_flavour(target) == flavour
+
+
+def test_a_mattermost_token_is_good_for_one_incident_and_action_only() -> None:
+    token = action_token("k" * 40, 42, "ack")
+    assert token_ok("k" * 40, 42, "ack", token)
+    assert not token_ok("k" * 40, 43, "ack", token)
+    assert not token_ok("k" * 40, 42, "res", token)
+    assert not token_ok("other-key" * 5, 42, "ack", token)
+    assert set(BY_CODE) == {"ack", "res", "esc"}
+
+
+def test_status_lines_say_who_has_it() -> None:
+    from dutydesk.incidents.chat.render import status_line
+
+    @dataclass
+    class Acked:
+        status: str = "acknowledged"
+        acknowledged_by: str = "olena@dc.example"
+        acknowledged_at: datetime = datetime(2026, 11, 23, 3, 4, tzinfo=UTC)
+
+    assert status_line(Acked()) == "ACKNOWLEDGED by olena@dc.example at 03:04 UTC"
