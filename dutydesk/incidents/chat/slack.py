@@ -22,16 +22,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
+import requests
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dutydesk.core import netguard
 from dutydesk.core.config import Settings
+from dutydesk.core.models.accounts import User
+from dutydesk.core.notify.transports import USER_AGENT, http_post
 from dutydesk.incidents.chat.acting import press
+from dutydesk.incidents.chat.links import link
 from dutydesk.incidents.chat.refresh import note_message
 from dutydesk.incidents.chat.render import (
     BY_CODE,
@@ -42,6 +49,7 @@ from dutydesk.incidents.chat.render import (
     token_ok,
 )
 
+log = logging.getLogger("dutydesk.incidents.chat.slack")
 REPLAY_WINDOW_S = 300
 CLAIM_MAX_AGE_S = 15 * 60
 _CLAIM_SALT = "dutydesk-chat-claim"
@@ -109,6 +117,41 @@ class SlackResult:
     body: dict[str, Any]
 
 
+def slack_email(settings: Settings, user_id: str) -> str | None:
+    """The Slack user's e-mail address from ``users.info`` (the bot needs ``users:read.email``);
+    ``None`` when there is no bot token or Slack does not say."""
+    if not settings.slack_bot_token or not user_id:
+        return None
+    url = f"{settings.slack_api_url.rstrip('/')}/users.info"
+    headers = {"Authorization": f"Bearer {settings.slack_bot_token}", "User-Agent": USER_AGENT,
+               "Content-Type": "application/x-www-form-urlencoded"}
+    try:
+        response = http_post(url, urlencode({"user": user_id}).encode(), headers,
+                             settings.webhook_timeout, settings.outbound_allow)
+        answer = response.json()
+    except (netguard.OutboundRefused, requests.RequestException, OSError, ValueError) as exc:
+        log.warning("slack users.info failed: %s", type(exc).__name__)
+        return None
+    if not isinstance(answer, dict) or not answer.get("ok"):
+        return None
+    email = ((answer.get("user") or {}).get("profile") or {}).get("email")
+    return email.strip().lower() if isinstance(email, str) and "@" in email else None
+
+
+def link_by_email(session: Session, settings: Settings, external_id: str, label: str,
+                  now: datetime) -> bool:
+    """Link a Slack account to the active DutyDesk user with the same e-mail address (Slack
+    verifies its members' addresses); ``True`` when linked."""
+    email = slack_email(settings, external_id.split(":", 1)[-1])
+    if email is None:
+        return False
+    user = session.scalar(select(User).where(func.lower(User.email) == email, User.active))
+    if user is None:
+        return False
+    link(session, "slack", external_id, user.id, now, label=label)
+    return True
+
+
 def parse_slack_payload(body: bytes) -> dict[str, Any]:
     try:
         form = parse_qs(body.decode("utf-8"), strict_parsing=False)
@@ -138,6 +181,8 @@ def handle_slack(session: Session, settings: Settings, payload: dict[str, Any],
     response_url = payload.get("response_url")
     response_url = response_url if isinstance(response_url, str) else None
     answer = press(session, settings, "slack", external_id, BY_CODE[code], int(value), now)
+    if not answer.linked and link_by_email(session, settings, external_id, label, now):
+        answer = press(session, settings, "slack", external_id, BY_CODE[code], int(value), now)
     if not answer.linked:
         text = _unlinked(settings, "slack", external_id, label)
         return SlackResult(response_url, {"response_type": "ephemeral",

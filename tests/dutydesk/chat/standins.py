@@ -8,7 +8,7 @@ at ``/bot<token>/<method>``, answering with the documented shapes recorded in
 
 ``SlackApi`` answers chat.postMessage / chat.update at ``/api/<method>`` (Bearer token checked)
 and keeps what reached ``/response/<n>`` (interaction response URLs) and ``/hooks/<name>``
-(incoming webhooks).
+(incoming webhooks); ``users.info`` shows the addresses set in ``emails``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 DATA = Path(__file__).parent / "data"
 TELEGRAM = json.loads((DATA / "telegram_bot_api.json").read_text())
@@ -180,10 +181,14 @@ class SlackApi(_Server):
         self.lock = threading.Lock()
         self.calls: list[tuple[str, dict[str, Any], dict[str, str]]] = []
         self.next_ts = 1796612400
+        self.emails: dict[str, str] = {}  # Slack user id → the address users.info shows
         self.url = self._serve()
 
     def answer(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
-        body = json.loads(raw or b"{}")
+        if headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+            body: dict[str, Any] = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+        else:
+            body = json.loads(raw or b"{}")
         with self.lock:
             self.calls.append((path, body, headers))
         if path.startswith("/api/"):
@@ -197,6 +202,13 @@ class SlackApi(_Server):
                     answer = copy.deepcopy(SLACK["post_message"])
                 answer["channel"], answer["ts"] = body["channel"], f"{self.next_ts}.000100"
                 answer["message"]["ts"] = answer["ts"]
+                return 200, answer
+            if path == "/api/users.info":
+                email = self.emails.get(body.get("user", ""))
+                if email is None:
+                    return 200, {"ok": False, "error": "user_not_found"}
+                answer = copy.deepcopy(SLACK["users_info"])
+                answer["user"]["id"], answer["user"]["profile"]["email"] = body["user"], email
                 return 200, answer
             if path == "/api/chat.update":
                 answer = copy.deepcopy(SLACK["update"])

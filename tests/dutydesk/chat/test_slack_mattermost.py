@@ -159,6 +159,21 @@ def test_an_unlinked_slack_user_is_answered_with_a_link_and_then_acts_as_themsel
     assert incident(db, incident_id).acknowledged_by == olena.user.email
 
 
+def test_a_slack_member_with_the_same_verified_address_acts_at_the_first_press(
+    app: Any, db: Database, cfg: Settings, slack: SlackApi, team: dict[str, Any]
+) -> None:
+    olena = team["olena"].user
+    slack.emails["U0OLENA"] = olena.email.upper()  # Slack's copy of her address
+    slack.emails["U0MALLORY"] = "mallory@elsewhere.example"  # no such DutyDesk account
+    incident_id = page_everybody(db, cfg)
+    web = app.test_client()
+    click(web, slack, incident_id, user="U0MALLORY")
+    assert "not linked" in slack.at("/response/")[-1]["text"]
+    click(web, slack, incident_id)
+    assert incident(db, incident_id).acknowledged_by == olena.email
+    assert slack.at("/response/")[-1]["replace_original"] is True
+
+
 def test_a_change_made_elsewhere_updates_the_slack_message_the_bot_posted(
     db: Database, cfg: Settings, slack: SlackApi, team: dict[str, Any]
 ) -> None:
