@@ -289,8 +289,7 @@ def notify_people(
             options: dict[str, Any] | None = None
             if method is not None and method.secret:
                 options = {"signing_secret": method.secret}
-            chat = page_options(channel, target, incident, settings.base_url,
-                                settings.secret_key) if buttons else None
+            chat = page_options(channel, target, incident, settings) if buttons else None
             if chat:
                 options = {**(options or {}), **chat}
             key = f"incident:{incident.id}:{reason_key}:{ref or 'user:' + str(user.id)}:{delay}"

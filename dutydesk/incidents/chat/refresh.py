@@ -96,7 +96,8 @@ def edit_options(row: ChatMessage, incident: Incident, settings: Settings,
             "reply_markup": telegram_keyboard(incident, settings.base_url)}}
     if row.provider != "slack":
         return None
-    blocks = slack_blocks(incident, settings.base_url)
+    blocks = slack_blocks(incident, settings.base_url,
+                          buttons=bool(settings.slack_signing_secret))
     fresh = row.response_url and row.response_url_at and (
         now - row.response_url_at < RESPONSE_URL_LIFETIME)
     if row.response_url and fresh:

@@ -115,15 +115,15 @@ def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def slack_blocks(incident: Any, base_url: str) -> list[dict[str, Any]]:
-    """Block Kit blocks: the page and, while open, an actions block of buttons."""
+def slack_blocks(incident: Any, base_url: str, buttons: bool = True) -> list[dict[str, Any]]:
+    """Block Kit blocks: the page and, while open (and ``buttons``), an actions block."""
     url = incident_url(incident, base_url)
     text = (f"*{_slack_escape(headline(incident))}*\n{_slack_escape(status_line(incident))}\n"
             f"Service: {_slack_escape(incident.service or '-')}   Line: {incident.line}\n"
             f"<{url}|Open in DutyDesk>")
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
     elements = []
-    for button in buttons_for(incident.status):
+    for button in buttons_for(incident.status) if buttons else ():
         element: dict[str, Any] = {
             "type": "button",
             "action_id": f"dd_{button.code}",
@@ -187,15 +187,24 @@ def slack_flavour(target: str) -> str:
     return "slack" if host == "slack.com" or host.endswith(".slack.com") else "mattermost"
 
 
-def page_options(channel: str, target: str, incident: Any, base_url: str,
-                 secret_key: str) -> dict[str, Any] | None:
-    """What a page's outbox message adds for a chat channel (buttons), or ``None``."""
+def page_options(channel: str, target: str, incident: Any,
+                 settings: Any) -> dict[str, Any] | None:
+    """What a page's outbox message adds for a chat channel (buttons), or ``None``.
+
+    Buttons only where a press can be heard: Telegram when the bot takes updates
+    (``telegram_updates`` not ``off``), Slack when a signing secret is set; Mattermost buttons
+    post to our own URL and always can."""
+    base_url = settings.base_url
     if channel == "telegram":
+        if settings.telegram_updates == "off":
+            return None
         return {"telegram": {"reply_markup": telegram_keyboard(incident, base_url)},
                 "chat_page": True}
     if channel == "slack":
         if slack_flavour(target) == "slack":
-            return {"slack": {"blocks": slack_blocks(incident, base_url)}, "chat_page": True}
-        return {"slack": {"attachments": mattermost_attachments(incident, base_url, secret_key)},
+            blocks = slack_blocks(incident, base_url, buttons=bool(settings.slack_signing_secret))
+            return {"slack": {"blocks": blocks}, "chat_page": True}
+        return {"slack": {"attachments": mattermost_attachments(incident, base_url,
+                                                                settings.secret_key)},
                 "chat_page": True}
     return None

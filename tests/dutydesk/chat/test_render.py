@@ -100,3 +100,44 @@ def test_status_lines_say_who_has_it() -> None:
         acknowledged_at: datetime = datetime(2026, 11, 23, 3, 4, tzinfo=UTC)
 
     assert status_line(Acked()) == "ACKNOWLEDGED by olena@dc.example at 03:04 UTC"
+
+
+@dataclass
+class Config:
+    base_url: str = "https://duty.dc.example"
+    secret_key: str = "k" * 40
+    telegram_updates: str = "poll"
+    slack_signing_secret: str = "s"
+
+
+@dataclass
+class Paged:
+    id: int = 42
+    status: str = "triggered"
+    priority: str = "P1"
+    title: str = "UPS A on battery"
+    service: str = "power"
+    line: str = "first_line"
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+    pending_reason: str | None = None
+
+
+def test_no_buttons_where_nobody_would_hear_the_press() -> None:
+    from dutydesk.incidents.chat.render import page_options
+
+    assert page_options("telegram", "1", Paged(), Config(telegram_updates="off")) is None
+    blocks = page_options("slack", "C0123PAGES", Paged(), Config(slack_signing_secret=""))
+    assert blocks is not None and [b["type"] for b in blocks["slack"]["blocks"]] == ["section"]
+    assert page_options("email", "a@b.example", Paged(), Config()) is None
+    mattermost = page_options("slack", "https://chat.dc.example/hooks/x", Paged(), Config())
+    assert mattermost is not None and len(mattermost["slack"]["attachments"][0]["actions"]) == 3
+
+
+def test_slack_text_is_escaped_so_a_title_cannot_make_links_or_mentions() -> None:
+    from dutydesk.incidents.chat.render import slack_blocks
+
+    [section, _actions] = slack_blocks(Paged(title="<!channel> & <http://evil|x>"), "http://x")
+    assert "&lt;!channel&gt; &amp; &lt;http://evil|x&gt;" in section["text"]["text"]
