@@ -64,6 +64,9 @@ class Settings:
     slack_signing_secret: str = ""
     slack_bot_token: str = ""
     slack_api_url: str = "https://slack.com/api"
+    # Mattermost does not sign its action requests: they are taken only from these networks
+    # (the Mattermost server's addresses); Mattermost pages carry buttons only when it is set.
+    mattermost_action_sources: tuple[str, ...] = ()
     webhook_timeout: float = 10.0
     outbox_concurrency: int = 64
     outbox_per_destination: int = 16
@@ -359,6 +362,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "slack_signing_secret": _text,
     "slack_bot_token": _text,
     "slack_api_url": _url,
+    "mattermost_action_sources": _networks,
     "webhook_timeout": _positive_float,
     "outbox_concurrency": _positive_int(1),
     "outbox_per_destination": _positive_int(1),

@@ -6,14 +6,17 @@
 - ``POST /hooks/slack/actions``: Slack's interactivity Request URL, signed with
   ``DUTYDESK_SLACK_SIGNING_SECRET`` (v0 HMAC, 5-minute replay window), else 401; the answer goes
   to the interaction's ``response_url``. 404 when no signing secret is set.
-- ``POST /hooks/mattermost/actions``: Mattermost's integration URL; the button context's token
-  must match (403 otherwise); answers with Mattermost's ``update`` / ``ephemeral_text``.
+- ``POST /hooks/mattermost/actions``: Mattermost's integration URL. Mattermost does not sign
+  these requests, so they are taken only from ``DUTYDESK_MATTERMOST_ACTION_SOURCES`` (the
+  Mattermost server's networks; 403 from elsewhere, 404 when unset), and the button context's
+  token must match (403 otherwise); answers with Mattermost's ``update`` / ``ephemeral_text``.
 
 The acting itself is the incidents' ``chat`` package (the same ``service.perform`` as the web).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 from typing import Any
@@ -97,9 +100,23 @@ def _respond(url: str, body: dict[str, Any]) -> None:
         log.warning("slack response_url answer failed: %s", type(exc).__name__)
 
 
+def _from_networks(address: str | None, networks: tuple[str, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(net, strict=False) for net in networks)
+
+
 @bp.route("/hooks/mattermost/actions", methods=["POST"])
 def mattermost_actions() -> Any:
     cfg = settings()
+    if not cfg.mattermost_action_sources:
+        return _refused("Mattermost buttons are not enabled here", 404)
+    if not _from_networks(request.remote_addr, cfg.mattermost_action_sources):
+        log.warning("mattermost action from %s refused: not a Mattermost server address",
+                    request.remote_addr)
+        return _refused("not accepted from this address", 403)
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return _refused("expected a Mattermost action request (a JSON object)", 400)

@@ -191,9 +191,9 @@ def page_options(channel: str, target: str, incident: Any,
                  settings: Any) -> dict[str, Any] | None:
     """What a page's outbox message adds for a chat channel (buttons), or ``None``.
 
-    Buttons only where a press can be heard: Telegram when the bot takes updates
-    (``telegram_updates`` not ``off``), Slack when a signing secret is set; Mattermost buttons
-    post to our own URL and always can."""
+    Buttons only where a press can be heard and trusted: Telegram when the bot takes updates
+    (``telegram_updates`` not ``off``), Slack when a signing secret is set, Mattermost when the
+    networks its server calls from are configured (``mattermost_action_sources``)."""
     base_url = settings.base_url
     if channel == "telegram":
         if settings.telegram_updates == "off":
@@ -204,6 +204,8 @@ def page_options(channel: str, target: str, incident: Any,
         if slack_flavour(target) == "slack":
             blocks = slack_blocks(incident, base_url, buttons=bool(settings.slack_signing_secret))
             return {"slack": {"blocks": blocks}, "chat_page": True}
+        if not settings.mattermost_action_sources:
+            return None
         return {"slack": {"attachments": mattermost_attachments(incident, base_url,
                                                                 settings.secret_key)},
                 "chat_page": True}

@@ -108,6 +108,7 @@ class Config:
     secret_key: str = "k" * 40
     telegram_updates: str = "poll"
     slack_signing_secret: str = "s"
+    mattermost_action_sources: tuple[str, ...] = ("10.0.0.5/32",)
 
 
 @dataclass
@@ -134,6 +135,9 @@ def test_no_buttons_where_nobody_would_hear_the_press() -> None:
     assert page_options("email", "a@b.example", Paged(), Config()) is None
     mattermost = page_options("slack", "https://chat.dc.example/hooks/x", Paged(), Config())
     assert mattermost is not None and len(mattermost["slack"]["attachments"][0]["actions"]) == 3
+    # Mattermost does not sign presses: no buttons until its server's addresses are known
+    assert page_options("slack", "https://chat.dc.example/hooks/x", Paged(),
+                        Config(mattermost_action_sources=())) is None
 
 
 def test_slack_text_is_escaped_so_a_title_cannot_make_links_or_mentions() -> None:

@@ -45,7 +45,8 @@ def slack() -> Iterator[SlackApi]:
 def cfg(app: Any, slack: SlackApi) -> Settings:
     settings = dataclasses.replace(app.extensions["dutydesk"].settings,
                                    slack_signing_secret=SIGNING, slack_bot_token=BOT,
-                                   slack_api_url=slack.url + "/api")
+                                   slack_api_url=slack.url + "/api",
+                                   mattermost_action_sources=("127.0.0.0/8",))
     app.extensions["dutydesk"].settings = settings
     return settings
 
@@ -206,6 +207,9 @@ def test_mattermost_presses_need_the_buttons_token_and_a_linked_person(
     other = mattermost_press(web, {**context, "action": "res"})  # ack's token on resolve
     assert other.status_code == 403
     assert mattermost_press(web, {"incident_id": "1"}).status_code == 400
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "203.0.113.9"  # not the Mattermost server
+    assert mattermost_press(elsewhere, context).status_code == 403
     unlinked = mattermost_press(web, context).get_json()
     assert "not linked" in unlinked["ephemeral_text"] and "update" not in unlinked
     claim(team["taras"], unlinked["ephemeral_text"])
