@@ -83,8 +83,9 @@ def slack_actions() -> Any:
 
 def _resolve_requests(s: Any, acted: bool, payload: dict[str, Any]) -> None:
     """Like the web's resolve: the incident's linked requests are resolved now."""
-    actions = payload.get("actions") or [{}]
-    first = actions[0] if isinstance(actions[0], dict) else {}
+    actions = payload.get("actions")
+    first = actions[0] if isinstance(actions, list) and actions else {}
+    first = first if isinstance(first, dict) else {}
     value = str(first.get("value") or "")
     if acted and first.get("action_id") == "dd_res" and value.isdigit():
         requests_service.resolve_linked(s, settings(), int(value), utcnow())
@@ -128,7 +129,7 @@ def mattermost_actions() -> Any:
         if exc.status == 403:
             log.warning("mattermost action refused: %s (from %s)", exc, request.remote_addr)
         return _refused(str(exc), exc.status)
-    context = body.get("context") or {}
+    context = body.get("context") if isinstance(body.get("context"), dict) else {}
     if context.get("action") == "res" and "update" in answer and isinstance(
             context.get("incident_id"), int):
         requests_service.resolve_linked(s, cfg, context["incident_id"], utcnow())

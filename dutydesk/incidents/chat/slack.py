@@ -163,20 +163,28 @@ def parse_slack_payload(body: bytes) -> dict[str, Any]:
     return payload
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (payload fields of the wrong type
+    are treated as missing)."""
+    return value if isinstance(value, dict) else {}
+
+
 def handle_slack(session: Session, settings: Settings, payload: dict[str, Any],
                  now: datetime) -> SlackResult | None:
     """Act on a ``block_actions`` payload; ``None`` for interactions that are not ours."""
     if payload.get("type") != "block_actions":
         return None
-    actions = payload.get("actions") or []
-    first = actions[0] if actions and isinstance(actions[0], dict) else {}
+    actions = payload.get("actions")
+    first = _obj(actions[0]) if isinstance(actions, list) and actions else {}
     code = str(first.get("action_id") or "").removeprefix("dd_")
     value = str(first.get("value") or "")
     if code not in BY_CODE or not value.isdigit() or len(value) > 12:
         return None
-    user = payload.get("user") or {}
-    team = (payload.get("team") or {}).get("id") or user.get("team_id") or ""
-    external_id = f"{team}:{user.get('id', '')}"
+    user = _obj(payload.get("user"))
+    team = _obj(payload.get("team")).get("id") or user.get("team_id") or ""
+    external_id = f"{team}:{user.get('id', '')}"[:200]
+    if not user.get("id"):
+        return None
     label = str(user.get("username") or user.get("name") or user.get("id") or "")
     response_url = payload.get("response_url")
     response_url = response_url if isinstance(response_url, str) else None
@@ -189,9 +197,9 @@ def handle_slack(session: Session, settings: Settings, payload: dict[str, Any],
                                            "replace_original": False, "text": text})
     incident = answer.incident
     if incident is not None:
-        container = payload.get("container") or {}
-        channel = (payload.get("channel") or {}).get("id") or container.get("channel_id")
-        ts = container.get("message_ts") or (payload.get("message") or {}).get("ts")
+        container = _obj(payload.get("container"))
+        channel = _obj(payload.get("channel")).get("id") or container.get("channel_id")
+        ts = container.get("message_ts") or _obj(payload.get("message")).get("ts")
         if channel and ts:
             note_message(session, incident.id, "slack", str(channel), str(ts), now,
                          response_url=response_url if answer.ok else None)
@@ -209,7 +217,7 @@ def handle_mattermost(session: Session, settings: Settings, body: dict[str, Any]
                       now: datetime) -> dict[str, Any]:
     """Act on a Mattermost action request; the JSON answer for Mattermost. Raises
     ``RequestRefused`` for a request whose context token is not ours."""
-    context = body.get("context") if isinstance(body.get("context"), dict) else {}
+    context = _obj(body.get("context"))
     code = str(context.get("action") or "")
     raw_id = context.get("incident_id")
     if code not in BY_CODE or not isinstance(raw_id, int) or isinstance(raw_id, bool) \

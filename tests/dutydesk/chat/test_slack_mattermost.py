@@ -243,3 +243,54 @@ def test_acknowledging_in_slack_edits_the_telegram_page_too(
         assert f"ACKNOWLEDGED by {team['olena'].user.email}" in edit["text"]
     finally:
         bot.stop()
+
+
+JUNK_PAYLOADS: list[Any] = [
+    {"type": "block_actions", "actions": "x", "user": "x"},
+    {"type": "block_actions", "actions": [7], "user": {"id": "U1"}},
+    {"type": "block_actions", "actions": [{"action_id": "dd_ack", "value": "1"}], "user": "x",
+     "team": [1], "container": "x", "channel": 5, "message": None, "response_url": 3},
+    {"type": "block_actions", "actions": [{"action_id": "dd_ack", "value": "99999999999"}],
+     "user": {"id": "U1"}},
+    {"type": "view_submission"},
+    [1, 2],
+    "text",
+]
+
+
+@pytest.mark.parametrize("payload", JUNK_PAYLOADS)
+def test_signed_junk_from_slack_is_answered_without_a_server_error(
+    app: Any, cfg: Settings, payload: Any
+) -> None:
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    stamp = str(int(time.time()))
+    answer = app.test_client().post(
+        "/hooks/slack/actions", data=body, content_type="application/x-www-form-urlencoded",
+        headers={"X-Slack-Request-Timestamp": stamp,
+                 "X-Slack-Signature": slack_signature(SIGNING, stamp, body)})
+    assert answer.status_code in (200, 400)
+
+
+@pytest.mark.parametrize("body", [
+    {"context": "x"}, {"context": {"incident_id": True, "action": "ack"}},
+    {"context": {"incident_id": 1, "action": "ack", "token": ["x"]}, "user_id": 5}, [1], "x",
+])
+def test_junk_to_the_mattermost_url_is_a_4xx(app: Any, cfg: Settings, body: Any) -> None:
+    answer = app.test_client().post("/hooks/mattermost/actions", json=body)
+    assert 400 <= answer.status_code < 500
+
+
+@pytest.mark.parametrize("update", [
+    {"callback_query": {"from": {"id": "x"}, "data": "dd:ack:1", "message": "str"}},
+    {"callback_query": "x"}, {"message": {"chat": 5, "from": {"id": 1}, "text": "/link x"}},
+    {"message": {"chat": {"id": 1}, "from": {"id": 1}, "text": 5}}, {"update_id": "x"}, {},
+])
+def test_junk_telegram_updates_are_taken_without_a_server_error(
+    app: Any, cfg: Settings, update: Any
+) -> None:
+    app.extensions["dutydesk"].settings = dataclasses.replace(
+        cfg, telegram_bot_token="1:x", telegram_api_url="http://127.0.0.1:9",
+        telegram_updates="webhook", telegram_webhook_secret="sec")
+    answer = app.test_client().post("/hooks/telegram", json=update,
+                                    headers={"X-Telegram-Bot-Api-Secret-Token": "sec"})
+    assert answer.status_code == 200
