@@ -4,7 +4,8 @@ The buttons follow the incident's state, as Grafana OnCall's Telegram keyboard a
 Slack buttons do: a triggered incident offers Acknowledge, Resolve and Escalate; an
 acknowledged or pending one Resolve and Escalate; a resolved one no buttons at all. Resolve acts
 at once with the note "resolved from <chat>" (both peers resolve on one press; the note says
-where it came from, and the person can add a fuller note on the incident page).
+where it came from). Telegram then asks for the real note (a ForceReply prompt; the reply is
+added as the person's note), elsewhere it can be added on the incident page.
 
 Button payloads name only the action and the incident (``dd:ack:42``); who pressed comes from
 the chat platform and is mapped to a DutyDesk user by a link, never taken from the payload.

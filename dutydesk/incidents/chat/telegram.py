@@ -22,6 +22,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,11 +39,13 @@ from dutydesk.core.config import Settings
 from dutydesk.core.db import Database, utcnow
 from dutydesk.core.notify.transports import USER_AGENT, http_post
 from dutydesk.incidents.chat.acting import Answer, press
-from dutydesk.incidents.chat.links import LinkError, linked_user, redeem_code
+from dutydesk.incidents.chat.links import LinkError, linked_user, may_act, redeem_code
 from dutydesk.incidents.chat.models import ChatLink, ChatState
 from dutydesk.incidents.chat.refresh import note_message
 from dutydesk.incidents.chat.render import page_text, parse_callback, telegram_keyboard
+from dutydesk.incidents.lifecycle import Action, LifecycleError
 from dutydesk.incidents.models import ContactMethod
+from dutydesk.incidents.store import IncidentNotFound
 
 log = logging.getLogger("dutydesk.incidents.chat.telegram")
 
@@ -51,6 +54,9 @@ OFFSET_KEY = "telegram_offset"
 POLLER_KEY = "telegram_poller"
 LONG_POLL_SECONDS = 20
 POLLER_LEASE = timedelta(seconds=LONG_POLL_SECONDS * 3)
+NOTE_PROMPT = ("#{id} resolved. Reply to this message with what was done: it is added to the "
+               "incident as your note.")
+_PROMPT = re.compile(r"^#(\d{1,12}) resolved\. Reply to this message")
 HELP = ("DutyDesk bot. Link your Telegram account: get a code on your DutyDesk profile "
         "(Notifications) and send /link CODE here. Then the buttons on incident pages act as you. "
         "/unlink removes the link.")
@@ -142,6 +148,11 @@ def _callback(session: Session, settings: Settings, query: dict[str, Any],
     if answer.ok and chat_id is not None and message_id is not None:
         # a press on a message we did not store (sent before, forwarded) is edited from now on
         note_message(session, incident_id, "telegram", str(chat_id), str(message_id), now)
+    if answer.ok and chat_id is not None and button.action is Action.RESOLVE:
+        replies.append(Reply("sendMessage", {  # the note can follow: reply to this message
+            "chat_id": chat_id, "text": NOTE_PROMPT.format(id=incident_id),
+            "reply_markup": {"force_reply": True,
+                             "input_field_placeholder": "What was done?"}}))
     elif not answer.ok and answer.incident is not None and chat_id is not None \
             and message_id is not None:
         # the message was stale (changed elsewhere): show where the incident stands now
@@ -162,8 +173,14 @@ def _message(session: Session, settings: Settings, message: dict[str, Any],
     chat = message.get("chat") or {}
     sender = message.get("from") or {}
     chat_id, sender_id = chat.get("id"), sender.get("id")
+    if chat_id is None or sender_id is None:
+        return []
+    prompt = _note_prompt(settings, message.get("reply_to_message"))
+    if prompt is not None and str(message.get("text") or "").strip():
+        return _add_note(session, settings, prompt, str(sender_id), chat_id,
+                         str(message["text"]).strip(), now)
     command, argument = _command(str(message.get("text") or ""))
-    if chat_id is None or sender_id is None or not command.startswith("/"):
+    if not command.startswith("/"):
         return []
 
     def say(text: str) -> list[Reply]:
@@ -197,6 +214,41 @@ def _message(session: Session, settings: Settings, message: dict[str, Any],
         user = linked_user(session, "telegram", str(sender_id))
         return say(HELP + (f"\nLinked to: {user.email}." if user else "\nNot linked yet."))
     return []
+
+
+def _note_prompt(settings: Settings, replied: Any) -> int | None:
+    """The incident id when ``replied`` is our own "reply with a note" prompt (sent by this
+    bot: its user id is the token's first part), else ``None``."""
+    if not isinstance(replied, dict):
+        return None
+    bot_id = settings.telegram_bot_token.split(":", 1)[0]
+    if str((replied.get("from") or {}).get("id")) != bot_id:
+        return None
+    match = _PROMPT.match(str(replied.get("text") or ""))
+    return int(match.group(1)) if match else None
+
+
+def _add_note(session: Session, settings: Settings, incident_id: int, sender_id: str,
+              chat_id: Any, text: str, now: datetime) -> list[Reply]:
+    """A reply to the prompt becomes the linked person's note on the incident."""
+    from dutydesk.core.models.accounts import Role
+    from dutydesk.core.security import Principal
+    from dutydesk.incidents import service
+
+    def say(reply: str) -> list[Reply]:
+        return [Reply("sendMessage", {"chat_id": chat_id, "text": reply})]
+
+    user = linked_user(session, "telegram", sender_id)
+    refused = may_act(user) if user is not None else "not linked"
+    if user is None or refused:
+        return say(f"Not added: {refused}.")
+    who = Principal(kind="user", role=Role(user.role), label=user.email, user=user)
+    try:
+        service.perform(session, who, incident_id, Action.NOTE, now, settings=settings,
+                        text=text[:4000])
+    except (IncidentNotFound, LifecycleError) as exc:
+        return say(f"Not added: {exc}.")
+    return say(f"Note added to #{incident_id} as {user.email}.")
 
 
 def _add_chat_method(session: Session, user_id: int, chat_id: str) -> bool:

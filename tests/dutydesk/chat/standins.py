@@ -149,8 +149,9 @@ class BotApi(_Server):
         return update
 
     def say(self, user_id: int, text: str, *, chat_id: int | None = None,
-            username: str = "olena_k") -> dict[str, Any]:
-        """A person writes ``text`` to the bot (in their private chat unless ``chat_id``)."""
+            username: str = "olena_k", reply_to: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A person writes ``text`` to the bot (in their private chat unless ``chat_id``),
+        perhaps as a reply to one of the bot's messages (``reply_to``)."""
         update = copy.deepcopy(TELEGRAM["text_update"])
         message = update["message"]
         message["from"]["id"], message["from"]["username"] = user_id, username
@@ -158,6 +159,8 @@ class BotApi(_Server):
         message["chat"]["type"] = "private" if chat_id is None else "group"
         message["text"] = text
         message["message_id"] = self.next_message_id + 1000
+        if reply_to is not None:
+            message["reply_to_message"] = copy.deepcopy(reply_to)
         return self._push(update)
 
     def press(self, user_id: int, chat_id: int, message_id: int, data: str) -> dict[str, Any]:

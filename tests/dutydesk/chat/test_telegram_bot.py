@@ -195,6 +195,31 @@ def test_resolving_in_telegram_resolves_with_a_note_and_removes_the_buttons(
     assert "RESOLVED by" in message["text"] and labels(message) == []
 
 
+def test_after_resolving_the_bot_asks_for_the_note_and_a_reply_becomes_it(
+    db: Database, cfg: Settings, bot: BotApi, poller: Poller, team: dict[str, Any]
+) -> None:
+    taras = team["taras"].user
+    linked(bot, poller, team["taras"], TARAS)
+    incident_id = page_everybody(db, cfg)
+    message_id, _message = page_message(bot, TARAS)
+    bot.press(TARAS, TARAS, message_id, f"dd:res:{incident_id}")
+    poller.poll_once()
+    prompt = bot.sent("sendMessage")[-1]
+    assert prompt["reply_markup"]["force_reply"] is True
+    [sent] = [m for m in bot.chats.values() if m["text"] == prompt["text"]]
+    bot.say(OLENA, "I did it", reply_to=sent, username="olena_k")  # not linked: no note
+    bot.say(TARAS, "Replaced the UPS A input fuse", reply_to=sent)
+    bot.say(TARAS, "#1 resolved. Reply to this message", reply_to=bot.chats[
+        (TARAS, message_id)])  # a reply to the page, not to the prompt: nothing
+    poller.poll_once()
+    answers = [m["text"] for m in bot.sent("sendMessage")[-2:]]
+    assert answers == ["Not added: not linked.", f"Note added to #{incident_id} as {taras.email}."]
+    with db.session() as s:
+        notes = [(e.actor, e.data.get("text")) for e in s.scalars(select(IncidentEventRow).where(
+            IncidentEventRow.incident_id == incident_id, IncidentEventRow.kind == "note"))]
+    assert notes == [(taras.email, "Replaced the UPS A input fuse")]
+
+
 def test_of_two_acknowledgements_from_two_channels_one_wins_and_the_other_is_told_who(
     db: Database, cfg: Settings, bot: BotApi, poller: Poller, team: dict[str, Any]
 ) -> None:
