@@ -267,6 +267,8 @@ def _refuse_nul_characters() -> None:
     (nobody types one; PostgreSQL cannot store one). Alert receivers under ``/v2/`` parse their
     own bodies and answer in their protocol's shape."""
     sources: list[tuple[Any, str]] = [(request.args.to_dict(flat=False), "query")]
+    if request.path.startswith("/hooks/"):
+        request.get_data()  # signed bodies (Slack) are verified over their raw bytes: cache them
     if request.method in ("POST", "PUT", "PATCH") and request.mimetype in (
         "application/x-www-form-urlencoded", "multipart/form-data"
     ):

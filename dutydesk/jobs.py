@@ -46,6 +46,7 @@ def scheduled_jobs(
     from checks.jobs import check_jobs
     from dutydesk.core.notify.dispatcher import Dispatcher
     from dutydesk.facility.jobs import facility_jobs
+    from dutydesk.incidents.chat.jobs import chat_jobs
     from dutydesk.incidents.jobs import incident_jobs
     from dutydesk.incidents.notify_timeline import record_notification_attempt
     from dutydesk.incidents.paging import disable_contact
@@ -84,6 +85,7 @@ def scheduled_jobs(
         *notice_jobs(settings, db),
     ]
     jobs.extend(request_jobs(settings, db))
+    jobs.extend(chat_jobs(settings, db))  # the Telegram bot hears button presses
     jobs.extend(visitor_jobs(settings, db))
     jobs.extend(shift_jobs(settings, db, handoff_sections()))
     jobs.extend(check_jobs(db, registry, settings))

@@ -54,6 +54,19 @@ class Settings:
     smtp_timeout: float = 10.0
     telegram_bot_token: str = ""
     telegram_api_url: str = "https://api.telegram.org"
+    # How the bot hears button presses and /link codes: "poll" (getUpdates from the worker, no
+    # inbound port), "webhook" (Telegram POSTs to <base_url>/hooks/telegram with the secret
+    # token header; the worker calls setWebhook at start) or "off".
+    telegram_updates: str = "poll"
+    telegram_webhook_secret: str = ""
+    # Slack app: signing secret of interactive requests (<base_url>/hooks/slack/actions); a bot
+    # token lets pages go to a channel id with chat.postMessage and be edited (chat.update).
+    slack_signing_secret: str = ""
+    slack_bot_token: str = ""
+    slack_api_url: str = "https://slack.com/api"
+    # Mattermost does not sign its action requests: they are taken only from these networks
+    # (the Mattermost server's addresses); Mattermost pages carry buttons only when it is set.
+    mattermost_action_sources: tuple[str, ...] = ()
     webhook_timeout: float = 10.0
     outbox_concurrency: int = 64
     outbox_per_destination: int = 16
@@ -322,6 +335,15 @@ def _directory(name: str, value: Any) -> Any:
         raise _Invalid(str(exc).replace("\n", "\n  - ")) from None
 
 
+def _telegram_secret(name: str, value: Any) -> str:
+    """Telegram's ``secret_token``: 1-256 characters of A-Z, a-z, 0-9, ``_`` and ``-``."""
+    text = str(value or "").strip()
+    if text and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", text):
+        raise _Invalid(f"{name}: must be 1 to 256 characters of A-Z, a-z, 0-9, _ and - "
+                       f"(Telegram's rule for secret_token)")
+    return text
+
+
 _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "env": _one_of("development", "production", "testing"),
     "database_url": _database_url,
@@ -341,6 +363,12 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "smtp_timeout": _positive_float,
     "telegram_bot_token": _text,
     "telegram_api_url": _url,
+    "telegram_updates": _one_of("poll", "webhook", "off"),
+    "telegram_webhook_secret": _telegram_secret,
+    "slack_signing_secret": _text,
+    "slack_bot_token": _text,
+    "slack_api_url": _url,
+    "mattermost_action_sources": _networks,
     "webhook_timeout": _positive_float,
     "outbox_concurrency": _positive_int(1),
     "outbox_per_destination": _positive_int(1),
@@ -379,7 +407,8 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
 
 #: Environment variables that hold secrets: removed from the process environment once read
 #: (:func:`forget_secret_environment`), so child processes never inherit them.
-SECRET_ENVIRONMENT = ("SECRET_KEY", "SMTP_PASSWORD", "TELEGRAM_BOT_TOKEN", "DATABASE_URL")
+SECRET_ENVIRONMENT = ("SECRET_KEY", "SMTP_PASSWORD", "TELEGRAM_BOT_TOKEN", "DATABASE_URL",
+                      "TELEGRAM_WEBHOOK_SECRET", "SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -497,6 +526,11 @@ def _finish(settings: Settings) -> Settings:
         problems.append("DUTYDESK_SMTP_HOST: required when DUTYDESK_SMTP_SECURITY is not 'none'")
     if settings.smtp_username and not settings.smtp_host:
         problems.append("DUTYDESK_SMTP_HOST: required when DUTYDESK_SMTP_USERNAME is set")
+    if (settings.telegram_updates == "webhook" and settings.telegram_bot_token
+            and not settings.telegram_webhook_secret):
+        problems.append("DUTYDESK_TELEGRAM_WEBHOOK_SECRET: required when "
+                        "DUTYDESK_TELEGRAM_UPDATES is 'webhook' (Telegram sends it back in the "
+                        "X-Telegram-Bot-Api-Secret-Token header; unsigned updates are refused)")
     if settings.syslog_listen_tls:
         for name in ("syslog_tls_cert", "syslog_tls_key"):
             path = getattr(settings, name)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from dutydesk.core.db import utcnow
 from dutydesk.core.models.notify import OutboxMessage
 from dutydesk.core.notify.transports import Outcome
+from dutydesk.incidents.chat.refresh import remember_message
 from dutydesk.incidents.events import EventKind, IncidentEvent
 from dutydesk.incidents.models import Incident
 from dutydesk.incidents.store import add_events
@@ -38,9 +39,11 @@ def notification_event(message: OutboxMessage, outcome: Outcome) -> IncidentEven
 def record_notification_attempt(
     session: Session, message: OutboxMessage, outcome: Outcome
 ) -> None:
-    """Add the attempt to the incident's timeline; other sources and gone incidents are ignored."""
+    """Add the attempt to the incident's timeline; other sources and gone incidents are ignored.
+    A delivered chat page with buttons is remembered so it can be edited (``chat.refresh``)."""
     if message.source_type != "incident" or not str(message.source_id).isdigit():
         return
+    remember_message(session, message, outcome)
     incident_id = int(message.source_id)
     if session.get(Incident, incident_id) is None:
         return  # deleted meanwhile: nothing to annotate

@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 from dutydesk.core.config import Settings
 from dutydesk.core.models.accounts import Role, User
 from dutydesk.core.notify.outbox import enqueue
+from dutydesk.incidents.chat.refresh import refresh_messages
+from dutydesk.incidents.chat.render import page_options
 from dutydesk.incidents.escalation import (
     DEFAULT_REPAGE_MINUTES,
     DueNotification,
@@ -260,6 +262,7 @@ def notify_people(
     subject_prefix: str = "",
     immediate: bool = False,
     actions: bool = True,
+    buttons: bool = True,
 ) -> int:
     """Enqueue the incident's message to each person's contact methods; returns rows enqueued.
 
@@ -271,6 +274,9 @@ def notify_people(
     ``actions``: each person's page carries their signed action links and mail reply token
     (``dutydesk.incidents.page_actions``). A person's quiet hours hold a P3/P4 page back until
     they end (``dutydesk.incidents.quiet``); P1/P2 always go as planned.
+
+    ``buttons``: Telegram and Slack/Mattermost pages carry Acknowledge / Resolve / Escalate
+    buttons (``chat.render``) and are edited when the incident changes.
     """
     subject, body = incident_message(incident, settings, why)
     subject = (subject_prefix + subject)[:500]
@@ -304,6 +310,9 @@ def notify_people(
             options: dict[str, Any] | None = None
             if method is not None and method.secret:
                 options = {"signing_secret": method.secret}
+            chat = page_options(channel, target, incident, settings) if buttons else None
+            if chat:
+                options = {**(options or {}), **chat}
             key = f"incident:{incident.id}:{reason_key}:{ref or 'user:' + str(user.id)}:{delay}"
             at = now + timedelta(minutes=delay)
             if quiet_tz is not None:
@@ -510,6 +519,7 @@ def notify_resolved(
     incident, the resolution (its reopen count: a reopened incident resolves anew) and the
     person's method, so a retried job or request never sends it twice. Returns rows enqueued.
     """
+    refresh_messages(session, settings, incident, now)  # the chat pages show it is over
     if events is None:
         events = timeline(session, incident.id)
     people = paged_people(events)
@@ -527,6 +537,7 @@ def notify_resolved(
         subject_prefix="[RESOLVED] ",
         immediate=True,
         actions=False,
+        buttons=False,
     )
 
 

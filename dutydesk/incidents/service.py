@@ -24,6 +24,7 @@ from dutydesk.core.validation import MAX_ID, MAX_MINUTES, number
 from dutydesk.incidents import sources as alert_sources
 from dutydesk.incidents.alerts.matchers import MatcherError, Silence, SilenceError, format_matchers
 from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus, Severity
+from dutydesk.incidents.chat.refresh import refresh_messages
 from dutydesk.incidents.events import IncidentEvent
 from dutydesk.incidents.lifecycle import Action
 from dutydesk.incidents.models import INCIDENT_STATUSES, Incident, IncidentEventRow, SilenceRow
@@ -31,6 +32,10 @@ from dutydesk.incidents.pipeline import PipelineMetrics, policy_from_snapshot, p
 from dutydesk.incidents.sla import sla_clock
 from dutydesk.incidents.store import act, timeline
 from dutydesk.incidents.told import tell_paged_people
+
+#: Actions whose result a chat page shows (its status line and buttons change).
+CHAT_VISIBLE = frozenset({Action.ACKNOWLEDGE, Action.UNACKNOWLEDGE, Action.PENDING,
+                          Action.RESUME, Action.RESOLVE, Action.REOPEN, Action.CHANGE_PRIORITY})
 
 
 class FilterError(ValueError):
@@ -206,7 +211,8 @@ def perform(
     """A person acts on an incident: lifecycle + compare-and-set + audit (not committed).
 
     With ``settings``, an acknowledgement or resolution is told to everyone who was paged for
-    the incident, as its escalation policy says (``dutydesk.incidents.told``), in the same
+    the incident, as its escalation policy says (``dutydesk.incidents.told``), and every chat
+    message that paged it is edited to show the new state (``chat.refresh``), in the same
     transaction. ``via``: how the person acted when not on a screen or the API ("link": a
     page's signed link, "mail": a reply to a page), kept in the audit entry."""
     action = Action(action)
@@ -218,6 +224,8 @@ def perform(
     if settings is not None and action in (Action.ACKNOWLEDGE, Action.RESOLVE):
         tell_paged_people(session, settings, incident, action, actor=who.label,
                           actor_user_id=who.user.id if who.user is not None else None, now=now)
+    if settings is not None and action in CHAT_VISIBLE:
+        refresh_messages(session, settings, incident, now)  # every chat that got it sees it
     summary = f"{action.value} incident #{incident.id}" + (f" (via {via})" if via else "")
     details = {k: v for k, v in fields.items() if v not in (None, "")}
     audit.record(

@@ -18,6 +18,7 @@ from dutydesk.core.models.audit import AuditEntry
 from dutydesk.core.models.notify import DeliveryAttempt, OutboxMessage
 from dutydesk.core.models.system import WorkerHeartbeat
 from dutydesk.facility.models import FacilityHeard, FacilityRulesRow  # noqa: F401
+from dutydesk.incidents.chat.models import ChatLink, ChatMessage  # noqa: F401 (chat actions)
 from dutydesk.incidents.models import Incident, IncidentEventRow  # noqa: F401 (incidents)
 from dutydesk.requests.models import (  # noqa: F401 (requests)
     IncidentFollower,

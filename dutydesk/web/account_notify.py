@@ -39,6 +39,7 @@ PAGE = "/account/notifications"
 MAX_DELAY_MINUTES = 24 * 60
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CHAT_ID = re.compile(r"^-?\d{1,20}$")
+_SLACK_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{6,20}$")  # posted by the bot (chat.postMessage)
 
 
 class ContactError(ValidationError):
@@ -49,8 +50,9 @@ def validate_contact(kind: str, target: str, allowed: Iterable[str] = ()) -> str
     """The cleaned ``target`` for a contact method of ``kind``, or ``ContactError``.
 
     email: one address; webhook/slack: an absolute http(s) URL with a host whose addresses
-    outgoing webhooks may reach (``netguard``; ``allowed`` is ``outbound_allow``); telegram: a
-    numeric chat id (negative for groups).
+    outgoing webhooks may reach (``netguard``; ``allowed`` is ``outbound_allow``), or for slack
+    a Slack channel id (``C0123ABCD``: the bot posts there); telegram: a numeric chat id
+    (negative for groups).
     """
     kind, target = (kind or "").strip(), (target or "").strip()
     if kind not in CONTACT_KINDS:
@@ -65,6 +67,8 @@ def validate_contact(kind: str, target: str, allowed: Iterable[str] = ()) -> str
             raise ContactError(
                 "target", f"expected an email address like a@b.example, got {target!r}"
             )
+        return target
+    if kind == "slack" and _SLACK_CHANNEL.match(target):
         return target
     if kind in ("webhook", "slack"):
         parts = urlsplit(target)

@@ -57,6 +57,8 @@ FORM_ACTIONS: dict[str, tuple[Action, tuple[str, ...]]] = {
 
 def register_incident_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     from dutydesk.web.account_quiet import bp as account_quiet_bp
+    from dutydesk.web.chat_account import bp as chat_account_bp
+    from dutydesk.web.chat_hooks import bp as chat_hooks_bp
     from dutydesk.web.escalation_admin import bp as escalation_bp
     from dutydesk.web.incidents_api import bp as api_bp
     from dutydesk.web.integrations import bp as receivers_bp
@@ -68,7 +70,8 @@ def register_incident_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     app.register_blueprint(account_quiet_bp)  # a person's quiet hours (P3/P4 wait)
     app.register_blueprint(integrations_admin_bp)  # /admin/integrations
     app.register_blueprint(escalation_bp)  # /incidents/escalation
-    for blueprint in (api_bp, receivers_bp):
+    app.register_blueprint(chat_account_bp)  # /account/chat: link Telegram/Slack/Mattermost
+    for blueprint in (api_bp, receivers_bp, chat_hooks_bp):
         csrf.exempt(blueprint)  # token-authenticated; cookie sessions are CSRF-checked in the API
         app.register_blueprint(blueprint)
     app.jinja_env.filters.setdefault("render_note", service.render_note)

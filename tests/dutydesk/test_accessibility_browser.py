@@ -53,6 +53,7 @@ def screens(db: Database) -> dict[str, str]:
         "reports": "/reports",
         "checks": "/checks",
         "facility inputs": "/admin/facility",
+        "chat accounts": "/account/chat",
         "not found": "/no-such-page",
     }
 

@@ -48,6 +48,9 @@ class Outcome:
     ok: bool
     detail: str
     failure: Failure | None = None
+    #: What the receiver told us about the delivered message (Telegram: ``chat_id`` and
+    #: ``message_id``; Slack's Web API: ``channel`` and ``ts``), so it can be edited later.
+    data: dict[str, Any] | None = None
 
 
 Transport = Callable[[OutboxMessage, Settings], Outcome]
@@ -158,36 +161,133 @@ def send_webhook(message: OutboxMessage, settings: Settings) -> Outcome:
 
 
 def send_slack(message: OutboxMessage, settings: Settings) -> Outcome:
-    """Slack and Mattermost incoming webhooks both take ``{"text": ...}`` (Markdown-ish)."""
+    """Slack and Mattermost. A URL target (incoming webhook, or an interaction's
+    ``response_url``) gets ``{"text": ...}`` plus what ``options["slack"]`` adds (``blocks``,
+    ``attachments``, ``replace_original``); any other target is a Slack channel id, posted with
+    the bot token through the Web API (``chat.postMessage``, or ``chat.update`` when
+    ``options["slack"]`` names the message ``ts``)."""
     text = f"*{message.subject}*\n{message.body_text}" if message.subject else message.body_text
-    response, error = _post_json(message, settings, message.target, {"text": text})
-    return error or _http_outcome(response)  # type: ignore[arg-type]
+    extra = dict((message.options or {}).get("slack") or {})
+    if message.target.startswith(("http://", "https://")):
+        extra.pop("ts", None)
+        response, error = _post_json(message, settings, message.target, {"text": text, **extra})
+        return error or _http_outcome(response)  # type: ignore[arg-type]
+    return _slack_web_api(message, settings, text, extra)
+
+
+_SLACK_CHANNEL_ERRORS = frozenset({"channel_not_found", "is_archived", "not_in_channel",
+                                   "message_not_found", "cant_update_message"})
+_SLACK_SERVER_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked",
+                                  "account_inactive", "missing_scope", "token_expired"})
+
+
+def _slack_web_api(message: OutboxMessage, settings: Settings, text: str,
+                   extra: dict[str, Any]) -> Outcome:
+    if not settings.slack_bot_token:
+        failure = Failure(FailureKind.PERMANENT, FailureScope.SERVER,
+                          "DUTYDESK_SLACK_BOT_TOKEN is not set (needed for a channel id target)")
+        return Outcome(False, failure.reason, failure)
+    ts = extra.pop("ts", None)
+    method = "chat.update" if ts else "chat.postMessage"
+    body: dict[str, Any] = {"channel": message.target, "text": text[:40000], **extra}
+    if ts:
+        body["ts"] = ts
+    response, error = _post_json(
+        message, settings, f"{settings.slack_api_url.rstrip('/')}/{method}", body,
+        {"Authorization": f"Bearer {settings.slack_bot_token}",
+         "Content-Type": "application/json; charset=utf-8"},
+    )
+    if error is not None:
+        return _without(error, settings.slack_bot_token)
+    assert response is not None
+    if response.status_code != 200:
+        return _http_outcome(response)
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = {}
+    if answer.get("ok"):
+        return Outcome(True, f"Slack {method} ok",
+                       data={"channel": answer.get("channel") or message.target,
+                             "ts": answer.get("ts") or ts})
+    code = str(answer.get("error") or "unknown_error")
+    if code in _SLACK_CHANNEL_ERRORS:
+        scope = FailureScope.MESSAGE if ts else FailureScope.CHANNEL
+        failure = Failure(FailureKind.PERMANENT, scope, f"Slack {method}: {code}")
+    elif code in _SLACK_SERVER_ERRORS:
+        failure = Failure(FailureKind.PERMANENT, FailureScope.SERVER,
+                          f"Slack {method}: {code} (check the bot token)")
+    elif code in ("ratelimited", "internal_error", "fatal_error", "service_unavailable"):
+        failure = Failure(FailureKind.TRANSIENT, FailureScope.NONE, f"Slack {method}: {code}")
+    else:
+        failure = Failure(FailureKind.PERMANENT, FailureScope.MESSAGE, f"Slack {method}: {code}")
+    return Outcome(False, failure.reason, failure)
+
+
+def _without(outcome: Outcome, secret: str) -> Outcome:
+    """``outcome`` with ``secret`` removed from its texts (errors may quote the URL)."""
+    if not secret or secret not in outcome.detail + (outcome.failure.reason
+                                                     if outcome.failure else ""):
+        return outcome
+    failure = outcome.failure
+    if failure is not None:
+        failure = Failure(failure.kind, failure.scope, failure.reason.replace(secret, "<token>"),
+                          failure.retry_after)
+    return Outcome(outcome.ok, outcome.detail.replace(secret, "<token>"), failure, outcome.data)
+
+
+#: Telegram methods an outbox message may ask for (``options["telegram"]["method"]``).
+TELEGRAM_METHODS = ("sendMessage", "editMessageText", "editMessageReplyMarkup")
 
 
 def send_telegram(message: OutboxMessage, settings: Settings) -> Outcome:
+    """``sendMessage`` to the chat id in ``target``; ``options["telegram"]`` may add a
+    ``reply_markup`` (inline keyboard) or ask for ``editMessageText`` /
+    ``editMessageReplyMarkup`` of ``message_id``. An edit that changes nothing ("message is not
+    modified") counts as done. A sent message's ``chat_id`` and ``message_id`` come back in
+    ``Outcome.data``."""
     if not settings.telegram_bot_token:
         failure = classify_telegram(401, "DUTYDESK_TELEGRAM_BOT_TOKEN is not set")
         return Outcome(False, failure.reason, failure)
-    url = f"{settings.telegram_api_url}/bot{settings.telegram_bot_token}/sendMessage"
+    extra = dict((message.options or {}).get("telegram") or {})
+    method = str(extra.pop("method", "sendMessage"))
+    if method not in TELEGRAM_METHODS:
+        failure = Failure(FailureKind.PERMANENT, FailureScope.MESSAGE,
+                          f"unknown Telegram method {method!r}")
+        return Outcome(False, failure.reason, failure)
+    url = f"{settings.telegram_api_url}/bot{settings.telegram_bot_token}/{method}"
     text = f"{message.subject}\n\n{message.body_text}".strip()
-    response, error = _post_json(
-        message, settings, url, {"chat_id": message.target, "text": text[:4096]}
-    )
-    if error is not None:
-        return error
+    body: dict[str, Any] = {"chat_id": message.target}
+    if method != "editMessageReplyMarkup":
+        body["text"] = text[:4096]
+    body.update(extra)
+    response, error = _post_json(message, settings, url, body)
+    if error is not None:  # the token is part of the URL: never in the attempt log
+        return _without(error, settings.telegram_bot_token)
     assert response is not None
     try:
         answer = response.json()
     except ValueError:
         answer = {}
     if response.status_code == 200 and answer.get("ok"):
-        return Outcome(True, "Telegram accepted")
+        result = answer.get("result")
+        data = None
+        if isinstance(result, dict) and "message_id" in result:
+            data = {"chat_id": str((result.get("chat") or {}).get("id", message.target)),
+                    "message_id": result["message_id"]}
+        return Outcome(True, f"Telegram {method} accepted", data=data)
+    description = str(answer.get("description") or response.reason)
+    if method != "sendMessage" and "message is not modified" in description.lower():
+        return Outcome(True, "Telegram: the message already shows this")
     retry = (answer.get("parameters") or {}).get("retry_after")
     failure = classify_telegram(
         int(answer.get("error_code") or response.status_code),
-        str(answer.get("description") or response.reason),
+        description,
         retry if isinstance(retry, int) else None,
     )
+    if method != "sendMessage" and failure.scope is FailureScope.CHANNEL:
+        # an edit of a message that is gone says nothing about the chat: keep the channel
+        failure = Failure(failure.kind, FailureScope.MESSAGE, failure.reason)
     return Outcome(False, failure.reason, failure)
 
 
