@@ -6,7 +6,7 @@
 - ``chat_state``: the Telegram update offset and the poller's lease.
 
 Revision ID: 0025
-Revises: 0023
+Revises: 0024
 Create Date: 2026-12-07 17:20:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from dutydesk.core.db import UTCDateTime
 
 revision = '0025'
-down_revision = '0023'
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
