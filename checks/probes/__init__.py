@@ -17,7 +17,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from checks.probes import dns, heartbeat, http, ping, plugin, prometheus, snmp, tcp, tls
+from checks.probes import (
+    dns,
+    heartbeat,
+    http,
+    modbus,
+    ping,
+    plugin,
+    prometheus,
+    snmp,
+    tcp,
+    tls,
+)
 from checks.probes.base import ProbeContext
 from checks.result import Result, Status
 
@@ -48,6 +59,7 @@ CHECK_TYPES: dict[str, CheckType] = {
         CheckType("plugin", plugin.PluginSpec, plugin.probe),
         CheckType("prometheus", prometheus.PrometheusSpec, prometheus.probe),
         CheckType("snmp", snmp.SnmpSpec, snmp.probe, wants_previous=True),
+        CheckType("modbus", modbus.ModbusSpec, modbus.probe),
         CheckType("heartbeat", heartbeat.HeartbeatSpec, None),
     )
 }
