@@ -25,6 +25,7 @@ from checks.probes import (
     ping,
     plugin,
     prometheus,
+    redfish,
     snmp,
     tcp,
     tls,
@@ -42,6 +43,8 @@ class CheckType:
     probe: ProbeFunction | None  # None for passive (push) checks
     # Rate-based probes (SNMP interface counters) judge against the check's previous Result.
     wants_previous: bool = False
+    # Spec fields holding credentials: pages show a placeholder instead (checks.secrets).
+    secret_fields: tuple[str, ...] = ()
 
     @property
     def passive(self) -> bool:
@@ -60,6 +63,8 @@ CHECK_TYPES: dict[str, CheckType] = {
         CheckType("prometheus", prometheus.PrometheusSpec, prometheus.probe),
         CheckType("snmp", snmp.SnmpSpec, snmp.probe, wants_previous=True),
         CheckType("modbus", modbus.ModbusSpec, modbus.probe),
+        CheckType("redfish", redfish.RedfishSpec, redfish.probe,
+                  secret_fields=redfish.SECRET_FIELDS),
         CheckType("heartbeat", heartbeat.HeartbeatSpec, None),
     )
 }
