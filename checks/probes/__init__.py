@@ -21,6 +21,7 @@ from checks.probes import (
     dns,
     heartbeat,
     http,
+    ipmi,
     modbus,
     ping,
     plugin,
@@ -65,6 +66,7 @@ CHECK_TYPES: dict[str, CheckType] = {
         CheckType("modbus", modbus.ModbusSpec, modbus.probe),
         CheckType("redfish", redfish.RedfishSpec, redfish.probe,
                   secret_fields=redfish.SECRET_FIELDS),
+        CheckType("ipmi", ipmi.IpmiSpec, ipmi.probe, secret_fields=ipmi.SECRET_FIELDS),
         CheckType("heartbeat", heartbeat.HeartbeatSpec, None),
     )
 }
