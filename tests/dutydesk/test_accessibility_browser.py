@@ -52,6 +52,7 @@ def screens(db: Database) -> dict[str, str]:
         "status page": "/status",
         "reports": "/reports",
         "checks": "/checks",
+        "check editor": "/checks/new",
         "facility inputs": "/admin/facility",
         "not found": "/no-such-page",
     }
