@@ -165,6 +165,7 @@ ALERT_SOURCE: Labels = {
     AlertSource.MANUAL: lazy_gettext("Manual report"),
     AlertSource.SNMP_TRAP: lazy_gettext("SNMP traps"),
     AlertSource.SYSLOG: lazy_gettext("Syslog"),
+    AlertSource.REDFISH: lazy_gettext("Redfish events"),
 }
 #: A check's state type: a problem still being confirmed by retries (SOFT) or confirmed (HARD).
 STATE_TYPE: Labels = {
