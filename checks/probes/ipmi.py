@@ -210,6 +210,8 @@ async def probe(spec: IpmiSpec, now: datetime, ctx: Any = None) -> Result:
                            f"{spec.timeout:g} s", now, watch)
     try:
         answer = json.loads(outcome.stdout)
+        if not isinstance(answer, dict):
+            raise ValueError("not an object")
     except ValueError:
         tail = outcome.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
         return make_result(Status.UNKNOWN, f"{where}: the IPMI helper failed ({tail[0]})",
