@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-REQUIRED = os.environ.get("DUTYDESK_REQUIRE_IPMI") == "1"
+REQUIRED = os.environ.get("DUTYDESK_REQUIRE_IPMI") == "1" or bool(os.environ.get("CI"))
 USER, PASSWORD = "monitor", "ipmi-Secret1"
 BMC = "0x20"
 # IPMI base unit codes (section 43.17)

@@ -19,7 +19,7 @@ import pytest
 
 from tests.checks.conftest import free_port
 
-REQUIRED = os.environ.get("DUTYDESK_REQUIRE_REDFISH") == "1"
+REQUIRED = os.environ.get("DUTYDESK_REQUIRE_REDFISH") == "1" or bool(os.environ.get("CI"))
 USER, PASSWORD = "monitor", "bmc-secret-Pa55"
 
 
