@@ -12,7 +12,9 @@ For PDUs, CRAC/CRAH units and generator controllers that speak Modbus TCP. Spec:
       - name: inlet_temp
         table: input           # holding (default) | input | coil | discrete
         address: 0             # protocol address, 0-based (register 30001 is input address 0)
-        type: int16            # int16 | uint16 (default) | int32 | uint32 | float32
+        type: int16            # int16 | uint16 (default) | int32 | uint32 | float32 |
+                               # int64 | uint64 | float64, or bit (with bit: 0-15, judged
+                               # like a coil: an alarm word's bits on a CRAC unit)
         scale: 0.1             # value = raw * scale + offset
         offset: 0
         unit: °C
@@ -54,7 +56,10 @@ from checks.result import Result, Status
 from checks.specs import SpecError, SpecReader, check_host
 
 TABLES = ("holding", "input", "coil", "discrete")
-REGISTER_TYPES = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2}
+REGISTER_TYPES = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2,
+                  "int64": 4, "uint64": 4, "float64": 4, "bit": 1}
+_FORMATS = {"int16": ">h", "uint16": ">H", "int32": ">i", "uint32": ">I", "float32": ">f",
+            "int64": ">q", "uint64": ">Q", "float64": ">d"}
 WORD_ORDERS = ("big", "little")
 ALARMS = {"critical": Status.CRITICAL, "warning": Status.WARNING}
 MAX_POINTS = 250
@@ -87,10 +92,16 @@ class Point:
     crit: NagiosRange | None = None
     ok_when: bool = False
     alarm: str = "critical"
+    bit: int = 0  # type "bit": which bit of the register (0 = least significant)
 
     @property
     def bits(self) -> bool:
         return self.table in ("coil", "discrete")
+
+    @property
+    def state(self) -> bool:
+        """Judged as on/off (a coil, a discrete input or one bit of an alarm register)."""
+        return self.bits or self.type == "bit"
 
     @property
     def size(self) -> int:
@@ -101,6 +112,9 @@ class Point:
         out: dict[str, Any] = {"name": self.name, "table": self.table, "address": self.address}
         if self.bits:
             out.update(ok_when=self.ok_when, alarm=self.alarm)
+            return out
+        if self.type == "bit":
+            out.update(type="bit", bit=self.bit, ok_when=self.ok_when, alarm=self.alarm)
             return out
         out.update(type=self.type, word_order=self.word_order, scale=self.scale,
                    offset=self.offset, unit=self.unit)
@@ -176,6 +190,12 @@ def _read_point(reader: SpecReader, default_order: str) -> Point:
         point = Point(name=name, table=table, address=address,
                       ok_when=reader.boolean("ok_when", False),
                       alarm=reader.string("alarm", "critical", choices=tuple(ALARMS)))
+    elif reader.raw("type", None) == "bit":
+        reader.string("type")
+        point = Point(name=name, table=table, address=address, type="bit",
+                      bit=reader.integer("bit", minimum=0, maximum=15),
+                      ok_when=reader.boolean("ok_when", False),
+                      alarm=reader.string("alarm", "critical", choices=tuple(ALARMS)))
     else:
         kind = reader.string("type", "uint16", choices=tuple(REGISTER_TYPES))
         point = Point(
@@ -189,7 +209,8 @@ def _read_point(reader: SpecReader, default_order: str) -> Point:
         if point.scale == 0 or math.isinf(point.scale) or math.isinf(point.offset):
             raise SpecError("scale", point.scale, "must be a finite number other than 0")
         if address + point.size > 65536:
-            raise SpecError("address", address, f"leaves no room for a {kind} (2 registers)")
+            raise SpecError("address", address,
+                            f"leaves no room for a {kind} ({point.size} registers)")
     reader.finish()
     return point
 
@@ -221,19 +242,20 @@ def plan(points: Sequence[Point]) -> tuple[Block, ...]:
 
 
 def decode(registers: Sequence[int], kind: str, word_order: str = "big") -> float:
-    """The number held by 1 or 2 registers (16-bit words, big-endian bytes as on the wire)."""
+    """The number held by 1, 2 or 4 registers (16-bit words, big-endian bytes as on the wire;
+    ``word_order`` little: the least significant word comes first)."""
     words = list(registers[:REGISTER_TYPES[kind]])
     if word_order == "little":
         words.reverse()
     raw = b"".join(struct.pack(">H", w & 0xFFFF) for w in words)
-    fmt = {"int16": ">h", "uint16": ">H", "int32": ">i", "uint32": ">I", "float32": ">f"}[kind]
-    return float(struct.unpack(fmt, raw)[0])
+    return float(struct.unpack(_FORMATS[kind], raw)[0])
 
 
 def judge_point(point: Point, answer: Sequence[int] | Sequence[bool], offset: int) -> Reading:
     """Judge one point from the answer of its block (``offset`` = its position in the block)."""
-    if point.bits:
-        state = bool(answer[offset])
+    if point.state:
+        word = int(answer[offset])
+        state = bool(word) if point.bits else bool((word >> point.bit) & 1)
         text = "on" if state else "off"
         if state == point.ok_when:
             return Reading(point.name, Status.OK, text)

@@ -33,6 +33,8 @@ def pdu_device() -> SimDevice:
         + _registers(4_000_000, DT.UINT32)  # 10-11: energy, high word first
         + [0] * 8
         + _registers(31.5, DT.FLOAT32, "little")  # 20-21: inlet temperature, low word first
+        + [0b0000_0000_0000_0100]  # 22: CRAC alarm word, bit 2 (high head pressure) set
+        + _registers(123456.789, DT.FLOAT64)  # 23-26: generator run hours
     )
     return SimDevice(id=1, simdata=(
         [SimData(0, values=[True, False, False, True], datatype=DataType.BITS)],  # coils
@@ -111,6 +113,19 @@ def test_a_tripped_breaker_coil_raises_its_alarm(pdu_port) -> None:
     assert ok.status is Status.OK
 
 
+def test_an_alarm_word_is_judged_bit_by_bit_and_wide_values_are_read(pdu_port) -> None:
+    result = run(spec(
+        pdu_port,
+        {"name": "filter_dirty", "address": 22, "type": "bit", "bit": 0, "alarm": "warning"},
+        {"name": "high_head_pressure", "address": 22, "type": "bit", "bit": 2},
+        {"name": "run_hours", "address": 23, "type": "float64", "unit": "h"},
+    ))
+    assert result.status is Status.CRITICAL
+    assert "high_head_pressure = on (expected off)" in result.message
+    assert "filter_dirty = off" in result.message
+    assert result.metrics["run_hours"] == pytest.approx(123456.789)
+
+
 def test_an_address_the_device_does_not_have_is_unknown_with_the_modbus_exception(
     pdu_port,
 ) -> None:
@@ -150,6 +165,10 @@ def test_the_engine_timeout_wins_over_the_device_timeout(silent_port) -> None:
     ([0xFFFF, 0xFFFE], "int32", "big", -2),
     ([0x41FC, 0x0000], "float32", "big", 31.5),
     ([0x0000, 0x41FC], "float32", "little", 31.5),
+    ([0, 0, 1, 0], "uint64", "big", 65536),
+    ([0xFFFF, 0xFFFF, 0xFFFF, 0xFFFE], "int64", "big", -2),
+    ([0x4059, 0, 0, 0], "float64", "big", 100.0),
+    ([0, 0, 0, 0x4059], "float64", "little", 100.0),
 ])
 def test_register_words_decode_by_type_and_word_order(words, kind, order, value) -> None:
     assert decode(words, kind, order) == value
@@ -174,7 +193,11 @@ def test_no_request_asks_for_more_than_125_registers() -> None:
 @pytest.mark.parametrize(("points", "message"), [
     ([], "points must list at least one register or coil"),
     ([{"name": "a", "address": -1}], "points[0].address must be between 0 and 65535"),
-    ([{"name": "a", "address": 1, "type": "int64"}], "points[0].type must be one of int16"),
+    ([{"name": "a", "address": 1, "type": "int128"}], "points[0].type must be one of int16"),
+    ([{"name": "a", "address": 1, "type": "bit"}], "points[0].bit is required"),
+    ([{"name": "a", "address": 1, "type": "bit", "bit": 16}], "points[0].bit must be between"),
+    ([{"name": "a", "address": 1, "type": "bit", "bit": 1, "scale": 2}],
+     "points[0].scale is not a field"),
     ([{"name": "a", "address": 1, "warn": "abc"}], "points[0].warn must be a Nagios range"),
     ([{"name": "a", "address": 1, "scale": 0}], "points[0].scale must be a finite number"),
     ([{"name": "a", "address": 65535, "type": "float32"}], "points[0].address leaves no room"),
@@ -189,7 +212,9 @@ def test_bad_point_maps_are_refused_with_the_field_named(points, message) -> Non
 def test_a_spec_survives_its_round_trip_through_a_dict() -> None:
     s = ModbusSpec.from_dict({"host": "pdu", "unit_id": 3, "word_order": "little", "points": [
         CURRENT, {"name": "t", "address": 4, "type": "float32"},
-        {"name": "br", "table": "discrete", "address": 2, "ok_when": True, "alarm": "warning"}]})
+        {"name": "br", "table": "discrete", "address": 2, "ok_when": True, "alarm": "warning"},
+        {"name": "alarm", "address": 9, "type": "bit", "bit": 15, "ok_when": True},
+        {"name": "hours", "address": 12, "type": "uint64"}]})
     assert ModbusSpec.from_dict(s.to_dict()) == s
     assert s.points[1].word_order == "little"
 

@@ -75,7 +75,7 @@ def test_an_edit_that_leaves_the_placeholder_keeps_the_password(signed_in: Any,
 
 @pytest.mark.parametrize(("type_name", "spec", "message"), [
     ("modbus", "host: 10.20.0.30\npoints: []\n", "points must list at least one"),
-    ("modbus", "host: pdu\npoints: [{name: a, address: 1, type: int64}]\n",
+    ("modbus", "host: pdu\npoints: [{name: a, address: 1, type: int128}]\n",
      "points[0].type must be one of"),
     ("redfish", "url: https://bmc\nusername: u\n", "password must be a non-empty text"),
     ("ipmi", "host: bmc\nusername: u\npassword: p\nprivilege: root\n",
