@@ -42,9 +42,12 @@ from checks.probes.devices import Reading, metrics_of, perfdata_of, summarize
 from checks.probes.redfish_judge import (
     chassis_label,
     judge_chassis,
+    judge_fan,
     judge_power,
+    judge_power_supply,
     judge_system,
     judge_thermal,
+    judge_thermal_metrics,
     link,
     members,
 )
@@ -198,9 +201,34 @@ async def _chassis_readings(
     include = client.spec.include
     readings = judge_chassis(chassis) if "chassis" in include else []
     for part, judge in (("thermal", judge_thermal), ("power", judge_power)):
+        if part not in include:
+            continue
         target = link(chassis, part.capitalize())
-        if part in include and target:
+        if target:
             readings += judge(await client.get(target), name)
+        else:  # a newer BMC: ThermalSubsystem / PowerSubsystem instead
+            readings += await _subsystem_readings(client, chassis, part, name)
+    return readings
+
+
+async def _subsystem_readings(
+    client: _Client, chassis: Mapping[str, Any], part: str, name: str,
+) -> list[Reading]:
+    subsystem_link = link(chassis, "ThermalSubsystem" if part == "thermal" else "PowerSubsystem")
+    if not subsystem_link:
+        return []
+    subsystem = await client.get(subsystem_link)
+    readings: list[Reading] = []
+    collection, judge = (("Fans", judge_fan) if part == "thermal"
+                         else ("PowerSupplies", judge_power_supply))
+    member_link = link(subsystem, collection)
+    if member_link:
+        for member in await asyncio.gather(*(client.get(m) for m in
+                                             members(await client.get(member_link)))):
+            readings += judge(member, name)
+    metrics_link = link(subsystem, "ThermalMetrics") if part == "thermal" else None
+    if metrics_link:
+        readings += judge_thermal_metrics(await client.get(metrics_link), name)
     return readings
 
 

@@ -186,3 +186,47 @@ def threshold_status(item: Mapping[str, Any], value: float, unit: str) -> tuple[
         if (upper and value >= limit) or (not upper and value <= limit):
             return status, f"{'at or above' if upper else 'at or below'} {limit:g} {unit}"
     return Status.OK, ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Redfish 2020.4+ subsystems (ThermalSubsystem, PowerSubsystem), for BMCs without Thermal/Power
+
+
+def judge_fan(fan: object, chassis: str) -> list[Reading]:
+    """One ``Fan`` member of ``ThermalSubsystem/Fans``: health and speed in percent."""
+    data = _mapping(fan)
+    if not present(data):
+        return []
+    name = f"{chassis} {_name(data, 'fan')}".strip()
+    status, word = health(data)
+    speed = _number(_mapping(data.get("SpeedPercent")).get("Reading"))
+    why = f"fan health {word}" if status is not Status.OK else ""
+    if speed is None:
+        return [Reading(name, status, word, why=why)]
+    return [Reading(name, status, f"{speed:g} %", speed, "%", why)]
+
+
+def judge_power_supply(supply: object, chassis: str) -> list[Reading]:
+    """One ``PowerSupply`` member of ``PowerSubsystem/PowerSupplies``: its health."""
+    data = _mapping(supply)
+    if not present(data):
+        return []
+    status, word = health(data)
+    return [Reading(f"{chassis} {_name(data, 'PSU')}".strip(), status, word,
+                    why="PSU reported by the BMC" if status is not Status.OK else "")]
+
+
+def judge_thermal_metrics(metrics: object, chassis: str) -> list[Reading]:
+    """``ThermalMetrics.TemperatureReadingsCelsius``: readings shown and kept as metrics (the
+    thresholds live in each Sensor; the BMC's health verdicts come through the chassis)."""
+    readings = []
+    for item in _mapping(metrics).get("TemperatureReadingsCelsius", [])[:MAX_MEMBERS]:
+        data = _mapping(item)
+        value = _number(data.get("Reading"))
+        if value is None:
+            continue
+        source = str(data.get("DeviceName") or data.get("DataSourceUri") or "temperature")
+        label = source.rstrip("/").rsplit("/", 1)[-1]
+        readings.append(Reading(f"{chassis} {label}".strip(), Status.OK, f"{value:g} °C",
+                                value, "°C"))
+    return readings

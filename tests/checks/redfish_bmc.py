@@ -128,8 +128,43 @@ def ailing_server_mockup(root: Path) -> Path:
     return root
 
 
-def static(directory: Path) -> contextlib.AbstractContextManager[int]:
+def subsystem_server_mockup(root: Path) -> Path:
+    """A newer BMC (Redfish 2020.4+): ThermalSubsystem and PowerSubsystem, no Thermal/Power."""
+    base = "/redfish/v1"
+    chassis = base + "/Chassis/Blade"
+    _write(root, "", {"Chassis": {"@odata.id": base + "/Chassis"}})
+    _write(root, "Chassis", {"Members": [{"@odata.id": chassis}]})
+    _write(root, "Chassis/Blade", {
+        "Id": "Blade", "Status": {"State": "Enabled", "Health": "Warning"},
+        "ThermalSubsystem": {"@odata.id": chassis + "/ThermalSubsystem"},
+        "PowerSubsystem": {"@odata.id": chassis + "/PowerSubsystem"}})
+    _write(root, "Chassis/Blade/ThermalSubsystem", {
+        "Fans": {"@odata.id": chassis + "/ThermalSubsystem/Fans"},
+        "ThermalMetrics": {"@odata.id": chassis + "/ThermalSubsystem/ThermalMetrics"}})
+    _write(root, "Chassis/Blade/ThermalSubsystem/Fans", {"Members": [
+        {"@odata.id": chassis + "/ThermalSubsystem/Fans/1"},
+        {"@odata.id": chassis + "/ThermalSubsystem/Fans/2"}]})
+    _write(root, "Chassis/Blade/ThermalSubsystem/Fans/1", {
+        "Name": "Fan 1", "SpeedPercent": {"Reading": 41},
+        "Status": {"State": "Enabled", "Health": "OK"}})
+    _write(root, "Chassis/Blade/ThermalSubsystem/Fans/2", {
+        "Name": "Fan 2", "SpeedPercent": {"Reading": 0},
+        "Status": {"State": "Enabled", "Health": "Warning"}})
+    _write(root, "Chassis/Blade/ThermalSubsystem/ThermalMetrics", {
+        "TemperatureReadingsCelsius": [
+            {"DataSourceUri": chassis + "/Sensors/Intake", "Reading": 23.5}]})
+    _write(root, "Chassis/Blade/PowerSubsystem", {
+        "PowerSupplies": {"@odata.id": chassis + "/PowerSubsystem/PowerSupplies"}})
+    _write(root, "Chassis/Blade/PowerSubsystem/PowerSupplies", {"Members": [
+        {"@odata.id": chassis + "/PowerSubsystem/PowerSupplies/1"}]})
+    _write(root, "Chassis/Blade/PowerSubsystem/PowerSupplies/1", {
+        "Name": "PSU A", "Status": {"State": "Enabled", "Health": "OK"}})
+    return root
+
+
+def static(directory: Path, newer: bool = False) -> contextlib.AbstractContextManager[int]:
     port = free_port()
-    mockup = ailing_server_mockup(directory / "mockup")
+    build = subsystem_server_mockup if newer else ailing_server_mockup
+    mockup = build(directory / "mockup")
     return running([tool("sushy-static"), "-i", "127.0.0.1", "-p", str(port),
                     "-m", str(mockup)], port, directory / f"static-{port}.log")

@@ -36,6 +36,12 @@ def ailing_bmc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         yield port
 
 
+@pytest.fixture(scope="module")
+def newer_bmc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    with redfish_bmc.static(tmp_path_factory.mktemp("newer"), newer=True) as port:
+        yield port
+
+
 def spec(url: str, **extra: object) -> RedfishSpec:
     return build_spec("redfish", {"url": url, "username": USER, "password": PASSWORD, **extra})
 
@@ -82,6 +88,15 @@ def test_an_ailing_server_names_the_failed_psu_the_dead_fan_and_the_hot_inlet(ai
     assert "Fan 1 = 0 RPM" in result.message
     assert "PSU 3" not in result.message and "Fan 3" not in result.message  # absent slots
     assert result.metrics["power_consumed"] == 352
+
+
+def test_a_newer_bmc_is_read_through_its_thermal_and_power_subsystems(newer_bmc) -> None:
+    result = run(spec(f"http://127.0.0.1:{newer_bmc}"))
+    assert result.status is Status.WARNING
+    assert "Fan 2 = 0 % (fan health Warning)" in result.message
+    assert "chassis Blade health = Warning (reported by the BMC)" in result.message
+    assert result.metrics["fan_1"] == 41 and result.metrics["intake"] == 23.5
+    assert "PSU A = OK" in result.message
 
 
 def test_include_limits_what_is_judged(ailing_bmc) -> None:
