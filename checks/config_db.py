@@ -26,6 +26,7 @@ from checks.models import (
     MaintenanceWindowRow,
 )
 from checks.schedule import next_due
+from checks.secrets import audited
 from dutydesk.core import audit
 from dutydesk.core.db import utcnow
 
@@ -164,7 +165,8 @@ def apply(session: Session, config: ChecksConfig, actor: Any) -> Plan:
             session.add(CheckStateRow(check_id=row.id, state={}, updated_at=now,
                                       next_due_at=next_due(row.id, row.interval, None, now)))
             audit.record(session, actor, "check.create", "check", row.id,
-                         summary=f"check {c.name} added by config", after=c.values)
+                         summary=f"check {c.name} added by config",
+                         after=audited(c.values, values["type"]))
             checks[c.name] = row
         else:
             before = {k: getattr(row, k) for k in values}
@@ -176,7 +178,9 @@ def apply(session: Session, config: ChecksConfig, actor: Any) -> Plan:
                 row.updated_at = now
                 old, new = audit.changed_fields(before, values)
                 audit.record(session, actor, "check.update", "check", row.id,
-                             summary=f"check {c.name} changed by config", before=old, after=new)
+                             summary=f"check {c.name} changed by config",
+                             before=audited(old, before["type"]),
+                             after=audited(new, values["type"]))
     session.flush()
     ids = {slug: row.id for slug, row in checks.items() if slug in wanted}
     session.execute(delete(CheckDependency).where(CheckDependency.child_id.in_(ids.values())))

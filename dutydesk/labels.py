@@ -142,6 +142,21 @@ CONTACT_KIND: Labels = dict(zip(CONTACT_KINDS, (
     lazy_gettext("Slack"),
     lazy_gettext("Telegram"),
 ), strict=True))
+#: What a check probes (the type names of ``checks.probes.CHECK_TYPES``).
+CHECK_TYPE: Labels = {
+    "http": lazy_gettext("HTTP(S) request"),
+    "tcp": lazy_gettext("TCP port"),
+    "ping": lazy_gettext("Ping (ICMP)"),
+    "dns": lazy_gettext("DNS query"),
+    "tls": lazy_gettext("TLS certificate"),
+    "plugin": lazy_gettext("Nagios plugin"),
+    "prometheus": lazy_gettext("Prometheus query"),
+    "snmp": lazy_gettext("SNMP polling"),
+    "heartbeat": lazy_gettext("Heartbeat (push)"),
+    "modbus": lazy_gettext("Modbus TCP device (PDU, CRAC, generator)"),
+    "redfish": lazy_gettext("Redfish BMC (server health)"),
+    "ipmi": lazy_gettext("IPMI BMC (server sensors)"),
+}
 #: Where an incident's alert came from.
 ALERT_SOURCE: Labels = {
     AlertSource.CHECK: lazy_gettext("Checks"),
@@ -150,6 +165,7 @@ ALERT_SOURCE: Labels = {
     AlertSource.MANUAL: lazy_gettext("Manual report"),
     AlertSource.SNMP_TRAP: lazy_gettext("SNMP traps"),
     AlertSource.SYSLOG: lazy_gettext("Syslog"),
+    AlertSource.REDFISH: lazy_gettext("Redfish events"),
 }
 #: A check's state type: a problem still being confirmed by retries (SOFT) or confirmed (HARD).
 STATE_TYPE: Labels = {
@@ -255,6 +271,7 @@ VOCABULARIES: dict[str, Labels] = {
     "role": ROLE,
     "severity": SEVERITY,
     "check_status": CHECK_STATUS,
+    "check_type": CHECK_TYPE,
     "incident_status": INCIDENT_STATUS,
     "incident_event": INCIDENT_EVENT,
     "line": LINE,

@@ -17,7 +17,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from checks.probes import dns, heartbeat, http, ping, plugin, prometheus, snmp, tcp, tls
+from checks.probes import (
+    dns,
+    heartbeat,
+    http,
+    ipmi,
+    modbus,
+    ping,
+    plugin,
+    prometheus,
+    redfish,
+    snmp,
+    tcp,
+    tls,
+)
 from checks.probes.base import ProbeContext
 from checks.probes.gate import RunOutlived
 from checks.result import Result, Status
@@ -32,6 +45,8 @@ class CheckType:
     probe: ProbeFunction | None  # None for passive (push) checks
     # Rate-based probes (SNMP interface counters) judge against the check's previous Result.
     wants_previous: bool = False
+    # Spec fields holding credentials: pages show a placeholder instead (checks.secrets).
+    secret_fields: tuple[str, ...] = ()
 
     @property
     def passive(self) -> bool:
@@ -48,7 +63,12 @@ CHECK_TYPES: dict[str, CheckType] = {
         CheckType("tls", tls.TlsSpec, tls.probe),
         CheckType("plugin", plugin.PluginSpec, plugin.probe),
         CheckType("prometheus", prometheus.PrometheusSpec, prometheus.probe),
-        CheckType("snmp", snmp.SnmpSpec, snmp.probe, wants_previous=True),
+        CheckType("snmp", snmp.SnmpSpec, snmp.probe, wants_previous=True,
+                  secret_fields=("community", "auth_key", "priv_key")),
+        CheckType("modbus", modbus.ModbusSpec, modbus.probe),
+        CheckType("redfish", redfish.RedfishSpec, redfish.probe,
+                  secret_fields=redfish.SECRET_FIELDS),
+        CheckType("ipmi", ipmi.IpmiSpec, ipmi.probe, secret_fields=ipmi.SECRET_FIELDS),
         CheckType("heartbeat", heartbeat.HeartbeatSpec, None),
     )
 }

@@ -237,20 +237,22 @@ async def run_command(
     env: Mapping[str, str] | None = None,
     max_output: int = 65536,
     cwd: str | None = None,
+    stdin: bytes | None = None,
 ) -> CommandOutcome:
     """Run ``argv`` (no shell) in its own process group, killing the whole group at timeout.
 
     Raises OSError (FileNotFoundError, PermissionError) only when the command cannot start.
     Output beyond ``max_output`` bytes per stream is dropped. If the command exits but a child
     it left behind keeps the output pipes open, that group is killed after a short grace
-    instead of waiting for the timeout.
+    instead of waiting for the timeout. ``stdin`` (e.g. credentials, which must not show in the
+    process list) is written to the command's standard input, which is then closed.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     transport, collector = await loop.subprocess_exec(
         lambda: _Collector(max_output),
         *argv,
-        stdin=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,  # own process group, so a timeout kills its children too
@@ -258,6 +260,11 @@ async def run_command(
         cwd=cwd,
     )
     pgid = transport.get_pid()
+    if stdin is not None:
+        pipe = transport.get_pipe_transport(0)
+        if pipe is not None:
+            pipe.write(stdin)  # type: ignore[attr-defined]
+            pipe.close()
     timed_out = False
     try:
         try:

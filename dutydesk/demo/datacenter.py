@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from dutydesk.demo.modbus_site import SENSOR_MAP, UPS_MAP
 from dutydesk.demo.targets import DemoTargets
 
 HEARTBEAT_KEY = "demo-backup-job"
@@ -45,6 +46,14 @@ def _device(kind: str, name: str, **options: Any) -> list[str]:
     for key, value in options.items():
         argv += [f"--{key.replace('_', '-')}", str(value)]
     return argv
+
+
+def _modbus(name: str, display: str, group: str, targets: DemoTargets, unit_id: int,
+            points: list[dict[str, Any]], **policy: Any) -> dict[str, Any]:
+    """A check of one unit of the demo's Modbus gateway (as an operator would write it)."""
+    return {"name": name, "display_name": display, "type": "modbus", "group": group, **policy,
+            "spec": {"host": "127.0.0.1", "port": targets.modbus_port, "unit_id": unit_id,
+                     "timeout": "2s", "points": points}}
 
 
 def demo_checks_yaml(targets: DemoTargets) -> str:
@@ -97,47 +106,14 @@ def demo_checks_yaml(targets: DemoTargets) -> str:
             "impact": 1,
             "spec": {"command": _device("switch", "core-sw-b", flap_every=1200)},
         },
-        {
-            "name": "ups-a",
-            "display_name": "UPS A (hall A)",
-            "type": "plugin",
-            "group": "Hall A / UPS",
-            "interval": "10s",
-            "max_attempts": 2,
-            "impact": 1,
-            "service": "Power in hall A",
-            "spec": {"command": _device("ups", "UPS A")},
-        },
-        {
-            "name": "ups-b",
-            "display_name": "UPS B (hall B)",
-            "type": "plugin",
-            "group": "Hall B / UPS",
-            "interval": "10s",
-            "max_attempts": 2,
-            "impact": 1,
-            "service": "Power in hall B",
-            "spec": {"command": _device("ups", "UPS B", battery_every=600)},
-        },
-        {
-            "name": "temp-hall-a",
-            "display_name": "Hall A cold aisle temperature",
-            "type": "plugin",
-            "group": "Hall A / Sensors",
-            "interval": "20s",
-            "max_attempts": 3,
-            "spec": {"command": _device("temperature", "hall A cold aisle", base=22.5, swing=1.0)},
-        },
-        {
-            "name": "temp-hall-b",
-            "display_name": "Hall B cold aisle temperature",
-            "type": "plugin",
-            "group": "Hall B / Sensors",
-            "interval": "20s",
-            "max_attempts": 3,
-            "parents": ["core-sw-b"],
-            "spec": {"command": _device("temperature", "hall B cold aisle", base=25.5, swing=2.5)},
-        },
+        _modbus("ups-a", "UPS A (hall A)", "Hall A / UPS", targets, 1, UPS_MAP,
+                interval="10s", max_attempts=2, impact=1, service="Power in hall A"),
+        _modbus("ups-b", "UPS B (hall B)", "Hall B / UPS", targets, 2, UPS_MAP,
+                interval="10s", max_attempts=2, impact=1, service="Power in hall B"),
+        _modbus("temp-hall-a", "Hall A cold aisle temperature", "Hall A / Sensors", targets, 3,
+                SENSOR_MAP, interval="20s", max_attempts=3),
+        _modbus("temp-hall-b", "Hall B cold aisle temperature", "Hall B / Sensors", targets, 4,
+                SENSOR_MAP, interval="20s", max_attempts=3, parents=["core-sw-b"]),
         {
             "name": "smtp-relay",
             "display_name": "SMTP relay",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import socket
 import threading
 from pathlib import Path
 
@@ -12,8 +13,10 @@ from dutydesk import migrate
 from dutydesk.core.config import load_settings
 from dutydesk.core.db import Database
 from dutydesk.demo.mailbox import DemoMailbox
+from dutydesk.demo.modbus_site import ups_registers
 from dutydesk.demo.seed import DemoCredentials, seed_demo
 from dutydesk.demo.targets import HttpService, start_targets
+from dutydesk.demo.ups_traps import UpsTrapSender
 
 DEMO_SERVICES = [
     HttpService("mail"),
@@ -24,6 +27,23 @@ DEMO_SERVICES = [
     HttpService("bms"),
 ]
 DEMO_TCP = ["smtp-relay"]
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_ups_traps(listen: str) -> UpsTrapSender | None:
+    """UPS B's traps to the trap listener (when one listens on this machine)."""
+    host, _, port = listen.rpartition(":")
+    if not port.isdigit():
+        return None
+    host = host.strip("[]")
+    target = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    return UpsTrapSender((target, int(port)),
+                         lambda now: bool(ups_registers(now, battery_every=600)[0])).start()
 
 
 def run_demo(*, host: str, port: int, keep: bool, environ: dict[str, str]) -> None:
@@ -45,6 +65,9 @@ def run_demo(*, host: str, port: int, keep: bool, environ: dict[str, str]) -> No
         # the demo data center is in Kyiv: show its times there unless told otherwise
         "timezone": environ.get("DUTYDESK_TIMEZONE", "Europe/Kyiv"),
     }
+    if "DUTYDESK_SNMP_TRAP_LISTEN" not in environ:
+        # the demo's UPS B sends its traps here (dutydesk.demo.ups_traps)
+        overrides["snmp_trap_listen"] = f"127.0.0.1:{free_udp_port()}"
     mailbox = None
     if "DUTYDESK_SMTP_HOST" not in environ:
         # no mail server of the user's own: the demo's mail lands in a local mailbox
@@ -73,10 +96,13 @@ def run_demo(*, host: str, port: int, keep: bool, environ: dict[str, str]) -> No
 
     stop = threading.Event()
     start_backup_job(settings.base_url, stop)
+    traps = start_ups_traps(settings.snmp_trap_listen)
     try:
         serve_app(settings, host, port)
     finally:
         stop.set()
+        if traps is not None:
+            traps.stop()
         targets.stop()
         if mailbox is not None:
             mailbox.stop()

@@ -12,10 +12,12 @@ from sqlalchemy import select
 
 from dutydesk import accounts
 from dutydesk.core.config import Settings
-from dutydesk.core.db import Database
+from dutydesk.core.db import Database, utcnow
 from dutydesk.demo.extras import seed_checks, seed_shifts, seed_status_page, seed_visitors
 from dutydesk.demo.requests import seed_requests
 from dutydesk.demo.targets import DemoTargets
+from dutydesk.demo.ups_traps import DEMO_RULES
+from dutydesk.facility.store import apply_rules
 from dutydesk.models import Role, User
 
 DEMO_ACTOR = "demo"
@@ -79,6 +81,7 @@ def seed_demo(
         if existing is None or fresh:
             checks = seed_checks(s, targets)
             s.flush()
+            apply_rules(s, DEMO_RULES, by=DEMO_ACTOR, now=utcnow())
             seed_status_page(s)
             seed_visitors(s, settings)
             seed_shifts(s)
@@ -96,8 +99,8 @@ def seed_demo(
         f"  Status page for employees (no login): {settings.base_url}/status",
         f"  Service desk for employees: {settings.base_url}/help; the queue: "
         f"{settings.base_url}/requests (a mail outage with two linked requests)",
-        f"  {checks} checks: UPS B drops to battery for a minute every 10 min, hall B warms up,"
-        " core switch B loses its uplink every 20 min",
+        f"  {checks} checks: UPS B drops to battery for a minute every 10 min (and sends an SNMP"
+        " trap when it does), hall B warms up, core switch B loses its uplink every 20 min",
         "  Simulated targets on 127.0.0.1: "
         + ", ".join(f"{n}:{s.port}" for n, s in targets.http.items())
         + ", "

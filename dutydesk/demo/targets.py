@@ -1,4 +1,5 @@
-"""Simulated local targets the demo's checks probe: web services (one flaps), a TCP port.
+"""Simulated local targets the demo's checks probe: web services (one flaps), a TCP port, and a
+Modbus TCP gateway with the UPSes and aisle sensors (``dutydesk.demo.modbus_site``).
 
 Each target is a real server on 127.0.0.1 on a free port, in a daemon thread, so the check engine
 probes them exactly as it would probe real equipment.
@@ -65,12 +66,16 @@ class DemoTargets:
 
     http: dict[str, HttpService] = field(default_factory=dict)
     tcp_ports: dict[str, int] = field(default_factory=dict)
+    modbus_port: int = 0
     _servers: list[Any] = field(default_factory=list)
+    _modbus: Any = None
 
     def url(self, name: str, path: str = "/health") -> str:
         return f"http://127.0.0.1:{self.http[name].port}{path}"
 
     def stop(self) -> None:
+        if self._modbus is not None:
+            self._modbus.stop()
         for server in self._servers:
             server.shutdown()
             server.server_close()
@@ -93,6 +98,10 @@ def start_targets(services: list[HttpService], tcp_names: list[str]) -> DemoTarg
         targets.tcp_ports[name] = server.server_address[1]
         threading.Thread(target=server.serve_forever, daemon=True, name=f"demo-{name}").start()
         targets._servers.append(server)
+    from dutydesk.demo.modbus_site import ModbusSite
+
+    targets._modbus = ModbusSite().start()
+    targets.modbus_port = targets._modbus.port
     return targets
 
 

@@ -96,6 +96,8 @@ def _alert(kind: AlertSource, rule: Rule, source: str, firing: bool, summary: st
            now: datetime) -> Alert:
     parts = [f"{k}={v}" for k, v in key_values.items()]
     key = dedup_key(kind.value, rule.name, source, parts)
+    if rule.impact is not None:  # the pipeline ranks impact × urgency (severity) into P1..P5
+        details = {**details, "impact": rule.impact}
     return Alert(
         source=kind,
         dedup_key=key,

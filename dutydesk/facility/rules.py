@@ -133,6 +133,7 @@ class Rule:
     pattern: Any = None  # re2 compiled
     clear_pattern: Any = None
     service: str | None = None
+    impact: int | None = None  # 1 high .. 3 low; None: the pipeline's default (2)
 
 
 @dataclass(frozen=True)
@@ -268,7 +269,7 @@ def _regex(value: Any, where: str, problems: list[str]) -> Any:
 
 
 _RULE_KEYS = ("name", "input", "severity", "summary", "key", "trap", "clear", "where", "hosts",
-              "facilities", "min_level", "pattern", "clear_pattern", "service")
+              "facilities", "min_level", "pattern", "clear_pattern", "service", "impact")
 
 
 def _rule(raw: Any, index: int, problems: list[str]) -> Rule | None:
@@ -292,9 +293,13 @@ def _rule(raw: Any, index: int, problems: list[str]) -> Rule | None:
     if service is not None and not isinstance(service, str):
         problems.append(f"{where}: service must be a service name")
         service = None
+    impact = data.get("impact")
+    if impact is not None and (isinstance(impact, bool) or impact not in (1, 2, 3)):
+        problems.append(f"{where}: impact must be 1 (high), 2 or 3 (low), got {impact!r}")
+        impact = None
     common = dict(name=name, input=kind, severity=_severity(data.get("severity"), where, problems),
                   summary=summary, key=_strings(data.get("key"), f"{where}: key", problems),
-                  service=service)
+                  service=service, impact=impact)
     if kind == "snmp":
         for key in ("hosts", "facilities", "min_level", "pattern", "clear_pattern"):
             if key in data:

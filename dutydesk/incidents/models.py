@@ -27,7 +27,7 @@ from dutydesk.core.db import Base, utcnow
 CLOCK_DUE_NOW = datetime(1970, 1, 1, tzinfo=UTC)
 
 INCIDENT_STATUSES = ("triggered", "acknowledged", "pending", "resolved")
-INTEGRATION_TYPES = ("alertmanager", "pagerduty")
+INTEGRATION_TYPES = ("alertmanager", "pagerduty", "redfish")
 CONTACT_KINDS = ("email", "webhook", "slack", "telegram")
 
 

@@ -483,7 +483,7 @@ def _new_incident(
     impact = parse_impact(alert.details.get("impact", 2))
     # The source's urgency (CRITICAL → high); a check configured as more urgent raises it.
     urgency = urgency_for_severity(alert.severity)
-    if alert.source in (AlertSource.ALERTMANAGER, AlertSource.PAGERDUTY):
+    if alert.source in (AlertSource.ALERTMANAGER, AlertSource.PAGERDUTY, AlertSource.REDFISH):
         # an outside alert has only its severity: the operator's table gives impact and urgency
         table_impact, urgency = levels_for_severity(
             alert.severity, parse_severity_table(ctx.settings.severity_table))

@@ -33,6 +33,7 @@ from checks.queries import (
     status_totals,
     uptime_from_rollups,
 )
+from checks.secrets import masked
 from checks.windows import build_window
 from dutydesk.context import db_session, principal, require_role
 from dutydesk.core import audit
@@ -122,6 +123,7 @@ def check_page(check_id: int) -> Any:
                                .order_by(HeartbeatLogRow.id.desc()).limit(20)))
     return render_template(
         "checks/detail.html", d=detail, check=detail.check, state=detail.state, pings=pings,
+        spec=masked(detail.check.type, detail.check.spec),
         spark=sparkline(samples), uptime=uptime_from_rollups(detail.rollups, now),
         flap_percent=flap_percent, since=datetime.fromisoformat(since) if since else None,
         windows=[(w, path, window_timing(w, now)) for w, path in detail.windows],

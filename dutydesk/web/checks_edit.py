@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 from werkzeug.datastructures import MultiDict
 
+from checks import secrets as secrets_in_spec
 from checks.config import normalise_group, validate_check, validate_window
 from checks.config_db import ensure_group
 from checks.dependencies import DEFAULT_PARENT_UP_STATES
@@ -84,10 +85,13 @@ def check_form_data(form: MultiDict[str, str], existing: Check | None = None) ->
                         f"{getattr(exc, 'problem', exc)}") from None
     if spec is None:
         spec = {}
+    type_name = form.get("type", "").strip()
+    if isinstance(spec, dict) and existing is not None:  # "(unchanged)" keeps a stored secret
+        spec = secrets_in_spec.restored(type_name, spec, existing.type, existing.spec)
     data: dict[str, Any] = {
         "name": form.get("name", "").strip(),
         "display_name": form.get("display_name", "").strip(),
-        "type": form.get("type", "").strip(),
+        "type": type_name,
         "spec": spec,
         "interval": _seconds_or_text(form.get("interval", "") or "60"),
         "max_attempts": _int_or_text(form.get("max_attempts", "") or "3"),
@@ -121,8 +125,9 @@ def _form_values(check: Check | None, group: str | None) -> dict[str, Any]:
                 "spec": "url: https://\n", "parent_up_states": DEFAULT_PARENT_UP_STATES}
     return {
         "name": check.slug, "display_name": check.display_name, "type": check.type,
-        "group": group or "", "spec": yaml.safe_dump(check.spec, sort_keys=False,
-                                                     allow_unicode=True),
+        "group": group or "",
+        "spec": yaml.safe_dump(secrets_in_spec.masked(check.type, check.spec), sort_keys=False,
+                               allow_unicode=True),
         "interval": f"{check.interval:g}", "max_attempts": str(check.max_attempts),
         "retry_interval": "" if check.retry_interval is None else f"{check.retry_interval:g}",
         "timeout": f"{check.timeout:g}", "enabled": check.enabled,
@@ -194,7 +199,8 @@ def _save_check(check: Check | None) -> Any:
         s.add(CheckStateRow(check_id=check.id, state={}, updated_at=now,
                             next_due_at=next_due(check.id, check.interval, None, now)))
         audit.record(s, principal(), "check.create", "check", check.id,
-                     summary=f"check {check.slug} created", after=config.values)
+                     summary=f"check {check.slug} created",
+                     after=secrets_in_spec.audited(config.values, values["type"]))
         message = _("Check %(name)s created.", name=check.slug)
     else:
         before = {k: getattr(check, k) for k in values}
@@ -203,7 +209,9 @@ def _save_check(check: Check | None) -> Any:
             setattr(check, name, value)
         check.updated_at = now
         audit.record(s, principal(), "check.update", "check", check.id,
-                     summary=f"check {check.slug} edited", before=old, after=new)
+                     summary=f"check {check.slug} edited",
+                     before=secrets_in_spec.audited(old, before["type"]),
+                     after=secrets_in_spec.audited(new, values["type"]))
         message = _("Check %(name)s saved.", name=check.slug)
     s.commit()
     flash(message, "ok")

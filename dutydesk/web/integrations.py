@@ -14,6 +14,7 @@ Answers, so senders retry exactly when retrying can help:
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from typing import Any
 
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 from dutydesk.context import app_state, db_session, principal, settings
 from dutydesk.core.db import utcnow
 from dutydesk.errors import ApiError
+from dutydesk.facility import redfish_events as redfish
 from dutydesk.incidents.alerts.alertmanager import PayloadError, PayloadTooLarge, parse_webhook
 from dutydesk.incidents.alerts.pagerduty import (
     MAX_BODY_BYTES,
@@ -114,13 +116,18 @@ def alertmanager() -> Any:
 
 
 def _alertmanager_integration(s: Session) -> Integration | None:
-    """Who posts: the integration whose key is the Bearer credential, or ``None`` for an
-    engineer's (or stronger) API token or session. Anything else is refused (401/403)."""
+    return _bearer_integration(s, "alertmanager", "an Alertmanager")
+
+
+def _bearer_integration(s: Session, kind: str, title: str) -> Integration | None:
+    """Who posts: the integration of ``kind`` whose key is the Bearer credential, or ``None``
+    for an engineer's (or stronger) API token or session. Anything else is refused (401/403);
+    ``title`` ("an Alertmanager") names the kind in those messages."""
     who = principal()
     if who.authenticated:  # an API token or a signed-in person: engineers may post by hand
         if not who.can(Role.ENGINEER):
             raise ApiError(
-                403, "this token is not an Alertmanager integration key (or an engineer's token)"
+                403, f"this token is not {title} integration key (or an engineer's token)"
             )
         return None
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
@@ -131,9 +138,61 @@ def _alertmanager_integration(s: Session) -> Integration | None:
     integration = find_active_key(s, key.strip())
     if integration is None:
         raise ApiError(401, "invalid or revoked integration key")
-    if integration.type != "alertmanager":
-        raise ApiError(403, f"integration {integration.name!r} is not an Alertmanager integration")
+    if integration.type != kind:
+        raise ApiError(403, f"integration {integration.name!r} is not {title} integration")
     return integration
+
+
+@bp.route("/api/v1/integrations/redfish", methods=["POST"])
+@operation(
+    "Receive Redfish EventService events from a BMC (DSP0268 Event payload)",
+    tags=["integrations"],
+    request_body={
+        "type": "object",
+        "required": ["Events"],
+        "properties": {
+            "Context": {"type": "string"},
+            "Events": {"type": "array", "minItems": 1, "maxItems": 100,
+                       "items": {"type": "object"}},
+        },
+    },
+    responses={
+        "200": "Stored: which incidents opened, attached, resolved",
+        "413": "Body too large",
+        "503": "Could not store; the BMC retries",
+    },
+)
+@accepts_integration_key
+def redfish_events() -> Any:
+    s = db_session()
+    integration = _bearer_integration(s, "redfish", "a Redfish")
+    body = request.get_data(cache=False)
+    try:
+        events = redfish.parse_payload(body)
+    except redfish.RedfishEventError as exc:
+        status = 413 if len(body) > redfish.MAX_BODY_BYTES else 400
+        raise ApiError(status, f"malformed Redfish event payload: {exc}",
+                       {"field": exc.field}) from None
+    try:
+        payload_context = str(json.loads(body).get("Context") or "")[:120]
+    except (ValueError, AttributeError):
+        payload_context = ""
+    now = utcnow()
+    name = integration.name if integration is not None else principal().label
+    alerts = redfish.to_alerts(events, integration=name, context=payload_context, now=now)
+    try:
+        result = process_alerts(
+            s, alerts, settings=settings(), now=now,
+            metrics=metrics_for(app_state().metrics.registry),
+            integration_id=integration.id if integration else None,
+        )
+        if integration is not None:
+            integration.last_used_at = now
+        s.commit()
+    except SQLAlchemyError as exc:
+        return _storage_failed(exc)
+    return jsonify(status="success", events=len(events), alerts=len(alerts),
+                   opened=result.opened, attached=result.attached, resolved=result.resolved)
 
 
 #: PagerDuty's error body, which PagerDuty clients parse (not our usual ``Error``).

@@ -89,6 +89,26 @@ def refused_port() -> int:
     return free_port()
 
 
+@pytest.fixture(scope="session")
+def silent_port(server_loop: ServerLoop) -> int:
+    """A TCP server that accepts connections and never answers (a hung gateway)."""
+
+    async def start() -> int:
+        async def ignore(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read(-1)
+            writer.close()
+
+        server = await asyncio.start_server(ignore, "127.0.0.1", 0)
+
+        async def stop() -> None:
+            server.close()
+
+        server_loop.cleanups.append(stop)
+        return server.sockets[0].getsockname()[1]
+
+    return server_loop.run(start())
+
+
 # ---------------------------------------------------------------------------------------------
 # HTTP target
 

@@ -52,6 +52,7 @@ def screens(db: Database) -> dict[str, str]:
         "status page": "/status",
         "reports": "/reports",
         "checks": "/checks",
+        "check editor": "/checks/new",
         "facility inputs": "/admin/facility",
         "chat accounts": "/account/chat",
         "not found": "/no-such-page",

@@ -35,7 +35,9 @@ def test_demo_seed_creates_people_checks_services_and_a_visitor(
         paths = set(s.scalars(select(CheckGroup.path)))
         assert {"Hall A / UPS", "Hall B / Sensors", "Core / Switches"} <= paths
         types = set(s.scalars(select(Check.type)))
-        assert {"http", "tcp", "plugin", "heartbeat"} <= types
+        assert {"http", "tcp", "plugin", "heartbeat", "modbus"} <= types
+        ups = s.scalar(select(Check).where(Check.slug == "ups-b"))
+        assert ups.type == "modbus" and ups.spec["port"] == targets.modbus_port
     client = app.test_client()
     status = client.get("/status").get_data(as_text=True)
     assert "Power in hall B" in status and "Mail" in status
@@ -68,3 +70,33 @@ def test_simulated_ups_reports_battery_like_a_nagios_plugin() -> None:
     )
     assert on_line.returncode == 0
     assert on_line.stdout.startswith("UPS A: on line") and "|load=" in on_line.stdout
+
+
+def test_the_demo_ups_b_goes_on_battery_for_a_minute_every_ten() -> None:
+    from dutydesk.demo.modbus_site import ups_registers
+
+    on_battery, _load, runtime, volts = ups_registers(6000.0 + 30, battery_every=600)[:4]
+    assert (on_battery, runtime, volts) == (1, 28, 0)
+    assert ups_registers(6000.0 + 90, battery_every=600)[0] == 0
+    assert ups_registers(6000.0 + 30, battery_every=0)[3] == 2290  # UPS A: always on line
+
+
+def test_the_engine_polls_the_demo_gateway_and_sees_the_values_of_the_moment() -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from checks.probes import build_spec, run_probe
+    from dutydesk.demo.modbus_site import SENSOR_MAP, ModbusSite, Unit
+
+    readings = iter(range(200, 300, 10))  # a warming aisle: each poll is 1 °C warmer
+    site = ModbusSite((Unit(7, lambda now: [next(readings), 40]),)).start()
+    try:
+        spec = build_spec("modbus", {"host": "127.0.0.1", "port": site.port, "unit_id": 7,
+                                     "points": SENSOR_MAP})
+        now = datetime.now(UTC)
+        first = asyncio.run(run_probe("modbus", spec, now, timeout=5))
+        second = asyncio.run(run_probe("modbus", spec, now, timeout=5))
+    finally:
+        site.stop()
+    assert first.metrics["temperature"] < second.metrics["temperature"]
+    assert "humidity = 40 %" in second.message

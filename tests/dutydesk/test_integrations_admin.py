@@ -80,7 +80,7 @@ def test_unknown_type_is_refused_and_nothing_is_created(signed_in: Any, db: Data
         "/admin/integrations", data={"csrf_token": token, "type": "nagios", "name": "x"}
     )
     assert page.status_code == 400
-    assert "type must be one of alertmanager, pagerduty" in page.get_data(as_text=True)
+    assert "type must be one of alertmanager, pagerduty, redfish" in page.get_data(as_text=True)
     with db.session() as s:
         assert list(s.scalars(select(Integration))) == []
 

@@ -14,6 +14,7 @@ from babel.messages.pofile import read_po
 from flask_babel import force_locale
 
 from checks.models import MAINTENANCE_KINDS
+from checks.probes import CHECK_TYPES
 from checks.queries import STATE_FILTERS
 from checks.state import FlipKind, StateType
 from dutydesk import labels
@@ -47,6 +48,7 @@ VALUES = {  # vocabulary -> every value it must label
     "role": list(Role),
     "severity": list(Severity),
     "check_status": list(STATE_FILTERS),
+    "check_type": list(CHECK_TYPES),
     "incident_status": list(IncidentStatus),
     "incident_event": list(EventKind),
     "line": [*IncidentLine, ScheduleLine.SHIFT_LEAD],

@@ -50,7 +50,7 @@ def plugin_form(client: Any, command: str) -> dict[str, str]:
                       csrf_token=form_token(client, "/checks"))
 
 
-PLUGIN_OPTION = re.compile(r"<option[^>]*>plugin</option>")
+PLUGIN_OPTION = re.compile(r"<option value=\"plugin\"[^>]*>")
 
 
 def count_checks(db: Database) -> int:

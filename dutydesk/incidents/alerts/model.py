@@ -41,6 +41,7 @@ class AlertSource(enum.StrEnum):
     MANUAL = "manual"
     SNMP_TRAP = "snmp_trap"  # dutydesk.facility: SNMP traps and informs
     SYSLOG = "syslog"  # dutydesk.facility: syslog messages
+    REDFISH = "redfish"  # dutydesk.facility: Redfish EventService events from BMCs
 
 
 class AlertStatus(enum.StrEnum):

@@ -70,3 +70,11 @@ def test_settings_of_the_other_input_are_refused_rather_than_ignored() -> None:
     found = problems("rules:\n  - {name: a, input: snmp, trap: x, pattern: y}\n")
     assert found == ["rule 'a': 'pattern' is a syslog setting; an snmp rule uses trap, clear, "
                      "where and key"]
+
+
+def test_a_rule_may_rank_its_impact_and_only_from_1_to_3() -> None:
+    rules = parse_rules("rules:\n  - {name: ups, input: snmp, trap: upsTrapOnBattery, "
+                        "severity: critical, impact: 1}\n")
+    assert rules.rules[0].impact == 1
+    assert problems("rules:\n  - {name: ups, input: snmp, trap: upsTrapOnBattery, impact: 0}\n") \
+        == ["rule 'ups': impact must be 1 (high), 2 or 3 (low), got 0"]
