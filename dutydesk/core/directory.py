@@ -144,7 +144,7 @@ def parse_config(raw: Any, where: str = "ldap") -> DirectoryConfig:
     else:
         for group, role in raw_groups.items():
             try:
-                groups.append((normalise_dn(str(group)), Role.parse(str(role))))
+                groups.append((normalise_group(str(group)), Role.parse(str(role))))
             except ValueError as exc:
                 problems.append(f"{where}.groups.{group}: {exc}")
     attributes = dict(_DEFAULT_ATTRIBUTES)
@@ -188,17 +188,25 @@ def normalise_dn(dn: str) -> str:
     return ",".join("=".join(p.strip() for p in rdn.split("=", 1)) for rdn in dn.split(",")).lower()
 
 
-def role_for_groups(group_dns: list[str], mapping: tuple[tuple[str, Role], ...]) -> Role | None:
+def normalise_group(group: str) -> str:
+    """A group as the role mapping compares it: a DN normalised (:func:`normalise_dn`), a plain
+    group name (an OpenID Connect ``groups`` claim: ``dc-duty``, ``/dc/leads``, an Entra id)
+    stripped and lower-cased."""
+    return normalise_dn(group) if "=" in group else group.strip().lower()
+
+
+def role_for_groups(groups: list[str], mapping: tuple[tuple[str, Role], ...]) -> Role | None:
     """The most powerful role any of the person's groups maps to, or ``None`` (no access).
 
-    A mapping key with a comma is a full DN; one without (``cn=dc-duty``) matches a group's
-    first part, wherever the group lives.
+    One rule for the directory and OpenID Connect: a mapping key with a comma is a full DN; one
+    without (``cn=dc-duty``, or a plain name ``dc-duty``) matches a group's first part, wherever
+    the group lives, or the whole of a plain group name.
     """
     best: Role | None = None
-    for dn in (normalise_dn(g) for g in group_dns):
-        first = dn.split(",", 1)[0]
+    for group in (normalise_group(g) for g in groups):
+        first = group.split(",", 1)[0] if "=" in group else group
         for key, role in mapping:
-            matches = key == dn if "," in key else key == first
+            matches = key == group if "," in key else key == first
             if matches and (best is None or role.rank > best.rank):
                 best = role
     return best

@@ -296,8 +296,11 @@ def logout() -> Any:
         audit.record(s, who, "logout", who.kind, who.user_id or who.kiosk_id)
         accounts.end_session(s, session.get("sid"))  # a copy of this cookie stops working too
         s.commit()
+    from dutydesk.web.auth_oidc import ID_TOKEN_KEY, end_session_url
+
+    provider_logout = end_session_url(session.get(ID_TOKEN_KEY)) if who.authenticated else None
     session.clear()
-    return redirect("/login")
+    return redirect(provider_logout or "/login")
 
 
 @bp.route("/kiosk/<token>")

@@ -249,20 +249,25 @@ class Synced:
     created: bool
 
 
-def upsert_user(session: Session, actor: str, person: Person, now: datetime) -> Synced:
-    """Create the account on first sign-in, or bring it up to date with the directory.
+def upsert_user(
+    session: Session, actor: str, person: Person, now: datetime, *, via: str = "directory"
+) -> Synced:
+    """Create the account on first sign-in, or bring it up to date with the directory (or, with
+    ``via="oidc"``, the OpenID Connect provider: ``person.dn`` is then its subject key).
 
-    Matched by directory DN, else by email among directory accounts (their DN changed when they
-    moved). A *local* account with the same email is never taken over — a directory entry whose
-    mail names a break-glass admin would otherwise become that admin: ``DirectoryError``
-    (``conflict``). An account the *directory* disabled comes back with its groups; one an
-    admin disabled stays disabled (the caller refuses it)."""
-    user = session.scalar(select(User).where(User.directory_dn == person.dn))
+    Matched by directory DN (OIDC subject), else by email among directory accounts (their DN
+    changed when they moved). Any other account with the same email — a *local* one above all —
+    is never taken over: a directory entry whose mail names a break-glass admin would otherwise
+    become that admin: ``DirectoryError`` (``conflict``). An account the *directory* disabled
+    comes back with its groups; one an admin disabled stays disabled (the caller refuses it)."""
+    column = User.oidc_subject if via == "oidc" else User.directory_dn
+    source = "the OpenID Connect provider" if via == "oidc" else "the directory"
+    user = session.scalar(select(User).where(column == person.dn))
     if user is None:
         user = session.scalar(select(User).where(func.lower(User.email) == person.email))
-        if user is not None and user.directory_dn is None:
-            raise DirectoryError("conflict", f"{person.dn} has the email {person.email} of a "
-                                 f"local account (id {user.id}); it is not taken over")
+        if user is not None and (via == "oidc" or user.directory_dn is None):
+            raise DirectoryError("conflict", f"{person.dn} has the email {person.email} of "
+                                 f"another account (id {user.id}); it is not taken over")
     created = user is None
     if user is None:
         user = User(email=person.email, password_hash=DIRECTORY_PASSWORD, created_at=now)
@@ -272,7 +277,7 @@ def upsert_user(session: Session, actor: str, person: Person, now: datetime) -> 
     if user.directory_disabled_at is not None:
         user.active, user.directory_disabled_at = True, None
     role_changed = user.role is not None and user.role != person.role
-    user.directory_dn = person.dn
+    setattr(user, column.key, person.dn)
     user.email, user.name, user.phone, user.role = (
         person.email, person.name, person.phone, person.role,
     )
@@ -286,11 +291,11 @@ def upsert_user(session: Session, actor: str, person: Person, now: datetime) -> 
              "phone": user.phone, "active": user.active}
     if created:
         audit.record(session, actor, "create", "user", user.id,
-                     summary=f"{user.email} created from the directory ({person.dn})", after=after)
+                     summary=f"{user.email} created from {source} ({person.dn})", after=after)
     elif before != after:
         changed_before, changed_after = audit.changed_fields(before, after)
         audit.record(session, actor, "update", "user", user.id,
-                     summary=f"{user.email} updated from the directory",
+                     summary=f"{user.email} updated from {source}",
                      before=changed_before, after=changed_after)
     return Synced(user=user, created=created)
 
@@ -360,8 +365,9 @@ def directory_login(
 
 
 def take_access_away(session: Session, user: User | None, now: datetime, why: str) -> None:
-    """Disable a directory account the directory no longer lets in; its sessions end too."""
-    if user is None or user.directory_dn is None or not user.active:
+    """Disable a directory (or OpenID Connect) account the directory (provider) no longer lets
+    in; its sessions end too."""
+    if user is None or not user.external or not user.active:
         return
     user.active = False
     user.directory_disabled_at = now

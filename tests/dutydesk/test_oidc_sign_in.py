@@ -1,0 +1,227 @@
+"""Signing in with OpenID Connect against a real provider (panva's oidc-provider, started by the
+fixture): the code flow with PKCE, accounts made on first sign-in and kept up to date, groups
+mapped to roles as the directory's are, every refusal clear and creating nothing, the provider
+down while the break-glass admin still signs in, and the provider's session ended at sign-out."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from sqlalchemy import select
+
+from dutydesk.app import create_app
+from dutydesk.core.config import Settings
+from dutydesk.core.db import Database
+from dutydesk.core.oidc import OidcConfig, parse_config
+from dutydesk.models import AuditEntry, Role, User
+
+from ..conftest import PASSWORD, csrf_from, login, make_user, skip_or_fail
+from .ldap_server import free_port
+from .oidc_peer import CLIENT_ID, CLIENT_SECRET, Browser, OidcPeer, node_binary, start_provider
+
+REQUIRE_OIDC = os.environ.get("DUTYDESK_REQUIRE_OIDC") == "1"
+APP_BASE = "http://127.0.0.1:8080"  # the tests' base_url: where the provider sends people back
+
+
+@pytest.fixture(scope="module")
+def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcPeer]:
+    if node_binary() is None:
+        skip_or_fail("Node.js is not installed: the OpenID Connect tests run oidc-provider "
+                     "(apt-get install nodejs npm)", REQUIRE_OIDC)
+    try:
+        peer = start_provider(tmp_path_factory.mktemp("oidc"), free_port(), APP_BASE)
+    except Exception as exc:  # npm cannot reach the registry, …
+        skip_or_fail(f"oidc-provider could not be started: {exc}", REQUIRE_OIDC)
+    yield peer
+    peer.stop()
+
+
+def oidc_config(issuer: str, **change: Any) -> OidcConfig:
+    return parse_config({
+        "issuer": issuer, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+        "scopes": "openid email profile groups", "label": "Corp SSO",
+        "groups": {"dc-duty": "engineer", "dc-leads": "shift_lead"}, "timeout": 3, **change,
+    })
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database, provider: OidcPeer) -> Any:
+    assert settings.base_url == APP_BASE
+    return create_app(dataclasses.replace(settings, oidc=oidc_config(provider.issuer)), db=db)
+
+
+def _browser(app: Any) -> Browser:
+    return Browser(app.test_client(), APP_BASE)
+
+
+def _user(db: Database, email: str) -> User | None:
+    with db.session() as s:
+        return s.scalar(select(User).where(User.email == email))
+
+
+def _count(db: Database) -> int:
+    with db.session() as s:
+        return len(list(s.scalars(select(User.id))))
+
+
+def test_the_login_page_offers_the_provider(app: Any) -> None:
+    page = app.test_client().get("/login").get_data(as_text=True)
+    assert "Sign in with Corp SSO" in page
+
+
+def test_first_sign_in_creates_the_account_with_the_role_of_its_groups(
+    app: Any, db: Database, provider: OidcPeer
+) -> None:
+    browser = _browser(app)
+    response = browser.sign_in("ivan", next_url="/incidents")
+    assert response.status_code == 302 and response.headers["Location"] == "/incidents"
+    assert "Ivan Oidc" in browser.client.get("/").get_data(as_text=True)
+    user = _user(db, "ivan.oidc@corp.example")
+    assert user is not None and user.role is Role.ENGINEER and user.language == "uk"
+    assert user.oidc_subject == f"{provider.issuer} ivan" and user.directory_dn is None
+    # a group in another case maps all the same; the next sign-in updates the same account
+    lead = _browser(app)
+    assert lead.sign_in("olena").status_code == 302
+    assert _user(db, "olena.oidc@corp.example").role is Role.SHIFT_LEAD
+    provider.set_groups("ivan", ["dc-leads"])
+    try:
+        assert _browser(app).sign_in("ivan").status_code == 302
+        again = _user(db, "ivan.oidc@corp.example")
+        assert again.id == user.id and again.role is Role.SHIFT_LEAD
+        with db.session() as s:
+            assert s.scalar(select(AuditEntry).where(AuditEntry.action == "update",
+                                                     AuditEntry.entity_id == str(user.id)))
+    finally:
+        provider.set_groups("ivan", ["dc-duty"])
+
+
+@pytest.mark.parametrize(
+    ("account", "status", "says"),
+    [
+        ("stepan", 403, "in no group that may use DutyDesk"),
+        ("unverified", 401, "could not be verified"),
+    ],
+)
+def test_refused_sign_ins_are_clear_logged_and_create_nothing(
+    app: Any, db: Database, caplog: pytest.LogCaptureFixture, account: str, status: int,
+    says: str,
+) -> None:
+    browser = _browser(app)
+    response = browser.sign_in(account)
+    assert response.status_code == status
+    assert says in response.get_data(as_text=True)
+    assert _count(db) == 0
+    assert any("OpenID Connect sign-in refused" in r.getMessage() for r in caplog.records)
+    assert browser.client.get("/").status_code == 302
+
+
+def test_a_provider_account_never_takes_over_a_local_account_with_the_same_email(
+    app: Any, db: Database
+) -> None:
+    admin = make_user(db, Role.ADMIN, email="breakglass@dc.example")
+    response = _browser(app).sign_in("mallory")
+    assert response.status_code == 409
+    assert "already uses your email" in response.get_data(as_text=True)
+    kept = _user(db, "breakglass@dc.example")
+    assert kept.id == admin.id and kept.oidc_subject is None and kept.role is Role.ADMIN
+    assert login(app.test_client(), admin.email, PASSWORD).status_code == 302
+
+
+def test_a_replayed_callback_or_code_and_a_forged_state_are_refused(app: Any, db: Database) -> None:
+    browser = _browser(app)
+    callback = browser.callback_url("ivan")
+    assert browser.client.get(callback).status_code == 302  # signed in
+    first = _user(db, "ivan.oidc@corp.example")
+    # the same answer again: its state was taken once
+    again = browser.client.get(callback)
+    assert again.status_code == 400 and "already used" in again.get_data(as_text=True)
+    # the code again, under a fresh state of this browser: the provider refuses it
+    fresh = parse_qs(urlparse(browser.client.get("/login/oidc").headers["Location"]).query)
+    code = parse_qs(urlparse(callback).query)["code"][0]
+    replay = browser.client.get(f"/login/oidc/callback?code={code}&state={fresh['state'][0]}")
+    assert replay.status_code == 401
+    # a state this browser never started
+    forged = _browser(app).client.get("/login/oidc/callback?code=x&state=made-up")
+    assert forged.status_code == 400
+    assert _count(db) == 1 and _user(db, "ivan.oidc@corp.example").id == first.id
+
+
+def test_the_provider_saying_no_is_refused(app: Any) -> None:
+    browser = _browser(app)
+    state = parse_qs(urlparse(browser.client.get("/login/oidc").headers["Location"]).query)
+    answer = browser.client.get(
+        f"/login/oidc/callback?error=access_denied&state={state['state'][0]}")
+    assert answer.status_code == 403
+    assert "did not sign you in" in answer.get_data(as_text=True)
+
+
+def test_removed_from_the_group_loses_access_at_the_next_sign_in(
+    app: Any, db: Database, provider: OidcPeer
+) -> None:
+    browser = _browser(app)
+    assert browser.sign_in("ivan").status_code == 302
+    provider.set_groups("ivan", ["staff"])
+    try:
+        refused = _browser(app).sign_in("ivan")
+        assert refused.status_code == 403
+        assert browser.client.get("/").status_code == 302  # the earlier session ended too
+        user = _user(db, "ivan.oidc@corp.example")
+        assert not user.active and user.directory_disabled_at is not None
+    finally:
+        provider.set_groups("ivan", ["dc-duty"])
+    assert _browser(app).sign_in("ivan").status_code == 302  # back in the group, back in
+    assert _user(db, "ivan.oidc@corp.example").active
+
+
+def test_when_the_provider_is_down_the_local_admin_still_signs_in(
+    settings: Settings, db: Database
+) -> None:
+    dead = oidc_config(f"http://127.0.0.1:{free_port()}", timeout=1)
+    app = create_app(dataclasses.replace(settings, oidc=dead), db=db)
+    admin = make_user(db, Role.ADMIN, email="breakglass@dc.example")
+    client = app.test_client()
+    refused = client.get("/login/oidc")
+    assert refused.status_code == 503
+    assert "cannot be reached" in refused.get_data(as_text=True)
+    assert login(client, admin.email, PASSWORD).status_code == 302
+    assert client.get("/admin/users").status_code == 200
+
+
+def test_signing_out_ends_the_providers_session_too(app: Any, provider: OidcPeer) -> None:
+    browser = _browser(app)
+    assert browser.sign_in("ivan").status_code == 302
+    token = csrf_from(browser.client.get("/account").get_data(as_text=True))
+    out = browser.client.post("/logout", data={"csrf_token": token})
+    assert out.status_code == 302
+    target = out.headers["Location"]
+    assert target.startswith(provider.issuer + "/session/end")
+    assert "id_token_hint=" in target and "post_logout_redirect_uri=" in target
+    back = browser.follow(target)  # the provider asks, signs out, sends us to /login
+    assert back.status_code == 200 and "Sign in with Corp SSO" in back.get_data(as_text=True)
+    assert browser.client.get("/").status_code == 302
+    # the provider forgot them: signing in again asks who they are (a login page comes up)
+    again = browser.client.get("/login/oidc").headers["Location"]
+    page = browser.web.get(again, timeout=10)
+    assert 'name="login"' in page.text, page.text[-1500:]
+
+
+def test_the_sign_out_form_may_lead_to_the_provider(app: Any, provider: OidcPeer) -> None:
+    csp = app.test_client().get("/login").headers["Content-Security-Policy"]
+    assert f"form-action 'self' {provider.issuer}" in csp
+
+
+def test_config_problems_are_listed_in_words(tmp_path: Path) -> None:
+    with pytest.raises(ValueError) as raised:
+        parse_config({"issuer": "http://sso.corp.example", "scopes": "email",
+                      "groups": {"dc-duty": "boss"}, "clock_skew": 3600})
+    text = str(raised.value)
+    for words in ("oidc.issuer: expected the provider's https://", "oidc.client_id: required",
+                  "oidc.scopes: must include 'openid'", "oidc.groups.dc-duty: unknown role",
+                  "oidc.clock_skew: whole seconds between 0 and 300"):
+        assert words in text
