@@ -199,14 +199,15 @@ def role_for_groups(groups: list[str], mapping: tuple[tuple[str, Role], ...]) ->
     """The most powerful role any of the person's groups maps to, or ``None`` (no access).
 
     One rule for the directory and OpenID Connect: a mapping key with a comma is a full DN; one
-    without (``cn=dc-duty``, or a plain name ``dc-duty``) matches a group's first part, wherever
-    the group lives, or the whole of a plain group name.
+    without (``cn=dc-duty``) matches a group's first part, wherever the group lives; a plain
+    name (``dc-duty``) matches a plain group name or the value of a DN's first part.
     """
     best: Role | None = None
     for group in (normalise_group(g) for g in groups):
         first = group.split(",", 1)[0] if "=" in group else group
+        names = (first, first.split("=", 1)[-1])
         for key, role in mapping:
-            matches = key == group if "," in key else key == first
+            matches = key == group if "," in key else key in names
             if matches and (best is None or role.rank > best.rank):
                 best = role
     return best
