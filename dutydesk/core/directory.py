@@ -22,6 +22,8 @@ The ``ldap:`` section of the config file::
       groups:                              # group (full DN, or its first part) -> role
         cn=dc-duty: engineer
         cn=dc-leads: shift_lead
+      requesters: all                      # or [cn=staff]: people in no mapped group who may
+                                           # sign in to the help desk to see "my requests"
       attributes: {name: cn, email: mail, phone: telephoneNumber, language: preferredLanguage}
       timeout: 5
 """
@@ -66,6 +68,7 @@ class DirectoryConfig:
     groups: tuple[tuple[str, Role], ...] = ()
     attributes: Mapping[str, str] = field(default_factory=lambda: dict(_DEFAULT_ATTRIBUTES))
     timeout: float = 5.0
+    requesters: tuple[str, ...] = ()
 
     @property
     def uses_tls(self) -> bool:
@@ -93,6 +96,7 @@ class DirectoryConfig:
             "groups": [(g, r.value) for g, r in self.groups],
             "attributes": dict(self.attributes),
             "timeout": self.timeout,
+            "requesters": ", ".join(self.requesters) or "(none)",
         }
 
 
@@ -103,7 +107,7 @@ def parse_config(raw: Any, where: str = "ldap") -> DirectoryConfig:
     known = {
         "url", "kind", "starttls", "ca_file", "user_dn_template", "bind_dn", "bind_password",
         "user_base", "user_filter", "group_base", "group_lookup", "groups", "attributes",
-        "timeout",
+        "timeout", "requesters",
     }
     problems = [f"{where}.{k}: unknown setting; known: {', '.join(sorted(known))}"
                 for k in raw if k not in known]
@@ -166,6 +170,7 @@ def parse_config(raw: Any, where: str = "ldap") -> DirectoryConfig:
         problems.append(f"{where}.timeout: seconds between 0.5 and 60, got {raw.get('timeout')!r}")
         timeout = 5.0
     ca_file = str(raw.get("ca_file", ""))
+    requesters = parse_requesters(raw.get("requesters"), f"{where}.requesters", problems)
     if problems:
         raise ValueError("\n".join(problems))
     return DirectoryConfig(
@@ -173,8 +178,34 @@ def parse_config(raw: Any, where: str = "ldap") -> DirectoryConfig:
         bind_dn=bind_dn, bind_password=str(raw.get("bind_password", "")),
         user_base=str(raw.get("user_base", "")), user_filter=user_filter,
         group_base=str(raw.get("group_base", "")), group_lookup=lookup, groups=tuple(groups),
-        attributes=attributes, timeout=timeout,
+        attributes=attributes, timeout=timeout, requesters=requesters,
     )
+
+
+EVERYONE = "*"
+
+
+def parse_requesters(raw: Any, where: str, problems: list[str]) -> tuple[str, ...]:
+    """``requesters``: ``all`` (anyone the directory or provider signs in), a list of groups,
+    or nothing (only people in a mapped group sign in); problems are appended to ``problems``."""
+    if raw in (None, False, "", "none"):
+        return ()
+    if raw in ("all", True):
+        return (EVERYONE,)
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not all(isinstance(g, str) and g.strip() for g in raw):
+        problems.append(f"{where}: expected 'all' or a list of groups, got {raw!r}")
+        return ()
+    return tuple(normalise_group(g) for g in raw)
+
+
+def may_request(groups: list[str], requesters: tuple[str, ...]) -> bool:
+    """Whether someone in no mapped group may still sign in as a requester (to the help desk
+    and their own requests only); groups match by the same rule as the role mapping."""
+    if EVERYONE in requesters:
+        return True
+    return role_for_groups(groups, tuple((g, Role.VIEWER) for g in requesters)) is not None
 
 
 def acceptable_username(username: str) -> bool:
@@ -230,7 +261,8 @@ def ad_disabled(user_account_control: Any) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Person:
-    """What the directory says about a person who may sign in."""
+    """What the directory says about a person who may sign in. ``role`` is ``None`` for a
+    requester: in no mapped group, but allowed to the help desk ("my requests")."""
 
     dn: str
     username: str
@@ -238,7 +270,7 @@ class Person:
     name: str
     phone: str | None
     language: str | None
-    role: Role
+    role: Role | None
 
 
 def language_code(value: str | None, supported: tuple[str, ...]) -> str | None:

@@ -19,6 +19,8 @@ The ``oidc:`` section of the config file::
         dc-duty: engineer
         dc-leads: shift_lead
       claims: {name: name, email: email, phone: phone_number, language: locale}
+      requesters: all                  # or [staff]: people in no mapped group who may sign in
+                                       # to the help desk to see "my requests"
       label: Corp SSO                  # the sign-in button says "Sign in with Corp SSO"
       clock_skew: 60                   # seconds of clock difference tolerated (0-300)
       timeout: 5
@@ -40,7 +42,14 @@ from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
 from dutydesk.core.config import SUPPORTED_LANGUAGES
-from dutydesk.core.directory import Person, language_code, normalise_group, role_for_groups
+from dutydesk.core.directory import (
+    Person,
+    language_code,
+    may_request,
+    normalise_group,
+    parse_requesters,
+    role_for_groups,
+)
 from dutydesk.core.models.accounts import Role
 
 MAX_CLOCK_SKEW = 300
@@ -67,6 +76,7 @@ class OidcConfig:
     clock_skew: int = 60
     timeout: float = 5.0
     ca_file: str = ""
+    requesters: tuple[str, ...] = ()
 
     @property
     def discovery_url(self) -> str:
@@ -85,7 +95,7 @@ class OidcConfig:
             "scopes": " ".join(self.scopes), "groups_claim": self.groups_claim,
             "groups": [(g, r.value) for g, r in self.groups], "claims": dict(self.claims),
             "label": self.label, "clock_skew": self.clock_skew, "timeout": self.timeout,
-            "ca_file": self.ca_file,
+            "ca_file": self.ca_file, "requesters": ", ".join(self.requesters) or "(none)",
         }
 
 
@@ -95,7 +105,7 @@ def parse_config(raw: Any, where: str = "oidc") -> OidcConfig:
         raise ValueError(f"{where}: expected a mapping of OpenID Connect settings, "
                          f"got {type(raw).__name__}")
     known = {"issuer", "client_id", "client_secret", "scopes", "groups_claim", "groups", "claims",
-             "label", "clock_skew", "timeout", "ca_file"}
+             "label", "clock_skew", "timeout", "ca_file", "requesters"}
     problems = [f"{where}.{k}: unknown setting; known: {', '.join(sorted(known))}"
                 for k in raw if k not in known]
     issuer = str(raw.get("issuer", "")).strip().rstrip("/")
@@ -145,13 +155,14 @@ def parse_config(raw: Any, where: str = "oidc") -> OidcConfig:
     except (TypeError, ValueError):
         problems.append(f"{where}.timeout: seconds between 0.5 and 60, got {raw.get('timeout')!r}")
         timeout = 5.0
+    requesters = parse_requesters(raw.get("requesters"), f"{where}.requesters", problems)
     if problems:
         raise ValueError("\n".join(problems))
     return OidcConfig(
         issuer=issuer, client_id=client_id, client_secret=str(raw.get("client_secret", "")),
         scopes=scopes, groups_claim=str(raw.get("groups_claim", "groups")), groups=tuple(groups),
         claims=claims, label=str(raw.get("label", "single sign-on"))[:60], clock_skew=skew,
-        timeout=timeout, ca_file=str(raw.get("ca_file", "")),
+        timeout=timeout, ca_file=str(raw.get("ca_file", "")), requesters=requesters,
     )
 
 
@@ -255,15 +266,16 @@ def group_names(claims: Mapping[str, Any], claim: str) -> list[str]:
 
 
 def person_from_claims(cfg: OidcConfig, claims: Mapping[str, Any]) -> Person:
-    """Who the (validated) claims name and which role their groups give; :class:`OidcError`
-    (``no_group`` or ``claims``) when they may not sign in."""
+    """Who the (validated) claims name and which role their groups give (``None``: a requester,
+    in no mapped group but allowed to the help desk); :class:`OidcError` (``no_group`` or
+    ``claims``) when they may not sign in."""
     sub = _text(claims, "sub")
     if sub is None:
         raise OidcError("claims", "the ID token has no subject")
     key = subject_key(cfg.issuer, sub)
     groups = group_names(claims, cfg.groups_claim)
     role = role_for_groups(groups, cfg.groups)
-    if role is None:
+    if role is None and not may_request(groups, cfg.requesters):
         raise OidcError("no_group", f"{sub} is in none of the mapped groups "
                         f"({', '.join(g for g, _ in cfg.groups)}); {cfg.groups_claim}: "
                         f"{', '.join(groups) or 'none'}", subject=key)

@@ -34,6 +34,7 @@ from dutydesk.core.directory import (
     ad_disabled,
     group_filter,
     language_code,
+    may_request,
     role_for_groups,
 )
 from dutydesk.models import User
@@ -198,7 +199,7 @@ def _person(
     cfg: DirectoryConfig, username: str, dn: str, values: dict, groups: list[str]
 ) -> Person:
     role = role_for_groups(groups, cfg.groups)
-    if role is None:
+    if role is None and not may_request(groups, cfg.requesters):
         raise DirectoryError("no_group", f"{dn} is in none of the mapped groups "
                              f"({', '.join(g for g, _ in cfg.groups)}); member of: "
                              f"{', '.join(groups) or 'no groups'}", dn=dn)
@@ -260,6 +261,8 @@ def upsert_user(
     is never taken over: a directory entry whose mail names a break-glass admin would otherwise
     become that admin: ``DirectoryError`` (``conflict``). An account the *directory* disabled
     comes back with its groups; one an admin disabled stays disabled (the caller refuses it)."""
+    if person.role is None:
+        raise ValueError("a requester gets no account")
     column = User.oidc_subject if via == "oidc" else User.directory_dn
     source = "the OpenID Connect provider" if via == "oidc" else "the directory"
     user = session.scalar(select(User).where(column == person.dn))
@@ -305,11 +308,13 @@ def upsert_user(
 
 @dataclass(frozen=True, slots=True)
 class DirectoryLogin:
-    """The directory's answer for the login form: a signed-in ``user``, or a refusal."""
+    """The directory's answer for the login form: a signed-in ``user``, a ``requester`` (in no
+    mapped group but allowed to the help desk: no account), or a refusal."""
 
     user: User | None
     message: str = ""
     status: int = 401
+    requester: Person | None = None
 
 
 def refusal_message(stage: str) -> tuple[str, int]:
@@ -349,6 +354,10 @@ def directory_login(
             take_access_away(session, known, now, "is in no mapped directory group")
         message, status = refusal_message(exc.stage)
         return DirectoryLogin(user=None, message=message, status=status)
+    if person.role is None:  # a requester: any account they had loses its access
+        known = session.scalar(select(User).where(User.directory_dn == person.dn))
+        take_access_away(session, known, now, "is in no mapped directory group")
+        return DirectoryLogin(user=None, requester=person)
     try:
         synced = upsert_user(session, f"directory:{person.username}", person, now)
     except DirectoryError as exc:

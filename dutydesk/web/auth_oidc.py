@@ -230,6 +230,14 @@ def callback() -> Any:
             take_access_away(s, known, utcnow(), "is in no mapped group at the provider")
             s.commit()
         return _refuse(exc)
+    if person.role is None:  # a requester: any account they had loses its access
+        from dutydesk.web.requests_help import sign_in_requester
+
+        known = s.scalar(select(User).where(User.oidc_subject == person.dn))
+        take_access_away(s, known, utcnow(), "is in no mapped group at the provider")
+        response = sign_in_requester(person, "OpenID Connect", flow["next"])
+        session[ID_TOKEN_KEY] = id_token
+        return response
     try:
         synced = upsert_user(s, f"oidc:{person.username[:80]}", person, utcnow(), via="oidc")
     except DirectoryError as exc:

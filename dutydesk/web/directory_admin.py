@@ -45,7 +45,8 @@ def directory() -> Any:
                 person = authenticate(cfg, username, request.form.get("password", ""))
                 result = {"ok": True, "text": _(
                     "%(dn)s signs in as %(role)s (%(email)s).",
-                    dn=person.dn, role=person.role.value, email=person.email)}
+                    dn=person.dn, role=person.role.value if person.role else "requester",
+                    email=person.email)}
             else:
                 result = {"ok": True, "text": check_connection(cfg)}
         except DirectoryError as exc:

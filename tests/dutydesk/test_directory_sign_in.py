@@ -395,3 +395,36 @@ def test_a_directory_person_is_sent_to_the_directory_to_change_their_password(
     # in Ukrainian: the directory's preferredLanguage (uk-UA) became Ivan's language
     assert "змінюйте пароль там" in page
     assert 'name="new_password"' not in page
+
+
+def test_an_employee_in_no_mapped_group_signs_in_to_see_their_own_requests(
+    settings: Settings, db: Database, slapd: Slapd
+) -> None:
+    from dutydesk.core.db import utcnow
+    from dutydesk.requests import service as req
+    from shifts.notices import service as svc
+
+    app = create_app(dataclasses.replace(settings, ldap=search_config(slapd, requesters="all")),
+                     db=db)
+    with db.session() as s:
+        svc.save_service(s, "admin", slug="mail", name="Mail", now=utcnow())
+        mine = req.create_request(s, settings, "x", req.Requester("petro@corp.example"),
+                                  service="mail", subject="My mail is slow", description="d",
+                                  now=utcnow()).id
+        other = req.create_request(s, settings, "x", req.Requester("boss@corp.example"),
+                                   service="mail", subject="Boss mail", description="d",
+                                   now=utcnow()).id
+        s.commit()
+    client = app.test_client()
+    assert "Or sign in with your company account" in client.get("/help").get_data(as_text=True)
+    response = _login(client, "petro", PASSWORDS["petro"])
+    assert response.status_code == 302 and response.headers["Location"] == "/help"
+    page = client.get("/help").get_data(as_text=True)
+    assert "My mail is slow" in page and "Boss mail" not in page
+    assert f"/help/mine/{mine}" in page
+    assert "My mail is slow" in client.get(f"/help/mine/{mine}").get_data(as_text=True)
+    assert client.get(f"/help/mine/{other}").status_code == 404
+    assert _users(db) == []  # no account: the help desk only
+    assert client.get("/incidents").status_code == 302
+    # a wrong password is still a wrong password
+    assert _login(app.test_client(), "petro", "wrong-password").status_code == 401

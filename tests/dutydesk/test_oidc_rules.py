@@ -14,7 +14,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet, OctKey, RSAKey
 
-from dutydesk.core.directory import role_for_groups
+from dutydesk.core.directory import may_request, parse_requesters, role_for_groups
 from dutydesk.core.oidc import (
     OidcConfig,
     OidcError,
@@ -192,3 +192,31 @@ def test_a_dotted_groups_claim_reaches_into_nested_objects() -> None:
     assert group_names(token, "realm_access.roles") == ["dc-leads", "offline_access"]
     assert group_names({"groups": "dc-duty"}, "groups") == ["dc-duty"]
     assert group_names({"groups": {"odd": 1}}, "groups") == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "groups", "allowed"),
+    [
+        ("all", [], True),                                          # everyone the provider signs in
+        (["staff"], ["Staff"], True),                               # a listed group
+        (["staff"], ["cn=staff,ou=groups,dc=corp,dc=example"], True),  # its DN, by the same rule
+        (["staff"], ["contractors"], False),                        # another group
+        (None, ["staff"], False),                                   # not configured: nobody
+    ],
+)
+def test_who_may_sign_in_as_a_requester(setting: Any, groups: list[str], allowed: bool) -> None:
+    problems: list[str] = []
+    assert may_request(groups, parse_requesters(setting, "requesters", problems)) is allowed
+    assert problems == []
+
+
+def test_a_requesters_setting_that_is_not_a_list_is_refused() -> None:
+    problems: list[str] = []
+    parse_requesters({"staff": 1}, "oidc.requesters", problems)
+    assert problems == ["oidc.requesters: expected 'all' or a list of groups, got {'staff': 1}"]
+
+
+def test_a_requester_is_a_person_without_a_role() -> None:
+    cfg = parse_config({"issuer": ISSUER, "client_id": "dutydesk", "groups": {"dc-duty":
+                        "engineer"}, "requesters": ["staff"]})
+    assert person_from_claims(cfg, claims(groups=["staff"])).role is None

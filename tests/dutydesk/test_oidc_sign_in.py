@@ -225,3 +225,42 @@ def test_config_problems_are_listed_in_words(tmp_path: Path) -> None:
                   "oidc.scopes: must include 'openid'", "oidc.groups.dc-duty: unknown role",
                   "oidc.clock_skew: whole seconds between 0 and 300"):
         assert words in text
+
+
+def _requests_of(db: Database, settings: Settings, *emails: str) -> list[int]:
+    from dutydesk.core.db import utcnow
+    from dutydesk.requests import service as req
+    from shifts.notices import service as svc
+
+    with db.session() as s:
+        svc.save_service(s, "admin", slug="mail", name="Mail", now=utcnow())
+        ids = [req.create_request(s, settings, "x", req.Requester(e), service="mail",
+                                  subject=f"Mail of {e}", description="d", now=utcnow()).id
+               for e in emails]
+        s.commit()
+    return ids
+
+
+def test_an_employee_in_no_mapped_group_sees_their_own_requests_without_a_link(
+    settings: Settings, db: Database, provider: OidcPeer
+) -> None:
+    cfg = oidc_config(provider.issuer, requesters=["staff"])
+    app = create_app(dataclasses.replace(settings, oidc=cfg), db=db)
+    mine, other = _requests_of(db, settings, "stepan.oidc@corp.example", "boss@corp.example")
+    browser = _browser(app)
+    response = browser.sign_in("stepan", next_url="/help")
+    assert response.status_code == 302 and response.headers["Location"] == "/help"
+    page = browser.client.get("/help").get_data(as_text=True)
+    assert "You write as stepan.oidc@corp.example" in page
+    assert "Mail of stepan.oidc@corp.example" in page and "boss@corp.example" not in page
+    assert browser.client.get(f"/help/mine/{mine}").status_code == 200
+    assert browser.client.get(f"/help/mine/{other}").status_code == 404
+    # a requester, nothing more: no account, every other screen as for a stranger
+    assert _count(db) == 0
+    assert browser.client.get("/incidents").status_code == 302
+    # an address the provider did not verify never opens anyone's requests
+    assert _browser(app).sign_in("unverified").status_code == 401
+    token = csrf_from(browser.client.get("/help").get_data(as_text=True))
+    out = browser.client.post("/logout", data={"csrf_token": token})
+    assert out.headers["Location"].startswith(provider.issuer + "/session/end")
+    assert browser.client.get(f"/help/mine/{mine}").status_code == 302  # to the sign-in page
