@@ -19,6 +19,8 @@ The ``ldap:`` section of the config file::
       user_filter: "(uid={username})"
       group_base: "ou=groups,dc=corp,dc=example"
       group_lookup: search                 # or "memberof" (the user's memberOf attribute)
+      nested_groups: true                  # walk groups inside groups (OpenLDAP, FreeIPA, 389 DS;
+                                           # AD does it itself with kind: ad)
       groups:                              # group (full DN, or its first part) -> role
         cn=dc-duty: engineer
         cn=dc-leads: shift_lead
@@ -31,7 +33,7 @@ The ``ldap:`` section of the config file::
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -69,6 +71,7 @@ class DirectoryConfig:
     attributes: Mapping[str, str] = field(default_factory=lambda: dict(_DEFAULT_ATTRIBUTES))
     timeout: float = 5.0
     requesters: tuple[str, ...] = ()
+    nested_groups: bool = False
 
     @property
     def uses_tls(self) -> bool:
@@ -97,6 +100,7 @@ class DirectoryConfig:
             "attributes": dict(self.attributes),
             "timeout": self.timeout,
             "requesters": ", ".join(self.requesters) or "(none)",
+            "nested_groups": "in chain (AD)" if self.kind == "ad" else self.nested_groups,
         }
 
 
@@ -107,7 +111,7 @@ def parse_config(raw: Any, where: str = "ldap") -> DirectoryConfig:
     known = {
         "url", "kind", "starttls", "ca_file", "user_dn_template", "bind_dn", "bind_password",
         "user_base", "user_filter", "group_base", "group_lookup", "groups", "attributes",
-        "timeout", "requesters",
+        "timeout", "requesters", "nested_groups",
     }
     problems = [f"{where}.{k}: unknown setting; known: {', '.join(sorted(known))}"
                 for k in raw if k not in known]
@@ -171,6 +175,11 @@ def parse_config(raw: Any, where: str = "ldap") -> DirectoryConfig:
         timeout = 5.0
     ca_file = str(raw.get("ca_file", ""))
     requesters = parse_requesters(raw.get("requesters"), f"{where}.requesters", problems)
+    nested = raw.get("nested_groups", False)
+    if not isinstance(nested, bool):
+        problems.append(f"{where}.nested_groups: expected true or false, got {nested!r}")
+    elif nested and not raw.get("group_base"):
+        problems.append(f"{where}.group_base: required to walk nested groups")
     if problems:
         raise ValueError("\n".join(problems))
     return DirectoryConfig(
@@ -179,6 +188,7 @@ def parse_config(raw: Any, where: str = "ldap") -> DirectoryConfig:
         user_base=str(raw.get("user_base", "")), user_filter=user_filter,
         group_base=str(raw.get("group_base", "")), group_lookup=lookup, groups=tuple(groups),
         attributes=attributes, timeout=timeout, requesters=requesters,
+        nested_groups=bool(nested) and kind != "ad",
     )
 
 
@@ -250,6 +260,29 @@ def group_filter(kind: str, user_dn_escaped: str) -> str:
         return f"(member:{AD_IN_CHAIN}:={user_dn_escaped})"
     return (f"(|(&(objectClass=groupOfNames)(member={user_dn_escaped}))"
             f"(&(objectClass=groupOfUniqueNames)(uniqueMember={user_dn_escaped})))")
+
+
+MAX_NESTING = 10  # levels of groups inside groups walked; deeper is a loop or a mistake
+
+
+def walk_groups(
+    direct: list[str], parents_of: Callable[[list[str]], list[str]], max_depth: int = MAX_NESTING
+) -> list[str]:
+    """The person's groups with every group that contains one of them, level by level, as AD's
+    ``LDAP_MATCHING_RULE_IN_CHAIN`` does on the server: ``parents_of(groups)`` answers the groups
+    having any of ``groups`` as a member. A group is asked about once, so cycles end."""
+    seen = {normalise_dn(g): g for g in direct}
+    frontier = list(seen.values())
+    for _ in range(max_depth):
+        if not frontier:
+            break
+        found = [g for g in parents_of(frontier) if normalise_dn(g) not in seen]
+        frontier = []
+        for group in found:
+            if normalise_dn(group) not in seen:
+                seen[normalise_dn(group)] = group
+                frontier.append(group)
+    return list(seen.values())
 
 
 def ad_disabled(user_account_control: Any) -> bool:

@@ -36,6 +36,7 @@ from dutydesk.core.directory import (
     language_code,
     may_request,
     role_for_groups,
+    walk_groups,
 )
 from dutydesk.models import User
 
@@ -179,20 +180,40 @@ def authenticate(cfg: DirectoryConfig, username: str, password: str) -> Person:
 
 
 def group_dns(cfg: DirectoryConfig, conn: ldap3.Connection, dn: str, values: dict) -> list[str]:
+    """The DNs of the person's groups: from ``memberOf`` or a search, and with
+    ``nested_groups`` every group containing those too (AD's ``kind: ad`` walks on the server)."""
     if cfg.group_lookup == "memberof":
         member_of = values.get("memberOf") or []
-        return [str(g) for g in (member_of if isinstance(member_of, list) else [member_of])]
-    flt = group_filter(cfg.kind, escape_filter_chars(dn))
-    try:
-        conn.search(cfg.group_base, flt, search_scope=ldap3.SUBTREE, attributes=[])
-    except LDAPException as exc:
-        raise DirectoryError(
-            "group", f"group search under {cfg.group_base!r} failed: {exc}"
-        ) from None
-    if conn.result and conn.result.get("result") not in (0, None):
-        raise DirectoryError("group", f"group search under {cfg.group_base!r}: "
-                             f"{conn.result.get('description')}")
-    return [e["dn"] for e in conn.response or [] if e.get("type") == "searchResEntry"]
+        direct = [str(g) for g in (member_of if isinstance(member_of, list) else [member_of])]
+    else:
+        direct = _groups_with_members(cfg, conn, [dn], cfg.kind)
+    if not cfg.nested_groups:
+        return direct
+    return walk_groups(direct, lambda groups: _groups_with_members(cfg, conn, groups, "openldap"))
+
+
+_MEMBERS_PER_SEARCH = 50  # groups asked about in one filter
+
+
+def _groups_with_members(
+    cfg: DirectoryConfig, conn: ldap3.Connection, members: list[str], kind: str
+) -> list[str]:
+    found: list[str] = []
+    for start in range(0, len(members), _MEMBERS_PER_SEARCH):
+        chunk = members[start:start + _MEMBERS_PER_SEARCH]
+        parts = [group_filter(kind, escape_filter_chars(m)) for m in chunk]
+        flt = parts[0] if len(parts) == 1 else "(|" + "".join(parts) + ")"
+        try:
+            conn.search(cfg.group_base, flt, search_scope=ldap3.SUBTREE, attributes=[])
+        except LDAPException as exc:
+            raise DirectoryError(
+                "group", f"group search under {cfg.group_base!r} failed: {exc}"
+            ) from None
+        if conn.result and conn.result.get("result") not in (0, None):
+            raise DirectoryError("group", f"group search under {cfg.group_base!r}: "
+                                 f"{conn.result.get('description')}")
+        found += [e["dn"] for e in conn.response or [] if e.get("type") == "searchResEntry"]
+    return found
 
 
 def _person(
