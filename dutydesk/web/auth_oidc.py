@@ -32,7 +32,7 @@ from dutydesk.context import app_state, db_session, principal, settings
 from dutydesk.core.db import utcnow
 from dutydesk.core.oidc import OidcConfig, OidcError, check_metadata, person_from_claims
 from dutydesk.core.oidc import validate_id_token as _validate
-from dutydesk.models import User
+from dutydesk.models import Role, User
 from dutydesk.web.auth_ldap import DirectoryError, take_access_away, upsert_user
 
 bp = Blueprint("oidc", __name__)
@@ -138,22 +138,40 @@ def _refuse(exc: OidcError | DirectoryError) -> Any:
     return render_template("auth/login.html", next="/", email="", error=message), status
 
 
+def check_provider(cfg: OidcConfig) -> str:
+    """Read the discovery document and the keys afresh; a line saying what the provider offers,
+    or :class:`OidcError` saying what is wrong (the admin page's "test the provider")."""
+    fresh = ProviderCache(cfg)
+    metadata = fresh.provider_metadata()
+    keys = fresh.keys(False)["keys"]
+    kids = ", ".join(str(k.get("kid", "?")) for k in keys if isinstance(k, dict)) or "none"
+    logout = "offered" if metadata.get("end_session_endpoint") else "not offered"
+    return (f"{cfg.issuer}: discovery document read, issuer matches; {len(keys)} signing "
+            f"key(s) ({kids}); PKCE S256; RP-initiated logout {logout}")
+
+
 @bp.route("/login/oidc")
 def start() -> Any:
-    """Send the browser to the provider (state, nonce and PKCE kept in the session)."""
+    """Send the browser to the provider (state, nonce and PKCE kept in the session). An admin's
+    ``?try=1`` is a dry run: the callback shows who the provider names and the role they would
+    get, and signs nobody in."""
     from dutydesk.web.auth import _safe_next
 
     cfg = settings().oidc
     if cfg is None:
         abort(404)
+    dry = request.args.get("try") == "1"
+    if dry and (principal().role is not Role.ADMIN):
+        abort(403)
     try:
         metadata = provider_cache().provider_metadata()
     except OidcError as exc:
         return _refuse(exc)
     verifier, nonce = generate_token(64), generate_token(32)
+    extra = {"prompt": "login"} if dry else {}  # a test asks who, whoever is signed in there
     url, state = _client(cfg).create_authorization_url(
-        metadata["authorization_endpoint"], nonce=nonce, code_verifier=verifier)
-    session[FLOW_KEY] = {"state": state, "nonce": nonce, "verifier": verifier,
+        metadata["authorization_endpoint"], nonce=nonce, code_verifier=verifier, **extra)
+    session[FLOW_KEY] = {"state": state, "nonce": nonce, "verifier": verifier, "dry": dry,
                          "next": _safe_next(request.args.get("next")), "at": int(time.time())}
     return redirect(url)
 
@@ -222,6 +240,8 @@ def callback() -> Any:
     s = db_session()
     try:
         flow = _flow()
+        if flow.get("dry"):
+            return _dry_run(cfg, flow)
         claims, id_token = _claims(cfg, provider_cache(), flow)
         person = person_from_claims(cfg, claims)
     except OidcError as exc:
@@ -249,6 +269,25 @@ def callback() -> Any:
     response = start_session(synced.user, flow["next"], how=" with OpenID Connect")
     session[ID_TOKEN_KEY] = id_token  # the hint of an RP-initiated logout
     return response
+
+
+def _dry_run(cfg: OidcConfig, flow: dict[str, Any]) -> Any:
+    """The admin's test sign-in: who the provider named and what they would get, or the stage
+    that failed; nobody is signed in or changed."""
+    from dutydesk.web.directory_admin import sso_page
+
+    if principal().role is not Role.ADMIN:
+        abort(403)
+    try:
+        claims, _token = _claims(cfg, provider_cache(), flow)
+        groups = claims.get(cfg.groups_claim.split(".")[0], "")
+        person = person_from_claims(cfg, claims)
+        role = person.role.value if person.role else "requester (help desk only)"
+        result = {"ok": True, "text": f"{claims.get('sub')} ({person.email}) signs in as "
+                  f"{role}; {cfg.groups_claim}: {groups}"}
+    except OidcError as exc:
+        result = {"ok": False, "stage": exc.stage, "text": exc.detail}
+    return sso_page(result)
 
 
 def end_session_url(id_token: str | None) -> str | None:

@@ -264,3 +264,37 @@ def test_an_employee_in_no_mapped_group_sees_their_own_requests_without_a_link(
     out = browser.client.post("/logout", data={"csrf_token": token})
     assert out.headers["Location"].startswith(provider.issuer + "/session/end")
     assert browser.client.get(f"/help/mine/{mine}").status_code == 302  # to the sign-in page
+
+
+def test_the_admin_page_shows_the_config_without_the_secret_and_tests_the_provider(
+    app: Any, db: Database, settings: Settings, provider: OidcPeer
+) -> None:
+    admin = make_user(db, Role.ADMIN, email="breakglass@dc.example")
+    browser = _browser(app)
+    assert login(browser.client, admin.email, PASSWORD).status_code == 302
+    page = browser.client.get("/admin/sso").get_data(as_text=True)
+    assert provider.issuer in page and CLIENT_SECRET not in page and "(set)" in page
+    assert f"{APP_BASE}/login/oidc/callback" in page
+    token = csrf_from(page)
+    tested = browser.client.post("/admin/sso", data={"csrf_token": token}).get_data(as_text=True)
+    assert "discovery document read, issuer matches" in tested
+    assert "RP-initiated logout offered" in tested
+    # a dry run: who the provider names and what they would get; nobody signed in or made
+    start = browser.client.get("/login/oidc?try=1")
+    result = browser.follow(start.headers["Location"], "stepan").get_data(as_text=True)
+    assert "none of the mapped groups" in result
+    start = browser.client.get("/login/oidc?try=1")
+    result = browser.follow(start.headers["Location"], "ivan").get_data(as_text=True)
+    assert "signs in as engineer" in result and "dc-duty" in result
+    assert _user(db, "ivan.oidc@corp.example") is None
+    assert browser.client.get("/admin/sso").status_code == 200  # still the admin
+    # only an admin may try
+    assert _browser(app).client.get("/login/oidc?try=1").status_code == 403
+    # a provider that cannot be reached: the stage is named
+    dead = create_app(dataclasses.replace(
+        settings, oidc=oidc_config(f"http://127.0.0.1:{free_port()}", timeout=1)), db=db)
+    other = dead.test_client()
+    assert login(other, admin.email, PASSWORD).status_code == 302
+    page = other.post("/admin/sso", data={"csrf_token": csrf_from(
+        other.get("/admin/sso").get_data(as_text=True))}).get_data(as_text=True)
+    assert "Provider: the discovery document or the keys could not be read" in page
