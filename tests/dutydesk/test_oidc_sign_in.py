@@ -138,9 +138,11 @@ def test_a_replayed_callback_or_code_and_a_forged_state_are_refused(app: Any, db
     callback = browser.callback_url("ivan")
     assert browser.client.get(callback).status_code == 302  # signed in
     first = _user(db, "ivan.oidc@corp.example")
-    # the same answer again: its state was taken once
+    # the same answer again: its state was taken once (said in Ivan's language, from the
+    # provider's locale claim)
     again = browser.client.get(callback)
-    assert again.status_code == 400 and "already used" in again.get_data(as_text=True)
+    assert again.status_code == 400
+    assert "Цей вхід уже використано" in again.get_data(as_text=True)
     # the code again, under a fresh state of this browser: the provider refuses it
     fresh = parse_qs(urlparse(browser.client.get("/login/oidc").headers["Location"]).query)
     code = parse_qs(urlparse(callback).query)["code"][0]
@@ -298,3 +300,27 @@ def test_the_admin_page_shows_the_config_without_the_secret_and_tests_the_provid
     page = other.post("/admin/sso", data={"csrf_token": csrf_from(
         other.get("/admin/sso").get_data(as_text=True))}).get_data(as_text=True)
     assert "Provider: the discovery document or the keys could not be read" in page
+
+
+JUNK = ["", " ", "x" * 5000, "%00", "привіт", "<script>", "' OR 1=1 --", "-1", "1e309",
+        "a&state=b", "%ZZ"]
+
+
+def test_junk_at_the_callback_and_the_start_is_a_4xx_never_a_5xx(app: Any, db: Database) -> None:
+    from urllib.parse import quote
+
+    browser = _browser(app)
+    state = parse_qs(urlparse(browser.client.get("/login/oidc").headers["Location"]).query)
+    real = state["state"][0]
+    for junk in JUNK:
+        for query in (f"code={quote(junk)}&state={quote(junk)}",
+                      f"code={quote(junk)}&state={real}", f"error={quote(junk)}&state={real}",
+                      f"error_description={quote(junk)}", quote(junk)):
+            answer = browser.client.get(f"/login/oidc/callback?{query}")
+            assert 400 <= answer.status_code < 500, (query[:80], answer.status_code)
+            browser.client.get("/login/oidc")  # a fresh pending sign-in for the next try
+            real = parse_qs(urlparse(browser.client.get("/login/oidc").headers["Location"])
+                            .query)["state"][0]
+        assert browser.client.get(f"/login/oidc?next={quote(junk)}").status_code == 302
+        assert browser.client.get(f"/login/oidc?try={quote(junk)}").status_code in (302, 403)
+    assert _count(db) == 0
