@@ -191,6 +191,9 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     from dutydesk.web.status import unsubscribe_view
 
     csrf.exempt(unsubscribe_view)  # RFC 8058 one-click POST from mail clients; the token signs it
+    from dutydesk.web.auth_oidc import backchannel_logout
+
+    csrf.exempt(backchannel_logout)  # the provider posts a signed logout token, no browser
     for blueprint in (api_bp, visitors_api_bp, status_api_bp, notices_api_bp):
         csrf.exempt(blueprint)  # API checks CSRF itself for cookie sessions (see web/api.py)
         app.register_blueprint(blueprint)

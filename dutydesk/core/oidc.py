@@ -242,6 +242,46 @@ def validate_id_token(
     return dict(claims)
 
 
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+def validate_logout_token(
+    logout_token: str, *, cfg: OidcConfig, metadata: Mapping[str, Any],
+    keys: Callable[[bool], Mapping[str, Any]], now: datetime,
+) -> str:
+    """The subject a genuine back-channel logout token (OpenID Connect Back-Channel Logout 1.0
+    §2.6) names, or :class:`OidcError` (``logout_token``): signed by the provider's keys,
+    ``iss``/``aud`` ours, ``iat`` (and ``exp`` if present) within the clock skew, the
+    back-channel logout event, a ``sub``, and no ``nonce`` (so an ID token is not one)."""
+    registry = JWSRegistry(algorithms=signing_algorithms(metadata))
+    try:
+        try:
+            token = jwt.decode(logout_token, KeySet.import_key_set(dict(keys(False))),
+                               registry=registry)
+        except InvalidKeyIdError:
+            token = jwt.decode(logout_token, KeySet.import_key_set(dict(keys(True))),
+                               registry=registry)
+        claims = token.claims
+        registry_claims = jwt.JWTClaimsRegistry(
+            now=int(now.timestamp()), leeway=cfg.clock_skew,
+            iss={"essential": True, "value": cfg.issuer},
+            aud={"essential": True, "value": cfg.client_id}, iat={"essential": True})
+        registry_claims.validate(claims)
+    except (JoseError, ValueError, TypeError, KeyError) as exc:
+        raise OidcError("logout_token", f"the logout token is refused: {type(exc).__name__}: "
+                        f"{getattr(exc, 'description', '') or exc}") from None
+    events = claims.get("events")
+    if not isinstance(events, Mapping) or BACKCHANNEL_EVENT not in events:
+        raise OidcError("logout_token", "the logout token carries no back-channel logout event")
+    if "nonce" in claims:
+        raise OidcError("logout_token", "a logout token never carries a nonce (an ID token?)")
+    sub = _text(claims, "sub")
+    if sub is None:
+        raise OidcError("logout_token", "the logout token names no subject (sid alone is not "
+                        "supported: turn off backchannel_logout_session_required)")
+    return sub
+
+
 def subject_key(issuer: str, sub: str) -> str:
     """The stable key of an OpenID Connect account: issuer and subject (emails change)."""
     return f"{issuer} {sub}"[:500]

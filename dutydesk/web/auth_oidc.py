@@ -29,8 +29,16 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from dutydesk.context import app_state, db_session, principal, settings
+from dutydesk.core import audit
 from dutydesk.core.db import utcnow
-from dutydesk.core.oidc import OidcConfig, OidcError, check_metadata, person_from_claims
+from dutydesk.core.oidc import (
+    OidcConfig,
+    OidcError,
+    check_metadata,
+    person_from_claims,
+    subject_key,
+    validate_logout_token,
+)
 from dutydesk.core.oidc import validate_id_token as _validate
 from dutydesk.models import Role, User
 from dutydesk.web.auth_ldap import DirectoryError, take_access_away, upsert_user
@@ -288,6 +296,34 @@ def _dry_run(cfg: OidcConfig, flow: dict[str, Any]) -> Any:
     except OidcError as exc:
         result = {"ok": False, "stage": exc.stage, "text": exc.detail}
     return sso_page(result)
+
+
+@bp.route("/login/oidc/backchannel", methods=["POST"])
+def backchannel_logout() -> Any:
+    """OpenID Connect Back-Channel Logout: the provider says a person signed out there (or an
+    admin ended their sessions); every DutyDesk session of theirs ends at once. 200 when the
+    token is genuine (whether or not we know the person), 400 otherwise; never cached."""
+    cfg = settings().oidc
+    if cfg is None:
+        abort(404)
+    headers = {"Cache-Control": "no-store"}
+    try:
+        cache = provider_cache()
+        sub = validate_logout_token(request.form.get("logout_token", ""), cfg=cfg,
+                                    metadata=cache.provider_metadata(), keys=cache.keys,
+                                    now=utcnow())
+    except OidcError as exc:
+        log.warning("OpenID Connect back-channel logout refused at %s: %s", exc.stage,
+                    exc.detail)
+        return {"error": "invalid_request", "error_description": exc.stage}, 400, headers
+    s = db_session()
+    user = s.scalar(select(User).where(User.oidc_subject == subject_key(cfg.issuer, sub)))
+    if user is not None:
+        user.session_version = (user.session_version or 1) + 1  # every session of theirs ends
+        audit.record(s, f"oidc:{sub[:80]}", "logout", "user", user.id,
+                     summary=f"{user.email} signed out at the provider (back-channel logout)")
+        s.commit()
+    return "", 200, headers
 
 
 def end_session_url(id_token: str | None) -> str | None:

@@ -23,6 +23,7 @@ from dutydesk.core.oidc import (
     parse_config,
     person_from_claims,
     validate_id_token,
+    validate_logout_token,
 )
 from dutydesk.models import Role
 
@@ -220,3 +221,40 @@ def test_a_requester_is_a_person_without_a_role() -> None:
     cfg = parse_config({"issuer": ISSUER, "client_id": "dutydesk", "groups": {"dc-duty":
                         "engineer"}, "requesters": ["staff"]})
     assert person_from_claims(cfg, claims(groups=["staff"])).role is None
+
+
+EVENT = {"http://schemas.openid.net/event/backchannel-logout": {}}
+
+
+def logout_claims(**change: Any) -> dict[str, Any]:
+    base = {"iss": ISSUER, "aud": "dutydesk", "iat": T - 5, "jti": "j-1", "sub": "u-1",
+            "events": EVENT}
+    base.update(change)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def check_logout(token: str) -> str:
+    return validate_logout_token(token, cfg=CFG, metadata=METADATA,
+                                 keys=provider_keys(jwks(KEY))[0], now=NOW)
+
+
+def test_a_genuine_logout_token_names_its_subject() -> None:
+    assert check_logout(signed(logout_claims())) == "u-1"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        signed(claims()),                                   # an ID token is not a logout token
+        signed(logout_claims(events=None)),                 # no back-channel logout event
+        signed(logout_claims(aud="grafana")),               # meant for another client
+        signed(logout_claims(iat=T + 600)),                 # issued in the future
+        signed(logout_claims(sub=None, sid="s-1")),         # sid alone: not supported
+        signed(logout_claims(), key=STRANGER),              # not the provider's key
+        "junk",                                             # not a token
+    ],
+)
+def test_logout_tokens_that_are_not_genuine_are_refused(token: str) -> None:
+    with pytest.raises(OidcError) as refused:
+        check_logout(token)
+    assert refused.value.stage == "logout_token"

@@ -30,12 +30,21 @@ APP_BASE = "http://127.0.0.1:8080"  # the tests' base_url: where the provider se
 
 
 @pytest.fixture(scope="module")
-def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcPeer]:
+def backchannel_port() -> int:
+    """Where a test serves DutyDesk for real to hear the provider's back-channel logout."""
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def provider(tmp_path_factory: pytest.TempPathFactory, backchannel_port: int
+             ) -> Iterator[OidcPeer]:
     if node_binary() is None:
         skip_or_fail("Node.js is not installed: the OpenID Connect tests run oidc-provider "
                      "(apt-get install nodejs npm)", REQUIRE_OIDC)
+    backchannel = f"http://127.0.0.1:{backchannel_port}/login/oidc/backchannel"
     try:
-        peer = start_provider(tmp_path_factory.mktemp("oidc"), free_port(), APP_BASE)
+        peer = start_provider(tmp_path_factory.mktemp("oidc"), free_port(), APP_BASE,
+                              backchannel)
     except Exception as exc:  # npm cannot reach the registry, …
         skip_or_fail(f"oidc-provider could not be started: {exc}", REQUIRE_OIDC)
     yield peer
@@ -324,3 +333,36 @@ def test_junk_at_the_callback_and_the_start_is_a_4xx_never_a_5xx(app: Any, db: D
         assert browser.client.get(f"/login/oidc?next={quote(junk)}").status_code == 302
         assert browser.client.get(f"/login/oidc?try={quote(junk)}").status_code in (302, 403)
     assert _count(db) == 0
+
+
+def test_signing_out_at_the_provider_ends_the_dutydesk_sessions_too(
+    app: Any, db: Database, provider: OidcPeer, backchannel_port: int
+) -> None:
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", backchannel_port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        browser = _browser(app)
+        assert browser.sign_in("ivan").status_code == 302
+        other_device = _browser(app)
+        assert other_device.sign_in("ivan").status_code == 302
+        assert browser.client.get("/").status_code == 200
+        # the person signs out at the provider itself (not from DutyDesk)
+        browser.follow(f"{provider.issuer}/session/end")
+        assert browser.client.get("/").status_code == 302, "".join(provider.output)[-1500:]
+        assert other_device.client.get("/").status_code == 302  # every session ended
+        with db.session() as s:
+            assert s.scalar(select(AuditEntry).where(AuditEntry.summary.like(
+                "%back-channel logout%")))
+    finally:
+        server.shutdown()
+        server.server_close()
+    # a forged logout token is refused and ends nothing
+    again = _browser(app)
+    assert again.sign_in("ivan").status_code == 302
+    forged = app.test_client().post("/login/oidc/backchannel", data={"logout_token": "a.b.c"})
+    assert forged.status_code == 400 and forged.headers["Cache-Control"] == "no-store"
+    assert again.client.get("/").status_code == 200

@@ -2,6 +2,7 @@
 // static client and a few test accounts whose "groups" claim the role mapping reads.
 //
 //   node provider.mjs <port> <redirect_uri> <post_logout_redirect_uri> [accounts.json]
+//                     [backchannel_logout_uri]
 //
 // accounts.json ({"login": {"email": …, "name": …, "groups": […]}}) is read at every sign-in,
 // so a test can move someone out of a group; without it the built-in accounts below are used.
@@ -11,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
 
-const [port, redirectUri, postLogoutUri, accountsFile] = process.argv.slice(2);
+const [port, redirectUri, postLogoutUri, accountsFile, backchannelUri] = process.argv.slice(2);
 const issuer = `http://127.0.0.1:${port}`;
 
 const ACCOUNTS = {
@@ -33,6 +34,8 @@ const provider = new Provider(issuer, {
     response_types: ['code'],
     grant_types: ['authorization_code'],
     token_endpoint_auth_method: 'client_secret_basic',
+    ...(backchannelUri ? { backchannel_logout_uri: backchannelUri,
+                           backchannel_logout_session_required: false } : {}),
   }],
   claims: {
     openid: ['sub'],
@@ -46,8 +49,15 @@ const provider = new Provider(issuer, {
   features: {
     devInteractions: { enabled: true },
     rpInitiatedLogout: { enabled: true },
+    backchannelLogout: { enabled: true },
   },
   cookies: { keys: ['dutydesk-tests-cookie-key'] },
+  // the provider refuses to call special-use addresses (SSRF protection); the tests' DutyDesk
+  // hears back-channel logouts on loopback, so its guard is lifted here, in tests only
+  fetch: (url, options) => {
+    const { dispatcher, ...rest } = options;
+    return globalThis.fetch(url, rest);
+  },
   async findAccount(ctx, id) {
     const accounts = accountsFile ? JSON.parse(readFileSync(accountsFile, 'utf8')) : ACCOUNTS;
     const known = Object.hasOwn(accounts, id) ? accounts[id] : undefined;
@@ -60,6 +70,8 @@ const provider = new Provider(issuer, {
     };
   },
 });
+
+provider.on('backchannel.error', (ctx, err) => console.log(`backchannel error: ${err.message} ${err.cause ? err.cause.message || err.cause.code : ""}`));
 
 provider.listen(Number(port), '127.0.0.1', () => {
   console.log(`ready ${issuer}`);
