@@ -1,5 +1,6 @@
 """Sign-in with an OpenID Connect provider: the authorization code flow with PKCE (``authlib``'s
-OAuth 2 client over ``requests``), the just-in-time account, and RP-initiated logout.
+OAuth 2 client over ``requests``), the just-in-time account (or a requester's help-desk
+session), RP-initiated logout and back-channel logout (``/login/oidc/backchannel``).
 
 ``/login/oidc`` sends the browser to the provider with a fresh ``state``, ``nonce`` and PKCE
 ``code_verifier`` (S256) kept in the signed session; ``/login/oidc/callback`` takes each of them
@@ -205,10 +206,10 @@ def _claims(cfg: OidcConfig, cache: ProviderCache, flow: dict[str, Any]) -> tupl
     if not code:
         raise OidcError("token", "the provider's answer has no code")
     metadata = cache.provider_metadata()
-    client = _client(cfg)
     try:
-        token = client.fetch_token(metadata["token_endpoint"], code=code,
-                                   code_verifier=flow["verifier"], timeout=cfg.timeout)
+        with _client(cfg) as client:
+            token = client.fetch_token(metadata["token_endpoint"], code=code,
+                                       code_verifier=flow["verifier"], timeout=cfg.timeout)
     except (OAuthError, requests.RequestException, ValueError) as exc:
         raise OidcError("token", f"the code was not exchanged for tokens (replayed or expired "
                         f"code?): {type(exc).__name__}: {str(exc)[:300]}") from None
