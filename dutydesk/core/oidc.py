@@ -21,6 +21,7 @@ The ``oidc:`` section of the config file::
       claims: {name: name, email: email, phone: phone_number, language: locale}
       requesters: all                  # or [staff]: people in no mapped group who may sign in
                                        # to the help desk to see "my requests"
+      trust_email: false               # true: requesters without email_verified (Entra ID)
       label: Corp SSO                  # the sign-in button says "Sign in with Corp SSO"
       clock_skew: 60                   # seconds of clock difference tolerated (0-300)
       timeout: 5
@@ -77,6 +78,7 @@ class OidcConfig:
     timeout: float = 5.0
     ca_file: str = ""
     requesters: tuple[str, ...] = ()
+    trust_email: bool = False
 
     @property
     def discovery_url(self) -> str:
@@ -96,6 +98,7 @@ class OidcConfig:
             "groups": [(g, r.value) for g, r in self.groups], "claims": dict(self.claims),
             "label": self.label, "clock_skew": self.clock_skew, "timeout": self.timeout,
             "ca_file": self.ca_file, "requesters": ", ".join(self.requesters) or "(none)",
+            "trust_email": self.trust_email,
         }
 
 
@@ -105,7 +108,7 @@ def parse_config(raw: Any, where: str = "oidc") -> OidcConfig:
         raise ValueError(f"{where}: expected a mapping of OpenID Connect settings, "
                          f"got {type(raw).__name__}")
     known = {"issuer", "client_id", "client_secret", "scopes", "groups_claim", "groups", "claims",
-             "label", "clock_skew", "timeout", "ca_file", "requesters"}
+             "label", "clock_skew", "timeout", "ca_file", "requesters", "trust_email"}
     problems = [f"{where}.{k}: unknown setting; known: {', '.join(sorted(known))}"
                 for k in raw if k not in known]
     issuer = str(raw.get("issuer", "")).strip().rstrip("/")
@@ -156,6 +159,9 @@ def parse_config(raw: Any, where: str = "oidc") -> OidcConfig:
         problems.append(f"{where}.timeout: seconds between 0.5 and 60, got {raw.get('timeout')!r}")
         timeout = 5.0
     requesters = parse_requesters(raw.get("requesters"), f"{where}.requesters", problems)
+    trust_email = raw.get("trust_email", False)
+    if not isinstance(trust_email, bool):
+        problems.append(f"{where}.trust_email: expected true or false, got {trust_email!r}")
     if problems:
         raise ValueError("\n".join(problems))
     return OidcConfig(
@@ -163,6 +169,7 @@ def parse_config(raw: Any, where: str = "oidc") -> OidcConfig:
         scopes=scopes, groups_claim=str(raw.get("groups_claim", "groups")), groups=tuple(groups),
         claims=claims, label=str(raw.get("label", "single sign-on"))[:60], clock_skew=skew,
         timeout=timeout, ca_file=str(raw.get("ca_file", "")), requesters=requesters,
+        trust_email=bool(trust_email),
     )
 
 
@@ -325,6 +332,11 @@ def person_from_claims(cfg: OidcConfig, claims: Mapping[str, Any]) -> Person:
                         "DutyDesk needs; ask for the 'email' scope)")
     if claims.get("email_verified") is False:
         raise OidcError("claims", f"{sub}: the provider says the email {email} is not verified")
+    if role is None and claims.get("email_verified") is not True and not cfg.trust_email:
+        # a requester's only key is their address: it opens the requests sent from it
+        raise OidcError("claims", f"{sub}: the provider does not say the email {email} is "
+                        "verified, and a requester is known by their email (set trust_email: "
+                        "true if this provider's emails can be trusted)")
     return Person(
         dn=key, username=sub, email=email.lower(),
         name=_text(claims, cfg.claims["name"]) or email,

@@ -217,10 +217,19 @@ def test_a_requesters_setting_that_is_not_a_list_is_refused() -> None:
     assert problems == ["oidc.requesters: expected 'all' or a list of groups, got {'staff': 1}"]
 
 
-def test_a_requester_is_a_person_without_a_role() -> None:
-    cfg = parse_config({"issuer": ISSUER, "client_id": "dutydesk", "groups": {"dc-duty":
-                        "engineer"}, "requesters": ["staff"]})
-    assert person_from_claims(cfg, claims(groups=["staff"])).role is None
+def test_a_requester_is_a_person_without_a_role_known_by_a_verified_email() -> None:
+    raw = {"issuer": ISSUER, "client_id": "dutydesk", "groups": {"dc-duty": "engineer"},
+           "requesters": ["staff"]}
+    cfg = parse_config(raw)
+    assert person_from_claims(cfg, claims(groups=["staff"], email_verified=True)).role is None
+    # the address opens the requests sent from it: not taken on the provider's silence...
+    with pytest.raises(OidcError, match="trust_email"):
+        person_from_claims(cfg, claims(groups=["staff"]))
+    # ...unless the admin trusts this provider's emails (Entra ID sends no email_verified)
+    trusting = parse_config({**raw, "trust_email": True})
+    assert person_from_claims(trusting, claims(groups=["staff"])).role is None
+    # staff with a role are matched by subject, not email: no verification asked
+    assert person_from_claims(cfg, claims()).role is Role.ENGINEER
 
 
 EVENT = {"http://schemas.openid.net/event/backchannel-logout": {}}
