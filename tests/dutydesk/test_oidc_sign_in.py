@@ -366,3 +366,15 @@ def test_signing_out_at_the_provider_ends_the_dutydesk_sessions_too(
     forged = app.test_client().post("/login/oidc/backchannel", data={"logout_token": "a.b.c"})
     assert forged.status_code == 400 and forged.headers["Cache-Control"] == "no-store"
     assert again.client.get("/").status_code == 200
+
+
+def test_an_account_an_admin_disabled_stays_disabled_whatever_the_provider_says(
+    app: Any, db: Database
+) -> None:
+    assert _browser(app).sign_in("ivan").status_code == 302
+    with db.session() as s:
+        s.scalar(select(User).where(User.email == "ivan.oidc@corp.example")).active = False
+        s.commit()
+    refused = _browser(app).sign_in("ivan")
+    assert refused.status_code == 401
+    assert not _user(db, "ivan.oidc@corp.example").active
