@@ -56,11 +56,16 @@ class ForwardedFor:
         return self.app(environ, start_response)
 
 
-def security_headers(base_url: str) -> dict[str, str]:
+def security_headers(base_url: str, form_targets: tuple[str, ...] = ()) -> dict[str, str]:
     """Headers every response carries; HSTS only when the site is served over https (on plain
-    http a browser ignores it, and promising https where there is none would lock users out)."""
+    http a browser ignores it, and promising https where there is none would lock users out).
+    ``form_targets``: other origins a form may lead to (the OpenID Connect provider, whose
+    logout the sign-out form redirects to)."""
+    csp = CONTENT_SECURITY_POLICY
+    if form_targets:
+        csp = csp.replace("form-action 'self'", "form-action 'self' " + " ".join(form_targets))
     headers = {
-        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+        "Content-Security-Policy": csp,
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin",
         "X-Frame-Options": "SAMEORIGIN",
@@ -165,6 +170,7 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     from dutydesk.web.admin import bp as admin_bp
     from dutydesk.web.api import bp as api_bp
     from dutydesk.web.auth import bp as auth_bp
+    from dutydesk.web.auth_oidc import bp as oidc_bp
     from dutydesk.web.deliveries_admin import bp as deliveries_bp
     from dutydesk.web.directory_admin import bp as directory_admin_bp
     from dutydesk.web.facility_admin import bp as facility_admin_bp
@@ -180,11 +186,14 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
 
     for blueprint in (health_bp, auth_bp, account_bp, home_bp, admin_bp, visitors_bp, status_bp,
                       notices_bp, wall_bp, account_notify_bp, deliveries_bp, twofactor_bp,
-                      directory_admin_bp, facility_admin_bp):
+                      directory_admin_bp, facility_admin_bp, oidc_bp):
         app.register_blueprint(blueprint)
     from dutydesk.web.status import unsubscribe_view
 
     csrf.exempt(unsubscribe_view)  # RFC 8058 one-click POST from mail clients; the token signs it
+    from dutydesk.web.auth_oidc import backchannel_logout
+
+    csrf.exempt(backchannel_logout)  # the provider posts a signed logout token, no browser
     for blueprint in (api_bp, visitors_api_bp, status_api_bp, notices_api_bp):
         csrf.exempt(blueprint)  # API checks CSRF itself for cookie sessions (see web/api.py)
         app.register_blueprint(blueprint)
@@ -226,7 +235,8 @@ def _install_request_hooks(app: Flask) -> None:
     from dutydesk.context import app_state
     from dutydesk.web.auth import load_principal
 
-    headers = security_headers(app.extensions["dutydesk"].settings.base_url)
+    cfg = app.extensions["dutydesk"].settings
+    headers = security_headers(cfg.base_url, (cfg.oidc.origin,) if cfg.oidc else ())
 
     @app.before_request
     def _start() -> None:

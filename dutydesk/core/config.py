@@ -78,6 +78,8 @@ class Settings:
     two_factor_required: str = ""
     # The company directory (the ``ldap:`` section of the config file); None: local accounts only
     ldap: Any = None
+    # An OpenID Connect provider (the ``oidc:`` section of the config file); None: not offered
+    oidc: Any = None
     scheduler_heartbeat_max_age: int = 60
     api_page_size_max: int = 500
     fallback_group: str = ""
@@ -344,6 +346,17 @@ def _telegram_secret(name: str, value: Any) -> str:
     return text
 
 
+def _oidc(name: str, value: Any) -> Any:
+    from dutydesk.core.oidc import parse_config
+
+    if value is None:
+        return None
+    try:
+        return parse_config(value, where=name)
+    except ValueError as exc:
+        raise _Invalid(str(exc).replace("\n", "\n  - ")) from None
+
+
 _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "env": _one_of("development", "production", "testing"),
     "database_url": _database_url,
@@ -378,6 +391,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "session_lifetime_hours": _positive_int(1),
     "two_factor_required": _roles_or_all,
     "ldap": _directory,
+    "oidc": _oidc,
     "scheduler_heartbeat_max_age": _positive_int(5),
     "api_page_size_max": _positive_int(1),
     "fallback_group": _text,

@@ -19,9 +19,13 @@ The ``ldap:`` section of the config file::
       user_filter: "(uid={username})"
       group_base: "ou=groups,dc=corp,dc=example"
       group_lookup: search                 # or "memberof" (the user's memberOf attribute)
+      nested_groups: true                  # walk groups inside groups (OpenLDAP, FreeIPA, 389 DS;
+                                           # AD does it itself with kind: ad)
       groups:                              # group (full DN, or its first part) -> role
         cn=dc-duty: engineer
         cn=dc-leads: shift_lead
+      requesters: all                      # or [cn=staff]: people in no mapped group who may
+                                           # sign in to the help desk to see "my requests"
       attributes: {name: cn, email: mail, phone: telephoneNumber, language: preferredLanguage}
       timeout: 5
 """
@@ -29,7 +33,7 @@ The ``ldap:`` section of the config file::
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -66,6 +70,8 @@ class DirectoryConfig:
     groups: tuple[tuple[str, Role], ...] = ()
     attributes: Mapping[str, str] = field(default_factory=lambda: dict(_DEFAULT_ATTRIBUTES))
     timeout: float = 5.0
+    requesters: tuple[str, ...] = ()
+    nested_groups: bool = False
 
     @property
     def uses_tls(self) -> bool:
@@ -93,6 +99,8 @@ class DirectoryConfig:
             "groups": [(g, r.value) for g, r in self.groups],
             "attributes": dict(self.attributes),
             "timeout": self.timeout,
+            "requesters": ", ".join(self.requesters) or "(none)",
+            "nested_groups": "in chain (AD)" if self.kind == "ad" else self.nested_groups,
         }
 
 
@@ -103,7 +111,7 @@ def parse_config(raw: Any, where: str = "ldap") -> DirectoryConfig:
     known = {
         "url", "kind", "starttls", "ca_file", "user_dn_template", "bind_dn", "bind_password",
         "user_base", "user_filter", "group_base", "group_lookup", "groups", "attributes",
-        "timeout",
+        "timeout", "requesters", "nested_groups",
     }
     problems = [f"{where}.{k}: unknown setting; known: {', '.join(sorted(known))}"
                 for k in raw if k not in known]
@@ -144,7 +152,7 @@ def parse_config(raw: Any, where: str = "ldap") -> DirectoryConfig:
     else:
         for group, role in raw_groups.items():
             try:
-                groups.append((normalise_dn(str(group)), Role.parse(str(role))))
+                groups.append((normalise_group(str(group)), Role.parse(str(role))))
             except ValueError as exc:
                 problems.append(f"{where}.groups.{group}: {exc}")
     attributes = dict(_DEFAULT_ATTRIBUTES)
@@ -166,6 +174,12 @@ def parse_config(raw: Any, where: str = "ldap") -> DirectoryConfig:
         problems.append(f"{where}.timeout: seconds between 0.5 and 60, got {raw.get('timeout')!r}")
         timeout = 5.0
     ca_file = str(raw.get("ca_file", ""))
+    requesters = parse_requesters(raw.get("requesters"), f"{where}.requesters", problems)
+    nested = raw.get("nested_groups", False)
+    if not isinstance(nested, bool):
+        problems.append(f"{where}.nested_groups: expected true or false, got {nested!r}")
+    elif nested and not raw.get("group_base"):
+        problems.append(f"{where}.group_base: required to walk nested groups")
     if problems:
         raise ValueError("\n".join(problems))
     return DirectoryConfig(
@@ -173,8 +187,35 @@ def parse_config(raw: Any, where: str = "ldap") -> DirectoryConfig:
         bind_dn=bind_dn, bind_password=str(raw.get("bind_password", "")),
         user_base=str(raw.get("user_base", "")), user_filter=user_filter,
         group_base=str(raw.get("group_base", "")), group_lookup=lookup, groups=tuple(groups),
-        attributes=attributes, timeout=timeout,
+        attributes=attributes, timeout=timeout, requesters=requesters,
+        nested_groups=bool(nested) and kind != "ad",
     )
+
+
+EVERYONE = "*"
+
+
+def parse_requesters(raw: Any, where: str, problems: list[str]) -> tuple[str, ...]:
+    """``requesters``: ``all`` (anyone the directory or provider signs in), a list of groups,
+    or nothing (only people in a mapped group sign in); problems are appended to ``problems``."""
+    if raw in (None, False, "", "none"):
+        return ()
+    if raw in ("all", True):
+        return (EVERYONE,)
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not all(isinstance(g, str) and g.strip() for g in raw):
+        problems.append(f"{where}: expected 'all' or a list of groups, got {raw!r}")
+        return ()
+    return tuple(normalise_group(g) for g in raw)
+
+
+def may_request(groups: list[str], requesters: tuple[str, ...]) -> bool:
+    """Whether someone in no mapped group may still sign in as a requester (to the help desk
+    and their own requests only); groups match by the same rule as the role mapping."""
+    if EVERYONE in requesters:
+        return True
+    return role_for_groups(groups, tuple((g, Role.VIEWER) for g in requesters)) is not None
 
 
 def acceptable_username(username: str) -> bool:
@@ -188,17 +229,26 @@ def normalise_dn(dn: str) -> str:
     return ",".join("=".join(p.strip() for p in rdn.split("=", 1)) for rdn in dn.split(",")).lower()
 
 
-def role_for_groups(group_dns: list[str], mapping: tuple[tuple[str, Role], ...]) -> Role | None:
+def normalise_group(group: str) -> str:
+    """A group as the role mapping compares it: a DN normalised (:func:`normalise_dn`), a plain
+    group name (an OpenID Connect ``groups`` claim: ``dc-duty``, ``/dc/leads``, an Entra id)
+    stripped and lower-cased."""
+    return normalise_dn(group) if "=" in group else group.strip().lower()
+
+
+def role_for_groups(groups: list[str], mapping: tuple[tuple[str, Role], ...]) -> Role | None:
     """The most powerful role any of the person's groups maps to, or ``None`` (no access).
 
-    A mapping key with a comma is a full DN; one without (``cn=dc-duty``) matches a group's
-    first part, wherever the group lives.
+    One rule for the directory and OpenID Connect: a mapping key with a comma is a full DN; one
+    without (``cn=dc-duty``) matches a group's first part, wherever the group lives; a plain
+    name (``dc-duty``) matches a plain group name or the value of a DN's first part.
     """
     best: Role | None = None
-    for dn in (normalise_dn(g) for g in group_dns):
-        first = dn.split(",", 1)[0]
+    for group in (normalise_group(g) for g in groups):
+        first = group.split(",", 1)[0] if "=" in group else group
+        names = (first, first.split("=", 1)[-1])
         for key, role in mapping:
-            matches = key == dn if "," in key else key == first
+            matches = key == group if "," in key else key in names
             if matches and (best is None or role.rank > best.rank):
                 best = role
     return best
@@ -212,6 +262,29 @@ def group_filter(kind: str, user_dn_escaped: str) -> str:
             f"(&(objectClass=groupOfUniqueNames)(uniqueMember={user_dn_escaped})))")
 
 
+MAX_NESTING = 10  # levels of groups inside groups walked; deeper is a loop or a mistake
+
+
+def walk_groups(
+    direct: list[str], parents_of: Callable[[list[str]], list[str]], max_depth: int = MAX_NESTING
+) -> list[str]:
+    """The person's groups with every group that contains one of them, level by level, as AD's
+    ``LDAP_MATCHING_RULE_IN_CHAIN`` does on the server: ``parents_of(groups)`` answers the groups
+    having any of ``groups`` as a member. A group is asked about once, so cycles end."""
+    seen = {normalise_dn(g): g for g in direct}
+    frontier = list(seen.values())
+    for _ in range(max_depth):
+        if not frontier:
+            break
+        found = [g for g in parents_of(frontier) if normalise_dn(g) not in seen]
+        frontier = []
+        for group in found:
+            if normalise_dn(group) not in seen:
+                seen[normalise_dn(group)] = group
+                frontier.append(group)
+    return list(seen.values())
+
+
 def ad_disabled(user_account_control: Any) -> bool:
     try:
         return bool(int(user_account_control) & AD_ACCOUNT_DISABLED)
@@ -221,7 +294,8 @@ def ad_disabled(user_account_control: Any) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Person:
-    """What the directory says about a person who may sign in."""
+    """What the directory says about a person who may sign in. ``role`` is ``None`` for a
+    requester: in no mapped group, but allowed to the help desk ("my requests")."""
 
     dn: str
     username: str
@@ -229,7 +303,7 @@ class Person:
     name: str
     phone: str | None
     language: str | None
-    role: Role
+    role: Role | None
 
 
 def language_code(value: str | None, supported: tuple[str, ...]) -> str | None:

@@ -35,7 +35,7 @@ def profile() -> Any:
             "language": form.get("language") or None,
             "timezone": form.get("timezone") or None,
         }
-        if form.get("new_password") and user.directory_dn is None:
+        if form.get("new_password") and not user.external:
             if not verify_password(user.password_hash, form.get("current_password", "")):
                 flash(_("The current password is wrong; nothing was changed."), "error")
                 return redirect("/account")

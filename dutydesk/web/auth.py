@@ -238,6 +238,12 @@ def login() -> Any:
     from dutydesk.web.auth_ldap import directory_login
 
     directory = directory_login(s, email, password, user, cfg.ldap, now)
+    if directory is not None and directory.requester is not None:
+        from dutydesk.web.requests_help import sign_in_requester
+
+        done = [f"device:{device}"] if device else [f"email:{email}", f"pair:{address}|{email}"]
+        s.execute(delete(LoginFailure).where(LoginFailure.key.in_([_key(k) for k in done])))
+        return sign_in_requester(directory.requester, "the directory", next_url)
     if directory is not None:
         user = directory.user  # None: refused by the directory (or it is down)
     if directory is None and not verify_login(user, password):
@@ -296,8 +302,11 @@ def logout() -> Any:
         audit.record(s, who, "logout", who.kind, who.user_id or who.kiosk_id)
         accounts.end_session(s, session.get("sid"))  # a copy of this cookie stops working too
         s.commit()
+    from dutydesk.web.auth_oidc import ID_TOKEN_KEY, end_session_url
+
+    provider_logout = end_session_url(session.get(ID_TOKEN_KEY))
     session.clear()
-    return redirect("/login")
+    return redirect(provider_logout or "/login")
 
 
 @bp.route("/kiosk/<token>")

@@ -34,7 +34,9 @@ from dutydesk.core.directory import (
     ad_disabled,
     group_filter,
     language_code,
+    may_request,
     role_for_groups,
+    walk_groups,
 )
 from dutydesk.models import User
 
@@ -178,27 +180,47 @@ def authenticate(cfg: DirectoryConfig, username: str, password: str) -> Person:
 
 
 def group_dns(cfg: DirectoryConfig, conn: ldap3.Connection, dn: str, values: dict) -> list[str]:
+    """The DNs of the person's groups: from ``memberOf`` or a search, and with
+    ``nested_groups`` every group containing those too (AD's ``kind: ad`` walks on the server)."""
     if cfg.group_lookup == "memberof":
         member_of = values.get("memberOf") or []
-        return [str(g) for g in (member_of if isinstance(member_of, list) else [member_of])]
-    flt = group_filter(cfg.kind, escape_filter_chars(dn))
-    try:
-        conn.search(cfg.group_base, flt, search_scope=ldap3.SUBTREE, attributes=[])
-    except LDAPException as exc:
-        raise DirectoryError(
-            "group", f"group search under {cfg.group_base!r} failed: {exc}"
-        ) from None
-    if conn.result and conn.result.get("result") not in (0, None):
-        raise DirectoryError("group", f"group search under {cfg.group_base!r}: "
-                             f"{conn.result.get('description')}")
-    return [e["dn"] for e in conn.response or [] if e.get("type") == "searchResEntry"]
+        direct = [str(g) for g in (member_of if isinstance(member_of, list) else [member_of])]
+    else:
+        direct = _groups_with_members(cfg, conn, [dn], cfg.kind)
+    if not cfg.nested_groups:
+        return direct
+    return walk_groups(direct, lambda groups: _groups_with_members(cfg, conn, groups, "openldap"))
+
+
+_MEMBERS_PER_SEARCH = 50  # groups asked about in one filter
+
+
+def _groups_with_members(
+    cfg: DirectoryConfig, conn: ldap3.Connection, members: list[str], kind: str
+) -> list[str]:
+    found: list[str] = []
+    for start in range(0, len(members), _MEMBERS_PER_SEARCH):
+        chunk = members[start:start + _MEMBERS_PER_SEARCH]
+        parts = [group_filter(kind, escape_filter_chars(m)) for m in chunk]
+        flt = parts[0] if len(parts) == 1 else "(|" + "".join(parts) + ")"
+        try:
+            conn.search(cfg.group_base, flt, search_scope=ldap3.SUBTREE, attributes=[])
+        except LDAPException as exc:
+            raise DirectoryError(
+                "group", f"group search under {cfg.group_base!r} failed: {exc}"
+            ) from None
+        if conn.result and conn.result.get("result") not in (0, None):
+            raise DirectoryError("group", f"group search under {cfg.group_base!r}: "
+                                 f"{conn.result.get('description')}")
+        found += [e["dn"] for e in conn.response or [] if e.get("type") == "searchResEntry"]
+    return found
 
 
 def _person(
     cfg: DirectoryConfig, username: str, dn: str, values: dict, groups: list[str]
 ) -> Person:
     role = role_for_groups(groups, cfg.groups)
-    if role is None:
+    if role is None and not may_request(groups, cfg.requesters):
         raise DirectoryError("no_group", f"{dn} is in none of the mapped groups "
                              f"({', '.join(g for g, _ in cfg.groups)}); member of: "
                              f"{', '.join(groups) or 'no groups'}", dn=dn)
@@ -249,20 +271,27 @@ class Synced:
     created: bool
 
 
-def upsert_user(session: Session, actor: str, person: Person, now: datetime) -> Synced:
-    """Create the account on first sign-in, or bring it up to date with the directory.
+def upsert_user(
+    session: Session, actor: str, person: Person, now: datetime, *, via: str = "directory"
+) -> Synced:
+    """Create the account on first sign-in, or bring it up to date with the directory (or, with
+    ``via="oidc"``, the OpenID Connect provider: ``person.dn`` is then its subject key).
 
-    Matched by directory DN, else by email among directory accounts (their DN changed when they
-    moved). A *local* account with the same email is never taken over — a directory entry whose
-    mail names a break-glass admin would otherwise become that admin: ``DirectoryError``
-    (``conflict``). An account the *directory* disabled comes back with its groups; one an
-    admin disabled stays disabled (the caller refuses it)."""
-    user = session.scalar(select(User).where(User.directory_dn == person.dn))
+    Matched by directory DN (OIDC subject), else by email among directory accounts (their DN
+    changed when they moved). Any other account with the same email — a *local* one above all —
+    is never taken over: a directory entry whose mail names a break-glass admin would otherwise
+    become that admin: ``DirectoryError`` (``conflict``). An account the *directory* disabled
+    comes back with its groups; one an admin disabled stays disabled (the caller refuses it)."""
+    if person.role is None:
+        raise ValueError("a requester gets no account")
+    column = User.oidc_subject if via == "oidc" else User.directory_dn
+    source = "the OpenID Connect provider" if via == "oidc" else "the directory"
+    user = session.scalar(select(User).where(column == person.dn))
     if user is None:
         user = session.scalar(select(User).where(func.lower(User.email) == person.email))
-        if user is not None and user.directory_dn is None:
-            raise DirectoryError("conflict", f"{person.dn} has the email {person.email} of a "
-                                 f"local account (id {user.id}); it is not taken over")
+        if user is not None and (via == "oidc" or user.directory_dn is None):
+            raise DirectoryError("conflict", f"{person.dn} has the email {person.email} of "
+                                 f"another account (id {user.id}); it is not taken over")
     created = user is None
     if user is None:
         user = User(email=person.email, password_hash=DIRECTORY_PASSWORD, created_at=now)
@@ -272,7 +301,7 @@ def upsert_user(session: Session, actor: str, person: Person, now: datetime) -> 
     if user.directory_disabled_at is not None:
         user.active, user.directory_disabled_at = True, None
     role_changed = user.role is not None and user.role != person.role
-    user.directory_dn = person.dn
+    setattr(user, column.key, person.dn)
     user.email, user.name, user.phone, user.role = (
         person.email, person.name, person.phone, person.role,
     )
@@ -286,11 +315,11 @@ def upsert_user(session: Session, actor: str, person: Person, now: datetime) -> 
              "phone": user.phone, "active": user.active}
     if created:
         audit.record(session, actor, "create", "user", user.id,
-                     summary=f"{user.email} created from the directory ({person.dn})", after=after)
+                     summary=f"{user.email} created from {source} ({person.dn})", after=after)
     elif before != after:
         changed_before, changed_after = audit.changed_fields(before, after)
         audit.record(session, actor, "update", "user", user.id,
-                     summary=f"{user.email} updated from the directory",
+                     summary=f"{user.email} updated from {source}",
                      before=changed_before, after=changed_after)
     return Synced(user=user, created=created)
 
@@ -300,11 +329,13 @@ def upsert_user(session: Session, actor: str, person: Person, now: datetime) -> 
 
 @dataclass(frozen=True, slots=True)
 class DirectoryLogin:
-    """The directory's answer for the login form: a signed-in ``user``, or a refusal."""
+    """The directory's answer for the login form: a signed-in ``user``, a ``requester`` (in no
+    mapped group but allowed to the help desk: no account), or a refusal."""
 
     user: User | None
     message: str = ""
     status: int = 401
+    requester: Person | None = None
 
 
 def refusal_message(stage: str) -> tuple[str, int]:
@@ -344,6 +375,10 @@ def directory_login(
             take_access_away(session, known, now, "is in no mapped directory group")
         message, status = refusal_message(exc.stage)
         return DirectoryLogin(user=None, message=message, status=status)
+    if person.role is None:  # a requester: any account they had loses its access
+        known = session.scalar(select(User).where(User.directory_dn == person.dn))
+        take_access_away(session, known, now, "is in no mapped directory group")
+        return DirectoryLogin(user=None, requester=person)
     try:
         synced = upsert_user(session, f"directory:{person.username}", person, now)
     except DirectoryError as exc:
@@ -360,8 +395,9 @@ def directory_login(
 
 
 def take_access_away(session: Session, user: User | None, now: datetime, why: str) -> None:
-    """Disable a directory account the directory no longer lets in; its sessions end too."""
-    if user is None or user.directory_dn is None or not user.active:
+    """Disable a directory (or OpenID Connect) account the directory (provider) no longer lets
+    in; its sessions end too."""
+    if user is None or not user.external or not user.active:
         return
     user.active = False
     user.directory_disabled_at = now

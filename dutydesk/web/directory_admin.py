@@ -45,7 +45,8 @@ def directory() -> Any:
                 person = authenticate(cfg, username, request.form.get("password", ""))
                 result = {"ok": True, "text": _(
                     "%(dn)s signs in as %(role)s (%(email)s).",
-                    dn=person.dn, role=person.role.value, email=person.email)}
+                    dn=person.dn, role=person.role.value if person.role else "requester",
+                    email=person.email)}
             else:
                 result = {"ok": True, "text": check_connection(cfg)}
         except DirectoryError as exc:
@@ -58,6 +59,49 @@ def directory() -> Any:
     return render_template(
         "admin/directory.html", config=cfg.public() if cfg else None, result=result
     ), status
+
+
+def sso_stage_label(stage: str) -> str:
+    """The failed stage of an OpenID Connect test in the admin's language."""
+    return {
+        "provider": _("Provider: the discovery document or the keys could not be read"),
+        "state": _("State: the answer belongs to no sign-in started here"),
+        "denied": _("The provider refused the sign-in"),
+        "token": _("Token: the code could not be exchanged (client id, secret or redirect URI?)"),
+        "id_token": _("ID token: signature, issuer, audience, expiry or nonce is wrong"),
+        "claims": _("Claims: no email, or an email the provider did not verify"),
+        "no_group": _("Groups: the person is in none of the mapped groups"),
+    }.get(stage, stage)
+
+
+def sso_page(result: dict[str, Any] | None) -> Any:
+    cfg = settings().oidc
+    if result and not result["ok"]:
+        result = {**result, "stage": sso_stage_label(result["stage"])}
+    return render_template("admin/sso.html", config=cfg.public() if cfg else None,
+                           result=result, callback_url=settings().base_url.rstrip("/")
+                           + "/login/oidc/callback")
+
+
+@bp.route("/sso", methods=["GET", "POST"])
+@require_role(Role.ADMIN)
+def sso() -> Any:
+    """The OpenID Connect provider: its configuration without the client secret, a button that
+    reads its discovery document and keys, and a test sign-in that changes nothing."""
+    from dutydesk.core.oidc import OidcError
+    from dutydesk.web.auth_oidc import check_provider
+
+    cfg = settings().oidc
+    result: dict[str, Any] | None = None
+    if request.method == "POST" and cfg is not None:
+        try:
+            result = {"ok": True, "text": check_provider(cfg)}
+        except OidcError as exc:
+            result = {"ok": False, "stage": exc.stage, "text": exc.detail}
+        s = db_session()
+        audit.record(s, principal(), "sso_test", "sso", None, summary="test the provider")
+        s.commit()
+    return sso_page(result)
 
 
 @bp.app_context_processor

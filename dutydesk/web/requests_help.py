@@ -3,20 +3,26 @@
 
 Who asks is known by being signed in, or by the link: the address is confirmed by opening a
 link mailed to it (``/help/link`` → ``/help/my/<token>``); no password, nothing to remember.
+Employees whom the company directory or the OpenID Connect provider signs in as *requesters*
+(in no mapped group, but allowed by ``requesters:``) get no account: their session names their
+verified address, opens ``/help`` and ``/help/mine/<id>`` and nothing else.
 Works without JavaScript: choosing a service is a GET form; everything else is plain POSTs.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 from sqlalchemy import select
 
 from dutydesk.context import db_session, principal, settings
+from dutydesk.core import audit
 from dutydesk.core.db import utcnow
+from dutydesk.core.directory import Person
 from dutydesk.core.notify.outbox import enqueue
 from dutydesk.incidents.lifecycle import LifecycleError
 from dutydesk.incidents.lookup import open_incidents_for_service
@@ -37,10 +43,39 @@ def _language() -> str:
     return str(get_locale() or "en")
 
 
+REQUESTER_KEY = "requester"
+
+
+def sign_in_requester(person: Person, via: str, next_url: str = "") -> Any:
+    """Start a requester's session (a fresh one: no account, their verified address only) and
+    send them to the help desk; the caller has checked who they are."""
+    session.clear()  # a fresh session on sign-in (prevents session fixation)
+    session.permanent = True
+    session[REQUESTER_KEY] = {"email": person.email.lower(), "name": person.name,
+                              "lang": person.language or "", "via": via, "at": int(time.time())}
+    s = db_session()
+    audit.record(s, f"requester:{person.email}", "login", "requester", None,
+                 summary=f"{person.email} signed in to the help desk via {via}")
+    s.commit()
+    return redirect(next_url if next_url.startswith("/help") else url_for("help.help_page"))
+
+
+def session_requester() -> req.Requester | None:
+    """The requester this browser's session names, while it is young enough."""
+    data = session.get(REQUESTER_KEY)
+    if not isinstance(data, dict) or not isinstance(data.get("email"), str):
+        return None
+    if time.time() - data.get("at", 0) > settings().session_lifetime_hours * 3600:
+        session.pop(REQUESTER_KEY, None)
+        return None
+    return req.Requester(data["email"], str(data.get("name") or ""),
+                         str(data.get("lang") or "") or _language())
+
+
 def _signed_in_requester() -> req.Requester | None:
     who = principal()
     if who.user is None:
-        return None
+        return session_requester() if who.kind == "anonymous" else None
     user = who.user
     return req.Requester(user.email, user.name or "", user.language or _language(),
                          user_id=user.id)
@@ -131,7 +166,19 @@ def _submit(requester: req.Requester, token: str | None) -> Any:
 
 @bp.route("/my/<token>/<int:request_id>", methods=["GET", "POST"])
 def my_request(token: str, request_id: int) -> Any:
-    requester = _token_requester(token)
+    return _request_page(_token_requester(token), token, request_id)
+
+
+@bp.route("/mine/<int:request_id>", methods=["GET", "POST"])
+def mine(request_id: int) -> Any:
+    """One of the signed-in person's own requests (no link needed)."""
+    requester = _signed_in_requester()
+    if requester is None:
+        return redirect(url_for("auth.login", next=request.path))
+    return _request_page(requester, None, request_id)
+
+
+def _request_page(requester: req.Requester, token: str | None, request_id: int) -> Any:
     s = db_session()
     row = s.get(ServiceRequest, request_id) if request_id < 2**63 else None
     if row is None or row.requester_email != requester.email.lower():
@@ -147,6 +194,8 @@ def my_request(token: str, request_id: int) -> Any:
                 req.perform(s, settings(), requester.email, row.id, Action.REQUESTER_REPLY,
                             utcnow(), text=request.form.get("text", ""))
             s.commit()
+            if token is None:
+                return redirect(url_for("help.mine", request_id=row.id))
             return redirect(url_for("help.my_request", token=token, request_id=row.id))
         except (RequestInputError, LifecycleError, RequestNotFound) as exc:
             s.rollback()

@@ -87,3 +87,26 @@ def test_the_admin_view_of_the_config_never_holds_the_service_password() -> None
     })
     shown = repr(cfg.public()) + repr(cfg)
     assert "Sup3r-secret" not in shown and "(set)" in shown
+
+
+def test_walking_nested_groups_asks_about_each_group_once_and_stops_at_cycles() -> None:
+    from dutydesk.core.directory import walk_groups
+
+    parents = {"cn=a": ["cn=b"], "cn=b": ["cn=c", "CN=A"], "cn=c": ["cn=b"]}  # a ⊂ b ⊂ c ⊂ b
+    asked: list[list[str]] = []
+
+    def parents_of(groups: list[str]) -> list[str]:
+        asked.append(groups)
+        return [p for g in groups for p in parents.get(g.lower(), [])]
+
+    assert walk_groups(["cn=a"], parents_of) == ["cn=a", "cn=b", "cn=c"]
+    assert asked == [["cn=a"], ["cn=b"], ["cn=c"]]
+
+
+def test_walking_nested_groups_stops_at_the_depth_limit() -> None:
+    from dutydesk.core.directory import walk_groups
+
+    def chain(groups: list[str]) -> list[str]:  # g0 ⊂ g1 ⊂ g2 ⊂ … without end
+        return [f"cn=g{int(g[4:]) + 1}" for g in groups]
+
+    assert walk_groups(["cn=g0"], chain, max_depth=3) == ["cn=g0", "cn=g1", "cn=g2", "cn=g3"]

@@ -395,3 +395,106 @@ def test_a_directory_person_is_sent_to_the_directory_to_change_their_password(
     # in Ukrainian: the directory's preferredLanguage (uk-UA) became Ivan's language
     assert "змінюйте пароль там" in page
     assert 'name="new_password"' not in page
+
+
+def test_an_employee_in_no_mapped_group_signs_in_to_see_their_own_requests(
+    settings: Settings, db: Database, slapd: Slapd
+) -> None:
+    from dutydesk.core.db import utcnow
+    from dutydesk.requests import service as req
+    from shifts.notices import service as svc
+
+    app = create_app(dataclasses.replace(settings, ldap=search_config(slapd, requesters="all")),
+                     db=db)
+    with db.session() as s:
+        svc.save_service(s, "admin", slug="mail", name="Mail", now=utcnow())
+        mine = req.create_request(s, settings, "x", req.Requester("petro@corp.example"),
+                                  service="mail", subject="My mail is slow", description="d",
+                                  now=utcnow()).id
+        other = req.create_request(s, settings, "x", req.Requester("boss@corp.example"),
+                                   service="mail", subject="Boss mail", description="d",
+                                   now=utcnow()).id
+        s.commit()
+    client = app.test_client()
+    assert "Or sign in with your company account" in client.get("/help").get_data(as_text=True)
+    response = _login(client, "petro", PASSWORDS["petro"])
+    assert response.status_code == 302 and response.headers["Location"] == "/help"
+    page = client.get("/help").get_data(as_text=True)
+    assert "My mail is slow" in page and "Boss mail" not in page
+    assert f"/help/mine/{mine}" in page
+    assert "My mail is slow" in client.get(f"/help/mine/{mine}").get_data(as_text=True)
+    assert client.get(f"/help/mine/{other}").status_code == 404
+    assert _users(db) == []  # no account: the help desk only
+    assert client.get("/incidents").status_code == 302
+    # a wrong password is still a wrong password
+    assert _login(app.test_client(), "petro", "wrong-password").status_code == 401
+
+
+NESTED = f"""dn: cn=night-shift,ou=groups,{SUFFIX}
+objectClass: groupOfNames
+cn: night-shift
+member: uid=petro,ou=people,{SUFFIX}
+
+dn: cn=duty-all,ou=groups,{SUFFIX}
+objectClass: groupOfNames
+cn: duty-all
+member: cn=night-shift,ou=groups,{SUFFIX}
+
+dn: cn=loop-a,ou=groups,{SUFFIX}
+objectClass: groupOfNames
+cn: loop-a
+member: cn=duty-all,ou=groups,{SUFFIX}
+
+dn: cn=loop-b,ou=groups,{SUFFIX}
+objectClass: groupOfNames
+cn: loop-b
+member: cn=loop-a,ou=groups,{SUFFIX}
+"""
+
+
+@pytest.fixture
+def nested_groups(slapd: Slapd) -> Iterator[None]:
+    """petro ∈ night-shift ∈ duty-all ∈ loop-a ∈ loop-b ∈ loop-a … (a cycle at the top)."""
+    slapd.ldif(NESTED)
+    slapd.ldif(f"""dn: cn=loop-a,ou=groups,{SUFFIX}
+changetype: modify
+add: member
+member: cn=loop-b,ou=groups,{SUFFIX}
+""", modify=True)
+    yield
+    slapd.ldif("".join(f"dn: cn={g},ou=groups,{SUFFIX}\nchangetype: delete\n\n"
+                       for g in ("loop-b", "loop-a", "duty-all", "night-shift")), modify=True)
+
+
+@pytest.mark.parametrize("lookup", ["search", "memberof"])
+def test_nested_groups_are_walked_to_the_mapped_group_and_cycles_end(
+    slapd: Slapd, nested_groups: None, lookup: str
+) -> None:
+    mapping = {"cn=duty-all": "engineer", "cn=dc-leads": "shift_lead"}
+    flat = search_config(slapd, groups=mapping, group_lookup=lookup)
+    with pytest.raises(DirectoryError) as refused:
+        authenticate(flat, "petro", PASSWORDS["petro"])  # duty-all holds him only indirectly
+    assert refused.value.stage == "no_group"
+    nested = search_config(slapd, groups=mapping, group_lookup=lookup, nested_groups=True)
+    person = authenticate(nested, "petro", PASSWORDS["petro"])
+    assert person.role is Role.ENGINEER
+    # a group three levels up (inside the cycle) counts too
+    deep = search_config(slapd, groups={"cn=loop-b": "shift_lead"}, group_lookup=lookup,
+                         nested_groups=True)
+    assert authenticate(deep, "petro", PASSWORDS["petro"]).role is Role.SHIFT_LEAD
+
+
+def test_the_sync_follows_nested_groups_too(
+    settings: Settings, db: Database, slapd: Slapd, nested_groups: None
+) -> None:
+    from dutydesk.core.db import utcnow
+    from dutydesk.web.directory_sync import sync_directory
+
+    cfg = search_config(slapd, groups={"cn=duty-all": "engineer"}, nested_groups=True)
+    app = create_app(dataclasses.replace(settings, ldap=cfg), db=db)
+    assert _login(app.test_client(), "petro", PASSWORDS["petro"]).status_code == 302
+    with db.session() as s:
+        report = sync_directory(s, cfg, utcnow())
+        s.commit()
+    assert report.error == "" and report.checked == 1 and report.disabled == []
+    assert _users(db) == ["petro@corp.example"]

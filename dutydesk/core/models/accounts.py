@@ -58,10 +58,19 @@ class User(Base):
     # (a sync or sign-in found them in no mapped group); None for local accounts.
     directory_dn: Mapped[str | None] = mapped_column(String(500), default=None, index=True)
     directory_disabled_at: Mapped[datetime | None] = mapped_column(default=None)
+    # OpenID Connect accounts: "<issuer> <subject>", the provider's stable id of the person.
+    # ``directory_disabled_at`` records when the provider took their access away.
+    oidc_subject: Mapped[str | None] = mapped_column(String(500), default=None, index=True)
 
     @property
     def display_name(self) -> str:
         return self.name or self.email
+
+    @property
+    def external(self) -> bool:
+        """Signs in through the company directory or an OpenID Connect provider (no local
+        password); False for local accounts such as the break-glass admins."""
+        return self.directory_dn is not None or self.oidc_subject is not None
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role.value}>"
