@@ -70,6 +70,21 @@ class Settings:
     fallback_group: str = ""
     alert_retention_days: int = 30
     request_close_after_days: int = 7  # a resolved request nobody answered closes itself
+    # The intake mailbox (IMAP): "" = off. TLS by default (ssl: 993, or starttls), the server's
+    # certificate verified (imap_ca_file: a private CA); the password is never logged.
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_security: str = "ssl"
+    imap_username: str = ""
+    imap_password: str = field(default="", repr=False)
+    imap_ca_file: str = ""
+    imap_folder: str = "INBOX"
+    imap_done_folder: str = "DutyDesk/Processed"
+    imap_failed_folder: str = "DutyDesk/Failed"
+    imap_poll_seconds: int = 30
+    imap_max_mb: int = 10  # a larger mail is taken in by its header only, with a warning
+    request_intake_service: str = "Service desk"  # the service a mailed request starts with
+    request_ack_per_hour: int = 5  # acknowledgement mails per sender and hour at most
     worker_metrics_port: int = 0
     worker_metrics_host: str = "127.0.0.1"
     snmp_trap_listen: str = ""  # host:port of the SNMP trap listener (worker); "" = off
@@ -349,6 +364,19 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "fallback_group": _text,
     "alert_retention_days": _whole_days(1, 3650),
     "request_close_after_days": _whole_days(1, 365),  # at most ten years: a typo, not a policy
+    "imap_host": _text,
+    "imap_port": _positive_int(1),
+    "imap_security": _one_of("ssl", "starttls", "none"),
+    "imap_username": _text,
+    "imap_password": _text,
+    "imap_ca_file": _text,
+    "imap_folder": _text,
+    "imap_done_folder": _text,
+    "imap_failed_folder": _text,
+    "imap_poll_seconds": _positive_int(5),
+    "imap_max_mb": _positive_int(1),
+    "request_intake_service": _text,
+    "request_ack_per_hour": _positive_int(1),
     "worker_metrics_port": _port_or_off,
     "worker_metrics_host": _listen_host,
     "snmp_trap_listen": _listen_address_or_off,
@@ -370,7 +398,8 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
 
 #: Environment variables that hold secrets: removed from the process environment once read
 #: (:func:`forget_secret_environment`), so child processes never inherit them.
-SECRET_ENVIRONMENT = ("SECRET_KEY", "SMTP_PASSWORD", "TELEGRAM_BOT_TOKEN", "DATABASE_URL")
+SECRET_ENVIRONMENT = ("SECRET_KEY", "SMTP_PASSWORD", "TELEGRAM_BOT_TOKEN", "DATABASE_URL",
+                      "IMAP_PASSWORD")
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -488,6 +517,14 @@ def _finish(settings: Settings) -> Settings:
         problems.append("DUTYDESK_SMTP_HOST: required when DUTYDESK_SMTP_SECURITY is not 'none'")
     if settings.smtp_username and not settings.smtp_host:
         problems.append("DUTYDESK_SMTP_HOST: required when DUTYDESK_SMTP_USERNAME is set")
+    if settings.imap_host:
+        for name in ("imap_username", "imap_password", "imap_folder", "imap_done_folder",
+                     "imap_failed_folder", "request_intake_service"):
+            if not getattr(settings, name):
+                problems.append(f"DUTYDESK_{name.upper()}: required when DUTYDESK_IMAP_HOST is "
+                                "set")
+        if settings.imap_ca_file and not Path(settings.imap_ca_file).is_file():
+            problems.append(f"DUTYDESK_IMAP_CA_FILE: no such file {settings.imap_ca_file!r}")
     if settings.syslog_listen_tls:
         for name in ("syslog_tls_cert", "syslog_tls_key"):
             path = getattr(settings, name)

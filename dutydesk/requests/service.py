@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from dutydesk.core import audit
 from dutydesk.core.config import Settings
 from dutydesk.core.notify.outbox import enqueue
+from dutydesk.core.notify.transports import message_id_digest
 from dutydesk.core.security import Principal
 from dutydesk.incidents.lifecycle import TransitionRefused
 from dutydesk.incidents.lookup import incident_brief
@@ -27,6 +28,7 @@ from dutydesk.requests.models import (
     CHANNELS,
     REQUEST_TYPES,
     IncidentFollower,
+    RequestMailRef,
     ServiceRequest,
 )
 from dutydesk.requests.rules import RequestInputError, normalise_email, request_priority
@@ -82,12 +84,14 @@ def create_request(
     service: Any, description: Any, now: datetime, subject: Any = "", category: Any = "",
     request_type: Any = "fault", channel: Any = "web", impact: Any = 3, urgency: Any = 2,
     incident_id: int | None = None, policy: RequestSlaPolicy | None = None,
+    acknowledge: bool = True,
 ) -> ServiceRequest:
     """Register a request; ``RequestInputError`` (nothing stored) when a field is unusable.
 
     Impact defaults to low (one person), urgency to medium; priority comes from the incidents'
     matrix. ``incident_id`` links it at intake (the incident must be open). The requester gets a
-    mail with the number and their status link.
+    mail with the number and their status link (unless ``acknowledge`` is False: the mail
+    intake's limit of acknowledgements per sender and hour).
     """
     email = normalise_email(requester.email)
     name = _text(requester.name, "name", 200)
@@ -121,8 +125,9 @@ def create_request(
                  summary=f"{row.number} {title}"[:200],
                  after={"service": service_name, "channel": channel, "priority": str(priority)})
     link = mail.my_requests_url(settings.base_url, settings.secret_key, email)
-    _mail(session, row, f"request:{row.id}:received",
-          mail.received_mail(language, row.id, title, name, link))
+    if acknowledge:
+        _mail(session, row, f"request:{row.id}:received",
+              mail.received_mail(language, row.id, title, name, link))
     if incident_id is not None:
         row, _ = act(session, row.id, Action.LINK, _label(actor), now, incident_id=incident_id)
     return row
@@ -163,9 +168,23 @@ def _mail_for(session: Session, settings: Settings, row: ServiceRequest, action:
 
 
 def _mail(session: Session, row: ServiceRequest, key: str, message: mail.Mail) -> None:
-    enqueue(session, channel="email", target=row.requester_email, subject=message.subject,
-            body_text=message.text, idempotency_key=key, source_type="request",
-            source_id=row.id)
+    queued = enqueue(session, channel="email", target=row.requester_email,
+                     subject=message.subject, body_text=message.text, idempotency_key=key,
+                     source_type="request", source_id=row.id)
+    if queued is not None:
+        remember_ref(session, row.id, outgoing_ref(key))
+
+
+def outgoing_ref(idempotency_key: str) -> str:
+    """How a mail we send is known in ``request_mail_refs`` (its Message-ID's digest)."""
+    return f"out:{message_id_digest(idempotency_key)}"
+
+
+def remember_ref(session: Session, request_id: int, ref: str) -> None:
+    """Note that Message-ID ``ref`` belongs to the request's conversation (once)."""
+    ref = ref[:255]
+    if session.scalar(select(RequestMailRef.id).where(RequestMailRef.ref == ref)) is None:
+        session.add(RequestMailRef(ref=ref, request_id=request_id))
 
 
 def _open_incident(session: Session, incident_id: Any) -> Any:
@@ -247,9 +266,11 @@ def notify_incident_update(session: Session, settings: Settings, incident_id: in
         link = mail.my_requests_url(settings.base_url, settings.secret_key,
                                     row.requester_email)
         message = mail.incident_update_mail(row.requester_language, row.id, text, link)
-        sent += _enqueue_once(session, row.requester_email, message,
-                              f"incident:{incident_id}:update:{update_key}:to:"
-                              f"{row.requester_email}", incident_id)
+        key = f"incident:{incident_id}:update:{update_key}:to:{row.requester_email}"
+        queued = _enqueue_once(session, row.requester_email, message, key, incident_id)
+        if queued:
+            remember_ref(session, row.id, outgoing_ref(key))
+        sent += queued
     for follower in _followers(session, incident_id):
         message = mail.follower_mail(follower.language, brief.title, text, resolved=False)
         sent += _enqueue_once(session, follower.email, message,

@@ -49,8 +49,14 @@ class Outcome:
 Transport = Callable[[OutboxMessage, Settings], Outcome]
 
 
+def message_id_digest(idempotency_key: str) -> str:
+    """The local part of the Message-ID a mail with this idempotency key is sent with (so a
+    reply's In-Reply-To can be traced back to why we sent it)."""
+    return hashlib.sha256(idempotency_key[:200].encode()).hexdigest()[:32]
+
+
 def message_id_for(message: OutboxMessage, settings: Settings) -> str:
-    digest = hashlib.sha256(message.idempotency_key.encode()).hexdigest()[:32]
+    digest = message_id_digest(message.idempotency_key)
     host = settings.base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "dutydesk"
     return f"<{digest}@{host}>"
 

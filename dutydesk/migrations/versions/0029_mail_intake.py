@@ -1,0 +1,76 @@
+"""mail intake and attachments: the ledger of inbound mail (by Message-ID), the Message-IDs of
+each request's conversation (threading replies), and the files on a request
+
+Revision ID: 0029
+Revises: 0023
+Create Date: 2026-12-07 17:30:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import dutydesk.core.db
+
+revision = '0029'
+down_revision = '0023'
+branch_labels = None
+depends_on = None
+
+UTC_TIME = dutydesk.core.db.UTCDateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table(
+        'mail_intake',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('message_id', sa.String(length=255), nullable=False),
+        sa.Column('status', sa.String(length=12), nullable=False),
+        sa.Column('handler', sa.String(length=100), nullable=False),
+        sa.Column('reason', sa.String(length=300), nullable=False),
+        sa.Column('attempts', sa.Integer(), nullable=False),
+        sa.Column('from_email', sa.String(length=254), nullable=False),
+        sa.Column('subject', sa.String(length=300), nullable=False),
+        sa.Column('size', sa.Integer(), nullable=False),
+        sa.Column('received_at', UTC_TIME, nullable=False),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('message_id', name='uq_mail_intake_message_id'),
+    )
+    op.create_index('ix_mail_intake_received_at', 'mail_intake', ['received_at'])
+    op.create_table(
+        'request_mail_refs',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('ref', sa.String(length=255), nullable=False),
+        sa.Column('request_id', sa.Integer(), nullable=False),
+        sa.Column('created_at', UTC_TIME, nullable=False),
+        sa.ForeignKeyConstraint(['request_id'], ['service_requests.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('ref', name='uq_request_mail_refs_ref'),
+    )
+    op.create_index('ix_request_mail_refs_request_id', 'request_mail_refs', ['request_id'])
+    op.create_table(
+        'request_attachments',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('request_id', sa.Integer(), nullable=False),
+        sa.Column('filename', sa.String(length=200), nullable=False),
+        sa.Column('content_type', sa.String(length=100), nullable=False),
+        sa.Column('size', sa.Integer(), nullable=False),
+        sa.Column('sha256', sa.String(length=64), nullable=False),
+        sa.Column('data', sa.LargeBinary(), nullable=False),
+        sa.Column('source', sa.String(length=12), nullable=False),
+        sa.Column('added_by', sa.String(length=200), nullable=False),
+        sa.Column('created_at', UTC_TIME, nullable=False),
+        sa.ForeignKeyConstraint(['request_id'], ['service_requests.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id'),
+    )
+    op.create_index('ix_request_attachments_request_id', 'request_attachments', ['request_id'])
+
+
+def downgrade() -> None:
+    op.drop_index('ix_request_attachments_request_id', table_name='request_attachments')
+    op.drop_table('request_attachments')
+    op.drop_index('ix_request_mail_refs_request_id', table_name='request_mail_refs')
+    op.drop_table('request_mail_refs')
+    op.drop_index('ix_mail_intake_received_at', table_name='mail_intake')
+    op.drop_table('mail_intake')
