@@ -13,8 +13,8 @@ leaves the mail in the inbox; the next poll finds its Message-ID in the ledger a
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import socket
 import ssl
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -88,7 +88,7 @@ class ImapMailbox:
             if cfg.security == "starttls":
                 client.starttls(context)
             client.login(cfg.username, cfg.password)
-        except (OSError, socket.timeout, IMAPClientError, ssl.SSLError) as exc:
+        except (TimeoutError, OSError, IMAPClientError, ssl.SSLError) as exc:
             raise MailboxUnavailable(
                 f"IMAP server {cfg.describe()}: {_safe(exc, cfg.password)}") from None
         self.client = client
@@ -96,10 +96,8 @@ class ImapMailbox:
 
     def __exit__(self, *exc: object) -> None:
         if self.client is not None:
-            try:
+            with contextlib.suppress(Exception):  # the connection may already be gone
                 self.client.logout()
-            except Exception:  # noqa: BLE001 - the connection may already be gone
-                pass
             self.client = None
 
     @property

@@ -75,7 +75,8 @@ def process_mail(db: Database, mail: InboundMail, handlers: Sequence[MailHandler
             row = session.scalar(select(MailIntakeRow).where(
                 MailIntakeRow.message_id == mail.message_id))
             if row is None:
-                row = MailIntakeRow(message_id=mail.message_id, attempts=0)
+                row = MailIntakeRow(message_id=mail.message_id, attempts=0,
+                                    status="unhandled", handler="", reason="")
                 session.add(row)
             row.from_email, row.subject = mail.from_email[:254], mail.subject[:300]
             row.size, row.received_at, row.attempts = mail.size, now, row.attempts + 1
@@ -89,9 +90,12 @@ def process_mail(db: Database, mail: InboundMail, handlers: Sequence[MailHandler
             row.status, row.handler, row.reason = status, used, (reason or "")[:300]
             session.flush()
             attempts = row.attempts
-    except IntegrityError:  # another worker stored the same Message-ID first
-        return Outcome("duplicate", mail.message_id, reason="stored by another worker")
-    except Exception as exc:  # noqa: BLE001 - one bad mail must not stop the intake
+    except IntegrityError as exc:
+        if _stored(db, mail.message_id):  # another worker stored the same Message-ID first
+            return Outcome("duplicate", mail.message_id, reason="stored by another worker")
+        log.exception("mail intake: a handler failed", extra={"message_id": mail.message_id})
+        return _record_failure(db, mail, now, f"{type(exc).__name__}: {exc}"[:300])
+    except Exception as exc:
         log.exception("mail intake: a handler failed", extra={"message_id": mail.message_id})
         return _record_failure(db, mail, now, f"{type(exc).__name__}: {exc}"[:300])
     if status == "ignored":
@@ -100,21 +104,28 @@ def process_mail(db: Database, mail: InboundMail, handlers: Sequence[MailHandler
     return Outcome(status, mail.message_id, used, reason or "", attempts)
 
 
+def _stored(db: Database, message_id: str) -> bool:
+    with db.session() as session:
+        status = session.scalar(select(MailIntakeRow.status).where(
+            MailIntakeRow.message_id == message_id))
+    return status is not None and status != "failed"
+
+
 def _record_failure(db: Database, mail: InboundMail, now: datetime, reason: str) -> Outcome:
     try:
         with db.session() as session:
             row = session.scalar(select(MailIntakeRow).where(
                 MailIntakeRow.message_id == mail.message_id))
             if row is None:
-                row = MailIntakeRow(message_id=mail.message_id, attempts=0,
-                                    from_email=mail.from_email[:254],
+                row = MailIntakeRow(message_id=mail.message_id, attempts=0, status="failed",
+                                    handler="", reason="", from_email=mail.from_email[:254],
                                     subject=mail.subject[:300], size=mail.size)
                 session.add(row)
             row.attempts += 1
             row.status, row.reason, row.received_at = "failed", reason, now
             session.flush()
             attempts = row.attempts
-    except Exception:  # noqa: BLE001 - the database itself is down: retried next poll
+    except Exception:
         log.exception("mail intake: could not record a failure")
         attempts = 0
     return Outcome("failed", mail.message_id, reason=reason, attempts=attempts)

@@ -101,7 +101,7 @@ def html_to_text(html: str) -> str:
     try:
         parser.feed(html)
         parser.close()
-    except Exception:  # noqa: BLE001 - malformed HTML still gives the text seen so far
+    except Exception:
         pass
     text = "".join(parser.parts).replace("\xa0", " ")
     lines = [re.sub(r"[ \t]+", " ", line).strip() for line in text.splitlines()]
@@ -111,7 +111,7 @@ def html_to_text(html: str) -> str:
 def _header(msg: Message, name: str) -> str:
     try:
         value = msg.get(name)
-    except Exception:  # noqa: BLE001 - a malformed header reads as empty
+    except Exception:
         return ""
     return re.sub(r"[\r\n]+", " ", str(value)).strip() if value is not None else ""
 
@@ -119,7 +119,7 @@ def _header(msg: Message, name: str) -> str:
 def _payload_text(part: Message) -> str:
     try:
         payload = part.get_payload(decode=True) or b""
-    except Exception:  # noqa: BLE001
+    except Exception:
         return ""
     charset = part.get_content_charset() or "utf-8"
     try:
@@ -214,14 +214,14 @@ def _decoded_header(msg: EmailMessage, name: str) -> str:
     try:
         value = msg.get(name)
         return re.sub(r"[\r\n\t]+", " ", str(value)).strip() if value is not None else ""
-    except Exception:  # noqa: BLE001 - undecodable header
+    except Exception:
         return _header(msg, name)
 
 
 def _filename(part: Message) -> str:
     try:
         name = part.get_filename() or ""
-    except Exception:  # noqa: BLE001
+    except Exception:
         return ""
     name = str(email.header.make_header(email.header.decode_header(name))) if name else ""
     name = re.split(r"[/\\]", name)[-1]  # a path's last part: never a place to write to
@@ -237,7 +237,7 @@ def _attach(part: Message, filename: str, ctype: str, out: list[Attachment],
         return
     try:
         data = part.get_payload(decode=True) or b""
-    except Exception:  # noqa: BLE001
+    except Exception:
         data = b""
     if len(data) > max_bytes:
         warnings.append(f"attachment {filename!r} is {len(data)} bytes; at most "
