@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from dutydesk.core.config import Settings
 from dutydesk.core.mailin.message import InboundMail
 from dutydesk.core.models.accounts import User
+from dutydesk.requests.attachments import AttachmentRefused, add_attachment
 from dutydesk.requests.lifecycle import MAX_TEXT, Action
 from dutydesk.requests.models import RequestMailRef, ServiceRequest
 from dutydesk.requests.rules import RequestInputError, normalise_email
@@ -89,8 +90,16 @@ def _acknowledged_recently(session: Session, email: str, now: datetime) -> int:
 
 def _warnings_note(session: Session, settings: Settings, request_id: int,
                    mail: InboundMail, now: datetime) -> None:
-    if mail.warnings:
-        text = "The mail intake noted:\n" + "\n".join(f"- {w}" for w in mail.warnings)
+    """Store the mail's attachments, then note on the request whatever was left out."""
+    warnings = list(mail.warnings)
+    for item in mail.attachments:
+        try:  # a refusal is decided before anything is written
+            add_attachment(session, request_id, item.filename, item.data, source="email",
+                           actor=mail.from_email, now=now)
+        except AttachmentRefused as exc:
+            warnings.append(f"attachment not kept: {exc}")
+    if warnings:
+        text = "The mail intake noted:\n" + "\n".join(f"- {w}" for w in warnings)
         perform(session, settings, ACTOR, request_id, Action.NOTE, now, text=text[:MAX_TEXT])
 
 

@@ -129,6 +129,24 @@ def _submit(requester: req.Requester, token: str | None) -> Any:
     return _back(token)
 
 
+@bp.route("/my/<token>/<int:request_id>/files/<int:attachment_id>")
+def my_request_file(token: str, request_id: int, attachment_id: int) -> Any:
+    """A file the requester sent on one of their own requests (their signed link), as a
+    download; the desk's files stay internal like its notes."""
+    from dutydesk.requests.attachments import attachment
+    from dutydesk.web.requests_desk import attachment_download
+
+    requester = _token_requester(token)
+    s = db_session()
+    row = s.get(ServiceRequest, request_id) if max(request_id, attachment_id) < 2**63 else None
+    if row is None or row.requester_email != requester.email.lower():
+        abort(404)
+    file = attachment(s, row.id, attachment_id)
+    if file is None or file.added_by != row.requester_email:
+        abort(404)
+    return attachment_download(file)
+
+
 @bp.route("/my/<token>/<int:request_id>", methods=["GET", "POST"])
 def my_request(token: str, request_id: int) -> Any:
     requester = _token_requester(token)
@@ -156,8 +174,11 @@ def my_request(token: str, request_id: int) -> Any:
     public = [e for e in timeline(s, row.id)
               if e.kind.value in ("created", "replied", "requester_replied", "resolved",
                                   "closed", "incident_update", "waiting")]
+    from dutydesk.requests.attachments import attachments_of
+
+    files = [f for f in attachments_of(s, row.id) if f.added_by == row.requester_email]
     return render_template("help/request.html", row=row, token=token, events=public,
-                           error=error), 400 if error else 200
+                           files=files, error=error), 400 if error else 200
 
 
 @bp.route("/link", methods=["POST"])
