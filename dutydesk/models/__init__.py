@@ -22,6 +22,7 @@ from dutydesk.facility.models import FacilityHeard, FacilityRulesRow  # noqa: F4
 from dutydesk.incidents.models import Incident, IncidentEventRow  # noqa: F401 (incidents)
 from dutydesk.requests.models import (  # noqa: F401 (requests)
     IncidentFollower,
+    NoticeRelay,
     RequestAttachment,
     RequestEventRow,
     RequestMailRef,

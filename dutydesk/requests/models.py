@@ -134,3 +134,14 @@ class RequestAttachment(Base):
     source: Mapped[str] = mapped_column(String(12), default="web")  # web | email | api
     added_by: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NoticeRelay(Base):
+    """An outage-notice update already passed on to the people affected by its incidents
+    (``dutydesk.requests.jobs.relay_notice_updates``): each update is relayed once."""
+
+    __tablename__ = "request_notice_relays"
+
+    notice_update_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    relayed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    mails: Mapped[int] = mapped_column(default=0)

@@ -251,7 +251,8 @@ def notify_incident_update(session: Session, settings: Settings, incident_id: in
                            update_key: str, now: datetime, actor: Actor) -> int:
     """A public update on an incident, to every person affected: the requester of each open
     linked request (recorded on its timeline) and each follower, one mail per address per
-    ``update_key`` however often it is called. Returns the number of mails enqueued."""
+    ``update_key`` however often it is called (a repeat adds nothing to the timelines either).
+    Returns the number of mails enqueued."""
     text = _text(text, "update", MAX_TEXT, required=True)
     brief = incident_brief(session, incident_id)
     if brief is None:
@@ -260,15 +261,15 @@ def notify_incident_update(session: Session, settings: Settings, incident_id: in
     for row in linked_requests(session, incident_id):
         if row.status == RequestStatus.CLOSED:
             continue
-        add_events(session, row.id, [RequestEvent(
-            EventKind.INCIDENT_UPDATE, now, _label(actor),
-            {"incident_id": incident_id, "text": text})])
         link = mail.my_requests_url(settings.base_url, settings.secret_key,
                                     row.requester_email)
         message = mail.incident_update_mail(row.requester_language, row.id, text, link)
         key = f"incident:{incident_id}:update:{update_key}:to:{row.requester_email}"
         queued = _enqueue_once(session, row.requester_email, message, key, incident_id)
         if queued:
+            add_events(session, row.id, [RequestEvent(
+                EventKind.INCIDENT_UPDATE, now, _label(actor),
+                {"incident_id": incident_id, "text": text})])
             remember_ref(session, row.id, outgoing_ref(key))
         sent += queued
     for follower in _followers(session, incident_id):

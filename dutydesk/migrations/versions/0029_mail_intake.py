@@ -1,5 +1,6 @@
 """mail intake and attachments: the ledger of inbound mail (by Message-ID), the Message-IDs of
-each request's conversation (threading replies), and the files on a request
+each request's conversation (threading replies), the files on a request, and the
+outage-notice updates already relayed to the people affected
 
 Revision ID: 0029
 Revises: 0023
@@ -65,9 +66,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id'),
     )
     op.create_index('ix_request_attachments_request_id', 'request_attachments', ['request_id'])
+    op.create_table(
+        'request_notice_relays',
+        sa.Column('notice_update_id', sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column('relayed_at', UTC_TIME, nullable=False),
+        sa.Column('mails', sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint('notice_update_id'),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('request_notice_relays')
     op.drop_index('ix_request_attachments_request_id', table_name='request_attachments')
     op.drop_table('request_attachments')
     op.drop_index('ix_request_mail_refs_request_id', table_name='request_mail_refs')
