@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from dutydesk.core.config import Settings
 from dutydesk.core.db import Database, utcnow
 from dutydesk.incidents.lookup import resolved_among
+from dutydesk.requests.due import policy_of, refresh_due
 from dutydesk.requests.events import EventKind
 from dutydesk.requests.lifecycle import MAX_TEXT, Action
 from dutydesk.requests.models import IncidentFollower, NoticeRelay, ServiceRequest
@@ -21,7 +22,6 @@ from dutydesk.requests.service import (
     IncidentMissing,
     notify_incident_update,
     perform,
-    policy_of,
     resolve_linked,
 )
 from dutydesk.requests.sla import sla_events_due
@@ -79,6 +79,17 @@ def follow_resolved_incidents(session: Session, settings: Settings, now: datetim
                for incident_id in resolved_among(session, incident_ids))
 
 
+def fill_missing_due(session: Session, now: datetime, limit: int = 500) -> int:
+    """Store the SLA deadline of open, running requests that have none yet (requests from
+    before the queue sorted by it); returns the requests filled."""
+    rows = list(session.scalars(select(ServiceRequest).where(
+        ServiceRequest.status.in_(("new", "in_progress")), ServiceRequest.sla_due_at.is_(None))
+        .order_by(ServiceRequest.id).limit(limit)))
+    for row in rows:
+        refresh_due(session, row, now)
+    return len(rows)
+
+
 NOTICE_RELAY_WINDOW = timedelta(days=2)  # older notice updates are news no more
 
 
@@ -129,7 +140,8 @@ def request_jobs(settings: Settings, db: Database) -> list[Any]:
             func=lambda: _run(db, "notices", lambda s: relay_notice_updates(
                 s, settings, utcnow())), trigger_args={"seconds": 15}),
         Job(id="request-clocks", name="request SLA warnings and breaches",
-            func=lambda: _run(db, "clocks", lambda s: record_sla_events(s, utcnow())),
+            func=lambda: _run(db, "clocks", lambda s: record_sla_events(s, utcnow())
+                              + fill_missing_due(s, utcnow())),
             trigger_args={"seconds": 30}),
         Job(id="request-close", name=(f"close resolved requests after "
                                       f"{settings.request_close_after_days} quiet days"),

@@ -29,6 +29,7 @@ class ServiceRequest(Base):
     __table_args__ = (
         Index("ix_service_requests_status_created", "status", "created_at"),
         Index("ix_service_requests_requester_email", "requester_email"),
+        Index("ix_service_requests_status_due", "status", "sla_due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,6 +65,8 @@ class ServiceRequest(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
     version: Mapped[int] = mapped_column(default=1)
+    # the most urgent running SLA clock's deadline (``dutydesk.requests.due``); NULL: none runs
+    sla_due_at: Mapped[datetime | None] = mapped_column(default=None)
 
     @property
     def number(self) -> str:

@@ -2,7 +2,10 @@
 
 Urgency is the smaller time left of the two clocks that still run (a breached clock has negative
 time left, so breaches come first); requests waiting for their requester (clocks paused) follow,
-then the rest by age. Timelines are read in one query for the whole candidate set.
+then the rest by age. The database sorts and pages by the stored deadline of the most urgent
+running clock (``dutydesk.requests.due``: time left = deadline - now), so the queue costs the
+same with 100 or 100,000 requests; only the page's timelines are read (one query) to show
+their clocks.
 """
 
 from __future__ import annotations
@@ -12,18 +15,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from dutydesk.core.stopwatch import Reading
+from dutydesk.requests.due import policy_of
 from dutydesk.requests.events import EventKind, RequestEvent
 from dutydesk.requests.models import REQUEST_STATUSES, RequestEventRow, ServiceRequest
 from dutydesk.requests.rules import RequestInputError, parse_request_number
-from dutydesk.requests.service import policy_of
 from dutydesk.requests.sla import RequestClocks, RequestSlaError, request_clocks
 
 OPEN_STATUSES = ("new", "in_progress", "waiting")
-MAX_CANDIDATES = 5000  # the queue sorts in memory; beyond this the oldest are left to filters
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,18 +116,13 @@ def entry_for(row: ServiceRequest, events: list[RequestEvent], now: datetime) ->
 def queue(session: Session, filters: QueueFilters, now: datetime, page: int,
           per_page: int) -> tuple[list[QueueEntry], int]:
     """One page of the queue and the total, most urgent first."""
-    rows = list(session.scalars(_query(filters).order_by(ServiceRequest.created_at,
-                                                         ServiceRequest.id)
-                                .limit(MAX_CANDIDATES)))
+    query = _query(filters)
+    total = int(session.scalar(select(func.count()).select_from(
+        query.with_only_columns(ServiceRequest.id).order_by(None).subquery())) or 0)
+    rank = case((ServiceRequest.sla_due_at.is_not(None), 0),
+                (ServiceRequest.status == "waiting", 1), else_=2)
+    rows = list(session.scalars(query.order_by(rank, ServiceRequest.sla_due_at,
+                                               ServiceRequest.created_at, ServiceRequest.id)
+                                .offset((page - 1) * per_page).limit(per_page)))
     events = _timelines(session, [r.id for r in rows])
-    entries = [entry_for(r, events.get(r.id, []), now) for r in rows]
-
-    def key(entry: QueueEntry) -> tuple[int, float, datetime]:
-        if entry.time_left is not None:
-            return (0, entry.time_left.total_seconds(), entry.request.created_at)
-        rank = 1 if entry.request.status == "waiting" else 2
-        return (rank, 0.0, entry.request.created_at)
-
-    entries.sort(key=key)
-    start = (page - 1) * per_page
-    return entries[start:start + per_page], len(entries)
+    return [entry_for(r, events.get(r.id, []), now) for r in rows], total

@@ -22,6 +22,7 @@ from dutydesk.core.security import Principal
 from dutydesk.incidents.lifecycle import TransitionRefused
 from dutydesk.incidents.lookup import incident_brief
 from dutydesk.requests import mail
+from dutydesk.requests.due import refresh_due
 from dutydesk.requests.events import EventKind, RequestEvent, RequestStatus
 from dutydesk.requests.lifecycle import MAX_TEXT, Action, new_request
 from dutydesk.requests.models import (
@@ -32,7 +33,7 @@ from dutydesk.requests.models import (
     ServiceRequest,
 )
 from dutydesk.requests.rules import RequestInputError, normalise_email, request_priority
-from dutydesk.requests.sla import RequestSlaError, RequestSlaPolicy
+from dutydesk.requests.sla import RequestSlaPolicy
 from dutydesk.requests.store import act, add_events
 
 Actor = Principal | str
@@ -67,16 +68,6 @@ def _text(value: Any, name: str, limit: int, *, required: bool = False) -> str:
     if len(text) > limit:
         raise RequestInputError(f"{name} is {len(text)} characters long; at most {limit}")
     return text
-
-
-def policy_of(row: ServiceRequest) -> RequestSlaPolicy:
-    """The SLA policy stored on the request when it came in (defaults for older rows)."""
-    if not row.sla_targets:
-        return RequestSlaPolicy()
-    try:
-        return RequestSlaPolicy.from_minutes(row.sla_targets)
-    except RequestSlaError:
-        return RequestSlaPolicy()
 
 
 def create_request(
@@ -121,6 +112,7 @@ def create_request(
     _state, events = new_request(priority=priority, actor=_label(actor), now=now,
                                  channel=channel)
     add_events(session, row.id, events)
+    refresh_due(session, row, now)
     audit.record(session, actor, "request.create", "request", row.id,
                  summary=f"{row.number} {title}"[:200],
                  after={"service": service_name, "channel": channel, "priority": str(priority)})

@@ -23,6 +23,11 @@ UTC_TIME = dutydesk.core.db.UTCDateTime(timezone=True)
 
 
 def upgrade() -> None:
+    # the queue sorts by the most urgent running clock's deadline in SQL (filled on every
+    # change; the requests' clock job fills it for requests from before this revision)
+    op.add_column('service_requests', sa.Column('sla_due_at', UTC_TIME, nullable=True))
+    op.create_index('ix_service_requests_status_due', 'service_requests',
+                    ['status', 'sla_due_at'])
     op.create_table(
         'mail_intake',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -83,3 +88,5 @@ def downgrade() -> None:
     op.drop_table('request_mail_refs')
     op.drop_index('ix_mail_intake_received_at', table_name='mail_intake')
     op.drop_table('mail_intake')
+    op.drop_index('ix_service_requests_status_due', table_name='service_requests')
+    op.drop_column('service_requests', 'sla_due_at')
