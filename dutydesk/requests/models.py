@@ -30,6 +30,7 @@ class ServiceRequest(Base):
         Index("ix_service_requests_status_created", "status", "created_at"),
         Index("ix_service_requests_requester_email", "requester_email"),
         Index("ix_service_requests_status_due", "status", "sla_due_at"),
+        Index("ix_service_requests_due_created", "sla_due_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

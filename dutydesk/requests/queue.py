@@ -113,16 +113,49 @@ def entry_for(row: ServiceRequest, events: list[RequestEvent], now: datetime) ->
     return QueueEntry(row, clocks, urgent)
 
 
+def _segments(query: Any) -> list[tuple[Any, tuple[Any, ...]]]:
+    """The queue's three ranks, each a query the database answers from an index in order:
+    running clocks by deadline, then waiting for the requester, then the rest, by age."""
+    due = ServiceRequest.sla_due_at
+    by_age = (ServiceRequest.created_at, ServiceRequest.id)
+    return [
+        (query.where(due.is_not(None)), (due, *by_age)),
+        (query.where(due.is_(None), ServiceRequest.status == "waiting"), by_age),
+        (query.where(due.is_(None), ServiceRequest.status != "waiting"), by_age),
+    ]
+
+
+def _count(session: Session, query: Any) -> int:
+    return int(session.scalar(select(func.count()).select_from(
+        query.with_only_columns(ServiceRequest.id).order_by(None).subquery())) or 0)
+
+
+SMALL = 2000  # a filtered set this small is sorted in one query
+
+
 def queue(session: Session, filters: QueueFilters, now: datetime, page: int,
           per_page: int) -> tuple[list[QueueEntry], int]:
     """One page of the queue and the total, most urgent first."""
     query = _query(filters)
-    total = int(session.scalar(select(func.count()).select_from(
-        query.with_only_columns(ServiceRequest.id).order_by(None).subquery())) or 0)
-    rank = case((ServiceRequest.sla_due_at.is_not(None), 0),
-                (ServiceRequest.status == "waiting", 1), else_=2)
-    rows = list(session.scalars(query.order_by(rank, ServiceRequest.sla_due_at,
-                                               ServiceRequest.created_at, ServiceRequest.id)
-                                .offset((page - 1) * per_page).limit(per_page)))
+    total = _count(session, query)
+    skip, need = (page - 1) * per_page, per_page
+    rows: list[ServiceRequest] = []
+    if total <= SMALL:  # a search or a narrow filter: sort the few matches at once
+        rank = case((ServiceRequest.sla_due_at.is_not(None), 0),
+                    (ServiceRequest.status == "waiting", 1), else_=2)
+        rows = list(session.scalars(query.order_by(
+            rank, ServiceRequest.sla_due_at, ServiceRequest.created_at, ServiceRequest.id)
+            .offset(skip).limit(need)))
+    else:  # walk the ranks in index order, counting a rank only when the page lies past it
+        for ranked, order in _segments(query):
+            if not need or skip >= total:
+                break
+            found = list(session.scalars(ranked.order_by(*order).offset(skip).limit(need)))
+            if found:
+                rows.extend(found)
+                need -= len(found)
+                skip = 0
+            elif skip:
+                skip -= _count(session, ranked)
     events = _timelines(session, [r.id for r in rows])
     return [entry_for(r, events.get(r.id, []), now) for r in rows], total

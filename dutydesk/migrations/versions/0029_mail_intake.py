@@ -28,6 +28,8 @@ def upgrade() -> None:
     op.add_column('service_requests', sa.Column('sla_due_at', UTC_TIME, nullable=True))
     op.create_index('ix_service_requests_status_due', 'service_requests',
                     ['status', 'sla_due_at'])
+    op.create_index('ix_service_requests_due_created', 'service_requests',
+                    ['sla_due_at', 'created_at'])
     op.create_table(
         'mail_intake',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -88,5 +90,6 @@ def downgrade() -> None:
     op.drop_table('request_mail_refs')
     op.drop_index('ix_mail_intake_received_at', table_name='mail_intake')
     op.drop_table('mail_intake')
+    op.drop_index('ix_service_requests_due_created', table_name='service_requests')
     op.drop_index('ix_service_requests_status_due', table_name='service_requests')
     op.drop_column('service_requests', 'sla_due_at')
