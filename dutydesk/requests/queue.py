@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from dutydesk.core.stopwatch import Reading
@@ -70,8 +70,12 @@ class QueueEntry:
         return self.urgent.target - self.urgent.elapsed if self.urgent else None
 
 
-def _query(filters: QueueFilters) -> Any:
-    query = select(ServiceRequest).where(ServiceRequest.status.in_(filters.status))
+def _query(filters: QueueFilters, *, by_deadline: bool = False) -> Any:
+    # ``by_deadline``: the status test must not pick the index (SQLite without statistics
+    # would read by status and sort the running requests in a temporary tree); the deadline
+    # index reads them in order instead
+    status = ServiceRequest.status.concat("") if by_deadline else ServiceRequest.status
+    query = select(ServiceRequest).where(status.in_(filters.status))
     if filters.service:
         query = query.where(ServiceRequest.service == filters.service)
     if filters.line:
@@ -113,13 +117,15 @@ def entry_for(row: ServiceRequest, events: list[RequestEvent], now: datetime) ->
     return QueueEntry(row, clocks, urgent)
 
 
-def _segments(query: Any) -> list[tuple[Any, tuple[Any, ...]]]:
+def _segments(filters: QueueFilters) -> list[tuple[Any, tuple[Any, ...]]]:
     """The queue's three ranks, each a query the database answers from an index in order:
     running clocks by deadline, then waiting for the requester, then the rest, by age."""
     due = ServiceRequest.sla_due_at
     by_age = (ServiceRequest.created_at, ServiceRequest.id)
+    query = _query(filters)
+    running = _query(filters, by_deadline=True).where(due.is_not(None))
     return [
-        (query.where(due.is_not(None)), (due, *by_age)),
+        (running, (due, *by_age)),
         (query.where(due.is_(None), ServiceRequest.status == "waiting"), by_age),
         (query.where(due.is_(None), ServiceRequest.status != "waiting"), by_age),
     ]
@@ -130,30 +136,40 @@ def _count(session: Session, query: Any) -> int:
         query.with_only_columns(ServiceRequest.id).order_by(None).subquery())) or 0)
 
 
-SMALL = 2000  # a filtered set this small is sorted in one query
+SMALL = 2000  # a filtered set this small is read once (a search) and sorted here
+
+
+def _rank(key: Any) -> tuple[int, float, datetime, int]:
+    if key.sla_due_at is not None:
+        return (0, key.sla_due_at.timestamp(), key.created_at, key.id)
+    return (1 if key.status == "waiting" else 2, 0.0, key.created_at, key.id)
 
 
 def queue(session: Session, filters: QueueFilters, now: datetime, page: int,
           per_page: int) -> tuple[list[QueueEntry], int]:
     """One page of the queue and the total, most urgent first."""
     query = _query(filters)
-    total = _count(session, query)
     skip, need = (page - 1) * per_page, per_page
+    keys = session.execute(query.with_only_columns(
+        ServiceRequest.id, ServiceRequest.sla_due_at, ServiceRequest.status,
+        ServiceRequest.created_at).order_by(None).limit(SMALL + 1)).all()
     rows: list[ServiceRequest] = []
-    if total <= SMALL:  # a search or a narrow filter: sort the few matches at once
-        rank = case((ServiceRequest.sla_due_at.is_not(None), 0),
-                    (ServiceRequest.status == "waiting", 1), else_=2)
-        rows = list(session.scalars(query.order_by(
-            rank, ServiceRequest.sla_due_at, ServiceRequest.created_at, ServiceRequest.id)
-            .offset(skip).limit(need)))
+    if len(keys) <= SMALL:  # a search or a narrow filter: one pass, sorted here
+        total = len(keys)
+        ids = [k.id for k in sorted(keys, key=_rank)[skip:skip + need]]
+        found = {r.id: r for r in session.scalars(
+            select(ServiceRequest).where(ServiceRequest.id.in_(ids)))} if ids else {}
+        rows = [found[i] for i in ids if i in found]
     else:  # walk the ranks in index order, counting a rank only when the page lies past it
-        for ranked, order in _segments(query):
-            if not need or skip >= total:
+        total = _count(session, query)
+        for ranked, order in _segments(filters):
+            if not need:
                 break
-            found = list(session.scalars(ranked.order_by(*order).offset(skip).limit(need)))
-            if found:
-                rows.extend(found)
-                need -= len(found)
+            found_rows = list(session.scalars(ranked.order_by(*order).offset(skip)
+                                              .limit(need)))
+            if found_rows:
+                rows.extend(found_rows)
+                need -= len(found_rows)
                 skip = 0
             elif skip:
                 skip -= _count(session, ranked)
