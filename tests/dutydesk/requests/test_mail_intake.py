@@ -286,3 +286,21 @@ def test_the_received_at_of_the_ledger_is_the_processing_time(
         assert (row.status, row.handler, row.from_email) == (
             "handled", "handle_request_mail", "anna@corp.example")
         assert row.received_at >= before
+
+
+def test_the_worker_job_reads_the_mailbox_the_settings_name(
+        db: Database, intake_settings: Settings, dovecot: Any) -> None:
+    from dutydesk.jobs import mail_intake_jobs
+
+    assert mail_intake_jobs(intake_settings, db) == []  # no DUTYDESK_IMAP_HOST: no job
+    settings = dataclasses.replace(
+        intake_settings, imap_host=dovecot.host, imap_port=dovecot.tls_port,
+        imap_username=dovecot.user, imap_password=dovecot.password,
+        imap_ca_file=dovecot.ca_file)
+    [job] = mail_intake_jobs(settings, db)
+    assert dovecot.password not in job.name
+    dovecot.deliver(mail())
+    job.func()
+    assert [r.channel for r in requests_of(db)] == ["email"]
+    dovecot.stop()
+    job.func()  # the server is gone: logged, nothing raised, nothing lost
