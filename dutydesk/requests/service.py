@@ -117,9 +117,9 @@ def create_request(
                  summary=f"{row.number} {title}"[:200],
                  after={"service": service_name, "channel": channel, "priority": str(priority)})
     link = mail.my_requests_url(settings.base_url, settings.secret_key, email)
-    if acknowledge:
+    if acknowledge:  # an automatic answer (RFC 3834): robots must not answer it
         _mail(session, row, f"request:{row.id}:received",
-              mail.received_mail(language, row.id, title, name, link))
+              mail.received_mail(language, row.id, title, name, link), automatic=True)
     if incident_id is not None:
         row, _ = act(session, row.id, Action.LINK, _label(actor), now, incident_id=incident_id)
     return row
@@ -159,10 +159,12 @@ def _mail_for(session: Session, settings: Settings, row: ServiceRequest, action:
                                                      row.subject, note, link))
 
 
-def _mail(session: Session, row: ServiceRequest, key: str, message: mail.Mail) -> None:
+def _mail(session: Session, row: ServiceRequest, key: str, message: mail.Mail, *,
+          automatic: bool = False) -> None:
+    options = {"headers": {"Auto-Submitted": "auto-replied"}} if automatic else None
     queued = enqueue(session, channel="email", target=row.requester_email,
                      subject=message.subject, body_text=message.text, idempotency_key=key,
-                     source_type="request", source_id=row.id)
+                     source_type="request", source_id=row.id, options=options)
     if queued is not None:
         remember_ref(session, row.id, outgoing_ref(key))
 

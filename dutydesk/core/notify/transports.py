@@ -35,8 +35,10 @@ from dutydesk.core.notify.delivery import (
 from dutydesk.core.notify.signing import signed_headers
 
 USER_AGENT = "DutyDesk-Notifier/1"
-# Headers an enqueued mail may carry in ``options["headers"]`` (RFC 2369 / RFC 8058 lists).
-MAIL_HEADERS = frozenset({"List-Unsubscribe", "List-Unsubscribe-Post", "List-Id"})
+# Headers an enqueued mail may carry in ``options["headers"]`` (RFC 2369 / RFC 8058 lists;
+# RFC 3834 ``Auto-Submitted`` on automatic answers, so other robots do not answer them).
+MAIL_HEADERS = frozenset({"List-Unsubscribe", "List-Unsubscribe-Post", "List-Id",
+                          "Auto-Submitted"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -141,3 +141,4 @@ def test_a_mailed_attachment_is_stored_and_a_refused_one_is_noted(
     assert [(f.filename, f.content_type, f.source) for f in files] == [
         ("screen.png", "image/png", "email")]
     assert "driver.pdf" in note and "program or script" in note
+

@@ -85,6 +85,8 @@ def test_a_persons_mail_becomes_a_request_acknowledged_and_moved_out_of_the_inbo
     with db.session() as s:
         [ack] = s.scalars(select(OutboxMessage).where(OutboxMessage.target == row.requester_email))
         assert ack.subject.startswith(f"[REQ-{row.id}]")
+        # RFC 3834: our answer is automatic, so the sender's robots do not answer it
+        assert ack.options["headers"] == {"Auto-Submitted": "auto-replied"}
     assert dovecot.uids("INBOX") == []
     assert len(dovecot.uids("DutyDesk/Processed")) == 1
     assert poll(db, dovecot, intake_settings).outcomes == []  # nothing processed twice
