@@ -120,6 +120,12 @@ def _submit(requester: req.Requester, token: str | None) -> Any:
             subject=form.get("subject", ""), description=form.get("description"),
             category=form.get("category", ""), request_type=form.get("type", "fault"),
             urgency=form.get("urgency", "2"), impact=3, channel="web", now=utcnow())
+        upload = request.files.get("attachment")
+        if upload is not None and upload.filename:
+            from dutydesk.requests.attachments import MAX_FILE_BYTES, add_attachment
+
+            add_attachment(s, row.id, upload.filename, upload.read(MAX_FILE_BYTES + 1),
+                           source="web", actor=requester.email, now=utcnow())
         s.commit()
     except (RequestInputError, LifecycleError, req.IncidentMissing) as exc:
         s.rollback()

@@ -142,3 +142,30 @@ def test_a_mailed_attachment_is_stored_and_a_refused_one_is_noted(
         ("screen.png", "image/png", "email")]
     assert "driver.pdf" in note and "program or script" in note
 
+
+
+def test_an_employee_sends_a_screenshot_with_the_help_form_and_a_program_is_refused(
+        client: Any, db: Database, settings: Settings) -> None:
+    from shifts.notices import service as notices
+
+    with db.session() as s:
+        notices.save_service(s, "admin", slug="mail", name="Mail", now=utcnow())
+    page = f"/help/my/{requester_token(settings.secret_key, 'anna@corp.example')}"
+    token = form_token(client, page)
+    refused = client.post(page, data={
+        "service": "mail", "description": "Outlook is offline", "csrf_token": token,
+        "attachment": (io.BytesIO(b"MZ\x90\x00"), "fix.exe")},
+        content_type="multipart/form-data")
+    assert refused.status_code == 400 and "program or script" in refused.get_data(as_text=True)
+    with db.session() as s:
+        assert s.scalars(select(ServiceRequest)).all() == []
+    sent = client.post(page, data={
+        "service": "mail", "description": "Outlook is offline", "csrf_token": token,
+        "attachment": (io.BytesIO(PNG), "screen.png")}, content_type="multipart/form-data")
+    assert sent.status_code == 302
+    with db.session() as s:
+        row = s.scalars(select(ServiceRequest)).one()
+        [file] = attachments_of(s, row.id)
+    assert (file.filename, file.content_type, file.added_by) == (
+        "screen.png", "image/png", "anna@corp.example")
+    assert "screen.png" in client.get(f"{page}/{row.id}").get_data(as_text=True)
