@@ -34,7 +34,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 def test_an_employee_on_a_phone_without_javascript_and_the_engineer_at_the_queue(
         browser: Any, page: Any, live_server: Any, db: Database, settings: Settings,
-        smtp: SmtpServer) -> None:
+        smtp: SmtpServer, output_dir: Any) -> None:
     base = live_server.url
     with db.session() as s:
         svc.save_service(s, "admin", slug="mail", name="Mail", now=utcnow())
@@ -79,6 +79,11 @@ def test_an_employee_on_a_phone_without_javascript_and_the_engineer_at_the_queue
     page.fill("#a-text", "Уже идём")
     page.click("button[value=reply]")
     assert "Service desk replied" in page.locator("ol.timeline").inner_text()
+    page.set_input_files("#a-file", files=[{"name": "screen.png", "mimeType": "image/png",
+                                            "buffer": b"\x89PNG\r\n\x1a\n" + b"\0" * 64}])
+    page.click("form[enctype] button[type=submit]")
+    assert "screen.png" in page.locator("ul.files").inner_text()
+    page.screenshot(path=str(output_dir / "request-with-file.png"), full_page=True)
     found["request"] = axe(page)
     page.goto(base + "/requests/new?service=mail")
     assert page.evaluate("document.activeElement.id") == "c-email"  # typing starts at once
