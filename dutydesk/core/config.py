@@ -523,6 +523,10 @@ def _finish(settings: Settings) -> Settings:
             if not getattr(settings, name):
                 problems.append(f"DUTYDESK_{name.upper()}: required when DUTYDESK_IMAP_HOST is "
                                 "set")
+        if settings.imap_folder in (settings.imap_done_folder, settings.imap_failed_folder):
+            problems.append("DUTYDESK_IMAP_DONE_FOLDER / DUTYDESK_IMAP_FAILED_FOLDER: must "
+                            f"differ from the folder read ({settings.imap_folder!r}): processed "
+                            "mail is moved out of it")
         if settings.imap_ca_file and not Path(settings.imap_ca_file).is_file():
             problems.append(f"DUTYDESK_IMAP_CA_FILE: no such file {settings.imap_ca_file!r}")
     if settings.syslog_listen_tls:
