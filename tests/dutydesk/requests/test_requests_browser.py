@@ -86,7 +86,9 @@ def test_an_employee_on_a_phone_without_javascript_and_the_engineer_at_the_queue
     page.screenshot(path=str(output_dir / "request-with-file.png"), full_page=True)
     found["request"] = axe(page)
     page.goto(base + "/requests/new?service=mail")
-    assert page.evaluate("document.activeElement.id") == "c-email"  # typing starts at once
+    # typing starts at once (autofocus is applied once the page is shown: wait for it)
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'c-email'",
+                           timeout=5000)
     assert f"#{incident_id}" in page.locator("fieldset").inner_text()
     found["log a call"] = axe(page)
     page.goto(base + "/help")
