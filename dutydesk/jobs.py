@@ -63,7 +63,9 @@ def mail_intake_jobs(settings: Settings, db: Database) -> list[Job]:
 
     def poll() -> None:
         try:
-            result = poll_once(db, config, handlers, utcnow, own)
+            # IDLE until shortly before the next run: new mail is taken in as it arrives
+            result = poll_once(db, config, handlers, utcnow, own,
+                               idle_seconds=max(0, settings.imap_poll_seconds - 5))
         except MailboxUnavailable as exc:  # the mail waits on the server; next poll tries
             log.warning("intake mailbox unavailable: %s", exc)
             return

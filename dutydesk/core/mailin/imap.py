@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import ssl
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -159,26 +160,47 @@ def _safe(exc: BaseException, password: str) -> str:
     return text.replace(password, "***") if password else text
 
 
+def _drain(box: ImapMailbox, db: Database, config: ImapConfig,
+           handlers: Sequence[MailHandler], clock: Callable[[], datetime],
+           own: tuple[str, ...], result: PollResult) -> None:
+    for uid, size in box.pending():
+        raw, too_large = box.read(uid, size)
+        if not raw:
+            continue  # expunged by someone else meanwhile
+        outcome = process_raw(db, raw, handlers, clock(), own, too_large=too_large)
+        result.outcomes.append(outcome)
+        if outcome.done:
+            box.move(uid, config.done_folder)
+        elif outcome.set_aside:
+            box.move(uid, config.failed_folder)
+    result.left = box.count()
+
+
 def poll_once(db: Database, config: ImapConfig, handlers: Sequence[MailHandler],
               clock: Callable[[], datetime], own_addresses: Iterable[str] = (),
-              mailbox: Callable[[ImapConfig], ImapMailbox] = ImapMailbox) -> PollResult:
+              mailbox: Callable[[ImapConfig], ImapMailbox] = ImapMailbox,
+              idle_seconds: float = 0.0) -> PollResult:
     """Read, process and move what is in the inbox now; ``MailboxUnavailable`` when the server
-    cannot be reached (nothing is lost: the mail waits on the server)."""
+    cannot be reached (nothing is lost: the mail waits on the server).
+
+    ``idle_seconds``: afterwards, where the server has IDLE (RFC 2177), stay connected that long
+    and take in each new mail as the server announces it (mail is then handled within seconds
+    of arriving, not at the next poll)."""
     result = PollResult()
     own = tuple(own_addresses)
     with mailbox(config) as box:
         try:
-            for uid, size in box.pending():
-                raw, too_large = box.read(uid, size)
-                if not raw:
-                    continue  # expunged by someone else meanwhile
-                outcome = process_raw(db, raw, handlers, clock(), own, too_large=too_large)
-                result.outcomes.append(outcome)
-                if outcome.done:
-                    box.move(uid, config.done_folder)
-                elif outcome.set_aside:
-                    box.move(uid, config.failed_folder)
-            result.left = box.count()
+            _drain(box, db, config, handlers, clock, own, result)
+            if idle_seconds > 0 and box.imap.has_capability("IDLE"):
+                deadline = time.monotonic() + idle_seconds
+                while (left := deadline - time.monotonic()) > 0.5:
+                    box.imap.idle()
+                    try:
+                        news = box.imap.idle_check(timeout=min(left, 25.0))
+                    finally:
+                        box.imap.idle_done()
+                    if any(len(n) > 1 and n[1] in (b"EXISTS", b"RECENT") for n in news):
+                        _drain(box, db, config, handlers, clock, own, result)
         except (OSError, IMAPClientError, ssl.SSLError) as exc:
             raise MailboxUnavailable(
                 f"IMAP server {config.describe()}: {_safe(exc, config.password)}") from None

@@ -4,6 +4,7 @@ a request or a reply on its request, exactly once, and machines' mail never star
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from email.message import EmailMessage
@@ -298,7 +299,7 @@ def test_the_worker_job_reads_the_mailbox_the_settings_name(
     settings = dataclasses.replace(
         intake_settings, imap_host=dovecot.host, imap_port=dovecot.tls_port,
         imap_username=dovecot.user, imap_password=dovecot.password,
-        imap_ca_file=dovecot.ca_file)
+        imap_ca_file=dovecot.ca_file, imap_poll_seconds=5)  # 5 s: no time left to IDLE
     [job] = mail_intake_jobs(settings, db)
     assert dovecot.password not in job.name
     dovecot.deliver(mail())
@@ -306,3 +307,20 @@ def test_the_worker_job_reads_the_mailbox_the_settings_name(
     assert [r.channel for r in requests_of(db)] == ["email"]
     dovecot.stop()
     job.func()  # the server is gone: logged, nothing raised, nothing lost
+
+
+def test_with_idle_a_mail_is_taken_in_as_it_arrives_not_at_the_next_poll(
+        db: Database, intake_settings: Settings, dovecot: Any) -> None:
+    import threading
+
+    results: list[Any] = []
+    watcher = threading.Thread(target=lambda: results.append(poll_once(
+        db, config(dovecot), mail_handlers(intake_settings), utcnow, (HELP,),
+        idle_seconds=8)))
+    watcher.start()
+    time.sleep(2)  # the watcher has read the empty inbox and waits (IDLE)
+    dovecot.deliver(mail())
+    watcher.join(timeout=30)
+    [result] = results
+    assert [o.status for o in result.outcomes] == ["handled"]
+    assert len(requests_of(db)) == 1 and dovecot.uids("INBOX") == []
