@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -60,12 +61,14 @@ def mail_intake_jobs(settings: Settings, db: Database) -> list[Job]:
     config = mail_intake_config(settings)
     handlers = mail_handlers(settings)
     own = (settings.smtp_from, settings.imap_username)
+    stopping = threading.Event()  # set on worker stop: an IDLE wait ends within a second
 
     def poll() -> None:
         try:
             # IDLE until shortly before the next run: new mail is taken in as it arrives
             result = poll_once(db, config, handlers, utcnow, own,
-                               idle_seconds=max(0, settings.imap_poll_seconds - 5))
+                               idle_seconds=max(0, settings.imap_poll_seconds - 5),
+                               stop=stopping)
         except MailboxUnavailable as exc:  # the mail waits on the server; next poll tries
             log.warning("intake mailbox unavailable: %s", exc)
             return
@@ -76,7 +79,8 @@ def mail_intake_jobs(settings: Settings, db: Database) -> list[Job]:
                      result.count("failed"))
 
     return [Job(id="mail-intake", name=f"read the intake mailbox {config.describe()}",
-                func=poll, trigger_args={"seconds": settings.imap_poll_seconds})]
+                func=poll, trigger_args={"seconds": settings.imap_poll_seconds},
+                on_start=stopping.clear, on_stop=stopping.set)]
 
 
 log = logging.getLogger("dutydesk.jobs")

@@ -16,10 +16,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
@@ -179,13 +181,14 @@ def _drain(box: ImapMailbox, db: Database, config: ImapConfig,
 def poll_once(db: Database, config: ImapConfig, handlers: Sequence[MailHandler],
               clock: Callable[[], datetime], own_addresses: Iterable[str] = (),
               mailbox: Callable[[ImapConfig], ImapMailbox] = ImapMailbox,
-              idle_seconds: float = 0.0) -> PollResult:
+              idle_seconds: float = 0.0, stop: threading.Event | None = None) -> PollResult:
     """Read, process and move what is in the inbox now; ``MailboxUnavailable`` when the server
     cannot be reached (nothing is lost: the mail waits on the server).
 
     ``idle_seconds``: afterwards, where the server has IDLE (RFC 2177), stay connected that long
     and take in each new mail as the server announces it (mail is then handled within seconds
-    of arriving, not at the next poll)."""
+    of arriving, not at the next poll); ``stop`` ends the wait within a second (the worker
+    stopping)."""
     result = PollResult()
     own = tuple(own_addresses)
     with mailbox(config) as box:
@@ -193,13 +196,16 @@ def poll_once(db: Database, config: ImapConfig, handlers: Sequence[MailHandler],
             _drain(box, db, config, handlers, clock, own, result)
             if idle_seconds > 0 and box.imap.has_capability("IDLE"):
                 deadline = time.monotonic() + idle_seconds
-                while (left := deadline - time.monotonic()) > 0.5:
+                while (left := deadline - time.monotonic()) > 0.5 and not (
+                        stop is not None and stop.is_set()):
                     box.imap.idle()
-                    try:
-                        news = box.imap.idle_check(timeout=min(left, 25.0))
+                    news: list[Any] = []
+                    try:  # short checks: a stopping worker is not kept waiting
+                        news = list(box.imap.idle_check(timeout=min(left, 1.0)))
                     finally:
-                        box.imap.idle_done()
-                    if any(len(n) > 1 and n[1] in (b"EXISTS", b"RECENT") for n in news):
+                        news += list(box.imap.idle_done()[1] or [])
+                    if any(isinstance(n, tuple) and len(n) > 1 and n[1] in (b"EXISTS", b"RECENT")
+                           for n in news):
                         _drain(box, db, config, handlers, clock, own, result)
         except (OSError, IMAPClientError, ssl.SSLError) as exc:
             raise MailboxUnavailable(

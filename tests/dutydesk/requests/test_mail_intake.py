@@ -324,3 +324,15 @@ def test_with_idle_a_mail_is_taken_in_as_it_arrives_not_at_the_next_poll(
     [result] = results
     assert [o.status for o in result.outcomes] == ["handled"]
     assert len(requests_of(db)) == 1 and dovecot.uids("INBOX") == []
+
+
+def test_a_stopping_worker_ends_the_idle_wait_at_once(
+        db: Database, intake_settings: Settings, dovecot: Any) -> None:
+    import threading
+
+    stop = threading.Event()
+    stop.set()
+    started = time.monotonic()
+    poll_once(db, config(dovecot), mail_handlers(intake_settings), utcnow, (HELP,),
+              idle_seconds=60, stop=stop)
+    assert time.monotonic() - started < 30  # not the minute it would otherwise wait
