@@ -110,7 +110,8 @@ def relay_notice_updates(session: Session, settings: Settings, now: datetime) ->
             try:
                 mails += notify_incident_update(
                     session, settings, incident_id, text[:MAX_TEXT],
-                    f"notice-update:{update.update_id}", now, "outage notice")
+                    f"notice-update:{update.update_id}", now, "outage notice",
+                    across_incidents=True)  # one mail a person, however many incidents
             except IncidentMissing:
                 continue
         session.add(NoticeRelay(notice_update_id=update.update_id, relayed_at=now, mails=mails))

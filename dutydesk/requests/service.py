@@ -242,11 +242,14 @@ def deflection_count(session: Session, since: datetime | None = None) -> int:
 
 
 def notify_incident_update(session: Session, settings: Settings, incident_id: int, text: str,
-                           update_key: str, now: datetime, actor: Actor) -> int:
+                           update_key: str, now: datetime, actor: Actor, *,
+                           across_incidents: bool = False) -> int:
     """A public update on an incident, to every person affected: the requester of each open
     linked request (recorded on its timeline) and each follower, one mail per address per
-    ``update_key`` however often it is called (a repeat adds nothing to the timelines either).
-    Returns the number of mails enqueued."""
+    ``update_key`` however often it is called (a repeat adds nothing to the timelines either);
+    ``across_incidents``: once per address and ``update_key`` whichever incident it is called
+    for (an outage notice about several incidents). Returns the number of mails enqueued."""
+    scope = "incidents" if across_incidents else f"incident:{incident_id}"
     text = _text(text, "update", MAX_TEXT, required=True)
     brief = incident_brief(session, incident_id)
     if brief is None:
@@ -258,7 +261,7 @@ def notify_incident_update(session: Session, settings: Settings, incident_id: in
         link = mail.my_requests_url(settings.base_url, settings.secret_key,
                                     row.requester_email)
         message = mail.incident_update_mail(row.requester_language, row.id, text, link)
-        key = f"incident:{incident_id}:update:{update_key}:to:{row.requester_email}"
+        key = f"{scope}:update:{update_key}:to:{row.requester_email}"
         queued = _enqueue_once(session, row.requester_email, message, key, incident_id)
         if queued:
             add_events(session, row.id, [RequestEvent(
@@ -269,8 +272,7 @@ def notify_incident_update(session: Session, settings: Settings, incident_id: in
     for follower in _followers(session, incident_id):
         message = mail.follower_mail(follower.language, brief.title, text, resolved=False)
         sent += _enqueue_once(session, follower.email, message,
-                              f"incident:{incident_id}:update:{update_key}:to:"
-                              f"{follower.email}", incident_id)
+                              f"{scope}:update:{update_key}:to:{follower.email}", incident_id)
     audit.record(session, actor, "incident.public_update", "incident", incident_id,
                  summary=f"update to {sent} people affected by incident #{incident_id}")
     return sent

@@ -46,7 +46,7 @@ def test_each_notice_update_is_mailed_once_to_each_person_affected(
         assert relay_notice_updates(s, settings, utcnow()) == 0  # the worker runs again
     with db.session() as s:
         news = list(s.scalars(select(OutboxMessage).where(
-            OutboxMessage.idempotency_key.like("incident:%:update:notice-update:%"))))
+            OutboxMessage.idempotency_key.like("incidents:update:notice-update:%"))))
         assert sorted(m.target for m in news) == sorted(
             ["anna@corp.example", "boris@corp.example", "vera@corp.example"] * 2)
         assert any("A disk failed" in m.body_text for m in news)
@@ -54,3 +54,20 @@ def test_each_notice_update_is_mailed_once_to_each_person_affected(
         updates = list(s.scalars(select(RequestEventRow.request_id).where(
             RequestEventRow.kind == "incident_update")))
         assert len(updates) == 4 and unrelated_id not in updates
+
+
+def test_a_person_affected_by_two_incidents_of_one_notice_gets_each_update_once(
+        db: Database, settings: Settings) -> None:
+    with db.session() as s:
+        svc.save_service(s, "admin", slug="mail", name="Mail", now=utcnow())
+        ids = [report_manually(s, OLGA, title=title, service="mail", severity="critical",
+                               details="", settings=settings, now=utcnow())
+               for title in ("Mail is down", "Calendar is down")]
+        for incident_id in ids:
+            req.create_request(s, settings, "anna@corp.example",
+                               req.Requester("anna@corp.example"), service="mail",
+                               description="broken", incident_id=incident_id, now=utcnow())
+        svc.create_notice(s, OLGA, kind="incident", title="Mail outage", body="Looking",
+                          affected={"mail": "major_outage"}, now=utcnow(), incident_ids=ids)
+    with db.session() as s:
+        assert relay_notice_updates(s, settings, utcnow()) == 1
