@@ -8,7 +8,9 @@ the jobs to APScheduler.
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -17,7 +19,7 @@ from dutydesk.core.config import Settings
 from dutydesk.core.db import Database
 from dutydesk.core.jobs import Job
 
-__all__ = ["Job", "handoff_sections", "scheduled_jobs"]
+__all__ = ["Job", "handoff_sections", "mail_handlers", "mail_intake_jobs", "scheduled_jobs"]
 
 
 def handoff_sections() -> tuple[Any, ...]:
@@ -27,6 +29,59 @@ def handoff_sections() -> tuple[Any, ...]:
     from dutydesk.requests.handoff import HANDOFF_SECTIONS as REQUESTS
 
     return (*INCIDENTS, *REQUESTS)
+
+def mail_handlers(settings: Settings) -> list[Any]:
+    """What the intake mailbox's mail is offered to, in order: the first handler that consumes
+    a mail wins (``handler(session, mail, now) -> bool``), so a new request comes last. A
+    handler for replies to pages (``dutydesk.incidents``) goes before the requests."""
+    from dutydesk.requests.intake import handle_request_mail
+
+    return [functools.partial(handle_request_mail, settings=settings)]
+
+
+def mail_intake_config(settings: Settings) -> Any:
+    """The intake mailbox's IMAP settings (``dutydesk.core.mailin.imap.ImapConfig``)."""
+    from dutydesk.core.mailin.imap import ImapConfig
+
+    return ImapConfig(
+        host=settings.imap_host, port=settings.imap_port, security=settings.imap_security,
+        username=settings.imap_username, password=settings.imap_password,
+        ca_file=settings.imap_ca_file, folder=settings.imap_folder,
+        done_folder=settings.imap_done_folder, failed_folder=settings.imap_failed_folder,
+        max_bytes=settings.imap_max_mb * 1024 * 1024)
+
+
+def mail_intake_jobs(settings: Settings, db: Database) -> list[Job]:
+    """Poll the intake mailbox (when ``DUTYDESK_IMAP_HOST`` is set)."""
+    if not settings.imap_host:
+        return []
+    from dutydesk.core.db import utcnow
+    from dutydesk.core.mailin.imap import MailboxUnavailable, poll_once
+
+    config = mail_intake_config(settings)
+    handlers = mail_handlers(settings)
+    own = (settings.smtp_from, settings.imap_username)
+    stopping = threading.Event()  # set on worker stop: an IDLE wait ends within a second
+
+    def poll() -> None:
+        try:
+            # IDLE until shortly before the next run: new mail is taken in as it arrives
+            result = poll_once(db, config, handlers, utcnow, own,
+                               idle_seconds=max(0, settings.imap_poll_seconds - 5),
+                               stop=stopping)
+        except MailboxUnavailable as exc:  # the mail waits on the server; next poll tries
+            log.warning("intake mailbox unavailable: %s", exc)
+            return
+        if result.outcomes:
+            log.info("intake mailbox: %d mails (%d handled, %d ignored, %d repeats, "
+                     "%d failed)", len(result.outcomes), result.count("handled"),
+                     result.count("ignored"), result.count("duplicate"),
+                     result.count("failed"))
+
+    return [Job(id="mail-intake", name=f"read the intake mailbox {config.describe()}",
+                func=poll, trigger_args={"seconds": settings.imap_poll_seconds},
+                on_start=stopping.clear, on_stop=stopping.set)]
+
 
 log = logging.getLogger("dutydesk.jobs")
 #: Seconds the sender's in-flight deliveries get to finish on shutdown (the worker must stop
@@ -86,6 +141,7 @@ def scheduled_jobs(
     ]
     jobs.extend(request_jobs(settings, db))
     jobs.extend(chat_jobs(settings, db))  # the Telegram bot hears button presses
+    jobs.extend(mail_intake_jobs(settings, db))  # mail to requests (and page replies)
     jobs.extend(visitor_jobs(settings, db))
     jobs.extend(shift_jobs(settings, db, handoff_sections()))
     jobs.extend(check_jobs(db, registry, settings))

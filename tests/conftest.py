@@ -274,3 +274,23 @@ def page(browser: Any) -> Iterator[Any]:
     tab = context.new_page()
     yield tab
     context.close()
+
+
+# --------------------------------------------------------------------------- peers
+
+REQUIRE_DOVECOT = os.environ.get("DUTYDESK_REQUIRE_DOVECOT") == "1"
+
+
+@pytest.fixture
+def dovecot(tmp_path: Path) -> Iterator[Any]:
+    """A real Dovecot IMAP server with an empty mailbox (``tests/peers/dovecot.py``: ``host``,
+    ``port`` (STARTTLS), ``tls_port``, ``user``, ``password``, ``ca_file``, ``deliver(raw)``,
+    ``uids(folder)``, ``folders()``, ``stop()``). Skips when Dovecot is not installed, unless
+    DUTYDESK_REQUIRE_DOVECOT=1 (CI), where that fails."""
+    from tests.peers.dovecot import Dovecot, dovecot_binary
+
+    if dovecot_binary() is None:
+        skip_or_fail("Dovecot is not installed (apt-get install dovecot-imapd)", REQUIRE_DOVECOT)
+    server = Dovecot.start(tmp_path / "dovecot")
+    yield server
+    server.stop()

@@ -85,6 +85,21 @@ class Settings:
     fallback_group: str = ""
     alert_retention_days: int = 30
     request_close_after_days: int = 7  # a resolved request nobody answered closes itself
+    # The intake mailbox (IMAP): "" = off. TLS by default (ssl: 993, or starttls), the server's
+    # certificate verified (imap_ca_file: a private CA); the password is never logged.
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_security: str = "ssl"
+    imap_username: str = ""
+    imap_password: str = field(default="", repr=False)
+    imap_ca_file: str = ""
+    imap_folder: str = "INBOX"
+    imap_done_folder: str = "DutyDesk/Processed"
+    imap_failed_folder: str = "DutyDesk/Failed"
+    imap_poll_seconds: int = 30
+    imap_max_mb: int = 10  # a larger mail is taken in by its header only, with a warning
+    request_intake_service: str = "Service desk"  # the service a mailed request starts with
+    request_ack_per_hour: int = 5  # acknowledgement mails per sender and hour at most
     worker_metrics_port: int = 0
     worker_metrics_host: str = "127.0.0.1"
     snmp_trap_listen: str = ""  # host:port of the SNMP trap listener (worker); "" = off
@@ -397,6 +412,19 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "fallback_group": _text,
     "alert_retention_days": _whole_days(1, 3650),
     "request_close_after_days": _whole_days(1, 365),  # at most ten years: a typo, not a policy
+    "imap_host": _text,
+    "imap_port": _positive_int(1),
+    "imap_security": _one_of("ssl", "starttls", "none"),
+    "imap_username": _text,
+    "imap_password": _text,
+    "imap_ca_file": _text,
+    "imap_folder": _text,
+    "imap_done_folder": _text,
+    "imap_failed_folder": _text,
+    "imap_poll_seconds": _positive_int(5),
+    "imap_max_mb": _positive_int(1),
+    "request_intake_service": _text,
+    "request_ack_per_hour": _positive_int(1),
     "worker_metrics_port": _port_or_off,
     "worker_metrics_host": _listen_host,
     "snmp_trap_listen": _listen_address_or_off,
@@ -422,7 +450,8 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
 #: Environment variables that hold secrets: removed from the process environment once read
 #: (:func:`forget_secret_environment`), so child processes never inherit them.
 SECRET_ENVIRONMENT = ("SECRET_KEY", "SMTP_PASSWORD", "TELEGRAM_BOT_TOKEN", "DATABASE_URL",
-                      "TELEGRAM_WEBHOOK_SECRET", "SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN")
+                      "TELEGRAM_WEBHOOK_SECRET", "SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN",
+                      "IMAP_PASSWORD")
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -545,6 +574,18 @@ def _finish(settings: Settings) -> Settings:
         problems.append("DUTYDESK_TELEGRAM_WEBHOOK_SECRET: required when "
                         "DUTYDESK_TELEGRAM_UPDATES is 'webhook' (Telegram sends it back in the "
                         "X-Telegram-Bot-Api-Secret-Token header; unsigned updates are refused)")
+    if settings.imap_host:
+        for name in ("imap_username", "imap_password", "imap_folder", "imap_done_folder",
+                     "imap_failed_folder", "request_intake_service"):
+            if not getattr(settings, name):
+                problems.append(f"DUTYDESK_{name.upper()}: required when DUTYDESK_IMAP_HOST is "
+                                "set")
+        if settings.imap_folder in (settings.imap_done_folder, settings.imap_failed_folder):
+            problems.append("DUTYDESK_IMAP_DONE_FOLDER / DUTYDESK_IMAP_FAILED_FOLDER: must "
+                            f"differ from the folder read ({settings.imap_folder!r}): processed "
+                            "mail is moved out of it")
+        if settings.imap_ca_file and not Path(settings.imap_ca_file).is_file():
+            problems.append(f"DUTYDESK_IMAP_CA_FILE: no such file {settings.imap_ca_file!r}")
     if settings.syslog_listen_tls:
         for name in ("syslog_tls_cert", "syslog_tls_key"):
             path = getattr(settings, name)

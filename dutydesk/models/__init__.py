@@ -15,6 +15,7 @@ from dutydesk.core.models.accounts import (
     UserSession,
 )
 from dutydesk.core.models.audit import AuditEntry
+from dutydesk.core.models.mailin import MailIntakeRow  # noqa: F401 (the mail intake ledger)
 from dutydesk.core.models.notify import DeliveryAttempt, OutboxMessage
 from dutydesk.core.models.system import WorkerHeartbeat
 from dutydesk.facility.models import FacilityHeard, FacilityRulesRow  # noqa: F401
@@ -22,7 +23,10 @@ from dutydesk.incidents.chat.models import ChatLink, ChatMessage  # noqa: F401 (
 from dutydesk.incidents.models import Incident, IncidentEventRow  # noqa: F401 (incidents)
 from dutydesk.requests.models import (  # noqa: F401 (requests)
     IncidentFollower,
+    NoticeRelay,
+    RequestAttachment,
     RequestEventRow,
+    RequestMailRef,
     ServiceRequest,
 )
 from shifts.models import ShiftScheduleRow  # noqa: F401 (shift schedules tables)

@@ -13,13 +13,20 @@ from sqlalchemy.orm import Session
 from dutydesk.core.config import Settings
 from dutydesk.core.db import Database, utcnow
 from dutydesk.incidents.lookup import resolved_among
+from dutydesk.requests.due import policy_of, refresh_due
 from dutydesk.requests.events import EventKind
-from dutydesk.requests.lifecycle import Action
-from dutydesk.requests.models import IncidentFollower, ServiceRequest
+from dutydesk.requests.lifecycle import MAX_TEXT, Action
+from dutydesk.requests.models import IncidentFollower, NoticeRelay, ServiceRequest
 from dutydesk.requests.rules import ESCALATION_REASON, close_due, escalates
-from dutydesk.requests.service import perform, policy_of, resolve_linked
+from dutydesk.requests.service import (
+    IncidentMissing,
+    notify_incident_update,
+    perform,
+    resolve_linked,
+)
 from dutydesk.requests.sla import sla_events_due
 from dutydesk.requests.store import act, add_events, timeline
+from shifts.notices.incident_updates import incident_notice_updates
 
 log = logging.getLogger("dutydesk.requests")
 OPEN = ("new", "in_progress", "waiting")
@@ -72,6 +79,47 @@ def follow_resolved_incidents(session: Session, settings: Settings, now: datetim
                for incident_id in resolved_among(session, incident_ids))
 
 
+def fill_missing_due(session: Session, now: datetime, limit: int = 500) -> int:
+    """Store the SLA deadline of open, running requests that have none yet (requests from
+    before the queue sorted by it); returns the requests filled."""
+    rows = list(session.scalars(select(ServiceRequest).where(
+        ServiceRequest.status.in_(("new", "in_progress")), ServiceRequest.sla_due_at.is_(None))
+        .order_by(ServiceRequest.id).limit(limit)))
+    for row in rows:
+        refresh_due(session, row, now)
+    return len(rows)
+
+
+NOTICE_RELAY_WINDOW = timedelta(days=2)  # older notice updates are news no more
+
+
+def relay_notice_updates(session: Session, settings: Settings, now: datetime) -> int:
+    """Pass each new update of a published outage notice on to the people affected by the
+    incidents the notice is about (requesters of linked requests and followers), once each;
+    returns the mails enqueued."""
+    since = now - NOTICE_RELAY_WINDOW
+    done = set(session.scalars(select(NoticeRelay.notice_update_id)
+                               .where(NoticeRelay.relayed_at >= since - NOTICE_RELAY_WINDOW)))
+    sent = 0
+    for update in incident_notice_updates(session, since):
+        if update.update_id in done:
+            continue
+        text = f"{update.title} — {update.status.replace('_', ' ')}\n\n{update.body}".strip()
+        mails = 0
+        for incident_id in update.incident_ids:
+            try:
+                mails += notify_incident_update(
+                    session, settings, incident_id, text[:MAX_TEXT],
+                    f"notice-update:{update.update_id}", now, "outage notice",
+                    across_incidents=True)  # one mail a person, however many incidents
+            except IncidentMissing:
+                continue
+        session.add(NoticeRelay(notice_update_id=update.update_id, relayed_at=now, mails=mails))
+        session.flush()
+        sent += mails
+    return sent
+
+
 def _run(db: Database, name: str, func: Any) -> int:
     try:
         with db.session() as session:
@@ -89,8 +137,12 @@ def request_jobs(settings: Settings, db: Database) -> list[Any]:
         Job(id="request-incidents", name="resolve requests whose incident was resolved",
             func=lambda: _run(db, "incidents", lambda s: follow_resolved_incidents(
                 s, settings, utcnow())), trigger_args={"seconds": 10}),
+        Job(id="request-notices", name="pass outage-notice updates on to the people affected",
+            func=lambda: _run(db, "notices", lambda s: relay_notice_updates(
+                s, settings, utcnow())), trigger_args={"seconds": 15}),
         Job(id="request-clocks", name="request SLA warnings and breaches",
-            func=lambda: _run(db, "clocks", lambda s: record_sla_events(s, utcnow())),
+            func=lambda: _run(db, "clocks", lambda s: record_sla_events(s, utcnow())
+                              + fill_missing_due(s, utcnow())),
             trigger_args={"seconds": 30}),
         Job(id="request-close", name=(f"close resolved requests after "
                                       f"{settings.request_close_after_days} quiet days"),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dutydesk.core.db import Base, utcnow
@@ -29,6 +29,8 @@ class ServiceRequest(Base):
     __table_args__ = (
         Index("ix_service_requests_status_created", "status", "created_at"),
         Index("ix_service_requests_requester_email", "requester_email"),
+        Index("ix_service_requests_status_due", "status", "sla_due_at"),
+        Index("ix_service_requests_due_created", "sla_due_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,6 +66,8 @@ class ServiceRequest(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
     version: Mapped[int] = mapped_column(default=1)
+    # the most urgent running SLA clock's deadline (``dutydesk.requests.due``); NULL: none runs
+    sla_due_at: Mapped[datetime | None] = mapped_column(default=None)
 
     @property
     def number(self) -> str:
@@ -100,3 +104,48 @@ class IncidentFollower(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Set once the incident's resolution was mailed (the worker looks only at the others).
     told_resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class RequestMailRef(Base):
+    """A Message-ID that belongs to a request's conversation, so a reply's In-Reply-To or
+    References finds its request: ``out:<digest>`` for the mails we sent (the digest part of the
+    Message-ID the outbox gives them), the normalised Message-ID of each mail we took in."""
+
+    __tablename__ = "request_mail_refs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(255), unique=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("service_requests.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RequestAttachment(Base):
+    """A file on a request (from a mail or the web form). ``content_type`` is what the bytes
+    are (sniffed), not what the sender claimed; the bytes are stored in the database (size
+    limited, see ``dutydesk.requests.attachments``) so a backup holds the whole request."""
+
+    __tablename__ = "request_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("service_requests.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column()
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    source: Mapped[str] = mapped_column(String(12), default="web")  # web | email | api
+    added_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NoticeRelay(Base):
+    """An outage-notice update already passed on to the people affected by its incidents
+    (``dutydesk.requests.jobs.relay_notice_updates``): each update is relayed once."""
+
+    __tablename__ = "request_notice_relays"
+
+    notice_update_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    relayed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    mails: Mapped[int] = mapped_column(default=0)

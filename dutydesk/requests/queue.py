@@ -2,7 +2,10 @@
 
 Urgency is the smaller time left of the two clocks that still run (a breached clock has negative
 time left, so breaches come first); requests waiting for their requester (clocks paused) follow,
-then the rest by age. Timelines are read in one query for the whole candidate set.
+then the rest by age. The database sorts and pages by the stored deadline of the most urgent
+running clock (``dutydesk.requests.due``: time left = deadline - now), so the queue costs the
+same with 100 or 100,000 requests; only the page's timelines are read (one query) to show
+their clocks.
 """
 
 from __future__ import annotations
@@ -12,18 +15,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from dutydesk.core.stopwatch import Reading
+from dutydesk.requests.due import policy_of
 from dutydesk.requests.events import EventKind, RequestEvent
 from dutydesk.requests.models import REQUEST_STATUSES, RequestEventRow, ServiceRequest
 from dutydesk.requests.rules import RequestInputError, parse_request_number
-from dutydesk.requests.service import policy_of
 from dutydesk.requests.sla import RequestClocks, RequestSlaError, request_clocks
 
 OPEN_STATUSES = ("new", "in_progress", "waiting")
-MAX_CANDIDATES = 5000  # the queue sorts in memory; beyond this the oldest are left to filters
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +70,12 @@ class QueueEntry:
         return self.urgent.target - self.urgent.elapsed if self.urgent else None
 
 
-def _query(filters: QueueFilters) -> Any:
-    query = select(ServiceRequest).where(ServiceRequest.status.in_(filters.status))
+def _query(filters: QueueFilters, *, by_deadline: bool = False) -> Any:
+    # ``by_deadline``: the status test must not pick the index (SQLite without statistics
+    # would read by status and sort the running requests in a temporary tree); the deadline
+    # index reads them in order instead
+    status = ServiceRequest.status.concat("") if by_deadline else ServiceRequest.status
+    query = select(ServiceRequest).where(status.in_(filters.status))
     if filters.service:
         query = query.where(ServiceRequest.service == filters.service)
     if filters.line:
@@ -111,21 +117,61 @@ def entry_for(row: ServiceRequest, events: list[RequestEvent], now: datetime) ->
     return QueueEntry(row, clocks, urgent)
 
 
+def _segments(filters: QueueFilters) -> list[tuple[Any, tuple[Any, ...]]]:
+    """The queue's three ranks, each a query the database answers from an index in order:
+    running clocks by deadline, then waiting for the requester, then the rest, by age."""
+    due = ServiceRequest.sla_due_at
+    by_age = (ServiceRequest.created_at, ServiceRequest.id)
+    query = _query(filters)
+    running = _query(filters, by_deadline=True).where(due.is_not(None))
+    return [
+        (running, (due, *by_age)),
+        (query.where(due.is_(None), ServiceRequest.status == "waiting"), by_age),
+        (query.where(due.is_(None), ServiceRequest.status != "waiting"), by_age),
+    ]
+
+
+def _count(session: Session, query: Any) -> int:
+    return int(session.scalar(select(func.count()).select_from(
+        query.with_only_columns(ServiceRequest.id).order_by(None).subquery())) or 0)
+
+
+SMALL = 2000  # a filtered set this small is read once (a search) and sorted here
+
+
+def _rank(key: Any) -> tuple[int, float, datetime, int]:
+    if key.sla_due_at is not None:
+        return (0, key.sla_due_at.timestamp(), key.created_at, key.id)
+    return (1 if key.status == "waiting" else 2, 0.0, key.created_at, key.id)
+
+
 def queue(session: Session, filters: QueueFilters, now: datetime, page: int,
           per_page: int) -> tuple[list[QueueEntry], int]:
     """One page of the queue and the total, most urgent first."""
-    rows = list(session.scalars(_query(filters).order_by(ServiceRequest.created_at,
-                                                         ServiceRequest.id)
-                                .limit(MAX_CANDIDATES)))
+    query = _query(filters)
+    skip, need = (page - 1) * per_page, per_page
+    keys = session.execute(query.with_only_columns(
+        ServiceRequest.id, ServiceRequest.sla_due_at, ServiceRequest.status,
+        ServiceRequest.created_at).order_by(None).limit(SMALL + 1)).all()
+    rows: list[ServiceRequest] = []
+    if len(keys) <= SMALL:  # a search or a narrow filter: one pass, sorted here
+        total = len(keys)
+        ids = [k.id for k in sorted(keys, key=_rank)[skip:skip + need]]
+        found = {r.id: r for r in session.scalars(
+            select(ServiceRequest).where(ServiceRequest.id.in_(ids)))} if ids else {}
+        rows = [found[i] for i in ids if i in found]
+    else:  # walk the ranks in index order, counting a rank only when the page lies past it
+        total = _count(session, query)
+        for ranked, order in _segments(filters):
+            if not need:
+                break
+            found_rows = list(session.scalars(ranked.order_by(*order).offset(skip)
+                                              .limit(need)))
+            if found_rows:
+                rows.extend(found_rows)
+                need -= len(found_rows)
+                skip = 0
+            elif skip:
+                skip -= _count(session, ranked)
     events = _timelines(session, [r.id for r in rows])
-    entries = [entry_for(r, events.get(r.id, []), now) for r in rows]
-
-    def key(entry: QueueEntry) -> tuple[int, float, datetime]:
-        if entry.time_left is not None:
-            return (0, entry.time_left.total_seconds(), entry.request.created_at)
-        rank = 1 if entry.request.status == "waiting" else 2
-        return (rank, 0.0, entry.request.created_at)
-
-    entries.sort(key=key)
-    start = (page - 1) * per_page
-    return entries[start:start + per_page], len(entries)
+    return [entry_for(r, events.get(r.id, []), now) for r in rows], total

@@ -17,20 +17,23 @@ from sqlalchemy.orm import Session
 from dutydesk.core import audit
 from dutydesk.core.config import Settings
 from dutydesk.core.notify.outbox import enqueue
+from dutydesk.core.notify.transports import message_id_digest
 from dutydesk.core.security import Principal
 from dutydesk.incidents.lifecycle import TransitionRefused
 from dutydesk.incidents.lookup import incident_brief
 from dutydesk.requests import mail
+from dutydesk.requests.due import refresh_due
 from dutydesk.requests.events import EventKind, RequestEvent, RequestStatus
 from dutydesk.requests.lifecycle import MAX_TEXT, Action, new_request
 from dutydesk.requests.models import (
     CHANNELS,
     REQUEST_TYPES,
     IncidentFollower,
+    RequestMailRef,
     ServiceRequest,
 )
 from dutydesk.requests.rules import RequestInputError, normalise_email, request_priority
-from dutydesk.requests.sla import RequestSlaError, RequestSlaPolicy
+from dutydesk.requests.sla import RequestSlaPolicy
 from dutydesk.requests.store import act, add_events
 
 Actor = Principal | str
@@ -67,27 +70,19 @@ def _text(value: Any, name: str, limit: int, *, required: bool = False) -> str:
     return text
 
 
-def policy_of(row: ServiceRequest) -> RequestSlaPolicy:
-    """The SLA policy stored on the request when it came in (defaults for older rows)."""
-    if not row.sla_targets:
-        return RequestSlaPolicy()
-    try:
-        return RequestSlaPolicy.from_minutes(row.sla_targets)
-    except RequestSlaError:
-        return RequestSlaPolicy()
-
-
 def create_request(
     session: Session, settings: Settings, actor: Actor, requester: Requester, *,
     service: Any, description: Any, now: datetime, subject: Any = "", category: Any = "",
     request_type: Any = "fault", channel: Any = "web", impact: Any = 3, urgency: Any = 2,
     incident_id: int | None = None, policy: RequestSlaPolicy | None = None,
+    acknowledge: bool = True,
 ) -> ServiceRequest:
     """Register a request; ``RequestInputError`` (nothing stored) when a field is unusable.
 
     Impact defaults to low (one person), urgency to medium; priority comes from the incidents'
     matrix. ``incident_id`` links it at intake (the incident must be open). The requester gets a
-    mail with the number and their status link.
+    mail with the number and their status link (unless ``acknowledge`` is False: the mail
+    intake's limit of acknowledgements per sender and hour).
     """
     email = normalise_email(requester.email)
     name = _text(requester.name, "name", 200)
@@ -117,12 +112,14 @@ def create_request(
     _state, events = new_request(priority=priority, actor=_label(actor), now=now,
                                  channel=channel)
     add_events(session, row.id, events)
+    refresh_due(session, row, now)
     audit.record(session, actor, "request.create", "request", row.id,
                  summary=f"{row.number} {title}"[:200],
                  after={"service": service_name, "channel": channel, "priority": str(priority)})
     link = mail.my_requests_url(settings.base_url, settings.secret_key, email)
-    _mail(session, row, f"request:{row.id}:received",
-          mail.received_mail(language, row.id, title, name, link))
+    if acknowledge:  # an automatic answer (RFC 3834): robots must not answer it
+        _mail(session, row, f"request:{row.id}:received",
+              mail.received_mail(language, row.id, title, name, link), automatic=True)
     if incident_id is not None:
         row, _ = act(session, row.id, Action.LINK, _label(actor), now, incident_id=incident_id)
     return row
@@ -162,10 +159,26 @@ def _mail_for(session: Session, settings: Settings, row: ServiceRequest, action:
                                                      row.subject, note, link))
 
 
-def _mail(session: Session, row: ServiceRequest, key: str, message: mail.Mail) -> None:
-    enqueue(session, channel="email", target=row.requester_email, subject=message.subject,
-            body_text=message.text, idempotency_key=key, source_type="request",
-            source_id=row.id)
+def _mail(session: Session, row: ServiceRequest, key: str, message: mail.Mail, *,
+          automatic: bool = False) -> None:
+    options = {"headers": {"Auto-Submitted": "auto-replied"}} if automatic else None
+    queued = enqueue(session, channel="email", target=row.requester_email,
+                     subject=message.subject, body_text=message.text, idempotency_key=key,
+                     source_type="request", source_id=row.id, options=options)
+    if queued is not None:
+        remember_ref(session, row.id, outgoing_ref(key))
+
+
+def outgoing_ref(idempotency_key: str) -> str:
+    """How a mail we send is known in ``request_mail_refs`` (its Message-ID's digest)."""
+    return f"out:{message_id_digest(idempotency_key)}"
+
+
+def remember_ref(session: Session, request_id: int, ref: str) -> None:
+    """Note that Message-ID ``ref`` belongs to the request's conversation (once)."""
+    ref = ref[:255]
+    if session.scalar(select(RequestMailRef.id).where(RequestMailRef.ref == ref)) is None:
+        session.add(RequestMailRef(ref=ref, request_id=request_id))
 
 
 def _open_incident(session: Session, incident_id: Any) -> Any:
@@ -229,10 +242,14 @@ def deflection_count(session: Session, since: datetime | None = None) -> int:
 
 
 def notify_incident_update(session: Session, settings: Settings, incident_id: int, text: str,
-                           update_key: str, now: datetime, actor: Actor) -> int:
+                           update_key: str, now: datetime, actor: Actor, *,
+                           across_incidents: bool = False) -> int:
     """A public update on an incident, to every person affected: the requester of each open
     linked request (recorded on its timeline) and each follower, one mail per address per
-    ``update_key`` however often it is called. Returns the number of mails enqueued."""
+    ``update_key`` however often it is called (a repeat adds nothing to the timelines either);
+    ``across_incidents``: once per address and ``update_key`` whichever incident it is called
+    for (an outage notice about several incidents). Returns the number of mails enqueued."""
+    scope = "incidents" if across_incidents else f"incident:{incident_id}"
     text = _text(text, "update", MAX_TEXT, required=True)
     brief = incident_brief(session, incident_id)
     if brief is None:
@@ -241,20 +258,21 @@ def notify_incident_update(session: Session, settings: Settings, incident_id: in
     for row in linked_requests(session, incident_id):
         if row.status == RequestStatus.CLOSED:
             continue
-        add_events(session, row.id, [RequestEvent(
-            EventKind.INCIDENT_UPDATE, now, _label(actor),
-            {"incident_id": incident_id, "text": text})])
         link = mail.my_requests_url(settings.base_url, settings.secret_key,
                                     row.requester_email)
         message = mail.incident_update_mail(row.requester_language, row.id, text, link)
-        sent += _enqueue_once(session, row.requester_email, message,
-                              f"incident:{incident_id}:update:{update_key}:to:"
-                              f"{row.requester_email}", incident_id)
+        key = f"{scope}:update:{update_key}:to:{row.requester_email}"
+        queued = _enqueue_once(session, row.requester_email, message, key, incident_id)
+        if queued:
+            add_events(session, row.id, [RequestEvent(
+                EventKind.INCIDENT_UPDATE, now, _label(actor),
+                {"incident_id": incident_id, "text": text})])
+            remember_ref(session, row.id, outgoing_ref(key))
+        sent += queued
     for follower in _followers(session, incident_id):
         message = mail.follower_mail(follower.language, brief.title, text, resolved=False)
         sent += _enqueue_once(session, follower.email, message,
-                              f"incident:{incident_id}:update:{update_key}:to:"
-                              f"{follower.email}", incident_id)
+                              f"{scope}:update:{update_key}:to:{follower.email}", incident_id)
     audit.record(session, actor, "incident.public_update", "incident", incident_id,
                  summary=f"update to {sent} people affected by incident #{incident_id}")
     return sent

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from dutydesk.incidents.lifecycle import Line, TransitionRefused
 from dutydesk.incidents.priority import Priority
+from dutydesk.requests.due import refresh_due
 from dutydesk.requests.events import EventKind, RequestEvent, RequestStatus
 from dutydesk.requests.lifecycle import Action, RequestState, apply
 from dutydesk.requests.models import RequestEventRow, ServiceRequest
@@ -94,6 +95,7 @@ def act(session: Session, request_id: int, action: Action | str, actor: str, now
             add_events(session, request_id, events)
             session.flush()
             session.refresh(row)
+            refresh_due(session, row, now)
             return row, events
         session.expire_all()
     raise ConcurrentRequestUpdate("the request is changing too fast; try again")

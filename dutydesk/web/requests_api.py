@@ -21,6 +21,8 @@ from dutydesk.incidents.lifecycle import InvalidAction, TransitionRefused
 from dutydesk.models import Role
 from dutydesk.openapi import PAGE_PARAMS, operation, query_param
 from dutydesk.requests import service as req
+from dutydesk.requests.clients import KINDS as _CLIENT_KINDS
+from dutydesk.requests.clients import ClientNotAuthorised, file_client_request
 from dutydesk.requests.lifecycle import Action
 from dutydesk.requests.models import CHANNELS, REQUEST_STATUSES, REQUEST_TYPES, ServiceRequest
 from dutydesk.requests.queue import QueueEntry, QueueFilters, entry_for, queue
@@ -29,6 +31,10 @@ from dutydesk.requests.store import RequestNotFound, get_request, timeline
 from dutydesk.web.api import _csrf_for_cookie_sessions, json_body, page_args
 
 bp = Blueprint("requests_api", __name__, url_prefix="/api/v1")
+
+
+def client_kinds() -> tuple[str, ...]:
+    return tuple(_CLIENT_KINDS)
 bp.before_request(_csrf_for_cookie_sessions)
 
 _ERROR = {"description": "", "content": {"application/json": {
@@ -225,6 +231,54 @@ def requests_create() -> Any:
         request_type=data.get("type", "fault"), channel=data.get("channel", "web"),
         impact=data.get("impact", 3), urgency=data.get("urgency", 2),
         incident_id=incident, now=utcnow()), 201)
+
+
+@bp.route("/client-requests", methods=["POST"])
+@operation(
+    "A data-center client's remote-hands or installation request, filed by a person on the "
+    "client's authorised list; an installation may ask for the visit (a pending access "
+    "request is created with it)",
+    tags=["requests"],
+    request_body={
+        "type": "object",
+        "required": ["client_id", "person_id", "requester_email", "kind", "description"],
+        "properties": {
+            "client_id": {"type": "integer", "minimum": 1},
+            "person_id": {"type": "integer", "minimum": 1},
+            "requester_email": {"type": "string", "format": "email"},
+            "kind": {"enum": list(client_kinds())},
+            "subject": {"type": "string"}, "description": {"type": "string"},
+            "urgency": {"type": "integer", "minimum": 1, "maximum": 3},
+            "visit": {"type": "object", "required": ["window_start", "window_end", "areas"],
+                      "properties": {
+                          "window_start": _TIME, "window_end": _TIME,
+                          "areas": {"type": "array", "items": {"type": "string"}},
+                          "people": {"type": "array", "items": {"type": "string"}},
+                          "racks": {"type": "string"}, "vehicle_plate": {"type": "string"}}},
+        },
+    },
+    responses={"201": _json("The new request (``access_request_id``: the visit's access "
+                            "request, when one was asked for)", REQUEST_SCHEMA),
+               **_errors("404")})
+@require_role(Role.ENGINEER)
+def client_requests_create() -> Any:
+    data = json_body(("client_id", "person_id", "requester_email", "kind", "description"))
+    s = db_session()
+    try:
+        filed = file_client_request(
+            s, settings(), principal(), client_id=data["client_id"],
+            person_id=data["person_id"], requester_email=data["requester_email"],
+            kind=data["kind"], description=data["description"],
+            subject=data.get("subject", ""), urgency=data.get("urgency", 2),
+            visit=data.get("visit"), now=utcnow())
+    except ClientNotAuthorised as exc:
+        s.rollback()
+        raise ApiError(404, str(exc)) from None
+    except RequestInputError as exc:
+        s.rollback()
+        raise ApiError(400, str(exc)) from None
+    s.commit()
+    return jsonify({**_detail(filed.request), "access_request_id": filed.access_request_id}), 201
 
 
 @bp.route("/requests/<int:request_id>")

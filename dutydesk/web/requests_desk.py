@@ -5,8 +5,19 @@ hand-over, link to an incident) and the keyboard-first "log a call" form for pho
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext
 from sqlalchemy import select
 
@@ -19,8 +30,15 @@ from dutydesk.incidents.service import render_note
 from dutydesk.models import Role
 from dutydesk.pagination import PaginationError, parse_page_args
 from dutydesk.requests import service as req
+from dutydesk.requests.attachments import (
+    MAX_FILE_BYTES,
+    AttachmentRefused,
+    add_attachment,
+    attachment,
+    attachments_of,
+)
 from dutydesk.requests.lifecycle import Action
-from dutydesk.requests.models import CHANNELS, REQUEST_TYPES, ServiceRequest
+from dutydesk.requests.models import CHANNELS, REQUEST_TYPES, RequestAttachment, ServiceRequest
 from dutydesk.requests.queue import QueueFilters, entry_for, queue
 from dutydesk.requests.rules import RequestInputError
 from dutydesk.requests.store import RequestNotFound, get_request, timeline
@@ -90,7 +108,55 @@ def request_detail(request_id: int) -> Any:
     others = [i for i in open_incidents_for_service(s, None, limit=20) if i not in incidents]
     return render_template("requests/detail.html", row=row, events=events, entry=entry,
                            incidents=incidents, other_incidents=others, error=error,
-                           render_note=render_note), 400 if error else 200
+                           render_note=render_note, files=attachments_of(s, row.id),
+                           max_upload=current_app.config["MAX_CONTENT_LENGTH"]
+                           ), 400 if error else 200
+
+
+def attachment_download(row: RequestAttachment) -> Response:
+    """A stored file as a download only: its sniffed type, ``attachment`` disposition,
+    ``nosniff`` and a sandboxing CSP, never cached by a shared cache."""
+    response = Response(row.data, mimetype=row.content_type)
+    ascii_name = row.filename.encode("ascii", "replace").decode().replace("?", "_")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{ascii_name}"; filename*=UTF-8\'\'{quote(row.filename)}')
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/requests/<int:request_id>/attachments", methods=["POST"])
+@require_role(Role.ENGINEER)
+def request_attach(request_id: int) -> Any:
+    s = db_session()
+    try:
+        row = get_request(s, request_id)
+    except RequestNotFound:
+        abort(404)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        abort(400, gettext("Choose a file to attach."))
+    try:
+        add_attachment(s, row.id, upload.filename, upload.read(MAX_FILE_BYTES + 1),
+                       source="web", actor=principal().label, now=utcnow())
+        s.commit()
+    except AttachmentRefused as exc:
+        s.rollback()
+        abort(400, str(exc))
+    flash(gettext("File attached."), "ok")
+    return redirect(url_for("requests.request_detail", request_id=row.id))
+
+
+@bp.route("/requests/<int:request_id>/attachments/<int:attachment_id>")
+@require_role(Role.ENGINEER)
+def request_attachment(request_id: int, attachment_id: int) -> Any:
+    if max(request_id, attachment_id) >= 2**63:
+        abort(404)
+    row = attachment(db_session(), request_id, attachment_id)
+    if row is None:
+        abort(404)
+    return attachment_download(row)
 
 
 @bp.route("/requests/new", methods=["GET", "POST"])

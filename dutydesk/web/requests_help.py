@@ -155,6 +155,12 @@ def _submit(requester: req.Requester, token: str | None) -> Any:
             subject=form.get("subject", ""), description=form.get("description"),
             category=form.get("category", ""), request_type=form.get("type", "fault"),
             urgency=form.get("urgency", "2"), impact=3, channel="web", now=utcnow())
+        upload = request.files.get("attachment")
+        if upload is not None and upload.filename:
+            from dutydesk.requests.attachments import MAX_FILE_BYTES, add_attachment
+
+            add_attachment(s, row.id, upload.filename, upload.read(MAX_FILE_BYTES + 1),
+                           source="web", actor=requester.email, now=utcnow())
         s.commit()
     except (RequestInputError, LifecycleError, req.IncidentMissing) as exc:
         s.rollback()
@@ -162,6 +168,24 @@ def _submit(requester: req.Requester, token: str | None) -> Any:
     flash(gettext("Request %(number)s is registered; we sent you a confirmation.",
                   number=row.number), "ok")
     return _back(token)
+
+
+@bp.route("/my/<token>/<int:request_id>/files/<int:attachment_id>")
+def my_request_file(token: str, request_id: int, attachment_id: int) -> Any:
+    """A file the requester sent on one of their own requests (their signed link), as a
+    download; the desk's files stay internal like its notes."""
+    from dutydesk.requests.attachments import attachment
+    from dutydesk.web.requests_desk import attachment_download
+
+    requester = _token_requester(token)
+    s = db_session()
+    row = s.get(ServiceRequest, request_id) if max(request_id, attachment_id) < 2**63 else None
+    if row is None or row.requester_email != requester.email.lower():
+        abort(404)
+    file = attachment(s, row.id, attachment_id)
+    if file is None or file.added_by != row.requester_email:
+        abort(404)
+    return attachment_download(file)
 
 
 @bp.route("/my/<token>/<int:request_id>", methods=["GET", "POST"])
@@ -205,8 +229,11 @@ def _request_page(requester: req.Requester, token: str | None, request_id: int) 
     public = [e for e in timeline(s, row.id)
               if e.kind.value in ("created", "replied", "requester_replied", "resolved",
                                   "closed", "incident_update", "waiting")]
+    from dutydesk.requests.attachments import attachments_of
+
+    files = [f for f in attachments_of(s, row.id) if f.added_by == row.requester_email]
     return render_template("help/request.html", row=row, token=token, events=public,
-                           error=error), 400 if error else 200
+                           files=files, error=error), 400 if error else 200
 
 
 @bp.route("/link", methods=["POST"])

@@ -208,3 +208,23 @@ def set_escort_required(
         before={"escort_required": before}, after={"escort_required": row.escort_required},
     )
     return row
+
+
+def authorised_person(session: Session, client_id: int, person_id: int,
+                      now: datetime) -> tuple[str, str]:
+    """(client name, person name) of a person on an active client's list who is authorised
+    now; ``VisitorNotFound`` for an unknown client or a person not on its list,
+    ``VisitorInputError`` for an inactive client or a person not (or no longer) authorised."""
+    from .storage_common import VisitorNotFound
+
+    client = get_row(session, VisitorClient, client_id, "client")
+    person = get_row(session, AuthorisedPersonRow, person_id, "authorised person")
+    if person.client_id != client.id:
+        raise VisitorNotFound(f"no authorised person with id {person_id} for client "
+                              f"#{client.id}")
+    if not client.active:
+        raise VisitorInputError("client_id", f"client {client.name!r} is not active")
+    if not person.active or person.valid_from > now or (
+            person.valid_until is not None and person.valid_until <= now):
+        raise VisitorInputError("person_id", f"{person.name} is not authorised now")
+    return client.name, person.name

@@ -254,3 +254,20 @@ def test_hardening_settings_come_from_the_environment_as_comma_separated_lists()
 def test_bad_hardening_settings_are_refused_with_a_reason(overrides: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(overrides, environ={})
+
+
+def test_an_intake_mailbox_needs_its_account_and_a_readable_ca_and_keeps_tls_by_default(
+    tmp_path: Path,
+) -> None:
+    env = {"DUTYDESK_IMAP_HOST": "imap.corp.example", "DUTYDESK_IMAP_CA_FILE": "/nope.pem"}
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"instance_path": str(tmp_path)}, environ=env)
+    problems = "\n".join(caught.value.problems)
+    assert "DUTYDESK_IMAP_USERNAME: required when DUTYDESK_IMAP_HOST is set" in problems
+    assert "DUTYDESK_IMAP_PASSWORD: required" in problems
+    assert "DUTYDESK_IMAP_CA_FILE: no such file" in problems
+    settings = load_settings({"instance_path": str(tmp_path)}, environ={
+        "DUTYDESK_IMAP_HOST": "imap.corp.example", "DUTYDESK_IMAP_USERNAME": "help",
+        "DUTYDESK_IMAP_PASSWORD": "s3cret-imap"})
+    assert (settings.imap_security, settings.imap_port) == ("ssl", 993)
+    assert "s3cret-imap" not in repr(settings)

@@ -36,7 +36,8 @@ from dutydesk.core.notify.delivery import (
 from dutydesk.core.notify.signing import signed_headers
 
 USER_AGENT = "DutyDesk-Notifier/1"
-# Headers an enqueued mail may carry in ``options["headers"]`` (RFC 2369 / RFC 8058 lists).
+# Headers an enqueued mail may carry in ``options["headers"]`` (RFC 2369 / RFC 8058 lists;
+# RFC 3834 ``Auto-Submitted`` on automatic answers, so other robots do not answer them).
 MAIL_HEADERS = frozenset({"List-Unsubscribe", "List-Unsubscribe-Post", "List-Id", "Reply-To",
                           "Auto-Submitted"})
 # ``options["message_id"]``: a Message-ID the sender chose (a page names its reply token in it).
@@ -56,8 +57,14 @@ class Outcome:
 Transport = Callable[[OutboxMessage, Settings], Outcome]
 
 
+def message_id_digest(idempotency_key: str) -> str:
+    """The local part of the Message-ID a mail with this idempotency key is sent with (so a
+    reply's In-Reply-To can be traced back to why we sent it)."""
+    return hashlib.sha256(idempotency_key[:200].encode()).hexdigest()[:32]
+
+
 def message_id_for(message: OutboxMessage, settings: Settings) -> str:
-    digest = hashlib.sha256(message.idempotency_key.encode()).hexdigest()[:32]
+    digest = message_id_digest(message.idempotency_key)
     host = settings.base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "dutydesk"
     return f"<{digest}@{host}>"
 

@@ -34,7 +34,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 def test_an_employee_on_a_phone_without_javascript_and_the_engineer_at_the_queue(
         browser: Any, page: Any, live_server: Any, db: Database, settings: Settings,
-        smtp: SmtpServer) -> None:
+        smtp: SmtpServer, output_dir: Any) -> None:
     base = live_server.url
     with db.session() as s:
         svc.save_service(s, "admin", slug="mail", name="Mail", now=utcnow())
@@ -79,9 +79,16 @@ def test_an_employee_on_a_phone_without_javascript_and_the_engineer_at_the_queue
     page.fill("#a-text", "Уже идём")
     page.click("button[value=reply]")
     assert "Service desk replied" in page.locator("ol.timeline").inner_text()
+    page.set_input_files("#a-file", files=[{"name": "screen.png", "mimeType": "image/png",
+                                            "buffer": b"\x89PNG\r\n\x1a\n" + b"\0" * 64}])
+    page.click("form[enctype] button[type=submit]")
+    assert "screen.png" in page.locator("ul.files").inner_text()
+    page.screenshot(path=str(output_dir / "request-with-file.png"), full_page=True)
     found["request"] = axe(page)
     page.goto(base + "/requests/new?service=mail")
-    assert page.evaluate("document.activeElement.id") == "c-email"  # typing starts at once
+    # typing starts at once (autofocus is applied once the page is shown: wait for it)
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'c-email'",
+                           timeout=5000)
     assert f"#{incident_id}" in page.locator("fieldset").inner_text()
     found["log a call"] = axe(page)
     page.goto(base + "/help")
