@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -36,7 +37,23 @@ def mail_handlers(settings: Settings) -> list[Any]:
     handler for replies to pages (``dutydesk.incidents``) goes before the requests."""
     from dutydesk.requests.intake import handle_request_mail
 
-    return [functools.partial(handle_request_mail, settings=settings)]
+    return [functools.partial(page_reply_mail, settings=settings),
+            functools.partial(handle_request_mail, settings=settings)]
+
+
+def page_reply_mail(session: Any, mail: Any, now: datetime, *, settings: Settings) -> bool:
+    """A reply to a page ("ack", "resolve: ...", "esc") acts on its incident
+    (``dutydesk.incidents.replies``); the incident's linked requests are resolved with it."""
+    from email import message_from_bytes, policy
+
+    from dutydesk.incidents.replies import handle_page_reply
+    from dutydesk.requests.service import resolve_linked
+
+    if not mail.raw:
+        return False
+    message = message_from_bytes(mail.raw, policy=policy.default)
+    return handle_page_reply(session, settings, message, now,  # type: ignore[arg-type]
+                             after_resolve=resolve_linked)
 
 
 def mail_intake_config(settings: Settings) -> Any:

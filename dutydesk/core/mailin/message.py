@@ -52,6 +52,9 @@ class InboundMail:
     size: int = 0
     content_type: str = "text/plain"
     language: str = ""
+    #: The message as received, for handlers that read it with the standard library's parser
+    #: (a reply to a page: its own threading and Authentication-Results headers).
+    raw: bytes = field(default=b"", repr=False)
 
 
 def normalise_message_id(value: str) -> str:
@@ -207,7 +210,7 @@ def parse_mail(raw: bytes, *, max_attachment_bytes: int = MAX_ATTACHMENT_BYTES,
         text=text.replace("\r\n", "\n").replace("\x00", ""), to=to, references=tuple(refs),
         headers=headers, attachments=tuple(attachments), warnings=tuple(dict.fromkeys(warnings)),
         size=len(raw), content_type=msg.get_content_type(),
-        language=headers.get("content-language", "")[:8].split("-")[0].lower())
+        language=headers.get("content-language", "")[:8].split("-")[0].lower(), raw=raw)
 
 
 def _decoded_header(msg: EmailMessage, name: str) -> str:

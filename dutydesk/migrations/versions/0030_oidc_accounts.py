@@ -5,7 +5,7 @@
   and index: no table rebuild.
 
 Revision ID: 0030
-Revises: 0025
+Revises: 0029
 Create Date: 2026-12-07 17:20:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0030'
-down_revision = "0025"
+down_revision = "0029"
 branch_labels = None
 depends_on = None
 
