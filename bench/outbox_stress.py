@@ -46,7 +46,7 @@ from dutydesk.core.config import Settings, load_settings  # noqa: E402
 from dutydesk.core.db import Database  # noqa: E402
 from dutydesk.core.notify.dispatcher import Dispatcher  # noqa: E402
 from dutydesk.core.notify.outbox import enqueue  # noqa: E402
-from dutydesk.models import OutboxMessage  # noqa: E402
+from dutydesk.models import DeliveryAttempt, OutboxMessage  # noqa: E402
 from tests.dutydesk.notify.receivers import SmtpServer  # noqa: E402
 
 PG_ADMIN = os.environ.get("DUTYDESK_TEST_POSTGRES_URL",
@@ -75,6 +75,7 @@ FAST_RECEIVER = """
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body leave at once (no delayed-ACK stall)
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.send_response(200)
@@ -83,6 +84,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"ok")
     def log_message(self, *args):
         pass
+ThreadingHTTPServer.request_queue_size = 1024  # a burst of new connections is not reset
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 print(server.server_address[1], flush=True)
 server.serve_forever()
@@ -101,6 +103,7 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as real receivers do
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -161,14 +164,23 @@ class Store:
                     body_text="UPS A on battery", idempotency_key=key, source_type="incident",
                     source_id=key, priority=priority)  # each page its own incident
 
+    def failed_attempts(self) -> dict[str, int]:
+        """Failed attempts by what went wrong (a fast local receiver should have none)."""
+        with self.db.session() as s:
+            rows = s.execute(select(DeliveryAttempt.detail, func.count())
+                             .where(DeliveryAttempt.ok.is_(False))
+                             .group_by(DeliveryAttempt.detail)).all()
+        return {detail: n for detail, n in rows}
+
     def sent(self) -> int:
         with self.db.session() as s:
             return s.scalar(select(func.count()).where(OutboxMessage.status == "sent")) or 0
 
 
 def settings_for(url: str, **extra: Any) -> dict[str, Any]:
+    # The receivers are on 127.0.0.1: the operator opens loopback to webhooks (netguard).
     return {"env": "testing", "database_url": url, "secret_key": "bench-" + "x" * 40,
-            "log_level": "ERROR", **extra}
+            "log_level": "ERROR", "outbound_allow": ["127.0.0.0/8"], **extra}
 
 
 def wait(condition: Any, seconds: float) -> bool:
@@ -303,7 +315,8 @@ def throughput(sqlite: bool, pages: int) -> None:
               f"= {store.sent() / took:.0f} pages/s (one worker, "
               f"{settings.outbox_per_destination} at once to the one receiver; load average "
               f"{load:.1f}); the sender used {cpu:.1f} CPU-s = "
-              f"{store.sent() / cpu:.0f} pages per CPU-second")
+              f"{store.sent() / cpu:.0f} pages per CPU-second; failed attempts "
+              f"{store.failed_attempts() or 0}")
     finally:
         sender.stop(grace=1)
         receiver.kill()
