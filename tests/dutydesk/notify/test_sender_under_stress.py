@@ -142,6 +142,24 @@ def test_a_killed_senders_messages_are_sent_again_once_its_lease_runs_out(
     assert lease_for(quick) <= timedelta(seconds=2 + 10)
 
 
+def test_a_burst_of_pages_to_one_receiver_shares_a_few_kept_alive_connections(
+    db: Database, settings: Settings
+) -> None:
+    receiver = HttpReceiver(keep_alive=True)
+    url = receiver.start()
+    sender = Dispatcher(db, settings, limits=Limits(per_lane=2, per_channel=8, total=8))
+    try:
+        for n in range(30):
+            put(db, f"burst:{n}", "webhook", url + "/hook")
+        sender.start()
+        assert wait_for(lambda: statuses(db) == Counter({"sent": 30}))
+    finally:
+        sender.stop(grace=1)
+        receiver.stop()
+    assert sorted(receiver.idempotency_keys()) == sorted(f"burst:{n}" for n in range(30))
+    assert receiver.connections <= 2  # at most the lane's two at once, each kept for the next
+
+
 def test_a_stopping_sender_hands_back_what_it_could_not_finish(
     db: Database, settings: Settings
 ) -> None:
