@@ -11,11 +11,12 @@ gets connections of its own (DNS rebinding gains nothing).
 Bounds (``Connections``): at most ``max_pools`` endpoints (the least recently used is dropped),
 ``per_pool`` idle connections each; an endpoint's connections live at most ``ttl`` seconds, and
 an idle connection is used again only within ``idle`` seconds (servers close idle connections
-after 5 s (Apache) to 75 s (nginx)). A connection the server closed meanwhile is noticed before
-use. When a request on a *reused* connection fails before any answer because the server closed
-the connection at that moment (the keep-alive race), it is sent once more on a new connection,
-as Go's net/http does for requests that carry an ``Idempotency-Key``; every webhook we send
-carries one, so a receiver drops the rare repeat.
+after 5 s (Apache) to 75 s (nginx)); older ones are closed by the next request, whatever its
+endpoint. A connection the server closed meanwhile is noticed before use. When a request on a
+*reused* connection fails before any answer because the server closed the connection at that
+moment (the keep-alive race), it is sent once more on a new connection, as Go's net/http does
+for requests that carry an ``Idempotency-Key``; every webhook we send carries one, so a
+receiver drops the rare repeat.
 
 Nothing is followed or remembered: no redirects, no proxies, no cookies. At most ``max_body``
 bytes of an answer are read (a receiver cannot make the worker buffer gigabytes).
@@ -143,6 +144,7 @@ class Connections:
         self.opened = 0
         self._pools: OrderedDict[Endpoint, _Pool] = OrderedDict()
         self._lock = threading.Lock()
+        self._swept = clock()
 
     def request(self, endpoint: Endpoint, method: str, target: str, body: bytes | None,
                 headers: Mapping[str, str], timeout: float) -> Response:
@@ -208,6 +210,8 @@ class Connections:
         found = None
         with self._lock:
             now = self.clock()
+            if now - self._swept > self.idle:
+                stale.extend(self._sweep(now))
             pool = self._pools.get(endpoint)
             if pool is None or now - pool.born > self.ttl:
                 if pool is not None:
@@ -231,6 +235,21 @@ class Connections:
         if found.sock is not None:
             found.sock.settimeout(timeout)
         return found, True, pool
+
+    def _sweep(self, now: float) -> list[http.client.HTTPConnection]:
+        """Under the lock: take out every connection idle for too long and every pool past its
+        age, so an endpoint never used again does not keep its sockets; returns them to close."""
+        self._swept = now
+        stale: list[http.client.HTTPConnection] = []
+        for endpoint, pool in list(self._pools.items()):
+            if now - pool.born > self.ttl:
+                stale.extend(conn for conn, _since in pool.idle)
+                del self._pools[endpoint]
+                continue
+            keep = [(conn, since) for conn, since in pool.idle if now - since <= self.idle]
+            stale.extend(conn for conn, since in pool.idle if now - since > self.idle)
+            pool.idle[:] = keep
+        return stale
 
     def _give(self, endpoint: Endpoint, pool: _Pool, conn: http.client.HTTPConnection) -> None:
         with self._lock:

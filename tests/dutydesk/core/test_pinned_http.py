@@ -159,6 +159,17 @@ def test_a_connection_idle_for_longer_than_the_limit_is_not_used_again(
     assert receiver.connections == 2
 
 
+def test_an_endpoint_not_used_again_does_not_keep_its_connections(
+    receiver: RawReceiver,
+) -> None:
+    now = [0.0]
+    connections = Connections(idle=4.0, clock=lambda: now[0])
+    post(receiver.url("a.dc.example"), connections, "a")
+    now[0] += 5.0
+    post(receiver.url("b.dc.example"), connections, "b")  # closes a's, idle for too long
+    assert connections.idle_count() == 1
+
+
 def test_connections_are_renewed_when_their_pool_is_older_than_its_ttl(
     receiver: RawReceiver,
 ) -> None:
