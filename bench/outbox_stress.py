@@ -138,8 +138,10 @@ class Receiver:
             def log_message(self, *_args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.request_queue_size = 1024
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 1024  # listen() backlog: a burst of connections is not reset
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
 
@@ -269,7 +271,8 @@ def twin(sqlite: bool) -> None:
         keys = [k for _t, k in receiver.seen]
         twice = len(keys) - len(set(keys))
         print(f"twin: two worker processes, 4 s receiver: {len(set(keys))}/40 pages delivered, "
-              f"{twice} delivered twice, all recorded sent: {done}, in {took:.1f} s")
+              f"{twice} delivered twice, all recorded sent: {done}, in {took:.1f} s; failed "
+              f"attempts {store.failed_attempts() or 0}")
     finally:
         for child in children:
             child.stdin.close()  # type: ignore[union-attr]
