@@ -1,10 +1,13 @@
 """Pages under stress: the outbox sender against slow, dead and fast receivers. Prints figures.
 
     .venv/bin/python bench/outbox_stress.py [--only storm,twin,kill,throughput] [--pages 2000]
+        [--databases sqlite,postgresql | --sqlite] [--repeat 1]
 
-Everything is real and local: a fresh PostgreSQL database (``DUTYDESK_TEST_POSTGRES_URL`` or
-postgres@127.0.0.1:5432; SQLite with ``--sqlite``), aiosmtpd for mail, ``http.server`` receivers
-on 127.0.0.1, and the worker's own sender (``dutydesk.core.notify.dispatcher.Dispatcher``).
+Everything is real and local: a fresh SQLite file and a fresh PostgreSQL database
+(``DUTYDESK_TEST_POSTGRES_URL`` or postgres@127.0.0.1:5432), each scenario on each,
+aiosmtpd for mail, ``http.server`` receivers on 127.0.0.1 (allowed by ``outbound_allow``, as
+an operator would allow an internal network), and the worker's own sender
+(``dutydesk.core.notify.dispatcher.Dispatcher``).
 
 1. **storm** — 15 incidents, each paging a webhook that never answers (10 s timeout) and an
    e-mail; how long after its enqueue each e-mail reaches aiosmtpd (issue 22: within 2 s).
@@ -14,8 +17,10 @@ on 127.0.0.1, and the worker's own sender (``dutydesk.core.notify.dispatcher.Dis
 3. **kill** — a worker process is killed with SIGKILL mid-burst (receiver 2 s per request,
    transport timeouts 5 s); a second worker process delivers what the first held: seconds from
    the kill until the last of those arrives (issue 22: within timeout + 10 s).
-4. **throughput** — ``--pages`` webhook pages to a receiver answering 200 at once, one sender:
-   pages per second (issue 22: 200/s).
+4. **throughput** — ``--pages`` webhook pages to a receiver answering 200 at once (in its own
+   process, HTTP/1.1 keep-alive), one sender on its own connection pool: pages per second
+   (issue 22: 200/s), the sender's CPU per page, its transactions, and the TCP connections the
+   receiver accepted.
 """
 
 from __future__ import annotations
@@ -39,14 +44,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from anywhere in the repo
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy import create_engine, event, func, select, text  # noqa: E402
 
 from dutydesk import migrate  # noqa: E402
 from dutydesk.core.config import Settings, load_settings  # noqa: E402
 from dutydesk.core.db import Database  # noqa: E402
 from dutydesk.core.notify.dispatcher import Dispatcher  # noqa: E402
 from dutydesk.core.notify.outbox import enqueue  # noqa: E402
-from dutydesk.models import OutboxMessage  # noqa: E402
+from dutydesk.models import DeliveryAttempt, OutboxMessage  # noqa: E402
 from tests.dutydesk.notify.receivers import SmtpServer  # noqa: E402
 
 PG_ADMIN = os.environ.get("DUTYDESK_TEST_POSTGRES_URL",
@@ -71,10 +76,21 @@ sender.stop(grace=5)
 
 
 # The fast receiver of "throughput", in its own process so it does not share the sender's CPU.
+# On SIGTERM it prints how many TCP connections it accepted.
 FAST_RECEIVER = """
+import signal, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+accepted = [0]
+def bye(*_args):
+    print(accepted[0], flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, bye)
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body leave at once (no delayed-ACK stall)
+    def setup(self):
+        super().setup()
+        accepted[0] += 1
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.send_response(200)
@@ -83,6 +99,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"ok")
     def log_message(self, *args):
         pass
+ThreadingHTTPServer.request_queue_size = 1024  # a burst of new connections is not reset
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 print(server.server_address[1], flush=True)
 server.serve_forever()
@@ -101,6 +118,7 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as real receivers do
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -120,8 +138,10 @@ class Receiver:
             def log_message(self, *_args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.request_queue_size = 1024
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 1024  # listen() backlog: a burst of connections is not reset
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
 
@@ -161,14 +181,23 @@ class Store:
                     body_text="UPS A on battery", idempotency_key=key, source_type="incident",
                     source_id=key, priority=priority)  # each page its own incident
 
+    def failed_attempts(self) -> dict[str, int]:
+        """Failed attempts by what went wrong (a fast local receiver should have none)."""
+        with self.db.session() as s:
+            rows = s.execute(select(DeliveryAttempt.detail, func.count())
+                             .where(DeliveryAttempt.ok.is_(False))
+                             .group_by(DeliveryAttempt.detail)).all()
+        return {detail: n for detail, n in rows}
+
     def sent(self) -> int:
         with self.db.session() as s:
             return s.scalar(select(func.count()).where(OutboxMessage.status == "sent")) or 0
 
 
 def settings_for(url: str, **extra: Any) -> dict[str, Any]:
+    # The receivers are on 127.0.0.1: the operator opens loopback to webhooks (netguard).
     return {"env": "testing", "database_url": url, "secret_key": "bench-" + "x" * 40,
-            "log_level": "ERROR", **extra}
+            "log_level": "ERROR", "outbound_allow": ["127.0.0.0/8"], **extra}
 
 
 def wait(condition: Any, seconds: float) -> bool:
@@ -242,7 +271,8 @@ def twin(sqlite: bool) -> None:
         keys = [k for _t, k in receiver.seen]
         twice = len(keys) - len(set(keys))
         print(f"twin: two worker processes, 4 s receiver: {len(set(keys))}/40 pages delivered, "
-              f"{twice} delivered twice, all recorded sent: {done}, in {took:.1f} s")
+              f"{twice} delivered twice, all recorded sent: {done}, in {took:.1f} s; failed "
+              f"attempts {store.failed_attempts() or 0}")
     finally:
         for child in children:
             child.stdin.close()  # type: ignore[union-attr]
@@ -292,22 +322,33 @@ def throughput(sqlite: bool, pages: int) -> None:
             enqueue(s, channel="webhook", target=url, subject=f"[P2] page {n}",
                     body_text="x", idempotency_key=f"fast:{n}", source_type="incident",
                     source_id=n, priority=2)
-    sender = Dispatcher(store.db, dataclasses.replace(settings))
+    # the sender on its own connections, as in the worker; its transactions are counted
+    sender_db = Database(store.url, pool_size=4, worker=True)
+    commits = [0]
+    event.listen(sender_db.engine, "commit", lambda _conn: commits.__setitem__(0, commits[0] + 1))
+    sender = Dispatcher(sender_db, dataclasses.replace(settings))
     started, cpu_before = time.monotonic(), time.process_time()
     sender.start()
     try:
         wait(lambda: store.sent() == pages, 120)
         took, cpu = time.monotonic() - started, time.process_time() - cpu_before
         load = os.getloadavg()[0]
-        print(f"throughput: {store.sent()}/{pages} pages delivered and recorded in {took:.1f} s "
-              f"= {store.sent() / took:.0f} pages/s (one worker, "
+        sent = store.sent()
+        receiver.send_signal(signal.SIGTERM)
+        connections = receiver.communicate(timeout=10)[0].strip() or "?"
+        print(f"throughput: {sent}/{pages} pages delivered and recorded in {took:.1f} s "
+              f"= {sent / took:.0f} pages/s (one worker, "
               f"{settings.outbox_per_destination} at once to the one receiver; load average "
-              f"{load:.1f}); the sender used {cpu:.1f} CPU-s = "
-              f"{store.sent() / cpu:.0f} pages per CPU-second")
+              f"{load:.1f}); the sender used {cpu:.1f} CPU-s = {sent / cpu:.0f} pages per "
+              f"CPU-second; {commits[0]} sender transactions ({pages / max(commits[0], 1):.1f} "
+              f"pages each); {connections} connections accepted by the receiver; failed "
+              f"attempts {store.failed_attempts() or 0}")
     finally:
         sender.stop(grace=1)
-        receiver.kill()
-        receiver.wait()
+        sender_db.dispose()
+        if receiver.poll() is None:
+            receiver.kill()
+            receiver.wait()
         store.close()
 
 
@@ -315,19 +356,26 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default="storm,twin,kill,throughput")
     parser.add_argument("--pages", type=int, default=2000)
-    parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
+    parser.add_argument("--databases", default="sqlite,postgresql",
+                        help="comma-separated: sqlite, postgresql (each scenario on each)")
+    parser.add_argument("--sqlite", action="store_true", help="short for --databases sqlite")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of throughput per database")
     args = parser.parse_args()
     wanted = set(args.only.split(","))
-    print(f"database: {'SQLite' if args.sqlite else 'PostgreSQL'}")
-    if "storm" in wanted:
-        storm(args.sqlite)
-        storm(args.sqlite, with_dead_webhook=False)
-    if "twin" in wanted:
-        twin(args.sqlite)
-    if "kill" in wanted:
-        kill(args.sqlite)
-    if "throughput" in wanted:
-        throughput(args.sqlite, args.pages)
+    databases = ["sqlite"] if args.sqlite else args.databases.split(",")
+    for database in databases:
+        sqlite = database == "sqlite"
+        print(f"== database: {'SQLite' if sqlite else 'PostgreSQL'}", flush=True)
+        if "storm" in wanted:
+            storm(sqlite)
+            storm(sqlite, with_dead_webhook=False)
+        if "twin" in wanted:
+            twin(sqlite)
+        if "kill" in wanted:
+            kill(sqlite)
+        if "throughput" in wanted:
+            for _run in range(args.repeat):
+                throughput(sqlite, args.pages)
     return 0
 
 

@@ -11,7 +11,9 @@ public (globally routable) addresses, unless the operator lists a network in ``o
 - :func:`post` is the only way a webhook is sent: it resolves the name, vets *every* address,
   then connects to the vetted address itself (the Host header and TLS SNI/certificate check
   keep the name), so a DNS answer that changes between check and connect (rebinding) gains
-  nothing. Redirects are not followed and proxies from the environment are not used.
+  nothing. It does so for every request; the connection itself is kept alive and reused only
+  for requests whose address was vetted again (``dutydesk.core.pinned_http``). Redirects are
+  not followed, proxies from the environment are not used, cookies are not kept.
 
 Checks are not affected: probing private addresses is their job (and only roles that may edit
 checks create them).
@@ -19,15 +21,17 @@ checks create them).
 
 from __future__ import annotations
 
+import base64
+import functools
 import ipaddress
+import os
 import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
+from dutydesk.core import pinned_http
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -144,43 +148,54 @@ def url_problem(url: str, allowed: Iterable[str],
     return None
 
 
-class _PinnedAdapter(HTTPAdapter):
-    """Connects wherever the URL says (the vetted IP) but speaks TLS to ``hostname``: SNI and
-    certificate verification use the name, not the address."""
+CONNECTIONS = pinned_http.Connections()
+os.register_at_fork(after_in_child=CONNECTIONS.forget)
 
-    def __init__(self, hostname: str) -> None:
-        self._hostname = hostname
-        super().__init__(max_retries=0)
 
-    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False,
-                         **pool_kwargs: Any) -> None:
-        pool_kwargs["server_hostname"] = self._hostname
-        pool_kwargs["assert_hostname"] = self._hostname
-        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+@functools.lru_cache(maxsize=32)
+def _allowed_networks(allowed: tuple[str, ...]) -> tuple[Network, ...]:
+    return networks(allowed)
+
+
+def _basic_auth(username: str, password: str) -> str:
+    try:
+        raw = f"{username}:{password}".encode("latin-1")  # as requests encodes it
+    except UnicodeEncodeError:
+        raw = f"{username}:{password}".encode()
+    return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 def post(url: str, *, data: bytes, headers: dict[str, str], timeout: float,
          allowed: Iterable[str], resolver: Resolver = system_resolver,
-         verify: bool | str = True) -> requests.Response:
-    """POST ``data`` to ``url`` through the guard (see the module docstring). ``verify`` is
-    requests' (True: the system's CAs; a path: that CA bundle).
+         verify: bool | str = True,
+         connections: pinned_http.Connections | None = None) -> pinned_http.Response:
+    """POST ``data`` to ``url`` through the guard (see the module docstring): the name is
+    resolved and every address vetted for *this* request, then it goes over a kept-alive
+    connection to the first vetted address (``dutydesk.core.pinned_http``, pooled per name,
+    port and address; ``connections`` defaults to the process's pools). ``verify``: True
+    (certifi's CA bundle), a CA bundle path, or False.
 
-    Raises ``OutboundRefused`` (a permanent problem of the URL), or what ``requests`` raises.
+    Raises ``OutboundRefused`` (a permanent problem of the URL), ``OSError`` (name resolution,
+    connection, timeout, TLS) or ``http.client.HTTPException`` (a malformed answer).
     """
-    target = vet(url, networks(allowed), resolver)
+    target = vet(url, _allowed_networks(tuple(allowed)), resolver)
     parts = urlsplit(url)
-    address = target.addresses[0]
-    shown = f"[{address}]" if ":" in address else address
-    pinned = urlunsplit((parts.scheme, f"{shown}:{target.port}", parts.path or "/",
-                         parts.query, ""))
+    path = quote(parts.path or "/", safe=_SAFE)
+    if parts.query:
+        path += "?" + quote(parts.query, safe=_SAFE)
     default_port = (target.scheme == "https" and target.port == 443) or (
         target.scheme == "http" and target.port == 80)
     host_header = target.host if ":" not in target.host else f"[{target.host}]"
     if not default_port:
         host_header += f":{target.port}"
-    auth = (parts.username or "", parts.password or "") if parts.username else None
-    with requests.Session() as session:
-        session.trust_env = False  # no proxy from the environment: we vetted where we connect
-        session.mount(f"{target.scheme}://", _PinnedAdapter(target.host))
-        return session.post(pinned, data=data, headers={**headers, "Host": host_header},
-                            timeout=timeout, allow_redirects=False, auth=auth, verify=verify)
+    sent = {**headers, "Host": host_header}
+    if parts.username:
+        sent["Authorization"] = _basic_auth(parts.username, parts.password or "")
+    endpoint = pinned_http.Endpoint(target.scheme, target.host, target.port,
+                                    target.addresses[0], verify)
+    return (connections or CONNECTIONS).request(endpoint, "POST", path, data, sent, timeout)
+
+
+# What stays as it is in a request target (RFC 3986 reserved characters and "%"); anything
+# else, e.g. a space a user typed, is percent-encoded as requests did.
+_SAFE = ":/?#[]@!$&'()*+,;=%"

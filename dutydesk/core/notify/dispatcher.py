@@ -31,6 +31,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.orm import Session
+
 from dutydesk.core.config import Settings
 from dutydesk.core.db import Database, utcnow
 from dutydesk.core.models.notify import OutboxMessage
@@ -148,17 +150,34 @@ class Dispatcher:
 
     def step(self, now: datetime | None = None) -> int:
         """Record what finished, renew leases, claim and start what fits; returns how many
-        messages were started."""
-        self.record_finished()
+        messages were started.
+
+        The records of what finished and the claim of what takes their slots are one
+        transaction (one round of database trips per batch, not two); should it fail (a hook
+        raising, the database away), what finished is recorded one by one and the claim runs
+        on its own, as separate transactions."""
+        finished = self._collect()
         self._renew_if_due()
-        if self._stopping.is_set():
+        room = self.limits.threads - self.busy.total + len(finished)
+        if self._stopping.is_set() or room <= 0:
+            self._record_all(finished)
             return 0
-        room = self.limits.threads - self.busy.total
-        if room <= 0:
-            return 0
-        with self.db.session() as s:
-            claimed = claim_due(s, now or self.clock(), min(room, self.batch), owner=self.name,
-                                lease=self.lease, busy=self.busy, limits=self.limits)
+        at = now or self.clock()
+        try:
+            with self.db.session() as s:
+                self._write_records(s, finished)
+                claimed = claim_due(s, at, min(room, self.batch), owner=self.name,
+                                    lease=self.lease, busy=self._busy_without(finished),
+                                    limits=self.limits)  # commits the records with the claim
+            self._release(finished)
+        except Exception:
+            if not finished:
+                raise
+            log.exception("recording deliveries with the next claim failed; recording apart")
+            self._record_all(finished)
+            with self.db.session() as s:
+                claimed = claim_due(s, at, min(room, self.batch), owner=self.name,
+                                    lease=self.lease, busy=self.busy, limits=self.limits)
         self._ensure_threads(self.busy.total + len(claimed))
         for message in claimed:
             with self._lock:
@@ -169,23 +188,41 @@ class Dispatcher:
 
     def record_finished(self) -> int:
         """Record every finished attempt in one transaction; returns how many."""
+        finished = self._collect()
+        self._record_all(finished)
+        return len(finished)
+
+    def _collect(self) -> list[_Done]:
         finished: list[_Done] = []
         while True:
             try:
                 finished.append(self._done.get_nowait())
             except queue.Empty:
-                break
+                return finished
+
+    def _busy_without(self, finished: list[_Done]) -> InFlight:
+        """What stays in flight once ``finished`` is recorded (their slots are free)."""
+        with self._lock:
+            busy = self.busy.copy()
+        for done in finished:
+            busy.remove(done.message)
+        return busy
+
+    def _write_records(self, s: Session, finished: list[_Done]) -> None:
+        now = utcnow()
+        record_delivered(s, [(d.message, d.outcome, d.elapsed_ms) for d in finished
+                             if d.outcome.ok], now=now, on_recorded=self.on_recorded)
+        for done in finished:
+            if not done.outcome.ok:
+                self._record(s, done)
+
+    def _record_all(self, finished: list[_Done]) -> None:
+        """Record ``finished`` in one transaction, or one by one should that fail."""
         if not finished:
-            return 0
+            return
         try:
             with self.db.session() as s:
-                now = utcnow()
-                record_delivered(s, [(d.message, d.outcome, d.elapsed_ms)
-                                     for d in finished if d.outcome.ok],
-                                 now=now, on_recorded=self.on_recorded)
-                for done in finished:
-                    if not done.outcome.ok:
-                        self._record(s, done)
+                self._write_records(s, finished)
         except Exception:  # one bad hook must not cost the others their record
             log.exception("recording a batch of deliveries failed; recording one by one")
             for done in finished:
@@ -195,14 +232,16 @@ class Dispatcher:
                 except Exception:
                     log.exception("recording delivery of outbox message %s failed",
                                   done.message.id)
+        self._release(finished)
+
+    def _release(self, finished: list[_Done]) -> None:
         for done in finished:
             with self._lock:
                 self._in_flight.pop(done.message.id, None)
                 self.busy.remove(done.message)
-        return len(finished)
 
-    def _record(self, s: object, done: _Done) -> None:
-        record_in(s, done.message, done.outcome, done.elapsed_ms,  # type: ignore[arg-type]
+    def _record(self, s: Session, done: _Done) -> None:
+        record_in(s, done.message, done.outcome, done.elapsed_ms,
                   policy=self.policy, disablers=self.disablers, rng=self.rng, now=utcnow(),
                   on_recorded=self.on_recorded)
 

@@ -9,6 +9,7 @@ Webhooks with a secret are signed (``dutydesk.core.notify.signing``: timestamp +
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import re
 import smtplib
@@ -19,8 +20,6 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
-
-import requests
 
 from dutydesk.core import netguard
 from dutydesk.core.config import Settings
@@ -34,6 +33,7 @@ from dutydesk.core.notify.delivery import (
     classify_telegram,
 )
 from dutydesk.core.notify.signing import signed_headers
+from dutydesk.core.pinned_http import Response
 
 USER_AGENT = "DutyDesk-Notifier/1"
 # Headers an enqueued mail may carry in ``options["headers"]`` (RFC 2369 / RFC 8058 lists;
@@ -114,7 +114,7 @@ def _post_json(
     url: str,
     body: dict[str, Any],
     extra_headers: dict[str, str] | None = None,
-) -> tuple[requests.Response | None, Outcome | None]:
+) -> tuple[Response | None, Outcome | None]:
     data = json.dumps(body, ensure_ascii=False, default=str).encode()
     headers = {
         "Content-Type": "application/json",
@@ -132,29 +132,29 @@ def _post_json(
         # the URL itself is the problem: retrying cannot help
         refused = Failure(FailureKind.PERMANENT, FailureScope.CHANNEL, f"refused: {exc.reason}")
         return None, Outcome(False, refused.reason, refused)
-    except (requests.RequestException, OSError) as exc:
+    except (http.client.HTTPException, OSError, ValueError) as exc:
         failure = classify_exception(exc)
         return None, Outcome(False, failure.reason, failure)
 
 
 def http_post(url: str, data: bytes, headers: dict[str, str], timeout: float,
-              allowed: Iterable[str] = ()) -> requests.Response:
+              allowed: Iterable[str] = ()) -> Response:
     """The one place an outgoing HTTP request leaves DutyDesk's notifier (webhooks, chat hooks,
     Telegram): through ``netguard``, which refuses internal addresses unless ``allowed`` lists
-    them and connects to the address it vetted (no DNS rebinding). Redirects are not followed.
-    Raises ``netguard.OutboundRefused`` for a refused URL, ``requests.RequestException`` on a
-    network failure."""
+    them and connects to the address it vetted (no DNS rebinding), over kept-alive connections.
+    Redirects are not followed. Raises ``netguard.OutboundRefused`` for a refused URL,
+    ``OSError`` or ``http.client.HTTPException`` on a network failure."""
     return netguard.post(url, data=data, headers=headers, timeout=timeout, allowed=allowed)
 
 
-def _retry_after(response: requests.Response) -> Any:
+def _retry_after(response: Response) -> Any:
     from datetime import timedelta
 
     value = response.headers.get("Retry-After", "")
     return timedelta(seconds=int(value)) if value.isdigit() else None
 
 
-def _http_outcome(response: requests.Response) -> Outcome:
+def _http_outcome(response: Response) -> Outcome:
     if 200 <= response.status_code < 300:
         return Outcome(True, f"HTTP {response.status_code}")
     failure = classify_http_status(response.status_code, _retry_after(response))

@@ -44,12 +44,16 @@ class HttpReceiver:
     """Answers ``fail_first`` requests with ``fail_status``, then 200; keeps what it received.
 
     ``delay``: seconds to think before answering; ``hold``: while this event is clear, every
-    request hangs (a receiver that never answers) — set it to let them go."""
+    request hangs (a receiver that never answers) — set it to let them go. ``keep_alive``:
+    HTTP/1.1 with connections kept open between requests; ``connections`` counts those
+    accepted."""
 
     fail_first: int = 0
     fail_status: int = 503
     delay: float = 0.0
     hold: threading.Event | None = None
+    keep_alive: bool = False
+    connections: int = 0
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -57,6 +61,14 @@ class HttpReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if receiver.keep_alive else "HTTP/1.0"
+            disable_nagle_algorithm = True
+
+            def setup(self) -> None:
+                super().setup()
+                with receiver.lock:
+                    receiver.connections += 1
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver.lock:

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from dutydesk.core.config import Settings
 from dutydesk.core.db import Database, utcnow
@@ -19,6 +20,7 @@ from dutydesk.core.notify.dispatcher import Dispatcher, lease_for
 from dutydesk.core.notify.lanes import Limits
 from dutydesk.core.notify.outbox import claim_due, enqueue
 from dutydesk.core.notify.sender import deliver_due
+from dutydesk.core.notify.transports import Outcome
 from dutydesk.models import OutboxMessage
 
 from .receivers import HttpReceiver, SmtpServer
@@ -140,6 +142,55 @@ def test_a_killed_senders_messages_are_sent_again_once_its_lease_runs_out(
         receiver.stop()
     assert receiver.idempotency_keys() == ["page:1"]
     assert lease_for(quick) <= timedelta(seconds=2 + 10)
+
+
+def test_a_burst_of_pages_to_one_receiver_shares_a_few_kept_alive_connections(
+    db: Database, settings: Settings
+) -> None:
+    receiver = HttpReceiver(keep_alive=True)
+    url = receiver.start()
+    sender = Dispatcher(db, settings, limits=Limits(per_lane=2, per_channel=8, total=8))
+    try:
+        for n in range(30):
+            put(db, f"burst:{n}", "webhook", url + "/hook")
+        sender.start()
+        assert wait_for(lambda: statuses(db) == Counter({"sent": 30}))
+    finally:
+        sender.stop(grace=1)
+        receiver.stop()
+    assert sorted(receiver.idempotency_keys()) == sorted(f"burst:{n}" for n in range(30))
+    assert receiver.connections <= 2  # at most the lane's two at once, each kept for the next
+
+
+def test_a_failing_record_hook_costs_neither_the_next_claim_nor_the_other_records(
+    db: Database, settings: Settings
+) -> None:
+    """Records of finished pages share a transaction with the claim of the next ones; a hook
+    that fails for one page makes them separate again, and the pages behind it still go."""
+    delivered: list[str] = []
+
+    def instant(message: OutboxMessage, _settings: Settings) -> Outcome:
+        delivered.append(message.idempotency_key)
+        return Outcome(True, "HTTP 200")
+
+    def hook(_s: Session, message: OutboxMessage, _outcome: Outcome) -> None:
+        if message.idempotency_key == "page:0":
+            raise RuntimeError("the timeline is away")
+
+    for n in range(3):
+        put(db, f"page:{n}", "webhook", "https://hooks.dc.example/x")
+    sender = Dispatcher(db, settings, transports={"webhook": instant}, on_recorded=hook,
+                        limits=Limits(per_lane=1, per_channel=1, total=1, p1_reserve=0))
+    sender.start()
+    try:
+        assert wait_for(lambda: statuses(db)["sent"] == 2)
+    finally:
+        sender.stop(grace=1)
+    assert delivered == ["page:0", "page:1", "page:2"]  # one at a time: each claim followed
+    with db.session() as s:
+        sent = set(s.scalars(select(OutboxMessage.idempotency_key)
+                             .where(OutboxMessage.status == "sent")))
+    assert sent == {"page:1", "page:2"}
 
 
 def test_a_stopping_sender_hands_back_what_it_could_not_finish(
