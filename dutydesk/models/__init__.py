@@ -24,6 +24,8 @@ from dutydesk.requests.models import (  # noqa: F401 (requests)
     RequestEventRow,
     ServiceRequest,
 )
+from dutydesk.requests.catalog.models import CatalogItemRow  # noqa: F401 (service catalog)
+from dutydesk.requests.kb.models import ArticleRow  # noqa: F401 (knowledge base)
 from shifts.models import ShiftScheduleRow  # noqa: F401 (shift schedules tables)
 from shifts.notices.orm import StatusPageGeneration  # noqa: F401 (notices tables)
 from shifts.visitors.orm import (
