@@ -19,13 +19,13 @@ from dutydesk.core.models.notify import DeliveryAttempt, OutboxMessage
 from dutydesk.core.models.system import WorkerHeartbeat
 from dutydesk.facility.models import FacilityHeard, FacilityRulesRow  # noqa: F401
 from dutydesk.incidents.models import Incident, IncidentEventRow  # noqa: F401 (incidents)
+from dutydesk.requests.catalog.models import CatalogItemRow  # noqa: F401 (service catalog)
+from dutydesk.requests.kb.models import ArticleRow  # noqa: F401 (knowledge base)
 from dutydesk.requests.models import (  # noqa: F401 (requests)
     IncidentFollower,
     RequestEventRow,
     ServiceRequest,
 )
-from dutydesk.requests.catalog.models import CatalogItemRow  # noqa: F401 (service catalog)
-from dutydesk.requests.kb.models import ArticleRow  # noqa: F401 (knowledge base)
 from shifts.models import ShiftScheduleRow  # noqa: F401 (shift schedules tables)
 from shifts.notices.orm import StatusPageGeneration  # noqa: F401 (notices tables)
 from shifts.visitors.orm import (
