@@ -55,8 +55,12 @@ class Requester:
     person_id: int | None = None
 
 
-def _label(actor: Actor) -> str:
+def actor_label(actor: Actor) -> str:
+    """The name an actor is recorded under."""
     return actor.label if isinstance(actor, Principal) else actor
+
+
+_label = actor_label
 
 
 def _text(value: Any, name: str, limit: int, *, required: bool = False) -> str:
