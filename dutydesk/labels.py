@@ -250,8 +250,14 @@ REQUEST_TYPE: Labels = {
     "service_request": lazy_gettext("Service request"),
     "question": lazy_gettext("Question"),
 }
+#: Who may read a knowledge-base article (dutydesk.requests.kb.models.VISIBILITIES).
+KB_VISIBILITY: Labels = {
+    "public": lazy_gettext("Public"),
+    "internal": lazy_gettext("Internal"),
+}
 
 VOCABULARIES: dict[str, Labels] = {
+    "kb_visibility": KB_VISIBILITY,
     "role": ROLE,
     "severity": SEVERITY,
     "check_status": CHECK_STATUS,

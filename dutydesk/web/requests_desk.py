@@ -13,12 +13,16 @@ from sqlalchemy import select
 from dutydesk.context import db_session, principal, require_role, settings
 from dutydesk.core.db import utcnow
 from dutydesk.core.models.accounts import User
+from dutydesk.core.validation import ValidationError
 from dutydesk.incidents.lifecycle import LifecycleError
 from dutydesk.incidents.lookup import open_incidents_for_service
 from dutydesk.incidents.service import render_note
 from dutydesk.models import Role
 from dutydesk.pagination import PaginationError, parse_page_args
 from dutydesk.requests import service as req
+from dutydesk.requests.catalog.store import CatalogItemMissing, get_item
+from dutydesk.requests.kb.store import ArticleMissing, search_articles
+from dutydesk.requests.kb.use import resolve_with_article
 from dutydesk.requests.lifecycle import Action
 from dutydesk.requests.models import CHANNELS, REQUEST_TYPES, ServiceRequest
 from dutydesk.requests.queue import QueueFilters, entry_for, queue
@@ -69,18 +73,27 @@ def request_detail(request_id: int) -> Any:
     error = None
     if request.method == "POST":
         name = request.form.get("action", "")
-        if name not in FORM_ACTIONS:
+        if name not in FORM_ACTIONS and name != "resolve_with_article":
             abort(400, gettext("Unknown action."))
-        action, names = FORM_ACTIONS[name]
-        fields = {n: request.form[n] for n in names if request.form.get(n, "").strip()}
         version = request.form.get("version", "")
+        expected = int(version) if version.isdigit() else None
         try:
-            req.perform(s, settings(), principal(), row.id, action, utcnow(),
-                        expected_version=int(version) if version.isdigit() else None, **fields)
+            if name == "resolve_with_article":
+                resolve_with_article(s, settings(), principal(), row.id,
+                                     request.form.get("article_id", ""), utcnow(),
+                                     expected_version=expected)
+            else:
+                action, names = FORM_ACTIONS[name]
+                fields = {n: request.form[n] for n in names if request.form.get(n, "").strip()}
+                req.perform(s, settings(), principal(), row.id, action, utcnow(),
+                            expected_version=expected, **fields)
             s.commit()
             flash(gettext("Saved."), "ok")
             return redirect(url_for("requests.request_detail", request_id=row.id))
-        except (RequestInputError, LifecycleError, req.IncidentMissing) as exc:
+        except ArticleMissing:
+            s.rollback()
+            error = gettext("Choose an article to resolve with.")
+        except (RequestInputError, LifecycleError, req.IncidentMissing, ValidationError) as exc:
             s.rollback()
             error = str(exc)
         row = get_request(s, request_id)
@@ -88,9 +101,24 @@ def request_detail(request_id: int) -> Any:
     entry = entry_for(row, events, utcnow())
     incidents = open_incidents_for_service(s, row.service)
     others = [i for i in open_incidents_for_service(s, None, limit=20) if i not in incidents]
+    kb_query = request.args.get("kb", "").strip()[:300]
+    articles = search_articles(s, kb_query or row.subject, language=row.requester_language,
+                               public_only=True, service=row.service, limit=5) \
+        if row.status in ("new", "in_progress", "waiting") else []
     return render_template("requests/detail.html", row=row, events=events, entry=entry,
                            incidents=incidents, other_incidents=others, error=error,
-                           render_note=render_note), 400 if error else 200
+                           render_note=render_note, articles=articles, kb_query=kb_query,
+                           item=_item(row)), 400 if error else 200
+
+
+def _item(row: ServiceRequest) -> Any:
+    """The catalog item the request was written for (``None``: "other")."""
+    if row.catalog_item_id is None:
+        return None
+    try:
+        return get_item(db_session(), row.catalog_item_id)
+    except CatalogItemMissing:
+        return None
 
 
 @bp.route("/requests/new", methods=["GET", "POST"])

@@ -75,6 +75,7 @@ VALUES = {  # vocabulary -> every value it must label
     "request_event": list(RequestEventKind),
     "request_channel": list(REQUEST_CHANNELS),
     "request_type": list(REQUEST_TYPES),
+    "kb_visibility": ["public", "internal"],
 }
 
 

@@ -58,6 +58,7 @@ class CatalogItem:
     position: int = 0
     active: bool = True
     id: int | None = None
+    version: int = 1
 
     @property
     def key(self) -> str:

@@ -41,7 +41,8 @@ def to_item(row: CatalogItemRow) -> CatalogItem:
         first_response_minutes=row.first_response_minutes, resolve_minutes=row.resolve_minutes,
         fields=tuple(FormField(f["name"], dict(f.get("labels") or {}), bool(f.get("required")))
                      for f in row.fields or []),
-        approval_role=row.approval_role, position=row.position, active=row.active)
+        approval_role=row.approval_role, position=row.position, active=row.active,
+        version=row.version)
 
 
 def _columns(item: CatalogItem) -> dict[str, Any]:
