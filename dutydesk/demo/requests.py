@@ -11,6 +11,7 @@ from dutydesk.core.config import Settings
 from dutydesk.core.db import utcnow
 from dutydesk.core.models.accounts import Role
 from dutydesk.core.security import Principal
+from dutydesk.demo.knowledge import seed_knowledge
 from dutydesk.incidents.service import report_manually
 from dutydesk.requests import service as req
 
@@ -18,7 +19,9 @@ DESK = Principal(kind="user", role=Role.ENGINEER, label="demo")
 
 
 def seed_requests(session: Session, settings: Settings) -> int:
-    """The demo's outage and its requests; returns the outage's incident id."""
+    """The demo's catalog and knowledge base, its outage and its requests; returns the
+    outage's incident id."""
+    seed_knowledge(session)
     now = utcnow()
     incident_id = report_manually(session, DESK, title="Mail: sending is slow (queue on relay)",
                                   service="mail", severity="error", details="",
