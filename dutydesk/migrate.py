@@ -29,13 +29,14 @@ def include_object(obj: object, name: str | None, type_: str, reflected: bool,
                    compare_to: object) -> bool:
     """Schema comparison filter: leave out the knowledge-base search index, which is
     backend-specific and made by its migration (FTS5 ``kb_fts*`` tables on SQLite, the ``fts``
-    column and ``kb_fts_gin`` index on PostgreSQL), not described by the models."""
+    and ``fts_title`` columns and ``kb_fts*_gin`` indexes on PostgreSQL), not described by the
+    models."""
     if name is None:
         return True
     if name.startswith("kb_fts"):
         return False
     table = getattr(getattr(obj, "table", None), "name", None)
-    return not (type_ == "column" and name == "fts" and table == "kb_article_texts")
+    return not (type_ == "column" and name in ("fts", "fts_title") and table == "kb_article_texts")
 
 
 def head_revision(db: Database) -> str:

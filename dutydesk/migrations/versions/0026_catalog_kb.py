@@ -3,8 +3,9 @@ service_requests.catalog_item_id / catalog_fields
 
 The knowledge-base search index is backend-specific (``dutydesk.requests.kb.search``):
 - SQLite: an FTS5 table ``kb_fts`` (rowid = kb_article_texts.id) kept in step by triggers;
-- PostgreSQL: a generated ``fts`` tsvector column on kb_article_texts (English/Russian stemming
-  by the text's language, 'simple' for Ukrainian) with the GIN index ``kb_fts_gin``.
+- PostgreSQL: generated ``fts`` (title weighted A, body B) and ``fts_title`` tsvector columns on
+  kb_article_texts (English/Russian stemming by the text's language, 'simple' for Ukrainian)
+  with the GIN indexes ``kb_fts_gin`` and ``kb_fts_title_gin``.
 Neither is described by the models; ``dutydesk.migrate.include_object`` tells the schema
 comparison to leave them out.
 
@@ -33,6 +34,7 @@ PG_CONFIG = ("CASE language WHEN 'en' THEN 'english'::regconfig "
 SQLITE_FTS = [
     "CREATE VIRTUAL TABLE kb_fts USING fts5(title, body, "
     "tokenize = 'porter unicode61 remove_diacritics 2')",
+    "INSERT INTO kb_fts(kb_fts, rank) VALUES ('rank', 'bm25(5.0, 1.0)')",
     "CREATE TRIGGER kb_fts_insert AFTER INSERT ON kb_article_texts BEGIN "
     "INSERT INTO kb_fts(rowid, title, body) VALUES (new.id, new.title, new.body); END",
     "CREATE TRIGGER kb_fts_update AFTER UPDATE ON kb_article_texts BEGIN "
@@ -146,7 +148,10 @@ def upgrade() -> None:
         op.execute(f"ALTER TABLE kb_article_texts ADD COLUMN fts tsvector GENERATED ALWAYS AS "
                    f"(setweight(to_tsvector({PG_CONFIG}, title), 'A') || "
                    f"setweight(to_tsvector({PG_CONFIG}, body), 'B')) STORED")
+        op.execute(f"ALTER TABLE kb_article_texts ADD COLUMN fts_title tsvector GENERATED ALWAYS "
+                   f"AS (to_tsvector({PG_CONFIG}, title)) STORED")
         op.execute("CREATE INDEX kb_fts_gin ON kb_article_texts USING gin (fts)")
+        op.execute("CREATE INDEX kb_fts_title_gin ON kb_article_texts USING gin (fts_title)")
     else:
         for statement in SQLITE_FTS:
             op.execute(statement)
@@ -154,6 +159,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP INDEX IF EXISTS kb_fts_title_gin")
         op.execute("DROP INDEX IF EXISTS kb_fts_gin")
     else:
         for name in ("kb_fts_insert", "kb_fts_update", "kb_fts_delete"):
