@@ -227,6 +227,10 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
 
     csrf.exempt(requests_api_bp)  # API checks CSRF itself for cookie sessions
     app.register_blueprint(requests_api_bp)
+    from dutydesk.web.kb_api import bp as kb_api_bp
+
+    csrf.exempt(kb_api_bp)  # catalog and knowledge base API: the same CSRF rule
+    app.register_blueprint(kb_api_bp)
 
 
 def _install_request_hooks(app: Flask) -> None:

@@ -178,3 +178,36 @@ def test_the_first_line_resolves_with_an_article_in_one_action(
                          .order_by(OutboxMessage.id.desc())).first()
         assert "Замените картридж." in mail.body_text
         assert get_article(s, ids["public"]).use_count == 1
+
+
+def test_the_api_creates_a_request_for_a_catalog_item_and_resolves_it_with_an_article(
+        client: Any, db: Database, api_token: Any) -> None:
+    from tests.conftest import bearer
+
+    ids = setup(db)
+    headers = bearer(api_token("engineer"))
+    catalog = client.get("/api/v1/catalog?service=printing", headers=headers).get_json()
+    assert [i["slug"] for i in catalog["items"]] == ["new-toner"]
+    body = {"requester_email": "ivan@corp.example", "service": "printing",
+            "description": "toner", "catalog_item": ids["item"]}
+    missing = client.post("/api/v1/requests", headers=headers, json=body)
+    assert missing.status_code == 400 and "Room is required" in missing.get_json()["error"]
+    assert client.post("/api/v1/requests", headers=headers,
+                       json=body | {"catalog_item": 424242}).status_code == 404
+    assert client.post("/api/v1/requests", headers=headers,
+                       json=body | {"fields": ["room"]}).status_code == 400
+    created = client.post("/api/v1/requests", headers=headers,
+                          json=body | {"fields": {"room": "2.07"}})
+    assert created.status_code == 201, created.get_json()
+    request = created.get_json()
+    assert (request["catalog_item_id"], request["catalog_fields"]) == (ids["item"],
+                                                                       {"room": "2.07"})
+    found = client.get("/api/v1/kb/articles?q=printer", headers=headers).get_json()["items"]
+    assert {a["id"] for a in found} == {ids["public"], ids["internal"]}
+    internal = client.post(f"/api/v1/requests/{request['id']}/resolve-with-article",
+                           headers=headers, json={"article_id": ids["internal"]})
+    assert internal.status_code == 400 and "internal" in internal.get_json()["error"]
+    done = client.post(f"/api/v1/requests/{request['id']}/resolve-with-article",
+                       headers=headers, json={"article_id": ids["public"]})
+    assert done.status_code == 200 and done.get_json()["status"] == "resolved"
+    assert done.get_json()["timeline"][-1]["data"]["article_id"] == ids["public"]
