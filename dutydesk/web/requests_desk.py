@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from sqlalchemy import select
 
 from dutydesk.context import db_session, principal, require_role, settings
@@ -20,7 +20,12 @@ from dutydesk.incidents.service import render_note
 from dutydesk.models import Role
 from dutydesk.pagination import PaginationError, parse_page_args
 from dutydesk.requests import service as req
-from dutydesk.requests.catalog.store import CatalogItemMissing, get_item
+from dutydesk.requests.catalog.store import (
+    CatalogItemMissing,
+    get_item,
+    item_for_request,
+    list_items,
+)
 from dutydesk.requests.kb.store import ArticleMissing, search_articles
 from dutydesk.requests.kb.use import resolve_with_article
 from dutydesk.requests.lifecycle import Action
@@ -127,9 +132,13 @@ def log_call() -> Any:
     s = db_session()
     form = request.form if request.method == "POST" else request.args
     error = None
+    item = _form_item(form)
     if request.method == "POST":
         incident = form.get("incident", "")
         try:
+            if form.get("catalog_item", "") not in ("", "other") and item is None:
+                raise ValidationError("catalog_item", gettext(
+                    "Choose an item of this service's catalog, or 'other'."))
             row = req.create_request(
                 s, settings(), principal(),
                 req.Requester(form.get("email", ""), form.get("name", ""),
@@ -138,11 +147,12 @@ def log_call() -> Any:
                 description=form.get("description"), category=form.get("category", ""),
                 request_type=form.get("type", "fault"), channel=form.get("channel", "phone"),
                 impact=form.get("impact", "3"), urgency=form.get("urgency", "2"),
-                incident_id=int(incident) if incident.isdigit() else None, now=utcnow())
+                incident_id=int(incident) if incident.isdigit() else None, now=utcnow(),
+                catalog_item=item, fields=item_fields(form))
             s.commit()
             flash(gettext("Request %(number)s is registered.", number=row.number), "ok")
             return redirect(url_for("requests.request_detail", request_id=row.id))
-        except (RequestInputError, LifecycleError, req.IncidentMissing) as exc:
+        except (RequestInputError, LifecycleError, req.IncidentMissing, ValidationError) as exc:
             s.rollback()
             error = str(exc)
     service = form.get("service", "")
@@ -152,7 +162,25 @@ def log_call() -> Any:
         "requests/new.html", form=form, error=error, services=load_services(s)[1],
         incidents=open_incidents_for_service(s, service) if service else [],
         people=people, recent=recent, channels=[c for c in CHANNELS if c != "client_api"],
-        types=REQUEST_TYPES), 400 if error else 200
+        types=REQUEST_TYPES, items=list_items(s, service or None), item=item,
+        language=str(get_locale() or "en")), 400 if error else 200
+
+
+def item_fields(form: Any) -> dict[str, str]:
+    """A catalog item's form fields from a form: inputs named ``field_<name>`` (so an item's
+    field can never clash with the form's own inputs)."""
+    return {k.removeprefix("field_"): v for k, v in form.items() if k.startswith("field_")}
+
+
+def _form_item(form: Any) -> Any:
+    """The active catalog item of the chosen service picked on "log a call", if any."""
+    wanted = form.get("catalog_item", "")
+    if not wanted.isdigit():
+        return None
+    try:
+        return item_for_request(db_session(), wanted, form.get("service") or None)
+    except (CatalogItemMissing, ValidationError):
+        return None
 
 
 @bp.route("/incidents/<int:incident_id>/people-affected", methods=["POST"])

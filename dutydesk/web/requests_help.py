@@ -30,6 +30,7 @@ from dutydesk.requests.models import REQUEST_TYPES, ServiceRequest
 from dutydesk.requests.rules import RequestInputError, normalise_email
 from dutydesk.requests.store import RequestNotFound
 from dutydesk.web.kb_help import MAX_QUERY, suggestions
+from dutydesk.web.requests_desk import item_fields
 from shifts.notices.storage import load_notices, load_services
 
 bp = Blueprint("help", __name__, url_prefix="/help")
@@ -143,7 +144,7 @@ def _submit(requester: req.Requester, token: str | None) -> Any:
             subject=form.get("subject", ""), description=form.get("description"),
             category=form.get("category", ""), request_type=form.get("type", "fault"),
             urgency=form.get("urgency", "2"), impact=3, channel="web", now=utcnow(),
-            catalog_item=item, fields=form)
+            catalog_item=item, fields=item_fields(form))
         s.commit()
     except (RequestInputError, LifecycleError, req.IncidentMissing, ValidationError,
             CatalogItemMissing) as exc:

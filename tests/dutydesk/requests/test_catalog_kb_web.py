@@ -91,16 +91,34 @@ def test_asking_for_a_catalog_item_needs_its_fields_and_takes_its_sla(
     ids = setup(db)
     my = f"/help/my/{requester_token(settings.secret_key, 'anna@corp.example')}"
     form = page(client.get(f"{my}?service=printing&item={ids['item']}"))
-    assert "You ask for: New toner cartridge" in form and 'name="room"' in form
+    assert "You ask for: New toner cartridge" in form and 'name="field_room"' in form
     data = {"csrf_token": form_token(client, my), "service": "printing",
-            "catalog_item": str(ids["item"]), "description": "Toner is empty", "room": ""}
+            "catalog_item": str(ids["item"]), "description": "Toner is empty", "field_room": ""}
     refused = client.post(my, data=data)
     assert refused.status_code == 400 and "Room is required" in page(refused)
-    assert client.post(my, data=data | {"room": "4.12"}).status_code == 302
+    assert client.post(my, data=data | {"field_room": "4.12"}).status_code == 302
     with db.session() as s:
         row = s.scalar(select(ServiceRequest))
         assert (row.catalog_item_id, row.catalog_fields) == (ids["item"], {"room": "4.12"})
         assert row.sla_targets["P3"]["first_response"] == 20
+
+
+def test_a_call_logged_for_a_catalog_item_takes_its_fields(
+        signed_in: Any, db: Database) -> None:
+    ids = setup(db)
+    engineer = signed_in(Role.ENGINEER)
+    shown = page(engineer.get(f"/requests/new?service=printing&catalog_item={ids['item']}"))
+    assert 'name="field_room"' in shown and "New toner cartridge" in shown
+    data = {"csrf_token": form_token(engineer, "/requests/new"), "email": "ivan@corp.example",
+            "service": "printing", "catalog_item": str(ids["item"]), "channel": "phone",
+            "description": "Toner", "field_room": "1.01"}
+    assert engineer.post("/requests/new", data=data).status_code == 302
+    refused = engineer.post("/requests/new", data=data | {"catalog_item": "777"})
+    assert refused.status_code == 400 and "Choose an item" in page(refused)
+    with db.session() as s:
+        row = s.scalar(select(ServiceRequest))
+        assert (row.catalog_item_id, row.catalog_fields, row.channel) == (
+            ids["item"], {"room": "1.01"}, "phone")
 
 
 def test_engineers_read_the_knowledge_base_and_only_leads_write_it(
