@@ -256,7 +256,16 @@ KB_VISIBILITY: Labels = {
     "internal": lazy_gettext("Internal"),
 }
 
+#: Where a request for a catalog item that needs approval stands
+#: (``service_requests.approval_state``).
+APPROVAL_STATE: Labels = {
+    "pending": lazy_gettext("awaiting approval"),
+    "approved": lazy_gettext("approved"),
+    "rejected": lazy_gettext("rejected"),
+}
+
 VOCABULARIES: dict[str, Labels] = {
+    "approval_state": APPROVAL_STATE,
     "kb_visibility": KB_VISIBILITY,
     "role": ROLE,
     "severity": SEVERITY,

@@ -135,6 +135,7 @@ def create_request(
         urgency=int(urgency), priority=str(priority), status="new", line=line,
         lines_seen=[line], incident_id=None, sla_targets=policy.as_minutes(),
         catalog_item_id=catalog_item.id if catalog_item else None, catalog_fields=item_fields,
+        approval_state="pending" if catalog_item and catalog_item.approval_role else None,
         created_at=now, updated_at=now, version=1)
     session.add(row)
     session.flush()

@@ -20,6 +20,7 @@ from dutydesk.incidents.service import render_note
 from dutydesk.models import Role
 from dutydesk.pagination import PaginationError, parse_page_args
 from dutydesk.requests import service as req
+from dutydesk.requests.catalog import approval
 from dutydesk.requests.catalog.store import (
     CatalogItemMissing,
     get_item,
@@ -78,12 +79,17 @@ def request_detail(request_id: int) -> Any:
     error = None
     if request.method == "POST":
         name = request.form.get("action", "")
-        if name not in FORM_ACTIONS and name != "resolve_with_article":
+        if name not in FORM_ACTIONS and name not in ("resolve_with_article", "approve",
+                                                     "reject"):
             abort(400, gettext("Unknown action."))
         version = request.form.get("version", "")
         expected = int(version) if version.isdigit() else None
         try:
-            if name == "resolve_with_article":
+            if name in ("approve", "reject"):
+                approval.decide(s, settings(), principal(), row.id, utcnow(),
+                                approve=name == "approve",
+                                reason=request.form.get("approval_reason", ""))
+            elif name == "resolve_with_article":
                 resolve_with_article(s, settings(), principal(), row.id,
                                      request.form.get("article_id", ""), utcnow(),
                                      expected_version=expected)
@@ -98,6 +104,9 @@ def request_detail(request_id: int) -> Any:
         except ArticleMissing:
             s.rollback()
             error = gettext("Choose an article to resolve with.")
+        except approval.NotTheApprover:
+            s.rollback()
+            abort(403)
         except (RequestInputError, LifecycleError, req.IncidentMissing, ValidationError) as exc:
             s.rollback()
             error = str(exc)
@@ -113,7 +122,8 @@ def request_detail(request_id: int) -> Any:
     return render_template("requests/detail.html", row=row, events=events, entry=entry,
                            incidents=incidents, other_incidents=others, error=error,
                            render_note=render_note, articles=articles, kb_query=kb_query,
-                           item=_item(row)), 400 if error else 200
+                           item=_item(row), approver=approval.approver_role(s, row)
+                           ), 400 if error else 200
 
 
 def _item(row: ServiceRequest) -> Any:

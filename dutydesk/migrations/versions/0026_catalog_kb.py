@@ -1,5 +1,5 @@
 """service catalog and knowledge base: catalog_items, kb_* tables, the search index per backend,
-service_requests.catalog_item_id / catalog_fields
+service_requests.catalog_item_id / catalog_fields / approval_state
 
 The knowledge-base search index is backend-specific (``dutydesk.requests.kb.search``):
 - SQLite: an FTS5 table ``kb_fts`` (rowid = kb_article_texts.id) kept in step by triggers;
@@ -71,6 +71,8 @@ def upgrade() -> None:
                     unique=True)
     op.add_column('service_requests', sa.Column('catalog_item_id', sa.Integer(), nullable=True))
     op.add_column('service_requests', sa.Column('catalog_fields', sa.JSON(), nullable=True))
+    op.add_column('service_requests', sa.Column('approval_state', sa.String(length=10),
+                                                nullable=True))
     op.create_index('ix_service_requests_catalog_item_id', 'service_requests',
                     ['catalog_item_id'])
     op.create_table(
@@ -169,7 +171,7 @@ def downgrade() -> None:
                   'kb_article_texts', 'kb_articles'):
         op.drop_table(table)
     op.drop_index('ix_service_requests_catalog_item_id', table_name='service_requests')
-    for column in ('catalog_fields', 'catalog_item_id'):
+    for column in ('approval_state', 'catalog_fields', 'catalog_item_id'):
         op.drop_column('service_requests', column)  # SQLite >= 3.35 drops a column in place
     op.drop_index('uq_catalog_items_service_slug', table_name='catalog_items')
     op.drop_table('catalog_items')

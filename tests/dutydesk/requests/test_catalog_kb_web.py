@@ -229,3 +229,40 @@ def test_the_api_creates_a_request_for_a_catalog_item_and_resolves_it_with_an_ar
                        headers=headers, json={"article_id": ids["public"]})
     assert done.status_code == 200 and done.get_json()["status"] == "resolved"
     assert done.get_json()["timeline"][-1]["data"]["article_id"] == ids["public"]
+
+
+def test_a_request_needing_approval_is_decided_by_the_role_named_and_no_one_weaker(
+        signed_in: Any, db: Database, settings: Settings) -> None:
+    ids = setup(db)
+    with db.session() as s:
+        save_item(s, "lead", parse_item(REBOOT | {"slug": "new-printer", "fields": [],
+                                                  "approval": "shift_lead"}), utcnow())
+        item = next(i for i in list_items(s) if i.slug == "new-printer")
+        first = req.create_request(s, settings, "olga", req.Requester("ivan@corp.example"),
+                                   service="", description="A printer for room 5",
+                                   now=utcnow(), catalog_item=item).id
+        second = req.create_request(s, settings, "olga", req.Requester("ivan@corp.example"),
+                                    service="", description="And one for room 6",
+                                    now=utcnow(), catalog_item=item).id
+    engineer, lead = signed_in(Role.ENGINEER), signed_in(Role.SHIFT_LEAD)
+    shown = page(engineer.get(f"/requests/{first}"))
+    assert "Awaiting approval by: Shift lead" in shown and 'value="approve"' not in shown
+    token = form_token(engineer, f"/requests/{first}")
+    assert engineer.post(f"/requests/{first}", data={
+        "csrf_token": token, "action": "approve"}).status_code == 403
+    token = form_token(lead, f"/requests/{first}")
+    assert lead.post(f"/requests/{first}", data={
+        "csrf_token": token, "action": "approve"}).status_code == 302
+    no_reason = lead.post(f"/requests/{second}", data={"csrf_token": token, "action": "reject"})
+    assert no_reason.status_code == 400 and "a reason is required" in page(no_reason)
+    assert lead.post(f"/requests/{second}", data={
+        "csrf_token": token, "action": "reject",
+        "approval_reason": "Use the shared printer"}).status_code == 302
+    with db.session() as s:
+        approved, rejected = s.get(ServiceRequest, first), s.get(ServiceRequest, second)
+        assert (approved.approval_state, approved.status) == ("approved", "new")
+        assert (rejected.approval_state, rejected.status) == ("rejected", "resolved")
+        mail = s.scalars(select(OutboxMessage).where(OutboxMessage.target == "ivan@corp.example")
+                         .order_by(OutboxMessage.id.desc())).first()
+        assert "Not approved: Use the shared printer" in mail.body_text
+    assert ids
