@@ -9,9 +9,10 @@
   typed.
 
 Both match every word as a prefix (suggestions while typing: "prin" finds "printer"). A search
-first asks for articles containing *all* the words; when none does, for articles with *any* of
-them in the title, then anywhere (a whole sentence typed by a requester still finds the article
-about its key words, and the broad any-word search runs only when titles say nothing).
+asks in one query for texts containing *all* the words or having *any* of them in the title
+(those with all the words first); only when none does, for texts with any word anywhere. So a
+whole sentence typed by a requester still finds the article about its key words, and the broad
+search runs only when neither finds anything.
 """
 
 from __future__ import annotations
@@ -76,21 +77,23 @@ def query_terms(query: str) -> list[str]:
 
 
 class SearchBackend(Protocol):
-    def match(self, session: Session, terms: Sequence[str], *, any_term: bool,
-              titles_only: bool, visibilities: Sequence[str], limit: int) -> list[Match]:
+    def match(self, session: Session, terms: Sequence[str], *, broad: bool,
+              visibilities: Sequence[str], limit: int) -> list[Match]:
         """Texts of non-archived articles with a visibility in ``visibilities`` that contain
-        all (or, with ``any_term``, any) of ``terms`` as word prefixes — in their title only
-        with ``titles_only`` — best first."""
+        every one of ``terms`` (as word prefixes) or have any of them in their title, those
+        with every term first; with ``broad``, texts with any of the terms anywhere. Best
+        first, at most ``limit``."""
         ...
 
 
 class SqliteFts5:
-    def match(self, session: Session, terms: Sequence[str], *, any_term: bool,
-              titles_only: bool, visibilities: Sequence[str], limit: int) -> list[Match]:
-        joiner = " OR " if any_term else " AND "
-        expression = joiner.join(f'"{t}"*' for t in terms)  # terms are \w only: no quotes
-        if titles_only:
-            expression = f"title : ({expression})"
+    def match(self, session: Session, terms: Sequence[str], *, broad: bool,
+              visibilities: Sequence[str], limit: int) -> list[Match]:
+        words = [f'"{t}"*' for t in terms]  # terms are \w only: never a quote inside
+        if broad:
+            expression = " OR ".join(words)
+        else:
+            expression = f"({' AND '.join(words)}) OR title : ({' OR '.join(words)})"
         # FTS5 orders by its own ``rank`` (bm25 with the title weighted 5×, set by migration
         # 0026) fastest when asked alone; the visibility filter is applied to a few times
         # ``limit`` best candidates.
@@ -111,24 +114,27 @@ class PostgresFullText:
     """Each word is looked up stemmed the way texts in its script are (English for Latin
     words, Russian for Cyrillic ones) and as typed ('simple': Ukrainian, names)."""
 
-    def match(self, session: Session, terms: Sequence[str], *, any_term: bool,
-              titles_only: bool, visibilities: Sequence[str], limit: int) -> list[Match]:
+    def match(self, session: Session, terms: Sequence[str], *, broad: bool,
+              visibilities: Sequence[str], limit: int) -> list[Match]:
         parts, values = [], {}
         for n, term in enumerate(terms):
             values[f"t{n}"] = f"'{term}':*"  # quoted: never a syntax error
             stemmed = "russian" if _CYRILLIC.search(term) else "english"
             parts.append(f"(to_tsquery('{stemmed}', :t{n}) || to_tsquery('simple', :t{n}))")
-        query = (" || " if any_term else " && ").join(parts)
-        column = "fts_title" if titles_only else "fts"
+        every, some = " && ".join(parts), " || ".join(parts)
+        where = f"t.fts @@ ({some})" if broad else \
+            f"(t.fts @@ ({every}) OR t.fts_title @@ ({some}))"
         # Ranking reads each text's whole vector, so only the best few times ``limit``
-        # candidates are ranked: title matches first, then the most used articles.
+        # candidates are ranked: those with every word, then title matches, then the most
+        # used articles.
         rows = session.execute(text(
-            f"WITH hit AS (SELECT t.id FROM kb_article_texts t "
+            f"WITH hit AS (SELECT t.id, (t.fts @@ ({every})) AS every FROM kb_article_texts t "
             f"  JOIN kb_articles a ON a.id = t.article_id "
-            f"  WHERE t.{column} @@ ({query}) AND NOT a.archived AND a.visibility IN :visible "
-            f"  ORDER BY (t.fts_title @@ ({query})) DESC, a.use_count DESC, t.id "
+            f"  WHERE {where} AND NOT a.archived AND a.visibility IN :visible "
+            f"  ORDER BY 2 DESC, (t.fts_title @@ ({some})) DESC, a.use_count DESC, t.id "
             f"  LIMIT :candidates) "
-            f"SELECT t.article_id, t.language, ts_rank(t.fts, {query}) AS score "
+            f"SELECT t.article_id, t.language, "
+            f"  ts_rank(t.fts, {some}) + CASE WHEN hit.every THEN 1 ELSE 0 END AS score "
             f"FROM hit JOIN kb_article_texts t ON t.id = hit.id "
             f"ORDER BY score DESC, t.article_id LIMIT :limit"
         ).bindparams(bindparam("visible", expanding=True)),
@@ -144,17 +150,14 @@ def backend_for(session: Session) -> SearchBackend:
 
 def search_texts(session: Session, query: str, *, public_only: bool, limit: int = 10,
                  backend: SearchBackend | None = None) -> list[Match]:
-    """Matches for ``query`` (all words first, then any), at most ``limit`` texts; requesters
+    """Matches for ``query`` (see the module doc), at most ``limit`` texts; requesters
     search with ``public_only``. An empty query (no usable word) matches nothing."""
     terms = query_terms(query)
     if not terms:
         return []
     backend = backend or backend_for(session)
     visible = ("public",) if public_only else ("public", "internal")
-    steps = [(False, False)] + ([(True, True), (True, False)] if len(terms) > 1 else [])
-    for any_term, titles_only in steps:
-        found = backend.match(session, terms, any_term=any_term, titles_only=titles_only,
-                              visibilities=visible, limit=limit)
-        if found:
-            return found
-    return []
+    found = backend.match(session, terms, broad=False, visibilities=visible, limit=limit)
+    if not found and len(terms) > 1:
+        found = backend.match(session, terms, broad=True, visibilities=visible, limit=limit)
+    return found

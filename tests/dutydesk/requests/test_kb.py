@@ -198,3 +198,12 @@ def test_an_internal_article_is_never_sent_to_a_requester(
         resolve_with_article(s, settings, "olga", request_id, internal, utcnow())
     with db.session() as s:
         assert timeline(s, request_id)[-1].kind.value == "created"
+
+
+def test_an_article_with_every_word_comes_before_one_with_a_word_in_its_title(
+        db: Database) -> None:
+    add(db, {"visibility": "public", "texts": {"en": {
+        "title": "Certificate expired", "body": "Ask for a new one."}}})
+    add(db, {"visibility": "public", "texts": {"en": {
+        "title": "VPN client", "body": "When the VPN says the certificate expired, renew it."}}})
+    assert titles(db, "vpn certificate") == ["VPN client", "Certificate expired"]
