@@ -25,6 +25,7 @@ from dutydesk.requests import mail
 from dutydesk.requests import service as req
 from dutydesk.requests.catalog.items import CatalogItem
 from dutydesk.requests.catalog.store import CatalogItemMissing, item_for_request, list_items
+from dutydesk.requests.kb.store import articles_for_item
 from dutydesk.requests.lifecycle import Action
 from dutydesk.requests.models import REQUEST_TYPES, ServiceRequest
 from dutydesk.requests.rules import RequestInputError, normalise_email
@@ -78,13 +79,14 @@ def _page(requester: req.Requester | None, token: str | None, status: int = 200,
                               .where(ServiceRequest.requester_email == requester.email.lower())
                               .order_by(ServiceRequest.id.desc()).limit(50)))
     query = (request.values.get("q") or "").strip()[:MAX_QUERY]
+    item = _chosen_item(chosen)
     return render_template(
         "help/form.html", services=services, chosen=chosen, requester=requester, token=token,
         known=known_problems(chosen) if chosen else None, mine=mine, types=REQUEST_TYPES,
         form=request.form, query=query, language=_language(),
         suggested=suggestions(query, chosen, _language()) if query else [],
-        items=list_items(s, chosen) if chosen else [], item=_chosen_item(chosen),
-        **extra), status
+        items=list_items(s, chosen) if chosen else [], item=item,
+        item_articles=articles_for_item(s, item.id) if item else [], **extra), status
 
 
 def _chosen_item(service: str) -> CatalogItem | None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import String, cast, func, select, update
 from sqlalchemy.orm import Session
 
 from dutydesk.core import audit
@@ -78,10 +78,9 @@ def get_article(session: Session, article_id: Any, *, public_only: bool = False)
     return article
 
 
-def list_articles(session: Session, *, public_only: bool = False, service: str | None = None,
-                  order: str = "title", limit: int = 200) -> list[Article]:
-    """Non-archived articles, by title (English first) or by ``order="uses"`` (the typical
-    cases first)."""
+def list_articles(session: Session, *, public_only: bool = False, order: str = "title",
+                  limit: int = 200) -> list[Article]:
+    """Non-archived articles, by short name or by ``order="uses"`` (the typical cases first)."""
     query = select(ArticleRow.id).where(ArticleRow.archived.is_(False))
     if public_only:
         query = query.where(ArticleRow.visibility == "public")
@@ -90,12 +89,24 @@ def list_articles(session: Session, *, public_only: bool = False, service: str |
                                ArticleRow.id)
     else:
         query = query.order_by(ArticleRow.slug)
-    ids = list(session.scalars(query.limit(limit if service is None else 5000)))
+    ids = list(session.scalars(query.limit(limit)))
     found = load_articles(session, ids)
-    articles = [found[i] for i in ids if i in found]
-    if service is not None:
-        articles = [a for a in articles if service in a.draft.services][:limit]
-    return articles
+    return [found[i] for i in ids if i in found]
+
+
+def articles_for_item(session: Session, item_id: int, *, public_only: bool = True,
+                      limit: int = 5) -> list[Article]:
+    """Articles linked to the catalog item ``item_id``, most used first (shown to a requester
+    who picked the item, before they write)."""
+    query = (select(ArticleRow.id)
+             .where(ArticleRow.archived.is_(False),
+                    cast(ArticleRow.catalog_item_ids, String).contains(str(int(item_id))))
+             .order_by(ArticleRow.use_count.desc(), ArticleRow.id).limit(200))
+    if public_only:
+        query = query.where(ArticleRow.visibility == "public")
+    found = load_articles(session, list(session.scalars(query)))
+    linked = [a for a in found.values() if int(item_id) in a.draft.catalog_item_ids]
+    return sorted(linked, key=lambda a: (-a.use_count, a.id))[:limit]
 
 
 def _write_texts(session: Session, article_id: int, draft: ArticleDraft) -> None:

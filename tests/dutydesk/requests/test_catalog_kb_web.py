@@ -266,3 +266,19 @@ def test_a_request_needing_approval_is_decided_by_the_role_named_and_no_one_weak
                          .order_by(OutboxMessage.id.desc())).first()
         assert "Not approved: Use the shared printer" in mail.body_text
     assert ids
+
+
+def test_picking_a_catalog_item_shows_its_public_articles_first(
+        client: Any, db: Database, settings: Settings) -> None:
+    ids = setup(db)
+    with db.session() as s:
+        create_article(s, "lead", {"visibility": "public", "catalog_items": [ids["item"]],
+                                   "texts": {"en": {"title": "Where toner is kept",
+                                                    "body": "Room 0.12, shelf 3."}}}, utcnow())
+        create_article(s, "lead", {"visibility": "internal", "catalog_items": [ids["item"]],
+                                   "texts": {"en": {"title": "Toner supplier contract",
+                                                    "body": "internal"}}}, utcnow())
+    my = f"/help/my/{requester_token(settings.secret_key, 'anna@corp.example')}"
+    shown = page(client.get(f"{my}?service=printing&item={ids['item']}"))
+    assert "Before you write, these may answer it:" in shown
+    assert "Where toner is kept" in shown and "Toner supplier contract" not in shown
