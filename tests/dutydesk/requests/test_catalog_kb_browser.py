@@ -14,7 +14,7 @@ from dutydesk.core.config import Settings
 from dutydesk.core.db import Database, utcnow
 from dutydesk.requests import service as req
 from dutydesk.requests.catalog.items import parse_item
-from dutydesk.requests.catalog.store import save_item
+from dutydesk.requests.catalog.store import get_item, save_item
 from dutydesk.requests.kb.models import DeflectionRow
 from dutydesk.requests.kb.store import create_article
 from dutydesk.requests.mail import requester_token
@@ -38,11 +38,15 @@ def test_suggestions_while_typing_and_the_desk_screens(
         item = save_item(s, "lead", parse_item({
             "service": "printing", "slug": "toner", "name": {"en": "New toner", "uk": "Тонер"},
             "fields": [{"name": "room", "label": {"en": "Room", "uk": "Кімната"},
-                        "required": True}]}), utcnow()).id
+                        "required": True}], "approval": "shift_lead"}), utcnow()).id
         request_id = req.create_request(
             s, settings, "olga", req.Requester("ivan@corp.example", "Іван", "uk"),
             service="printing", subject="Printer does not print", description="Help",
             now=utcnow()).id
+        pending = req.create_request(
+            s, settings, "olga", req.Requester("ivan@corp.example"), service="printing",
+            description="Toner please", now=utcnow(), catalog_item=get_item(s, item),
+            fields={"room": "2.01"}).id
     found: dict[str, Any] = {}
     employee = browser.new_context(viewport={"width": 1280, "height": 900}, locale="uk-UA")
     tab = employee.new_page()
@@ -71,6 +75,9 @@ def test_suggestions_while_typing_and_the_desk_screens(
     for name, path in {"knowledge base": "/kb", "kb article": f"/kb/{article}",
                        "kb editor": f"/kb/{article}/edit", "kb history": f"/kb/{article}/history",
                        "catalog": "/catalog", "catalog editor": f"/catalog/{item}/edit",
+                       "log a call, catalog item": f"/requests/new?service=printing&"
+                                                   f"catalog_item={item}",
+                       "request awaiting approval": f"/requests/{pending}",
                        "request": f"/requests/{request_id}"}.items():
         page.goto(base + path)
         page.wait_for_load_state()
