@@ -158,4 +158,27 @@ def archive(article_id: int) -> Any:
 def history(article_id: int) -> Any:
     found = _get(article_id)
     return render_template("kb/history.html", article=found,
-                           versions=versions(db_session(), article_id), language=_language())
+                           versions=versions(db_session(), article_id), language=_language(),
+                           can_edit=principal().can(Role.SHIFT_LEAD))
+
+
+@bp.route("/<int:article_id>/history/<int:number>/restore", methods=["POST"])
+@require_role(Role.SHIFT_LEAD)
+def restore(article_id: int, number: int) -> Any:
+    """Save an old version again as the newest one (the versions in between stay kept)."""
+    _get(article_id)
+    s = db_session()
+    old = next((v for v in versions(s, article_id) if v.version == number), None)
+    if old is None:
+        abort(404)
+    snap = old.draft.snapshot()
+    try:
+        update_article(s, principal(), article_id, {**snap, "catalog_items":
+                                                    snap["catalog_item_ids"]}, utcnow())
+        s.commit()
+    except ArticleConflict as exc:
+        s.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("kb.history", article_id=article_id))
+    flash(gettext("Version %(number)d restored as the newest version.", number=number), "ok")
+    return redirect(url_for("kb.article", article_id=article_id))

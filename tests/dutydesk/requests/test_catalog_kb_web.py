@@ -141,12 +141,24 @@ def test_engineers_read_the_knowledge_base_and_only_leads_write_it(
     stale = lead.post(f"/kb/{ids['public']}/edit", data={
         "csrf_token": token, "version": "1", "title_en": "Old", "body_en": "old"})
     assert stale.status_code == 409 and "reload" in page(stale)
-    assert "Version 2" in page(lead.get(f"/kb/{ids['public']}/history"))
+    history = page(lead.get(f"/kb/{ids['public']}/history"))
+    assert "Version 2" in history and "Restore version 1" in history
+    assert "Restore version" not in page(engineer.get(f"/kb/{ids['public']}/history"))
+    assert engineer.post(f"/kb/{ids['public']}/history/1/restore", data={
+        "csrf_token": form_token(engineer, "/kb")}).status_code == 403
+    assert lead.post(f"/kb/{ids['public']}/history/9/restore",
+                     data={"csrf_token": token}).status_code == 404
     bad = lead.post("/kb/new", data={"csrf_token": token, "title_en": "No body"})
     assert bad.status_code == 400 and "needs both a title and a body" in page(bad)
     with db.session() as s:
         assert get_article(s, ids["public"]).text_for("en").title == "The printer is silent"
         assert [v.actor for v in versions(s, ids["public"])] == [lead.user.email, "lead"]
+    assert lead.post(f"/kb/{ids['public']}/history/1/restore",
+                     data={"csrf_token": token}).status_code == 302
+    with db.session() as s:
+        restored = get_article(s, ids["public"])
+        assert (restored.version, restored.text_for("en").title) == (
+            3, "The printer does not print")
 
 
 def test_leads_edit_the_catalog_and_engineers_only_read_it(signed_in: Any, db: Database) -> None:
