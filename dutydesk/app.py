@@ -224,11 +224,22 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     from dutydesk.web.requests_help import bp as requests_help_bp
 
     app.register_blueprint(requests_help_bp)  # /help: employees' door, "my requests" links
+    from dutydesk.web.catalog_desk import bp as catalog_desk_bp
+    from dutydesk.web.kb_desk import bp as kb_desk_bp
+    from dutydesk.web.kb_help import bp as kb_help_bp
+
+    app.register_blueprint(kb_help_bp)  # /help/kb: suggestions, public articles, "solved it"
+    app.register_blueprint(kb_desk_bp)  # /kb: the knowledge base for the desk, editing
+    app.register_blueprint(catalog_desk_bp)  # /catalog: the service catalog, editing
     app.register_blueprint(requests_desk_bp)  # the first line's queue, request, log a call
     from dutydesk.web.requests_api import bp as requests_api_bp
 
     csrf.exempt(requests_api_bp)  # API checks CSRF itself for cookie sessions
     app.register_blueprint(requests_api_bp)
+    from dutydesk.web.kb_api import bp as kb_api_bp
+
+    csrf.exempt(kb_api_bp)  # catalog and knowledge base API: the same CSRF rule
+    app.register_blueprint(kb_api_bp)
 
 
 def _install_request_hooks(app: Flask) -> None:

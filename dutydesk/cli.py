@@ -14,6 +14,7 @@ import click
 from sqlalchemy import select
 
 from dutydesk import __version__
+from dutydesk.cli_catalog import catalog
 from dutydesk.cli_checks import checks
 from dutydesk.cli_common import CLI_ACTOR, _database, _settings, friendly_errors
 from dutydesk.cli_facility import facility
@@ -378,4 +379,5 @@ def demo(host: str, port: int, keep: bool) -> None:
 main.add_command(integration)
 main.add_command(page_reply)
 main.add_command(checks)
+main.add_command(catalog)
 main.add_command(facility)

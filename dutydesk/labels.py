@@ -266,8 +266,23 @@ REQUEST_TYPE: Labels = {
     "service_request": lazy_gettext("Service request"),
     "question": lazy_gettext("Question"),
 }
+#: Who may read a knowledge-base article (dutydesk.requests.kb.models.VISIBILITIES).
+KB_VISIBILITY: Labels = {
+    "public": lazy_gettext("Public"),
+    "internal": lazy_gettext("Internal"),
+}
+
+#: Where a request for a catalog item that needs approval stands
+#: (``service_requests.approval_state``).
+APPROVAL_STATE: Labels = {
+    "pending": lazy_gettext("awaiting approval"),
+    "approved": lazy_gettext("approved"),
+    "rejected": lazy_gettext("rejected"),
+}
 
 VOCABULARIES: dict[str, Labels] = {
+    "approval_state": APPROVAL_STATE,
+    "kb_visibility": KB_VISIBILITY,
     "role": ROLE,
     "severity": SEVERITY,
     "check_status": CHECK_STATUS,

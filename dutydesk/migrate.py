@@ -25,6 +25,20 @@ def alembic_config(db: Database) -> Config:
     return config
 
 
+def include_object(obj: object, name: str | None, type_: str, reflected: bool,
+                   compare_to: object) -> bool:
+    """Schema comparison filter: leave out the knowledge-base search index, which is
+    backend-specific and made by its migration (FTS5 ``kb_fts*`` tables on SQLite, the ``fts``
+    and ``fts_title`` columns and ``kb_fts*_gin`` indexes on PostgreSQL), not described by the
+    models."""
+    if name is None:
+        return True
+    if name.startswith("kb_fts"):
+        return False
+    table = getattr(getattr(obj, "table", None), "name", None)
+    return not (type_ == "column" and name in ("fts", "fts_title") and table == "kb_article_texts")
+
+
 def head_revision(db: Database) -> str:
     heads = ScriptDirectory.from_config(alembic_config(db)).get_heads()
     if len(heads) != 1:

@@ -1,5 +1,6 @@
 """Demo requests: a mail outage that three employees wrote about (two linked to it, one still
-on its own in the queue for the engineer to link), and a question about VPN."""
+on its own in the queue for the engineer to link), a question about VPN, and a new mailbox
+asked for from the catalog, waiting for a shift lead's approval."""
 
 from __future__ import annotations
 
@@ -11,14 +12,18 @@ from dutydesk.core.config import Settings
 from dutydesk.core.db import utcnow
 from dutydesk.core.models.accounts import Role
 from dutydesk.core.security import Principal
+from dutydesk.demo.knowledge import seed_knowledge
 from dutydesk.incidents.service import report_manually
 from dutydesk.requests import service as req
+from dutydesk.requests.catalog.store import list_items
 
 DESK = Principal(kind="user", role=Role.ENGINEER, label="demo")
 
 
 def seed_requests(session: Session, settings: Settings) -> int:
-    """The demo's outage and its requests; returns the outage's incident id."""
+    """The demo's catalog and knowledge base, its outage and its requests; returns the
+    outage's incident id."""
+    seed_knowledge(session)
     now = utcnow()
     incident_id = report_manually(session, DESK, title="Mail: sending is slow (queue on relay)",
                                   service="mail", severity="error", details="",
@@ -40,4 +45,9 @@ def seed_requests(session: Session, settings: Settings) -> int:
                        service="vpn", request_type="question", channel="phone",
                        description="Як підключитися до VPN з нового ноутбука?", urgency=3,
                        now=now - timedelta(minutes=3))
+    mailbox = next(i for i in list_items(session, "mail") if i.slug == "new-mailbox")
+    req.create_request(session, settings, DESK, req.Requester("hr@corp.example", "HR", "en"),
+                       service="mail", description="A mailbox for our new colleague from "
+                       "Monday, please.", catalog_item=mailbox,
+                       fields={"owner": "Iryna Melnyk"}, now=now - timedelta(minutes=8))
     return incident_id

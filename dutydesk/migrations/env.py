@@ -7,6 +7,7 @@ from sqlalchemy import create_engine
 
 import dutydesk.models  # noqa: F401  (registers every table on Base.metadata)
 from dutydesk.core.db import Base
+from dutydesk.migrate import include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -18,6 +19,7 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

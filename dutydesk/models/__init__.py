@@ -21,6 +21,8 @@ from dutydesk.core.models.system import WorkerHeartbeat
 from dutydesk.facility.models import FacilityHeard, FacilityRulesRow  # noqa: F401
 from dutydesk.incidents.chat.models import ChatLink, ChatMessage  # noqa: F401 (chat actions)
 from dutydesk.incidents.models import Incident, IncidentEventRow  # noqa: F401 (incidents)
+from dutydesk.requests.catalog.models import CatalogItemRow  # noqa: F401 (service catalog)
+from dutydesk.requests.kb.models import ArticleRow  # noqa: F401 (knowledge base)
 from dutydesk.requests.models import (  # noqa: F401 (requests)
     IncidentFollower,
     NoticeRelay,

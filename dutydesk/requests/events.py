@@ -9,7 +9,8 @@ replied                text, first_response (bool) — a public reply, mailed to
 requester_replied      text
 waiting                reason (waiting for the requester; SLA clocks pause)
 resumed                by ("desk" or "requester")
-resolved               note, incident_id (when the linked incident's resolution did it)
+resolved               note, incident_id (when the linked incident's resolution did it),
+                       article_id (resolved with a knowledge-base article)
 closed                 reason ("confirmed by the requester", "no answer for N days", ...)
 reopened               reason
 reassigned             from_line, to_line, from_assignee, to_assignee, reason, hand_back

@@ -61,7 +61,7 @@ _FIELDS: dict[Action, tuple[frozenset[str], frozenset[str]]] = {
     Action.REQUESTER_REPLY: (frozenset({"text"}), frozenset()),
     Action.WAIT: (frozenset({"reason"}), frozenset()),
     Action.RESUME: (frozenset(), frozenset()),
-    Action.RESOLVE: (frozenset({"note"}), frozenset({"incident_id"})),
+    Action.RESOLVE: (frozenset({"note"}), frozenset({"incident_id", "article_id"})),
     Action.CLOSE: (frozenset(), frozenset({"reason"})),
     Action.REOPEN: (frozenset(), frozenset({"reason"})),
     Action.REASSIGN: (frozenset({"reason"}), frozenset({"line", "assignee"})),
@@ -208,8 +208,9 @@ def _resume(state: RequestState, actor: str, now: datetime, v: dict) -> _Result:
 def _resolve(state: RequestState, actor: str, now: datetime, v: dict) -> _Result:
     _refuse_unless_open(state, "resolve")
     data = {"note": v["note"]}
-    if "incident_id" in v:
-        data["incident_id"] = v["incident_id"]
+    for name in ("incident_id", "article_id"):
+        if name in v:
+            data[name] = v[name]
     new = replace(state, status=RequestStatus.RESOLVED, waiting_reason=None)
     return new, [RequestEvent(EventKind.RESOLVED, now, actor, data)]
 

@@ -61,6 +61,13 @@ class ServiceRequest(Base):
     ping_pong_count: Mapped[int] = mapped_column(default=0)
     reopen_count: Mapped[int] = mapped_column(default=0)
     sla_targets: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The catalog item asked for (``None``: "other", outside the catalog) and the values of its
+    # form fields; items are retired, never deleted, so no foreign key is needed.
+    catalog_item_id: Mapped[int | None] = mapped_column(default=None, index=True)
+    catalog_fields: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # "pending" while the item's approver role has not decided, then "approved"/"rejected";
+    # None when the item needs no approval.
+    approval_state: Mapped[str | None] = mapped_column(String(10), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -7,6 +7,7 @@ idempotency key naming its reason) are stored together or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,9 @@ from dutydesk.core.notify.transports import message_id_digest
 from dutydesk.core.security import Principal
 from dutydesk.incidents.lifecycle import TransitionRefused
 from dutydesk.incidents.lookup import incident_brief
+from dutydesk.incidents.priority import Priority
 from dutydesk.requests import mail
+from dutydesk.requests.catalog.items import CatalogItem, field_values
 from dutydesk.requests.due import refresh_due
 from dutydesk.requests.events import EventKind, RequestEvent, RequestStatus
 from dutydesk.requests.lifecycle import MAX_TEXT, Action, new_request
@@ -55,8 +58,12 @@ class Requester:
     person_id: int | None = None
 
 
-def _label(actor: Actor) -> str:
+def actor_label(actor: Actor) -> str:
+    """The name an actor is recorded under."""
     return actor.label if isinstance(actor, Principal) else actor
+
+
+_label = actor_label
 
 
 def _text(value: Any, name: str, limit: int, *, required: bool = False) -> str:
@@ -76,6 +83,7 @@ def create_request(
     request_type: Any = "fault", channel: Any = "web", impact: Any = 3, urgency: Any = 2,
     incident_id: int | None = None, policy: RequestSlaPolicy | None = None,
     acknowledge: bool = True,
+    catalog_item: CatalogItem | None = None, fields: Mapping[str, Any] | None = None,
 ) -> ServiceRequest:
     """Register a request; ``RequestInputError`` (nothing stored) when a field is unusable.
 
@@ -83,7 +91,20 @@ def create_request(
     matrix. ``incident_id`` links it at intake (the incident must be open). The requester gets a
     mail with the number and their status link (unless ``acknowledge`` is False: the mail
     intake's limit of acknowledgements per sender and hour).
+
+    With a ``catalog_item`` the request takes the item's service, type, default priority (over
+    the matrix), line and SLA targets (over ``policy``), its slug as the category, and the
+    values of its form fields from ``fields`` (``ValidationError`` when a required one is
+    missing). Without one it is an "other" request (``catalog_item_id`` stays empty).
     """
+    line = "first_line"
+    item_fields: dict[str, str] | None = None
+    if catalog_item is not None:
+        service, request_type = catalog_item.service, catalog_item.request_type
+        category = category or catalog_item.slug
+        line = catalog_item.default_line
+        policy = catalog_item.sla_policy(policy)
+        item_fields = field_values(catalog_item, fields or {})
     email = normalise_email(requester.email)
     name = _text(requester.name, "name", 200)
     service_name = _text(service, "service", 200, required=True)
@@ -95,6 +116,8 @@ def create_request(
     if request_type not in REQUEST_TYPES:
         raise RequestInputError(f"type must be one of {', '.join(REQUEST_TYPES)}")
     priority = request_priority(impact, urgency)
+    if catalog_item is not None and catalog_item.default_priority:
+        priority = Priority.parse(catalog_item.default_priority)
     if incident_id is not None:
         _open_incident(session, incident_id)
     policy = policy or RequestSlaPolicy()
@@ -104,18 +127,21 @@ def create_request(
         requester_language=language, requester_user_id=requester.user_id,
         requester_person_id=requester.person_id, channel=channel, service=service_name,
         category=category_name, request_type=request_type, impact=int(impact),
-        urgency=int(urgency), priority=str(priority), status="new", line="first_line",
-        lines_seen=["first_line"], incident_id=None, sla_targets=policy.as_minutes(),
+        urgency=int(urgency), priority=str(priority), status="new", line=line,
+        lines_seen=[line], incident_id=None, sla_targets=policy.as_minutes(),
+        catalog_item_id=catalog_item.id if catalog_item else None, catalog_fields=item_fields,
+        approval_state="pending" if catalog_item and catalog_item.approval_role else None,
         created_at=now, updated_at=now, version=1)
     session.add(row)
     session.flush()
     _state, events = new_request(priority=priority, actor=_label(actor), now=now,
-                                 channel=channel)
+                                 channel=channel, line=line)
     add_events(session, row.id, events)
     refresh_due(session, row, now)
     audit.record(session, actor, "request.create", "request", row.id,
                  summary=f"{row.number} {title}"[:200],
-                 after={"service": service_name, "channel": channel, "priority": str(priority)})
+                 after={"service": service_name, "channel": channel, "priority": str(priority),
+                        "catalog_item": catalog_item.key if catalog_item else "other"})
     link = mail.my_requests_url(settings.base_url, settings.secret_key, email)
     if acknowledge:  # an automatic answer (RFC 3834): robots must not answer it
         _mail(session, row, f"request:{row.id}:received",

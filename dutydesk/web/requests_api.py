@@ -16,11 +16,14 @@ from flask import Blueprint, jsonify, request
 
 from dutydesk.context import db_session, principal, require_role, settings
 from dutydesk.core.db import utcnow
+from dutydesk.core.validation import record_id
 from dutydesk.errors import ApiError
 from dutydesk.incidents.lifecycle import InvalidAction, TransitionRefused
 from dutydesk.models import Role
 from dutydesk.openapi import PAGE_PARAMS, operation, query_param
 from dutydesk.requests import service as req
+from dutydesk.requests.catalog.items import CatalogItem
+from dutydesk.requests.catalog.store import CatalogItemMissing, item_for_request
 from dutydesk.requests.clients import KINDS as _CLIENT_KINDS
 from dutydesk.requests.clients import ClientNotAuthorised, file_client_request
 from dutydesk.requests.lifecycle import Action
@@ -71,6 +74,8 @@ REQUEST_SCHEMA = {
         "assignee": {"type": ["string", "null"]},
         "waiting_reason": {"type": ["string", "null"]},
         "incident_id": {"type": ["integer", "null"]},
+        "catalog_item_id": {"type": ["integer", "null"]},
+        "catalog_fields": {"type": ["object", "null"]},
         "ping_pong_count": {"type": "integer"}, "reopen_count": {"type": "integer"},
         "created_at": _TIME, "updated_at": _TIME, "resolved_at": _TIME_OR_NULL,
         "closed_at": _TIME_OR_NULL, "version": {"type": "integer"},
@@ -129,7 +134,8 @@ def request_as_dict(entry: QueueEntry, events: list[Any] | None = None) -> dict[
         "type": row.request_type, "impact": row.impact, "urgency": row.urgency,
         "priority": row.priority, "status": row.status, "line": row.line,
         "assignee": row.assignee, "waiting_reason": row.waiting_reason,
-        "incident_id": row.incident_id, "ping_pong_count": row.ping_pong_count,
+        "incident_id": row.incident_id, "catalog_item_id": row.catalog_item_id,
+        "catalog_fields": row.catalog_fields, "ping_pong_count": row.ping_pong_count,
         "reopen_count": row.reopen_count, "created_at": _iso(row.created_at),
         "updated_at": _iso(row.updated_at), "resolved_at": _iso(row.resolved_at),
         "closed_at": _iso(row.closed_at), "version": row.version, "sla": sla,
@@ -212,6 +218,11 @@ def requests_list() -> Any:
             "impact": {"type": "integer", "minimum": 1, "maximum": 3},
             "urgency": {"type": "integer", "minimum": 1, "maximum": 3},
             "incident_id": {"type": "integer", "minimum": 1},
+            "catalog_item": {"type": "integer", "minimum": 1,
+                             "description": "the catalog item asked for (its type, priority, "
+                                            "line and SLA targets apply); none: 'other'"},
+            "fields": {"type": "object", "additionalProperties": {"type": "string"},
+                       "description": "values of the catalog item's form fields"},
         },
     },
     responses={"201": _json("The new request", REQUEST_SCHEMA), **_errors("404", "409")})
@@ -222,6 +233,7 @@ def requests_create() -> Any:
     if incident is not None and (isinstance(incident, bool) or not isinstance(incident, int)):
         raise ApiError(400, "incident_id must be an incident number")
     text = _strings(data, ("requester_name", "language", "subject", "category"))
+    item = _catalog_item(data)
     return _answer(lambda: req.create_request(
         db_session(), settings(), principal(),
         req.Requester(data["requester_email"], text.get("requester_name", ""),
@@ -230,7 +242,23 @@ def requests_create() -> Any:
         subject=text.get("subject", ""), category=text.get("category", ""),
         request_type=data.get("type", "fault"), channel=data.get("channel", "web"),
         impact=data.get("impact", 3), urgency=data.get("urgency", 2),
-        incident_id=incident, now=utcnow()), 201)
+        incident_id=incident, now=utcnow(), catalog_item=item, fields=data.get("fields")), 201)
+
+
+def _catalog_item(data: dict[str, Any]) -> CatalogItem | None:
+    """The active catalog item the body names (404 when there is none), or None ("other")."""
+    fields = data.get("fields")
+    if fields is not None and (not isinstance(fields, dict) or
+                               not all(isinstance(v, str) for v in fields.values())):
+        raise ApiError(400, "fields must be an object of strings")
+    if data.get("catalog_item") is None:
+        return None
+    number = record_id(data["catalog_item"], "catalog_item")
+    service = data["service"] if isinstance(data["service"], str) else None
+    try:
+        return item_for_request(db_session(), number, service)
+    except CatalogItemMissing as exc:
+        raise ApiError(404, str(exc)) from None
 
 
 @bp.route("/client-requests", methods=["POST"])

@@ -18,12 +18,13 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from sqlalchemy import select
 
 from dutydesk.context import db_session, principal, require_role, settings
 from dutydesk.core.db import utcnow
 from dutydesk.core.models.accounts import User
+from dutydesk.core.validation import ValidationError
 from dutydesk.incidents.lifecycle import LifecycleError
 from dutydesk.incidents.lookup import open_incidents_for_service
 from dutydesk.incidents.service import render_note
@@ -37,6 +38,15 @@ from dutydesk.requests.attachments import (
     attachment,
     attachments_of,
 )
+from dutydesk.requests.catalog import approval
+from dutydesk.requests.catalog.store import (
+    CatalogItemMissing,
+    get_item,
+    item_for_request,
+    list_items,
+)
+from dutydesk.requests.kb.store import ArticleMissing, search_articles
+from dutydesk.requests.kb.use import resolve_with_article
 from dutydesk.requests.lifecycle import Action
 from dutydesk.requests.models import CHANNELS, REQUEST_TYPES, RequestAttachment, ServiceRequest
 from dutydesk.requests.queue import QueueFilters, entry_for, queue
@@ -87,18 +97,35 @@ def request_detail(request_id: int) -> Any:
     error = None
     if request.method == "POST":
         name = request.form.get("action", "")
-        if name not in FORM_ACTIONS:
+        if name not in FORM_ACTIONS and name not in ("resolve_with_article", "approve",
+                                                     "reject"):
             abort(400, gettext("Unknown action."))
-        action, names = FORM_ACTIONS[name]
-        fields = {n: request.form[n] for n in names if request.form.get(n, "").strip()}
         version = request.form.get("version", "")
+        expected = int(version) if version.isdigit() else None
         try:
-            req.perform(s, settings(), principal(), row.id, action, utcnow(),
-                        expected_version=int(version) if version.isdigit() else None, **fields)
+            if name in ("approve", "reject"):
+                approval.decide(s, settings(), principal(), row.id, utcnow(),
+                                approve=name == "approve",
+                                reason=request.form.get("approval_reason", ""))
+            elif name == "resolve_with_article":
+                resolve_with_article(s, settings(), principal(), row.id,
+                                     request.form.get("article_id", ""), utcnow(),
+                                     expected_version=expected)
+            else:
+                action, names = FORM_ACTIONS[name]
+                fields = {n: request.form[n] for n in names if request.form.get(n, "").strip()}
+                req.perform(s, settings(), principal(), row.id, action, utcnow(),
+                            expected_version=expected, **fields)
             s.commit()
             flash(gettext("Saved."), "ok")
             return redirect(url_for("requests.request_detail", request_id=row.id))
-        except (RequestInputError, LifecycleError, req.IncidentMissing) as exc:
+        except ArticleMissing:
+            s.rollback()
+            error = gettext("Choose an article to resolve with.")
+        except approval.NotTheApprover:
+            s.rollback()
+            abort(403)
+        except (RequestInputError, LifecycleError, req.IncidentMissing, ValidationError) as exc:
             s.rollback()
             error = str(exc)
         row = get_request(s, request_id)
@@ -106,10 +133,16 @@ def request_detail(request_id: int) -> Any:
     entry = entry_for(row, events, utcnow())
     incidents = open_incidents_for_service(s, row.service)
     others = [i for i in open_incidents_for_service(s, None, limit=20) if i not in incidents]
+    kb_query = request.args.get("kb", "").strip()[:300]
+    articles = search_articles(s, kb_query or row.subject, language=row.requester_language,
+                               public_only=True, service=row.service, limit=5) \
+        if row.status in ("new", "in_progress", "waiting") else []
     return render_template("requests/detail.html", row=row, events=events, entry=entry,
                            incidents=incidents, other_incidents=others, error=error,
                            render_note=render_note, files=attachments_of(s, row.id),
-                           max_upload=current_app.config["MAX_CONTENT_LENGTH"]
+                           max_upload=current_app.config["MAX_CONTENT_LENGTH"],
+                           articles=articles, kb_query=kb_query,
+                           item=_item(row), approver=approval.approver_role(s, row)
                            ), 400 if error else 200
 
 
@@ -159,15 +192,29 @@ def request_attachment(request_id: int, attachment_id: int) -> Any:
     return attachment_download(row)
 
 
+def _item(row: ServiceRequest) -> Any:
+    """The catalog item the request was written for (``None``: "other")."""
+    if row.catalog_item_id is None:
+        return None
+    try:
+        return get_item(db_session(), row.catalog_item_id)
+    except CatalogItemMissing:
+        return None
+
+
 @bp.route("/requests/new", methods=["GET", "POST"])
 @require_role(Role.ENGINEER)
 def log_call() -> Any:
     s = db_session()
     form = request.form if request.method == "POST" else request.args
     error = None
+    item = _form_item(form)
     if request.method == "POST":
         incident = form.get("incident", "")
         try:
+            if form.get("catalog_item", "") not in ("", "other") and item is None:
+                raise ValidationError("catalog_item", gettext(
+                    "Choose an item of this service's catalog, or 'other'."))
             row = req.create_request(
                 s, settings(), principal(),
                 req.Requester(form.get("email", ""), form.get("name", ""),
@@ -176,11 +223,12 @@ def log_call() -> Any:
                 description=form.get("description"), category=form.get("category", ""),
                 request_type=form.get("type", "fault"), channel=form.get("channel", "phone"),
                 impact=form.get("impact", "3"), urgency=form.get("urgency", "2"),
-                incident_id=int(incident) if incident.isdigit() else None, now=utcnow())
+                incident_id=int(incident) if incident.isdigit() else None, now=utcnow(),
+                catalog_item=item, fields=item_fields(form))
             s.commit()
             flash(gettext("Request %(number)s is registered.", number=row.number), "ok")
             return redirect(url_for("requests.request_detail", request_id=row.id))
-        except (RequestInputError, LifecycleError, req.IncidentMissing) as exc:
+        except (RequestInputError, LifecycleError, req.IncidentMissing, ValidationError) as exc:
             s.rollback()
             error = str(exc)
     service = form.get("service", "")
@@ -190,7 +238,25 @@ def log_call() -> Any:
         "requests/new.html", form=form, error=error, services=load_services(s)[1],
         incidents=open_incidents_for_service(s, service) if service else [],
         people=people, recent=recent, channels=[c for c in CHANNELS if c != "client_api"],
-        types=REQUEST_TYPES), 400 if error else 200
+        types=REQUEST_TYPES, items=list_items(s, service or None), item=item,
+        language=str(get_locale() or "en")), 400 if error else 200
+
+
+def item_fields(form: Any) -> dict[str, str]:
+    """A catalog item's form fields from a form: inputs named ``field_<name>`` (so an item's
+    field can never clash with the form's own inputs)."""
+    return {k.removeprefix("field_"): v for k, v in form.items() if k.startswith("field_")}
+
+
+def _form_item(form: Any) -> Any:
+    """The active catalog item of the chosen service picked on "log a call", if any."""
+    wanted = form.get("catalog_item", "")
+    if not wanted.isdigit():
+        return None
+    try:
+        return item_for_request(db_session(), wanted, form.get("service") or None)
+    except (CatalogItemMissing, ValidationError):
+        return None
 
 
 @bp.route("/incidents/<int:incident_id>/people-affected", methods=["POST"])

@@ -24,14 +24,20 @@ from dutydesk.core import audit
 from dutydesk.core.db import utcnow
 from dutydesk.core.directory import Person
 from dutydesk.core.notify.outbox import enqueue
+from dutydesk.core.validation import ValidationError
 from dutydesk.incidents.lifecycle import LifecycleError
 from dutydesk.incidents.lookup import open_incidents_for_service
 from dutydesk.requests import mail
 from dutydesk.requests import service as req
+from dutydesk.requests.catalog.items import CatalogItem
+from dutydesk.requests.catalog.store import CatalogItemMissing, item_for_request, list_items
+from dutydesk.requests.kb.store import articles_for_item
 from dutydesk.requests.lifecycle import Action
 from dutydesk.requests.models import REQUEST_TYPES, ServiceRequest
 from dutydesk.requests.rules import RequestInputError, normalise_email
 from dutydesk.requests.store import RequestNotFound
+from dutydesk.web.kb_help import MAX_QUERY, suggestions
+from dutydesk.web.requests_desk import item_fields
 from shifts.notices.storage import load_notices, load_services
 
 bp = Blueprint("help", __name__, url_prefix="/help")
@@ -107,10 +113,27 @@ def _page(requester: req.Requester | None, token: str | None, status: int = 200,
         mine = list(s.scalars(select(ServiceRequest)
                               .where(ServiceRequest.requester_email == requester.email.lower())
                               .order_by(ServiceRequest.id.desc()).limit(50)))
+    query = (request.values.get("q") or "").strip()[:MAX_QUERY]
+    item = _chosen_item(chosen)
     return render_template(
         "help/form.html", services=services, chosen=chosen, requester=requester, token=token,
         known=known_problems(chosen) if chosen else None, mine=mine, types=REQUEST_TYPES,
-        form=request.form, **extra), status
+        form=request.form, query=query, language=_language(),
+        suggested=suggestions(query, chosen, _language()) if query else [],
+        items=list_items(s, chosen) if chosen else [], item=item,
+        item_articles=articles_for_item(s, item.id) if item else [], **extra), status
+
+
+def _chosen_item(service: str) -> CatalogItem | None:
+    """The catalog item picked (``?item=`` in the first step, or the form's), if it is one of
+    ``service``'s active items; anything else means "other"."""
+    wanted = request.values.get("catalog_item") or request.values.get("item") or ""
+    if not wanted.isdigit() or not service:
+        return None
+    try:
+        return item_for_request(db_session(), wanted, service)
+    except (CatalogItemMissing, ValidationError):
+        return None
 
 
 @bp.route("", methods=["GET", "POST"])
@@ -150,11 +173,15 @@ def _submit(requester: req.Requester, token: str | None) -> Any:
             flash(gettext("Thank you: we will keep you informed.") if added else
                   gettext("You are already being kept informed about this problem."), "ok")
             return _back(token, service=form.get("service", ""))
+        wanted = form.get("catalog_item", "")
+        item = item_for_request(s, wanted, form.get("service") or None) \
+            if wanted and wanted != "other" else None
         row = req.create_request(
             s, settings(), requester.email, requester, service=form.get("service"),
             subject=form.get("subject", ""), description=form.get("description"),
             category=form.get("category", ""), request_type=form.get("type", "fault"),
-            urgency=form.get("urgency", "2"), impact=3, channel="web", now=utcnow())
+            urgency=form.get("urgency", "2"), impact=3, channel="web", now=utcnow(),
+            catalog_item=item, fields=item_fields(form))
         upload = request.files.get("attachment")
         if upload is not None and upload.filename:
             from dutydesk.requests.attachments import MAX_FILE_BYTES, add_attachment
@@ -162,7 +189,8 @@ def _submit(requester: req.Requester, token: str | None) -> Any:
             add_attachment(s, row.id, upload.filename, upload.read(MAX_FILE_BYTES + 1),
                            source="web", actor=requester.email, now=utcnow())
         s.commit()
-    except (RequestInputError, LifecycleError, req.IncidentMissing) as exc:
+    except (RequestInputError, LifecycleError, req.IncidentMissing, ValidationError,
+            CatalogItemMissing) as exc:
         s.rollback()
         return _page(requester, token, 400, error=str(exc))
     flash(gettext("Request %(number)s is registered; we sent you a confirmation.",

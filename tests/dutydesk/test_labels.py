@@ -77,6 +77,8 @@ VALUES = {  # vocabulary -> every value it must label
     "request_event": list(RequestEventKind),
     "request_channel": list(REQUEST_CHANNELS),
     "request_type": list(REQUEST_TYPES),
+    "kb_visibility": ["public", "internal"],
+    "approval_state": ["pending", "approved", "rejected"],
 }
 
 
