@@ -10,7 +10,7 @@ Neither is described by the models; ``dutydesk.migrate.include_object`` tells th
 comparison to leave them out.
 
 Revision ID: 0026
-Revises: 0023
+Revises: 0025
 Create Date: 2026-12-07 17:20:00
 """
 
@@ -22,7 +22,7 @@ from alembic import op
 from dutydesk.core.db import UTCDateTime
 
 revision = '0026'
-down_revision = '0023'
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
