@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import socket
 import threading
@@ -10,7 +11,7 @@ from pathlib import Path
 import click
 
 from dutydesk import migrate
-from dutydesk.core.config import load_settings
+from dutydesk.core.config import Settings, load_settings
 from dutydesk.core.db import Database
 from dutydesk.demo.mailbox import DemoMailbox
 from dutydesk.demo.modbus_site import ups_registers
@@ -78,9 +79,14 @@ def run_demo(*, host: str, port: int, keep: bool, environ: dict[str, str]) -> No
         mailbox = DemoMailbox(mail_folder).start()
         overrides.update({"smtp_host": "127.0.0.1", "smtp_port": mailbox.port,
                           "smtp_security": "none"})
+    if mailbox is not None and "DUTYDESK_PAGE_REPLY_TO" not in environ:
+        # replies to the demo's pages come back to the desk's mailbox and act on the incident
+        overrides["page_reply_to"] = environ.get("DUTYDESK_SMTP_FROM", "dutydesk@localhost")
     settings = load_settings(overrides, environ=environ)
     db = Database(settings.database_url)
     migrate.upgrade(db)
+    if mailbox is not None:
+        mailbox.intake(settings.smtp_from, functools.partial(take_demo_mail, db, settings))
     targets = start_targets(DEMO_SERVICES, DEMO_TCP)
     credentials = DemoCredentials(
         admin_password=secrets.token_urlsafe(12),
@@ -91,6 +97,8 @@ def run_demo(*, host: str, port: int, keep: bool, environ: dict[str, str]) -> No
     click.echo(summary)
     if mailbox is not None:
         click.echo(f"Mail the demo sends is saved as .eml files in {mailbox.folder}/")
+        click.echo(f"Write to the desk: mail {settings.smtp_from} through SMTP at "
+                   f"127.0.0.1:{mailbox.port} (it becomes a request, or acts on a page)")
     from dutydesk.demo.extras import start_backup_job
     from dutydesk.serving import serve_app
 
@@ -106,3 +114,13 @@ def run_demo(*, host: str, port: int, keep: bool, environ: dict[str, str]) -> No
         targets.stop()
         if mailbox is not None:
             mailbox.stop()
+
+
+def take_demo_mail(db: Database, settings: Settings, raw: bytes) -> str:
+    """The demo's desk mailbox: one mail through the intake the worker runs on IMAP."""
+    from dutydesk.core.db import utcnow
+    from dutydesk.core.mailin.intake import process_raw
+    from dutydesk.jobs import mail_handlers
+
+    outcome = process_raw(db, raw, mail_handlers(settings), utcnow(), (settings.smtp_from,))
+    return f"{outcome.status} ({outcome.handler or 'no handler'})"
