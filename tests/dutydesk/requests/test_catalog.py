@@ -19,8 +19,8 @@ from dutydesk.core.validation import ValidationError
 from dutydesk.requests import service as req
 from dutydesk.requests.catalog.items import as_document, parse_item
 from dutydesk.requests.catalog.store import item_for_request, list_items, save_item
+from dutydesk.requests.due import policy_of
 from dutydesk.requests.models import ServiceRequest
-from dutydesk.requests.service import policy_of
 from dutydesk.requests.sla import request_clocks
 from dutydesk.requests.store import timeline
 from shifts.notices.orm import StatusService
