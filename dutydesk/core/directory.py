@@ -104,6 +104,38 @@ class DirectoryConfig:
         }
 
 
+
+def parse_group_roles(raw_groups: Any, where: str, example: str,
+                      problems: list[str]) -> list[tuple[str, Role]]:
+    """A configuration's ``groups: {group: role}`` as (normalised group, role) pairs; each
+    unusable entry is added to ``problems`` (shared by the LDAP and OpenID Connect settings)."""
+    groups: list[tuple[str, Role]] = []
+    if not isinstance(raw_groups, Mapping) or not raw_groups:
+        problems.append(f"{where}: map at least one group to a role (e.g. {example}: engineer)")
+        return groups
+    for group, role in raw_groups.items():
+        try:
+            groups.append((normalise_group(str(group)), Role.parse(str(role))))
+        except ValueError as exc:
+            problems.append(f"{where}.{group}: {exc}")
+    return groups
+
+
+def parse_name_map(raw_map: Any, defaults: Mapping[str, str], where: str, example: str,
+                   problems: list[str]) -> dict[str, str]:
+    """``defaults`` overridden by a configuration's ``{known key: name}`` mapping (the
+    directory's attributes, the provider's claims); unknown keys are added to ``problems``."""
+    names = dict(defaults)
+    if not isinstance(raw_map, Mapping):
+        problems.append(f"{where}: expected a mapping such as {example}")
+        return names
+    for key, value in raw_map.items():
+        if key not in defaults:
+            problems.append(f"{where}.{key}: unknown; known: " + ", ".join(defaults))
+        else:
+            names[key] = str(value)
+    return names
+
 def parse_config(raw: Any, where: str = "ldap") -> DirectoryConfig:
     """Validate the ``ldap:`` section; raises ``ValueError`` listing every problem, one a line."""
     if not isinstance(raw, Mapping):
@@ -144,28 +176,9 @@ def parse_config(raw: Any, where: str = "ldap") -> DirectoryConfig:
         problems.append(f"{where}.group_lookup: expected 'search' or 'memberof', got {lookup!r}")
     if lookup == "search" and not raw.get("group_base"):
         problems.append(f"{where}.group_base: required to search for groups")
-    groups: list[tuple[str, Role]] = []
-    raw_groups = raw.get("groups")
-    if not isinstance(raw_groups, Mapping) or not raw_groups:
-        problems.append(f"{where}.groups: map at least one group to a role "
-                        "(e.g. cn=dc-duty: engineer)")
-    else:
-        for group, role in raw_groups.items():
-            try:
-                groups.append((normalise_group(str(group)), Role.parse(str(role))))
-            except ValueError as exc:
-                problems.append(f"{where}.groups.{group}: {exc}")
-    attributes = dict(_DEFAULT_ATTRIBUTES)
-    raw_attrs = raw.get("attributes", {})
-    if not isinstance(raw_attrs, Mapping):
-        problems.append(f"{where}.attributes: expected a mapping such as {{email: mail}}")
-    else:
-        for key, value in raw_attrs.items():
-            if key not in _DEFAULT_ATTRIBUTES:
-                problems.append(f"{where}.attributes.{key}: unknown; known: "
-                                + ", ".join(_DEFAULT_ATTRIBUTES))
-            else:
-                attributes[key] = str(value)
+    groups = parse_group_roles(raw.get("groups"), f"{where}.groups", "cn=dc-duty", problems)
+    attributes = parse_name_map(raw.get("attributes", {}), _DEFAULT_ATTRIBUTES,
+                                f"{where}.attributes", "{email: mail}", problems)
     try:
         timeout = float(raw.get("timeout", 5))
         if not 0.5 <= timeout <= 60:

@@ -47,7 +47,8 @@ from dutydesk.core.directory import (
     Person,
     language_code,
     may_request,
-    normalise_group,
+    parse_group_roles,
+    parse_name_map,
     parse_requesters,
     role_for_groups,
 )
@@ -124,28 +125,9 @@ def parse_config(raw: Any, where: str = "oidc") -> OidcConfig:
     scopes = tuple(raw_scopes.split() if isinstance(raw_scopes, str) else map(str, raw_scopes))
     if "openid" not in scopes:
         problems.append(f"{where}.scopes: must include 'openid', got {' '.join(scopes)!r}")
-    groups: list[tuple[str, Role]] = []
-    raw_groups = raw.get("groups")
-    if not isinstance(raw_groups, Mapping) or not raw_groups:
-        problems.append(f"{where}.groups: map at least one group to a role "
-                        "(e.g. dc-duty: engineer)")
-    else:
-        for group, role in raw_groups.items():
-            try:
-                groups.append((normalise_group(str(group)), Role.parse(str(role))))
-            except ValueError as exc:
-                problems.append(f"{where}.groups.{group}: {exc}")
-    claims = dict(_DEFAULT_CLAIMS)
-    raw_claims = raw.get("claims", {})
-    if not isinstance(raw_claims, Mapping):
-        problems.append(f"{where}.claims: expected a mapping such as {{email: email}}")
-    else:
-        for key, value in raw_claims.items():
-            if key not in _DEFAULT_CLAIMS:
-                problems.append(f"{where}.claims.{key}: unknown; known: "
-                                + ", ".join(_DEFAULT_CLAIMS))
-            else:
-                claims[key] = str(value)
+    groups = parse_group_roles(raw.get("groups"), f"{where}.groups", "dc-duty", problems)
+    claims = parse_name_map(raw.get("claims", {}), _DEFAULT_CLAIMS, f"{where}.claims",
+                            "{email: email}", problems)
     skew = raw.get("clock_skew", 60)
     if not isinstance(skew, int) or isinstance(skew, bool) or not 0 <= skew <= MAX_CLOCK_SKEW:
         problems.append(f"{where}.clock_skew: whole seconds between 0 and {MAX_CLOCK_SKEW}, "
