@@ -125,8 +125,14 @@ def db(settings: Settings) -> Iterator[Database]:
 
 
 @pytest.fixture
-def app(settings: Settings, db: Database) -> Any:
-    return create_app(settings, db=db)
+def app(settings: Settings, db: Database) -> Iterator[Any]:
+    application = create_app(settings, db=db)
+    yield application
+    # a wall page opened by the test started the live feed's poller: stop it before the test's
+    # database goes (it would log "poll failed" against a dropped database for the rest of the run)
+    feed = application.extensions.get("dutydesk_wall_feed")  # dutydesk.wall.feed.EXTENSION
+    if feed is not None:
+        feed.stop()
 
 
 @pytest.fixture
