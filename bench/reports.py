@@ -37,7 +37,7 @@ from dutydesk.core.config import load_settings
 from dutydesk.core.db import Database, utcnow
 from dutydesk.incidents.events import IncidentEvent
 from dutydesk.incidents.models import Incident, IncidentEventRow
-from dutydesk.incidents.pipeline import sla_policy, sla_snapshot
+from dutydesk.incidents.sla_config import sla_policy, sla_snapshot
 from dutydesk.incidents.summary import summarise, summary_columns
 from dutydesk.models import Role, User
 from dutydesk.reports import loader

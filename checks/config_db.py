@@ -10,7 +10,6 @@ checks that stay. ``export(session)`` writes YAML that ``apply`` accepts unchang
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -29,26 +28,12 @@ from checks.schedule import next_due
 from checks.secrets import audited
 from dutydesk.core import audit
 from dutydesk.core.db import utcnow
+from dutydesk.core.plan import Plan
 
 COMPARED = ("display_name", "type", "spec", "interval", "retry_interval", "max_attempts",
             "timeout", "flap_detection", "flap_low_threshold", "flap_high_threshold",
             "flap_history_states", "enabled", "guard_reference", "tags", "labels", "service",
             "impact", "urgency", "parent_up_states")
-
-
-@dataclass
-class Plan:
-    added: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-
-    @property
-    def empty(self) -> bool:
-        return not (self.added or self.changed or self.removed)
-
-    def lines(self) -> list[str]:
-        return ([f"+ {x}" for x in self.added] + [f"~ {x}" for x in self.changed]
-                + [f"- {x}" for x in self.removed])
 
 
 def _group_ids(session: Session) -> dict[str, int]:

@@ -29,7 +29,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from checks.engine import LAG_BUCKETS, Engine
+from checks.engine import Engine
+from checks.engine_metrics import LAG_BUCKETS
 
 #: Engine families the web app already serves from the database under the same names.
 PER_CHECK_FAMILIES = frozenset(
@@ -49,9 +50,9 @@ _HELP = {
 
 
 class LagTally:
-    """A cumulative histogram of start lags over :data:`~checks.engine.LAG_BUCKETS`, fed with
-    the lags the engine processes report (thread-safe: the supervisor's watcher adds, a scrape
-    reads)."""
+    """A cumulative histogram of start lags over :data:`~checks.engine_metrics.LAG_BUCKETS`,
+    fed with the lags the engine processes report (thread-safe: the supervisor's watcher adds,
+    a scrape reads)."""
 
     def __init__(self, buckets: tuple[float, ...] = LAG_BUCKETS) -> None:
         self.buckets = buckets

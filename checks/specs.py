@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from checks.nagios import NagiosRange, RangeError, parse_range
+
 _MISSING: Any = object()
 
 
@@ -244,3 +246,16 @@ def check_host(name: str, value: str) -> str:
     if "://" in value or "/" in value or any(c.isspace() for c in value):
         raise SpecError(name, value, "must be a bare host name or IP address, e.g. 10.0.0.5")
     return value
+
+
+def read_range(field: str, value: object) -> NagiosRange | None:
+    """A Nagios threshold range from a spec field (``10``, ``10:``, ``~:10``, ``@10:20``)."""
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = f"{value:g}"
+    try:
+        return parse_range(value)  # type: ignore[arg-type]
+    except RangeError:
+        raise SpecError(field, value,
+                        "must be a Nagios range such as 10, 10:, ~:10, 10:20 or @10:20") from None

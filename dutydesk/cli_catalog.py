@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from dutydesk.cli_common import CLI_ACTOR, _database, _settings, friendly_errors
+from dutydesk.cli_common import CLI_ACTOR, _database, _settings, echo_plan, friendly_errors
 
 
 @click.group()
@@ -43,15 +43,7 @@ def catalog_apply(file: str, dry_run: bool) -> None:
         result = plan(session, items) if dry_run else apply(session, items, CLI_ACTOR, utcnow())
         if dry_run:
             session.rollback()
-    for line in result.lines():
-        click.echo(line)
-    if result.empty:
-        click.echo("no changes")
-    elif dry_run:
-        click.echo("dry run: nothing was changed")
-    else:
-        click.echo(f"applied: {len(result.added)} added, {len(result.changed)} changed, "
-                   f"{len(result.removed)} retired")
+    echo_plan(result, dry_run=dry_run, removed="retired")
 
 
 @catalog.command("export")

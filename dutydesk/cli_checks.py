@@ -7,7 +7,7 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from dutydesk.cli_common import CLI_ACTOR, _database, _settings, friendly_errors
+from dutydesk.cli_common import CLI_ACTOR, _database, _settings, echo_plan, friendly_errors
 
 
 @click.group()
@@ -42,15 +42,7 @@ def checks_apply(file: str, dry_run: bool) -> None:
         result = plan(session, config) if dry_run else apply(session, config, CLI_ACTOR)
         if dry_run:
             session.rollback()
-    for line in result.lines():
-        click.echo(line)
-    if result.empty:
-        click.echo("no changes")
-    elif dry_run:
-        click.echo("dry run: nothing was changed")
-    else:
-        click.echo(f"applied: {len(result.added)} added, {len(result.changed)} changed, "
-                   f"{len(result.removed)} removed")
+    echo_plan(result, dry_run=dry_run)
 
 
 def _missing_plugins(config: Any, plugin_dirs: tuple[str, ...]) -> list[str]:

@@ -19,6 +19,7 @@ from dutydesk.core.config import (
     load_settings,
 )
 from dutydesk.core.db import Database
+from dutydesk.core.plan import Plan
 from dutydesk.migrate import NotMigratedError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -63,3 +64,17 @@ def _database(settings: Settings, *, migrated: bool = True, worker: bool = False
     if migrated:
         ensure_migrated(db)
     return db
+
+
+def echo_plan(result: Plan, *, dry_run: bool, removed: str = "removed") -> None:
+    """Print what an ``apply`` changed (or, with ``dry_run``, would change) and a summary
+    line; ``removed`` names what happened to the entries no longer in the file."""
+    for line in result.lines():
+        click.echo(line)
+    if result.empty:
+        click.echo("no changes")
+    elif dry_run:
+        click.echo("dry run: nothing was changed")
+    else:
+        click.echo(f"applied: {len(result.added)} added, {len(result.changed)} changed, "
+                   f"{len(result.removed)} {removed}")

@@ -27,6 +27,11 @@ def select_locale() -> str:
     return request.accept_languages.best_match(SUPPORTED_LANGUAGES) or settings().default_language
 
 
+def current_language() -> str:
+    """The language this page is shown in (``select_locale``'s choice; "en" when none)."""
+    return str(get_locale() or "en")
+
+
 def select_timezone() -> str:
     from dutydesk.context import principal, settings
 

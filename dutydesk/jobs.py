@@ -121,8 +121,8 @@ def scheduled_jobs(
     from dutydesk.incidents.chat.jobs import chat_jobs
     from dutydesk.incidents.jobs import incident_jobs
     from dutydesk.incidents.notify_timeline import record_notification_attempt
-    from dutydesk.incidents.paging import disable_contact
     from dutydesk.incidents.pipeline import metrics_for
+    from dutydesk.incidents.recipients import disable_contact
     from dutydesk.requests.jobs import request_jobs
     from dutydesk.web.directory_sync import directory_jobs
     from shifts.jobs import shift_jobs

@@ -14,26 +14,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from checks.nagios import NagiosRange, RangeError, parse_range
+from checks.nagios import NagiosRange
 from checks.result import PerfDatum, Status
-from checks.specs import SpecError
 
 #: Readings named in a message before "and N more" (the wall shows one line).
 MESSAGE_READINGS = 6
 _METRIC_UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
-
-
-def read_range(field: str, value: object) -> NagiosRange | None:
-    """A Nagios threshold range from a spec field (``10``, ``10:``, ``~:10``, ``@10:20``)."""
-    if value is None:
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        value = f"{value:g}"
-    try:
-        return parse_range(value)  # type: ignore[arg-type]
-    except RangeError:
-        raise SpecError(field, value,
-                        "must be a Nagios range such as 10, 10:, ~:10, 10:20 or @10:20") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,11 +49,10 @@ from checks.probes.devices import (
     judge_number,
     metrics_of,
     perfdata_of,
-    read_range,
     summarize,
 )
 from checks.result import Result, Status
-from checks.specs import SpecError, SpecReader, check_host
+from checks.specs import SpecError, SpecReader, check_host, read_range
 
 TABLES = ("holding", "input", "coil", "discrete")
 REGISTER_TYPES = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2,

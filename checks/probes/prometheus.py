@@ -14,10 +14,10 @@ from datetime import datetime
 
 import aiohttp
 
-from checks.nagios import NagiosRange, RangeError, judge, parse_range
+from checks.nagios import NagiosRange, judge
 from checks.probes.base import ProbeContext, Stopwatch, borrowed, describe_error, make_result
 from checks.result import Result, Status
-from checks.specs import SpecError, SpecReader, check_http_url
+from checks.specs import SpecReader, check_http_url, read_range
 
 EMPTY_STATUSES = {"unknown": Status.UNKNOWN, "ok": Status.OK, "warning": Status.WARNING,
                   "critical": Status.CRITICAL}
@@ -40,8 +40,8 @@ class PrometheusSpec:
         spec = cls(
             url=check_http_url("url", r.string("url")).rstrip("/"),
             query=r.string("query"),
-            warn=_read_range("warn", r.raw("warn", None)),
-            crit=_read_range("crit", r.raw("crit", None)),
+            warn=read_range("warn", r.raw("warn", None)),
+            crit=read_range("crit", r.raw("crit", None)),
             empty=r.string("empty", "unknown", choices=tuple(EMPTY_STATUSES)),
             headers=r.string_map("headers", ()),
             verify_tls=r.boolean("verify_tls", True),
@@ -58,18 +58,6 @@ class PrometheusSpec:
             "empty": self.empty, "headers": dict(self.headers), "verify_tls": self.verify_tls,
             "timeout": self.timeout,
         }
-
-
-def _read_range(field: str, value: object) -> NagiosRange | None:
-    if value is None:
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        value = f"{value:g}"
-    try:
-        return parse_range(value)  # type: ignore[arg-type]
-    except RangeError:
-        raise SpecError(field, value,
-                        "must be a Nagios range such as 10, 10:, ~:10, 10:20 or @10:20") from None
 
 
 def pick_sample(payload: object) -> tuple[str, float]:

@@ -344,10 +344,16 @@ def _severity_table(name: str, value: Any) -> str:
 def _directory(name: str, value: Any) -> Any:
     from dutydesk.core.directory import parse_config
 
+    return _section(parse_config, name, value)
+
+
+def _section(parse: Any, name: str, value: Any) -> Any:
+    """A whole section read by its own parser (``None``: not configured); its problems, one a
+    line, become one configuration error."""
     if value is None:
         return None
     try:
-        return parse_config(value, where=name)
+        return parse(value, where=name)
     except ValueError as exc:
         raise _Invalid(str(exc).replace("\n", "\n  - ")) from None
 
@@ -364,12 +370,7 @@ def _telegram_secret(name: str, value: Any) -> str:
 def _oidc(name: str, value: Any) -> Any:
     from dutydesk.core.oidc import parse_config
 
-    if value is None:
-        return None
-    try:
-        return parse_config(value, where=name)
-    except ValueError as exc:
-        raise _Invalid(str(exc).replace("\n", "\n  - ")) from None
+    return _section(parse_config, name, value)
 
 
 _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {

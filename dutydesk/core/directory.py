@@ -136,6 +136,19 @@ def parse_name_map(raw_map: Any, defaults: Mapping[str, str], where: str, exampl
             names[key] = str(value)
     return names
 
+
+def parse_timeout(raw: Mapping[str, Any], where: str, problems: list[str]) -> float:
+    """A section's ``timeout``: seconds between 0.5 and 60 (default 5); anything else is
+    added to ``problems`` and 5 is used."""
+    try:
+        timeout = float(raw.get("timeout", 5))
+        if not 0.5 <= timeout <= 60:
+            raise ValueError
+    except (TypeError, ValueError):
+        problems.append(f"{where}.timeout: seconds between 0.5 and 60, got {raw.get('timeout')!r}")
+        timeout = 5.0
+    return timeout
+
 def parse_config(raw: Any, where: str = "ldap") -> DirectoryConfig:
     """Validate the ``ldap:`` section; raises ``ValueError`` listing every problem, one a line."""
     if not isinstance(raw, Mapping):
@@ -179,13 +192,7 @@ def parse_config(raw: Any, where: str = "ldap") -> DirectoryConfig:
     groups = parse_group_roles(raw.get("groups"), f"{where}.groups", "cn=dc-duty", problems)
     attributes = parse_name_map(raw.get("attributes", {}), _DEFAULT_ATTRIBUTES,
                                 f"{where}.attributes", "{email: mail}", problems)
-    try:
-        timeout = float(raw.get("timeout", 5))
-        if not 0.5 <= timeout <= 60:
-            raise ValueError
-    except (TypeError, ValueError):
-        problems.append(f"{where}.timeout: seconds between 0.5 and 60, got {raw.get('timeout')!r}")
-        timeout = 5.0
+    timeout = parse_timeout(raw, where, problems)
     ca_file = str(raw.get("ca_file", ""))
     requesters = parse_requesters(raw.get("requesters"), f"{where}.requesters", problems)
     nested = raw.get("nested_groups", False)

@@ -50,6 +50,7 @@ from dutydesk.core.directory import (
     parse_group_roles,
     parse_name_map,
     parse_requesters,
+    parse_timeout,
     role_for_groups,
 )
 from dutydesk.core.models.accounts import Role
@@ -133,13 +134,7 @@ def parse_config(raw: Any, where: str = "oidc") -> OidcConfig:
         problems.append(f"{where}.clock_skew: whole seconds between 0 and {MAX_CLOCK_SKEW}, "
                         f"got {skew!r}")
         skew = 60
-    try:
-        timeout = float(raw.get("timeout", 5))
-        if not 0.5 <= timeout <= 60:
-            raise ValueError
-    except (TypeError, ValueError):
-        problems.append(f"{where}.timeout: seconds between 0.5 and 60, got {raw.get('timeout')!r}")
-        timeout = 5.0
+    timeout = parse_timeout(raw, where, problems)
     requesters = parse_requesters(raw.get("requesters"), f"{where}.requesters", problems)
     trust_email = raw.get("trust_email", False)
     if not isinstance(trust_email, bool):

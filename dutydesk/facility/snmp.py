@@ -17,10 +17,10 @@ import logging
 import os
 import socket
 import tempfile
-import threading
 from typing import Any
 
 from dutydesk.facility.decide import Trap
+from dutydesk.facility.listener import LoopListener
 from dutydesk.facility.mibs import MibTranslator, base_name
 from dutydesk.facility.receiver import Receiver
 from dutydesk.facility.rules import RuleSet, SnmpSettings
@@ -80,20 +80,18 @@ def describe_trap(trap: Trap) -> tuple[str, str]:
     return base_name(trap.trap), f"v{trap.version} {trap.trap} {variables}"[:1024]
 
 
-class TrapListener:
+class TrapListener(LoopListener):
     """Owns an asyncio loop in a thread with a pysnmp engine on one UDP address."""
 
+    thread_name, label = "snmp-traps", "SNMP trap listener"
+
     def __init__(self, host: str, port: int, receiver: Receiver) -> None:
+        super().__init__(receiver)
         self.host, self.port = host, port
-        self.receiver = receiver
         receiver.on_rules_changed = self._rules_changed
         self.translator = MibTranslator()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._engine: Any = None
         self.settings: SnmpSettings | None = None
-        self._ready = threading.Event()
-        self.error: str | None = None
 
     # --- building the engine ----------------------------------------------------------------
 
@@ -229,31 +227,13 @@ class TrapListener:
             self._engine.close_dispatcher()
             self._engine = None
 
-    def _run(self) -> None:
-        loop = self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
+    def _begin(self, loop: asyncio.AbstractEventLoop) -> None:
         loop.call_soon(self._rebuild, self.receiver.rules.snmp)
         loop.call_soon(self._ready.set)
-        loop.run_forever()
-        self._close_engine()
-        pending = asyncio.all_tasks(loop)
-        for task in pending:  # pysnmp's timer task: cancelled and awaited, not left dangling
-            task.cancel()
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.close()
 
-    def start(self) -> None:
-        self.receiver.start()
-        self._thread = threading.Thread(target=self._run, name="snmp-traps", daemon=True)
-        self._thread.start()
-        self._ready.wait(10)
-        log.info("SNMP trap listener started", extra={"listen": f"{self.host}:{self.port}"})
+    def _end(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._close_engine()  # then pysnmp's timer task is cancelled and awaited (LoopListener)
 
-    def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._loop = self._thread = None
-        self.receiver.stop()
+    def _listening(self) -> str:
+        return f"{self.host}:{self.port}"
 

@@ -17,10 +17,10 @@ import asyncio
 import logging
 import re
 import ssl
-import threading
 from typing import Any
 
 from dutydesk.facility.decide import SyslogMessage
+from dutydesk.facility.listener import LoopListener
 from dutydesk.facility.receiver import Receiver
 from dutydesk.facility.rules import SYSLOG_FACILITIES, SYSLOG_LEVELS
 from dutydesk.facility.snmp import parse_listen
@@ -102,21 +102,19 @@ class _Udp(asyncio.DatagramProtocol):
         self.listener.heard(data, str(addr[0]))
 
 
-class SyslogListener:
+class SyslogListener(LoopListener):
     """UDP and/or TCP syslog on the configured addresses, in one asyncio loop thread."""
+
+    thread_name, label = "syslog", "syslog listener"
 
     def __init__(self, receiver: Receiver, *, udp: str = "", tcp: str = "", tls: str = "",
                  tls_cert: str = "", tls_key: str = "") -> None:
-        self.receiver = receiver
+        super().__init__(receiver)
         self.udp = parse_listen(udp) if udp else None
         self.tcp = parse_listen(tcp) if tcp else None
         self.tls = parse_listen(tls) if tls else None
         self.tls_files = (tls_cert, tls_key)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
         self._connections = 0
-        self.error: str | None = None
         self.bound: dict[str, tuple[str, int]] = {}
         self._open: list[Any] = []
 
@@ -212,34 +210,16 @@ class SyslogListener:
         finally:
             self._ready.set()
 
-    def _run(self) -> None:
-        loop = self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        starting = loop.create_task(self._start_servers())
-        loop.run_forever()
-        starting.cancel()
+    def _begin(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._starting = loop.create_task(self._start_servers())
+
+    def _end(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._starting.cancel()
         for closable in self._open:  # release the ports now, not at garbage collection
             closable.close()
-        pending = asyncio.all_tasks(loop)
-        for task in pending:
-            task.cancel()
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.close()
 
-    def start(self) -> None:
-        self.receiver.start()
-        self._thread = threading.Thread(target=self._run, name="syslog", daemon=True)
-        self._thread.start()
-        self._ready.wait(10)
-        log.info("syslog listener started", extra={"listen": self.bound})
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._loop = self._thread = None
-        self.receiver.stop()
+    def _listening(self) -> dict[str, tuple[str, int]]:
+        return self.bound
 
 
 async def _discard(reader: asyncio.StreamReader, remaining: int) -> None:

@@ -51,16 +51,14 @@ from dutydesk.incidents.lifecycle import Action, LifecycleError
 from dutydesk.incidents.models import Incident
 from dutydesk.incidents.noise import resolve_expired
 from dutydesk.incidents.page_actions import purge_token_uses
-from dutydesk.incidents.paging import page_due_steps, policy_for
-from dutydesk.incidents.pipeline import (
-    PipelineMetrics,
-    load_muters,
-    policy_from_snapshot,
-    process_alerts,
-)
+from dutydesk.incidents.paging import page_due_steps
+from dutydesk.incidents.pipeline import PipelineMetrics, process_alerts
+from dutydesk.incidents.pipeline_mute import load_muters
 from dutydesk.incidents.poller import raise_poller_incident
+from dutydesk.incidents.recipients import policy_for
 from dutydesk.incidents.retention import purge_once
 from dutydesk.incidents.sla import SlaError, SlaPolicy, SlaStatus, sla_clock, sla_events_due
+from dutydesk.incidents.sla_config import policy_from_snapshot
 from dutydesk.incidents.store import act, add_events, timeline
 from dutydesk.incidents.storm_io import send_digests
 

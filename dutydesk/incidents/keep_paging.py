@@ -26,8 +26,9 @@ from dutydesk.core.timeutil import ensure_utc
 from dutydesk.incidents.escalation import EscalationPolicy, EscalationStatus
 from dutydesk.incidents.events import EventKind, IncidentEvent, IncidentStatus, in_order
 from dutydesk.incidents.models import Incident
-from dutydesk.incidents.paging import PagingCache, is_reachable, notify_people
+from dutydesk.incidents.paging import notify_people
 from dutydesk.incidents.priority import Priority
+from dutydesk.incidents.recipients import PagingCache, is_reachable
 from dutydesk.incidents.store import add_events
 
 #: The priorities that are paged again and again.

@@ -23,12 +23,12 @@ from dutydesk.incidents.events import EventKind, IncidentEvent
 from dutydesk.incidents.lifecycle import Action
 from dutydesk.incidents.models import Incident
 from dutydesk.incidents.paging import (
-    PagingCache,
     notify_people,
     paged_people,
     plan_pages,
     send_pages,
 )
+from dutydesk.incidents.recipients import PagingCache
 from dutydesk.incidents.returns import AUTOMATIC_ACTORS, FlapChange, flap_change, returned_after
 from dutydesk.incidents.store import act, add_events, timeline
 

@@ -5,6 +5,8 @@ for later steps (the worker): ``page_due_steps`` asks ``escalation_due`` what is
 target to people, picks each person's contact methods by their notification rules, enqueues, and
 records ``escalation_notified`` so the step is never paged twice. Idempotency keys name the
 incident, cycle, position and contact method, so a retried job adds nothing.
+
+Who the people are, their contact methods and rules: ``dutydesk.incidents.recipients``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dutydesk.core.config import Settings
@@ -22,218 +24,15 @@ from dutydesk.core.models.accounts import Role, User
 from dutydesk.core.notify.outbox import enqueue
 from dutydesk.incidents.chat.refresh import refresh_messages
 from dutydesk.incidents.chat.render import page_options
-from dutydesk.incidents.escalation import (
-    DEFAULT_REPAGE_MINUTES,
-    DueNotification,
-    EscalationPolicy,
-    EscalationStep,
-    escalation_due,
-    notified_event,
-)
+from dutydesk.incidents.escalation import DueNotification, escalation_due, notified_event
 from dutydesk.incidents.events import EventKind, IncidentEvent
-from dutydesk.incidents.models import (
-    ContactMethod,
-    EscalationPolicyRow,
-    Incident,
-    NotificationRule,
-    QuietHoursRow,
-)
+from dutydesk.incidents.models import ContactMethod, Incident
 from dutydesk.incidents.page_actions import page_extras
 from dutydesk.incidents.priority import Priority
-from dutydesk.incidents.quiet import QuietHours, quiet_until, zone
-from dutydesk.incidents.routing import parse_fallback_group, route
+from dutydesk.incidents.quiet import quiet_until, zone
+from dutydesk.incidents.recipients import PagingCache, is_reachable, load_contacts
 from dutydesk.incidents.store import add_events, timeline
 from dutydesk.incidents.storm_io import ledger, storm_allows
-
-DEFAULT_POLICY = EscalationPolicy(
-    steps=(
-        EscalationStep(("first_line",), 10),
-        EscalationStep(("second_line",), 20),
-        EscalationStep(("shift_lead",), 30),
-    ),
-    repeat=0,
-)
-
-
-def policy_for(
-    session: Session, incident: Incident, cache: PagingCache | None = None
-) -> EscalationPolicy:
-    """The incident's policy, else the default stored policy, else ``DEFAULT_POLICY``."""
-    if cache is not None:
-        return cache.policy(incident)
-    row = None
-    if incident.escalation_policy_id is not None:
-        row = session.get(EscalationPolicyRow, incident.escalation_policy_id)
-    if row is None:
-        row = session.scalar(
-            select(EscalationPolicyRow).where(EscalationPolicyRow.is_default).limit(1)
-        )
-    if row is None:
-        return DEFAULT_POLICY
-    return policy_from_row(row)
-
-
-def policy_from_row(row: EscalationPolicyRow) -> EscalationPolicy:
-    steps = tuple(
-        EscalationStep(tuple(step["targets"]), int(step["delay_minutes"])) for step in row.steps
-    )
-    return EscalationPolicy(steps, repeat=row.repeat, ack_timeout_minutes=row.ack_timeout_minutes,
-                            repage_minutes=row.repage_minutes or DEFAULT_REPAGE_MINUTES)
-
-
-@dataclass(frozen=True, slots=True)
-class Directory:
-    """Everything ``routing.route`` needs at one instant, read once: active engineers, shift
-    leads, who is on duty per line (``None``: no schedule stored) and the fallback group."""
-
-    engineers: tuple[str, ...]
-    leads: tuple[str, ...]
-    on_duty: dict[str, tuple[str, ...]] | None
-    fallback_group: tuple[str, ...]
-
-    def people(self, target: str) -> tuple[str, ...]:
-        return route(
-            target,
-            on_duty=self.on_duty,
-            fallback_group=self.fallback_group,
-            active_engineers=self.engineers,
-            shift_leads=self.leads,
-        ).people
-
-
-def load_directory(session: Session, settings: Settings, now: datetime) -> Directory:
-    """The routing population at ``now`` (users in one query, the shift board in a few)."""
-    from shifts.storage import on_duty_logins
-
-    engineers: list[str] = []
-    leads: list[str] = []
-    for login, role in session.execute(
-        select(func.lower(User.email), User.role)
-        .where(User.active, User.role.in_([Role.ENGINEER, Role.SHIFT_LEAD]))
-        .order_by(User.id)
-    ):
-        engineers.append(login)
-        if role == Role.SHIFT_LEAD:
-            leads.append(login)
-    return Directory(
-        engineers=tuple(engineers),
-        leads=tuple(leads),
-        on_duty=on_duty_logins(session, now),
-        fallback_group=parse_fallback_group(settings.fallback_group),
-    )
-
-
-def resolve_people(
-    session: Session, settings: Settings, target: str, now: datetime | None = None
-) -> tuple[str, ...]:
-    """Logins for one escalation target (see ``routing.route``).
-
-    The people on duty come from the stored shift schedules at ``now`` (``None``: the
-    current instant); a line without a schedule falls back as ``route`` describes.
-    """
-    from dutydesk.core.db import utcnow
-
-    return load_directory(session, settings, now or utcnow()).people(target)
-
-
-@dataclass(frozen=True, slots=True)
-class Contact:
-    """One active person's account, contact methods (by id) and notification rules."""
-
-    user: User
-    methods: tuple[ContactMethod, ...]
-    rules: tuple[NotificationRule, ...]
-    quiet: QuietHours | None = None
-
-
-def is_reachable(contact: Contact | None) -> bool:
-    """The one definition of "this person can be paged" (routing, paging and screens use it).
-
-    An active person is reachable through any enabled contact method, or, having no contact
-    methods at all, through their account's email address. A person whose every method is
-    disabled (e.g. switched off after a permanent delivery failure: a webhook answering 4xx)
-    is *not* reachable: paging them would reach nobody. Unknown or deactivated logins
-    (``None``) are not reachable either.
-    """
-    if contact is None:
-        return False
-    return not contact.methods or any(method.enabled for method in contact.methods)
-
-
-def load_contacts(session: Session, logins: Iterable[str]) -> dict[str, Contact]:
-    """``{login: Contact}`` for the active users among ``logins``, in 3 queries however many."""
-    wanted = sorted({login.lower() for login in logins})
-    if not wanted:
-        return {}
-    users = {
-        user.id: user
-        for user in session.scalars(
-            select(User).where(func.lower(User.email).in_(wanted), User.active)
-        )
-    }
-    if not users:
-        return {}
-    methods: dict[int, list[ContactMethod]] = {uid: [] for uid in users}
-    for method in session.scalars(
-        select(ContactMethod)
-        .where(ContactMethod.user_id.in_(list(users)))
-        .order_by(ContactMethod.id)
-    ):
-        methods[method.user_id].append(method)
-    rules: dict[int, list[NotificationRule]] = {uid: [] for uid in users}
-    for rule in session.scalars(
-        select(NotificationRule)
-        .where(NotificationRule.user_id.in_(list(users)))
-        .order_by(NotificationRule.id)
-    ):
-        rules[rule.user_id].append(rule)
-    quiet = {
-        row.user_id: QuietHours(row.start_minute, row.end_minute)
-        for row in session.scalars(
-            select(QuietHoursRow).where(QuietHoursRow.user_id.in_(list(users))))
-    }
-    return {
-        user.email.lower(): Contact(user, tuple(methods[uid]), tuple(rules[uid]), quiet.get(uid))
-        for uid, user in users.items()
-    }
-
-
-class PagingCache:
-    """Reads shared by every incident paged at one instant (one pipeline batch): the routing
-    directory, escalation policies and people's contacts are read once, not per incident.
-
-    Only for the length of one transaction: it holds rows of the caller's session.
-    """
-
-    def __init__(self, session: Session, settings: Settings, now: datetime) -> None:
-        self.session, self.settings, self.now = session, settings, now
-        self._directory: Directory | None = None
-        self._policies: dict[int | None, EscalationPolicy] = {}
-        self._contacts: dict[str, Contact | None] = {}
-
-    @property
-    def directory(self) -> Directory:
-        if self._directory is None:
-            self._directory = load_directory(self.session, self.settings, self.now)
-        return self._directory
-
-    def policy(self, incident: Incident) -> EscalationPolicy:
-        key = incident.escalation_policy_id
-        if key not in self._policies:
-            self._policies[key] = policy_for(self.session, incident)
-        return self._policies[key]
-
-    def contacts(self, logins: Iterable[str]) -> dict[str, Contact]:
-        wanted = [login for login in logins if login not in self._contacts]
-        if wanted:
-            found = load_contacts(self.session, wanted)
-            for login in wanted:
-                self._contacts[login] = found.get(login.lower())
-        return {
-            login: contact
-            for login in logins
-            if (contact := self._contacts.get(login)) is not None
-        }
 
 
 def incident_message(incident: Incident, settings: Settings, why: str) -> tuple[str, str]:
@@ -546,14 +345,3 @@ def page_due_steps(session: Session, settings: Settings, incident: Incident, now
     return send_pages(
         session, settings, incident, plan_pages(session, settings, incident, now), now
     )
-
-
-def disable_contact(session: Session, channel_ref: str) -> None:
-    """Sender callback (``disablers["contact"]``): a permanently failing method is switched off."""
-    _prefix, _, ident = channel_ref.partition(":")
-    if not ident.isdigit():
-        return
-    method = session.get(ContactMethod, int(ident))
-    if method is not None and method.enabled:
-        method.enabled = False
-        method.disabled_reason = "disabled after a permanent delivery failure"

@@ -1,6 +1,6 @@
 """Which escalation policy an incident follows: choose one per incident, delete a policy.
 
-``incidents.escalation_policy_id`` NULL means "the default policy" (``paging.policy_for`` reads
+``incidents.escalation_policy_id`` NULL means "the default policy" (``recipients.policy_for`` reads
 the stored default, else the built-in one). Both changes here:
 
 - bump ``incidents.version`` with compare-and-set, like every incident write, so a worker that

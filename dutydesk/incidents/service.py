@@ -28,8 +28,9 @@ from dutydesk.incidents.chat.refresh import refresh_messages
 from dutydesk.incidents.events import IncidentEvent
 from dutydesk.incidents.lifecycle import Action
 from dutydesk.incidents.models import INCIDENT_STATUSES, Incident, IncidentEventRow, SilenceRow
-from dutydesk.incidents.pipeline import PipelineMetrics, policy_from_snapshot, process_alerts
+from dutydesk.incidents.pipeline import PipelineMetrics, process_alerts
 from dutydesk.incidents.sla import sla_clock
+from dutydesk.incidents.sla_config import policy_from_snapshot
 from dutydesk.incidents.store import act, timeline
 from dutydesk.incidents.told import tell_paged_people
 

@@ -31,8 +31,8 @@ from checks.models import Check, CheckRollup
 from dutydesk.core.config import Settings
 from dutydesk.incidents.events import EventKind, IncidentEvent
 from dutydesk.incidents.models import Incident, IncidentEventRow
-from dutydesk.incidents.pipeline import policy_from_snapshot
 from dutydesk.incidents.sla import SlaError, SlaPolicy
+from dutydesk.incidents.sla_config import policy_from_snapshot
 from dutydesk.incidents.summary import SUMMARY_COLUMNS, summarise, summary_from_columns
 from dutydesk.models import User
 from dutydesk.reports.availability import RollupRecord

@@ -27,8 +27,8 @@ from dutydesk.core.db import utcnow
 from dutydesk.core.notify.outbox import enqueue
 from dutydesk.errors import ApiError
 from dutydesk.incidents.models import CONTACT_KINDS, ContactMethod, NotificationRule
-from dutydesk.incidents.paging import Contact, is_reachable
 from dutydesk.incidents.priority import Priority, PriorityError
+from dutydesk.incidents.recipients import Contact, is_reachable
 from dutydesk.models import Role, User
 from dutydesk.web.account_quiet import quiet_hours_of
 from dutydesk.web.forms import flash_validation

@@ -14,6 +14,7 @@ from werkzeug.datastructures import MultiDict
 from dutydesk.context import db_session, principal, require_role
 from dutydesk.core.db import utcnow
 from dutydesk.core.validation import ValidationError
+from dutydesk.i18n import current_language as _language
 from dutydesk.models import Role
 from dutydesk.requests.catalog.items import LANGUAGES, CatalogItem, parse_item
 from dutydesk.requests.catalog.store import (
@@ -27,12 +28,6 @@ from dutydesk.requests.models import REQUEST_TYPES
 from shifts.notices.storage import load_services
 
 bp = Blueprint("catalog", __name__, url_prefix="/catalog")
-
-
-def _language() -> str:
-    from flask_babel import get_locale
-
-    return str(get_locale() or "en")
 
 
 @bp.route("")

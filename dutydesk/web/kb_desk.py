@@ -13,6 +13,7 @@ from werkzeug.datastructures import MultiDict
 from dutydesk.context import db_session, principal, require_role
 from dutydesk.core.db import utcnow
 from dutydesk.core.validation import ValidationError
+from dutydesk.i18n import current_language as _language
 from dutydesk.models import Role
 from dutydesk.requests.catalog.store import list_items
 from dutydesk.requests.kb.articles import LANGUAGES, render
@@ -30,12 +31,6 @@ from dutydesk.requests.kb.store import (
 from shifts.notices.storage import load_services
 
 bp = Blueprint("kb", __name__, url_prefix="/kb")
-
-
-def _language() -> str:
-    from flask_babel import get_locale
-
-    return str(get_locale() or "en")
 
 
 def _get(article_id: int) -> Any:

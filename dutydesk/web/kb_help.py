@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import get_locale, gettext
+from flask_babel import gettext
 
 from dutydesk.context import db_session, principal, settings
 from dutydesk.core.db import utcnow
+from dutydesk.i18n import current_language
 from dutydesk.requests import mail
 from dutydesk.requests.kb.articles import LANGUAGES, plain, render
 from dutydesk.requests.kb.store import (
@@ -33,7 +34,7 @@ SUGGESTIONS = 5
 
 def reader_language() -> str:
     wanted = request.args.get("lang", "")
-    return wanted if wanted in LANGUAGES else str(get_locale() or "en")
+    return wanted if wanted in LANGUAGES else current_language()
 
 
 def suggestions(query: str, service: str = "", language: str = "en") -> list[Found]:

@@ -18,13 +18,14 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale, gettext
+from flask_babel import gettext
 from sqlalchemy import select
 
 from dutydesk.context import db_session, principal, require_role, settings
 from dutydesk.core.db import utcnow
 from dutydesk.core.models.accounts import User
 from dutydesk.core.validation import ValidationError
+from dutydesk.i18n import current_language
 from dutydesk.incidents.lifecycle import LifecycleError
 from dutydesk.incidents.lookup import open_incidents_for_service
 from dutydesk.incidents.service import render_note
@@ -239,7 +240,7 @@ def log_call() -> Any:
         incidents=open_incidents_for_service(s, service) if service else [],
         people=people, recent=recent, channels=[c for c in CHANNELS if c != "client_api"],
         types=REQUEST_TYPES, items=list_items(s, service or None), item=item,
-        language=str(get_locale() or "en")), 400 if error else 200
+        language=current_language()), 400 if error else 200
 
 
 def item_fields(form: Any) -> dict[str, str]:

@@ -25,6 +25,7 @@ from dutydesk.core.db import utcnow
 from dutydesk.core.directory import Person
 from dutydesk.core.notify.outbox import enqueue
 from dutydesk.core.validation import ValidationError
+from dutydesk.i18n import current_language as _language
 from dutydesk.incidents.lifecycle import LifecycleError
 from dutydesk.incidents.lookup import open_incidents_for_service
 from dutydesk.requests import mail
@@ -41,12 +42,6 @@ from dutydesk.web.requests_desk import item_fields
 from shifts.notices.storage import load_notices, load_services
 
 bp = Blueprint("help", __name__, url_prefix="/help")
-
-
-def _language() -> str:
-    from flask_babel import get_locale
-
-    return str(get_locale() or "en")
 
 
 REQUESTER_KEY = "requester"

@@ -11,11 +11,12 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request
-from flask_babel import get_locale, gettext, ngettext
+from flask_babel import gettext, ngettext
 
 from dutydesk.context import app_state, db_session, settings
 from dutydesk.core.config import SUPPORTED_LANGUAGES
 from dutydesk.core.db import utcnow
+from dutydesk.i18n import current_language as language
 from dutydesk.web.status_snapshot import as_of, cache, install_fast_path, serve
 from shifts.notices import atom, badge
 from shifts.notices.model import render_markdown
@@ -35,10 +36,6 @@ bp.record_once(lambda state: install_fast_path(state.app))
 
 def site_zone() -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(settings().timezone)
-
-
-def language() -> str:
-    return str(get_locale() or "en")
 
 
 def page_model() -> Any:

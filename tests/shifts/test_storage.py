@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from dutydesk.core.db import Database
 from dutydesk.core.security import Principal
-from dutydesk.incidents.paging import resolve_people
+from dutydesk.incidents.recipients import resolve_people
 from dutydesk.models import AuditEntry, Role
 from shifts import service
 from shifts.errors import ShiftConfigError

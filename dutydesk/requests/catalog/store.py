@@ -8,7 +8,7 @@ longer in the file is *retired* (``active = False``), never deleted — requests
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dutydesk.core import audit
+from dutydesk.core.plan import Plan
 from dutydesk.core.security import Principal
 from dutydesk.core.validation import ValidationError
 from dutydesk.requests.catalog.items import CatalogItem, FormField, as_document, parse_item
@@ -131,21 +132,6 @@ class CatalogFileError(ValueError):
     def __init__(self, errors: list[str]) -> None:
         super().__init__("; ".join(errors))
         self.errors = errors
-
-
-@dataclass
-class Plan:
-    added: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-
-    @property
-    def empty(self) -> bool:
-        return not (self.added or self.changed or self.removed)
-
-    def lines(self) -> list[str]:
-        return ([f"+ {x}" for x in self.added] + [f"~ {x}" for x in self.changed]
-                + [f"- {x}" for x in self.removed])
 
 
 def parse_document(source: str, known_services: Iterable[str] | None = None

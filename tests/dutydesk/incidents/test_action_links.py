@@ -28,8 +28,8 @@ from dutydesk.incidents.action_tokens import (
 from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus, Severity
 from dutydesk.incidents.escalation import escalation_due
 from dutydesk.incidents.models import ContactMethod, Incident, IncidentEventRow
-from dutydesk.incidents.paging import policy_for
 from dutydesk.incidents.pipeline import process_alerts
+from dutydesk.incidents.recipients import policy_for
 from dutydesk.incidents.store import timeline
 from dutydesk.models import Role
 from tests.conftest import csrf_from, make_user

@@ -14,9 +14,9 @@ from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus, Sev
 from dutydesk.incidents.jobs import run_clocks
 from dutydesk.incidents.lifecycle import InvalidAction, TransitionRefused
 from dutydesk.incidents.models import EscalationPolicyRow, Incident, IncidentEventRow
-from dutydesk.incidents.paging import DEFAULT_POLICY, policy_for, policy_from_row
 from dutydesk.incidents.pipeline import process_alerts
 from dutydesk.incidents.policies import PolicyDeleteRefused, choose_policy, delete_policy
+from dutydesk.incidents.recipients import DEFAULT_POLICY, policy_for, policy_from_row
 from dutydesk.incidents.store import act
 from dutydesk.models import AuditEntry, Role
 

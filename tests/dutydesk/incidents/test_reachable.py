@@ -16,8 +16,8 @@ from dutydesk.core.models.notify import OutboxMessage
 from dutydesk.core.notify.sender import deliver_due
 from dutydesk.incidents.alerts.model import Alert, AlertSource, AlertStatus, Severity
 from dutydesk.incidents.models import ContactMethod, EscalationPolicyRow, Incident
-from dutydesk.incidents.paging import Contact, disable_contact, is_reachable
 from dutydesk.incidents.pipeline import process_alerts
+from dutydesk.incidents.recipients import Contact, disable_contact, is_reachable
 from dutydesk.incidents.store import timeline
 from dutydesk.models import Role
 from tests.conftest import make_user

@@ -11,8 +11,8 @@ from dutydesk.core.db import Database
 from dutydesk.incidents.events import EventKind, IncidentEvent
 from dutydesk.incidents.lifecycle import open_incident
 from dutydesk.incidents.models import Incident, IncidentEventRow
-from dutydesk.incidents.pipeline import sla_snapshot
 from dutydesk.incidents.sla import SlaPolicy
+from dutydesk.incidents.sla_config import sla_snapshot
 from dutydesk.incidents.store import act, add_events, apply_to_row
 from dutydesk.incidents.summary import (
     SUMMARY_COLUMNS,

@@ -21,8 +21,8 @@ from checks.models import Check, CheckRollup
 from dutydesk.core.db import Database
 from dutydesk.incidents.lifecycle import open_incident
 from dutydesk.incidents.models import Incident
-from dutydesk.incidents.pipeline import sla_snapshot
 from dutydesk.incidents.sla import SlaPolicy
+from dutydesk.incidents.sla_config import sla_snapshot
 from dutydesk.incidents.store import act, add_events, apply_to_row
 from shifts.models import ShiftRotationRow, ShiftScheduleRow
 from shifts.notices.orm import NoticeAffectedService, NoticeRow, StatusService
