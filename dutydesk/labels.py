@@ -250,6 +250,11 @@ REQUEST_TYPE: Labels = {
     "service_request": lazy_gettext("Service request"),
     "question": lazy_gettext("Question"),
 }
+#: The requester's rating of a resolved request (dutydesk.requests.models.RATINGS).
+REQUEST_RATING: Labels = {
+    "good": lazy_gettext("Good"),
+    "bad": lazy_gettext("Bad"),
+}
 
 VOCABULARIES: dict[str, Labels] = {
     "role": ROLE,
@@ -283,6 +288,7 @@ VOCABULARIES: dict[str, Labels] = {
     "request_event": REQUEST_EVENT,
     "request_channel": REQUEST_CHANNEL,
     "request_type": REQUEST_TYPE,
+    "request_rating": REQUEST_RATING,
 }
 
 

@@ -22,6 +22,7 @@ from dutydesk.incidents.models import Incident, IncidentEventRow  # noqa: F401 (
 from dutydesk.requests.models import (  # noqa: F401 (requests)
     IncidentFollower,
     RequestEventRow,
+    RequestRating,
     ServiceRequest,
 )
 from shifts.models import ShiftScheduleRow  # noqa: F401 (shift schedules tables)

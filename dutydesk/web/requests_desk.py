@@ -19,6 +19,7 @@ from dutydesk.incidents.service import render_note
 from dutydesk.models import Role
 from dutydesk.pagination import PaginationError, parse_page_args
 from dutydesk.requests import service as req
+from dutydesk.requests.ratings import rating_of
 from dutydesk.requests.lifecycle import Action
 from dutydesk.requests.models import CHANNELS, REQUEST_TYPES, ServiceRequest
 from dutydesk.requests.queue import QueueFilters, entry_for, queue
@@ -90,7 +91,8 @@ def request_detail(request_id: int) -> Any:
     others = [i for i in open_incidents_for_service(s, None, limit=20) if i not in incidents]
     return render_template("requests/detail.html", row=row, events=events, entry=entry,
                            incidents=incidents, other_incidents=others, error=error,
-                           render_note=render_note), 400 if error else 200
+                           render_note=render_note, rating=rating_of(s, row.id)
+                           ), 400 if error else 200
 
 
 @bp.route("/requests/new", methods=["GET", "POST"])
