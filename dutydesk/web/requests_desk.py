@@ -19,10 +19,10 @@ from dutydesk.incidents.service import render_note
 from dutydesk.models import Role
 from dutydesk.pagination import PaginationError, parse_page_args
 from dutydesk.requests import service as req
-from dutydesk.requests.ratings import rating_of
 from dutydesk.requests.lifecycle import Action
 from dutydesk.requests.models import CHANNELS, REQUEST_TYPES, ServiceRequest
 from dutydesk.requests.queue import QueueFilters, entry_for, queue
+from dutydesk.requests.ratings import rating_of
 from dutydesk.requests.rules import RequestInputError
 from dutydesk.requests.store import RequestNotFound, get_request, timeline
 from shifts.notices.storage import load_services

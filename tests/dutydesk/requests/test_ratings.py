@@ -77,7 +77,7 @@ def test_opening_a_link_asks_and_changes_nothing_then_the_post_records_it_once(
     done = client.post(good, data={"rating": "good", "comment": "Quick, thanks",
                                    "csrf_token": token})
     assert done.status_code == 200
-    assert "Your rating of REQ-%d is recorded: Good." % request_id in done.get_data(as_text=True)
+    assert f"Your rating of REQ-{request_id} is recorded: Good." in done.get_data(as_text=True)
     [rating] = ratings(db)
     assert (rating.request_id, rating.rating, rating.comment) == (request_id, "good",
                                                                    "Quick, thanks")
