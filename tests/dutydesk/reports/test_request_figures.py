@@ -1,18 +1,17 @@
 """Request figures on a hand-worked November (UTC): six requests, every figure worked out by
 hand in the comments — none computed by the report code.
 
-    R1 Nov 2 09:00 print/printer  web     P3 closed       L1 only  reply 09:30 olga, resolved 11:00
-                                                                   olga; both clocks met; good "Fast"
-    R2 Nov 2 10:15 vpn/—          email   P2 resolved     L1→L2→L1 (1 hand-back), reopened once;
-                                                                   reply 12:15 olga (breached 2 h of
-                                                                   1 h), resolved Nov 3 10:15 petro
-                                                                   (breached 24 h of 8 h); bad "Too slow"
-    R3 Nov 5 08:00 mail/mailbox   phone   P4 in progress  L1, anna; reply 08:10; resolve open;
-                                                                   linked to incident 7
-    R4 Nov 5 08:30 mail/—         web     P3 resolved     L1, no reply, resolved 09:30 anna (met);
-                                                                   linked to incident 7
-    R5 Oct 31 23:00                                       outside the month
-    R6 Nov 30 23:30 print/printer walk_in P3 new          no SLA outcome known
+    R1 Nov 2 09:00 print/printer web P3 closed, L1 only; reply 09:30 olga, resolved 11:00
+       olga; both clocks met; rated good "Fast" (Nov 2 12:00)
+    R2 Nov 2 10:15 vpn/- email P2 resolved, L1->L2->L1 (1 hand-back), reopened once; reply
+       12:15 olga (breached: 2 h of 1 h), resolved Nov 3 10:15 petro (breached: 24 h of 8 h);
+       rated bad "Too slow" (Nov 3 11:00)
+    R3 Nov 5 08:00 mail/mailbox phone P4 in progress, L1, anna; reply 08:10 (met); resolve
+       open; linked to incident 7
+    R4 Nov 5 08:30 mail/- web P3 resolved, L1, no reply, resolved 09:30 anna (met); linked to
+       incident 7
+    R5 Oct 31 23:00: outside the month
+    R6 Nov 30 23:30 print/printer walk_in P3 new: no SLA outcome known
 """
 
 from __future__ import annotations
