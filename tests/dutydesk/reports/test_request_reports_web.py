@@ -155,3 +155,15 @@ def test_the_printable_month_and_bad_input(lead: Any, october: dict[str, int]) -
 def test_only_shift_leads_and_admins_read_it(signed_in: Any) -> None:
     assert signed_in("engineer").get("/reports/requests").status_code == 403
     assert signed_in("admin").get("/reports/requests").status_code == 200
+
+
+@pytest.mark.parametrize("query", [
+    "month=-1", "month=9999-99", "from=2026-10-01&to=1900-01-01", "from=x&to=y",
+    "service=" + "s" * 5000, "category=" + "c" * 5000, "channel=%3Cb%3E", "group=",
+    "priority=P9", "line=third_line", "kind=month&month=2026-10&group=engineer",
+])
+def test_junk_in_the_query_is_a_clear_4xx_or_a_page_never_a_server_error(
+    lead: Any, query: str
+) -> None:
+    for path in ("/reports/requests", "/reports/requests/print", "/reports/requests/days.csv"):
+        assert lead.get(f"{path}?{query}").status_code < 500

@@ -166,3 +166,25 @@ def test_the_request_page_shows_the_rating_and_its_comment(
     assert "Rating" in page and "Bad" in page and "Nobody called back" in page
     with db.session() as s:
         assert s.get(ServiceRequest, request_id).status == "resolved"
+
+
+JUNK = ["", " ", "-1", "1e309", "<script>alert(1)</script>", "x" * 50_000, "good\u202e",
+        "Ünïcödé ✓", "GOOD", "good bad"]
+
+
+def test_junk_in_the_rating_form_or_the_link_is_refused_never_a_server_error(
+    client: Any, db: Database, settings: Settings
+) -> None:
+    request_id = resolved_request(db, settings)
+    good = rating_links(db)["good"]
+    token = form_token(client, good)
+    for junk in JUNK:
+        for data in ({"rating": junk, "comment": "ok"}, {"rating": "good", "comment": junk}):
+            response = client.post(good, data={**data, "csrf_token": token})
+            assert response.status_code < 500, (data, response.status_code)
+            if response.status_code == 200:  # a long or odd comment with a good rating
+                break
+        assert client.get(f"/help/rate/{junk[:300]}/good").status_code in (403, 404)
+    forged = rating_token(settings.secret_key, 2**70, "anna@corp.example")
+    assert client.get(f"/help/rate/{forged}/good").status_code == 404
+    assert len(ratings(db)) <= 1 and request_id
