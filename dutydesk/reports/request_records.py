@@ -55,28 +55,28 @@ class RequestRecord:
     rating_comment: str = ""
     rated_at: datetime | None = None
 
-    @property
-    def resolved(self) -> bool:
-        return self.status in RESOLVED_STATUSES and self.summary.resolved_at is not None
+    # Derived once (a month is ~10,000 records and every figure reads these).
+    resolved: bool = field(init=False)
+    response_s: float | None = field(init=False)
+    resolution_s: float | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        summary = self.summary
+        resolved = self.status in RESOLVED_STATUSES and summary.resolved_at is not None
+        done = summary.resolved_at if resolved else None
+        first = summary.first_response_at
+        answered = min(first, done) if first and done else first or done
+        set_ = object.__setattr__
+        set_(self, "resolved", resolved)
+        set_(self, "response_s", None if answered is None else
+             max(0.0, (answered - self.created_at).total_seconds()))
+        set_(self, "resolution_s", None if done is None else
+             max(0.0, (done - self.created_at).total_seconds()))
 
     @property
     def ever_resolved(self) -> bool:
         """Resolved now, or resolved once and reopened since."""
         return self.resolved or self.reopen_count > 0
-
-    @property
-    def response_s(self) -> float | None:
-        moments = [m for m in (self.summary.first_response_at,
-                               self.summary.resolved_at if self.resolved else None) if m]
-        if not moments:
-            return None
-        return max(0.0, (min(moments) - self.created_at).total_seconds())
-
-    @property
-    def resolution_s(self) -> float | None:
-        if not self.resolved or self.summary.resolved_at is None:
-            return None
-        return max(0.0, (self.summary.resolved_at - self.created_at).total_seconds())
 
     @property
     def first_contact(self) -> bool:
