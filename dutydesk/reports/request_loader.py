@@ -141,13 +141,13 @@ def knowledge_base_deflections(session: Session, period: Period,
     return 0
 
 
-def request_categories(session: Session) -> list[str]:
-    """Categories people may filter by (those requests were filed under)."""
-    return sorted((c for (c,) in session.execute(select(SR.category).distinct()) if c),
-                  key=str.casefold)
-
-
-def request_services(session: Session, names: Iterable[str] = ()) -> list[str]:
-    """Services requests were filed for (and ``names``)."""
-    found = set(names) | {s for (s,) in session.execute(select(SR.service).distinct()) if s}
-    return sorted(found, key=str.casefold)
+def request_choices(records: Iterable[RequestRecord], names: Iterable[str] = ()
+                    ) -> tuple[list[str], list[str]]:
+    """Services (and ``names``) and categories people may filter by: those of the requests
+    read for the report (no second scan of a year of requests)."""
+    services, categories = set(names), set()
+    for r in records:
+        services.add(r.service)
+        categories.add(r.category)
+    return (sorted((s for s in services if s), key=str.casefold),
+            sorted((c for c in categories if c), key=str.casefold))

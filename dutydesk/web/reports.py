@@ -35,8 +35,7 @@ from dutydesk.reports.request_loader import (
     knowledge_base_deflections,
     load_requests,
     me_too_count,
-    request_categories,
-    request_services,
+    request_choices,
 )
 from dutydesk.reports.request_tables import REQUEST_TABLES, request_tables
 from dutydesk.reports.tables import TABLES, Table, report_tables
@@ -127,14 +126,16 @@ def _request_report(args: dict[str, str]) -> tuple[RequestReport, dict[str, Tabl
             args, parse_filters(args, [p.login for p in people.values()]))
     except ReportError as exc:
         raise ApiError(400, gettext(exc.msgid, **exc.params)) from None
+    records = load_requests(session, period, filters, now)
+    services, categories = request_choices(records, [filters.base.service or ""])
     report = build_request_report(
-        load_requests(session, period, filters, now), period, filters, now,
+        records, period, filters, now,
         me_too=me_too_count(session, period, filters.base.service),
         knowledge_base=knowledge_base_deflections(session, period, filters))
     form = {
         "people": sorted(people.values(), key=lambda p: (p.name.casefold(), p.login)),
-        "services": request_services(session),
-        "categories": request_categories(session),
+        "services": services,
+        "categories": categories,
         "channels": CHANNELS,
         "groups": GROUPS,
         "query": urlencode({**period.query(), **filters.query()}),
