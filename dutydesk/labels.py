@@ -280,6 +280,12 @@ APPROVAL_STATE: Labels = {
     "rejected": lazy_gettext("rejected"),
 }
 
+#: The requester's rating of a resolved request (dutydesk.requests.models.RATINGS).
+REQUEST_RATING: Labels = {
+    "good": lazy_gettext("Good"),
+    "bad": lazy_gettext("Bad"),
+}
+
 VOCABULARIES: dict[str, Labels] = {
     "approval_state": APPROVAL_STATE,
     "kb_visibility": KB_VISIBILITY,
@@ -315,6 +321,7 @@ VOCABULARIES: dict[str, Labels] = {
     "request_event": REQUEST_EVENT,
     "request_channel": REQUEST_CHANNEL,
     "request_type": REQUEST_TYPE,
+    "request_rating": REQUEST_RATING,
 }
 
 

@@ -29,6 +29,7 @@ from dutydesk.requests.models import (  # noqa: F401 (requests)
     RequestAttachment,
     RequestEventRow,
     RequestMailRef,
+    RequestRating,
     ServiceRequest,
 )
 from shifts.models import ShiftScheduleRow  # noqa: F401 (shift schedules tables)

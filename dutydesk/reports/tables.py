@@ -33,7 +33,7 @@ class Table:
     name: str
     headers: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
-    link_column: int | None = None  # cells "#12" link to the incident
+    link_column: int | None = None  # cells "#12" link to the incident ("REQ-12": the request)
 
     def csv(self) -> str:
         out = io.StringIO()

@@ -44,6 +44,35 @@ def my_requests_url(base_url: str, secret: str, email: str) -> str:
     return f"{base_url.rstrip('/')}/help/my/{requester_token(secret, email)}"
 
 
+RATING_SALT = "dutydesk.requests.rating"
+
+
+def rating_token(secret: str, request_id: int, email: str) -> str:
+    """The signed token of one request's rating links: the request and its requester, signed
+    the same way as the "my requests" link but with a salt of its own (neither works as the
+    other). Usable once: the rating it records is unique per request."""
+    return URLSafeTimedSerializer(secret, salt=RATING_SALT).dumps([request_id, email.lower()])
+
+
+def read_rating_token(secret: str, token: str,
+                      max_age_s: int = LINK_MAX_AGE_S) -> tuple[int, str]:
+    """``(request id, address)`` a rating token names; ``BadRequesterToken`` if not ours."""
+    try:
+        value = URLSafeTimedSerializer(secret, salt=RATING_SALT).loads(token, max_age=max_age_s)
+    except (BadSignature, ValueError, TypeError):
+        raise BadRequesterToken("this rating link is not valid (altered or expired)") from None
+    if (not isinstance(value, list) or len(value) != 2 or type(value[0]) is not int
+            or not isinstance(value[1], str) or "@" not in value[1]):
+        raise BadRequesterToken("this rating link is not valid (altered or expired)")
+    return value[0], value[1]
+
+
+def rating_urls(base_url: str, secret: str, request_id: int, email: str) -> dict[str, str]:
+    """The one-click links of the resolution mail: ``{"good": url, "bad": url}``."""
+    token = rating_token(secret, request_id, email)
+    return {r: f"{base_url.rstrip('/')}/help/rate/{token}/{r}" for r in ("good", "bad")}
+
+
 @dataclass(frozen=True, slots=True)
 class Mail:
     subject: str
@@ -65,6 +94,9 @@ CONFIRM_SUBJECT = N_("Your link to the service desk")
 CONFIRM_TEXT = N_("Someone (hopefully you) asked for a link to the service desk for this "
                   "address. Open it to send your request and see its status:")
 STATUS_LINK = N_("Your requests and their status: %(url)s")
+RATE_QUESTION = N_("How did we do? One click is enough:")
+RATE_GOOD = N_("Good: %(url)s")
+RATE_BAD = N_("Bad: %(url)s")
 
 
 def _lang(language: str) -> str:
@@ -84,11 +116,17 @@ def reply_mail(language: str, request_id: int, subject: str, text: str, link: st
     return Mail(_(REPLY_SUBJECT) % values, f"{text}\n\n-- \n{_(STATUS_LINK) % {'url': link}}\n")
 
 
-def resolved_mail(language: str, request_id: int, subject: str, note: str, link: str) -> Mail:
+def resolved_mail(language: str, request_id: int, subject: str, note: str, link: str,
+                  rate: dict[str, str] | None = None) -> Mail:
+    """The resolution mail; ``rate`` (``rating_urls``) adds the one-click rating links."""
     _ = gettext_for(_lang(language))
     values = {"number": request_number(request_id), "subject": subject}
+    rating = ""
+    if rate:
+        rating = (f"{_(RATE_QUESTION)}\n{_(RATE_GOOD) % {'url': rate['good']}}\n"
+                  f"{_(RATE_BAD) % {'url': rate['bad']}}\n\n")
     return Mail(_(RESOLVED_SUBJECT) % values,
-                f"{_(RESOLVED_TEXT)}\n\n{note}\n\n{_(RESOLVED_HINT)}\n\n"
+                f"{_(RESOLVED_TEXT)}\n\n{note}\n\n{_(RESOLVED_HINT)}\n\n{rating}"
                 f"{_(STATUS_LINK) % {'url': link}}\n")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import Float, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dutydesk.core.db import Base, utcnow
@@ -31,6 +31,7 @@ class ServiceRequest(Base):
         Index("ix_service_requests_requester_email", "requester_email"),
         Index("ix_service_requests_status_due", "status", "sla_due_at"),
         Index("ix_service_requests_due_created", "sla_due_at", "created_at"),
+        Index("ix_service_requests_created", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -75,6 +76,17 @@ class ServiceRequest(Base):
     version: Mapped[int] = mapped_column(default=1)
     # the most urgent running SLA clock's deadline (``dutydesk.requests.due``); NULL: none runs
     sla_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    # What the timeline adds up to, stored when the request is resolved and cleared when it is
+    # reopened (``dutydesk.requests.summary``); NULL while open: readers replay the timeline.
+    first_response_at: Mapped[datetime | None] = mapped_column(default=None)
+    first_response_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    resolved_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    sla_response_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    sla_response_target_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    sla_response_breached: Mapped[bool | None] = mapped_column(default=None)
+    sla_resolve_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    sla_resolve_target_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    sla_resolve_breached: Mapped[bool | None] = mapped_column(default=None)
 
     @property
     def number(self) -> str:
@@ -156,3 +168,21 @@ class NoticeRelay(Base):
     notice_update_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     relayed_at: Mapped[datetime] = mapped_column(default=utcnow)
     mails: Mapped[int] = mapped_column(default=0)
+
+
+RATINGS = ("good", "bad")
+
+
+class RequestRating(Base):
+    """The requester's one rating of a resolved request (good / bad, an optional comment),
+    given once through the signed link in the resolution mail."""
+
+    __tablename__ = "request_ratings"
+    __table_args__ = (Index("uq_request_ratings_request", "request_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("service_requests.id", ondelete="CASCADE"))
+    rating: Mapped[str] = mapped_column(String(4))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    rated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -181,8 +181,10 @@ def _mail_for(session: Session, settings: Settings, row: ServiceRequest, action:
                                                   text, link))
     elif action is Action.RESOLVE:
         note = events[0].data["note"]
+        rate = mail.rating_urls(settings.base_url, settings.secret_key, row.id,
+                                row.requester_email)
         _mail(session, row, key, mail.resolved_mail(row.requester_language, row.id,
-                                                     row.subject, note, link))
+                                                     row.subject, note, link, rate))
 
 
 def _mail(session: Session, row: ServiceRequest, key: str, message: mail.Mail, *,

@@ -15,6 +15,7 @@ from dutydesk.requests.due import refresh_due
 from dutydesk.requests.events import EventKind, RequestEvent, RequestStatus
 from dutydesk.requests.lifecycle import Action, RequestState, apply
 from dutydesk.requests.models import RequestEventRow, ServiceRequest
+from dutydesk.requests.summary import policy_of_snapshot, summarise_request, summary_columns
 
 MAX_CAS_RETRIES = 5
 
@@ -82,10 +83,16 @@ def act(session: Session, request_id: int, action: Action | str, actor: str, now
         extra: dict[str, Any] = {}
         if new.status is RequestStatus.RESOLVED and row.status != "resolved":
             extra["resolved_at"] = now
+            # Both clocks stop here: keep what the timeline adds up to for the reports.
+            extra.update(summary_columns(summarise_request(
+                [*timeline(session, request_id), *events], policy_of_snapshot(row.sla_targets),
+                now)))
         if new.status is RequestStatus.CLOSED:
             extra["closed_at"] = now
         if new.status in (RequestStatus.IN_PROGRESS, RequestStatus.WAITING):
             extra["resolved_at"] = None
+            if row.status in ("resolved", "closed"):
+                extra.update(summary_columns(None))
         result = session.execute(
             update(ServiceRequest)
             .where(ServiceRequest.id == request_id, ServiceRequest.version == seen)

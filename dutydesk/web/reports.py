@@ -12,6 +12,7 @@ report is bookmarkable and its CSV and print links carry the same selection. ``k
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import gettext
@@ -24,7 +25,21 @@ from dutydesk.reports.loader import known_services, load_people, load_report_dat
 from dutydesk.reports.period import ReportError, parse_filters, parse_period, query_string
 from dutydesk.reports.report import Report, build_report
 from dutydesk.reports.report_charts import report_charts
+from dutydesk.reports.request_figures import (
+    GROUPS,
+    RequestReport,
+    build_request_report,
+    parse_request_filters,
+)
+from dutydesk.reports.request_loader import (
+    knowledge_base_deflections,
+    load_requests,
+    me_too_count,
+    request_choices,
+)
+from dutydesk.reports.request_tables import REQUEST_TABLES, request_tables
 from dutydesk.reports.tables import TABLES, Table, report_tables
+from dutydesk.requests.models import CHANNELS
 from shifts.localtime import load_zone
 
 bp = Blueprint("reports", __name__)
@@ -93,3 +108,67 @@ def printable() -> Any:
     report, tables, form = _report(args)
     return render_template("reports/print.html", report=report, tables=tables, form=form,
                            charts=report_charts(report, gettext))
+
+
+# --- requests: the first line's effectiveness ----------------------------------------------------
+
+
+def _request_report(args: dict[str, str]) -> tuple[RequestReport, dict[str, Table],
+                                                   dict[str, Any]]:
+    """The request report the query string asks for, its tables and its form; 400 if bad."""
+    session = db_session()
+    config = settings()
+    now = utcnow()
+    people = load_people(session)
+    try:
+        period = parse_period(args, load_zone(config.timezone), now)
+        filters = parse_request_filters(
+            args, parse_filters(args, [p.login for p in people.values()]))
+    except ReportError as exc:
+        raise ApiError(400, gettext(exc.msgid, **exc.params)) from None
+    records = load_requests(session, period, filters, now)
+    services, categories = request_choices(records, [filters.base.service or ""])
+    report = build_request_report(
+        records, period, filters, now,
+        me_too=me_too_count(session, period, filters.base.service),
+        knowledge_base=knowledge_base_deflections(session, period, filters))
+    form = {
+        "people": sorted(people.values(), key=lambda p: (p.name.casefold(), p.login)),
+        "services": services,
+        "categories": categories,
+        "channels": CHANNELS,
+        "groups": GROUPS,
+        "query": urlencode({**period.query(), **filters.query()}),
+    }
+    return report, request_tables(report, gettext), form
+
+
+@bp.route("/reports/requests")
+@require_role(Role.SHIFT_LEAD)
+def requests_index() -> Any:
+    report, tables, form = _request_report(_args())
+    return render_template("reports/requests.html", report=report, tables=tables, form=form)
+
+
+@bp.route("/reports/requests/<name>.csv")
+@require_role(Role.SHIFT_LEAD)
+def requests_csv(name: str) -> Any:
+    if name not in REQUEST_TABLES:
+        abort(404, gettext("no report table named %(name)s", name=name))
+    report, tables, _form = _request_report(_args())
+    label = report.period.label.replace(" – ", "_")
+    return Response(
+        "\ufeff" + tables[name].csv(), mimetype="text/csv",
+        headers={"Content-Disposition":
+                 f'attachment; filename="dutydesk-requests-{name}-{label}.csv"'})
+
+
+@bp.route("/reports/requests/print")
+@require_role(Role.SHIFT_LEAD)
+def requests_printable() -> Any:
+    args = _args()
+    if args.get("from") or args.get("to"):
+        raise ApiError(400, gettext("the printable report covers one month: use month=YYYY-MM"))
+    report, tables, form = _request_report(args)
+    return render_template("reports/requests_print.html", report=report, tables=tables,
+                           form=form)

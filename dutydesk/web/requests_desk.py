@@ -51,6 +51,7 @@ from dutydesk.requests.kb.use import resolve_with_article
 from dutydesk.requests.lifecycle import Action
 from dutydesk.requests.models import CHANNELS, REQUEST_TYPES, RequestAttachment, ServiceRequest
 from dutydesk.requests.queue import QueueFilters, entry_for, queue
+from dutydesk.requests.ratings import rating_of
 from dutydesk.requests.rules import RequestInputError
 from dutydesk.requests.store import RequestNotFound, get_request, timeline
 from shifts.notices.storage import load_services
@@ -143,7 +144,8 @@ def request_detail(request_id: int) -> Any:
                            render_note=render_note, files=attachments_of(s, row.id),
                            max_upload=current_app.config["MAX_CONTENT_LENGTH"],
                            articles=articles, kb_query=kb_query,
-                           item=_item(row), approver=approval.approver_role(s, row)
+                           item=_item(row), approver=approval.approver_role(s, row),
+                           rating=rating_of(s, row.id)
                            ), 400 if error else 200
 
 

@@ -28,7 +28,7 @@ from dutydesk.core.validation import ValidationError
 from dutydesk.i18n import current_language as _language
 from dutydesk.incidents.lifecycle import LifecycleError
 from dutydesk.incidents.lookup import open_incidents_for_service
-from dutydesk.requests import mail
+from dutydesk.requests import mail, ratings
 from dutydesk.requests import service as req
 from dutydesk.requests.catalog.items import CatalogItem
 from dutydesk.requests.catalog.store import CatalogItemMissing, item_for_request, list_items
@@ -278,3 +278,39 @@ def send_link() -> Any:
             source_id=email, not_before=None)
     s.commit()
     return render_template("help/sent.html", email=email, next_at=hour + timedelta(hours=1))
+
+
+@bp.route("/rate/<token>/<choice>", methods=["GET", "POST"])
+def rate(token: str, choice: str) -> Any:
+    """The rating link of the resolution mail. GET only asks (mail scanners open links and
+    must change nothing); the POST of that page records the rating, once per request."""
+    if choice not in ("good", "bad"):
+        abort(404)
+    try:
+        request_id, email = mail.read_rating_token(settings().secret_key, token)
+    except mail.BadRequesterToken as exc:
+        abort(403, str(exc))
+    s = db_session()
+    row = s.get(ServiceRequest, request_id) if 0 < request_id < 2**63 else None
+    if row is None or row.requester_email != email:
+        abort(404)
+    existing = ratings.rating_of(s, row.id)
+    refused = ratings.refusal(row, existing)
+    error = None
+    if request.method == "POST" and refused is None:
+        chosen = request.form.get("rating", "")
+        try:
+            ratings.rate_request(s, settings(), row, chosen, request.form.get("comment", ""),
+                                 utcnow())
+            s.commit()
+            return render_template("help/rated.html", row=row, rating=chosen)
+        except RequestInputError as exc:
+            s.rollback()
+            error, choice = str(exc), chosen if chosen in ("good", "bad") else choice
+        except LifecycleError as exc:
+            s.rollback()
+            refused = exc
+    status = 409 if request.method == "POST" and refused is not None else 400 if error else 200
+    return render_template("help/rate.html", row=row, choice=choice, error=error,
+                           refused=refused, existing=existing,
+                           comment=request.form.get("comment", "")), status

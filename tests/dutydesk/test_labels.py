@@ -29,7 +29,7 @@ from dutydesk.models import Role
 from dutydesk.requests.events import EventKind as RequestEventKind
 from dutydesk.requests.events import RequestStatus as RequestState
 from dutydesk.requests.models import CHANNELS as REQUEST_CHANNELS
-from dutydesk.requests.models import REQUEST_TYPES
+from dutydesk.requests.models import RATINGS, REQUEST_TYPES
 from shifts.coverage import OverlapKind
 from shifts.models import JOURNAL_KINDS, SWAP_STATUSES
 from shifts.notices import service as svc
@@ -79,6 +79,7 @@ VALUES = {  # vocabulary -> every value it must label
     "request_type": list(REQUEST_TYPES),
     "kb_visibility": ["public", "internal"],
     "approval_state": ["pending", "approved", "rejected"],
+    "request_rating": list(RATINGS),
 }
 
 
