@@ -9,7 +9,7 @@
 - ``ix_service_requests_created``: the reports select requests by the time they came in.
 
 Revision ID: 0027
-Revises: 0023
+Revises: 0026
 Create Date: 2026-12-07 17:10:00
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 from dutydesk.core.db import UTCDateTime
 
 revision = '0027'
-down_revision = '0023'
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 

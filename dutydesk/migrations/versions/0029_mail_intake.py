@@ -3,7 +3,7 @@ each request's conversation (threading replies), the files on a request, and the
 outage-notice updates already relayed to the people affected
 
 Revision ID: 0029
-Revises: 0026
+Revises: 0027
 Create Date: 2026-12-07 17:30:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import dutydesk.core.db
 
 revision = '0029'
-down_revision = "0026"
+down_revision = "0027"
 branch_labels = None
 depends_on = None
 
