@@ -56,10 +56,10 @@ def _columns(raw: bool) -> tuple[Any, ...]:
     return (SR.id, SR.subject, SR.service, _raw(SR.created_at, raw), SR.category, SR.channel,
             SR.priority, SR.status, SR.line, cast(SR.lines_seen, Text).label("lines_seen"),
             SR.assignee, SR.incident_id, SR.ping_pong_count, SR.reopen_count,
-            _raw(SR.resolved_at, raw))
+            _raw(SR.resolved_at, raw), SR.catalog_item_id)
 
 
-FIXED = 15  # the columns of ``_columns``; then the summary's, then the rating's
+FIXED = 16  # the columns of ``_columns``; then the summary's, then the rating's
 
 
 def _aware(value: Any) -> datetime | None:
@@ -131,7 +131,8 @@ def load_requests(session: Session, period: Period, filters: RequestFilters,
     records = []
     for row in rows:
         (rid, subject, service, created_at, category, channel, priority, status, line,
-         lines_seen, assignee, incident_id, ping_pong, reopens, _resolved_at) = row[:n]
+         lines_seen, assignee, incident_id, ping_pong, reopens, _resolved_at,
+         catalog_item_id) = row[:n]
         rating, comment, rated_at = row[n + 9:]
         summary = stored[rid]
         if summary is None:
@@ -146,7 +147,7 @@ def load_requests(session: Session, period: Period, filters: RequestFilters,
             line=line, lines_seen=_lines(lines_seen), assignee=(assignee or "").lower() or None,
             incident_id=incident_id, ping_pong_count=ping_pong, reopen_count=reopens,
             summary=summary, rating=rating, rating_comment=comment or "",
-            rated_at=_aware(rated_at)))
+            rated_at=_aware(rated_at), catalog_item_id=catalog_item_id))
     return records
 
 
@@ -163,10 +164,20 @@ def me_too_count(session: Session, period: Period, service: str | None = None) -
 def knowledge_base_deflections(session: Session, period: Period,
                                filters: RequestFilters) -> int:
     """Times a suggested article solved it ("this solved it") during the period, instead of a
-    request. 0 while the knowledge base keeps no such record: this is the one place to read
-    it from when it does."""
-    del session, period, filters
-    return 0
+    request (``kb_deflections``), narrowed by the report's service filter. Deflections happen
+    on the web form, so a channel filter other than "web" counts none, and they carry no
+    priority, line or engineer, so those filters count none either."""
+    from dutydesk.requests.kb.models import DeflectionRow
+
+    base = filters.base
+    if (filters.channel not in (None, "web") or base.priority or base.line or base.engineer
+            or filters.category):
+        return 0
+    query = select(func.count(DeflectionRow.id)).where(
+        DeflectionRow.at >= period.start, DeflectionRow.at < period.end)
+    if base.service:
+        query = query.where(DeflectionRow.service == base.service)
+    return int(session.scalar(query) or 0)
 
 
 def request_choices(records: Iterable[RequestRecord], names: Iterable[str] = ()

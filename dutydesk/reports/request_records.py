@@ -28,8 +28,9 @@ RESOLVED_STATUSES = ("resolved", "closed")
 
 
 def is_other(record: RequestRecord) -> bool:
-    """Is the request outside the catalog ("other")? Today: it has no category."""
-    return not record.category.strip()
+    """Is the request outside the catalog ("other")? It was not written for a catalog item
+    (``service_requests.catalog_item_id`` empty; issue 17's catalog)."""
+    return record.catalog_item_id is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class RequestRecord:
     rating: str | None = None  # "good" / "bad"
     rating_comment: str = ""
     rated_at: datetime | None = None
+    catalog_item_id: int | None = None  # None: "other" (outside the catalog)
 
     # Derived once (a month is ~10,000 records and every figure reads these).
     resolved: bool = field(init=False)

@@ -48,7 +48,7 @@ def clock(outcome: Outcome, elapsed: float, target: float) -> ClockOutcome:
 
 RECORDS = [
     RequestRecord(1, "Printer jams", "print", t(2, 9), category="printer", channel="web",
-                  priority="P3", status="closed",
+                  priority="P3", status="closed", catalog_item_id=1,
                   summary=RequestSummary(t(2, 9, 30), "olga", t(2, 11), "olga",
                                          clock(MET, 1800, 14400), clock(MET, 7200, 86400)),
                   rating="good", rating_comment="Fast", rated_at=t(2, 12)),
@@ -61,6 +61,7 @@ RECORDS = [
                   rating="bad", rating_comment="Too slow", rated_at=t(3, 11)),
     RequestRecord(3, "Mail quota", "mail", t(5, 8), category="mailbox", channel="phone",
                   priority="P4", status="in_progress", assignee="anna", incident_id=7,
+                  catalog_item_id=2,
                   summary=RequestSummary(t(5, 8, 10), "anna", None, None,
                                          clock(MET, 600, 28800), clock(OPEN, 3600, 259200))),
     RequestRecord(4, "Mail down too", "mail", t(5, 8, 30), channel="web", priority="P3",
@@ -69,7 +70,7 @@ RECORDS = [
                                          clock(MET, 3600, 14400), clock(MET, 3600, 86400))),
     RequestRecord(5, "Old", "mail", t(31, 23, month=10), priority="P1"),
     RequestRecord(6, "Printer toner", "print", t(30, 23, 30), category="printer",
-                  channel="walk_in", priority="P3", status="new"),
+                  channel="walk_in", priority="P3", status="new", catalog_item_id=1),
 ]
 
 

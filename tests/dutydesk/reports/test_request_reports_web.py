@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -43,11 +43,22 @@ def t(day: int, hour: int, minute: int = 0) -> datetime:
 
 @pytest.fixture
 def october(db: Database, settings: Settings) -> dict[str, int]:
+    from dutydesk.requests.catalog.items import parse_item
+    from dutydesk.requests.catalog.store import get_item, save_item
+    from shifts.notices.orm import StatusService
+
     with db.session() as s:
+        s.add(StatusService(slug="mail", name="mail"))
+        s.flush()
+        mailbox = save_item(s, "test", parse_item({  # the catalog's item; the rest are "other"
+            "service": "mail", "slug": "mailbox", "name": {"en": "A mailbox"},
+            "type": "fault"}), t(1, 9)).id
+
         def new(email: str, service: str, category: str, channel: str, at: datetime) -> int:
+            item = get_item(s, mailbox) if category == "mailbox" else None
             return req.create_request(s, settings, email, req.Requester(email), service=service,
                                       category=category, channel=channel, description="help",
-                                      now=at).id
+                                      now=at, catalog_item=item).id
 
         a = new("anna@corp.example", "mail", "mailbox", "web", t(6, 10))
         req.perform(s, settings, OLGA, a, Action.REPLY, t(6, 10, 30), text="On it")
@@ -167,3 +178,29 @@ def test_junk_in_the_query_is_a_clear_4xx_or_a_page_never_a_server_error(
 ) -> None:
     for path in ("/reports/requests", "/reports/requests/print", "/reports/requests/days.csv"):
         assert lead.get(f"{path}?{query}").status_code < 500
+
+
+def test_knowledge_base_deflections_of_the_period_and_service_are_counted(db: Database) -> None:
+    """"This solved it" on /help is counted in the month it happened, for its service."""
+    from zoneinfo import ZoneInfo
+
+    from dutydesk.reports.period import Filters, month_period
+    from dutydesk.reports.request_figures import RequestFilters
+    from dutydesk.reports.request_loader import knowledge_base_deflections
+    from dutydesk.requests.kb.store import create_article, record_deflection
+
+    article = {"visibility": "public", "texts": {"en": {
+        "title": "The printer does not print", "body": "Replace the cartridge."}}}
+    with db.session() as s:
+        article_id = create_article(s, "lead", article, t(1, 9)).id
+        record_deflection(s, article_id, t(2, 9), email="anna@corp.example", service="print")
+        record_deflection(s, article_id, t(3, 9), email="ivan@corp.example", service="print")
+        record_deflection(s, article_id, t(4, 9), email="olga@corp.example", service="mail")
+        record_deflection(s, article_id, t(1, 9) + timedelta(days=40),  # next month
+                          email="petro@corp.example", service="print")
+    october = month_period("2026-10", ZoneInfo("Europe/Kyiv"))
+    with db.session() as s:
+        assert knowledge_base_deflections(s, october, RequestFilters()) == 3
+        assert knowledge_base_deflections(
+            s, october, RequestFilters(base=Filters(service="print"))) == 2
+        assert knowledge_base_deflections(s, october, RequestFilters(channel="phone")) == 0
