@@ -107,6 +107,7 @@ rules:
     wall = time.monotonic() - start
     print(f"received by listener  {value('received'):>10,.0f}")
     print(f"rate-limited          {value('rate_limited'):>10,.0f}")
+    print(f"read by the fast path {listener.fast_decoded:>10,}  (the rest: pysnmp)")
     print(f"into the pipeline     {receiver.processed:>10,}  ({receiver.processed / wall:,.0f}/s "
           f"over {wall:.1f} s)")
     with db.session() as s:
