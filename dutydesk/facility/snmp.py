@@ -85,6 +85,8 @@ def describe_trap(trap: Trap) -> tuple[str, str]:
 class TrapListener:
     """Owns an asyncio loop in a thread with a pysnmp engine on one UDP address."""
 
+    fast_path = True  # read plain v1/v2c traps with ber.py (False: pysnmp reads everything)
+
     def __init__(self, host: str, port: int, receiver: Receiver) -> None:
         self.host, self.port = host, port
         self.receiver = receiver
@@ -161,7 +163,8 @@ class TrapListener:
         self._state = state
         # plain v1/v2c traps with a known community skip pyasn1 (see ber.py); ASCII communities
         # only, so the byte comparison is exactly pysnmp's
-        fast_communities = {c.encode() for c in self._communities if c.isascii()}
+        fast_communities = {c.encode() for c in self._communities
+                            if c.isascii()} if self.fast_path else set()
 
         def receive(snmp_engine: Any, domain: Any, address: Any, whole: bytes) -> Any:
             source = str(address[0])
