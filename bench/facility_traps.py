@@ -86,7 +86,7 @@ snmp: {{communities: [public], rate_limit: {per_source}}}
 rules:
   - {{name: ups, input: snmp, trap: upsTrapOnBattery, severity: critical}}
   - {{name: link, input: snmp, trap: linkDown, key: [ifIndex]}}
-""", by="bench", now=utcnow())
+""", by="bench", now=utcnow(), secret_key=settings.secret_key)
     registry = CollectorRegistry()
     receiver = Receiver(AlertSource.SNMP_TRAP, db, settings, decide_trap, describe_trap,
                         registry=registry)
