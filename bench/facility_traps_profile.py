@@ -75,7 +75,8 @@ def main() -> None:
         receiver.flush()
         flushed = time.process_time() - started
         name = "fast path" if fast else "pysnmp   "
-        print(f"{name}: dispatcher {spent / args.traps * 1e6:6.0f} µs/trap, flush {flushed / args.traps * 1e6:4.0f} µs/trap → "
+        print(f"{name}: dispatcher {spent / args.traps * 1e6:6.0f} µs/trap, "
+              f"flush {flushed / args.traps * 1e6:4.0f} µs/trap → "
               f"{(spent + flushed) / args.traps * 1000:.3f} CPU-s per 1,000 traps")
 
     _receiver, receive = dispatcher(False)
