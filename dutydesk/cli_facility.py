@@ -24,12 +24,14 @@ def facility_apply(file: click.utils.LazyFile, dry_run: bool) -> None:
     from dutydesk.facility.store import apply_rules, plan_rules
 
     document = file.read()
-    db = _database(_settings())
+    settings = _settings()
+    db = _database(settings)
     with db.session() as session:
         try:
-            lines = plan_rules(session, document)
+            lines = plan_rules(session, document, secret_key=settings.secret_key)
             if not dry_run:
-                apply_rules(session, document, by=CLI_ACTOR, now=utcnow())
+                apply_rules(session, document, by=CLI_ACTOR, now=utcnow(),
+                            secret_key=settings.secret_key)
         except RulesError as exc:
             session.rollback()
             for problem in exc.problems:
@@ -47,12 +49,13 @@ def facility_apply(file: click.utils.LazyFile, dry_run: bool) -> None:
 @facility.command("export")
 @friendly_errors
 def facility_export() -> None:
-    """Print the applied rule document (it holds SNMPv3 keys: keep the output private)."""
-    from dutydesk.facility.store import current_rules
+    """Print the applied rule document; SNMPv3 keys show as ******** (applying the file back
+    keeps the stored keys; write a key in its place to change it)."""
+    from dutydesk.facility.store import export_document
 
     db = _database(_settings())
     with db.session() as session:
-        click.echo(current_rules(session).document, nl=False)
+        click.echo(export_document(session), nl=False)
 
 
 @facility.command("heard")

@@ -102,20 +102,25 @@ def recovery_digest(code: str) -> str:
     return hashlib.sha256(normalise_code(code).encode()).hexdigest()
 
 
-def _fernet(secret_key: str) -> Fernet:
-    key = hashlib.sha256(b"dutydesk totp secret\x00" + secret_key.encode()).digest()
+TOTP_PURPOSE = "dutydesk totp secret"
+
+
+def _fernet(secret_key: str, purpose: str) -> Fernet:
+    key = hashlib.sha256(purpose.encode() + b"\x00" + secret_key.encode()).digest()
     return Fernet(base64.urlsafe_b64encode(key))
 
 
-def seal(secret: str, secret_key: str) -> str:
-    return _fernet(secret_key).encrypt(secret.encode()).decode()
+def seal(secret: str, secret_key: str, *, purpose: str = TOTP_PURPOSE) -> str:
+    """``secret`` encrypted at rest (Fernet) with a key derived from the app's secret key and
+    ``purpose`` (one key per kind of secret: TOTP secrets, the facility area's SNMPv3 keys)."""
+    return _fernet(secret_key, purpose).encrypt(secret.encode()).decode()
 
 
-def unseal(sealed: str, secret_key: str) -> str | None:
-    """The TOTP secret, or ``None`` when the app's secret key changed since enrolment."""
+def unseal(sealed: str, secret_key: str, *, purpose: str = TOTP_PURPOSE) -> str | None:
+    """The secret, or ``None`` when the app's secret key changed since it was sealed."""
     try:
-        return _fernet(secret_key).decrypt(sealed.encode()).decode()
-    except InvalidToken:
+        return _fernet(secret_key, purpose).decrypt(sealed.encode()).decode()
+    except (InvalidToken, ValueError):
         return None
 
 

@@ -81,7 +81,7 @@ def seed_demo(
         if existing is None or fresh:
             checks = seed_checks(s, targets)
             s.flush()
-            apply_rules(s, DEMO_RULES, by=DEMO_ACTOR, now=utcnow())
+            apply_rules(s, DEMO_RULES, by=DEMO_ACTOR, now=utcnow(), secret_key=settings.secret_key)
             seed_status_page(s)
             seed_visitors(s, settings)
             seed_shifts(s)

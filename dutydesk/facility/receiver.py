@@ -167,7 +167,7 @@ class Receiver:
         self._rules_checked = now
         try:
             with self.db.session() as s:
-                rules, version = current_ruleset(s)
+                rules, version = current_ruleset(s, self.settings.secret_key)
         except RulesError as exc:  # stored before a stricter release: keep the last good rules
             log.error("facility rules invalid, keeping the previous ones",
                       extra={"error": str(exc)})

@@ -5,6 +5,7 @@ It is config-as-code (a YAML file applied with ``dutydesk facility apply``) stor
 database, so every worker reads the same rules. ``parse_rules`` is strict and pure: it returns a
 ``RuleSet`` or raises ``RulesError`` listing every problem in words a person understands
 ("rule 'ups-on-battery': severity must be one of critical, error, warning, info, got 'hot'").
+The SNMPv3 keys are stored sealed and exported as a placeholder (``dutydesk.facility.keys``).
 
 Example::
 

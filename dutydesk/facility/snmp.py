@@ -17,8 +17,10 @@ import logging
 import os
 import socket
 import tempfile
+from collections.abc import Iterable
 from typing import Any
 
+from dutydesk.facility.ber import decode_trap
 from dutydesk.facility.decide import Trap
 from dutydesk.facility.listener import LoopListener
 from dutydesk.facility.mibs import MibTranslator, base_name
@@ -84,6 +86,7 @@ class TrapListener(LoopListener):
     """Owns an asyncio loop in a thread with a pysnmp engine on one UDP address."""
 
     thread_name, label = "snmp-traps", "SNMP trap listener"
+    fast_path = True  # read plain v1/v2c traps with ber.py (False: pysnmp reads everything)
 
     def __init__(self, host: str, port: int, receiver: Receiver) -> None:
         super().__init__(receiver)
@@ -92,6 +95,8 @@ class TrapListener(LoopListener):
         self.translator = MibTranslator()
         self._engine: Any = None
         self.settings: SnmpSettings | None = None
+        self.fast_decoded = 0  # traps read by the fast path (ber.py), not pysnmp
+        self._communities: tuple[str, ...] = ()
 
     # --- building the engine ----------------------------------------------------------------
 
@@ -131,6 +136,7 @@ class TrapListener(LoopListener):
             for engine_id in user.engine_ids:  # traps: the sender is authoritative
                 config.add_v3_user(*args, securityEngineId=OctetString(hexValue=engine_id))
         ntfrcv.NotificationReceiver(eng, self._notification)
+        self._communities = settings.communities
         self._wrap_dispatcher(eng)
         self._engine, self.settings, self.translator = eng, settings, translator
 
@@ -152,10 +158,20 @@ class TrapListener(LoopListener):
         counters = self._counters(eng)
         state = {"heard": False}
         self._state = state
+        # plain v1/v2c traps with a known community skip pyasn1 (see ber.py); ASCII communities
+        # only, so the byte comparison is exactly pysnmp's
+        fast_communities = {c.encode() for c in self._communities
+                            if c.isascii()} if self.fast_path else set()
 
         def receive(snmp_engine: Any, domain: Any, address: Any, whole: bytes) -> Any:
             source = str(address[0])
             if not self.receiver.admit(source):
+                return b""
+            fast = decode_trap(whole) if fast_communities else None
+            if fast is not None and fast.community in fast_communities:
+                self.fast_decoded += 1
+                self._deliver(source, fast.version,
+                              ((b.oid, b.text, b.is_oid) for b in fast.var_binds))
                 return b""
             before = [int(node.syntax) for _, node in counters]
             state["heard"] = False
@@ -179,25 +195,31 @@ class TrapListener(LoopListener):
         context = eng.observer.get_execution_context("rfc3412.receiveMessage:request")
         source = str(context["transportAddress"][0])
         version = VERSIONS.get(int(context.get("securityModel", 2)), "2c")
+        self._deliver(source, version, (
+            (str(oid), value.prettyPrint(), type(value).__name__ == "ObjectIdentifier")
+            for oid, value in var_binds
+        ))
+
+    def _deliver(self, source: str, version: str,
+                 var_binds: Iterable[tuple[str, str, bool]]) -> None:
+        """One notification (from pysnmp or the fast path) → a Trap in the receiver's queue."""
         trap_oid, variables = "", []
-        for oid, value in var_binds:
-            oid_text = str(oid)
+        translate = self.translator.translate
+        for oid_text, text, is_oid in var_binds:
             if oid_text == TRAP_OID:
-                trap_oid = str(value.prettyPrint())
+                trap_oid = text
                 continue
             if oid_text == UPTIME_OID:
                 continue
-            text = value.prettyPrint()
-            if type(value).__name__ == "ObjectIdentifier":
-                text = self.translator.translate(str(text))
-            variables.append((self.translator.translate(oid_text), str(text)[:1024]))
+            if is_oid:
+                text = translate(text)
+            variables.append((translate(oid_text), text[:1024]))
         if not trap_oid:
             self.receiver.reject(source, "no snmpTrapOID", f"v{version} notification without "
                                  "snmpTrapOID.0")
             return
-        self.receiver.put(Trap(source=source, version=version,
-                                         trap=self.translator.translate(trap_oid),
-                                         trap_oid=trap_oid, variables=tuple(variables)))
+        self.receiver.put(Trap(source=source, version=version, trap=translate(trap_oid),
+                               trap_oid=trap_oid, variables=tuple(variables)))
 
     # --- lifecycle --------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Storage of the facility area: the applied rule document and the "heard" counters.
 
 Public functions (the shell's CLI and admin page call these, never the tables):
-``current_rules``, ``apply_rules``, ``record_heard``, ``recent_heard``.
+``current_rules``, ``current_ruleset``, ``export_document``, ``plan_rules``, ``apply_rules``,
+``record_heard``, ``recent_heard``. SNMPv3 keys are stored sealed (``facility.keys``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dutydesk.core.audit import record
+from dutydesk.facility.keys import redact_document, seal_document, unseal_ruleset
 from dutydesk.facility.models import FacilityHeard, FacilityRulesRow
 from dutydesk.facility.rules import EMPTY, RuleSet, parse_rules
 
@@ -41,11 +43,18 @@ def current_rules(session: Session) -> AppliedRules:
     return AppliedRules(row.document, row.version, row.updated_at, row.updated_by)
 
 
-def current_ruleset(session: Session) -> tuple[RuleSet, int]:
+def current_ruleset(session: Session, secret_key: str) -> tuple[RuleSet, int]:
+    """The applied rules with the SNMPv3 keys unsealed (for the listeners) and their version."""
     applied = current_rules(session)
     if not applied.document.strip():
         return EMPTY, applied.version
-    return parse_rules(applied.document), applied.version
+    return unseal_ruleset(parse_rules(applied.document), secret_key), applied.version
+
+
+def export_document(session: Session) -> str:
+    """The applied document as ``facility export`` and pages show it: SNMPv3 keys replaced by
+    a placeholder (applying it back keeps the stored keys)."""
+    return redact_document(current_rules(session).document)
 
 
 def _raw_parts(document: str) -> dict[str, Any]:
@@ -59,28 +68,41 @@ def _raw_parts(document: str) -> dict[str, Any]:
     return parts
 
 
-def plan_rules(session: Session, document: str) -> list[str]:
+def _sealed(session: Session, document: str, secret_key: str) -> str:
+    """Validate ``document`` and return it as it would be stored (keys sealed)."""
+    parse_rules(document)
+    return seal_document(document, current_rules(session).document, secret_key)
+
+
+def plan_rules(session: Session, document: str, *, secret_key: str) -> list[str]:
     """What applying ``document`` would change, one line each (``+`` added, ``~`` changed,
     ``-`` removed), without values (the document holds SNMPv3 keys). Validates first."""
-    parse_rules(document)
-    old, new = _raw_parts(current_rules(session).document), _raw_parts(document)
+    new_document = _sealed(session, document, secret_key)
+    return _changes(current_rules(session).document, new_document)
+
+
+def _changes(old_document: str, new_document: str) -> list[str]:
+    old, new = _raw_parts(old_document), _raw_parts(new_document)
     lines = [f"+ {name}" for name in new if name not in old]
     lines += [f"~ {name}" for name in new if name in old and old[name] != new[name]]
     lines += [f"- {name}" for name in old if name not in new]
     return lines
 
 
-def apply_rules(session: Session, document: str, *, by: str, now: datetime) -> RuleSet:
-    """Validate and store ``document`` (raises ``RulesError``, storing nothing, when invalid);
-    audited with what changed (never the document itself: it holds SNMPv3 keys)."""
-    changes = plan_rules(session, document)
-    ruleset = parse_rules(document)
+def apply_rules(session: Session, document: str, *, by: str, now: datetime,
+                secret_key: str) -> RuleSet:
+    """Validate and store ``document`` (raises ``RulesError``, storing nothing, when invalid)
+    with its SNMPv3 keys sealed (``facility.keys``: a placeholder keeps the stored key);
+    audited with what changed (never the document itself)."""
+    stored = _sealed(session, document, secret_key)
+    changes = _changes(current_rules(session).document, stored)
+    ruleset = parse_rules(stored)
     row = session.get(FacilityRulesRow, 1)
     if row is None:
-        session.add(FacilityRulesRow(id=1, document=document, version=1, updated_at=now,
+        session.add(FacilityRulesRow(id=1, document=stored, version=1, updated_at=now,
                                      updated_by=by))
     else:
-        row.document, row.updated_at, row.updated_by = document, now, by
+        row.document, row.updated_at, row.updated_by = stored, now, by
         row.version = row.version + 1
     record(session, by, "facility.rules.apply", "facility_rules", 1,
            summary=f"{len(ruleset.rules)} rules; " + ("; ".join(changes) or "no changes"))

@@ -45,9 +45,12 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 15.0) -> Any:
     return predicate()
 
 
+SECRET_KEY = "test-secret-key-" + "x" * 32  # the ``settings`` fixture's (tests/conftest.py)
+
+
 def apply(db: Database, document: str) -> None:
     with db.session() as s:
-        apply_rules(s, document, by="test", now=utcnow())
+        apply_rules(s, document, by="test", now=utcnow(), secret_key=SECRET_KEY)
 
 
 def incidents(db: Database) -> list[Incident]:

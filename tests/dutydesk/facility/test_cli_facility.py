@@ -12,7 +12,8 @@ from sqlalchemy import select
 from dutydesk.cli import main
 from dutydesk.core.db import Database, utcnow
 from dutydesk.core.models.audit import AuditEntry
-from dutydesk.facility.store import current_rules, record_heard
+from dutydesk.facility.store import current_rules, current_ruleset, record_heard
+from tests.dutydesk.facility.conftest import SECRET_KEY
 
 RULES = """snmp:
   communities: [public]
@@ -26,7 +27,7 @@ rules:
 @pytest.fixture
 def run(database_url: str, tmp_path: Path) -> Any:
     def invoke(*args: str) -> Any:
-        environ = {"DUTYDESK_DATABASE_URL": database_url,
+        environ = {"DUTYDESK_DATABASE_URL": database_url, "DUTYDESK_SECRET_KEY": SECRET_KEY,
                    "DUTYDESK_INSTANCE_PATH": str(tmp_path / "instance"), "DUTYDESK_CONFIG": ""}
         return CliRunner().invoke(main, list(args), env=environ, catch_exceptions=False,
                                   prog_name="dutydesk")
@@ -48,10 +49,20 @@ def test_dry_run_shows_the_changes_and_stores_nothing_then_apply_stores_and_audi
     applied = run("facility", "apply", str(path))
     assert applied.exit_code == 0 and applied.output.endswith("applied\n")
     with db.session() as s:
-        assert current_rules(s).document == RULES
+        stored = current_rules(s).document
+        assert "secret-auth-key" not in stored and "secret-priv-key" not in stored
+        (user,) = current_ruleset(s, SECRET_KEY)[0].snmp.users
+        assert (user.auth_key, user.priv_key) == ("secret-auth-key", "secret-priv-key")
         (audit,) = s.scalars(select(AuditEntry).where(AuditEntry.action == "facility.rules.apply"))
         assert "secret" not in audit.summary and "rule 'link' (snmp)" in audit.summary
-    assert run("facility", "export").output == RULES
+    exported = run("facility", "export").output
+    assert exported == RULES.replace("secret-auth-key", '"********"').replace(
+        "secret-priv-key", '"********"')
+    path.write_text(exported)
+    assert run("facility", "apply", str(path)).output.splitlines()[0] == "no changes"
+    with db.session() as s:
+        assert current_rules(s).document == stored  # the stored keys were kept as they were
+    path.write_text(RULES)
     path.write_text(RULES.replace("linkDown,", "[linkDown, coldStart],"))
     assert run("facility", "apply", str(path), "--dry-run").output.splitlines()[0] == (
         "~ rule 'link' (snmp)")

@@ -111,6 +111,7 @@ def test_a_v1_apc_on_battery_trap_is_named_and_power_restored_resolves_it(
     assert opened[0].severity == "critical"
     snmptrap("-v1", "-c", "public", address, "1.3.6.1.4.1.318", "127.0.0.1", "6", "9", "")
     assert wait_until(lambda: incidents(db)[0].status == "resolved")
+    assert listener[0].fast_decoded == 2  # plain v1 traps: read without pyasn1
 
 
 def test_v3_traps_and_informs_with_auth_and_privacy_open_the_ups_incident(
@@ -123,6 +124,7 @@ def test_v3_traps_and_informs_with_auth_and_privacy_open_the_ups_incident(
     assert wait_until(lambda: [i.title for i in incidents(db)]) == ["UPS 127.0.0.1 is on battery"]
     snmptrap("-v3", "-Ci", *usm, address, "", "1.3.6.1.2.1.33.2.1")  # inform: same incident
     assert wait_until(lambda: len(incidents(db)) == 1)
+    assert listener[0].fast_decoded == 0  # v3 and informs: pysnmp
 
 
 def test_wrong_v3_credentials_and_unknown_communities_are_counted_as_rejected_and_shown(
@@ -157,6 +159,65 @@ def test_malformed_packets_are_counted_and_the_listener_keeps_working(
     snmptrap("-v2c", "-c", "public", address, "", "1.3.6.1.6.3.1.1.5.3",
              "1.3.6.1.2.1.2.2.1.1.1", "i", "1")
     assert wait_until(lambda: incidents(db))
+
+
+def test_broken_copies_of_a_real_trap_are_counted_as_rejected_and_never_open_anything(
+    listener: Any, db: Database
+) -> None:
+    import socket
+
+    _, address, registry = listener
+    host, port = address.split(":")
+    trap = v2c_trap_packet("1.3.6.1.6.3.1.1.5.3", variables=(("1.3.6.1.2.1.2.2.1.1.4", 4),))
+    oid_at = trap.index(bytes.fromhex("06082b06010201010300"))  # sysUpTime.0's OID
+    broken = (
+        trap[:-3],  # truncated
+        trap[:oid_at + 2] + b"\x80" + trap[oid_at + 3:],  # an OID arc with a leading 0x80
+        trap[:1] + bytes([trap[1] + 1]) + trap[2:],  # a length past the end
+    )
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for datagram in broken:
+            sock.sendto(datagram, (host, int(port)))
+    assert wait_until(lambda: metric(registry, "rejected") >= 3)
+    assert listener[0].fast_decoded == 0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(trap, (host, int(port)))
+    assert wait_until(lambda: [i.title for i in incidents(db)]) == [
+        "linkDown from 127.0.0.1, ifIndex 4"]
+
+
+def test_the_fast_path_and_pysnmp_hand_the_pipeline_the_same_traps(
+    settings: Any, db: Database
+) -> None:
+    import random
+    import socket
+
+    from tests.dutydesk.facility.test_ber import random_trap
+
+    apply(db, "snmp: {communities: [public, %s], rate_limit: 100000}\n" % ("x" * 200))
+    queued = []
+    for fast in (True, False):
+        receiver = Receiver(AlertSource.SNMP_TRAP, db, settings, decide_trap, describe_trap,
+                            interval=600)
+        port = free_port()
+        trap_listener = TrapListener("127.0.0.1", port, receiver)
+        trap_listener.fast_path = fast
+        trap_listener.start()
+        rng = random.Random(7)
+        datagrams = [random_trap(rng) for _ in range(300)]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for datagram in datagrams:
+                sock.sendto(datagram, ("127.0.0.1", port))
+        sizes = [-1]  # until the queue stops growing (no flush within the test: interval)
+        while wait_until(lambda r=receiver: len(r._queue) > 0, timeout=30) and (
+                sizes[-1] != len(receiver._queue)):
+            sizes.append(len(receiver._queue))
+            wait_until(lambda: False, timeout=0.5)
+        queued.append(list(receiver._queue))
+        assert (trap_listener.fast_decoded > 0) is fast
+        receiver._queue.clear()
+        trap_listener.stop()
+    assert len(queued[0]) >= 100 and queued[0] == queued[1]  # (other communities: refused)
 
 
 def test_traps_no_rule_matches_are_counted_by_name_not_dropped_silently(
