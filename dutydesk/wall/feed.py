@@ -79,7 +79,9 @@ class WallFeed:
         app: Flask,
         limits: WallLimits,
         *,
-        interval: float = 1.0,
+        # Seconds between looks at the change cursor (one indexed query; a render only when
+        # something changed): 0.5 s keeps a trap → incident → wall under a second.
+        interval: float = 0.5,
         full_every: float = 5.0,
         keep: int = 120,
         idle_stop: float = 60.0,
