@@ -13,7 +13,7 @@ Figures: traps sent, received by the listener, read by the fast path (``ber.py``
 decided and handed to the pipeline, the achieved rate, the CPU-seconds of this process (listener,
 flusher, pipeline; not the sender) per 1,000 traps, incidents opened (must equal ``--sources``),
 and for one linkDown sent after the load has drained (5 times): the trap-to-incident latency and
-the trap-to-wall latency (the wall's live feed, which polls once a second, counting the new
+the trap-to-wall latency (the wall's live feed, which polls every 0.5 s, counting the new
 incident). ``--pysnmp-only`` turns the fast path off for comparison.
 """
 
@@ -127,7 +127,7 @@ rules:
     verdict = "OK" if opened == args.sources else "WRONG"
     print(f"incidents opened      {opened:>10}  (expected {args.sources}: dedup {verdict})")
 
-    # a duty engineer's wall is open: its live feed (polling once a second) must count the new
+    # a duty engineer's wall is open: its live feed (polling every 0.5 s) must count the new
     # incident (a linkDown is not high enough to be listed among the UPS P1s, so: the count)
     from dutydesk.app import create_app
     from dutydesk.wall.feed import feed_for
@@ -165,7 +165,7 @@ rules:
     print(f"trap → open incident  {statistics.median(latencies) * 1000:>10.0f} ms median "
           f"(max {max(latencies) * 1000:.0f} ms)")
     print(f"trap → on the wall    {statistics.median(wall_latencies) * 1000:>10.0f} ms median "
-          f"(max {max(wall_latencies) * 1000:.0f} ms; the wall polls once a second)")
+          f"(max {max(wall_latencies) * 1000:.0f} ms; the wall polls every 0.5 s)")
     feed.stop()
     listener.stop()
     db.dispose()
