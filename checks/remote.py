@@ -22,6 +22,7 @@ from sqlalchemy import select
 from checks.dependencies import down_parents
 from checks.maintenance import MaintenanceWindow, active_window
 from checks.models import Check, CheckStateRow
+from checks.policy import CheckPolicy
 from checks.result import Result
 from checks.state import CheckState, next_state
 from checks.store import CheckStore, Claim, Outcome, WriteReport, _state_of, policy_of
@@ -79,7 +80,10 @@ def judge_in_order(s: Any, store: CheckStore, results: Sequence[RemoteResult],
         version, state = current[check.id]
         result = item.result
         at = result.started_at + timedelta(seconds=result.duration)
-        policy = policy_of(check)
+        try:
+            policy = policy_of(check)
+        except ValueError:  # as the engine: a bad stored policy must not stop the check
+            policy = CheckPolicy()
         in_windows = windows_for(windows, check.id, check.group_id)
         transition = next_state(state, result, policy, at,
                                 parents_down=bool(parents.get(check.id)),

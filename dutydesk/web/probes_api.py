@@ -102,7 +102,8 @@ def checks_view() -> Any:
     if request.if_none_match.contains(etag):
         response = current_app.response_class(status=304)
     else:
-        response = jsonify(version=etag, site=site.slug, name=probe.name, checks=checks)
+        response = jsonify(version=etag, site=site.slug, name=probe.name, checks=checks,
+                           last_seq=probe.last_seq)
     response.set_etag(etag)
     return response
 
