@@ -38,11 +38,13 @@ def probe(ctx: click.Context, server: str | None, site: str | None, state_dir: s
     if not server or not site:
         raise click.UsageError("a probe needs --server URL and --site SLUG "
                                "(or a subcommand: create, revoke, list, assign)")
+    from dutydesk import __version__
     from dutydesk.sites.agent import AgentConfig, AgentError, run_agent
 
     config = AgentConfig(server=server.rstrip("/"), site=site, state_dir=state_dir,
                          enrol_token=enrol_token, max_results=buffer_max_results,
-                         max_age=buffer_max_age, metrics_port=metrics_port)
+                         max_age=buffer_max_age, metrics_port=metrics_port,
+                         version=__version__)
     try:
         run_agent(config)
     except AgentError as exc:

@@ -31,7 +31,6 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from dutydesk import __version__
 from dutydesk.sites.buffer import Buffer
 
 log = logging.getLogger("dutydesk.probe")
@@ -61,6 +60,8 @@ class AgentConfig:
     max_backoff: float = field(
         default_factory=lambda: float(os.environ.get("DUTYDESK_PROBE_MAX_BACKOFF", "30")))
     batch: int = 1000
+    #: This DutyDesk's version, told to the centre (the CLI passes it).
+    version: str = ""
     #: Tests only: every check interval is multiplied by this (e.g. 0.06 turns 5 s into 0.3 s).
     time_scale: float = field(
         default_factory=lambda: float(os.environ.get("DUTYDESK_PROBE_TIME_SCALE", "1")))
@@ -94,7 +95,7 @@ def _request(config: AgentConfig, method: str, path: str, body: Any = None,
     the centre cannot be reached or answers 5xx."""
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(config.server + path, data=data, method=method)
-    req.add_header("User-Agent", f"dutydesk-probe/{__version__}")
+    req.add_header("User-Agent", f"dutydesk-probe/{config.version or 'dev'}")
     if data is not None:
         req.add_header("Content-Type", "application/json")
     if credential:
@@ -128,7 +129,7 @@ def enrolled_credential(config: AgentConfig, buffer: Buffer) -> str:
                          "(from `dutydesk probe create`)")
     try:
         status, _h, body = _request(config, "POST", "/api/probe/v1/enrol",
-                                    {"token": config.enrol_token, "version": __version__})
+                                    {"token": config.enrol_token, "version": config.version})
     except CentreAway as exc:
         raise AgentError(f"cannot reach {config.server} to enrol: {exc}") from None
     if status != 200 or not isinstance(body, dict):
@@ -192,7 +193,7 @@ class Agent:
 
     async def pull(self) -> None:
         headers = {"If-None-Match": f'"{self.etag}"'} if self.etag else {}
-        status, hdrs, body = await asyncio.to_thread(
+        status, _hdrs, body = await asyncio.to_thread(
             _request, self.config, "GET", "/api/probe/v1/checks", None, self.credential,
             headers)
         if status == 304:
@@ -280,7 +281,7 @@ class Agent:
             return 0
         body = {"results": [{"seq": seq, **result} for seq, _made, result in rows],
                 "dropped": self.buffer.dropped, "buffered": self.buffer.depth(),
-                "version": __version__}
+                "version": self.config.version}
         status, _h, answer = await asyncio.to_thread(
             _request, self.config, "POST", "/api/probe/v1/results", body, self.credential)
         if status == 409:
