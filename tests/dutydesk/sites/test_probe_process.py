@@ -4,6 +4,7 @@ killed mid-push; every result the probe made is stored once, in order."""
 from __future__ import annotations
 
 import time
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from dutydesk.sites.models import Probe
 from dutydesk.sites.service import assign_check, create_probe, find_probe
 from tests.checks.engine_helpers import add_check, switchable_target
 
-from .probe_harness import Centre, ProbeProcess, wait_until
+from .probe_harness import Centre, ProbeProcess, free_port, wait_until
 
 INTERVAL = 0.3  # the check's 5 s, scaled down in the probe process
 
@@ -51,6 +52,12 @@ def _stored(db: Database, check_id: int) -> list[Any]:
                          .order_by(CheckResultRow.id)).all()
 
 
+def _probe_metrics(port: int) -> dict[str, float]:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+            if line and not line.startswith("#")}
+
+
 def _last_seq(db: Database) -> int:
     with db.session() as s:
         return s.scalar(select(Probe.last_seq)) or 0
@@ -68,7 +75,9 @@ def _assert_once_in_order(db: Database, check_id: int) -> list[Any]:
 def test_results_made_while_the_centre_was_down_arrive_once_in_order(
         db: Database, centre: Centre, target: Any, tmp_path: Path) -> None:
     check_id, token = _enrolled_check(db, target.url)
-    probe = ProbeProcess(centre, tmp_path / "probe", token)
+    metrics_port = free_port()
+    probe = ProbeProcess(centre, tmp_path / "probe", token,
+                         DUTYDESK_PROBE_METRICS_PORT=str(metrics_port))
     probe.start()
     try:
         wait_until(lambda: len(_stored(db, check_id)) >= 3, 20, "first results")
@@ -80,11 +89,15 @@ def test_results_made_while_the_centre_was_down_arrive_once_in_order(
         target.healthy = True
         time.sleep(1.0)
         cut_to = datetime.now(UTC)
+        during_cut = _probe_metrics(metrics_port)
         centre.start()
         wait_until(lambda: any(r.started_at > cut_to for r in _stored(db, check_id)), 20,
                    "the backlog replayed")
     finally:
         probe.kill()
+    # the probe's own /metrics told of the backlog while the link was down
+    assert during_cut["dutydesk_probe_buffer_depth"] >= 5
+    assert during_cut["dutydesk_probe_buffer_oldest_seconds"] >= 2
     rows = _assert_once_in_order(db, check_id)
     during = [r for r in rows if cut_from <= r.started_at <= cut_to]
     assert len(during) >= 0.6 * (cut_to - cut_from).total_seconds() / INTERVAL, probe.output()
