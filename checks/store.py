@@ -400,9 +400,15 @@ class CheckStore:
         results are stored in the transaction that records their sequence numbers). Several
         outcomes of one check are written in order when each claim carries the version the
         previous one leaves (``claim.version + 1``)."""
-        if groups is None:
-            groups = [([o], WRITE_STALE if o.transition.stale else WRITE_STATE,
-                       [state_params(o)]) for o in outcomes]
+        if groups is None:  # runs of one statement, in the given order (versions chain)
+            groups = []
+            for o in outcomes:
+                stmt = WRITE_STALE if o.transition.stale else WRITE_STATE
+                if groups and groups[-1][1] is stmt:
+                    groups[-1][0].append(o)
+                    groups[-1][2].append(state_params(o))
+                else:
+                    groups.append(([o], stmt, [state_params(o)]))
         history = history_rows(outcomes)
         conn = s.connection()
         self._write_states(conn, groups, report)
