@@ -118,9 +118,9 @@ def probe_assign(site: str, name: str | None, check_slug: str) -> None:
             raise click.ClickException(f"no check {check_slug!r}")
         try:
             target = find_probe(s, site, name) if name else None
+            assign_check(s, check_id, target)
         except ProbeError as exc:
             raise click.ClickException(str(exc)) from None
-        assign_check(s, check_id, target)
         record(s, CLI_ACTOR, "probe.assign", "check", check_id,
                summary=f"check {check_slug} runs on {name or 'the central workers'}")
     click.echo(f"check {check_slug} runs on {('probe ' + name) if name else 'the centre'}")

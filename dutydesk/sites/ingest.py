@@ -11,6 +11,7 @@ pushes of one probe: one wins the compare-and-set, the other rolls back and is t
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,10 +21,12 @@ from sqlalchemy import select, update
 from checks.remote import RemoteConflict, RemoteResult, judge_in_order
 from checks.result import Result, Status
 from checks.store import CheckStore
+from dutydesk.core.audit import record
 from dutydesk.core.db import Database
 from dutydesk.sites.models import CheckProbe, Probe
 
 MAX_BATCH = 5000
+log = logging.getLogger("dutydesk.sites")
 
 
 class BatchError(ValueError):
@@ -130,6 +133,12 @@ def ingest(db: Database, store: CheckStore, probe_id: int, payload: Any,
                 .execution_options(synchronize_session=False)).rowcount
             if changed != 1:
                 raise BatchConflict("another push of this probe was stored meanwhile")
+            if figures["dropped"] > probe.dropped_total:
+                lost = figures["dropped"] - probe.dropped_total
+                log.warning("probe %s dropped %d results from its full buffer", probe.name, lost)
+                record(s, f"probe:{probe.name}", "probe.dropped", "probe", probe_id,
+                       summary=f"probe {probe.name} dropped {lost} results (buffer full or too "
+                               f"old; {figures['dropped']} in all)")
     except RemoteConflict as exc:
         raise BatchConflict(str(exc)) from None
     return Ingested(acked=acked, stored=len(report.written), replayed=len(pairs) - len(fresh))

@@ -124,7 +124,15 @@ def authenticate(s: Session, credential: str) -> Probe | None:
 
 def assign_check(s: Session, check_id: int, probe: Probe | None) -> None:
     """Run the check on ``probe`` (None: on the central workers again)."""
+    from checks.models import Check
+    from checks.probes import CHECK_TYPES
+
     row = s.get(CheckProbe, check_id)
+    check = s.get(Check, check_id)
+    kind = CHECK_TYPES.get(check.type) if check is not None else None
+    if probe is not None and kind is not None and kind.passive:
+        raise ProbeError(f"check {check.slug!r} is a push check: the centre receives its "
+                         "pings, no probe runs it")
     if probe is None:
         if row is not None:
             s.delete(row)

@@ -47,7 +47,8 @@ def test_create_prints_a_one_time_token_that_enrols_once(run: Any, db: Database)
         issued = enrol(s, token, utcnow(), "1.0")
     with db.session() as s:
         assert authenticate(s, issued.secret).name == "kyiv-dc2"
-        assert authenticate(s, issued.secret[:-1] + "A") is None
+        tampered = issued.secret[:-1] + ("B" if issued.secret[-1] == "A" else "A")
+        assert authenticate(s, tampered) is None
         with pytest.raises(ProbeError):
             enrol(s, token, utcnow())  # a token works once
 
@@ -89,3 +90,10 @@ def test_central_workers_skip_a_check_assigned_to_a_probe(run: Any, db: Database
     assert assigned.exit_code == 0, assigned.output
     claimed = {c.check_id for c in CheckStore(db).claim_due(utcnow(), horizon=1)}
     assert local in claimed and remote not in claimed
+
+
+def test_a_push_check_cannot_be_given_to_a_probe(run: Any, db: Database) -> None:
+    add_check(db, "backup-job", "", type="heartbeat", spec={"period": 3600, "grace": 600})
+    run("probe", "create", "--site", "default", "p3")
+    refused = run("probe", "assign", "--site", "default", "--probe", "p3", "backup-job")
+    assert refused.exit_code != 0 and "push check" in refused.output

@@ -108,3 +108,19 @@ def test_without_a_valid_credential_everything_is_401(client: Any) -> None:
                        ).status_code == 401
     assert client.post("/api/probe/v1/enrol", json={"token": "ddpe_nope"}).status_code == 401
     assert client.post("/api/probe/v1/enrol", data="x").status_code == 400
+
+
+def test_results_a_probe_had_to_drop_are_reported_and_audited(
+        client: Any, db: Database, probe: dict[str, Any]) -> None:
+    from dutydesk.core.models.audit import AuditEntry
+    from dutydesk.sites.models import Probe
+
+    answer = client.post("/api/probe/v1/results", headers=probe["auth"],
+                         json={"results": [], "dropped": 7, "buffered": 100})
+    assert answer.status_code == 200
+    with db.session() as s:
+        row = s.scalar(select(Probe))
+        assert (row.dropped_total, row.buffer_depth) == (7, 100)
+        summaries = s.scalars(select(AuditEntry.summary)
+                              .where(AuditEntry.action == "probe.dropped")).all()
+    assert summaries == ["probe kyiv-dc2 dropped 7 results (buffer full or too old; 7 in all)"]
