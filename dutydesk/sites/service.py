@@ -157,3 +157,11 @@ def probe_checks(s: Session, probe: Probe) -> tuple[str, list[dict[str, Any]]]:
     stamp = "|".join(f"{c['id']}:{c['updated_at']}:{c['interval']}:{c['timeout']}"
                      for c in checks)
     return hashlib.sha256(stamp.encode()).hexdigest()[:32], checks
+
+
+def runs_on(s: Session, check_id: int) -> tuple[str, str] | None:
+    """(probe name, site name) of the probe that runs the check; None when the centre does."""
+    row = s.execute(select(Probe.name, Site.name).join(CheckProbe, CheckProbe.probe_id == Probe.id)
+                    .join(Site, Site.id == Probe.site_id)
+                    .where(CheckProbe.check_id == check_id)).first()
+    return (row[0], row[1]) if row else None

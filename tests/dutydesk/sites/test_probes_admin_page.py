@@ -51,3 +51,16 @@ def test_the_page_speaks_russian_and_ukrainian(signed_in: Any) -> None:
         body = admin.get("/admin/probes", headers={"Accept-Language": lang}).get_data(
             as_text=True)
         assert word in body, lang
+
+
+def test_a_check_page_says_which_probe_runs_it(signed_in: Any, db: Database) -> None:
+    from dutydesk.core.db import utcnow
+    from dutydesk.sites.service import assign_check, create_probe, find_probe
+    from tests.checks.engine_helpers import add_check
+
+    check_id = add_check(db, "ups-a", "http://127.0.0.1:9/")
+    with db.session() as s:
+        create_probe(s, "default", "kyiv-dc2", utcnow())
+        assign_check(s, check_id, find_probe(s, "default", "kyiv-dc2"))
+    body = signed_in(Role.VIEWER).get(f"/checks/{check_id}").get_data(as_text=True)
+    assert "probe kyiv-dc2 at site Default site" in body
