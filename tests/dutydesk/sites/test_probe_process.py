@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from checks.models import CheckResultRow, FlipRow
+from checks.models import CheckResultRow, CheckStateRow, FlipRow
 from dutydesk.core.db import Database, utcnow
+from dutydesk.incidents.models import Incident
+from dutydesk.sites.health import watch_probes
 from dutydesk.sites.models import Probe
 from dutydesk.sites.service import assign_check, create_probe, find_probe
 from tests.checks.engine_helpers import add_check, switchable_target
@@ -73,8 +75,10 @@ def _assert_once_in_order(db: Database, check_id: int) -> list[Any]:
 
 
 def test_results_made_while_the_centre_was_down_arrive_once_in_order(
-        db: Database, centre: Centre, target: Any, tmp_path: Path) -> None:
+        db: Database, settings: Any, centre: Centre, target: Any, tmp_path: Path) -> None:
     check_id, token = _enrolled_check(db, target.url)
+    with db.session() as s:
+        s.scalar(select(Probe)).grace_seconds = 2.0  # scaled down as the intervals are
     metrics_port = free_port()
     probe = ProbeProcess(centre, tmp_path / "probe", token,
                          DUTYDESK_PROBE_METRICS_PORT=str(metrics_port))
@@ -90,11 +94,22 @@ def test_results_made_while_the_centre_was_down_arrive_once_in_order(
         time.sleep(1.0)
         cut_to = datetime.now(UTC)
         during_cut = _probe_metrics(metrics_port)
+        watch_probes(db, settings)  # the centre's job: the cut outlasted the probe's grace
+        with db.session() as s:
+            shown = s.execute(select(CheckStateRow.status, CheckStateRow.last_message)
+                              .where(CheckStateRow.check_id == check_id)).one()
         centre.start()
         wait_until(lambda: any(r.started_at > cut_to for r in _stored(db, check_id)), 20,
                    "the backlog replayed")
     finally:
         probe.kill()
+    assert shown.status == "UNKNOWN" and "no data from probe kyiv-dc2 since" in shown.last_message
+    watch_probes(db, settings)  # heard again: the probe's incident resolves
+    with db.session() as s:
+        probe_incidents = s.execute(select(Incident.status)
+                                    .where(Incident.dedup_key.like("probe:%"))).scalars().all()
+        assert s.get(CheckStateRow, check_id).status == "OK"
+    assert probe_incidents == ["resolved"]
     # the probe's own /metrics told of the backlog while the link was down
     assert during_cut["dutydesk_probe_buffer_depth"] >= 5
     assert during_cut["dutydesk_probe_buffer_oldest_seconds"] >= 2
