@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -122,8 +123,10 @@ def _request(config: AgentConfig, method: str, path: str, body: Any = None,
 def enrolled_credential(config: AgentConfig, buffer: Buffer) -> str:
     """The credential in the buffer file, or the one the enrolment token is exchanged for."""
     credential = buffer.get("credential")
-    if credential:
-        return credential
+    token_digest = (hashlib.sha256(config.enrol_token.encode()).hexdigest()
+                    if config.enrol_token else None)
+    if credential and (token_digest is None or token_digest == buffer.get("enrolled_with")):
+        return credential  # a new token (the probe was created again) enrols anew
     if not config.enrol_token:
         raise AgentError("this probe is not enrolled: start it once with --enrol-token "
                          "(from `dutydesk probe create`)")
@@ -138,6 +141,7 @@ def enrolled_credential(config: AgentConfig, buffer: Buffer) -> str:
     if body.get("site") != config.site:
         raise AgentError(f"the token belongs to site {body.get('site')!r}, not {config.site!r}")
     buffer.put("credential", body["credential"])
+    buffer.put("enrolled_with", token_digest or "")
     buffer.put("probe_id", str(body["probe_id"]))
     return body["credential"]
 
@@ -155,6 +159,8 @@ class Agent:
         self.checks: list[dict[str, Any]] = json.loads(saved) if saved else []
         self.etag = self.buffer.get("checks_etag") or ""
         self._stop: asyncio.Event | None = None
+        #: Why the probe stopped on its own (its credential was refused), else None.
+        self.failure: str | None = None
         self._tasks: dict[int, tuple[str, asyncio.Task[Any]]] = {}
 
     def stop(self) -> None:
@@ -189,6 +195,9 @@ class Agent:
                 log.info("centre unreachable for checks: %s", exc)
             except AgentError as exc:
                 log.error("%s", exc)
+            if self.failure:
+                self.stop()
+                return
             await asyncio.sleep(self.config.pull_interval)
 
     async def pull(self) -> None:
@@ -198,6 +207,7 @@ class Agent:
             headers)
         if status == 304:
             return
+        self._refused(status)
         if status != 200 or not isinstance(body, dict):
             raise AgentError(f"the centre refused this probe's checks ({status}): {body}")
         if body.get("site") != self.config.site:
@@ -284,6 +294,7 @@ class Agent:
                 "version": self.config.version}
         status, _h, answer = await asyncio.to_thread(
             _request, self.config, "POST", "/api/probe/v1/results", body, self.credential)
+        self._refused(status)
         if status == 409:
             raise CentreAway("another push was being stored; sending again")
         if status != 200 or not isinstance(answer, dict):
@@ -293,6 +304,16 @@ class Agent:
         if made:
             self.metrics.lag.set(max(0.0, time.time() - made[-1]))
         return self.buffer.ack(acked)
+
+    def _refused(self, status: int) -> None:
+        """A 401: the credential was revoked (or this is another centre). Stop, keeping the
+        buffer: a person must look (and enrol the probe again)."""
+        if status == 401:
+            self.failure = ("the centre refused this probe's credential (revoked?); "
+                            f"{self.buffer.depth()} results stay in the buffer. Create the "
+                            "probe again and start it with the new --enrol-token")
+            self.stop()
+            raise CentreAway(self.failure)
 
     def _gauges(self) -> None:
         self.metrics.depth.set(self.buffer.depth())
@@ -319,3 +340,5 @@ def run_agent(config: AgentConfig) -> None:
 
     log.info("probe of site %s talking to %s", config.site, config.server)
     asyncio.run(main())
+    if agent.failure:
+        raise AgentError(agent.failure)

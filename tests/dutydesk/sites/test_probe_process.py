@@ -17,7 +17,7 @@ from dutydesk.core.db import Database, utcnow
 from dutydesk.incidents.models import Incident
 from dutydesk.sites.health import watch_probes
 from dutydesk.sites.models import Probe
-from dutydesk.sites.service import assign_check, create_probe, find_probe
+from dutydesk.sites.service import assign_check, create_probe, find_probe, revoke_probe
 from tests.checks.engine_helpers import add_check, switchable_target
 
 from .probe_harness import Centre, ProbeProcess, free_port, wait_until
@@ -145,3 +145,20 @@ def test_a_probe_killed_mid_push_loses_and_doubles_nothing(
         probe.kill()
     assert centre.replayed > 0, "the restarted probe sent the unheard batch again"
     _assert_once_in_order(db, check_id)
+
+
+def test_a_revoked_probe_stops_with_a_clear_message_and_keeps_its_buffer(
+        db: Database, centre: Centre, target: Any, tmp_path: Path) -> None:
+    check_id, token = _enrolled_check(db, target.url)
+    probe = ProbeProcess(centre, tmp_path / "probe", token)
+    probe.start()
+    try:
+        wait_until(lambda: len(_stored(db, check_id)) >= 2, 20, "first results")
+        with db.session() as s:
+            revoke_probe(s, s.scalar(select(Probe)), utcnow())
+        assert probe.proc is not None
+        wait_until(lambda: probe.proc.poll() is not None, 10, "the probe to stop")
+    finally:
+        probe.kill()
+    assert probe.proc.returncode != 0
+    assert "refused this probe's credential" in probe.output()
