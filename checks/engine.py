@@ -41,6 +41,7 @@ from checks.probes import CHECK_TYPES, ProbeContext, build_spec, run_probe
 from checks.probes.base import DEFAULT_PLUGIN_DIRS, DEFAULT_PLUGIN_USER
 from checks.probes.gate import RunOutlived, set_gate
 from checks.probes.heartbeat import heartbeat_result
+from checks.remote import windows_for
 from checks.result import Result, Status
 from checks.schedule import may_start, next_due
 from checks.state import StateType, next_state
@@ -393,14 +394,7 @@ class Engine:
         return result
 
     def _maintenance(self, claim: Claim) -> list[MaintenanceWindow]:
-        by_check, by_group, parents = self._windows
-        windows = list(by_check.get(claim.check_id, ()))
-        group, seen = claim.group_id, set()
-        while group is not None and group not in seen:
-            seen.add(group)
-            windows.extend(by_group.get(group, ()))
-            group = parents.get(group)
-        return windows
+        return windows_for(self._windows, claim.check_id, claim.group_id)
 
     def _judge(self, claim: Claim, result: Result) -> None:
         if claim.slug not in self._verdict.failed and claim.slug not in self._verdict.missing:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, column, exists, select, table, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from checks.dependencies import down_parents, parent_is_down
@@ -61,6 +61,9 @@ from dutydesk.core.db import Database
 from dutydesk.core.dbclock import DbClock
 
 DEFAULT_KEEP_RESULTS = 100
+#: The checks a remote probe runs (``dutydesk.sites.models.CheckProbe``): central workers skip
+#: them. Named, not imported: the sites domain sits above this one.
+REMOTE_CHECKS = table("check_probes", column("check_id"))
 
 
 def policy_of(check: Check) -> CheckPolicy:
@@ -223,7 +226,8 @@ class CheckStore:
                        c.updated_at, c.created_at, st.next_due_at, st.version)
                 .select_from(Check.__table__.join(CheckStateRow.__table__,
                                                   st.check_id == c.id))
-                .where(c.enabled.is_(True), st.next_due_at <= until)
+                .where(c.enabled.is_(True), st.next_due_at <= until,
+                       ~exists().where(REMOTE_CHECKS.c.check_id == c.id))
                 .order_by(st.next_due_at)
                 .limit(limit)
             )
@@ -382,25 +386,43 @@ class CheckStore:
         groups = [(group, stmt, [state_params(o) for o in group]) for group, stmt in (
             ([o for o in outcomes if not o.transition.stale], WRITE_STATE),
             ([o for o in outcomes if o.transition.stale], WRITE_STALE)) if group]
-        history = history_rows(outcomes)
         with self.db.session() as s:
-            conn = s.connection()
-            self._write_states(conn, groups, report)
-            if report.conflicts:
-                history = history_rows(report.written)
-            results, flips, rollups = history
-            # Core inserts on the connection: the ORM bulk path costs a lot per row for nothing.
-            if results:
-                conn.execute(INSERT_RESULT, results)
-            if flips:
-                conn.execute(INSERT_FLIP, flips)
-            if rollups:
-                upsert_minutes(conn, self.db.dialect, rollups)
-            trim_results(conn, self._due_for_trim(report.written), self.keep_results)
+            self.write_in(s, outcomes, report, groups)
         for outcome in report.written:  # committed: this is now the row's state and version
             claim = outcome.claim
             self._states[claim.check_id] = (claim.version + 1, claim.created_at,
                                             outcome.transition.state)
+        return report
+
+    def write_in(self, s: Any, outcomes: list[Outcome], report: WriteReport,
+                 groups: list[Any] | None = None) -> WriteReport:
+        """What :meth:`write_batch` writes, inside the caller's transaction ``s`` (remote probe
+        results are stored in the transaction that records their sequence numbers). Several
+        outcomes of one check are written in order when each claim carries the version the
+        previous one leaves (``claim.version + 1``)."""
+        if groups is None:  # runs of one statement, in the given order (versions chain)
+            groups = []
+            for o in outcomes:
+                stmt = WRITE_STALE if o.transition.stale else WRITE_STATE
+                if groups and groups[-1][1] is stmt:
+                    groups[-1][0].append(o)
+                    groups[-1][2].append(state_params(o))
+                else:
+                    groups.append(([o], stmt, [state_params(o)]))
+        history = history_rows(outcomes)
+        conn = s.connection()
+        self._write_states(conn, groups, report)
+        if report.conflicts:
+            history = history_rows(report.written)
+        results, flips, rollups = history
+        # Core inserts on the connection: the ORM bulk path costs a lot per row for nothing.
+        if results:
+            conn.execute(INSERT_RESULT, results)
+        if flips:
+            conn.execute(INSERT_FLIP, flips)
+        if rollups:
+            upsert_minutes(conn, self.db.dialect, rollups)
+        trim_results(conn, self._due_for_trim(report.written), self.keep_results)
         return report
 
     @staticmethod

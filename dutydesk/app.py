@@ -203,6 +203,13 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     from dutydesk.web.checks_api import register_check_blueprints
 
     register_check_blueprints(app, csrf)  # checks API, heartbeat /ping endpoints
+    from dutydesk.web.probes_api import bp as probes_api_bp
+
+    csrf.exempt(probes_api_bp)  # remote probes: bearer credential, no browser
+    app.register_blueprint(probes_api_bp)
+    from dutydesk.web.probes_admin import bp as probes_admin_bp
+
+    app.register_blueprint(probes_admin_bp)  # /admin/probes (CSRF-protected forms)
     from dutydesk.web.shifts import bp as shifts_bp
     from dutydesk.web.shifts_api import api_bp as shifts_api_bp
     from dutydesk.web.shifts_api import ical_bp as shifts_ical_bp

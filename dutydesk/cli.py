@@ -19,6 +19,7 @@ from dutydesk.cli_checks import checks
 from dutydesk.cli_common import CLI_ACTOR, _database, _settings, friendly_errors
 from dutydesk.cli_facility import facility
 from dutydesk.cli_incidents import integration, page_reply
+from dutydesk.cli_probe import probe
 from dutydesk.core.config import forget_secret_environment
 from dutydesk.serving import _run_forever, serve_app
 
@@ -381,3 +382,4 @@ main.add_command(page_reply)
 main.add_command(checks)
 main.add_command(catalog)
 main.add_command(facility)
+main.add_command(probe)

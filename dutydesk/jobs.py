@@ -157,6 +157,10 @@ def scheduled_jobs(
         *notice_jobs(settings, db),
     ]
     jobs.extend(request_jobs(settings, db))
+    from dutydesk.sites.jobs import site_jobs
+
+    # remote probes: one "probe offline" incident per silent probe, its checks UNKNOWN
+    jobs.extend(site_jobs(settings, db, metrics_for(registry) if registry is not None else None))
     jobs.extend(chat_jobs(settings, db))  # the Telegram bot hears button presses
     jobs.extend(mail_intake_jobs(settings, db))  # mail to requests (and page replies)
     jobs.extend(visitor_jobs(settings, db))

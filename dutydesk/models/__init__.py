@@ -32,6 +32,7 @@ from dutydesk.requests.models import (  # noqa: F401 (requests)
     RequestRating,
     ServiceRequest,
 )
+from dutydesk.sites.models import CheckProbe, Probe, Site  # noqa: F401 (sites, probes)
 from shifts.models import ShiftScheduleRow  # noqa: F401 (shift schedules tables)
 from shifts.notices.orm import StatusPageGeneration  # noqa: F401 (notices tables)
 from shifts.visitors.orm import (

@@ -121,8 +121,11 @@ def check_page(check_id: int) -> Any:
         pings = list(s.scalars(select(HeartbeatLogRow)
                                .where(HeartbeatLogRow.check_id == check_id)
                                .order_by(HeartbeatLogRow.id.desc()).limit(20)))
+    from dutydesk.sites.service import runs_on
+
     return render_template(
         "checks/detail.html", d=detail, check=detail.check, state=detail.state, pings=pings,
+        runs_on=runs_on(s, check_id),
         spec=masked(detail.check.type, detail.check.spec),
         spark=sparkline(samples), uptime=uptime_from_rollups(detail.rollups, now),
         flap_percent=flap_percent, since=datetime.fromisoformat(since) if since else None,

@@ -54,6 +54,7 @@ def screens(db: Database) -> dict[str, str]:
         "checks": "/checks",
         "check editor": "/checks/new",
         "facility inputs": "/admin/facility",
+        "remote probes": "/admin/probes",
         "chat accounts": "/account/chat",
         "not found": "/no-such-page",
     }
@@ -64,6 +65,11 @@ def test_no_screen_has_a_serious_or_critical_accessibility_violation(
 ) -> None:
     seed_demo_people(db, settings)
     demo_states(db)
+    from dutydesk.core.db import utcnow
+    from dutydesk.sites.service import create_probe
+
+    with db.session() as s:
+        create_probe(s, "default", "kyiv-dc2", utcnow())  # a row on the probes screen
     found: dict[str, list[dict[str, Any]]] = {}
     context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="en-GB")
     page = context.new_page()

@@ -56,6 +56,11 @@ def test_every_command_has_help(run: Any) -> None:
         ["kiosk", "revoke"],
         ["demo"],
         ["page-reply"],
+        ["probe"],
+        ["probe", "create"],
+        ["probe", "revoke"],
+        ["probe", "assign"],
+        ["probe", "list"],
     ]
     for words in commands:
         result = run(*words, "--help")

@@ -1,0 +1,146 @@
+"""``dutydesk probe``: run a remote probe (``--server URL --site SLUG``), or administer probes
+(``create``, ``revoke``, ``list``, ``assign``) on the centre."""
+
+from __future__ import annotations
+
+import click
+
+from dutydesk.cli_common import CLI_ACTOR, _database, _settings, friendly_errors
+
+
+@click.group(invoke_without_command=True)
+@click.option("--server", envvar="DUTYDESK_PROBE_SERVER", help="The centre's URL (https://...).")
+@click.option("--site", "site", envvar="DUTYDESK_PROBE_SITE", help="This probe's site slug.")
+@click.option("--state-dir", envvar="DUTYDESK_PROBE_STATE_DIR", default="./dutydesk-probe",
+              show_default=True, help="Where the credential and the result buffer are kept.")
+@click.option("--enrol-token", envvar="DUTYDESK_PROBE_ENROL_TOKEN",
+              help="The one-time token of `dutydesk probe create` (first start only).")
+@click.option("--buffer-max-results", envvar="DUTYDESK_PROBE_BUFFER_MAX", default=1_000_000,
+              show_default=True, type=click.IntRange(100, 100_000_000),
+              help="Results kept while the centre is away; the oldest beyond are dropped.")
+@click.option("--buffer-max-age", envvar="DUTYDESK_PROBE_BUFFER_MAX_AGE", default=86400.0,
+              show_default=True, type=click.FloatRange(60, 30 * 86400),
+              help="Seconds a buffered result is kept at most.")
+@click.option("--metrics-port", envvar="DUTYDESK_PROBE_METRICS_PORT", type=int, default=None,
+              help="Serve the probe's /metrics on 127.0.0.1:PORT.")
+@click.pass_context
+@friendly_errors
+def probe(ctx: click.Context, server: str | None, site: str | None, state_dir: str,
+          enrol_token: str | None, buffer_max_results: int, buffer_max_age: float,
+          metrics_port: int | None) -> None:
+    """Run this machine as a remote probe of SITE, talking to SERVER over outbound HTTP(S) only.
+
+    The first start exchanges --enrol-token for the probe's own credential (kept in
+    --state-dir); results wait in a local buffer while the centre is unreachable.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if not server or not site:
+        raise click.UsageError("a probe needs --server URL and --site SLUG "
+                               "(or a subcommand: create, revoke, list, assign)")
+    from dutydesk import __version__
+    from dutydesk.sites.agent import AgentConfig, AgentError, run_agent
+
+    config = AgentConfig(server=server.rstrip("/"), site=site, state_dir=state_dir,
+                         enrol_token=enrol_token, max_results=buffer_max_results,
+                         max_age=buffer_max_age, metrics_port=metrics_port,
+                         version=__version__)
+    try:
+        run_agent(config)
+    except AgentError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@probe.command("create")
+@click.option("--site", "site", required=True, help="The site's slug (`default` at first).")
+@click.option("--grace", type=float, default=None, help="Seconds of silence before the probe "
+              "counts as offline (default 120).")
+@click.argument("name")
+@friendly_errors
+def probe_create(site: str, grace: float | None, name: str) -> None:
+    """Create probe NAME at SITE and print its one-time enrolment token (valid 24 h)."""
+    from dutydesk.core.audit import record
+    from dutydesk.core.db import utcnow
+    from dutydesk.sites.service import ProbeError, create_probe
+
+    db = _database(_settings())
+    with db.session() as s:
+        try:
+            issued = create_probe(s, site, name, utcnow(), grace)
+        except ProbeError as exc:
+            raise click.ClickException(str(exc)) from None
+        record(s, CLI_ACTOR, "probe.create", "probe", issued.probe_id,
+               summary=f"probe {name} created at site {site}")
+    click.echo(f"probe {name} (id {issued.probe_id}) created at site {site}")
+    click.echo(f"enrolment token (shown once, valid 24 h): {issued.secret}")
+
+
+@probe.command("revoke")
+@click.option("--site", "site", required=True)
+@click.argument("name")
+@friendly_errors
+def probe_revoke(site: str, name: str) -> None:
+    """Revoke probe NAME of SITE: its credential stops working at once."""
+    from dutydesk.core.audit import record
+    from dutydesk.core.db import utcnow
+    from dutydesk.sites.service import ProbeError, find_probe, revoke_probe
+
+    db = _database(_settings())
+    with db.session() as s:
+        try:
+            found = find_probe(s, site, name)
+        except ProbeError as exc:
+            raise click.ClickException(str(exc)) from None
+        revoke_probe(s, found, utcnow())
+        record(s, CLI_ACTOR, "probe.revoke", "probe", found.id,
+               summary=f"probe {name} of site {site} revoked")
+    click.echo(f"probe {name} revoked")
+
+
+@probe.command("assign")
+@click.option("--site", "site", required=True)
+@click.option("--probe", "name", default=None, help="The probe; leave out to run the check "
+              "on the central workers again.")
+@click.argument("check_slug")
+@friendly_errors
+def probe_assign(site: str, name: str | None, check_slug: str) -> None:
+    """Run check CHECK_SLUG on a probe of SITE (or, without --probe, centrally again)."""
+    from sqlalchemy import select
+
+    from checks.models import Check
+    from dutydesk.core.audit import record
+    from dutydesk.sites.service import ProbeError, assign_check, find_probe
+
+    db = _database(_settings())
+    with db.session() as s:
+        check_id = s.scalar(select(Check.id).where(Check.slug == check_slug))
+        if check_id is None:
+            raise click.ClickException(f"no check {check_slug!r}")
+        try:
+            target = find_probe(s, site, name) if name else None
+            assign_check(s, check_id, target)
+        except ProbeError as exc:
+            raise click.ClickException(str(exc)) from None
+        record(s, CLI_ACTOR, "probe.assign", "check", check_id,
+               summary=f"check {check_slug} runs on {name or 'the central workers'}")
+    click.echo(f"check {check_slug} runs on {('probe ' + name) if name else 'the centre'}")
+
+
+@probe.command("list")
+@friendly_errors
+def probe_list() -> None:
+    """Every probe: site, name, state, version, last contact, last sequence stored."""
+    from sqlalchemy import select
+
+    from dutydesk.sites.models import Probe, Site
+
+    db = _database(_settings())
+    with db.session() as s:
+        rows = s.execute(select(Site.slug, Probe).join(Probe, Probe.site_id == Site.id)
+                         .order_by(Site.slug, Probe.name)).all()
+        for slug, p in rows:
+            state = ("revoked" if p.revoked_at else "enrolled" if p.credential_hash
+                     else "awaiting enrolment")
+            contact = p.last_contact_at.isoformat(timespec="seconds") if p.last_contact_at else "-"
+            click.echo(f"{slug}\t{p.name}\t{state}\t{p.version or '-'}\t{contact}\t"
+                       f"seq={p.last_seq}\tbuffer={p.buffer_depth}\tdropped={p.dropped_total}")

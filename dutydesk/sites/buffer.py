@@ -1,0 +1,120 @@
+"""The probe's store-and-forward buffer: a local SQLite file of results not yet acknowledged.
+
+Every result gets the next sequence number (``AUTOINCREMENT``: never reused, even after the
+rows are deleted), is committed before anything else happens to it, and is deleted only when
+the centre acknowledged a sequence number at or above it. A probe killed at any moment loses
+nothing (a result is either not made yet, or in the file) and doubles nothing (the centre
+stores each sequence number once).
+
+Bounded: beyond ``max_results`` rows or ``max_age`` seconds the oldest results are dropped and
+counted (``dropped``, kept in the file); the count is sent with every batch.
+The same file keeps the probe's identity (credential) and its last list of checks, so a probe
+restarted while the centre is away keeps checking.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    made_at REAL NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class Buffer:
+    """One probe's buffer file (use from one thread)."""
+
+    def __init__(self, path: str, *, max_results: int = 1_000_000,
+                 max_age: float = 86400.0) -> None:
+        if max_results < 1 or max_age <= 0:
+            raise ValueError("the buffer needs max_results >= 1 and max_age > 0")
+        parent = os.path.dirname(os.path.abspath(path))
+        os.makedirs(parent, mode=0o700, exist_ok=True)
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        os.chmod(path, 0o600)  # it holds the probe's credential
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.executescript(SCHEMA)
+        self.max_results = max_results
+        self.max_age = max_age
+        self._depth = self.conn.execute("SELECT count(*) FROM results").fetchone()[0]
+
+    # ---- identity and settings -------------------------------------------------------------
+
+    def get(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def put(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) "
+                          "DO UPDATE SET value = excluded.value", (key, value))
+
+    @property
+    def dropped(self) -> int:
+        return int(self.get("dropped") or 0)
+
+    # ---- results ---------------------------------------------------------------------------
+
+    def add(self, result: dict[str, Any], now: float) -> int:
+        """Keep ``result`` (made at ``now``, epoch seconds); returns its sequence number.
+        Drops (and counts) what falls outside the bounds."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            seq = self.conn.execute("INSERT INTO results(made_at, body) VALUES (?, ?)",
+                                    (now, json.dumps(result))).lastrowid
+            self._depth += 1
+            dropped = self.conn.execute("DELETE FROM results WHERE made_at < ?",
+                                        (now - self.max_age,)).rowcount
+            over = self._depth - dropped - self.max_results
+            if over > 0:
+                dropped += self.conn.execute(
+                    "DELETE FROM results WHERE seq IN (SELECT seq FROM results ORDER BY seq "
+                    "LIMIT ?)", (over,)).rowcount
+            if dropped:
+                self._depth -= dropped
+                self.put("dropped", str(self.dropped + dropped))
+        assert seq is not None
+        return seq
+
+    def oldest(self, limit: int) -> list[tuple[int, float, dict[str, Any]]]:
+        """Up to ``limit`` buffered results, oldest first: (seq, made_at, result)."""
+        rows = self.conn.execute("SELECT seq, made_at, body FROM results ORDER BY seq LIMIT ?",
+                                 (limit,)).fetchall()
+        return [(seq, made, json.loads(body)) for seq, made, body in rows]
+
+    def ack(self, upto: int) -> int:
+        """Forget every result up to sequence ``upto`` (the centre stored them)."""
+        gone = self.conn.execute("DELETE FROM results WHERE seq <= ?", (upto,)).rowcount
+        self._depth -= gone
+        return gone
+
+    def depth(self) -> int:
+        return self._depth
+
+    def oldest_made_at(self) -> float | None:
+        row = self.conn.execute("SELECT made_at FROM results ORDER BY seq LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def ensure_seq_above(self, seq: int) -> None:
+        """Number the next result above ``seq`` (the centre's last stored one): a probe whose
+        buffer file was lost must not send numbers the centre takes for replays."""
+        with self.conn:
+            current = self.conn.execute(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'results'").fetchone()
+            if current is None:
+                self.conn.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('results', ?)",
+                                  (seq,))
+            elif current[0] < seq:
+                self.conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'results'",
+                                  (seq,))
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,66 @@
+"""Tables of sites and remote probes.
+
+``sites``         a data center (slug, name, IANA time zone). Migration 0031 creates the one
+                  ``default`` site existing data belongs to.
+``probes``        a probe process of a site: its credential (SHA-256 of a 256-bit secret, never
+                  the secret), a one-time enrolment token (SHA-256 + expiry) until enrolled, what
+                  it last said (version, contact, the last sequence number stored) and whether an
+                  admin revoked it.
+``check_probes``  the checks a probe runs; central workers skip them (``checks.store``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dutydesk.core.db import Base, utcnow
+
+DEFAULT_SITE = "default"
+DEFAULT_GRACE_SECONDS = 120.0
+
+
+class Site(Base):
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Probe(Base):
+    __tablename__ = "probes"
+    __table_args__ = (UniqueConstraint("site_id", "name", name="uq_probes_site_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    credential_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    enrol_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    enrol_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    version: Mapped[str] = mapped_column(String(40), default="")
+    last_contact_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: The highest sequence number stored: a result at or below it is a replay (stored once).
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Results the probe dropped from its full buffer, as it reported them (a running total).
+    dropped_total: Mapped[int] = mapped_column(Integer, default=0)
+    buffer_depth: Mapped[int] = mapped_column(Integer, default=0)
+    #: Silent longer than this after its last contact: "probe offline".
+    grace_seconds: Mapped[float] = mapped_column(Float, default=DEFAULT_GRACE_SECONDS)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CheckProbe(Base):
+    """A check run by a remote probe instead of the central workers."""
+
+    __tablename__ = "check_probes"
+
+    check_id: Mapped[int] = mapped_column(ForeignKey("checks.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    probe_id: Mapped[int] = mapped_column(ForeignKey("probes.id", ondelete="CASCADE"),
+                                          index=True)

@@ -1,0 +1,106 @@
+"""A real centre (the app on a loopback port, stoppable and restartable on the same port) and
+real probe processes (``python -m dutydesk probe``) for the remote-probe tests."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import make_server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Centre:
+    """The app served on 127.0.0.1:port; ``stop()`` cuts the link, ``start()`` restores it.
+    ``answer_delay`` holds every answer to a result push that long after it was stored."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.port = free_port()
+        self.answer_delay = 0.0
+        self.pushes_stored = threading.Event()
+        self.replayed = 0  # results the centre was sent again and did not store again
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
+        body = b"".join(self.app(environ, start_response))
+        if environ.get("PATH_INFO", "").endswith("/results"):
+            with contextlib.suppress(ValueError):
+                self.replayed += int(json.loads(body).get("replayed", 0))
+        if environ.get("PATH_INFO", "").endswith("/results") and self.answer_delay:
+            self.pushes_stored.set()
+            time.sleep(self.answer_delay)
+        return [body]
+
+    def start(self) -> None:
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                self._server = make_server("127.0.0.1", self.port, self._wsgi, threaded=True)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+class ProbeProcess:
+    """``dutydesk probe`` in its own process, with intervals scaled down for tests."""
+
+    def __init__(self, centre: Centre, state_dir: Path, token: str, site: str = "default",
+                 **env: str) -> None:
+        self.args = [sys.executable, "-m", "dutydesk", "probe", "--server", centre.url,
+                     "--site", site, "--state-dir", str(state_dir), "--enrol-token", token]
+        self.env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3]),
+                    "DUTYDESK_PROBE_PULL_INTERVAL": "0.5", "DUTYDESK_PROBE_PUSH_INTERVAL": "0.2",
+                    "DUTYDESK_PROBE_MAX_BACKOFF": "0.4", "DUTYDESK_PROBE_TIME_SCALE": "0.06", **env}
+        self.log = state_dir.parent / f"{state_dir.name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(self.args, env=self.env, stdout=out,
+                                         stderr=subprocess.STDOUT)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(10)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def wait_until(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)

@@ -1,0 +1,99 @@
+"""An admin creates a probe for a site, hands its one-time token to the site, and can revoke it;
+checks given to a probe are no longer run by the central workers."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from checks.models import CheckStateRow
+from checks.store import CheckStore
+from dutydesk.cli import main
+from dutydesk.core.db import Database, utcnow
+from dutydesk.sites.models import Probe
+from dutydesk.sites.service import ProbeError, authenticate, enrol
+from tests.checks.engine_helpers import add_check
+
+
+@pytest.fixture
+def run(database_url: str, tmp_path: Path) -> Any:
+    def invoke(*args: str) -> Any:
+        env = {"DUTYDESK_DATABASE_URL": database_url, "DUTYDESK_CONFIG": "",
+               "DUTYDESK_INSTANCE_PATH": str(tmp_path / "instance")}
+        return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False,
+                                  prog_name="dutydesk")
+    return invoke
+
+
+def _token(output: str) -> str:
+    found = re.search(r"(ddpe_\S+)", output)
+    assert found, output
+    return found.group(1)
+
+
+def test_create_prints_a_one_time_token_that_enrols_once(run: Any, db: Database) -> None:
+    created = run("probe", "create", "--site", "default", "kyiv-dc2")
+    assert created.exit_code == 0, created.output
+    token = _token(created.output)
+    with db.session() as s:
+        probe = s.scalar(select(Probe).where(Probe.name == "kyiv-dc2"))
+        assert probe.enrol_token_hash and token not in probe.enrol_token_hash  # stored hashed
+        issued = enrol(s, token, utcnow(), "1.0")
+    with db.session() as s:
+        assert authenticate(s, issued.secret).name == "kyiv-dc2"
+        tampered = issued.secret[:-1] + ("B" if issued.secret[-1] == "A" else "A")
+        assert authenticate(s, tampered) is None
+        with pytest.raises(ProbeError):
+            enrol(s, token, utcnow())  # a token works once
+
+
+def test_an_expired_token_enrols_nothing(run: Any, db: Database) -> None:
+    token = _token(run("probe", "create", "--site", "default", "late").output)
+    with db.session() as s, pytest.raises(ProbeError):
+        enrol(s, token, utcnow() + timedelta(days=2))
+
+
+def test_revoking_a_probe_ends_its_credential(run: Any, db: Database) -> None:
+    token = _token(run("probe", "create", "--site", "default", "p1").output)
+    with db.session() as s:
+        secret = enrol(s, token, utcnow()).secret
+    assert run("probe", "revoke", "--site", "default", "p1").exit_code == 0
+    with db.session() as s:
+        assert authenticate(s, secret) is None
+    listed = run("probe", "list").output
+    assert "p1" in listed and "revoked" in listed
+
+
+def test_bad_names_and_unknown_sites_are_refused_clearly(run: Any) -> None:
+    assert run("probe", "create", "--site", "nowhere", "p").exit_code != 0
+    bad = run("probe", "create", "--site", "default", "Bad Name!")
+    assert bad.exit_code != 0 and "probe name" in bad.output
+    run("probe", "create", "--site", "default", "twice")
+    again = run("probe", "create", "--site", "default", "twice")
+    assert again.exit_code != 0 and "already has" in again.output
+
+
+def test_central_workers_skip_a_check_assigned_to_a_probe(run: Any, db: Database) -> None:
+    local = add_check(db, "local", "http://127.0.0.1:9/")
+    remote = add_check(db, "remote", "http://127.0.0.1:9/")
+    with db.session() as s:
+        for state in s.scalars(select(CheckStateRow)):
+            state.next_due_at = utcnow() - timedelta(seconds=5)
+    run("probe", "create", "--site", "default", "p2")
+    assigned = run("probe", "assign", "--site", "default", "--probe", "p2", "remote")
+    assert assigned.exit_code == 0, assigned.output
+    claimed = {c.check_id for c in CheckStore(db).claim_due(utcnow(), horizon=1)}
+    assert local in claimed and remote not in claimed
+
+
+def test_a_push_check_cannot_be_given_to_a_probe(run: Any, db: Database) -> None:
+    add_check(db, "backup-job", "", type="heartbeat", spec={"period": 3600, "grace": 600})
+    run("probe", "create", "--site", "default", "p3")
+    refused = run("probe", "assign", "--site", "default", "--probe", "p3", "backup-job")
+    assert refused.exit_code != 0 and "push check" in refused.output
