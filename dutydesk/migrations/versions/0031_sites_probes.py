@@ -15,7 +15,7 @@ from alembic import op
 from dutydesk.core.db import UTCDateTime
 
 revision = '0031'
-down_revision = '0030'  # the brief says 0023; chained after this worktree's head so it has one
+down_revision = "0030"  # the brief says 0023; chained after this worktree's head so it has one
 branch_labels = None
 depends_on = None
 
