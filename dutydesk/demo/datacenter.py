@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from dutydesk.demo.modbus_site import SENSOR_MAP, UPS_MAP
+from dutydesk.demo.modbus_site import SENSOR_MAP
 from dutydesk.demo.targets import DemoTargets
 
 HEARTBEAT_KEY = "demo-backup-job"
@@ -54,6 +54,14 @@ def _modbus(name: str, display: str, group: str, targets: DemoTargets, unit_id: 
     return {"name": name, "display_name": display, "type": "modbus", "group": group, **policy,
             "spec": {"host": "127.0.0.1", "port": targets.modbus_port, "unit_id": unit_id,
                      "timeout": "2s", "points": points}}
+
+
+def _snmp_ups(name: str, display: str, group: str, targets: DemoTargets,
+              **policy: Any) -> dict[str, Any]:
+    """A UPS-MIB check of one UPS of the demo's SNMP agent (the community names the UPS)."""
+    return {"name": name, "display_name": display, "type": "snmp", "group": group, **policy,
+            "spec": {"host": "127.0.0.1", "port": targets.snmp_port, "version": "2c",
+                     "community": name, "timeout": "2s", "profile": "ups"}}
 
 
 def demo_checks_yaml(targets: DemoTargets) -> str:
@@ -106,10 +114,10 @@ def demo_checks_yaml(targets: DemoTargets) -> str:
             "impact": 1,
             "spec": {"command": _device("switch", "core-sw-b", flap_every=1200)},
         },
-        _modbus("ups-a", "UPS A (hall A)", "Hall A / UPS", targets, 1, UPS_MAP,
-                interval="10s", max_attempts=2, impact=1, service="Power in hall A"),
-        _modbus("ups-b", "UPS B (hall B)", "Hall B / UPS", targets, 2, UPS_MAP,
-                interval="10s", max_attempts=2, impact=1, service="Power in hall B"),
+        _snmp_ups("ups-a", "UPS A (hall A)", "Hall A / UPS", targets,
+                  interval="10s", max_attempts=2, impact=1, service="Power in hall A"),
+        _snmp_ups("ups-b", "UPS B (hall B)", "Hall B / UPS", targets,
+                  interval="10s", max_attempts=2, impact=1, service="Power in hall B"),
         _modbus("temp-hall-a", "Hall A cold aisle temperature", "Hall A / Sensors", targets, 3,
                 SENSOR_MAP, interval="20s", max_attempts=3),
         _modbus("temp-hall-b", "Hall B cold aisle temperature", "Hall B / Sensors", targets, 4,

@@ -1,12 +1,14 @@
-"""The demo's UPSes and aisle sensors as one Modbus TCP gateway (pymodbus) on 127.0.0.1.
+"""The demo's aisle sensors as a Modbus TCP gateway (pymodbus) on 127.0.0.1, and the UPS clock.
 
 Real facility gear often sits behind a Modbus TCP gateway, one unit id per device. The demo serves
-four units whose registers follow the clock, so the demo's ``modbus`` checks poll them like real
+units whose registers follow the clock, so the demo's ``modbus`` checks poll them like real
 equipment, in the engine itself — no plugin processes (which, when the demo runs as root, run as
 ``nobody`` and may not execute a virtualenv's Python under /root):
 
-- units 1 and 2, UPS A and UPS B (``UPS_MAP``): UPS B loses input power for a minute every ten;
 - units 3 and 4, the cold aisles of halls A and B (``SENSOR_MAP``): hall B warms in the sun.
+
+``ups_registers`` is the UPSes' simulation (UPS B loses input power for a minute every ten): the
+demo's SNMP agent (``dutydesk.demo.snmp_ups``) and UPS B's trap sender both read it.
 """
 
 from __future__ import annotations
@@ -21,15 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-#: Holding registers of a demo UPS: 0 on battery (0/1), 1 load %, 2 runtime min,
-#: 3 input voltage ×10, 4-5 battery temperature float32 (high word first).
-UPS_MAP = [
-    {"name": "on_battery", "address": 0, "crit": "0:0"},
-    {"name": "load", "address": 1, "unit": "%", "warn": "~:80", "crit": "~:90"},
-    {"name": "runtime", "address": 2, "unit": "min", "warn": "15:", "crit": "5:"},
-    {"name": "input_voltage", "address": 3, "scale": 0.1, "unit": "V"},
-    {"name": "battery_temp", "address": 4, "type": "float32", "unit": "°C", "warn": "~:35"},
-]
 #: Holding registers of a demo aisle sensor: 0 temperature ×10 (int16), 1 humidity %.
 SENSOR_MAP = [
     {"name": "temperature", "address": 0, "type": "int16", "scale": 0.1, "unit": "°C",
@@ -39,7 +32,8 @@ SENSOR_MAP = [
 
 
 def ups_registers(now: float, battery_every: int = 0) -> list[int]:
-    """UPS registers at ``now`` (seconds): on line, or on battery for 60 s every period."""
+    """UPS state at ``now`` (seconds): on line, or on battery for 60 s every period, as
+    [on battery 0/1, load %, runtime min, input voltage ×10, battery temp float32 hi, lo]."""
     on_battery = battery_every > 0 and (now % battery_every) < 60
     load = round(38 + 6 * math.sin(now / 900))
     runtime = round(31 - (now % battery_every) / 10) if on_battery else 42
@@ -61,8 +55,6 @@ class Unit:
 
 
 DEMO_UNITS = (
-    Unit(1, functools.partial(ups_registers, battery_every=0)),
-    Unit(2, functools.partial(ups_registers, battery_every=600)),
     Unit(3, functools.partial(sensor_registers, base=22.5, swing=1.0)),
     Unit(4, functools.partial(sensor_registers, base=25.5, swing=2.5)),
 )

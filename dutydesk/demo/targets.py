@@ -1,5 +1,6 @@
 """Simulated local targets the demo's checks probe: web services (one flaps), a TCP port, and a
-Modbus TCP gateway with the UPSes and aisle sensors (``dutydesk.demo.modbus_site``).
+Modbus TCP gateway with the aisle sensors (``dutydesk.demo.modbus_site``) and the SNMP agent of
+the UPSes (``dutydesk.demo.snmp_ups``).
 
 Each target is a real server on 127.0.0.1 on a free port, in a daemon thread, so the check engine
 probes them exactly as it would probe real equipment.
@@ -67,8 +68,10 @@ class DemoTargets:
     http: dict[str, HttpService] = field(default_factory=dict)
     tcp_ports: dict[str, int] = field(default_factory=dict)
     modbus_port: int = 0
+    snmp_port: int = 0
     _servers: list[Any] = field(default_factory=list)
     _modbus: Any = None
+    _snmp: Any = None
 
     def url(self, name: str, path: str = "/health") -> str:
         return f"http://127.0.0.1:{self.http[name].port}{path}"
@@ -76,6 +79,8 @@ class DemoTargets:
     def stop(self) -> None:
         if self._modbus is not None:
             self._modbus.stop()
+        if self._snmp is not None:
+            self._snmp.stop()
         for server in self._servers:
             server.shutdown()
             server.server_close()
@@ -102,6 +107,10 @@ def start_targets(services: list[HttpService], tcp_names: list[str]) -> DemoTarg
 
     targets._modbus = ModbusSite().start()
     targets.modbus_port = targets._modbus.port
+    from dutydesk.demo.snmp_ups import SnmpUpsAgent
+
+    targets._snmp = SnmpUpsAgent().start()
+    targets.snmp_port = targets._snmp.port
     return targets
 
 

@@ -3,8 +3,9 @@
 Like a real UPS network card, it sends UPS-MIB ``upsTrapOnBattery`` when input power is lost and
 PowerNet-MIB ``powerRestored`` when it returns, as SNMPv2c traps from its own loopback address
 (127.0.0.12) to the demo's trap listener. The demo's facility rules turn the first into a P1 for
-"Power in hall B" within a second — before the next Modbus poll has even run — and the second
-resolves it.
+"Power in hall B" within a second — before the next SNMP poll has even run — and the second
+resolves it. The rule names the ``ups-b`` check, so when that poll sees the UPS on battery it joins
+the trap's incident rather than opening a second one.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ rules:
     severity: critical
     impact: 1
     service: Power in hall B
+    check: ups-b
     summary: "UPS B (hall B) is on battery: input power lost (trap from {{source}})"
 """
 

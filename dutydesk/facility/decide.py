@@ -2,7 +2,9 @@
 not one. No I/O; ``now`` comes from the caller.
 
 The dedup key is ``"<input>:<rule>:<source>[:<key values>]"``, so a clearing trap or line with
-the same key values (the same ifIndex, the same breaker) resolves exactly that incident.
+the same key values (the same ifIndex, the same breaker) resolves exactly that incident. A rule
+with ``check: <slug>`` marks its alerts to take that check's identity instead (``check:<id>``, set
+by the receiver, which knows the database), so the trap and the poll of one UPS are one incident.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from dutydesk.incidents.alerts.model import (
     AlertStatus,
 )
 
+#: ``Alert.details`` entry naming the check whose incident a rule's alert joins (rule ``check``)
+JOIN_CHECK = "joins_check"
 MATCHED = "matched"
 UNMATCHED = "unmatched"
 UNKNOWN_SOURCE = "unknown_source"
@@ -98,6 +102,8 @@ def _alert(kind: AlertSource, rule: Rule, source: str, firing: bool, summary: st
     key = dedup_key(kind.value, rule.name, source, parts)
     if rule.impact is not None:  # the pipeline ranks impact × urgency (severity) into P1..P5
         details = {**details, "impact": rule.impact}
+    if rule.check is not None:  # the receiver gives it the check's identity (join_checks)
+        details = {**details, JOIN_CHECK: rule.check}
     return Alert(
         source=kind,
         dedup_key=key,

@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from dutydesk.core.config import Settings
 from dutydesk.core.db import Database, utcnow
-from dutydesk.facility.decide import MATCHED, Decision, dedup_key
+from dutydesk.facility.decide import JOIN_CHECK, MATCHED, Decision, dedup_key
 from dutydesk.facility.flood import Flood, FloodGate
 from dutydesk.facility.rules import EMPTY, RulesError, RuleSet
 from dutydesk.facility.store import HeardKey, current_ruleset, record_heard
@@ -40,6 +40,37 @@ RATE_LIMITED = "rate_limited"
 MAX_QUEUE = 100_000
 RULES_RELOAD_SECONDS = 5.0
 MAX_PENDING = 10_000
+
+
+def join_checks(session: Any, alerts: list[Alert]) -> list[Alert]:
+    """Give the alerts of rules with ``check: <slug>`` that check's identity: its dedup key
+    (``check:<id>``, what ``check_alert`` uses), ``check_id`` and service group, so the pipeline
+    puts the trap and the check's own alert on one incident. A slug that names no check (renamed,
+    deleted) leaves the alert as it was: the trap still opens its own incident, never lost."""
+    from sqlalchemy import select
+
+    from checks.models import Check
+
+    slugs = {str(a.details[JOIN_CHECK]) for a in alerts
+             if JOIN_CHECK in a.details and a.check_id is None}
+    if not slugs:
+        return alerts
+    found = {slug: (cid, service) for slug, cid, service in session.execute(
+        select(Check.slug, Check.id, Check.service).where(Check.slug.in_(slugs)))}
+    joined = []
+    for alert in alerts:
+        slug = alert.details.get(JOIN_CHECK)
+        if alert.check_id is None and slug in found:
+            check_id, service = found[slug]
+            alert = replace(alert, dedup_key=f"check:{check_id}", check_id=check_id,
+                            service=alert.service or service or None,
+                            group_key=f"service:{alert.service or service}"
+                            if (alert.service or service) else f"check:{check_id}")
+        elif alert.check_id is None and slug is not None:
+            log.warning("facility rule names a check that does not exist",
+                        extra={"check": slug, "dedup_key": alert.dedup_key})
+        joined.append(alert)
+    return joined
 
 
 class FacilityMetrics:
@@ -215,8 +246,8 @@ class Receiver:
             try:
                 with self.db.session() as s:
                     if folded:
-                        process_alerts(s, folded, settings=self.settings, now=now,
-                                       metrics=self._pipeline_metrics)
+                        process_alerts(s, join_checks(s, folded), settings=self.settings,
+                                       now=now, metrics=self._pipeline_metrics)
                     record_heard(s, heard, now)
             except Exception:
                 # Kept for the next round (bounded: the newest alerts), so a database restart

@@ -28,6 +28,7 @@ Example::
         clear: [powerRestored]
         severity: critical
         summary: "UPS {source} is on battery"
+        check: ups-b                   # join the ups-b check's incident (its poll sees the same)
       - name: link
         input: snmp
         trap: linkDown
@@ -68,6 +69,8 @@ SYSLOG_LEVELS = (
     "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
 )  # RFC 5424 severities 0..7
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
+#: what a check's name (slug) may look like (``checks.config.SLUG``)
+_CHECK_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 DEFAULT_RATE_LIMIT = 200
 
 
@@ -135,6 +138,8 @@ class Rule:
     clear_pattern: Any = None
     service: str | None = None
     impact: int | None = None  # 1 high .. 3 low; None: the pipeline's default (2)
+    # the slug of a check whose incident this rule's alerts join (one problem, two witnesses)
+    check: str | None = None
 
 
 @dataclass(frozen=True)
@@ -270,7 +275,7 @@ def _regex(value: Any, where: str, problems: list[str]) -> Any:
 
 
 _RULE_KEYS = ("name", "input", "severity", "summary", "key", "trap", "clear", "where", "hosts",
-              "facilities", "min_level", "pattern", "clear_pattern", "service", "impact")
+              "facilities", "min_level", "pattern", "clear_pattern", "service", "impact", "check")
 
 
 def _rule(raw: Any, index: int, problems: list[str]) -> Rule | None:
@@ -298,9 +303,16 @@ def _rule(raw: Any, index: int, problems: list[str]) -> Rule | None:
     if impact is not None and (isinstance(impact, bool) or impact not in (1, 2, 3)):
         problems.append(f"{where}: impact must be 1 (high), 2 or 3 (low), got {impact!r}")
         impact = None
+    check = data.get("check")
+    if check is not None and (not isinstance(check, str) or not _CHECK_SLUG.fullmatch(check)):
+        problems.append(f"{where}: check must be the name (slug) of a check, got {check!r}")
+        check = None
+    if check is not None and data.get("key"):
+        problems.append(f"{where}: check and key exclude each other: a rule that joins a check's "
+                        "incident has one problem, so no key to tell its alerts apart")
     common = dict(name=name, input=kind, severity=_severity(data.get("severity"), where, problems),
                   summary=summary, key=_strings(data.get("key"), f"{where}: key", problems),
-                  service=service, impact=impact)
+                  service=service, impact=impact, check=check)
     if kind == "snmp":
         for key in ("hosts", "facilities", "min_level", "pattern", "clear_pattern"):
             if key in data:

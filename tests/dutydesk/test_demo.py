@@ -35,9 +35,12 @@ def test_demo_seed_creates_people_checks_services_and_a_visitor(
         paths = set(s.scalars(select(CheckGroup.path)))
         assert {"Hall A / UPS", "Hall B / Sensors", "Core / Switches"} <= paths
         types = set(s.scalars(select(Check.type)))
-        assert {"http", "tcp", "plugin", "heartbeat", "modbus"} <= types
+        assert {"http", "tcp", "plugin", "heartbeat", "modbus", "snmp"} <= types
         ups = s.scalar(select(Check).where(Check.slug == "ups-b"))
-        assert ups.type == "modbus" and ups.spec["port"] == targets.modbus_port
+        assert ups.type == "snmp" and ups.spec["port"] == targets.snmp_port
+        assert ups.spec["profile"] == "ups"
+        aisle = s.scalar(select(Check).where(Check.slug == "temp-hall-b"))
+        assert aisle.type == "modbus" and aisle.spec["port"] == targets.modbus_port
     client = app.test_client()
     status = client.get("/status").get_data(as_text=True)
     assert "Power in hall B" in status and "Mail" in status
@@ -101,3 +104,42 @@ def test_the_engine_polls_the_demo_gateway_and_sees_the_values_of_the_moment() -
         site.stop()
     assert first.metrics["temperature"] < second.metrics["temperature"]
     assert "humidity = 40 %" in second.message
+
+
+def _poll_demo_ups(community: str, devices: dict) -> Any:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from checks.probes import build_spec, run_probe
+    from dutydesk.demo.snmp_ups import SnmpUpsAgent
+
+    agent = SnmpUpsAgent(devices).start()
+    try:
+        spec = build_spec("snmp", {"host": "127.0.0.1", "port": agent.port, "version": "2c",
+                                   "community": community, "timeout": "2s", "profile": "ups"})
+        return asyncio.run(run_probe("snmp", spec, datetime.now(UTC), timeout=10))
+    finally:
+        agent.stop()
+
+
+def test_the_engine_polls_the_demo_snmp_ups_b_and_sees_it_on_battery() -> None:
+    from checks.result import Status
+    from dutydesk.demo.snmp_ups import ups_mib
+
+    # 30 s into UPS B's battery minute (the moment its trap was sent)
+    devices = {"ups-b": lambda now: ups_mib(6030.0, name="UPS B (hall B)", battery_every=600)}
+    result = _poll_demo_ups("ups-b", devices)
+    assert result.status is Status.CRITICAL
+    assert "ON BATTERY for 30 s" in result.message
+    assert result.metrics["output_source"] == 5 and result.metrics["minutes_remaining"] == 28
+    assert "on battery" in result.message  # the alarm table names it too
+
+
+def test_the_demo_snmp_ups_a_is_healthy_and_a_wrong_community_gets_no_answer() -> None:
+    from checks.result import Status
+    from dutydesk.demo.snmp_ups import DEMO_UPSES
+
+    healthy = _poll_demo_ups("ups-a", DEMO_UPSES)
+    assert healthy.status is Status.OK, healthy.message
+    assert "on mains" in healthy.message and healthy.metrics["input_l1_voltage"] == 229
+    assert _poll_demo_ups("public", DEMO_UPSES).status is Status.CRITICAL  # no answer

@@ -55,3 +55,44 @@ def test_ups_b_on_battery_opens_a_p1_before_any_poll_and_power_back_resolves_it(
     finally:
         sender.stop()
         listener.stop()
+
+
+def test_the_trap_and_the_ups_b_check_are_one_incident(settings: Any, db: Database) -> None:
+    from checks.models import Check
+    from dutydesk.core.db import utcnow
+    from dutydesk.incidents.alerts.model import check_alert
+    from dutydesk.incidents.pipeline import process_alerts
+
+    with db.session() as s:
+        check = Check(slug="ups-b", display_name="UPS B (hall B)", type="snmp", spec={},
+                      service="Power in hall B")
+        s.add(check)
+        s.flush()
+        check_id = check.id
+    apply(db, DEMO_RULES)
+    receiver = Receiver(AlertSource.SNMP_TRAP, db, settings, decide_trap, describe_trap,
+                        registry=CollectorRegistry(), interval=0.1)
+    port = free_port()
+    listener = TrapListener("127.0.0.1", port, receiver)
+    listener.start()
+    power = {"lost": False}
+    sender = UpsTrapSender(("127.0.0.1", port), lambda now: power["lost"]).start()
+    try:
+        time.sleep(1.5)
+        power["lost"] = True
+        assert wait_until(lambda: incidents(db)), "no incident from the on-battery trap"
+        # the next poll of ups-b sees the UPS on battery: its alert joins the trap's incident
+        with db.session() as s:
+            process_alerts(s, [check_alert(check_id=check_id, check_name="UPS B (hall B)",
+                                           status_name="CRITICAL", message="UPS: ON BATTERY",
+                                           at=utcnow(), service="Power in hall B")],
+                           settings=settings, now=utcnow())
+        [incident] = incidents(db)
+        assert incident.check_id == check_id and incident.status != "resolved"
+        assert incident.title.startswith("UPS B (hall B) is on battery: input power lost")
+        power["lost"] = False
+        assert wait_until(lambda: all(i.status == "resolved" for i in incidents(db)))
+        assert len(incidents(db)) == 1
+    finally:
+        sender.stop()
+        listener.stop()

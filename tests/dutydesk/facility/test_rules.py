@@ -78,3 +78,16 @@ def test_a_rule_may_rank_its_impact_and_only_from_1_to_3() -> None:
     assert rules.rules[0].impact == 1
     assert problems("rules:\n  - {name: ups, input: snmp, trap: upsTrapOnBattery, impact: 0}\n") \
         == ["rule 'ups': impact must be 1 (high), 2 or 3 (low), got 0"]
+
+
+def test_a_rule_may_join_a_checks_incident_by_the_checks_name_but_not_with_a_key() -> None:
+    rules = parse_rules("rules:\n  - {name: ups, input: snmp, trap: upsTrapOnBattery, "
+                        "check: ups-b}\n")
+    assert rules.rules[0].check == "ups-b"
+    assert problems("rules:\n  - {name: ups, input: snmp, trap: upsTrapOnBattery, "
+                    "check: 'ups b!'}\n") \
+        == ["rule 'ups': check must be the name (slug) of a check, got 'ups b!'"]
+    assert problems("rules:\n  - {name: link, input: snmp, trap: linkDown, check: sw-1, "
+                    "key: [ifIndex]}\n") \
+        == ["rule 'link': check and key exclude each other: a rule that joins a check's "
+            "incident has one problem, so no key to tell its alerts apart"]
