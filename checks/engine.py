@@ -418,15 +418,27 @@ class Engine:
         if not self._buffer:
             return
         batch, self._buffer = self._buffer, []
+        assert self._loop is not None
+        writing = self._loop.run_in_executor(self._executor,
+                                             partial(self.store.write_batch, batch))
+        cancelled = False
         try:
-            report = await self._db(self.store.write_batch, batch)
-        except asyncio.CancelledError:
-            raise
+            try:
+                report = await asyncio.shield(writing)
+            except asyncio.CancelledError:
+                # Stopping: the write goes on in its thread and commits; count what it stored
+                # (the metrics and runs_written promise every stored run) before giving way.
+                cancelled = True
+                report = await writing
         except Exception:
             # The leases expire and the checks run again; nothing half-written (one transaction).
             self.metrics.write_errors.inc()
             log.exception("writing %d check results failed", len(batch))
+            if cancelled:
+                raise asyncio.CancelledError from None
             return
         self.metrics.conflicts.inc(report.conflicts)
         self.metrics.written(report.written)
         self.runs_written += len(report.written)
+        if cancelled:
+            raise asyncio.CancelledError
