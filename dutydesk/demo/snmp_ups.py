@@ -1,4 +1,5 @@
-"""The demo's UPSes as an SNMP agent on 127.0.0.1: UPS-MIB (RFC 1628) the way a UPS card serves it.
+"""The demo's UPSes and core switches as an SNMP agent on 127.0.0.1: UPS-MIB (RFC 1628) the way
+a UPS card serves it, IF-MIB the way a switch does.
 
 One SNMPv2c agent answers GET, GETNEXT and GETBULK (what the ``snmp`` check's ``ups`` profile
 walks) for both UPSes; the community names the UPS (``ups-a``, ``ups-b``), like snmpsim does in the
@@ -70,6 +71,42 @@ def ups_mib(now: float, *, name: str, battery_every: int = 0) -> dict[Oid, MibVa
 DEMO_UPSES: dict[str, Callable[[float], dict[Oid, MibValue]]] = {
     "ups-a": functools.partial(ups_mib, name="UPS A (hall A)", battery_every=0),
     "ups-b": functools.partial(ups_mib, name="UPS B (hall B)", battery_every=600),
+}
+
+
+IF_MIB = "1.3.6.1.2.1"
+#: The demo core switch's ports: (ifIndex, name, alias). The uplink is the one that flaps.
+SWITCH_PORTS = ((1, "Gi1/0/1", "mgmt"), (2, "Te1/0/47", "hall A aggregation"),
+                (3, "Te1/0/48", "uplink to hall B"), (4, "Gi1/0/24", "spare"))
+AGENT_STARTED = time.time()
+
+
+def switch_mib(now: float, *, flap_every: int = 0) -> dict[Oid, MibValue]:
+    """IF-MIB of a demo core switch at ``now``: the uplink Te1/0/48 is oper down for 90 s of
+    every ``flap_every`` seconds (0: never); the spare port is admin down."""
+    uplink_down = flap_every > 0 and (now % flap_every) < 90
+    objects: dict[str, MibValue] = {
+        "1.3.0": ("TimeTicks", int((now - AGENT_STARTED) * 100) % 2**32),  # sysUpTime
+    }
+    for index, name, alias in SWITCH_PORTS:
+        admin_up = name != "Gi1/0/24"
+        oper_up = admin_up and not (uplink_down and name == "Te1/0/48")
+        objects[f"2.2.1.2.{index}"] = ("OctetString", name)  # ifDescr
+        objects[f"2.2.1.7.{index}"] = ("Integer", 1 if admin_up else 2)  # ifAdminStatus
+        objects[f"2.2.1.8.{index}"] = ("Integer", 1 if oper_up else 2)  # ifOperStatus
+        objects[f"2.2.1.14.{index}"] = ("Counter32", 0)  # ifInErrors
+        objects[f"2.2.1.20.{index}"] = ("Counter32", 0)  # ifOutErrors
+        objects[f"31.1.1.1.1.{index}"] = ("OctetString", name)  # ifName
+        objects[f"31.1.1.1.18.{index}"] = ("OctetString", alias)  # ifAlias
+    return {_oid(f"{IF_MIB}.{suffix}"): value for suffix, value in objects.items()}
+
+
+#: Every device the demo's agent answers for (community → MIB objects at a moment): the UPSes
+#: and the two core switches (IF-MIB, for the ``interfaces`` profile).
+DEMO_DEVICES: dict[str, Callable[[float], dict[Oid, MibValue]]] = {
+    **DEMO_UPSES,
+    "core-sw-a": functools.partial(switch_mib, flap_every=0),
+    "core-sw-b": functools.partial(switch_mib, flap_every=1200),
 }
 
 
@@ -147,7 +184,7 @@ class SnmpUpsAgent:
     """The agent on 127.0.0.1:<free UDP port>, served from its own event loop."""
 
     def __init__(self, devices: Mapping[str, Callable[[float], dict[Oid, MibValue]]]
-                 = DEMO_UPSES) -> None:
+                 = DEMO_DEVICES) -> None:
         self.devices = devices
         self.port = 0
         self._loop = asyncio.new_event_loop()

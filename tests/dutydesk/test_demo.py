@@ -35,7 +35,12 @@ def test_demo_seed_creates_people_checks_services_and_a_visitor(
         paths = set(s.scalars(select(CheckGroup.path)))
         assert {"Hall A / UPS", "Hall B / Sensors", "Core / Switches"} <= paths
         types = set(s.scalars(select(Check.type)))
-        assert {"http", "tcp", "plugin", "heartbeat", "modbus", "snmp"} <= types
+        assert {"http", "tcp", "heartbeat", "modbus", "snmp"} <= types
+        # nothing the demo runs needs a program the plugin user (nobody, when run as root)
+        # must execute: a venv under /root would leave such checks UNKNOWN
+        assert "plugin" not in types
+        switch = s.scalar(select(Check).where(Check.slug == "core-sw-b"))
+        assert switch.type == "snmp" and switch.spec["profile"] == "interfaces"
         ups = s.scalar(select(Check).where(Check.slug == "ups-b"))
         assert ups.type == "snmp" and ups.spec["port"] == targets.snmp_port
         assert ups.spec["profile"] == "ups"
@@ -106,7 +111,7 @@ def test_the_engine_polls_the_demo_gateway_and_sees_the_values_of_the_moment() -
     assert "humidity = 40 %" in second.message
 
 
-def _poll_demo_ups(community: str, devices: dict) -> Any:
+def _poll_demo_ups(community: str, devices: dict, profile: str = "ups") -> Any:
     import asyncio
     from datetime import UTC, datetime
 
@@ -116,7 +121,8 @@ def _poll_demo_ups(community: str, devices: dict) -> Any:
     agent = SnmpUpsAgent(devices).start()
     try:
         spec = build_spec("snmp", {"host": "127.0.0.1", "port": agent.port, "version": "2c",
-                                   "community": community, "timeout": "2s", "profile": "ups"})
+                                   "community": community, "timeout": "2s",
+                                   "profile": profile})
         return asyncio.run(run_probe("snmp", spec, datetime.now(UTC), timeout=10))
     finally:
         agent.stop()
@@ -143,3 +149,18 @@ def test_the_demo_snmp_ups_a_is_healthy_and_a_wrong_community_gets_no_answer() -
     assert healthy.status is Status.OK, healthy.message
     assert "on mains" in healthy.message and healthy.metrics["input_l1_voltage"] == 229
     assert _poll_demo_ups("public", DEMO_UPSES).status is Status.CRITICAL  # no answer
+
+
+def test_the_demo_core_switch_b_loses_its_uplink_now_and_then() -> None:
+    from checks.result import Status
+    from dutydesk.demo.snmp_ups import DEMO_DEVICES, switch_mib
+
+    flapping = {"core-sw-b": lambda now: switch_mib(1230.0, flap_every=1200)}  # 30 s into it
+    down = _poll_demo_ups("core-sw-b", flapping, profile="interfaces")
+    assert down.status is Status.CRITICAL
+    assert "Te1/0/48 (uplink to hall B)" in down.message
+    steady = {"core-sw-b": lambda now: switch_mib(1300.0, flap_every=1200)}  # after the flap
+    up = _poll_demo_ups("core-sw-b", steady, profile="interfaces")
+    assert up.status is Status.OK, up.message
+    assert "3 up, 1 admin down" in up.message
+    assert _poll_demo_ups("core-sw-a", DEMO_DEVICES, profile="interfaces").status is Status.OK
