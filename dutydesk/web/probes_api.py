@@ -20,6 +20,7 @@ from flask import Blueprint, current_app, jsonify, request
 from dutydesk.context import app_state, db_session
 from dutydesk.core.db import utcnow
 from dutydesk.errors import ApiError
+from dutydesk.openapi import operation
 from dutydesk.sites.models import Probe, Site
 
 bp = Blueprint("probes_api", __name__, url_prefix="/api/probe/v1")
@@ -61,7 +62,26 @@ def _json_body() -> Any:
     return body
 
 
+_RESULT = {
+    "type": "object",
+    "required": ["seq", "check_id", "status", "started_at"],
+    "properties": {
+        "seq": {"type": "integer", "minimum": 1}, "check_id": {"type": "integer"},
+        "status": {"type": "string"}, "message": {"type": "string"},
+        "started_at": {"type": "string", "format": "date-time"},
+        "duration": {"type": "number"}, "metrics": {"type": "object"},
+    },
+}
+
+
 @bp.post("/enrol")
+@operation(
+    "A remote probe trades its one-time enrolment token for its own credential (once; the "
+    "credential is shown only in this answer). Authenticated by the token in the body.",
+    tags=["probes"],
+    request_body={"type": "object", "required": ["token"],
+                  "properties": {"token": {"type": "string"}, "version": {"type": "string"}}},
+    responses={"200": "The probe's id, credential, site and name", "413": "Body too large"})
 @_probe_view
 def enrol_view() -> Any:
     from dutydesk.sites.service import ProbeError, enrol
@@ -89,6 +109,12 @@ def enrol_view() -> Any:
 
 
 @bp.get("/checks")
+@operation(
+    "The checks this probe runs (``ETag`` is their version; ``If-None-Match`` answers 304 "
+    "while nothing changed). Bearer: the probe's credential.",
+    tags=["probes"],
+    responses={"200": "The probe's checks, their version and the last sequence stored",
+               "304": "Unchanged since the ETag sent"})
 @_probe_view
 def checks_view() -> Any:
     from dutydesk.sites.service import probe_checks
@@ -109,6 +135,19 @@ def checks_view() -> Any:
 
 
 @bp.post("/results")
+@operation(
+    "A batch of results made by the probe, each with its sequence number: stored once and "
+    "judged in order (a replayed batch is acknowledged, not stored again). Bearer: the probe's "
+    "credential.",
+    tags=["probes"],
+    request_body={"type": "object", "required": ["results"],
+                  "properties": {"results": {"type": "array", "items": _RESULT},
+                                 "dropped": {"type": "integer", "minimum": 0},
+                                 "buffered": {"type": "integer", "minimum": 0},
+                                 "version": {"type": "string"}}},
+    responses={"200": "Sequence numbers acknowledged, stored and replayed",
+               "409": "Another push of this probe is being stored: send again",
+               "413": "Body too large"})
 @_probe_view
 def results_view() -> Any:
     from dutydesk.sites.ingest import BatchConflict, BatchError, ingest
