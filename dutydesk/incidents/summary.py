@@ -26,7 +26,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from dutydesk.incidents.events import EventKind, IncidentEvent
@@ -46,6 +46,15 @@ class ClockOutcome:
     outcome: Outcome
     elapsed_s: float
     target_s: float
+
+    @classmethod
+    def judged(cls, *, breached: bool, running: bool, paused: bool, elapsed: timedelta,
+               target: timedelta) -> ClockOutcome:
+        """The one rule for incidents' and requests' clocks: breached wins, a clock still
+        running or paused is open, a stopped one in time is met."""
+        outcome = (Outcome.BREACHED if breached else
+                   Outcome.OPEN if running or paused else Outcome.MET)
+        return cls(outcome, elapsed.total_seconds(), target.total_seconds())
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +76,9 @@ class TimelineSummary:
 
 def clock_outcome(reading: ClockStatus) -> ClockOutcome:
     """``met`` / ``breached`` / ``open`` for one clock reading (module docstring)."""
-    if reading.breached:
-        outcome = Outcome.BREACHED
-    elif reading.running or reading.paused:
-        outcome = Outcome.OPEN
-    else:
-        outcome = Outcome.MET
-    return ClockOutcome(outcome, reading.elapsed.total_seconds(), reading.target.total_seconds())
+    return ClockOutcome.judged(breached=reading.breached, running=reading.running,
+                               paused=reading.paused, elapsed=reading.elapsed,
+                               target=reading.target)
 
 
 def summarise(events: Sequence[IncidentEvent], policy: SlaPolicy | None,

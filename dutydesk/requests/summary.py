@@ -41,14 +41,10 @@ class RequestSummary:
 
 
 def clock_outcome(reading: Reading) -> ClockOutcome:
-    """``met`` / ``breached`` / ``open`` for one request clock reading."""
-    if reading.breached:
-        outcome = Outcome.BREACHED
-    elif reading.running_now or reading.paused:
-        outcome = Outcome.OPEN
-    else:
-        outcome = Outcome.MET
-    return ClockOutcome(outcome, reading.elapsed.total_seconds(), reading.target.total_seconds())
+    """``met`` / ``breached`` / ``open`` for one request clock reading (the incidents' rule)."""
+    return ClockOutcome.judged(breached=reading.breached, running=reading.running_now,
+                               paused=reading.paused, elapsed=reading.elapsed,
+                               target=reading.target)
 
 
 def summarise_request(events: Sequence[RequestEvent], policy: RequestSlaPolicy | None,
