@@ -71,7 +71,8 @@ class AgentConfig:
         default_factory=lambda: float(os.environ.get("DUTYDESK_PROBE_PUSH_INTERVAL", "2")))
     max_backoff: float = field(
         default_factory=lambda: float(os.environ.get("DUTYDESK_PROBE_MAX_BACKOFF", "30")))
-    batch: int = 1000
+    batch: int = field(
+        default_factory=lambda: int(os.environ.get("DUTYDESK_PROBE_BATCH", "1000")))
     #: This DutyDesk's version, told to the centre (the CLI passes it).
     version: str = ""
     #: Tests only: every check interval is multiplied by this (e.g. 0.06 turns 5 s into 0.3 s).
@@ -203,6 +204,7 @@ class Agent:
         self._tasks: dict[int, tuple[str, asyncio.Task[Any]]] = {}
         #: When the newest result the centre acknowledged was made (push lag), None: not yet.
         self._acked_made: float | None = None
+        self._bind_gauges()
 
     def stop(self) -> None:
         if self._stop is not None:
@@ -388,19 +390,24 @@ class Agent:
     async def _gauge_loop(self) -> None:
         while True:
             self._gauges()
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.25)
 
-    def _gauges(self, now: float | None = None) -> None:
-        now = time.time() if now is None else now
-        depth = self.buffer.depth()
-        self.metrics.depth.set(depth)
-        oldest = self.buffer.oldest_made_at()
-        self.metrics.oldest.set(0 if oldest is None else max(0.0, now - oldest))
-        self.metrics.lag.set(push_lag(now, depth, self._acked_made, oldest))
+    def _gauges(self) -> None:
+        """Refresh what the gauges read; the ages are reckoned when ``/metrics`` is scraped."""
+        self._seen = (self.buffer.depth(), self.buffer.oldest_made_at(), self._acked_made)
         self.metrics.dropped.set(self.buffer.dropped)
 
+    def _bind_gauges(self) -> None:
+        def age(made: float | None) -> float:
+            return 0.0 if made is None else max(0.0, time.time() - made)
 
-def push_lag(now: float, depth: int, acked_made: float | None, oldest: float | None) -> float:
+        self._seen: tuple[int, float | None, float | None] = (0, None, None)
+        self.metrics.depth.set_function(lambda: self._seen[0])
+        self.metrics.oldest.set_function(lambda: age(self._seen[1]))
+        self.metrics.lag.set_function(lambda: push_lag(time.time(), *self._seen))
+
+
+def push_lag(now: float, depth: int, oldest: float | None, acked_made: float | None) -> float:
     """How far the centre trails the probe, in seconds: 0 when no result waits; else the age of
     the newest result the centre acknowledged (it grows through a link outage and falls back
     when the backlog is replayed), or of the oldest waiting one when none was acknowledged
