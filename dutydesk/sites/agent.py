@@ -234,9 +234,9 @@ class Agent:
     async def _pull_loop(self) -> None:
         while True:
             started = time.monotonic()
-            status = 0
+            status, held = 0, False
             try:
-                status = await self.pull()
+                status, held = await self.pull()
             except CentreAway as exc:
                 log.info("centre unreachable for checks: %s", exc)
             except AgentError as exc:
@@ -244,27 +244,28 @@ class Agent:
             if self.failure:
                 self.stop()
                 return
-            await asyncio.sleep(self._pull_pause(status, time.monotonic() - started))
+            await asyncio.sleep(self._pull_pause(status, held, time.monotonic() - started))
 
-    def _pull_pause(self, status: int, took: float) -> float:
+    def _pull_pause(self, status: int, held: bool, took: float) -> float:
         """Seconds before the next pull: none after a change or a long-poll the centre held
         (it paces the loop); ``pull_interval`` (less the time taken) after an error or a 304
-        that came back early (the centre does not hold long-polls, or holds its limit)."""
-        if status == 200 or (status == 304 and self.config.pull_wait > 0
-                             and took >= self.config.pull_wait / 2):
+        the centre did not hold (no long-poll asked, or the centre holds its limit)."""
+        if status == 200 or (status == 304 and held):
             return 0.0
         return max(0.0, self.config.pull_interval - took)
 
-    async def pull(self) -> int:
-        """One pull of the checks (a long-poll when ``pull_wait``); returns the HTTP status."""
+    async def pull(self) -> tuple[int, bool]:
+        """One pull of the checks (a long-poll when ``pull_wait``); returns the HTTP status and
+        whether the centre held it."""
         headers = {"If-None-Match": f'"{self.etag}"'} if self.etag else {}
         wait = self.config.pull_wait if self.etag else 0.0
         path = "/api/probe/v1/checks" + (f"?wait={wait:g}" if wait > 0 else "")
         assigned = self.buffer.last_assigned()
-        status, _hdrs, body = await _in_daemon_thread(
+        status, answer_headers, body = await _in_daemon_thread(
             _request, self.config, "GET", path, None, self.credential, headers, wait)
+        held = any(k.lower() == "x-long-poll" and v == "held" for k, v in answer_headers.items())
         if status == 304:
-            return status
+            return status, held
         self._refused(status)
         if status != 200 or not isinstance(body, dict):
             raise AgentError(f"the centre refused this probe's checks ({status}): {body}")
@@ -277,7 +278,7 @@ class Agent:
         self.buffer.put("checks", json.dumps(self.checks))
         self.buffer.put("checks_etag", self.etag)
         self._reschedule()
-        return status
+        return status, held
 
     def _catch_up(self, stored: int, assigned: int) -> bool:
         """True when the buffer file was behind the centre (see :meth:`Buffer.catch_up`)."""

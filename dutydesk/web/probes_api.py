@@ -183,7 +183,8 @@ def enrol_view() -> Any:
     "while nothing changed). With ``wait`` (long-poll) and an ``If-None-Match`` that is still "
     "current, the answer is held until the checks change (200 at once) or ``wait`` seconds "
     "passed (304); held at most half the probe's grace, and answered 304 at once when the "
-    "server already holds its limit of long-polls (``DUTYDESK_PROBE_LONG_POLLS``). Bearer: the "
+    "server already holds its limit of long-polls (``DUTYDESK_PROBE_LONG_POLLS``); the header "
+    "``X-Long-Poll`` says which (``held`` or ``busy``: poll again later). Bearer: the "
     "probe's credential.",
     tags=["probes"],
     parameters=[query_param("wait", {"type": "number", "minimum": 0, "maximum": MAX_WAIT},
@@ -203,7 +204,10 @@ def checks_view() -> Any:
     etag = checks_version(s, probe_id)
     s.commit()
     polls = _long_polls()
-    if request.if_none_match.contains(etag) and wait > 0 and polls.try_hold():
+    held = ""
+    if request.if_none_match.contains(etag) and wait > 0:
+        held = "held" if polls.try_hold() else "busy"
+    if held == "held":
         s.close()  # the connection goes back to the pool for the whole wait
         db = app_state().db
 
@@ -226,6 +230,8 @@ def checks_view() -> Any:
                            last_seq=probe.last_seq)
         s.rollback()
     response.set_etag(etag)
+    if held:  # the probe pulls again at once after a held poll, later after a busy one
+        response.headers["X-Long-Poll"] = held
     return response
 
 

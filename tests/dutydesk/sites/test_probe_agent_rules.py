@@ -5,22 +5,21 @@ from __future__ import annotations
 from dutydesk.sites.agent import Agent, AgentConfig, push_lag
 
 
-def _pause(status: int, took: float, wait: float = 25.0, interval: float = 10.0) -> float:
+def _pause(status: int, took: float, held: bool = False, interval: float = 10.0) -> float:
     agent = Agent.__new__(Agent)  # the rule needs only the configuration
-    agent.config = AgentConfig(server="http://centre", site="s", pull_wait=wait,
-                               pull_interval=interval)
-    return agent._pull_pause(status, took)
+    agent.config = AgentConfig(server="http://centre", site="s", pull_interval=interval)
+    return agent._pull_pause(status, held, took)
 
 
 def test_after_a_change_or_a_held_poll_the_probe_pulls_again_at_once() -> None:
     assert _pause(200, 0.05) == 0.0
-    assert _pause(304, 25.0) == 0.0
+    assert _pause(304, 25.0, held=True) == 0.0
+    assert _pause(304, 1.5, held=True) == 0.0  # held for half a short grace only
 
 
 def test_an_early_304_or_an_error_waits_out_the_pull_interval() -> None:
-    assert _pause(304, 0.05) == 10.0 - 0.05  # the centre holds its limit of long-polls
+    assert _pause(304, 0.05) == 10.0 - 0.05  # "busy": the centre holds its limit, or no wait
     assert _pause(0, 3.0) == 7.0  # unreachable
-    assert _pause(304, 0.05, wait=0.0) == 10.0 - 0.05  # plain polling
 
 
 def test_push_lag_grows_through_an_outage_and_is_zero_when_nothing_waits() -> None:

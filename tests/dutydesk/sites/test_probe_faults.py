@@ -56,8 +56,9 @@ def centre(app: Any, db: Database) -> Any:
     c.stop()
 
 
-def enrolled(db: Database, url: str, checks: int = 1) -> tuple[list[int], str]:
-    ids = [add_check(db, f"ups-{i}", url, interval=10.0, max_attempts=1, timeout=2.0)
+def enrolled(db: Database, url: str, checks: int = 1,
+             interval: float = 10.0) -> tuple[list[int], str]:
+    ids = [add_check(db, f"ups-{i}", url, interval=interval, max_attempts=1, timeout=2.0)
            for i in range(checks)]
     with db.session() as s:
         token = create_probe(s, "default", "kyiv-dc2", utcnow()).secret
@@ -235,15 +236,17 @@ def _frozen_copy(probe: ProbeProcess, state: Path, backup: Path) -> None:
 
 def test_a_buffer_restored_from_a_backup_is_numbered_above_the_centre(
         db: Database, centre: Centre, target: Any, tmp_path: Path) -> None:
-    (check_id,), token = enrolled(db, target.url)
+    # a 50 s check (0.5 s here) pushed every 0.2 s: the buffer is empty most of the time
+    (check_id,), token = enrolled(db, target.url, interval=50.0)
     state = tmp_path / "probe"
     probe = ProbeProcess(centre, state, token, **FAST)
     probe.start()
     try:
-        wait_until(lambda: last_seq(db) >= 5, 20, "first results")
+        wait_until(lambda: last_seq(db) >= 3, 20, "first results")
         backup = tmp_path / "backup.sqlite"
         _frozen_copy(probe, state, backup)
-        wait_until(lambda: last_seq(db) >= 40, 20, "results after the backup")
+        at_backup = last_seq(db)
+        wait_until(lambda: last_seq(db) >= at_backup + 8, 20, "results after the backup")
         probe.kill()
         for leftover in state.glob("probe.sqlite*"):
             leftover.unlink()
@@ -251,7 +254,7 @@ def test_a_buffer_restored_from_a_backup_is_numbered_above_the_centre(
         before = last_seq(db)
         restored = datetime.now(UTC)
         probe.start()
-        wait_until(lambda: last_seq(db) >= before + 10, 20, "results after the restore stored")
+        wait_until(lambda: last_seq(db) >= before + 5, 20, "results after the restore stored")
     finally:
         probe.kill(signal.SIGTERM)
     assert "renumbered above it" in probe.output()
@@ -259,7 +262,7 @@ def test_a_buffer_restored_from_a_backup_is_numbered_above_the_centre(
     with db.session() as s:
         newer = s.scalar(select(func.count()).select_from(CheckResultRow).where(
             CheckResultRow.check_id == check_id, CheckResultRow.started_at > restored))
-    assert newer >= 10
+    assert newer >= 5
 
 
 def test_a_change_of_checks_reaches_the_probe_within_a_second(

@@ -34,7 +34,8 @@ def _poll(app: Any, probe: dict[str, Any], wait: float, out: dict[str, Any]) -> 
     answer = app.test_client().get(f"/api/probe/v1/checks?wait={wait}",
                                    headers={**probe["auth"], "If-None-Match": probe["etag"]})
     out.update(status=answer.status_code, took=time.monotonic() - started,
-               etag=answer.headers.get("ETag"), body=answer.get_json(silent=True))
+               etag=answer.headers.get("ETag"), body=answer.get_json(silent=True),
+               held=answer.headers.get("X-Long-Poll"))
 
 
 def test_a_held_pull_answers_within_a_second_of_a_change_and_holds_no_connection(
@@ -64,7 +65,7 @@ def test_a_held_pull_ends_with_304_when_nothing_changed(
         app: Any, probe: dict[str, Any]) -> None:
     out: dict[str, Any] = {}
     _poll(app, probe, 1.5, out)
-    assert out["status"] == 304 and out["etag"] == probe["etag"]
+    assert out["status"] == 304 and out["etag"] == probe["etag"] and out["held"] == "held"
     assert 1.4 <= out["took"] < 4
 
 
@@ -80,8 +81,8 @@ def test_past_the_limit_of_held_pulls_the_answer_is_at_once(
     second: dict[str, Any] = {}
     _poll(app, probe, 3, second)  # the one slot is taken: 304 now, the probe polls later
     holder.join(10)
-    assert second["status"] == 304 and second["took"] < 1.0
-    assert first["status"] == 304 and first["took"] >= 2.9
+    assert second["status"] == 304 and second["took"] < 1.0 and second["held"] == "busy"
+    assert first["status"] == 304 and first["took"] >= 2.9 and first["held"] == "held"
 
 
 def test_the_wait_is_bounded_and_checked(client: Any, probe: dict[str, Any]) -> None:
