@@ -1,5 +1,5 @@
 """``dutydesk probe``: run a remote probe (``--server URL --site SLUG``), or administer probes
-(``create``, ``revoke``, ``list``, ``assign``) on the centre."""
+(``create``, ``reenrol``, ``revoke``, ``list``, ``assign``) on the centre."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def probe(ctx: click.Context, server: str | None, site: str | None, state_dir: s
         return
     if not server or not site:
         raise click.UsageError("a probe needs --server URL and --site SLUG "
-                               "(or a subcommand: create, revoke, list, assign)")
+                               "(or a subcommand: create, reenrol, revoke, list, assign)")
     from dutydesk import __version__
     from dutydesk.sites.agent import AgentConfig, AgentError, run_agent
 
@@ -95,6 +95,28 @@ def probe_revoke(site: str, name: str) -> None:
         record(s, CLI_ACTOR, "probe.revoke", "probe", found.id,
                summary=f"probe {name} of site {site} revoked")
     click.echo(f"probe {name} revoked")
+
+
+@probe.command("reenrol")
+@click.option("--site", "site", required=True)
+@click.argument("name")
+@friendly_errors
+def probe_reenrol(site: str, name: str) -> None:
+    """Print a new one-time enrolment token for probe NAME of SITE (its disk or state directory
+    was replaced). It keeps its checks; its results are numbered on above what was stored."""
+    from dutydesk.core.audit import record
+    from dutydesk.core.db import utcnow
+    from dutydesk.sites.service import ProbeError, find_probe, reissue_token
+
+    db = _database(_settings())
+    with db.session() as s:
+        try:
+            issued = reissue_token(s, find_probe(s, site, name), utcnow())
+        except ProbeError as exc:
+            raise click.ClickException(str(exc)) from None
+        record(s, CLI_ACTOR, "probe.reenrol", "probe", issued.probe_id,
+               summary=f"new enrolment token for probe {name} of site {site}")
+    click.echo(f"enrolment token for probe {name} (shown once, valid 24 h): {issued.secret}")
 
 
 @probe.command("assign")

@@ -5,12 +5,19 @@ ever connects out (HTTP(S) to ``--server``), never to a database, and opens no p
 an optional loopback ``/metrics``.
 
 Loops (one asyncio loop, the HTTP calls in threads):
-- pull: ``GET /api/probe/v1/checks`` with ``If-None-Match`` every ``pull_interval``; the last
-  list is kept in the buffer file, so a restart during an outage keeps checking.
+- pull: ``GET /api/probe/v1/checks?wait=pull_wait`` with ``If-None-Match``: a long-poll the
+  centre holds until the checks change (so a change reaches the probe within about a second)
+  or the wait ends, then at once again; after an early 304 (the centre holds its limit of
+  long-polls) or an error, after ``pull_interval``. The last list is kept in the buffer file,
+  so a restart during an outage keeps checking.
 - run: each check every ``interval`` seconds (a stable phase per check); never two runs of one
   check at once, so one check's results are made, numbered and sent in order.
 - push: batches of up to ``batch`` results; acknowledged ones are deleted; while the centre is
   away, retries back off up to ``max_backoff`` seconds, and checking goes on.
+
+Every answer tells the centre's highest stored sequence number; a buffer file behind it (lost,
+or restored from a backup) renumbers its results above it (:meth:`Buffer.catch_up`) instead of
+sending numbers the centre would take for replays.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import json
 import logging
 import os
 import signal
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -56,11 +64,15 @@ class AgentConfig:
     metrics_port: int | None = None
     pull_interval: float = field(
         default_factory=lambda: float(os.environ.get("DUTYDESK_PROBE_PULL_INTERVAL", "10")))
+    #: Seconds the centre may hold a pull of the checks (long-poll); 0: plain polling.
+    pull_wait: float = field(
+        default_factory=lambda: float(os.environ.get("DUTYDESK_PROBE_PULL_WAIT", "25")))
     push_interval: float = field(
         default_factory=lambda: float(os.environ.get("DUTYDESK_PROBE_PUSH_INTERVAL", "2")))
     max_backoff: float = field(
         default_factory=lambda: float(os.environ.get("DUTYDESK_PROBE_MAX_BACKOFF", "30")))
-    batch: int = 1000
+    batch: int = field(
+        default_factory=lambda: int(os.environ.get("DUTYDESK_PROBE_BATCH", "1000")))
     #: This DutyDesk's version, told to the centre (the CLI passes it).
     version: str = ""
     #: Tests only: every check interval is multiplied by this (e.g. 0.06 turns 5 s into 0.3 s).
@@ -78,8 +90,9 @@ class AgentMetrics:
                            "by the centre", registry=r)
         self.oldest = Gauge("dutydesk_probe_buffer_oldest_seconds", "Age of the oldest "
                             "buffered result (0 when empty)", registry=r)
-        self.lag = Gauge("dutydesk_probe_push_lag_seconds", "Age of the newest result the "
-                         "centre acknowledged, when it acknowledged it", registry=r)
+        self.lag = Gauge("dutydesk_probe_push_lag_seconds", "How far the centre trails: age "
+                         "of the newest result it acknowledged while results wait (0 when "
+                         "none wait)", registry=r)
         self.dropped = Gauge("dutydesk_probe_results_dropped", "Results dropped from the full "
                              "buffer since the probe was enrolled", registry=r)
         self.runs = Counter("dutydesk_probe_check_runs_total", "Check runs made",
@@ -91,9 +104,10 @@ class AgentMetrics:
 
 def _request(config: AgentConfig, method: str, path: str, body: Any = None,
              credential: str | None = None, headers: dict[str, str] | None = None,
-             ) -> tuple[int, dict[str, str], Any]:
+             held: float = 0.0) -> tuple[int, dict[str, str], Any]:
     """One HTTP call to the centre; (status, headers, JSON or None). Raises CentreAway when
-    the centre cannot be reached or answers 5xx."""
+    the centre cannot be reached or answers 5xx. ``held``: seconds the centre may hold the
+    answer on purpose (a long-poll), added to the timeout."""
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(config.server + path, data=data, method=method)
     req.add_header("User-Agent", f"dutydesk-probe/{config.version or 'dev'}")
@@ -104,7 +118,7 @@ def _request(config: AgentConfig, method: str, path: str, body: Any = None,
     for name, value in (headers or {}).items():
         req.add_header(name, value)
     try:
-        with urllib.request.urlopen(req, timeout=config.http_timeout) as answer:
+        with urllib.request.urlopen(req, timeout=config.http_timeout + held) as answer:
             raw = answer.read()
             return answer.status, dict(answer.headers), json.loads(raw) if raw else None
     except urllib.error.HTTPError as exc:
@@ -118,6 +132,32 @@ def _request(config: AgentConfig, method: str, path: str, body: Any = None,
         return exc.code, dict(exc.headers), parsed
     except (OSError, ValueError) as exc:  # refused, reset, timed out, DNS, TLS
         raise CentreAway(str(exc)) from None
+
+
+async def _in_daemon_thread(fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` in a thread of its own that does not hold up the probe's exit (a
+    long-poll the centre holds for up to half a minute would, in asyncio's executor)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(value: Any, error: BaseException | None) -> None:
+        if future.done():  # cancelled: the probe is stopping
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+    def work() -> None:
+        try:
+            value, error = fn(*args), None
+        except BaseException as exc:  # handed to the awaiting task
+            value, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(settle, value, error)
+
+    threading.Thread(target=work, name="probe-pull", daemon=True).start()
+    return await future
 
 
 def enrolled_credential(config: AgentConfig, buffer: Buffer) -> str:
@@ -162,6 +202,9 @@ class Agent:
         #: Why the probe stopped on its own (its credential was refused), else None.
         self.failure: str | None = None
         self._tasks: dict[int, tuple[str, asyncio.Task[Any]]] = {}
+        #: When the newest result the centre acknowledged was made (push lag), None: not yet.
+        self._acked_made: float | None = None
+        self._bind_gauges()
 
     def stop(self) -> None:
         if self._stop is not None:
@@ -174,7 +217,8 @@ class Agent:
         async with ProbeContext() as ctx:
             self._ctx = ctx
             loops = [asyncio.create_task(self._pull_loop()),
-                     asyncio.create_task(self._push_loop())]
+                     asyncio.create_task(self._push_loop()),
+                     asyncio.create_task(self._gauge_loop())]
             self._reschedule()
             await self._stop.wait()
             for _key, task in self._tasks.values():
@@ -189,8 +233,10 @@ class Agent:
 
     async def _pull_loop(self) -> None:
         while True:
+            started = time.monotonic()
+            status, held = 0, False
             try:
-                await self.pull()
+                status, held = await self.pull()
             except CentreAway as exc:
                 log.info("centre unreachable for checks: %s", exc)
             except AgentError as exc:
@@ -198,27 +244,51 @@ class Agent:
             if self.failure:
                 self.stop()
                 return
-            await asyncio.sleep(self.config.pull_interval)
+            await asyncio.sleep(self._pull_pause(status, held, time.monotonic() - started))
 
-    async def pull(self) -> None:
+    def _pull_pause(self, status: int, held: bool, took: float) -> float:
+        """Seconds before the next pull: none after a change or a long-poll the centre held
+        (it paces the loop); ``pull_interval`` (less the time taken) after an error or a 304
+        the centre did not hold (no long-poll asked, or the centre holds its limit)."""
+        if status == 200 or (status == 304 and held):
+            return 0.0
+        return max(0.0, self.config.pull_interval - took)
+
+    async def pull(self) -> tuple[int, bool]:
+        """One pull of the checks (a long-poll when ``pull_wait``); returns the HTTP status and
+        whether the centre held it."""
         headers = {"If-None-Match": f'"{self.etag}"'} if self.etag else {}
-        status, _hdrs, body = await asyncio.to_thread(
-            _request, self.config, "GET", "/api/probe/v1/checks", None, self.credential,
-            headers)
+        wait = self.config.pull_wait if self.etag else 0.0
+        path = "/api/probe/v1/checks" + (f"?wait={wait:g}" if wait > 0 else "")
+        assigned = self.buffer.last_assigned()
+        status, answer_headers, body = await _in_daemon_thread(
+            _request, self.config, "GET", path, None, self.credential, headers, wait)
+        held = any(k.lower() == "x-long-poll" and v == "held" for k, v in answer_headers.items())
         if status == 304:
-            return
+            return status, held
         self._refused(status)
         if status != 200 or not isinstance(body, dict):
             raise AgentError(f"the centre refused this probe's checks ({status}): {body}")
         if body.get("site") != self.config.site:
             raise AgentError(f"this probe belongs to site {body.get('site')!r}, "
                              f"not {self.config.site!r}")
-        self.buffer.ensure_seq_above(int(body.get("last_seq") or 0))
+        self._catch_up(int(body.get("last_seq") or 0), assigned)
         self.checks = list(body.get("checks") or [])
         self.etag = str(body.get("version") or "")
         self.buffer.put("checks", json.dumps(self.checks))
         self.buffer.put("checks_etag", self.etag)
         self._reschedule()
+        return status, held
+
+    def _catch_up(self, stored: int, assigned: int) -> bool:
+        """True when the buffer file was behind the centre (see :meth:`Buffer.catch_up`)."""
+        if stored <= assigned:
+            return False
+        moved = self.buffer.catch_up(stored, assigned)
+        log.warning("the centre has results up to number %d, this buffer numbered only up to "
+                    "%d (state directory lost or restored from a backup): %d buffered results "
+                    "renumbered above it", stored, assigned, moved)
+        return True
 
     # ---- running the checks ----------------------------------------------------------------
 
@@ -292,6 +362,7 @@ class Agent:
         body = {"results": [{"seq": seq, **result} for seq, _made, result in rows],
                 "dropped": self.buffer.dropped, "buffered": self.buffer.depth(),
                 "version": self.config.version}
+        assigned = self.buffer.last_assigned()
         status, _h, answer = await asyncio.to_thread(
             _request, self.config, "POST", "/api/probe/v1/results", body, self.credential)
         self._refused(status)
@@ -300,9 +371,11 @@ class Agent:
         if status != 200 or not isinstance(answer, dict):
             raise CentreAway(f"centre refused the batch ({status}): {answer}")
         acked = int(answer["acked"])
+        if self._catch_up(acked, assigned):
+            return 0  # the centre stored none of them: sent again with their new numbers
         made = [m for seq, m, _r in rows if seq <= acked]
         if made:
-            self.metrics.lag.set(max(0.0, time.time() - made[-1]))
+            self._acked_made = made[-1]
         return self.buffer.ack(acked)
 
     def _refused(self, status: int) -> None:
@@ -315,11 +388,35 @@ class Agent:
             self.stop()
             raise CentreAway(self.failure)
 
+    async def _gauge_loop(self) -> None:
+        while True:
+            self._gauges()
+            await asyncio.sleep(0.25)
+
     def _gauges(self) -> None:
-        self.metrics.depth.set(self.buffer.depth())
-        oldest = self.buffer.oldest_made_at()
-        self.metrics.oldest.set(0 if oldest is None else max(0.0, time.time() - oldest))
+        """Refresh what the gauges read; the ages are reckoned when ``/metrics`` is scraped."""
+        self._seen = (self.buffer.depth(), self.buffer.oldest_made_at(), self._acked_made)
         self.metrics.dropped.set(self.buffer.dropped)
+
+    def _bind_gauges(self) -> None:
+        def age(made: float | None) -> float:
+            return 0.0 if made is None else max(0.0, time.time() - made)
+
+        self._seen: tuple[int, float | None, float | None] = (0, None, None)
+        self.metrics.depth.set_function(lambda: self._seen[0])
+        self.metrics.oldest.set_function(lambda: age(self._seen[1]))
+        self.metrics.lag.set_function(lambda: push_lag(time.time(), *self._seen))
+
+
+def push_lag(now: float, depth: int, oldest: float | None, acked_made: float | None) -> float:
+    """How far the centre trails the probe, in seconds: 0 when no result waits; else the age of
+    the newest result the centre acknowledged (it grows through a link outage and falls back
+    when the backlog is replayed), or of the oldest waiting one when none was acknowledged
+    since the probe started."""
+    if depth == 0:
+        return 0.0
+    since = acked_made if acked_made is not None else oldest
+    return 0.0 if since is None else max(0.0, now - since)
 
 
 def run_agent(config: AgentConfig) -> None:
