@@ -305,9 +305,13 @@ class Engine:
         handle = self._loop.call_later(delay, self._launch, claim)
         self._timers[claim.check_id] = (handle, claim)
 
+    def _may_start(self, claim: Claim) -> bool:
+        """Whether ``claim``'s run may still start now (:func:`checks.schedule.may_start`)."""
+        return may_start(claim.lease, self.clock(), self.config.horizon)
+
     def _launch(self, claim: Claim) -> None:
         self._timers.pop(claim.check_id, None)
-        if not may_start(claim.lease, self.clock(), self.config.horizon):
+        if not self._may_start(claim):
             # Paused or starved past the lease: the check is (about to be) another worker's.
             # Give the claim back if it is still ours, never probe the target twice.
             self.metrics.dropped.inc()
@@ -330,14 +334,14 @@ class Engine:
         assert self._sem is not None
         try:
             async with self._sem:
-                if not may_start(claim.lease, self.clock(), self.config.horizon):
+                if not self._may_start(claim):
                     # Waited for a probe slot until the lease was nearly over (an overloaded
                     # engine): the check is another claim's now; probing would run it twice.
                     self.metrics.dropped.inc()
                     return
                 task = asyncio.current_task()
                 task._dd_started = True  # type: ignore[union-attr]
-                set_gate(lambda: may_start(claim.lease, self.clock(), self.config.horizon))
+                set_gate(lambda: self._may_start(claim))
                 started = self.clock()
                 lag = max(0.0, (started - claim.due_at).total_seconds())
                 self.metrics.lag.observe(lag)

@@ -138,19 +138,24 @@ def lease_until(due_at: datetime, now: datetime, interval: float, timeout: float
                 claim_ahead: float = CLAIM_AHEAD) -> datetime:
     """Until when a claim of a check due at ``due_at`` (claimed at ``now``) is its worker's.
 
-    The lease ends AT the check's next slot: ``max(due_at, now) + interval``. Other workers
-    claim ``claim_ahead`` seconds before a lease ends, as they claim any due check, and run it at
-    the lease's end: when the holder dies (killed, paused, its machine gone) its check misses
-    one run and runs again on its next slot — never more than one interval late — and the
-    takeover is not an extra run. The holder may start its run only until ``claim_ahead``
-    before the lease ends (:func:`may_start`), and a run may take its whole ``timeout`` plus
-    ``WRITE_GRACE`` to be written, so the lease never ends before ``timeout + WRITE_GRACE +
-    claim_ahead`` after the start (only a check whose timeout is close to or above its
-    interval is taken over later than its next slot). Claims are made ahead of the slot, so
+    The lease ends just after the check's next slot: ``max(due_at, now) + interval +
+    claim_ahead``. Other workers claim ``claim_ahead`` seconds before a lease ends — at the
+    next slot — and run the check at its end: when the holder dies (killed, paused, its
+    machine gone) the check misses one run and runs again one interval and the claim-ahead
+    window after it, and the takeover is not an extra run. The holder may start its run until
+    ``claim_ahead`` before the lease ends (:func:`may_start`), so a run that starts late, up to
+    its next slot, is still its own; a run may take up to its ``timeout``, so the lease never
+    ends before ``timeout + WRITE_GRACE + claim_ahead`` after the start (a check whose timeout
+    exceeds its interval is taken over that much later). Claims are made ahead of the slot, so
     the lease counts from the slot, not from the claim.
+
+    Why not end the lease AT the next slot: the takeover would then run while the holder may
+    still start a late run, and under load (starts a few seconds late on a busy machine) a
+    target would be probed twice within half an interval; the claim-ahead window keeps them
+    apart.
     """
     start = max(ensure_utc(due_at, "due_at"), ensure_utc(now, "now"))
-    return start + timedelta(seconds=max(interval, timeout + WRITE_GRACE + claim_ahead))
+    return start + timedelta(seconds=max(interval, timeout + WRITE_GRACE) + claim_ahead)
 
 
 def may_start(lease: datetime, now: datetime, claim_ahead: float = CLAIM_AHEAD) -> bool:
