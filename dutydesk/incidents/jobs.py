@@ -389,12 +389,14 @@ def incident_jobs(
             name="check flips through the alert pipeline",
             func=lambda: process_flips(db, settings, metrics=metrics),
             trigger_args={"seconds": 1},
+            one_runner=False,  # workers share the flips, claimed FOR UPDATE SKIP LOCKED
         ),
         Job(
             id="incident-clocks",
             name="SLA warnings and breaches, acknowledgement timeouts, escalation pages",
             func=lambda: run_clocks(db, settings),
             trigger_args={"seconds": 5},
+            one_runner=False,  # workers share the due incidents, claimed SKIP LOCKED
         ),
         Job(
             id="alert-sources-expired",
