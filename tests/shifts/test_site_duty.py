@@ -128,7 +128,8 @@ def test_lookups_per_site_and_a_line_nobody_schedules_falls_back(
 def test_an_unknown_site_is_refused_and_a_schedule_moves_between_sites(
     db: Database, two_sites: dict[str, int]
 ) -> None:
-    with db.session() as s, pytest.raises(ShiftConfigError, match="no site with the slug 'nowhere'"):
+    refused = pytest.raises(ShiftConfigError, match="no site with the slug 'nowhere'")
+    with db.session() as s, refused:
         service.create_schedule(s, LEAD, name="X", line="first_line", time_zone="UTC",
                                 site="nowhere")
     with db.session() as s:
