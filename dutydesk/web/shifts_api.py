@@ -69,6 +69,7 @@ SITE_PARAM = query_param("site", {"type": "string"}, "a site's slug; default eve
     tags=["shifts"],
     parameters=[query_param("at", {"type": "string", "format": "date-time"},
                             "ISO 8601 instant with offset; default now"), SITE_PARAM],
+    responses={"200": "OK", "404": "No site with that slug"},
 )
 def oncall() -> Any:
     at = _instant("at", utcnow())
@@ -115,7 +116,8 @@ def schedule_as_dict(row: ShiftScheduleRow) -> dict[str, Any]:
 
 @api_bp.get("/schedules")
 @require_role(Role.VIEWER)
-@operation("Duty schedules with their rotations", tags=["shifts"], parameters=[SITE_PARAM])
+@operation("Duty schedules with their rotations", tags=["shifts"], parameters=[SITE_PARAM],
+           responses={"200": "OK", "404": "No site with that slug"})
 def schedules() -> Any:
     from sqlalchemy import select
     from sqlalchemy.orm import selectinload

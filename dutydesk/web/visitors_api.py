@@ -120,7 +120,7 @@ def _time(data: dict[str, Any], field: str, *, required: bool = False) -> dateti
 
 @bp.route("/visitors/on-site")
 @operation("People on site now, with time inside and overstays", tags=["visitors"],
-           parameters=[SITE_PARAM])
+           parameters=[SITE_PARAM], responses={"200": "OK", "404": "No site with that slug"})
 @require_role(Role.ENGINEER)
 def on_site() -> Any:
     s = db_session()
@@ -161,6 +161,7 @@ def on_site() -> Any:
         query_param("until", {"type": "string", "format": "date-time"}, "Recorded before"),
         SITE_PARAM,
     ],
+    responses={"200": "OK", "404": "No site with that slug"},
 )
 @require_role(Role.ENGINEER)
 def visits() -> Any:
