@@ -11,6 +11,8 @@ Loops (one asyncio loop, the HTTP calls in threads):
   check at once, so one check's results are made, numbered and sent in order.
 - push: batches of up to ``batch`` results; acknowledged ones are deleted; while the centre is
   away, retries back off up to ``max_backoff`` seconds, and checking goes on.
+- events (with ``--trap-listen`` / ``--syslog-listen``): traps and syslog heard at the site,
+  buffered and forwarded in order by :mod:`dutydesk.sites.agent_inputs`.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ class AgentConfig:
     time_scale: float = field(
         default_factory=lambda: float(os.environ.get("DUTYDESK_PROBE_TIME_SCALE", "1")))
     http_timeout: float = 10.0
+    #: Facility listeners (traps, syslog) whose events are forwarded (``agent_inputs``).
+    inputs: Any = None
 
 
 class AgentMetrics:
@@ -175,6 +179,10 @@ class Agent:
             self._ctx = ctx
             loops = [asyncio.create_task(self._pull_loop()),
                      asyncio.create_task(self._push_loop())]
+            if self.config.inputs is not None:
+                from dutydesk.sites.agent_inputs import EventForwarder
+
+                loops.append(asyncio.create_task(EventForwarder(self, self.config.inputs).run()))
             self._reschedule()
             await self._stop.wait()
             for _key, task in self._tasks.values():
