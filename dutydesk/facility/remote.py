@@ -50,6 +50,7 @@ Event shapes (``at``: ISO 8601 with offset; ``source``: the sender's IP address 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import tempfile
 from collections.abc import Sequence
@@ -63,8 +64,14 @@ from dutydesk.core.config import Settings
 from dutydesk.facility.decide import MATCHED, SyslogMessage, decide_syslog, decide_trap
 from dutydesk.facility.flood import Flood
 from dutydesk.facility.mibs import MibTranslator
-from dutydesk.facility.receiver import REJECTED, FacilityMetrics, flood_alert, join_checks
-from dutydesk.facility.rules import SYSLOG_FACILITIES, SYSLOG_LEVELS, RuleSet
+from dutydesk.facility.receiver import (
+    RATE_LIMITED,
+    REJECTED,
+    FacilityMetrics,
+    flood_alert,
+    join_checks,
+)
+from dutydesk.facility.rules import SYSLOG_FACILITIES, SYSLOG_LEVELS, RulesError, RuleSet
 from dutydesk.facility.snmp import describe_trap, trap_from_var_binds
 from dutydesk.facility.store import HeardKey, current_rules, current_ruleset, record_heard
 from dutydesk.facility.syslog import MAX_MESSAGE, describe_syslog
@@ -76,6 +83,7 @@ from dutydesk.incidents.alerts.model import (
 )
 from dutydesk.incidents.pipeline import PipelineMetrics, process_alerts
 
+log = logging.getLogger("dutydesk.facility")
 MAX_EVENTS = 5000
 MAX_VAR_BINDS = 128
 SEGMENT_SECONDS = 1.0
@@ -322,8 +330,15 @@ class RemoteRules:
         self.translator = MibTranslator()
 
     def current(self, session: Session) -> tuple[RuleSet, MibTranslator]:
-        if current_rules(session).version != self.version:
-            rules, version = current_ruleset(session, self.settings.secret_key)
+        applied = current_rules(session).version
+        if applied != self.version:
+            try:
+                rules, version = current_ruleset(session, self.settings.secret_key)
+            except RulesError as exc:  # (stored before a stricter release): keep the last good
+                log.error("facility rules invalid, keeping the previous ones",
+                          extra={"error": str(exc)})
+                self.version = applied
+                return self.rules, self.translator
             instance = self.settings.instance_path or tempfile.gettempdir()
             self.translator = MibTranslator(rules.snmp.mib_dirs, rules.snmp.mib_modules,
                                             cache_dir=os.path.join(instance, "compiled-mibs"))
@@ -333,6 +348,30 @@ class RemoteRules:
 
 def _heard_key(event: Event, site: str, outcome: str, name: str) -> HeardKey:
     return (event.input, f"{site}/{event.body.source}"[:64], outcome, name)
+
+
+def decide_event(event: Event, rules: RuleSet, translator: MibTranslator, at: datetime,
+                 ) -> tuple[str, Alert | None, str, str]:
+    """One event → (outcome, its alert or None, name and sample for the heard counters), with
+    the central listeners' own decisions, as of ``at``."""
+    body = event.body
+    if isinstance(body, Rejected):
+        return REJECTED, None, body.reason, body.sample
+    if isinstance(body, Flood):
+        kind = AlertSource.SNMP_TRAP if event.input == "snmp" else AlertSource.SYSLOG
+        return RATE_LIMITED, flood_alert(kind, body, event.limit, at), "flood", ""
+    if isinstance(body, RawTrap):
+        trap = trap_from_var_binds(body.source, body.version, body.var_binds,
+                                   translator.translate)
+        if trap is None:
+            return (REJECTED, None, "no snmpTrapOID",
+                    f"v{body.version} notification without snmpTrapOID.0")
+        decision, (name, sample) = decide_trap(trap, rules, at), describe_trap(trap)
+    else:
+        decision, (name, sample) = decide_syslog(body, rules, at), describe_syslog(body)
+    if decision.outcome == MATCHED and decision.alert is not None:
+        return MATCHED, decision.alert, name, sample
+    return decision.outcome, None, name, sample
 
 
 def feed_events(session: Session, events: Sequence[Event], *, site: str, probe: str,
@@ -351,35 +390,13 @@ def feed_events(session: Session, events: Sequence[Event], *, site: str, probe: 
         report.counted += 1
 
     for event in events:
-        at, body = min(event.at, now), event.body
-        outcome = MATCHED
-        if isinstance(body, Rejected):
-            outcome = REJECTED
-            count(_heard_key(event, site, REJECTED, body.reason), body.sample)
-        elif isinstance(body, Flood):
-            kind = AlertSource.SNMP_TRAP if event.input == "snmp" else AlertSource.SYSLOG
-            heard.append((at, at_site(flood_alert(kind, body, event.limit, at), site, probe)))
+        at = min(event.at, now)
+        outcome, alert, name, sample = decide_event(event, rules, translator, at)
+        if alert is not None:
+            heard.append((at, at_site(alert, site, probe)))
         else:
-            if isinstance(body, RawTrap):
-                trap = trap_from_var_binds(body.source, body.version, body.var_binds,
-                                           translator.translate)
-                if trap is None:
-                    outcome = REJECTED
-                    count(_heard_key(event, site, REJECTED, "no snmpTrapOID"),
-                          f"v{body.version} notification without snmpTrapOID.0")
-                    body = None
-                else:
-                    decision, described = decide_trap(trap, rules, at), describe_trap(trap)
-                    body = trap
-            else:
-                decision, described = decide_syslog(body, rules, at), describe_syslog(body)
-            if body is not None:
-                outcome = decision.outcome
-                if outcome == MATCHED and decision.alert is not None:
-                    heard.append((at, at_site(decision.alert, site, probe)))
-                else:
-                    count(_heard_key(event, site, outcome, described[0]), described[1])
-        if metrics is not None and not isinstance(body, Flood):
+            count(_heard_key(event, site, outcome, name), sample)
+        if metrics is not None and not isinstance(event.body, Flood):
             metrics.messages.labels(event.input, "received").inc()
             metrics.messages.labels(event.input, outcome).inc()
     for segment in segments(heard):
