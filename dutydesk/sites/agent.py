@@ -14,6 +14,8 @@ Loops (one asyncio loop, the HTTP calls in threads):
   check at once, so one check's results are made, numbered and sent in order.
 - push: batches of up to ``batch`` results; acknowledged ones are deleted; while the centre is
   away, retries back off up to ``max_backoff`` seconds, and checking goes on.
+- events (with ``--trap-listen`` / ``--syslog-listen``): traps and syslog heard at the site,
+  buffered and forwarded in order by :mod:`dutydesk.sites.agent_inputs`.
 
 Every answer tells the centre's highest stored sequence number; a buffer file behind it (lost,
 or restored from a backup) renumbers its results above it (:meth:`Buffer.catch_up`) instead of
@@ -79,6 +81,8 @@ class AgentConfig:
     time_scale: float = field(
         default_factory=lambda: float(os.environ.get("DUTYDESK_PROBE_TIME_SCALE", "1")))
     http_timeout: float = 10.0
+    #: Facility listeners (traps, syslog) whose events are forwarded (``agent_inputs``).
+    inputs: Any = None
 
 
 class AgentMetrics:
@@ -219,6 +223,10 @@ class Agent:
             loops = [asyncio.create_task(self._pull_loop()),
                      asyncio.create_task(self._push_loop()),
                      asyncio.create_task(self._gauge_loop())]
+            if self.config.inputs is not None:
+                from dutydesk.sites.agent_inputs import EventForwarder
+
+                loops.append(asyncio.create_task(EventForwarder(self, self.config.inputs).run()))
             self._reschedule()
             await self._stop.wait()
             for _key, task in self._tasks.values():
