@@ -123,7 +123,8 @@ def authenticate(s: Session, credential: str) -> Probe | None:
 
 
 def assign_check(s: Session, check_id: int, probe: Probe | None) -> None:
-    """Run the check on ``probe`` (None: on the central workers again)."""
+    """Run the check on ``probe`` (None: on the central workers again). Refused
+    (:class:`ProbeError`) for a push check and for a check of another site than the probe's."""
     from checks.models import Check
     from checks.probes import CHECK_TYPES
 
@@ -133,6 +134,12 @@ def assign_check(s: Session, check_id: int, probe: Probe | None) -> None:
     if probe is not None and kind is not None and kind.passive:
         raise ProbeError(f"check {check.slug!r} is a push check: the centre receives its "
                          "pings, no probe runs it")
+    if probe is not None and check is not None and check.site_id != probe.site_id:
+        check_site, probe_site = s.get(Site, check.site_id), s.get(Site, probe.site_id)
+        raise ProbeError(f"check {check.slug!r} belongs to site "
+                         f"{check_site.slug if check_site else '?'!r} and probe {probe.name!r} "
+                         f"to site {probe_site.slug if probe_site else '?'!r}: a probe runs "
+                         "only checks of its own site (move the check to that site first)")
     if probe is None:
         if row is not None:
             s.delete(row)
