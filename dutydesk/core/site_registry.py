@@ -51,6 +51,8 @@ class SiteError(ValueError):
     def __init__(self, code: str, message: str, **params: str) -> None:
         super().__init__(message)
         self.code, self.params = code, params
+        #: ``not_empty``: what still belongs to the site, {what: how many}.
+        self.held: dict[str, int] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +158,10 @@ def delete_site(s: Session, slug: str) -> Site:
     held = belongings(s, site.id)
     if held:
         what = ", ".join(f"{n} {word}" for word, n in sorted(held.items()))
-        raise SiteError("not_empty", f"site {slug!r} still has {what}: move or delete them "
-                        "first", value=slug, what=what)
+        refusal = SiteError("not_empty", f"site {slug!r} still has {what}: move or delete "
+                            "them first", value=slug, what=what)
+        refusal.held = held
+        raise refusal
     s.delete(site)
     s.flush()
     return site

@@ -12,6 +12,7 @@ from zoneinfo import available_timezones
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from dutydesk.context import db_session, principal, require_role
 from dutydesk.core import audit
@@ -31,6 +32,26 @@ bp = Blueprint("sites_admin", __name__, url_prefix="/admin/sites")
 _STATUS = {"unknown": 404, "exists": 409, "default": 409, "not_empty": 409}
 
 
+def _held(held: dict[str, int]) -> str:
+    """"2 checks, 1 probe" in the reader's language (a table not named here: its own words)."""
+    words = {
+        "checks": lambda n: ngettext("%(num)d check", "%(num)d checks", n),
+        "probes": lambda n: ngettext("%(num)d probe", "%(num)d probes", n),
+        "status page services": lambda n: ngettext("%(num)d status page service",
+                                                   "%(num)d status page services", n),
+        "duty schedules": lambda n: ngettext("%(num)d duty schedule", "%(num)d duty schedules",
+                                             n),
+        "visitor access requests": lambda n: ngettext("%(num)d visitor access request",
+                                                      "%(num)d visitor access requests", n),
+        "visits": lambda n: ngettext("%(num)d visit", "%(num)d visits", n),
+        "kiosk links": lambda n: ngettext("%(num)d kiosk link", "%(num)d kiosk links", n),
+        "maintenance windows": lambda n: ngettext("%(num)d maintenance window",
+                                                  "%(num)d maintenance windows", n),
+    }
+    return ", ".join(words[word](n) if word in words else f"{n} {word}"
+                     for word, n in sorted(held.items()))
+
+
 def site_problem(exc: SiteError) -> str:
     """The refusal in the reader's language."""
     p = exc.params
@@ -45,7 +66,7 @@ def site_problem(exc: SiteError) -> str:
         "default": _("The default site cannot be deleted: everything made without a site "
                      "belongs to it."),
         "not_empty": _("Site “%(value)s” still has %(what)s. Move or delete them first.",
-                       value=p.get("value", ""), what=p.get("what", "")),
+                       value=p.get("value", ""), what=_held(exc.held) or p.get("what", "")),
     }
     return messages.get(exc.code, str(exc))
 

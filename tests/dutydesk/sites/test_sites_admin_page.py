@@ -73,8 +73,11 @@ def test_a_site_with_checks_shows_them_and_is_not_deleted(signed_in: Any, db: Da
     assert 'href="/checks?site=lviv">1</a>' in page
     refused = _post(admin, "/admin/sites/lviv/delete")
     assert refused.status_code == 409
-    assert "Site “lviv” still has 1 checks. Move or delete them first." in refused.get_data(
+    assert "Site “lviv” still has 1 check. Move or delete them first." in refused.get_data(
         as_text=True)
+    in_ukrainian = admin.post("/admin/sites/lviv/delete", headers={"Accept-Language": "uk"},
+                              data={"csrf_token": form_token(admin, "/admin/sites")})
+    assert "На майданчику «lviv» ще є: 1 перевірка." in in_ukrainian.get_data(as_text=True)
 
 
 def test_a_form_without_its_csrf_token_changes_nothing(signed_in: Any, db: Database) -> None:
