@@ -150,6 +150,14 @@ def assign_check(s: Session, check_id: int, probe: Probe | None) -> None:
         row.probe_id = probe.id
 
 
+def probes_elsewhere(s: Session, check_id: int, site_id: int) -> list[str]:
+    """Names of the probes running the check that are not of site ``site_id`` (moving the check
+    there is refused while any runs it: a probe runs only checks of its own site)."""
+    return list(s.scalars(select(Probe.name).join(CheckProbe, CheckProbe.probe_id == Probe.id)
+                          .where(CheckProbe.check_id == check_id, Probe.site_id != site_id)
+                          .order_by(Probe.name)))
+
+
 def probe_checks(s: Session, probe: Probe) -> tuple[str, list[dict[str, Any]]]:
     """The enabled checks the probe runs, and their version (an ETag that changes whenever one
     of them is added, removed or edited)."""

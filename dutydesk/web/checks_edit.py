@@ -41,6 +41,7 @@ from dutydesk.core.site_registry import find_site
 from dutydesk.core.sites import DEFAULT_SITE, Site
 from dutydesk.errors import ApiError
 from dutydesk.models import Role
+from dutydesk.sites.service import probes_elsewhere
 from dutydesk.web.checks import EDIT_ROLE, window_timing
 
 bp = Blueprint("checks_edit", __name__)
@@ -196,6 +197,10 @@ def _save_check(check: Check | None) -> Any:
         if clash is not None and (check is None or clash != check.id):
             raise FormError(f"name {config.name!r} is already used by another check")
         site_id = find_site(s, config.site or DEFAULT_SITE).id
+        running = probes_elsewhere(s, check.id, site_id) if check is not None else []
+        if running:
+            raise FormError(f"probe {running[0]} of another site runs this check: give the "
+                            "check back to the centre or to a probe of the new site first")
     except ValueError as exc:
         return _render_form(check, form.to_dict() | {"enabled": "enabled" in form,
                                                      "flap_detection": "flap_detection" in form},

@@ -134,3 +134,21 @@ def test_a_probe_runs_only_checks_of_its_own_site(db: Database, sites: dict[str,
         s.get(Check, check_id).site_id = s.scalar(select(Site.id).where(
             Site.slug == "kyiv-dc2"))
         assign_check(s, check_id, probe)  # moved to the probe's site: accepted
+
+
+def test_a_check_run_by_a_probe_does_not_move_to_another_site_in_the_editor(
+        signed_in: Any, db: Database, sites: dict[str, int]) -> None:
+    from dutydesk.sites.service import assign_check, create_probe, find_probe
+
+    check_id = add_check(db, "ups-c")
+    _move(db, check_id, sites["kyiv-dc2"])
+    with db.session() as s:
+        create_probe(s, "kyiv-dc2", "probe-1", utcnow())
+        assign_check(s, check_id, find_probe(s, "kyiv-dc2", "probe-1"))
+    lead = signed_in(Role.SHIFT_LEAD)
+    refused = lead.post(f"/checks/{check_id}/edit", data=check_form(
+        site="lviv-dc1", csrf_token=form_token(lead, "/checks")))
+    assert refused.status_code == 400
+    assert "probe probe-1 of another site runs this check" in page_text(refused)
+    with db.session() as s:
+        assert s.get(Check, check_id).site_id == sites["kyiv-dc2"]
