@@ -41,11 +41,11 @@ from checks.probes import CHECK_TYPES, ProbeContext, build_spec, run_probe
 from checks.probes.base import DEFAULT_PLUGIN_DIRS, DEFAULT_PLUGIN_USER
 from checks.probes.gate import RunOutlived, set_gate
 from checks.probes.heartbeat import heartbeat_result
-from checks.remote import windows_for
 from checks.result import Result, Status
 from checks.schedule import CLAIM_AHEAD, may_start, next_due
 from checks.state import StateType, next_state
 from checks.store import CheckStore, Claim, Outcome
+from checks.windows import EMPTY_INDEX, WindowIndex, windows_for
 from dutydesk.core.db import Database, utcnow
 from dutydesk.core.dbclock import DbClock
 
@@ -133,7 +133,7 @@ class Engine:
         # In memory only: after a restart the first run reports counters, the next one rates.
         self._previous: dict[int, tuple[datetime, Result]] = {}
         self._verdict = GuardVerdict(False, "not assessed yet")
-        self._windows: tuple[dict, dict, dict] = ({}, {}, {})
+        self._windows: WindowIndex = EMPTY_INDEX
         self.runs_written = 0
         self.started = threading.Event()
 
@@ -400,7 +400,7 @@ class Engine:
         return result
 
     def _maintenance(self, claim: Claim) -> list[MaintenanceWindow]:
-        return windows_for(self._windows, claim.check_id, claim.group_id)
+        return windows_for(self._windows, claim.check_id, claim.group_id, claim.site_id)
 
     def _judge(self, claim: Claim, result: Result) -> None:
         if claim.slug not in self._verdict.failed and claim.slug not in self._verdict.missing:

@@ -20,12 +20,13 @@ from typing import Any
 from sqlalchemy import select
 
 from checks.dependencies import down_parents
-from checks.maintenance import MaintenanceWindow, active_window
+from checks.maintenance import active_window
 from checks.models import Check, CheckStateRow
 from checks.policy import CheckPolicy
 from checks.result import Result
 from checks.state import CheckState, next_state
 from checks.store import CheckStore, Claim, Outcome, WriteReport, _state_of, policy_of
+from checks.windows import WindowIndex, windows_for
 
 
 class RemoteConflict(RuntimeError):
@@ -40,23 +41,8 @@ class RemoteResult:
     result: Result
 
 
-def windows_for(windows: tuple[dict[int, list[MaintenanceWindow]],
-                               dict[int, list[MaintenanceWindow]], dict[int, int | None]],
-                check_id: int, group_id: int | None) -> list[MaintenanceWindow]:
-    """The maintenance windows of a check: its own and those of its group and the groups above
-    (``windows`` as :meth:`checks.store.CheckStore.maintenance_windows` returns them)."""
-    by_check, by_group, parents = windows
-    found = list(by_check.get(check_id, ()))
-    group, seen = group_id, set()
-    while group is not None and group not in seen:
-        seen.add(group)
-        found.extend(by_group.get(group, ()))
-        group = parents.get(group)
-    return found
-
-
 def judge_in_order(s: Any, store: CheckStore, results: Sequence[RemoteResult],
-                   windows: Any) -> WriteReport:
+                   windows: WindowIndex) -> WriteReport:
     """Judge ``results`` (in the order given) and write them in the transaction ``s``.
 
     Results of checks that no longer exist are skipped. Raises :class:`RemoteConflict` when a
@@ -84,7 +70,7 @@ def judge_in_order(s: Any, store: CheckStore, results: Sequence[RemoteResult],
             policy = policy_of(check)
         except ValueError:  # as the engine: a bad stored policy must not stop the check
             policy = CheckPolicy()
-        in_windows = windows_for(windows, check.id, check.group_id)
+        in_windows = windows_for(windows, check.id, check.group_id, check.site_id)
         transition = next_state(state, result, policy, at,
                                 parents_down=bool(parents.get(check.id)),
                                 in_maintenance=bool(in_windows)
@@ -94,7 +80,7 @@ def judge_in_order(s: Any, store: CheckStore, results: Sequence[RemoteResult],
                       group_id=check.group_id, updated_at=check.updated_at,
                       created_at=check.created_at, due_at=state_row.next_due_at,
                       version=version, state=state, parents_down=bool(parents.get(check.id)),
-                      lease=at)
+                      lease=at, site_id=check.site_id)
         outcomes.append(Outcome(claim, result, transition,
                                 at + timedelta(seconds=policy.interval)))
         current[check.id] = (version + 1, state if transition.stale else transition.state)

@@ -56,7 +56,7 @@ from checks.store_sql import (
     history_rows,
     state_params,
 )
-from checks.windows import build_window
+from checks.windows import WindowIndex, build_window
 from dutydesk.core.db import Database
 from dutydesk.core.dbclock import DbClock
 
@@ -99,6 +99,8 @@ class Claim:
     parents_down: bool
     #: Until when the check is this worker's (database time); see ``checks.schedule``.
     lease: datetime
+    #: The check's site (its site's maintenance windows cover it).
+    site_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +227,7 @@ class CheckStore:
                 select(c.id, c.slug, c.type, c.interval, c.retry_interval,
                        c.max_attempts, c.flap_detection, c.flap_low_threshold,
                        c.flap_high_threshold, c.flap_history_states, c.timeout, c.group_id,
-                       c.updated_at, c.created_at, st.next_due_at, st.version)
+                       c.site_id, c.updated_at, c.created_at, st.next_due_at, st.version)
                 .select_from(Check.__table__.join(CheckStateRow.__table__,
                                                   st.check_id == c.id))
                 .where(c.enabled.is_(True), st.next_due_at <= until,
@@ -249,6 +251,7 @@ class CheckStore:
                 updated_at=row.updated_at, created_at=row.created_at, due_at=row.next_due_at,
                 version=row.version + 1, state=self._states[row.id][2],
                 parents_down=parents_down.get(row.id, False), lease=leases[row.id],
+                site_id=row.site_id,
             ))
         return claims
 
@@ -347,12 +350,12 @@ class CheckStore:
         with self.db.session() as s:
             return poller_verdict(s, now)
 
-    def maintenance_windows(self) -> tuple[dict[int, list[MaintenanceWindow]],
-                                           dict[int, list[MaintenanceWindow]],
-                                           dict[int, int | None]]:
-        """Enabled windows by check id and by group id, and the group parent map."""
+    def maintenance_windows(self) -> WindowIndex:
+        """Enabled windows by check id, by group id (with the group parent map) and by site
+        id (:func:`checks.windows.windows_for` picks a check's)."""
         by_check: dict[int, list[MaintenanceWindow]] = defaultdict(list)
         by_group: dict[int, list[MaintenanceWindow]] = defaultdict(list)
+        by_site: dict[int, list[MaintenanceWindow]] = defaultdict(list)
         with self.db.session() as s:
             rows = s.scalars(select(MaintenanceWindowRow)
                              .where(MaintenanceWindowRow.enabled.is_(True))).all()
@@ -366,7 +369,9 @@ class CheckStore:
                 by_check[row.check_id].append(window)
             elif row.group_id is not None:
                 by_group[row.group_id].append(window)
-        return dict(by_check), dict(by_group), parents
+            elif row.site_id is not None:
+                by_site[row.site_id].append(window)
+        return WindowIndex(dict(by_check), dict(by_group), parents, dict(by_site))
 
     def signals(self, check_id: int) -> Signals:
         with self.db.session() as s:

@@ -20,6 +20,7 @@ from dutydesk.cli_common import CLI_ACTOR, _database, _settings, friendly_errors
 from dutydesk.cli_facility import facility
 from dutydesk.cli_incidents import integration, page_reply
 from dutydesk.cli_probe import probe
+from dutydesk.cli_site import site
 from dutydesk.core.config import forget_secret_environment
 from dutydesk.serving import _run_forever, serve_app
 
@@ -383,3 +384,4 @@ main.add_command(checks)
 main.add_command(catalog)
 main.add_command(facility)
 main.add_command(probe)
+main.add_command(site)

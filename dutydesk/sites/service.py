@@ -137,7 +137,8 @@ def authenticate(s: Session, credential: str) -> Probe | None:
 
 
 def assign_check(s: Session, check_id: int, probe: Probe | None) -> None:
-    """Run the check on ``probe`` (None: on the central workers again)."""
+    """Run the check on ``probe`` (None: on the central workers again). Refused
+    (:class:`ProbeError`) for a push check and for a check of another site than the probe's."""
     from checks.models import Check
     from checks.probes import CHECK_TYPES
 
@@ -147,6 +148,12 @@ def assign_check(s: Session, check_id: int, probe: Probe | None) -> None:
     if probe is not None and kind is not None and kind.passive:
         raise ProbeError(f"check {check.slug!r} is a push check: the centre receives its "
                          "pings, no probe runs it")
+    if probe is not None and check is not None and check.site_id != probe.site_id:
+        check_site, probe_site = s.get(Site, check.site_id), s.get(Site, probe.site_id)
+        raise ProbeError(f"check {check.slug!r} belongs to site "
+                         f"{check_site.slug if check_site else '?'!r} and probe {probe.name!r} "
+                         f"to site {probe_site.slug if probe_site else '?'!r}: a probe runs "
+                         "only checks of its own site (move the check to that site first)")
     if probe is None:
         if row is not None:
             s.delete(row)
@@ -155,6 +162,14 @@ def assign_check(s: Session, check_id: int, probe: Probe | None) -> None:
         s.add(CheckProbe(check_id=check_id, probe_id=probe.id))
     else:
         row.probe_id = probe.id
+
+
+def probes_elsewhere(s: Session, check_id: int, site_id: int) -> list[str]:
+    """Names of the probes running the check that are not of site ``site_id`` (moving the check
+    there is refused while any runs it: a probe runs only checks of its own site)."""
+    return list(s.scalars(select(Probe.name).join(CheckProbe, CheckProbe.probe_id == Probe.id)
+                          .where(CheckProbe.check_id == check_id, Probe.site_id != site_id)
+                          .order_by(Probe.name)))
 
 
 def _version(items: list[tuple[int, str, float, float]]) -> str:
