@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dutydesk.core.security import secrets_equal
-from dutydesk.sites.models import DEFAULT_SITE, CheckProbe, Probe, Site
+from dutydesk.sites.models import CheckProbe, Probe, Site
 
 ENROL_TTL = timedelta(hours=24)
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -43,15 +43,13 @@ class Issued:
 
 
 def site_by_slug(s: Session, slug: str) -> Site:
-    """The site of ``slug``; the default site is made again if it was deleted."""
-    site = s.scalar(select(Site).where(Site.slug == slug))
-    if site is None and slug == DEFAULT_SITE:
-        site = Site(slug=DEFAULT_SITE, name="Default site", time_zone="UTC")
-        s.add(site)
-        s.flush()
-    if site is None:
-        raise ProbeError(f"no site {slug!r}")
-    return site
+    """The site of ``slug`` (the one lookup, :func:`dutydesk.core.site_registry.find_site`)."""
+    from dutydesk.core.site_registry import SiteError, find_site
+
+    try:
+        return find_site(s, slug)
+    except SiteError as exc:
+        raise ProbeError(str(exc)) from None
 
 
 def create_probe(s: Session, site_slug: str, name: str, now: datetime,
