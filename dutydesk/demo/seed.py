@@ -14,6 +14,7 @@ from dutydesk import accounts
 from dutydesk.core.config import Settings
 from dutydesk.core.db import Database, utcnow
 from dutydesk.demo.extras import seed_checks, seed_shifts, seed_status_page, seed_visitors
+from dutydesk.demo.remote_site import SITE_NAME, ensure_site
 from dutydesk.demo.requests import seed_requests
 from dutydesk.demo.targets import DemoTargets
 from dutydesk.demo.ups_traps import DEMO_RULES
@@ -79,6 +80,7 @@ def seed_demo(
         kiosk_url = f"{settings.base_url}/kiosk/{kiosk_token}"
         checks = 0
         if existing is None or fresh:
+            ensure_site(s)  # the remote site's checks belong to it
             checks = seed_checks(s, targets)
             s.flush()
             apply_rules(s, DEMO_RULES, by=DEMO_ACTOR, now=utcnow(), secret_key=settings.secret_key)
@@ -106,6 +108,8 @@ def seed_demo(
         + ", "
         + ", ".join(f"{n}:{p}" for n, p in targets.tcp_ports.items()),
         "  (the VPN service flaps: it goes down and up every 45 s)",
+        f"  A second data center, {SITE_NAME}: its checks run in a remote probe process "
+        "(`dutydesk probe`) that talks to this server over HTTP only; /admin/probes shows it",
         "",
     ]
     return "\n".join(lines)
