@@ -61,3 +61,23 @@ def add_incident(db: Database, title: str, site_id: int, *, acknowledged: bool =
         s.add(IncidentEventRow(incident_id=incident.id, kind="triggered", at=now, actor="test",
                                data={"priority": "P2", "line": "first_line"}))
         return incident.id
+
+
+FIVE_SITES = [("kyiv-dc2", "Kyiv DC2", "Europe/Kyiv"), ("lviv", "Lviv", "Europe/Kyiv"),
+              ("warsaw", "Warsaw", "Europe/Warsaw"), ("frankfurt", "Frankfurt", "Europe/Berlin")]
+
+
+def spread_over_sites(db: Database) -> list[int]:
+    """Move every check and incident into one of five sites (the default one and
+    ``FIVE_SITES``) by id, round robin, in one UPDATE per site; returns the site ids."""
+    from sqlalchemy import update
+
+    from checks.models import Check
+    from dutydesk.incidents.models import Incident
+
+    ids = [default_site(db)] + [add_site(db, *spec) for spec in FIVE_SITES]
+    with db.session() as s:
+        for k, site_id in enumerate(ids[:5]):
+            s.execute(update(Check).where(Check.id % 5 == k).values(site_id=site_id))
+            s.execute(update(Incident).where(Incident.id % 5 == k).values(site_id=site_id))
+    return ids[:5]
