@@ -181,7 +181,7 @@ def budget_for(view: WallView) -> ScreenBudget:
     """The screen's budget less the lines the site strip and the probe rows take from the
     problems column (never below what the most severe group keeps)."""
     base = ScreenBudget()
-    taken = (2 if view.sites else 0) + min(len(view.probes), PROBE_ROWS + 1)
+    taken = (3 if view.sites else 0) + min(len(view.probes), PROBE_ROWS + 1)
     if not taken:
         return base
     floor = base.first_group_rows * base.tile_units + 2
