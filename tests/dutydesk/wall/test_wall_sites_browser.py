@@ -44,7 +44,8 @@ def expected_counts(db: Database, site_id: int) -> dict[str, int]:
 
     with db.session() as s:
         rows = dict(s.execute(
-            select(CheckStateRow.status, func.count()).join(Check, Check.id == CheckStateRow.check_id)
+            select(CheckStateRow.status, func.count())
+            .join(Check, Check.id == CheckStateRow.check_id)
             .where(Check.site_id == site_id, CheckStateRow.in_maintenance.is_(False))
             .group_by(CheckStateRow.status)).all())
     return {"critical": rows.get("CRITICAL", 0), "warning": rows.get("WARNING", 0)}
