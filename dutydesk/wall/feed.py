@@ -158,7 +158,7 @@ class WallFeed:
             self._subscribers += 1
             key = self._key(locale, scope)
             channel = self._channels.get(key)
-            if channel is None or channel.latest is None:
+            if channel is None or channel.latest is None or channel.subscribers <= 0:
                 channel = self._channels.setdefault(key, _Channel())
                 self._new_locale.set()  # render it now, not at the next change
             channel.subscribers += 1
@@ -175,9 +175,10 @@ class WallFeed:
             return [locale for locale, s in self._channels if s == scope]
 
     def scopes(self) -> list[Scope]:
-        """The scopes rendered: the head office's always, a site's once a wall asked for it."""
+        """The scopes rendered: the head office's always, a site's while a wall shows it."""
         with self._lock:
-            return list(dict.fromkeys([None, *(s for _l, s in self._channels)]))
+            return list(dict.fromkeys(
+                [None, *(s for (_l, s), c in self._channels.items() if c.subscribers > 0)]))
 
     # ------------------------------------------------------------------ poller
     def _run(self) -> None:

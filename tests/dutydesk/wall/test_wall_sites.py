@@ -42,7 +42,7 @@ def site_cell(html: str, slug: str) -> str:
 
 
 def count_in(cell: str, name: str) -> int:
-    match = re.search(rf'data-count="{name}"><b data-must-read>(\d+)</b>', cell)
+    match = re.search(rf'data-count="{name}"[^>]*>\(?<b data-must-read>(\d+)</b>', cell)
     return int(match.group(1)) if match else 0
 
 
