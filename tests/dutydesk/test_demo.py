@@ -183,6 +183,7 @@ def test_the_demo_has_a_second_site_whose_checks_its_remote_probe_pulls(
     finally:
         targets.stop()
     assert "Lviv DC2" in summary
+    assert summary.count("/kiosk/kiosk_") == 2  # both sites, and Lviv DC2 alone
     client = app.test_client()
     enrolled = client.post("/api/probe/v1/enrol", json={"token": token, "version": "test"})
     assert enrolled.status_code == 200, enrolled.get_data(as_text=True)
