@@ -48,6 +48,7 @@ from checks.store import CheckStore, Claim, Outcome
 from checks.windows import EMPTY_INDEX, WindowIndex, windows_for
 from dutydesk.core.db import Database, utcnow
 from dutydesk.core.dbclock import DbClock
+from dutydesk.core.logthrottle import FailureLog
 
 log = logging.getLogger("checks.engine")
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,8 @@ class Engine:
         self.db = db
         self.config = config or EngineConfig()
         self.metrics = metrics or EngineMetrics()
+        #: A database that is down fails every pass: one traceback per streak, not per pass.
+        self.failures = FailureLog(log)
         self.store = CheckStore(db, keep_results=self.config.keep_results,
                                 trim_every=self.config.trim_every, part=part,
                                 clock=DbClock(clock))
@@ -259,6 +262,7 @@ class Engine:
                     self.store.claim_due, None, horizon=self.config.horizon, limit=limit))
                 claims = await asyncio.shield(self._claiming)
                 self._claiming = None
+                self.failures.recovered("claiming due checks")
                 for claim in claims:
                     self._schedule(claim)
                 self.metrics.queue_depth.set(len(self._timers) + self._waiting())
@@ -267,7 +271,7 @@ class Engine:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("claiming due checks failed; retrying")
+                self.failures.failed("claiming due checks", "claiming due checks failed; retrying")
             await asyncio.sleep(self.config.claim_interval)
 
     async def _write_loop(self) -> None:
@@ -280,10 +284,12 @@ class Engine:
             await asyncio.sleep(self.config.context_refresh)
             try:
                 await self._refresh_context()
+                self.failures.recovered("refreshing engine context")
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("refreshing engine context failed")
+                self.failures.failed("refreshing engine context",
+                                     "refreshing engine context failed")
 
     async def _refresh_context(self) -> None:
         now = self.clock()
@@ -439,10 +445,12 @@ class Engine:
         except Exception:
             # The leases expire and the checks run again; nothing half-written (one transaction).
             self.metrics.write_errors.inc()
-            log.exception("writing %d check results failed", len(batch))
+            self.failures.failed("writing check results", "writing %d check results failed",
+                                 len(batch))
             if cancelled:
                 raise asyncio.CancelledError from None
             return
+        self.failures.recovered("writing check results")
         self.metrics.conflicts.inc(report.conflicts)
         self.metrics.written(report.written)
         self.runs_written += len(report.written)
