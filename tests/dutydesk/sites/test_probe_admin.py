@@ -97,3 +97,27 @@ def test_a_push_check_cannot_be_given_to_a_probe(run: Any, db: Database) -> None
     run("probe", "create", "--site", "default", "p3")
     refused = run("probe", "assign", "--site", "default", "--probe", "p3", "backup-job")
     assert refused.exit_code != 0 and "push check" in refused.output
+
+
+def test_assign_gives_a_check_several_locations_and_k(run: Any, db: Database) -> None:
+    check_id = add_check(db, "core-sw", "http://127.0.0.1:9/")
+    run("probe", "create", "--site", "default", "kyiv-dc2")
+    run("probe", "create", "--site", "default", "lviv-dc1")
+    done = run("probe", "assign", "--probe", "default/kyiv-dc2", "--probe", "default/lviv-dc1",
+               "--centre", "--min-down", "2", "core-sw")
+    assert done.exit_code == 0, done.output
+    assert ("runs at centre, default/kyiv-dc2, default/lviv-dc1; down when 2 of 3 see it down"
+            in done.output)
+    with db.session() as s:
+        state = s.get(CheckStateRow, check_id)
+        state.next_due_at = utcnow() - timedelta(seconds=5)
+    assert check_id in {c.check_id for c in CheckStore(db).claim_due(utcnow(), horizon=1)}
+    # k above the number of locations: refused, nothing changed
+    refused = run("probe", "assign", "--site", "default", "--probe", "kyiv-dc2",
+                  "--min-down", "2", "core-sw")
+    assert refused.exit_code != 0 and "must be 1..1" in refused.output
+    from dutydesk.sites.models import CheckProbe
+    with db.session() as s:
+        assert len(s.scalars(select(CheckProbe).where(CheckProbe.check_id == check_id)).all()) == 2
+    back = run("probe", "assign", "core-sw")
+    assert back.exit_code == 0 and "runs at centre; down when 1 of 1" in back.output
