@@ -120,3 +120,16 @@ def test_k_must_be_one_to_the_number_of_locations(db: Database, setup: dict[str,
             set_locations(s, setup["check"], [kyiv], centre=False, min_down=0)
     with db.session() as s:
         assert s.get(Check, setup["check"]).min_locations_down == 2
+
+
+def test_the_api_says_what_each_location_saw(client: Any, db: Database, setup: dict[str, Any],
+                                             api_token: Any) -> None:
+    from dutydesk.models import Role
+    from tests.conftest import bearer
+
+    _probe(db, setup, "kyiv", "CRITICAL", utcnow())
+    got = client.get(f"/api/v1/checks/{setup['check']}",
+                     headers=bearer(api_token(Role.VIEWER))).get_json()
+    assert got["min_locations_down"] == 2
+    assert [(p["name"], p["status"]) for p in got["locations"]] == [
+        ("centre", None), ("default/kyiv-dc2", "CRITICAL"), ("default/lviv-dc1", None)]
