@@ -85,11 +85,11 @@ def combine(seen: Sequence[Seen], k: int, now: datetime, window: timedelta) -> t
         bad, status, word = warn, Status.WARNING, "warning"
     else:
         bad = [s for s in fresh if s.status is not Status.OK]
-        status, word = Status.OK, "up"
         good = [s for s in fresh if s.status is Status.OK]
-        head = f"up from {len(good)} of {n} locations"
-        rest = f" (fewer than {k} see a problem: {_line(bad)})" if bad else ""
-        return status, f"{head}: {_line(good)}{rest}{tail}"
+        if not bad:
+            return Status.OK, f"up from {n} of {n} locations: {_line(good)}{tail}"
+        return Status.OK, (f"up: fewer than {k} of {n} locations see it down: "
+                           f"{_line(bad)}" + (f"; {_line(good)}" if good else "") + tail)
     others = [s for s in fresh if s not in bad]
     return status, (f"{word} from {len(bad)} of {n} locations: {_line(bad)}"
                     + (f"; {_line(others)}" if others else "") + tail)

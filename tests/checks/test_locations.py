@@ -24,7 +24,9 @@ CASES = [
     (seen(("centre", CRIT, FRESH)), 1, CRIT, "down from 1 of 1 locations"),
     # one of three down with k=2: still up, the one that sees a problem is named
     (seen(("a", CRIT, FRESH), ("b", OK, FRESH), ("c", OK, FRESH)), 2, OK,
-     "up from 2 of 3 locations"),
+     "up: fewer than 2 of 3 locations see it down: a CRITICAL x; b OK x, c OK x"),
+    # every fresh location up
+    (seen(("a", OK, FRESH), ("b", OK, FRESH)), 1, OK, "up from 2 of 2 locations: a OK x, b OK x"),
     # two of three down with k=2: down, both named
     (seen(("a", CRIT, FRESH), ("b", CRIT, FRESH), ("c", OK, FRESH)), 2, CRIT,
      "down from 2 of 3 locations: a CRITICAL x, b CRITICAL x; c OK x"),
@@ -38,7 +40,8 @@ CASES = [
     # nothing fresh (all probes offline, never run): UNKNOWN, never up or down
     (seen(("a", CRIT, STALE), ("b", OK, None)), 1, UNK, "no fresh results from any location"),
     # UNKNOWN from a location is not down
-    (seen(("a", UNK, FRESH), ("b", CRIT, FRESH)), 2, OK, "fewer than 2 see a problem"),
+    (seen(("a", UNK, FRESH), ("b", CRIT, FRESH)), 2, OK,
+     "up: fewer than 2 of 2 locations see it down: a UNKNOWN x, b CRITICAL x"),
     # a result exactly at the edge of the window is still fresh
     (seen(("a", CRIT, NOW - WINDOW)), 1, CRIT, "down from 1 of 1"),
 ]

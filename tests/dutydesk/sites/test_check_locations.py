@@ -107,8 +107,13 @@ def test_each_probe_pulls_the_check_and_the_centre_claims_it_too(
             _etag, checks = probe_checks(s, find_probe(s, "default", name))
             assert [c["slug"] for c in checks] == ["core-sw"]
         s.get(CheckStateRow, setup["check"]).next_due_at = utcnow()
-    claims = CheckStore(db).claim_due(utcnow(), horizon=1)
+    store = CheckStore(db)
+    claims = store.claim_due(utcnow(), horizon=1)
     assert [c.check_id for c in claims] == [setup["check"]] and claims[0].multi
+    # what the engine judges from the centre's run: the combination (the probes have not spoken)
+    judged = store.at_centre(claims[0], Result(Status.CRITICAL, "HTTP 503", utcnow()), utcnow())
+    assert judged.status is Status.OK
+    assert judged.message.startswith("up: fewer than 2 of 1 locations see it down: centre")
 
 
 def test_k_must_be_one_to_the_number_of_locations(db: Database, setup: dict[str, Any]) -> None:
