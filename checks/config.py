@@ -53,8 +53,11 @@ CHECK_FIELDS = {
     "name", "display_name", "type", "spec", "group", "interval", "retry_interval",
     "max_attempts", "timeout", "flap_detection", "flap_low_threshold", "flap_high_threshold",
     "flap_history_states", "enabled", "tags", "labels", "service", "impact", "urgency",
-    "guard_reference", "heartbeat_key", "parents", "parent_up_states", "site",
+    "guard_reference", "heartbeat_key", "parents", "parent_up_states", "site", "locations",
+    "min_locations_down",
 }
+#: A location in ``locations``: ``centre`` (the central workers) or ``SITE/PROBE``.
+LOCATION = re.compile(r"^(centre|[a-z0-9][a-z0-9_-]{0,63}/[a-z0-9][a-z0-9_.-]{0,63})$")
 POLICY_FIELDS = ("interval", "retry_interval", "max_attempts", "flap_detection",
                  "flap_low_threshold", "flap_high_threshold", "flap_history_states")
 
@@ -129,6 +132,8 @@ class CheckConfig:
     line: int = 0
     #: The site's slug; None: the default site.
     site: str | None = None
+    #: ``centre`` and/or ``SITE/PROBE`` names; None: the file leaves the locations as they are.
+    locations: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -241,8 +246,37 @@ def validate_check(data: dict[str, Any]) -> CheckConfig:
         raise ValueError("heartbeat_key must be 8-64 letters, digits, '-' or '_', got "
                          f"{key!r}")
     line = getattr(data, "line", 0)
+    locations = _locations(data)
+    if locations is not None:
+        values["min_locations_down"] = _min_down(data.get("min_locations_down", 1),
+                                                 len(locations))
+    elif "min_locations_down" in data:
+        raise ValueError("min_locations_down needs locations (e.g. [centre, kyiv-dc2/probe-a])")
     site = _site(data.get("site"))
-    return CheckConfig(name, values, group, parents, key, line, site)
+    return CheckConfig(name, values, group, parents, key, line, site, locations)
+
+
+def _locations(data: Any) -> tuple[str, ...] | None:
+    """``locations``: a non-empty list of ``centre`` / ``SITE/PROBE``, each once."""
+    if "locations" not in data:
+        return None
+    found = data["locations"]
+    if not isinstance(found, list) or not found:
+        raise ValueError("locations must be a non-empty list like [centre, kyiv-dc2/probe-a]")
+    for item in found:
+        if not isinstance(item, str) or not LOCATION.match(item):
+            raise ValueError(f"location {item!r} must be 'centre' or SITE/PROBE "
+                             "(e.g. kyiv-dc2/probe-a)")
+    if len(set(found)) != len(found):
+        raise ValueError("a location appears twice in locations")
+    return tuple(found)
+
+
+def _min_down(value: Any, n: int) -> int:
+    if type(value) is not int or not 1 <= value <= n:
+        raise ValueError(f"min_locations_down must be 1..{n} (the number of locations), "
+                         f"got {value!r}")
+    return value
 
 
 def _site(value: object) -> str | None:

@@ -201,6 +201,9 @@ def apply(session: Session, config: ChecksConfig, actor: Any) -> Plan:
     for c in config.checks:
         for parent in c.parents:
             session.add(CheckDependency(child_id=ids[c.name], parent_id=ids[parent]))
+    for c in config.checks:
+        if c.locations is not None:
+            set_check_locations(session, ids[c.name], c.name, c.locations)
     current_windows = _window_keys(session)
     keys = {w.key for w in config.windows}
     for key, row in current_windows.items():
@@ -223,6 +226,33 @@ def apply(session: Session, config: ChecksConfig, actor: Any) -> Plan:
                      after={"plan": result.lines()})
     session.flush()
     return result
+
+
+def set_check_locations(session: Session, check_id: int, name: str,
+                        locations: tuple[str, ...]) -> None:
+    """The check's probes become the ``SITE/PROBE`` ones of ``locations`` (ValueError naming
+    an unknown or revoked one); it also runs at the centre when ``centre`` is among them."""
+    from sqlalchemy import column, insert, table
+
+    links = table("check_probes", column("check_id"), column("probe_id"))
+    probes = table("probes", column("id"), column("name"), column("site_id"),
+                   column("revoked_at"))
+    sites = table("sites", column("id"), column("slug"))
+    known = {f"{slug}/{probe}": (pid, revoked) for pid, probe, slug, revoked in session.execute(
+        select(probes.c.id, probes.c.name, sites.c.slug, probes.c.revoked_at)
+        .select_from(probes.join(sites, sites.c.id == probes.c.site_id)))}
+    wanted = []
+    for place in locations:
+        if place == "centre":
+            continue
+        if place not in known or known[place][1] is not None:
+            raise ValueError(f"check {name}: no live probe {place!r} (see `dutydesk probe list`)")
+        wanted.append(known[place][0])
+    session.execute(delete(links).where(links.c.check_id == check_id))
+    if wanted:
+        session.execute(insert(links), [{"check_id": check_id, "probe_id": p} for p in wanted])
+    row = session.get(Check, check_id)
+    row.run_at_centre = "centre" in locations and bool(wanted)
 
 
 def export(session: Session) -> str:

@@ -360,6 +360,8 @@ class Engine:
                     return
                 finally:
                     self.metrics.in_flight.dec()
+            if claim.multi:  # one of several locations: judge the combination
+                result = await self._db(self.store.at_centre, claim, result, self.clock())
             self._judge(claim, result)
             self._running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
         except asyncio.CancelledError:

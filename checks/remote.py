@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 
 from checks.dependencies import down_parents
+from checks.locations import record_and_combine, several
 from checks.maintenance import active_window
 from checks.models import Check, CheckStateRow
 from checks.policy import CheckPolicy
@@ -42,8 +43,11 @@ class RemoteResult:
 
 
 def judge_in_order(s: Any, store: CheckStore, results: Sequence[RemoteResult],
-                   windows: WindowIndex) -> WriteReport:
+                   windows: WindowIndex, location: str | None = None) -> WriteReport:
     """Judge ``results`` (in the order given) and write them in the transaction ``s``.
+
+    ``location`` (``probe:<id>``): where they were made; a result of a check with several
+    locations is kept as that location's and the combination is judged (``checks.locations``).
 
     Results of checks that no longer exist are skipped. Raises :class:`RemoteConflict` when a
     state row was changed by someone else meanwhile (nothing of the batch may then be kept)."""
@@ -57,6 +61,7 @@ def judge_in_order(s: Any, store: CheckStore, results: Sequence[RemoteResult],
     current: dict[int, tuple[int, CheckState]] = {
         cid: (state.version, _state_of(state.state)) for cid, (_c, state) in rows.items()}
     outcomes: list[Outcome] = []
+    combined = several(s, list(rows)) if location is not None else set()
 
     for item in results:
         found = rows.get(item.check_id)
@@ -66,6 +71,8 @@ def judge_in_order(s: Any, store: CheckStore, results: Sequence[RemoteResult],
         version, state = current[check.id]
         result = item.result
         at = result.started_at + timedelta(seconds=result.duration)
+        if check.id in combined:
+            result = record_and_combine(s, check, location, result, at)
         try:
             policy = policy_of(check)
         except ValueError:  # as the engine: a bad stored policy must not stop the check

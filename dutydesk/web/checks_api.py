@@ -41,6 +41,7 @@ def check_as_dict(check: Check, state: CheckStateRow | None, group: str | None,
         "tags": check.tags,
         "labels": check.labels, "service": check.service, "impact": check.impact,
         "urgency": check.urgency, "interval": check.interval, "max_attempts": check.max_attempts,
+        "min_locations_down": check.min_locations_down,
         "state": None if state is None else {
             "status": state.status, "state_type": state.state_type, "attempt": state.attempt,
             "flapping": state.flapping, "in_maintenance": state.in_maintenance,
@@ -110,7 +111,16 @@ def _one(check_id: int) -> tuple[Check, CheckStateRow | None, str | None, str | 
                                                                    "404": "No such check"})
 @require_role(Role.VIEWER)
 def checks_get(check_id: int) -> Any:
-    return jsonify(check_as_dict(*_one(check_id)))
+    """The check; ``locations`` (several: what each saw last) is [] when the centre alone
+    runs it."""
+    from dutydesk.sites.service import runs_on
+
+    found = check_as_dict(*_one(check_id))
+    found["locations"] = [
+        {"name": seen.name, "status": seen.status.name if seen.at else None,
+         "message": seen.message, "at": seen.at.isoformat() if seen.at else None}
+        for seen in runs_on(db_session(), check_id)]
+    return jsonify(found)
 
 
 @api_bp.route("/checks/<int:check_id>/run", methods=["POST"])

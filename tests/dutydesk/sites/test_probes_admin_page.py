@@ -63,7 +63,8 @@ def test_a_check_page_says_which_probe_runs_it(signed_in: Any, db: Database) -> 
         create_probe(s, "default", "kyiv-dc2", utcnow())
         assign_check(s, check_id, find_probe(s, "default", "kyiv-dc2"))
     body = signed_in(Role.VIEWER).get(f"/checks/{check_id}").get_data(as_text=True)
-    assert "probe kyiv-dc2 at site Default site" in body
+    assert "default/kyiv-dc2: no result yet" in body
+    assert "down when 1 of 1 locations with fresh results see it down" in body
 
 
 def test_the_page_shows_each_probes_lag_and_buffer(signed_in: Any, db: Database) -> None:
