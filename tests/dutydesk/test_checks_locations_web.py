@@ -200,3 +200,13 @@ def test_the_api_documents_and_answers_site_k_and_locations(
     bad = {**one, "locations": [{"name": "centre", "status": "BROKEN", "message": "",
                                  "at": None}]}
     assert not Draft202012Validator(one_schema).is_valid(bad)  # the schema does judge
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("ru", ("Точки проверки", "Центральные обработчики", "не менее K выбранных точек")),
+    ("uk", ("Точки перевірки", "Центральні обробники", "щонайменше K вибраних точок")),
+])
+def test_the_locations_fieldset_speaks_russian_and_ukrainian(
+        signed_in: Any, probes: dict[str, int], lang: str, words: tuple[str, ...]) -> None:
+    form = page_text(signed_in(Role.SHIFT_LEAD).get(f"/checks/new?lang={lang}"))
+    assert all(word in form for word in words), form
