@@ -144,7 +144,8 @@ def test_a_malformed_selection_is_a_400_with_the_reason(
         signed_in: Any, db: Database, probes: dict[str, int], places: tuple[str, ...], k: str,
         message: str) -> None:
     lead = signed_in(Role.SHIFT_LEAD)
-    refused = lead.post("/checks/new", data=located(*places, k=k, csrf_token=form_token(lead, "/checks")))
+    refused = lead.post("/checks/new", data=located(*places, k=k,
+                                                    csrf_token=form_token(lead, "/checks")))
     assert refused.status_code == 400 and message in page_text(refused)
     assert stored(db)[0] is None
 
