@@ -4,7 +4,8 @@
 changed, removed per kind); ``apply(session, config, actor)`` performs it in the caller's
 transaction and writes one audit entry per change, so the caller commits all or nothing.
 Checks not in the file are removed (the file is the whole truth); runtime state is kept for
-checks that stay. ``export(session)`` writes YAML that ``apply`` accepts unchanged.
+checks that stay. ``export(session)`` writes YAML that ``apply`` accepts unchanged
+(``locations`` and ``min_locations_down`` only for checks with a live probe among them).
 """
 
 from __future__ import annotations
@@ -53,6 +54,31 @@ def _current(session: Session) -> tuple[dict[str, Check], dict[int, set[str]], d
     return checks, parents, groups
 
 
+def _probe_places(session: Session) -> dict[int, list[tuple[str, bool]]]:
+    """Check id -> its probes as (``SITE/PROBE``, live), by name; checks with no probe are
+    absent (the probes' tables are named, not imported: the sites domain sits above this)."""
+    from sqlalchemy import column, table
+
+    links = table("check_probes", column("check_id"), column("probe_id"))
+    probes = table("probes", column("id"), column("name"), column("site_id"),
+                   column("revoked_at"))
+    sites = table("sites", column("id"), column("slug"))
+    out: dict[int, list[tuple[str, bool]]] = {}
+    for check_id, name, site, revoked in session.execute(
+            select(links.c.check_id, probes.c.name, sites.c.slug, probes.c.revoked_at)
+            .select_from(links.join(probes, probes.c.id == links.c.probe_id)
+                         .join(sites, sites.c.id == probes.c.site_id))
+            .order_by(sites.c.slug, probes.c.name)):
+        out.setdefault(check_id, []).append((f"{site}/{name}", revoked is None))
+    return out
+
+
+def _stored_locations(row: Check, places: list[tuple[str, bool]]) -> set[str]:
+    """Where the check runs now, as ``locations`` names (a revoked probe too: applying a file
+    without it removes it, a change worth showing)."""
+    return ({"centre"} if row.run_at_centre or not places else set()) | {n for n, _ in places}
+
+
 def _window_keys(session: Session) -> dict[tuple, MaintenanceWindowRow]:
     checks = dict(session.execute(select(Check.id, Check.slug)).all())
     groups = {gid: path for path, gid in _group_ids(session).items()}
@@ -96,6 +122,7 @@ def plan(session: Session, config: ChecksConfig) -> Plan:
     result = Plan()
     sites = resolve_sites(session, config)
     checks, parents, groups = _current(session)
+    places = _probe_places(session)
     existing_groups = set(groups.values())
     for path in config.all_groups:
         if path not in existing_groups:
@@ -114,6 +141,11 @@ def plan(session: Session, config: ChecksConfig) -> Plan:
             moved.append("parents")
         if c.heartbeat_key and c.heartbeat_key != row.heartbeat_key:
             moved.append("heartbeat_key")
+        if c.locations is not None:
+            if _stored_locations(row, places.get(row.id, [])) != set(c.locations):
+                moved.append("locations")
+            if row.min_locations_down != c.values["min_locations_down"]:
+                moved.append("min_locations_down")
         if moved:
             result.changed.append(f"check {c.name!r}: {', '.join(moved)}")
     wanted = {c.name for c in config.checks}
@@ -258,6 +290,7 @@ def set_check_locations(session: Session, check_id: int, name: str,
 def export(session: Session) -> str:
     """The whole check configuration as YAML that ``apply`` accepts unchanged."""
     checks, parents, groups = _current(session)
+    places = _probe_places(session)
     sites = {sid: slug for slug, sid in site_ids(session).items()}
     out_groups = [{"path": g.path, **({"description": g.description} if g.description else {})}
                   for g in session.scalars(select(CheckGroup).order_by(CheckGroup.path))]
@@ -278,6 +311,11 @@ def export(session: Session) -> str:
             entry["parents"] = sorted(parents[row.id])
         if row.heartbeat_key:
             entry["heartbeat_key"] = row.heartbeat_key
+        live = [name for name, alive in places.get(row.id, []) if alive]
+        if live:  # a check run at the centre alone leaves both out (as files written by hand)
+            entry["locations"] = (["centre"] if row.run_at_centre else []) + live
+            entry["min_locations_down"] = min(row.min_locations_down,
+                                              len(entry["locations"]))
         out_checks.append(entry)
     slugs = {c.id: c.slug for c in checks.values()}
     out_windows = []

@@ -36,6 +36,11 @@ def error_response(description: str, headers: dict[str, Any] | None = None) -> d
     return response
 
 
+def json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A documented JSON answer whose body follows ``schema``."""
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
 def operation(
     summary: str,
     *,

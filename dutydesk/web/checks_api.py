@@ -23,9 +23,16 @@ from dutydesk.core.db import utcnow
 from dutydesk.core.sites import Site
 from dutydesk.errors import ApiError
 from dutydesk.models import Role
-from dutydesk.openapi import PAGE_PARAMS, operation, query_param
+from dutydesk.openapi import (
+    PAGE_PARAMS,
+    error_response,
+    json_response,
+    operation,
+    query_param,
+)
 from dutydesk.pagination import paginate
 from dutydesk.web.api import _csrf_for_cookie_sessions, page_args, page_response
+from dutydesk.web.checks_schemas import CHECK_ONE, CHECK_PAGE
 
 api_bp = Blueprint("checks_api", __name__, url_prefix="/api/v1")
 api_bp.before_request(_csrf_for_cookie_sessions)
@@ -77,7 +84,7 @@ def _checks_query() -> Any:
     query_param("group", {"type": "string"}, "Group path prefix, e.g. 'Hall A'"),
     query_param("type", {"type": "string"}, "Check type, e.g. http"),
     query_param("site", {"type": "string"}, "Site slug, e.g. kyiv-dc2 (an unknown one: 400)"),
-])
+], responses={"200": json_response("A page of checks", CHECK_PAGE)})
 @require_role(Role.VIEWER)
 def checks_list() -> Any:
     page, per_page = page_args()
@@ -107,8 +114,9 @@ def _one(check_id: int) -> tuple[Check, CheckStateRow | None, str | None, str | 
 
 
 @api_bp.route("/checks/<int:check_id>")
-@operation("One check with its state", tags=["checks"], responses={"200": "OK",
-                                                                   "404": "No such check"})
+@operation("One check with its state and what each of its locations saw", tags=["checks"],
+           responses={"200": json_response("The check", CHECK_ONE),
+                      "404": error_response("No such check")})
 @require_role(Role.VIEWER)
 def checks_get(check_id: int) -> Any:
     """The check; ``locations`` (several: what each saw last) is [] when the centre alone

@@ -9,9 +9,7 @@ stored; every change is audited in the transaction that makes it.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -20,7 +18,7 @@ from sqlalchemy import delete, func, select
 from werkzeug.datastructures import MultiDict
 
 from checks import secrets as secrets_in_spec
-from checks.config import normalise_group, validate_check, validate_window
+from checks.config import normalise_group, validate_check
 from checks.config_db import ensure_group
 from checks.dependencies import DEFAULT_PARENT_UP_STATES
 from checks.models import (
@@ -41,18 +39,13 @@ from dutydesk.core.site_registry import find_site
 from dutydesk.core.sites import DEFAULT_SITE, Site
 from dutydesk.errors import ApiError
 from dutydesk.models import Role
-from dutydesk.sites.service import probes_elsewhere
+from dutydesk.sites.service import ProbeError, probes_elsewhere
+from dutydesk.web import checks_locations_form as locations_form
 from dutydesk.web.checks import EDIT_ROLE, window_timing
+from dutydesk.web.checks_windows_form import add_window, int_or_text
 
 bp = Blueprint("checks_edit", __name__)
 
-#: Form fields of each window kind (inputs of other kinds on the same form are ignored).
-WINDOW_FIELDS = {
-    "one_off": ("start", "end"),
-    "weekly": ("weekdays", "start_time", "duration"),
-    "monthly": ("start_time", "duration", "day", "nth", "weekday"),
-    "cron": ("expression", "duration"),
-}
 #: Check columns the form does not show; an edit keeps their stored values.
 KEPT_FIELDS = ("labels", "flap_low_threshold", "flap_high_threshold", "flap_history_states",
                "guard_reference")
@@ -60,11 +53,6 @@ KEPT_FIELDS = ("labels", "flap_low_threshold", "flap_high_threshold", "flap_hist
 
 class FormError(ValueError):
     """A form field could not even be read (e.g. spec is not YAML)."""
-
-
-def _int_or_text(value: str) -> int | str:
-    value = value.strip()
-    return int(value) if value.lstrip("-").isdigit() else value
 
 
 def _seconds_or_text(value: str) -> float | str:
@@ -97,14 +85,14 @@ def check_form_data(form: MultiDict[str, str], existing: Check | None = None) ->
         "type": type_name,
         "spec": spec,
         "interval": _seconds_or_text(form.get("interval", "") or "60"),
-        "max_attempts": _int_or_text(form.get("max_attempts", "") or "3"),
+        "max_attempts": int_or_text(form.get("max_attempts", "") or "3"),
         "timeout": _seconds_or_text(form.get("timeout", "") or "30"),
         "enabled": form.get("enabled") in ("on", "1", "true"),
         "flap_detection": form.get("flap_detection") in ("on", "1", "true"),
         "tags": [t.strip() for t in form.get("tags", "").split(",") if t.strip()],
         "service": form.get("service", "").strip(),
-        "impact": _int_or_text(form.get("impact", "") or "2"),
-        "urgency": _int_or_text(form.get("urgency", "") or "2"),
+        "impact": int_or_text(form.get("impact", "") or "2"),
+        "urgency": int_or_text(form.get("urgency", "") or "2"),
     }
     if "parent_up_states" in form:
         data["parent_up_states"] = form.getlist("parent_up_states")
@@ -124,11 +112,13 @@ def check_form_data(form: MultiDict[str, str], existing: Check | None = None) ->
 
 def _form_values(check: Check | None, group: str | None) -> dict[str, Any]:
     """What the form shows for a new check or an existing one."""
+    located = locations_form.stored_values(db_session(), check)
     if check is None:
         return {"type": "http", "interval": "60", "max_attempts": "3", "timeout": "30",
                 "enabled": True, "flap_detection": True, "impact": "2", "urgency": "2",
-                "spec": "url: https://\n", "parent_up_states": DEFAULT_PARENT_UP_STATES}
-    return {
+                "spec": "url: https://\n", "parent_up_states": DEFAULT_PARENT_UP_STATES,
+                **located}
+    return {**located,
         "name": check.slug, "display_name": check.display_name, "type": check.type,
         "group": group or "", "site": _site_slug(check.site_id),
         "spec": yaml.safe_dump(secrets_in_spec.masked(check.type, check.spec), sort_keys=False,
@@ -149,7 +139,17 @@ def _render_form(check: Check | None, values: dict[str, Any], error: str | None 
                    if t != "plugin" or principal().can(Role.ADMIN) or values.get("type") == t)
     sites = db_session().execute(select(Site.slug, Site.name).order_by(Site.name)).all()
     return render_template("checks/form.html", check=check, values=values, error=error,
-                           types=types, groups=groups, sites=sites), status
+                           types=types, groups=groups, sites=sites,
+                           locations=locations_form.choices(db_session(), check)), status
+
+
+def _refused(check: Check | None, message: str) -> Any:
+    """The form again as posted, with the reason (400); nothing was stored."""
+    form = request.form
+    values = (form.to_dict() | {"enabled": "enabled" in form,
+                                "flap_detection": "flap_detection" in form}
+              | locations_form.posted_values(form))
+    return _render_form(check, values, message, 400)
 
 
 def _site_slug(site_id: int | None) -> str:
@@ -197,18 +197,20 @@ def _save_check(check: Check | None) -> Any:
         if clash is not None and (check is None or clash != check.id):
             raise FormError(f"name {config.name!r} is already used by another check")
         site_id = find_site(s, config.site or DEFAULT_SITE).id
-        running = probes_elsewhere(s, check.id, site_id) if check is not None else []
+        selection = locations_form.read_locations(form)
+        # A form with its locations judges the new site with them (set_locations, below).
+        running = (probes_elsewhere(s, check.id, site_id)
+                   if check is not None and selection is None else [])
         if running:
             raise FormError(f"probe {running[0]} of another site runs this check: give the "
                             "check back to the centre or to a probe of the new site first")
     except ValueError as exc:
-        return _render_form(check, form.to_dict() | {"enabled": "enabled" in form,
-                                                     "flap_detection": "flap_detection" in form},
-                            str(exc), 400)
+        return _refused(check, str(exc))
     now = utcnow()
     values = dict(config.values)
     values["group_id"] = ensure_group(s, config.group).id if config.group else None
     values["site_id"] = site_id
+    created = check is None
     if check is None:
         key = secrets.token_urlsafe(16) if values["type"] == "heartbeat" else None
         check = Check(**values, heartbeat_key=key, created_at=now, updated_at=now)
@@ -231,6 +233,12 @@ def _save_check(check: Check | None) -> Any:
                      before=secrets_in_spec.audited(old, before["type"]),
                      after=secrets_in_spec.audited(new, values["type"]))
         message = _("Check %(name)s saved.", name=check.slug)
+    if selection is not None:
+        try:
+            locations_form.save_locations(s, principal(), check, selection, created=created)
+        except ProbeError as exc:
+            s.rollback()  # the whole edit, not only its locations
+            return _refused(None if created else check, str(exc))
     s.commit()
     flash(message, "ok")
     return redirect(url_for("checks.check_page", check_id=check.id), 303)
@@ -400,73 +408,6 @@ def group_delete(group_id: int) -> Any:
 
 
 # ---- maintenance windows ------------------------------------------------------------------
-
-
-def window_form_data(form: MultiDict[str, str]) -> dict[str, Any]:
-    """The posted window form as a YAML ``maintenance`` entry (without its target).
-
-    A one-off start/end typed without an offset (``datetime-local``) is read in the window's
-    zone; only the inputs of the chosen kind are taken."""
-    kind = form.get("kind", "")
-    zone = form.get("zone", "").strip() or "UTC"
-    data: dict[str, Any] = {"name": form.get("name", "").strip(), "kind": kind, "zone": zone}
-    for name in WINDOW_FIELDS.get(kind, ()):
-        if name == "weekdays":
-            days = form.getlist("weekdays")
-            if days:
-                data["weekdays"] = days
-            continue
-        value = form.get(name, "").strip()
-        if not value:
-            continue
-        if name in ("start", "end"):
-            value = _local_instant(name, value, zone)
-        elif name in ("day", "nth"):
-            value = _int_or_text(value)
-        data[name] = value
-    return data
-
-
-def _local_instant(name: str, value: str, zone: str) -> str:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise FormError(f"{name} must be a date and time like 2026-05-01T22:00, "
-                        f"got {value!r}") from None
-    if moment.tzinfo is None:
-        try:
-            moment = moment.replace(tzinfo=ZoneInfo(zone))
-        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a malformed long key
-            raise FormError(f"zone must be an IANA time zone like Europe/Kyiv, "
-                            f"got {zone!r}") from None
-    return moment.isoformat()
-
-
-def add_window(target: dict[str, Any], redirect_to: str) -> Any:
-    """Validate the posted window form for ``target`` (``check``/``group``/``site`` and its
-    ``*_id``), store it audited and go back to ``redirect_to``; a refusal is flashed."""
-    s = db_session()
-    try:
-        data = window_form_data(request.form)
-        config = validate_window({**data, **{k: v for k, v in target.items()
-                                            if k in ("check", "group", "site")}})
-    except ValueError as exc:
-        flash(_("Maintenance window refused: %(reason)s", reason=str(exc)), "error")
-        return redirect(redirect_to, 303)
-    row = MaintenanceWindowRow(name=config.name, kind=config.kind, definition=config.definition,
-                               zone=config.zone, check_id=target.get("check_id"),
-                               group_id=target.get("group_id"), site_id=target.get("site_id"),
-                               created_by=principal().label)
-    s.add(row)
-    s.flush()
-    what = target.get("check") or target.get("group") or f"site {target.get('site')}"
-    audit.record(s, principal(), "maintenance.create", "maintenance_window", row.id,
-                 summary=f"maintenance window {config.name or row.id} ({config.kind}) for "
-                         f"{what}",
-                 after={"kind": config.kind, "zone": config.zone, **config.definition})
-    s.commit()
-    flash(_("Maintenance window added."), "ok")
-    return redirect(redirect_to, 303)
 
 
 @bp.route("/checks/<int:check_id>/windows", methods=["POST"])

@@ -15,7 +15,7 @@ from dutydesk.core.db import utcnow
 from dutydesk.core.sites import Site
 from dutydesk.models import Role
 from dutydesk.web.checks import EDIT_ROLE, window_timing
-from dutydesk.web.checks_edit import add_window
+from dutydesk.web.checks_windows_form import add_window
 
 bp = Blueprint("checks_sites", __name__)
 

@@ -4,6 +4,7 @@ round-trips; the CLI prints a dry-run diff."""
 from __future__ import annotations
 
 import pytest
+import yaml
 from sqlalchemy import select
 
 from checks.config import ChecksConfigError, parse_config
@@ -116,6 +117,54 @@ def test_export_is_accepted_by_apply_unchanged(
         exported = export(s)
     with db.session() as s:
         assert plan(s, parse_config(exported)).empty
+
+
+def test_export_round_trips_the_locations_and_k(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A check watched from the centre and a probe, down when 2 of 2 see it down, exports
+    with ``locations`` and ``min_locations_down``; a centre-only check exports without them;
+    applying the export restores the locations after someone changed them."""
+    from dutydesk.core.db import utcnow
+    from dutydesk.sites.models import CheckProbe
+    from dutydesk.sites.service import create_probe, find_probe, revoke_probe, set_locations
+
+    monkeypatch.setenv("UPS_TOKEN", "t")
+    with db.session() as s:
+        create_probe(s, "default", "probe-a", utcnow())
+        create_probe(s, "default", "probe-b", utcnow())
+    located = GOOD.replace("    impact: 1\n", "    impact: 1\n    locations: [centre, "
+                           "default/probe-a]\n    min_locations_down: 2\n")
+    with db.session() as s:
+        apply(s, parse_config(located), "test")
+    with db.session() as s:
+        exported = export(s)
+    entries = {c["name"]: c for c in yaml.safe_load(exported)["checks"]}
+    assert entries["ups-a"]["locations"] == ["centre", "default/probe-a"]
+    assert entries["ups-a"]["min_locations_down"] == 2
+    assert "locations" not in entries["core-sw"]
+    assert "min_locations_down" not in entries["core-sw"]
+    with db.session() as s:
+        assert plan(s, parse_config(exported)).empty
+        ups = s.scalar(select(Check).where(Check.slug == "ups-a"))
+        set_locations(s, ups.id, [find_probe(s, "default", "probe-b")], centre=False,
+                      min_down=1)
+    with db.session() as s:
+        assert plan(s, parse_config(exported)).changed == [
+            "check 'ups-a': locations, min_locations_down"]
+        apply(s, parse_config(exported), "test")
+    with db.session() as s:
+        ups = s.scalar(select(Check).where(Check.slug == "ups-a"))
+        probe_a = find_probe(s, "default", "probe-a")
+        assert (ups.run_at_centre, ups.min_locations_down) == (True, 2)
+        assert set(s.scalars(select(CheckProbe.probe_id).where(
+            CheckProbe.check_id == ups.id))) == {probe_a.id}
+        assert plan(s, parse_config(exported)).empty
+        revoke_probe(s, probe_a, utcnow())  # a revoked probe is left out of the export ...
+    with db.session() as s:
+        again = {c["name"]: c for c in yaml.safe_load(export(s))["checks"]}
+        assert "locations" not in again["ups-a"]  # ... and the file is still accepted
+        assert plan(s, parse_config(export(s))).empty
 
 
 def test_nothing_is_applied_when_any_check_is_invalid(db: Database) -> None:
