@@ -270,6 +270,9 @@ def set_check_locations(session: Session, check_id: int, name: str,
     probes = table("probes", column("id"), column("name"), column("site_id"),
                    column("revoked_at"))
     sites = table("sites", column("id"), column("slug"))
+    from checks.locations import locations_problem
+    from checks.probes import CHECK_TYPES
+
     known = {f"{slug}/{probe}": (pid, revoked) for pid, probe, slug, revoked in session.execute(
         select(probes.c.id, probes.c.name, sites.c.slug, probes.c.revoked_at)
         .select_from(probes.join(sites, sites.c.id == probes.c.site_id)))}
@@ -280,10 +283,18 @@ def set_check_locations(session: Session, check_id: int, name: str,
         if place not in known or known[place][1] is not None:
             raise ValueError(f"check {name}: no live probe {place!r} (see `dutydesk probe list`)")
         wanted.append(known[place][0])
+    row = session.get(Check, check_id)
+    kind = CHECK_TYPES.get(row.type)
+    check_site = session.scalar(select(sites.c.slug).where(sites.c.id == row.site_id)) or "?"
+    problem = locations_problem(
+        check=name, passive=bool(kind is not None and kind.passive), check_site=check_site,
+        probes=[tuple(place.split("/", 1)[::-1]) for place in locations if place != "centre"],
+        centre="centre" in locations, k=row.min_locations_down)
+    if problem:
+        raise ValueError(problem)
     session.execute(delete(links).where(links.c.check_id == check_id))
     if wanted:
         session.execute(insert(links), [{"check_id": check_id, "probe_id": p} for p in wanted])
-    row = session.get(Check, check_id)
     row.run_at_centre = "centre" in locations and bool(wanted)
 
 

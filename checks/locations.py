@@ -95,6 +95,28 @@ def combine(seen: Sequence[Seen], k: int, now: datetime, window: timedelta) -> t
                     + (f"; {_line(others)}" if others else "") + tail)
 
 
+def locations_problem(*, check: str, passive: bool, check_site: str,
+                      probes: Sequence[tuple[str, str]], centre: bool, k: object) -> str | None:
+    """Why a check cannot have these locations, else None — the one rule the editor, the CLI
+    and checks-as-code apply. ``probes``: (probe name, its site's slug) of each probe location;
+    ``centre``: the central workers are one too (they are the only one when there is no probe).
+    A push check has no location but the centre (it receives the pings); a check whose only
+    location is one probe runs inside that probe's site, so it must be a check of that site
+    (with several locations, other sites' probes are vantage points); k is 1..n."""
+    if probes and passive:
+        return (f"check {check!r} is a push check: the centre receives its pings, "
+                "no probe runs it")
+    if len(probes) == 1 and not centre and probes[0][1] != check_site:
+        name, site = probes[0]
+        return (f"check {check!r} belongs to site {check_site!r} and probe {name!r} to site "
+                f"{site!r}: a probe runs only checks of its own site (move the check to that "
+                "site first, or add the centre or more locations to watch it from outside)")
+    n = len(probes) + (1 if centre or not probes else 0)
+    if type(k) is not int or not 1 <= k <= n:
+        return f"min locations down must be 1..{n} (the check's locations), got {k}"
+    return None
+
+
 def location_of_probe(probe_id: int) -> str:
     return f"probe:{probe_id}"
 

@@ -153,25 +153,21 @@ def set_locations(s: Session, check_id: int, probes: list[Probe], *, centre: boo
     check = s.get(Check, check_id)
     if check is None:
         raise ProbeError(f"no check {check_id}")
+    from checks.locations import locations_problem
+
     kind = CHECK_TYPES.get(check.type)
-    if probes and kind is not None and kind.passive:
-        raise ProbeError(f"check {check.slug!r} is a push check: the centre receives its "
-                         "pings, no probe runs it")
-    if len(probes) == 1 and not centre and check.site_id != probes[0].site_id:
-        probe = probes[0]
-        check_site, probe_site = s.get(Site, check.site_id), s.get(Site, probe.site_id)
-        raise ProbeError(f"check {check.slug!r} belongs to site "
-                         f"{check_site.slug if check_site else '?'!r} and probe {probe.name!r} "
-                         f"to site {probe_site.slug if probe_site else '?'!r}: a probe runs "
-                         "only checks of its own site (move the check to that site first, or "
-                         "add the centre or more locations to watch it from outside)")
     if any(p.revoked_at is not None for p in probes):
         raise ProbeError("a revoked probe cannot be a location")
-    wanted = {p.id for p in probes}
-    n = len(wanted) + (1 if centre or not wanted else 0)
+    probes = list({p.id: p for p in probes}.values())
+    slugs = {site_id: slug for site_id, slug in s.execute(select(Site.id, Site.slug))}
     k = check.min_locations_down if min_down is None else min_down
-    if not isinstance(k, int) or not 1 <= k <= n:
-        raise ProbeError(f"min locations down must be 1..{n} (the check's locations), got {k}")
+    problem = locations_problem(
+        check=check.slug, passive=bool(kind is not None and kind.passive),
+        check_site=slugs.get(check.site_id, "?"), centre=centre, k=k,
+        probes=[(p.name, slugs.get(p.site_id, "?")) for p in probes])
+    if problem:
+        raise ProbeError(problem)
+    wanted = {p.id for p in probes}
     for row in s.scalars(select(CheckProbe).where(CheckProbe.check_id == check_id)):
         if row.probe_id in wanted:
             wanted.discard(row.probe_id)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from checks.locations import Seen, combine, fresh_window
+from checks.locations import Seen, combine, fresh_window, locations_problem
 from checks.result import Status
 
 NOW = datetime(2026, 12, 7, 21, 0, tzinfo=UTC)
@@ -52,3 +52,31 @@ def test_combine(rows: list[Seen], k: int, status: Status, words: str) -> None:
     got, message = combine(rows, k, NOW, WINDOW)
     assert got is status
     assert words in message
+
+
+KYIV_A, LVIV_A = ("probe-a", "kyiv-dc2"), ("probe-a", "lviv-dc1")
+
+
+@pytest.mark.parametrize(("passive", "probes", "centre", "k", "refusal"), [
+    # the centre alone, k 1: as every check before locations existed
+    (False, [], True, 1, None),
+    # one probe of the check's own site runs it inside the site
+    (False, [KYIV_A], False, 1, None),
+    # one probe of another site alone: the check would run outside its data center
+    (False, [LVIV_A], False, 1, "a probe runs only checks of its own site"),
+    # with the centre beside it, another site's probe is a vantage point
+    (False, [LVIV_A], True, 2, None),
+    # two probes of two sites: vantage points, k up to 2
+    (False, [KYIV_A, LVIV_A], False, 2, None),
+    # k above the number of locations (two probes and the centre = 3)
+    (False, [KYIV_A, LVIV_A], True, 4, "must be 1..3"),
+    # k zero is never right
+    (False, [], True, 0, "must be 1..1"),
+    # a push check receives its pings at the centre: no probe can run it
+    (True, [KYIV_A], False, 1, "push check"),
+])
+def test_locations_problem(passive: bool, probes: list[tuple[str, str]], centre: bool, k: int,
+                           refusal: str | None) -> None:
+    problem = locations_problem(check="ups-a", passive=passive, check_site="kyiv-dc2",
+                                probes=probes, centre=centre, k=k)
+    assert (problem is None) if refusal is None else (refusal in (problem or ""))
