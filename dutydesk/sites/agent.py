@@ -8,9 +8,14 @@ Loops (one asyncio loop, the HTTP calls in threads):
 - pull: ``GET /api/probe/v1/checks`` with ``If-None-Match`` every ``pull_interval``; the last
   list is kept in the buffer file, so a restart during an outage keeps checking.
 - run: each check every ``interval`` seconds (a stable phase per check); never two runs of one
-  check at once, so one check's results are made, numbered and sent in order.
-- push: batches of up to ``batch`` results; acknowledged ones are deleted; while the centre is
-  away, retries back off up to ``max_backoff`` seconds, and checking goes on.
+  check at once, so one check's results are made, numbered and sent in order. Results are kept
+  in the buffer in groups every ``flush_interval`` seconds (one transaction each), in the order
+  they were made.
+- push: batches of up to ``batch`` results (sent as kept: the buffered JSON is not decoded);
+  acknowledged ones are deleted; while the centre is away, retries back off up to
+  ``max_backoff`` seconds, and checking goes on.
+
+The loop runs on uvloop when it is installed (as the check engine's).
 """
 
 from __future__ import annotations
@@ -60,7 +65,8 @@ class AgentConfig:
         default_factory=lambda: float(os.environ.get("DUTYDESK_PROBE_PUSH_INTERVAL", "2")))
     max_backoff: float = field(
         default_factory=lambda: float(os.environ.get("DUTYDESK_PROBE_MAX_BACKOFF", "30")))
-    batch: int = 1000
+    batch: int = 5000  # the centre takes up to 5,000 per push (dutydesk.sites.ingest)
+    flush_interval: float = 0.05
     #: This DutyDesk's version, told to the centre (the CLI passes it).
     version: str = ""
     #: Tests only: every check interval is multiplied by this (e.g. 0.06 turns 5 s into 0.3 s).
@@ -92,9 +98,10 @@ class AgentMetrics:
 def _request(config: AgentConfig, method: str, path: str, body: Any = None,
              credential: str | None = None, headers: dict[str, str] | None = None,
              ) -> tuple[int, dict[str, str], Any]:
-    """One HTTP call to the centre; (status, headers, JSON or None). Raises CentreAway when
-    the centre cannot be reached or answers 5xx."""
-    data = json.dumps(body).encode() if body is not None else None
+    """One HTTP call to the centre; (status, headers, JSON or None). ``body``: a JSON value, or
+    bytes already encoded. Raises CentreAway when the centre cannot be reached or answers 5xx."""
+    data = (body if isinstance(body, bytes) else
+            json.dumps(body).encode() if body is not None else None)
     req = urllib.request.Request(config.server + path, data=data, method=method)
     req.add_header("User-Agent", f"dutydesk-probe/{config.version or 'dev'}")
     if data is not None:
@@ -162,6 +169,8 @@ class Agent:
         #: Why the probe stopped on its own (its credential was refused), else None.
         self.failure: str | None = None
         self._tasks: dict[int, tuple[str, asyncio.Task[Any]]] = {}
+        #: Results made and not yet in the buffer file (kept by ``_flush_loop``), in order.
+        self._made: list[tuple[dict[str, Any], float]] = []
 
     def stop(self) -> None:
         if self._stop is not None:
@@ -174,7 +183,8 @@ class Agent:
         async with ProbeContext() as ctx:
             self._ctx = ctx
             loops = [asyncio.create_task(self._pull_loop()),
-                     asyncio.create_task(self._push_loop())]
+                     asyncio.create_task(self._push_loop()),
+                     asyncio.create_task(self._flush_loop())]
             self._reschedule()
             await self._stop.wait()
             for _key, task in self._tasks.values():
@@ -183,6 +193,7 @@ class Agent:
                 task.cancel()
             await asyncio.gather(*loops, *(t for _k, t in self._tasks.values()),
                                  return_exceptions=True)
+        self.flush()
         self.buffer.close()
 
     # ---- pulling the checks ----------------------------------------------------------------
@@ -255,13 +266,23 @@ class Agent:
                 result = await run_probe(check["type"], spec, now, float(check["timeout"]),
                                          self._ctx)
             status = STATUS_NAME[result.status]
-            self.buffer.add({"check_id": check["id"], "status": status,
-                             "message": result.message[:2000],
-                             "started_at": result.started_at.isoformat(),
-                             "duration": result.duration, "metrics": dict(result.metrics)},
-                            time.time())
+            self._made.append(({"check_id": check["id"], "status": status,
+                                "message": result.message[:2000],
+                                "started_at": result.started_at.isoformat(),
+                                "duration": result.duration, "metrics": dict(result.metrics)},
+                               time.time()))
             self.metrics.runs.labels(status).inc()
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.flush_interval)
+            self.flush()
+
+    def flush(self) -> None:
+        """Keep the results made since the last flush in the buffer file (one transaction)."""
+        made, self._made = self._made, []
+        self.buffer.add_many(made)
 
     # ---- pushing the results ---------------------------------------------------------------
 
@@ -286,12 +307,15 @@ class Agent:
 
     async def push_once(self) -> int:
         """Send the oldest batch; returns how many results the centre acknowledged."""
-        rows = self.buffer.oldest(self.config.batch)
+        rows = self.buffer.oldest_raw(self.config.batch)
         if not rows:
             return 0
-        body = {"results": [{"seq": seq, **result} for seq, _made, result in rows],
-                "dropped": self.buffer.dropped, "buffered": self.buffer.depth(),
-                "version": self.config.version}
+        # Each kept result is a JSON object's text: put its "seq" first, without decoding it.
+        results = ",".join(f'{{"seq": {seq}, {text[1:]}' if text != "{}" else f'{{"seq": {seq}}}'
+                           for seq, _made, text in rows)
+        figures = json.dumps({"dropped": self.buffer.dropped, "buffered": self.buffer.depth(),
+                              "version": self.config.version})
+        body = f'{{"results": [{results}], {figures[1:]}'.encode()
         status, _h, answer = await asyncio.to_thread(
             _request, self.config, "POST", "/api/probe/v1/results", body, self.credential)
         self._refused(status)
@@ -338,7 +362,10 @@ def run_agent(config: AgentConfig) -> None:
                 loop.add_signal_handler(sig, agent.stop)
         await agent.run()
 
+    from checks.engine import event_loop_factory
+
     log.info("probe of site %s talking to %s", config.site, config.server)
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(main())
     if agent.failure:
         raise AgentError(agent.failure)

@@ -7,7 +7,14 @@ nothing (a result is either not made yet, or in the file) and doubles nothing (t
 stores each sequence number once).
 
 Bounded: beyond ``max_results`` rows or ``max_age`` seconds the oldest results are dropped and
-counted (``dropped``, kept in the file); the count is sent with every batch.
+counted (``dropped``, kept in the file); the count is sent with every batch. Keeping a result
+costs the same whatever the depth (the age bound is found through an index on ``made_at``), so
+a probe cut off for hours keeps up with its checks.
+
+The probe keeps its results in groups (:meth:`Buffer.add_many`, one transaction and one
+``fsync`` per group, every few tens of milliseconds): a result is in the file within that
+interval of being made; a probe killed within it loses those results as if their runs had not
+finished (they have no sequence number yet, so nothing is doubled and no gap is left).
 The same file keeps the probe's identity (credential) and its last list of checks, so a probe
 restarted while the centre is away keeps checking.
 """
@@ -26,6 +33,7 @@ CREATE TABLE IF NOT EXISTS results (
     body TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ix_results_made_at ON results (made_at);
 """
 
 
@@ -66,11 +74,23 @@ class Buffer:
     def add(self, result: dict[str, Any], now: float) -> int:
         """Keep ``result`` (made at ``now``, epoch seconds); returns its sequence number.
         Drops (and counts) what falls outside the bounds."""
+        return self.add_many([(result, now)])[-1]
+
+    def add_many(self, items: list[tuple[dict[str, Any], float]]) -> list[int]:
+        """Keep ``items`` ((result, made at) pairs, in the order made) in ONE transaction;
+        returns their sequence numbers, in order. Drops (and counts) what falls outside the
+        bounds, the oldest first."""
+        if not items:
+            return []
+        now = max(made for _r, made in items)
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            seq = self.conn.execute("INSERT INTO results(made_at, body) VALUES (?, ?)",
-                                    (now, json.dumps(result))).lastrowid
-            self._depth += 1
+            self.conn.executemany("INSERT INTO results(made_at, body) VALUES (?, ?)",
+                                  [(made, json.dumps(result)) for result, made in items])
+            last = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'results'"
+                                     ).fetchone()[0]  # AUTOINCREMENT: consecutive, up to here
+            first = last - len(items) + 1
+            self._depth += len(items)
             dropped = self.conn.execute("DELETE FROM results WHERE made_at < ?",
                                         (now - self.max_age,)).rowcount
             over = self._depth - dropped - self.max_results
@@ -81,14 +101,17 @@ class Buffer:
             if dropped:
                 self._depth -= dropped
                 self.put("dropped", str(self.dropped + dropped))
-        assert seq is not None
-        return seq
+        return list(range(first, first + len(items)))
 
     def oldest(self, limit: int) -> list[tuple[int, float, dict[str, Any]]]:
         """Up to ``limit`` buffered results, oldest first: (seq, made_at, result)."""
-        rows = self.conn.execute("SELECT seq, made_at, body FROM results ORDER BY seq LIMIT ?",
+        return [(seq, made, json.loads(body)) for seq, made, body in self.oldest_raw(limit)]
+
+    def oldest_raw(self, limit: int) -> list[tuple[int, float, str]]:
+        """As :meth:`oldest`, each result still the JSON object text it is kept as (a push
+        sends it on without decoding it)."""
+        return self.conn.execute("SELECT seq, made_at, body FROM results ORDER BY seq LIMIT ?",
                                  (limit,)).fetchall()
-        return [(seq, made, json.loads(body)) for seq, made, body in rows]
 
     def ack(self, upto: int) -> int:
         """Forget every result up to sequence ``upto`` (the centre stored them)."""
