@@ -120,6 +120,8 @@ def judge_in_order(s: Any, store: CheckStore, results: Sequence[RemoteResult],
     parents = down_parents(s, list(rows))
     current = {cid: (row.version, known[cid][1]) for cid, row in rows.items()}
     in_windows = {cid: windows_for(windows, cid, row.group_id) for cid, row in rows.items()}
+    # a bad stored policy falls back to the default's (as the engine does)
+    policies = {cid: store.policy(row) for cid, row in rows.items()}
     outcomes: list[Outcome] = []
     for item in results:
         row = rows.get(item.check_id)
@@ -129,7 +131,7 @@ def judge_in_order(s: Any, store: CheckStore, results: Sequence[RemoteResult],
         version, state = current[cid]
         result = item.result
         at = result.started_at + timedelta(seconds=result.duration)
-        policy = store.policy(row)  # a bad stored policy falls back to the default's
+        policy = policies[cid]
         transition = next_state(state, result, policy, at,
                                 parents_down=bool(parents.get(cid)),
                                 in_maintenance=bool(in_windows[cid])

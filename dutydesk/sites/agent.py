@@ -11,9 +11,9 @@ Loops (one asyncio loop, the HTTP calls in threads):
   check at once, so one check's results are made, numbered and sent in order. Results are kept
   in the buffer in groups every ``flush_interval`` seconds (one transaction each), in the order
   they were made.
-- push: batches of up to ``batch`` results (sent as kept: the buffered JSON is not decoded);
-  acknowledged ones are deleted; while the centre is away, retries back off up to
-  ``max_backoff`` seconds, and checking goes on.
+- push: batches of up to ``batch`` results (sent as kept: the buffered JSON is not decoded;
+  the next batch is read while one is in flight); acknowledged ones are deleted; while the
+  centre is away, retries back off up to ``max_backoff`` seconds, and checking goes on.
 
 The loop runs on uvloop when it is installed (as the check engine's).
 """
@@ -171,6 +171,10 @@ class Agent:
         self._tasks: dict[int, tuple[str, asyncio.Task[Any]]] = {}
         #: Results made and not yet in the buffer file (kept by ``_flush_loop``), in order.
         self._made: list[tuple[dict[str, Any], float]] = []
+        #: The highest sequence number the centre acknowledged, and the highest deleted from
+        #: the buffer so far; the next batch, read and encoded while the last was in flight.
+        self._acked = self._forgotten = 0
+        self._ahead: tuple[list[tuple[int, float, str]], bytes] | None = None
 
     def stop(self) -> None:
         if self._stop is not None:
@@ -194,6 +198,7 @@ class Agent:
             await asyncio.gather(*loops, *(t for _k, t in self._tasks.values()),
                                  return_exceptions=True)
         self.flush()
+        self._forget_acked()
         self.buffer.close()
 
     # ---- pulling the checks ----------------------------------------------------------------
@@ -306,18 +311,24 @@ class Agent:
                 await asyncio.sleep(delay)
 
     async def push_once(self) -> int:
-        """Send the oldest batch; returns how many results the centre acknowledged."""
-        rows = self.buffer.oldest_raw(self.config.batch)
-        if not rows:
+        """Send the oldest batch the centre has not acknowledged; returns how many results it
+        acknowledged. While the batch is in flight, the previous acknowledgement is applied to
+        the buffer and the next batch is read and encoded, so the centre never waits for the
+        probe's own file work between two batches."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None or ahead[0][0][0] <= self._acked:
+            ahead = self._encode(self.buffer.oldest_raw(self.config.batch, after=self._acked))
+        if ahead is None:
+            self._forget_acked()
             return 0
-        # Each kept result is a JSON object's text: put its "seq" first, without decoding it.
-        results = ",".join(f'{{"seq": {seq}, {text[1:]}' if text != "{}" else f'{{"seq": {seq}}}'
-                           for seq, _made, text in rows)
-        figures = json.dumps({"dropped": self.buffer.dropped, "buffered": self.buffer.depth(),
-                              "version": self.config.version})
-        body = f'{{"results": [{results}], {figures[1:]}'.encode()
-        status, _h, answer = await asyncio.to_thread(
-            _request, self.config, "POST", "/api/probe/v1/results", body, self.credential)
+        rows, body = ahead
+        call = asyncio.ensure_future(asyncio.to_thread(
+            _request, self.config, "POST", "/api/probe/v1/results", body, self.credential))
+        try:
+            self._forget_acked()
+            upcoming = self._encode(self.buffer.oldest_raw(self.config.batch, after=rows[-1][0]))
+        finally:
+            status, _h, answer = await call
         self._refused(status)
         if status == 409:
             raise CentreAway("another push was being stored; sending again")
@@ -327,7 +338,27 @@ class Agent:
         made = [m for seq, m, _r in rows if seq <= acked]
         if made:
             self.metrics.lag.set(max(0.0, time.time() - made[-1]))
-        return self.buffer.ack(acked)
+        self._acked = max(self._acked, acked)
+        self._ahead = upcoming
+        return len(made)
+
+    def _encode(self, rows: list[tuple[int, float, str]],
+                ) -> tuple[list[tuple[int, float, str]], bytes] | None:
+        """A push body of ``rows`` (None if there are none). Each kept result is a JSON
+        object's text: its "seq" is put first without decoding it."""
+        if not rows:
+            return None
+        results = ",".join(f'{{"seq": {seq}, {text[1:]}' for seq, _made, text in rows)
+        figures = json.dumps({"dropped": self.buffer.dropped, "buffered": self.buffer.depth(),
+                              "version": self.config.version})
+        return rows, f'{{"results": [{results}], {figures[1:]}'.encode()
+
+    def _forget_acked(self) -> None:
+        """Delete from the buffer what the centre acknowledged (a probe killed before this
+        sends those results again; the centre acknowledges them without storing them twice)."""
+        if self._acked > self._forgotten:
+            self.buffer.ack(self._acked)
+            self._forgotten = self._acked
 
     def _refused(self, status: int) -> None:
         """A 401: the credential was revoked (or this is another centre). Stop, keeping the

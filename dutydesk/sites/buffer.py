@@ -103,15 +103,17 @@ class Buffer:
                 self.put("dropped", str(self.dropped + dropped))
         return list(range(first, first + len(items)))
 
-    def oldest(self, limit: int) -> list[tuple[int, float, dict[str, Any]]]:
-        """Up to ``limit`` buffered results, oldest first: (seq, made_at, result)."""
-        return [(seq, made, json.loads(body)) for seq, made, body in self.oldest_raw(limit)]
+    def oldest(self, limit: int, after: int = 0) -> list[tuple[int, float, dict[str, Any]]]:
+        """Up to ``limit`` buffered results numbered above ``after``, oldest first:
+        (seq, made_at, result)."""
+        return [(seq, made, json.loads(body))
+                for seq, made, body in self.oldest_raw(limit, after)]
 
-    def oldest_raw(self, limit: int) -> list[tuple[int, float, str]]:
+    def oldest_raw(self, limit: int, after: int = 0) -> list[tuple[int, float, str]]:
         """As :meth:`oldest`, each result still the JSON object text it is kept as (a push
         sends it on without decoding it)."""
-        return self.conn.execute("SELECT seq, made_at, body FROM results ORDER BY seq LIMIT ?",
-                                 (limit,)).fetchall()
+        return self.conn.execute("SELECT seq, made_at, body FROM results WHERE seq > ? "
+                                 "ORDER BY seq LIMIT ?", (after, limit)).fetchall()
 
     def ack(self, upto: int) -> int:
         """Forget every result up to sequence ``upto`` (the centre stored them)."""
