@@ -13,13 +13,22 @@ so flips are written too. Prints the results/s of all probes together, each prob
 per result of the ingesting processes and of their PostgreSQL backends (from /proc), and the
 load average (the machine is shared: read wall-clock figures with it).
 
-Measured (2 cores shared with other engineers' test runs, PostgreSQL 15 on the same machine):
+Measured 2026-12-07 on 2 cores SHARED with other engineers' test runs (load average 5-9 during
+these runs), PostgreSQL 15 on the same machine. Wall-clock rates swing 2x with the load; CPU per
+result is the steadier figure. Before = main at 135bc47 (ORM reads of every check and state per
+batch, one INSERT/UPDATE per result in executemany), run back to back with after:
 
-- before (main at 135bc47: ORM reads of every check and state per batch, one UPDATE/INSERT per
-  result in executemany), 1 probe x 1000 checks x 10 rounds: 1,205 results/s at load 1.4.
-- after (plain-column reads and cached decoded states, one state UPDATE per check per batch,
-  results/states/rollups as one ``json_to_recordset`` statement each on PostgreSQL):
-  FIGURES_AFTER
+  4 probes x 1000 checks x 10 rounds, batch 1000 (one result per check per batch):
+    before  606 results/s at load 6.7-9.4; 692 us CPU per result + 214 us in PostgreSQL
+    after 1,675 results/s at load 6.7-6.9; 349 us CPU per result + 138 us in PostgreSQL
+          (3,329 results/s earlier at load 4.4-4.9: 310 + 127 us)
+  4 probes x 1000 checks x 20 rounds, batch 5000 (what a probe sends when it has a backlog):
+    before 1,260 results/s at load 5.5-6.8; 463 us CPU per result + 180 us in PostgreSQL
+    after 3,296 results/s at load 5.4-6.5; 198 us CPU per result + 66 us in PostgreSQL
+  1 probe x 1000 checks x 20 rounds, batch 5000: 4,375 results/s at load 1.2 (172 + 55 us).
+
+5,000 results/s needs 5,000 x 264 us = 1.3 cores at batch 5000 (2.4 cores at batch 1000): met
+only when the machine is not busy with others' work; not met in the shared runs above.
 """
 
 from __future__ import annotations

@@ -42,6 +42,10 @@ from dutydesk.sites.buffer import Buffer
 log = logging.getLogger("dutydesk.probe")
 
 
+#: A push body stays under this many bytes (the centre refuses bodies over 8 MiB).
+PUSH_BYTES = 4 * 1024 * 1024
+
+
 class AgentError(RuntimeError):
     """The probe cannot start (no credential and no token, wrong site, refused enrolment)."""
 
@@ -348,6 +352,13 @@ class Agent:
         object's text: its "seq" is put first without decoding it."""
         if not rows:
             return None
+        size, keep = 0, 0
+        for _seq, _made, text in rows:  # the centre takes 8 MiB at most: long messages
+            size += len(text) + 24      # (kept as ASCII JSON) make smaller batches
+            if keep and size > PUSH_BYTES:
+                break
+            keep += 1
+        rows = rows[:keep]
         results = ",".join(f'{{"seq": {seq}, {text[1:]}' for seq, _made, text in rows)
         figures = json.dumps({"dropped": self.buffer.dropped, "buffered": self.buffer.depth(),
                               "version": self.config.version})
