@@ -16,8 +16,22 @@ last buffered result (the first pull of checks included). The probe's own start-
 printed apart. The probe keeps running its checks meanwhile (100/s), as it would.
 Prints the time, results/s, the CPU of the probe, the centre and PostgreSQL, and the load.
 
-Measured (2 cores shared with other engineers' test runs; PostgreSQL 15 on the same machine):
-FIGURES
+Measured 2026-12-07 on 2 cores SHARED with other engineers' test runs, PostgreSQL 15, the
+centre (2 gunicorn workers), the probe and the target all on those 2 cores:
+
+  after the ingest changes only (batch 5000, sent without decoding), load 4.1-4.7:
+      360,000 in 219.3 s = 1,641 results/s; CPU 340 us per result (probe 51, centre 215,
+      PostgreSQL 74)
+  final (next batch read while one is in flight, no NUL walk of the body), load 5.3-5.6:
+      360,000 in 202.5 s = 1,778 results/s (MISSED: target under 120 s); CPU 313 us per result
+      (probe 54 incl. its 100 checks/s, centre 186, PostgreSQL 73); the probe took 5.5 s
+      to start and enrol before the clock started
+  the same code at load 4.3 ran at 2,700 results/s for its first 20 s, then fell to 1,600/s
+  as the load rose to 8.4 (226.5 s in all).
+
+The replay is one chain (a probe's batches are stored one after the other, by design): the
+centre and PostgreSQL spend ~260 us per result on it, i.e. about 3,800 results/s (95 s for the
+hour) when one core is theirs; on this machine they got about half of one.
 """
 
 from __future__ import annotations

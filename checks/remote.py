@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import select
 
 from checks import store_pg
+from checks.binds import id_in
 from checks.dependencies import down_parents
 from checks.maintenance import MaintenanceWindow, active_window
 from checks.models import Check, CheckStateRow
@@ -76,7 +77,7 @@ def _rows(s: Any, store: CheckStore, ids: list[int]) -> dict[int, Any]:
                    c.flap_history_states, c.timeout, c.group_id, c.updated_at, c.created_at,
                    st.next_due_at, st.version)
             .join(CheckStateRow.__table__, st.check_id == c.id)
-            .where(c.id.in_(ids[start:start + 1000]))))
+            .where(id_in(s, c.id, ids[start:start + 1000]))))
     return rows
 
 

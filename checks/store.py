@@ -33,6 +33,7 @@ from sqlalchemy import Row, column, exists, select, table, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from checks import store_pg
+from checks.binds import id_in
 from checks.dependencies import down_parents, parent_is_down
 from checks.guard import GuardVerdict, assess_poller
 from checks.maintenance import MaintenanceError, MaintenanceWindow
@@ -272,7 +273,7 @@ class CheckStore:
             chunk = {row.id: row for row in missing[start:start + 500]}
             found = s.execute(select(c.id, c.spec, st.state)
                               .join(CheckStateRow.__table__, st.check_id == c.id)
-                              .where(c.id.in_(chunk))).all()
+                              .where(id_in(s, c.id, chunk))).all()
             for check_id, spec, state in found:
                 row = chunk[check_id]
                 decoded = (dict(spec or {}), _state_of(state))
