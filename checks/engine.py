@@ -43,7 +43,7 @@ from checks.probes.gate import RunOutlived, set_gate
 from checks.probes.heartbeat import heartbeat_result
 from checks.remote import windows_for
 from checks.result import Result, Status
-from checks.schedule import may_start, next_due
+from checks.schedule import CLAIM_AHEAD, may_start, next_due
 from checks.state import StateType, next_state
 from checks.store import CheckStore, Claim, Outcome
 from dutydesk.core.db import Database, utcnow
@@ -59,7 +59,9 @@ class EngineConfig:
     # every ``flush_interval`` s: a SQLite commit costs milliseconds whatever its size, so a
     # few larger transactions per second cost far less per check than many small ones.
     claim_interval: float = 0.5
-    horizon: float = 2.0
+    #: The claim-ahead window; leases leave it (``checks.schedule.lease_until``), so every
+    #: worker of one database uses the same (the default).
+    horizon: float = CLAIM_AHEAD
     claim_limit: int = 2000
     flush_interval: float = 0.25
     context_refresh: float = 5.0
@@ -303,9 +305,13 @@ class Engine:
         handle = self._loop.call_later(delay, self._launch, claim)
         self._timers[claim.check_id] = (handle, claim)
 
+    def _may_start(self, claim: Claim) -> bool:
+        """Whether ``claim``'s run may still start now (:func:`checks.schedule.may_start`)."""
+        return may_start(claim.lease, self.clock(), self.config.horizon)
+
     def _launch(self, claim: Claim) -> None:
         self._timers.pop(claim.check_id, None)
-        if not may_start(claim.lease, self.clock()):
+        if not self._may_start(claim):
             # Paused or starved past the lease: the check is (about to be) another worker's.
             # Give the claim back if it is still ours, never probe the target twice.
             self.metrics.dropped.inc()
@@ -328,14 +334,14 @@ class Engine:
         assert self._sem is not None
         try:
             async with self._sem:
-                if not may_start(claim.lease, self.clock()):
+                if not self._may_start(claim):
                     # Waited for a probe slot until the lease was nearly over (an overloaded
                     # engine): the check is another claim's now; probing would run it twice.
                     self.metrics.dropped.inc()
                     return
                 task = asyncio.current_task()
                 task._dd_started = True  # type: ignore[union-attr]
-                set_gate(lambda: may_start(claim.lease, self.clock()))
+                set_gate(lambda: self._may_start(claim))
                 started = self.clock()
                 lag = max(0.0, (started - claim.due_at).total_seconds())
                 self.metrics.lag.observe(lag)

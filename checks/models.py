@@ -39,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dutydesk.core.db import Base, utcnow
+from dutydesk.core.sites import optional_site_column, site_column
 
 #: Upper bounds (seconds) of the latency histogram columns h0..h8; h9 counts the rest.
 LATENCY_BUCKETS: tuple[float, ...] = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -97,6 +98,8 @@ class Check(Base):
     #: Parent statuses in which this check's parents count as up (``checks.dependencies``);
     #: NULL means the default, OK and WARNING (Icinga's dependency ``states``).
     parent_up_states: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    #: The data center the check watches (its wall, its maintenance, its reports).
+    site_id: Mapped[int] = site_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -215,7 +218,7 @@ class CheckRollup(Base):
 
 
 class MaintenanceWindowRow(Base):
-    """A maintenance window for one check or one group (and the groups below it).
+    """A maintenance window for one check, one group (and the groups below it) or a whole site.
 
     ``definition`` holds the kind's fields as in YAML: one_off {start, end} (ISO 8601 with
     offset), weekly {weekdays, start_time, duration}, monthly {start_time, duration, day | nth +
@@ -225,7 +228,10 @@ class MaintenanceWindowRow(Base):
     __tablename__ = "maintenance_windows"
     __table_args__ = (
         CheckConstraint(
-            "(check_id IS NULL) <> (group_id IS NULL)", name="exactly_one_target"
+            "(CASE WHEN check_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN group_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN site_id IS NULL THEN 0 ELSE 1 END) = 1",
+            name="exactly_one_target",
         ),
     )
 
@@ -240,6 +246,8 @@ class MaintenanceWindowRow(Base):
     group_id: Mapped[int | None] = mapped_column(
         ForeignKey("check_groups.id", ondelete="CASCADE"), index=True, default=None
     )
+    #: Every check of the site (power work in a whole data center).
+    site_id: Mapped[int | None] = optional_site_column()
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

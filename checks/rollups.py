@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, insert, select
+from sqlalchemy import bindparam, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from checks.binds import utc_param
@@ -162,7 +162,9 @@ def trim_results(conn: Any, check_ids: Sequence[int], keep: int) -> int:
 
 def roll_up(db: Database, now: datetime) -> None:
     """Recompute the hour buckets of the last two hours from minute rows, and the day
-    buckets of the last two days from hour rows (idempotent: rows are replaced)."""
+    buckets of the last two days from hour rows (idempotent: each bucket is written whole with
+    an upsert, in key order, so runs in several workers at once neither fail on the unique key
+    nor deadlock; the last writer's sums, all computed from the same sources, stand)."""
     with db.session() as s:
         for source, target, span in (("minute", "hour", timedelta(hours=1)),
                                      ("hour", "day", timedelta(days=1))):
@@ -172,11 +174,28 @@ def roll_up(db: Database, now: datetime) -> None:
             merged: dict[tuple[int, datetime], dict[str, Any]] = {}
             for row in rows:
                 _merge_row(merged, (row.check_id, bucket_start(row.bucket_start, target)), row)
-            s.execute(delete(CheckRollup).where(
-                CheckRollup.resolution == target, CheckRollup.bucket_start >= start))
             if merged:
-                s.execute(insert(CheckRollup), [
-                    {**values, "resolution": target} for values in merged.values()])
+                s.execute(_bucket_replace(db.dialect), [
+                    {**merged[key], "resolution": target} for key in sorted(merged)])
+
+
+_BUCKET_REPLACES: dict[str, Any] = {}
+_KEY = ("check_id", "resolution", "bucket_start")
+
+
+def _bucket_replace(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (check, resolution, bucket) DO UPDATE SET every figure to the new
+    row's (a recomputed bucket replaces the stored one); built once per dialect."""
+    stmt = _BUCKET_REPLACES.get(dialect)
+    if stmt is None:
+        table = CheckRollup.__table__
+        base = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+        stmt = base.on_conflict_do_update(
+            index_elements=list(_KEY),
+            set_={col.name: base.excluded[col.name] for col in table.columns
+                  if col.name not in _KEY and not col.primary_key})
+        _BUCKET_REPLACES[dialect] = stmt
+    return stmt
 
 
 def prune(db: Database, now: datetime, keep_results: int) -> dict[str, int]:

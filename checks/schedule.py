@@ -128,32 +128,41 @@ def next_due(
 #: Seconds a lease leaves after a run's hard timeout for its result to be written (the engine
 #: flushes every fraction of a second; this covers a slow commit).
 WRITE_GRACE = 2.0
-#: Other workers claim a check up to this many seconds before its slot (``EngineConfig.horizon``
-#: and more): a lease is as good as lost that long before it ends, so it lasts that much longer.
+#: The claim-ahead window: workers claim a check up to this many seconds before its slot
+#: (``EngineConfig.horizon``, the default of ``claim_ahead`` below). Every worker of one
+#: database must use the same window: a lease is as good as lost that long before it ends.
 CLAIM_AHEAD = 2.0
 
 
-def lease_until(due_at: datetime, now: datetime, interval: float, timeout: float) -> datetime:
+def lease_until(due_at: datetime, now: datetime, interval: float, timeout: float,
+                claim_ahead: float = CLAIM_AHEAD) -> datetime:
     """Until when a claim of a check due at ``due_at`` (claimed at ``now``) is its worker's.
 
     The lease ends just after the check's next slot: ``max(due_at, now) + interval +
-    CLAIM_AHEAD``, so when the worker dies (killed, paused, its machine gone) another worker
-    runs the check at most ``CLAIM_AHEAD`` seconds later than its next run was due anyway —
-    never more than one interval and a few seconds late — and the takeover is not an extra
-    run. A run may take up to its ``timeout``, so the lease never ends before ``timeout +
-    WRITE_GRACE`` (+ ``CLAIM_AHEAD``) after the start (a check whose timeout exceeds its
-    interval is taken over that much later). Claims are made ahead of the slot, so the lease
-    counts from the slot, not from the claim.
+    claim_ahead``. Other workers claim ``claim_ahead`` seconds before a lease ends — at the
+    next slot — and run the check at its end: when the holder dies (killed, paused, its
+    machine gone) the check misses one run and runs again one interval and the claim-ahead
+    window after it, and the takeover is not an extra run. The holder may start its run until
+    ``claim_ahead`` before the lease ends (:func:`may_start`), so a run that starts late, up to
+    its next slot, is still its own; a run may take up to its ``timeout``, so the lease never
+    ends before ``timeout + WRITE_GRACE + claim_ahead`` after the start (a check whose timeout
+    exceeds its interval is taken over that much later). Claims are made ahead of the slot, so
+    the lease counts from the slot, not from the claim.
+
+    Why not end the lease AT the next slot: the takeover would then run while the holder may
+    still start a late run, and under load (starts a few seconds late on a busy machine) a
+    target would be probed twice within half an interval; the claim-ahead window keeps them
+    apart.
     """
     start = max(ensure_utc(due_at, "due_at"), ensure_utc(now, "now"))
-    return start + timedelta(seconds=max(interval, timeout + WRITE_GRACE) + CLAIM_AHEAD)
+    return start + timedelta(seconds=max(interval, timeout + WRITE_GRACE) + claim_ahead)
 
 
-def may_start(lease: datetime, now: datetime) -> bool:
+def may_start(lease: datetime, now: datetime, claim_ahead: float = CLAIM_AHEAD) -> bool:
     """Whether a run may still start at ``now`` under a claim leased until ``lease``.
 
-    Other workers claim ``CLAIM_AHEAD`` seconds ahead of a slot, so a lease is as good as lost
+    Other workers claim ``claim_ahead`` seconds ahead of a slot, so a lease is as good as lost
     that long before it ends: a worker that was paused (SIGSTOP, a frozen VM) or starved past
     that point drops the run instead of probing the target a second time; the check is another
     worker's by then (or is given back, see ``CheckStore.release``)."""
-    return ensure_utc(now, "now") <= ensure_utc(lease, "lease") - timedelta(seconds=CLAIM_AHEAD)
+    return ensure_utc(now, "now") <= ensure_utc(lease, "lease") - timedelta(seconds=claim_ahead)

@@ -211,7 +211,9 @@ class CheckStore:
                   limit: int = 2000) -> list[Claim]:
         """Claim enabled checks due by ``now + horizon`` seconds (earliest first). ``now``
         defaults to the database's, read in the claim's own transaction (and kept in
-        ``self.clock`` for the engine)."""
+        ``self.clock`` for the engine). ``horizon`` is the claim-ahead window: each lease ends at
+        its check's next slot and leaves that window (see :func:`checks.schedule.lease_until`),
+        so every worker of one database must claim with the same horizon."""
         if self.closing:
             return []
         c, st = Check.__table__.c, CheckStateRow.__table__.c
@@ -238,7 +240,7 @@ class CheckStore:
             if self.db.dialect == "postgresql":
                 query = query.with_for_update(skip_locked=True, of=CheckStateRow.__table__)
             candidates = s.execute(query).all()
-            won, leases = self._cas_claim_all(s, candidates, now)
+            won, leases = self._cas_claim_all(s, candidates, now, horizon)
             parents_down = self._parents_down(s, [row.id for row in won])
             known = self.known(s, won)
         claims = []
@@ -298,16 +300,18 @@ class CheckStore:
         return policy
 
     @staticmethod
-    def _cas_claim_all(s: Any, rows: Sequence[Row], now: datetime,
+    def _cas_claim_all(s: Any, rows: Sequence[Row], now: datetime, claim_ahead: float,
                        ) -> tuple[list[Row], dict[int, datetime]]:
-        """Compare-and-set every candidate's ``next_due_at`` to its lease (and its version to
-        the next, the fencing token) in ONE executemany; if any lost (another worker moved it),
+        """Compare-and-set every candidate's ``next_due_at`` to its lease (:func:`lease_until`
+        with the claim-ahead window ``claim_ahead``) and its version to the next (the fencing
+        token) in ONE executemany; if any lost (another worker moved it),
         redo them one by one to learn which won. Returns the won rows and their leases."""
         if not rows:
             return [], {}
         params = [{"b_id": row.id, "b_seen": row.next_due_at, "b_version": row.version,
                    "b_new_version": row.version + 1,
-                   "b_lease": lease_until(row.next_due_at, now, row.interval, row.timeout)}
+                   "b_lease": lease_until(row.next_due_at, now, row.interval, row.timeout,
+                                          claim_ahead)}
                   for row in rows]
         leases = {p["b_id"]: p["b_lease"] for p in params}
         conn = s.connection()

@@ -207,6 +207,10 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
 
     csrf.exempt(probes_api_bp)  # remote probes: bearer credential, no browser
     app.register_blueprint(probes_api_bp)
+    from dutydesk.web.probe_events_api import bp as probe_events_api_bp
+
+    csrf.exempt(probe_events_api_bp)  # traps and syslog heard at a probe's site
+    app.register_blueprint(probe_events_api_bp)
     from dutydesk.web.probes_admin import bp as probes_admin_bp
 
     app.register_blueprint(probes_admin_bp)  # /admin/probes (CSRF-protected forms)

@@ -1,5 +1,5 @@
 """``dutydesk probe``: run a remote probe (``--server URL --site SLUG``), or administer probes
-(``create``, ``revoke``, ``list``, ``assign``) on the centre."""
+(``create``, ``reenrol``, ``revoke``, ``list``, ``assign``) on the centre."""
 
 from __future__ import annotations
 
@@ -23,28 +23,61 @@ from dutydesk.cli_common import CLI_ACTOR, _database, _settings, friendly_errors
               help="Seconds a buffered result is kept at most.")
 @click.option("--metrics-port", envvar="DUTYDESK_PROBE_METRICS_PORT", type=int, default=None,
               help="Serve the probe's /metrics on 127.0.0.1:PORT.")
+@click.option("--trap-listen", envvar="DUTYDESK_PROBE_TRAP_LISTEN", default="",
+              help="Receive SNMP traps and informs at the site on HOST:PORT (e.g. "
+                   "0.0.0.0:1162) and forward them to the centre's facility rules.")
+@click.option("--syslog-listen", envvar="DUTYDESK_PROBE_SYSLOG_LISTEN", default="",
+              help="Receive syslog over UDP on HOST:PORT (e.g. 0.0.0.0:1514) and forward it.")
+@click.option("--syslog-listen-tcp", envvar="DUTYDESK_PROBE_SYSLOG_LISTEN_TCP", default="",
+              help="Receive syslog over TCP on HOST:PORT and forward it.")
+@click.option("--snmp-community", "communities", multiple=True,
+              envvar="DUTYDESK_PROBE_SNMP_COMMUNITIES",
+              help="An SNMP v1/v2c community to accept (repeat it; the environment variable "
+                   "takes a comma-separated list and keeps them out of `ps`).")
+@click.option("--snmp-users", "snmp_users", envvar="DUTYDESK_PROBE_SNMP_USERS", default=None,
+              help="A YAML file (not readable by everyone) with SNMPv3 users and communities, "
+                   "in the facility rules' snmp: shape.")
+@click.option("--input-rate-limit", envvar="DUTYDESK_PROBE_INPUT_RATE_LIMIT", default=200,
+              show_default=True, type=click.IntRange(1, 1_000_000),
+              help="Traps or syslog messages per second per sender before a flood is folded.")
 @click.pass_context
 @friendly_errors
 def probe(ctx: click.Context, server: str | None, site: str | None, state_dir: str,
           enrol_token: str | None, buffer_max_results: int, buffer_max_age: float,
-          metrics_port: int | None) -> None:
+          metrics_port: int | None, trap_listen: str, syslog_listen: str,
+          syslog_listen_tcp: str, communities: tuple[str, ...], snmp_users: str | None,
+          input_rate_limit: int) -> None:
     """Run this machine as a remote probe of SITE, talking to SERVER over outbound HTTP(S) only.
 
     The first start exchanges --enrol-token for the probe's own credential (kept in
-    --state-dir); results wait in a local buffer while the centre is unreachable.
+    --state-dir); results wait in a local buffer while the centre is unreachable. With
+    --trap-listen / --syslog-listen it also receives the site's traps and syslog and forwards
+    them, buffered the same way, to the centre's facility rules.
     """
     if ctx.invoked_subcommand is not None:
         return
     if not server or not site:
         raise click.UsageError("a probe needs --server URL and --site SLUG "
-                               "(or a subcommand: create, revoke, list, assign)")
+                               "(or a subcommand: create, reenrol, revoke, list, assign)")
     from dutydesk import __version__
     from dutydesk.sites.agent import AgentConfig, AgentError, run_agent
 
+    inputs = None
+    if trap_listen or syslog_listen or syslog_listen_tcp:
+        from dutydesk.facility.forward import InputsError, ProbeInputs, load_snmp_settings
+
+        names = [n.strip() for c in communities for n in c.split(",")]
+        try:
+            inputs = ProbeInputs(state_dir, trap_listen=trap_listen, syslog_udp=syslog_listen,
+                                 syslog_tcp=syslog_listen_tcp,
+                                 snmp=load_snmp_settings(names, snmp_users) if trap_listen
+                                 else None, rate_limit=input_rate_limit)
+        except InputsError as exc:
+            raise click.UsageError(str(exc)) from None
     config = AgentConfig(server=server.rstrip("/"), site=site, state_dir=state_dir,
                          enrol_token=enrol_token, max_results=buffer_max_results,
                          max_age=buffer_max_age, metrics_port=metrics_port,
-                         version=__version__)
+                         version=__version__, inputs=inputs)
     try:
         run_agent(config)
     except AgentError as exc:
@@ -95,6 +128,28 @@ def probe_revoke(site: str, name: str) -> None:
         record(s, CLI_ACTOR, "probe.revoke", "probe", found.id,
                summary=f"probe {name} of site {site} revoked")
     click.echo(f"probe {name} revoked")
+
+
+@probe.command("reenrol")
+@click.option("--site", "site", required=True)
+@click.argument("name")
+@friendly_errors
+def probe_reenrol(site: str, name: str) -> None:
+    """Print a new one-time enrolment token for probe NAME of SITE (its disk or state directory
+    was replaced). It keeps its checks; its results are numbered on above what was stored."""
+    from dutydesk.core.audit import record
+    from dutydesk.core.db import utcnow
+    from dutydesk.sites.service import ProbeError, find_probe, reissue_token
+
+    db = _database(_settings())
+    with db.session() as s:
+        try:
+            issued = reissue_token(s, find_probe(s, site, name), utcnow())
+        except ProbeError as exc:
+            raise click.ClickException(str(exc)) from None
+        record(s, CLI_ACTOR, "probe.reenrol", "probe", issued.probe_id,
+               summary=f"new enrolment token for probe {name} of site {site}")
+    click.echo(f"enrolment token for probe {name} (shown once, valid 24 h): {issued.secret}")
 
 
 @probe.command("assign")

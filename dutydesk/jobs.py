@@ -151,6 +151,8 @@ def scheduled_jobs(
             on_start=sender.start,
             # graceful: in-flight deliveries get a few seconds, every other lease is handed back
             on_stop=lambda: sender.stop(grace=SENDER_STOP_GRACE),
+            # every worker runs its own sender; messages are leased one by one (the outbox)
+            one_runner=False,
         ),
         # the flip job counts what it mutes on the same metrics the web views use
         *incident_jobs(settings, db, metrics_for(registry) if registry is not None else None),

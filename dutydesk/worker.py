@@ -2,7 +2,9 @@
 
 Web processes never run this (``dutydesk web``); ``dutydesk worker`` runs it alone and
 ``dutydesk serve`` runs it beside the web server for small sites and the demo. Jobs are listed
-in one place, ``dutydesk.jobs.scheduled_jobs``.
+in one place, ``dutydesk.jobs.scheduled_jobs``; each runs through
+``dutydesk.core.jobs.guarded``, so with several workers on one PostgreSQL a job runs in one of
+them at a time.
 
 Metrics (the check engine's, alerts muted by the flip pipeline, the heartbeat age) go to the
 registry given by ``serve`` (the app's, on its /metrics); ``dutydesk worker`` keeps its own and
@@ -28,6 +30,7 @@ from sqlalchemy import delete
 
 from dutydesk.core.config import Settings
 from dutydesk.core.db import Database, utcnow
+from dutydesk.core.jobs import Job, guarded
 from dutydesk.models import LoginFailure, UserSession, WorkerHeartbeat
 
 log = logging.getLogger("dutydesk.worker")
@@ -129,18 +132,15 @@ class Worker:
             id="heartbeat",
             name="scheduler heartbeat",
         )
-        self.scheduler.add_job(
-            prune_housekeeping,
-            "interval",
-            minutes=10,
-            args=(self.db, self.settings),
-            id="housekeeping",
-            name="housekeeping",
-        )
-        self._jobs = scheduled_jobs(self.settings, self.db, self.registry)
+        housekeeping = Job(id="housekeeping", name="housekeeping",
+                           func=lambda: prune_housekeeping(self.db, self.settings),
+                           trigger_args={"minutes": 10})
+        self._jobs = [housekeeping, *scheduled_jobs(self.settings, self.db, self.registry)]
         for job in self._jobs:
+            # one worker at a time runs a one_runner job (dutydesk.core.jobs.guarded)
             self.scheduler.add_job(
-                job.func, job.trigger, id=job.id, name=job.name, **job.trigger_args
+                guarded(job, self.db), job.trigger, id=job.id, name=job.name,
+                **job.trigger_args
             )
             if job.on_start is not None:
                 job.on_start()

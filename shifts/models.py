@@ -14,6 +14,7 @@ from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dutydesk.core.db import Base, utcnow
+from dutydesk.core.sites import site_column
 
 SWAP_STATUSES = ("offered", "taken", "approved", "rejected", "withdrawn")
 JOURNAL_KINDS = ("event", "call", "round", "note")
@@ -30,6 +31,8 @@ class ShiftScheduleRow(Base):
     time_zone: Mapped[str] = mapped_column(String(64))
     # Engineers may swap shifts without the shift lead's approval.
     self_service: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The data center whose duty this schedule covers (a duty rotation per site).
+    site_id: Mapped[int] = site_column()
     published_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -199,6 +199,7 @@ class Schedule:
     """A duty line's schedule in one time zone; see the module docstring.
 
     ``id`` is the storage id (used for stable iCalendar UIDs); pure code does not need it.
+    ``site_id`` is the stored site whose duty the schedule covers (``None``: not stored yet).
     """
 
     name: str
@@ -207,6 +208,7 @@ class Schedule:
     layers: tuple[Rotation, ...] = ()
     overrides: tuple[Override, ...] = ()
     id: int | str | None = None
+    site_id: int | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():

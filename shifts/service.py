@@ -20,6 +20,8 @@ from dutydesk.core.audit import record
 from dutydesk.core.models.accounts import User
 from dutydesk.core.notify.outbox import enqueue
 from dutydesk.core.security import Principal
+from dutydesk.core.site_scope import UnknownSite, default_site, optional_site, site_names
+from dutydesk.core.sites import Site
 from dutydesk.core.validation import (
     ValidationError,
     clock_time,
@@ -141,21 +143,35 @@ def create_schedule(
     line: str,
     time_zone: str,
     self_service: bool = False,
+    site: str | None = None,
 ) -> ShiftScheduleRow:
-    """Add a schedule after the core accepted name, line and zone."""
+    """Add a schedule after the core accepted name, line and zone. ``site``: the slug of the
+    site whose duty it covers (``None`` or blank: the default site); an unknown slug is
+    refused (``ShiftConfigError``) and nothing is saved."""
     pure = Schedule(name=name.strip(), line=Line.parse(line), time_zone=time_zone.strip())
+    site_row = _site(session, site) or default_site(session)
     if session.scalar(select(ShiftScheduleRow.id).where(ShiftScheduleRow.name == pure.name)):
         raise ScheduleConflict(f"a schedule named {pure.name!r} already exists")
     row = ShiftScheduleRow(
-        name=pure.name, line=pure.line.value, time_zone=pure.time_zone, self_service=self_service
+        name=pure.name, line=pure.line.value, time_zone=pure.time_zone, self_service=self_service,
+        site_id=site_row.id,
     )
     session.add(row)
     session.flush()
     record(session, who, "shifts.schedule.create", "shift_schedule", row.id,
-           summary=f"created schedule {row.name} ({pure.line.label}, {row.time_zone})",
+           summary=f"created schedule {row.name} ({pure.line.label}, {row.time_zone}, "
+                   f"site {site_row.slug})",
            after={"name": row.name, "line": row.line, "time_zone": row.time_zone,
-                  "self_service": self_service})
+                  "self_service": self_service, "site": site_row.slug})
     return row
+
+
+def _site(session: Session, slug: str | None) -> Site | None:
+    """The site a form or API body names (``None``: not named); unknown → ``ShiftConfigError``."""
+    try:
+        return optional_site(session, slug)
+    except UnknownSite as exc:
+        raise ShiftConfigError(str(exc)) from None
 
 
 def update_schedule(
@@ -168,23 +184,29 @@ def update_schedule(
     time_zone: str,
     self_service: bool,
     now: datetime,
+    site: str | None = None,
 ) -> ShiftScheduleRow:
-    """Rename / move / re-zone a schedule; its layers are re-checked in the new zone."""
+    """Rename / move / re-zone a schedule, or move it to another site (``site``: a slug;
+    ``None`` or blank: unchanged); its layers are re-checked in the new zone."""
     row = _schedule_row(session, schedule_id)
     current = _current(session, row)
     pure = replace(current, name=name.strip(), line=Line.parse(line), time_zone=time_zone.strip())
+    site_row = _site(session, site)
     if session.scalar(select(ShiftScheduleRow.id).where(
             ShiftScheduleRow.name == pure.name, ShiftScheduleRow.id != row.id)):
         raise ScheduleConflict(f"a schedule named {pure.name!r} already exists")
+    slugs = site_names(session)
     before = {"name": row.name, "line": row.line, "time_zone": row.time_zone,
-              "self_service": row.self_service}
+              "self_service": row.self_service, "site": slugs[row.site_id].slug}
     row.name, row.line, row.time_zone = pure.name, pure.line.value, pure.time_zone
     row.self_service = self_service
+    if site_row is not None:
+        row.site_id = site_row.id
     row.updated_at = now
     record(session, who, "shifts.schedule.update", "shift_schedule", row.id,
            summary=f"changed schedule {row.name}", before=before,
            after={"name": row.name, "line": row.line, "time_zone": row.time_zone,
-                  "self_service": self_service})
+                  "self_service": self_service, "site": slugs[row.site_id].slug})
     notify_changed(session, row, now.isoformat(), "name, line or time zone changed")
     return row
 

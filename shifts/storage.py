@@ -10,9 +10,12 @@ Lookups used elsewhere:
 
 * ``on_duty_now(session, now)`` — for the wall: one ``LineDuty`` per staffed line (people by
   display name), in line order; iterating it gives ``.line``, ``.people``, ``.until``.
-* ``on_duty_logins(session, now)`` — for incident routing: ``{line: (login, ...)}`` for every
-  line that has a schedule, or ``None`` when no schedule is stored at all (routing then falls
-  back as before).
+* ``on_duty_logins(session, now)`` — ``{line: (login, ...)}`` for every line that has a
+  schedule at any site, or ``None`` when no schedule is stored at all.
+* ``on_duty_logins_by_site(session, now)`` — for incident routing: the same per site
+  (``{site id: {line: (login, ...)}}``); ``shifts.site_duty`` picks the incident's site's.
+
+``site_id`` arguments (``None``: every site) narrow a lookup to one site's schedules.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ __all__ = [
     "load_schedules",
     "on_duty_by_line_now",
     "on_duty_logins",
+    "on_duty_logins_by_site",
     "on_duty_now",
     "parse_handoff",
     "pattern_from",
@@ -163,6 +167,7 @@ def schedule_from_row(
         layers=layers,
         overrides=tuple(override_from_row(o) for o in ordered),
         id=row.id,
+        site_id=row.site_id,
     )
 
 
@@ -173,9 +178,11 @@ def load_schedule(session: Session, schedule_id: int) -> Schedule | None:
 
 
 def load_schedules(
-    session: Session, *, line: Line | str | None = None, ids: Iterable[int] | None = None
+    session: Session, *, line: Line | str | None = None, ids: Iterable[int] | None = None,
+    site_id: int | None = None,
 ) -> list[Schedule]:
-    """All stored schedules (optionally of one line / some ids) as ``Schedule`` values, by id.
+    """All stored schedules (optionally of one line / some ids / one site) as ``Schedule``
+    values, by id.
 
     Three queries in all, however many schedules: schedules, their rotations, their overrides.
     """
@@ -184,6 +191,8 @@ def load_schedules(
         query = query.where(ShiftScheduleRow.line == Line.parse(line).value)
     if ids is not None:
         query = query.where(ShiftScheduleRow.id.in_(list(ids)))
+    if site_id is not None:
+        query = query.where(ShiftScheduleRow.site_id == site_id)
     rows = list(session.scalars(query.order_by(ShiftScheduleRow.id)))
     if not rows:
         return []
@@ -224,9 +233,15 @@ class LineDuty:
     schedules: tuple[OnDuty, ...]
 
 
-def on_duty_by_line_now(session: Session, now: datetime) -> dict[Line, LineDuty]:
-    """``{line: LineDuty}`` for every line that has at least one stored schedule."""
-    schedules = load_schedules(session)
+def on_duty_by_line_now(
+    session: Session, now: datetime, site_id: int | None = None
+) -> dict[Line, LineDuty]:
+    """``{line: LineDuty}`` for every line that has at least one stored schedule (of the site
+    ``site_id``; ``None``: of every site)."""
+    return _board(session, load_schedules(session, site_id=site_id), now)
+
+
+def _board(session: Session, schedules: list[Schedule], now: datetime) -> dict[Line, LineDuty]:
     grouped: dict[Line, list[OnDuty]] = {}
     for schedule in schedules:
         grouped.setdefault(schedule.line, []).append(on_duty(schedule, now))
@@ -259,10 +274,12 @@ def on_duty_now(session: Session, now: datetime) -> list[LineDuty]:
 
 
 def on_duty_logins(session: Session, now: datetime) -> dict[str, tuple[str, ...]] | None:
-    """``{line value: logins on duty}`` for incident routing; ``None`` if no schedule exists."""
+    """``{line value: logins on duty}`` at every site; ``None`` if no schedule exists."""
     board = on_duty_by_line_now(session, now)
-    if not board:
-        return None
+    return _logins(session, board) if board else None
+
+
+def _logins(session: Session, board: Mapping[Line, LineDuty]) -> dict[str, tuple[str, ...]]:
     ids = {int(p) for duty in board.values() for p in duty.person_ids}
     logins = dict(
         session.execute(
@@ -273,3 +290,15 @@ def on_duty_logins(session: Session, now: datetime) -> dict[str, tuple[str, ...]
         line.value: tuple(logins[int(p)] for p in duty.person_ids if int(p) in logins)
         for line, duty in board.items()
     }
+
+
+def on_duty_logins_by_site(
+    session: Session, now: datetime
+) -> dict[int, dict[str, tuple[str, ...]]]:
+    """``{site id: {line value: logins on duty}}`` for incident routing (sites and lines
+    without a schedule are left out; ``shifts.site_duty.duty_for_site`` applies the rule)."""
+    by_site: dict[int, list[Schedule]] = {}
+    for schedule in load_schedules(session):
+        by_site.setdefault(int(schedule.site_id or 0), []).append(schedule)
+    return {site: _logins(session, _board(session, schedules, now))
+            for site, schedules in by_site.items()}

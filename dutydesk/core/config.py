@@ -118,6 +118,9 @@ class Settings:
     page_limit: int = 10
     page_limit_minutes: int = 5
     status_hold_seconds: int = 120
+    # Remote probes' long-polls of their checks held at once per web process (each holds a
+    # thread for up to 30 s); past it a probe is answered at once and polls again later.
+    probe_long_polls: int = 4
     # On-call reach (issue 20): how long a page's action links and reply token work; extra
     # reply words ("ack=ok,yes; resolve=fixed; escalate=help"); the address replies go to
     # (the intake mailbox), "" = the From address.
@@ -439,6 +442,7 @@ _VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "page_limit": _positive_int(1),
     "page_limit_minutes": _positive_int(1),
     "status_hold_seconds": _positive_int(0),
+    "probe_long_polls": _positive_int(0),
     "page_link_hours": _positive_int(1),
     "page_reply_words": _text,
     "page_reply_to": _text,

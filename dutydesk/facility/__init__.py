@@ -10,4 +10,6 @@ trap's incident is deduplicated, muted, routed and paged exactly like a check's.
 - ``decide``: pure mapping of one trap / syslog message to an alert or an "unmatched" outcome.
 - ``receiver``: the thin I/O that drains what listeners heard into the pipeline.
 - ``snmp`` / ``syslog``: the listeners; ``jobs``: their start/stop hooks for the worker.
+- ``forward``: the same listeners inside a remote probe, forwarding neutral events;
+  ``remote``: the centre feeding those events into the rules and the pipeline, per site.
 """

@@ -39,6 +39,7 @@ def facility_jobs(
             trigger_args={"seconds": 5},
             on_start=listener.start,
             on_stop=listener.stop,
+            one_runner=False,  # every worker's own listener re-reads the rules
         ))
     if settings.syslog_listen_udp or settings.syslog_listen_tcp or settings.syslog_listen_tls:
         from dutydesk.facility.syslog import SyslogListener, describe_syslog
@@ -56,5 +57,6 @@ def facility_jobs(
             trigger_args={"seconds": 5},
             on_start=syslog.start,
             on_stop=syslog.stop,
+            one_runner=False,  # every worker's own listener re-reads the rules
         ))
     return jobs

@@ -102,6 +102,27 @@ Decide = Callable[[Any, RuleSet, datetime], Decision]
 Describe = Callable[[Any], tuple[str, str]]  # message → (name for counters, sample text)
 
 
+def flood_alert(kind: AlertSource, flood: Flood, limit: int, now: datetime) -> Alert:
+    """The alert of a flood from one source (firing while it goes on, resolved when it ended);
+    one per (input, source), for the central listeners and the remote probes' alike."""
+    name = "snmp" if kind is AlertSource.SNMP_TRAP else "syslog"
+    return Alert(
+        source=kind,
+        dedup_key=dedup_key(kind.value, "flood", flood.source, []),
+        status=AlertStatus.FIRING if flood.ongoing else AlertStatus.RESOLVED,
+        starts_at=now,
+        ends_at=None if flood.ongoing else now,
+        # the incident keeps its first title; each repeat alert (alert history) carries the
+        # count so far, in its summary and its annotations
+        summary=(f"Flood of {name} messages from {flood.source}: more than {limit}/s "
+                 f"({flood.dropped} over the limit so far, not processed)"),
+        annotations={"dropped": str(flood.dropped), "limit_per_second": str(limit)},
+        severity=Severity.WARNING,
+        labels={"input": name, "rule": "flood", "source": flood.source},
+        details={"count": flood.dropped, "limit_per_second": limit},
+    )
+
+
 class Receiver:
     """Per-input sink: ``offer`` from listener threads, ``flush`` into the pipeline."""
 
@@ -266,21 +287,7 @@ class Receiver:
         if flood.ongoing:
             self._remember((self.input, flood.source, RATE_LIMITED, "flood"),
                            f"{flood.dropped} over {limit}/s")
-        return Alert(
-            source=self.kind,
-            dedup_key=dedup_key(self.kind.value, "flood", flood.source, []),
-            status=AlertStatus.FIRING if flood.ongoing else AlertStatus.RESOLVED,
-            starts_at=now,
-            ends_at=None if flood.ongoing else now,
-            # the incident keeps its first title; each repeat alert (alert history) carries the
-            # count so far, in its summary and its annotations
-            summary=(f"Flood of {self.input} messages from {flood.source}: more than {limit}/s "
-                     f"({flood.dropped} over the limit so far, not processed)"),
-            annotations={"dropped": str(flood.dropped), "limit_per_second": str(limit)},
-            severity=Severity.WARNING,
-            labels={"input": self.input, "rule": "flood", "source": flood.source},
-            details={"count": flood.dropped, "limit_per_second": limit},
-        )
+        return flood_alert(self.kind, flood, limit, now)
 
     # --- lifecycle --------------------------------------------------------------------------
 

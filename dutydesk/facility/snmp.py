@@ -17,7 +17,7 @@ import logging
 import os
 import socket
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from dutydesk.facility.ber import decode_trap
@@ -80,6 +80,28 @@ def describe_trap(trap: Trap) -> tuple[str, str]:
     """(name for the heard counters, a one-line sample) of a trap that became no alert."""
     variables = " ".join(f"{base_name(n)}={v}" for n, v in trap.variables)
     return base_name(trap.trap), f"v{trap.version} {trap.trap} {variables}"[:1024]
+
+
+def trap_from_var_binds(source: str, version: str, var_binds: Iterable[tuple[str, str, bool]],
+                        translate: Callable[[str], str]) -> Trap | None:
+    """One notification's variable bindings (``(oid, value text, value is an OID)``, as pysnmp
+    or ``ber.py`` read them) → a ``Trap`` with names translated; ``None`` without snmpTrapOID.0.
+    Shared by the central listener and the remote probes' forwarded traps
+    (``dutydesk.facility.remote``), so both read a trap the same way."""
+    trap_oid, variables = "", []
+    for oid_text, text, is_oid in var_binds:
+        if oid_text == TRAP_OID:
+            trap_oid = text
+            continue
+        if oid_text == UPTIME_OID:
+            continue
+        if is_oid:
+            text = translate(text)
+        variables.append((translate(oid_text), text[:1024]))
+    if not trap_oid:
+        return None
+    return Trap(source=source, version=version, trap=translate(trap_oid), trap_oid=trap_oid,
+                variables=tuple(variables))
 
 
 class TrapListener(LoopListener):
@@ -203,23 +225,12 @@ class TrapListener(LoopListener):
     def _deliver(self, source: str, version: str,
                  var_binds: Iterable[tuple[str, str, bool]]) -> None:
         """One notification (from pysnmp or the fast path) → a Trap in the receiver's queue."""
-        trap_oid, variables = "", []
-        translate = self.translator.translate
-        for oid_text, text, is_oid in var_binds:
-            if oid_text == TRAP_OID:
-                trap_oid = text
-                continue
-            if oid_text == UPTIME_OID:
-                continue
-            if is_oid:
-                text = translate(text)
-            variables.append((translate(oid_text), text[:1024]))
-        if not trap_oid:
+        trap = trap_from_var_binds(source, version, var_binds, self.translator.translate)
+        if trap is None:
             self.receiver.reject(source, "no snmpTrapOID", f"v{version} notification without "
                                  "snmpTrapOID.0")
             return
-        self.receiver.put(Trap(source=source, version=version, trap=translate(trap_oid),
-                               trap_oid=trap_oid, variables=tuple(variables)))
+        self.receiver.put(trap)
 
     # --- lifecycle --------------------------------------------------------------------------
 

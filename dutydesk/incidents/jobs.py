@@ -120,8 +120,8 @@ def process_flips(
             if flip.muted_by:
                 details["muted_by"] = flip.muted_by
             alerts.append(dataclasses.replace(alert, details=details))
-        if alerts:
-            process_alerts(s, alerts, settings=settings, now=now, metrics=metrics)
+        for run in in_order_runs(alerts):
+            process_alerts(s, run, settings=settings, now=now, metrics=metrics)
         # In the same transaction: a maintenance_ended flip of this batch releases at once.
         release_held(s, settings, now=now, metrics=metrics)
         raise_poller_incident(s, settings, now=now, metrics=metrics)
@@ -176,6 +176,23 @@ def release_held(
     if ready:
         process_alerts(session, ready, settings=settings, now=now, metrics=metrics)
     return len(ready)
+
+
+def in_order_runs(alerts: list[Any]) -> list[list[Any]]:
+    """``alerts`` cut, in order, into runs in which each dedup key appears once. Flips are
+    facts, each in its turn: a problem and its recovery claimed in one batch (a remote probe's
+    results replayed after a link outage, a worker that was busy) must open the incident and
+    then resolve it, as they would have one batch apart, not cancel out in the pipeline's
+    dedup stage (which keeps the last alert of a key in a batch)."""
+    runs: list[list[Any]] = []
+    keys: set[str] = set()
+    for alert in alerts:
+        if not runs or alert.dedup_key in keys:
+            runs.append([])
+            keys = set()
+        runs[-1].append(alert)
+        keys.add(alert.dedup_key)
+    return runs
 
 
 def flip_alert(check: Any, flip: Any, flapping: str | None) -> Any:
@@ -372,12 +389,14 @@ def incident_jobs(
             name="check flips through the alert pipeline",
             func=lambda: process_flips(db, settings, metrics=metrics),
             trigger_args={"seconds": 1},
+            one_runner=False,  # workers share the flips, claimed FOR UPDATE SKIP LOCKED
         ),
         Job(
             id="incident-clocks",
             name="SLA warnings and breaches, acknowledgement timeouts, escalation pages",
             func=lambda: run_clocks(db, settings),
             trigger_args={"seconds": 5},
+            one_runner=False,  # workers share the due incidents, claimed SKIP LOCKED
         ),
         Job(
             id="alert-sources-expired",

@@ -107,7 +107,8 @@ def send_repage(
     cache = PagingCache(session, settings, now)
     people: list[str] = []
     for target in repage.targets:
-        people.extend(p for p in cache.directory.people(target) if p not in people)
+        found = cache.directory.people(target, incident.site_id)
+        people.extend(p for p in found if p not in people)
     if not people:
         people = list(repage.people)
     contacts = cache.contacts(people)

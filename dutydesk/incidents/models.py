@@ -55,6 +55,9 @@ class Incident(Base):
     assignee: Mapped[str | None] = mapped_column(String(200), default=None)
     service: Mapped[str | None] = mapped_column(String(200), default=None, index=True)
     check_id: Mapped[int | None] = mapped_column(default=None, index=True)
+    #: The data center the incident is about (its check's or probe's site); NULL: not one site.
+    site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sites.id", ondelete="SET NULL"), index=True, default=None)
     labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
     acknowledged_by: Mapped[str | None] = mapped_column(String(200), default=None)
     acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -189,7 +189,8 @@ def plan_pages(
     for due in status.due:
         people: list[str] = []
         for target in due.targets:
-            people.extend(p for p in cache.directory.people(target) if p not in people)
+            found = cache.directory.people(target, incident.site_id)
+            people.extend(p for p in found if p not in people)
         why = f"escalation step {due.step + 1} ({', '.join(due.targets)})" + (
             f", round {due.round + 1}" if due.round else ""
         )

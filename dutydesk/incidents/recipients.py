@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from dutydesk.core.config import Settings
 from dutydesk.core.models.accounts import Role, User
+from dutydesk.core.sites import DEFAULT_SITE, Site
 from dutydesk.incidents.escalation import (
     DEFAULT_REPAGE_MINUTES,
     EscalationPolicy,
@@ -33,6 +34,7 @@ from dutydesk.incidents.models import (
 )
 from dutydesk.incidents.quiet import QuietHours
 from dutydesk.incidents.routing import parse_fallback_group, route
+from shifts.site_duty import duty_for_site
 
 DEFAULT_POLICY = EscalationPolicy(
     steps=(
@@ -73,17 +75,20 @@ def policy_from_row(row: EscalationPolicyRow) -> EscalationPolicy:
 @dataclass(frozen=True, slots=True)
 class Directory:
     """Everything ``routing.route`` needs at one instant, read once: active engineers, shift
-    leads, who is on duty per line (``None``: no schedule stored) and the fallback group."""
+    leads, who is on duty per site and line, the default site and the fallback group."""
 
     engineers: tuple[str, ...]
     leads: tuple[str, ...]
-    on_duty: dict[str, tuple[str, ...]] | None
+    on_duty_by_site: dict[int, dict[str, tuple[str, ...]]]
+    default_site_id: int | None
     fallback_group: tuple[str, ...]
 
-    def people(self, target: str) -> tuple[str, ...]:
+    def people(self, target: str, site_id: int | None = None) -> tuple[str, ...]:
+        """Logins for ``target`` for an incident at ``site_id`` (``None``: not about one site);
+        the site's own duty rotation, else the default site's (``shifts.site_duty``)."""
         return route(
             target,
-            on_duty=self.on_duty,
+            on_duty=duty_for_site(self.on_duty_by_site, site_id, self.default_site_id),
             fallback_group=self.fallback_group,
             active_engineers=self.engineers,
             shift_leads=self.leads,
@@ -92,7 +97,7 @@ class Directory:
 
 def load_directory(session: Session, settings: Settings, now: datetime) -> Directory:
     """The routing population at ``now`` (users in one query, the shift board in a few)."""
-    from shifts.storage import on_duty_logins
+    from shifts.storage import on_duty_logins_by_site
 
     engineers: list[str] = []
     leads: list[str] = []
@@ -107,22 +112,26 @@ def load_directory(session: Session, settings: Settings, now: datetime) -> Direc
     return Directory(
         engineers=tuple(engineers),
         leads=tuple(leads),
-        on_duty=on_duty_logins(session, now),
+        on_duty_by_site=on_duty_logins_by_site(session, now),
+        default_site_id=session.scalar(select(Site.id).where(Site.slug == DEFAULT_SITE)),
         fallback_group=parse_fallback_group(settings.fallback_group),
     )
 
 
 def resolve_people(
-    session: Session, settings: Settings, target: str, now: datetime | None = None
+    session: Session, settings: Settings, target: str, now: datetime | None = None,
+    site_id: int | None = None,
 ) -> tuple[str, ...]:
-    """Logins for one escalation target (see ``routing.route``).
+    """Logins for one escalation target (see ``routing.route``) for an incident at
+    ``site_id`` (``None``: not about one site, routed as the default site's).
 
     The people on duty come from the stored shift schedules at ``now`` (``None``: the
-    current instant); a line without a schedule falls back as ``route`` describes.
+    current instant): the site's own schedule for the line, else the default site's
+    (``shifts.site_duty``); a line without either falls back as ``route`` describes.
     """
     from dutydesk.core.db import utcnow
 
-    return load_directory(session, settings, now or utcnow()).people(target)
+    return load_directory(session, settings, now or utcnow()).people(target, site_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,11 @@ data:
 - status-page services, and published incident notices overlapping the period with their
   affected services;
 - visits checked in (or denied) in the period, with the client's name.
+
+``site_id`` (from the filters' site slug; ``None``: every site) narrows each read to one site:
+incidents by their site, check rollups by their check's site, duty schedules, status-page
+services and visits by theirs. So a site's figures count only its own rows, and the figures of
+every site add up to the unfiltered ones.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from checks.models import Check, CheckRollup
 from dutydesk.core.config import Settings
+from dutydesk.core.site_scope import site_by_slug
 from dutydesk.incidents.events import EventKind, IncidentEvent
 from dutydesk.incidents.models import Incident, IncidentEventRow
 from dutydesk.incidents.sla import SlaError, SlaPolicy
@@ -67,7 +73,7 @@ def load_people(session: Session) -> dict[int, Person]:
     }
 
 
-def _incident_query(period: Period, filters: Filters) -> Any:
+def _incident_query(period: Period, filters: Filters, site_id: int | None = None) -> Any:
     query = select(
         Incident.id, Incident.title, Incident.source, Incident.service, Incident.priority,
         Incident.status, Incident.created_at,
@@ -80,6 +86,8 @@ def _incident_query(period: Period, filters: Filters) -> Any:
         query = query.where(Incident.priority == filters.priority)
     if filters.service:
         query = query.where(Incident.service == filters.service)
+    if site_id is not None:
+        query = query.where(Incident.site_id == site_id)
     return query
 
 
@@ -109,14 +117,14 @@ def _timelines(session: Session, ids: list[int]
 
 
 def load_incidents(session: Session, period: Period, filters: Filters, settings: Settings,
-                   now: datetime) -> list[IncidentRecord]:
+                   now: datetime, site_id: int | None = None) -> list[IncidentRecord]:
     """Incidents opened in the period as records, as of ``now``.
 
     A resolved incident brings its stored summary (``dutydesk.incidents.summary``); the
     others (still open, or resolved without SLA targets of their own) have their timelines
     replayed here, with the configured targets where the incident has none.
     """
-    result = session.execute(_incident_query(period, filters).order_by(Incident.id))
+    result = session.execute(_incident_query(period, filters, site_id).order_by(Incident.id))
     names = list(result.keys())
     rows = result.all()
     # zip with the names read once: a Row's own mapping view rebuilds its keys on every call.
@@ -157,15 +165,17 @@ def _policy(snapshot: Any, settings: Settings,
     return cache[marker]
 
 
-def load_duties(session: Session, period: Period, line: str | None) -> list[Shift]:
-    """Each person's continuous duty overlapping the period, from every schedule (of ``line``)."""
+def load_duties(session: Session, period: Period, line: str | None,
+                site_id: int | None = None) -> list[Shift]:
+    """Each person's continuous duty overlapping the period, from every schedule (of ``line``,
+    of the site ``site_id``)."""
     duties: list[Shift] = []
-    for schedule in load_schedules(session, line=line):
+    for schedule in load_schedules(session, line=line, site_id=site_id):
         duties.extend(person_shifts(schedule, period.start, period.end))
     return duties
 
 
-def load_rollups(session: Session, period: Period
+def load_rollups(session: Session, period: Period, site_id: int | None = None
                  ) -> tuple[list[RollupRecord], dict[str, float]]:
     """The period's rollup buckets that hold failed results (with their check's service), and
     the measured minutes per service (distinct buckets with results × bucket length).
@@ -181,7 +191,8 @@ def load_rollups(session: Session, period: Period
                                                            microsecond=0)
     # Rollup rows exist only for buckets with results (count >= 1), so every row is measured.
     where = (CheckRollup.resolution == resolution, CheckRollup.bucket_start >= low,
-             CheckRollup.bucket_start < period.end, Check.service != "")
+             CheckRollup.bucket_start < period.end, Check.service != "",
+             *((Check.site_id == site_id,) if site_id is not None else ()))
     measured = {
         service: buckets * minutes
         for service, buckets in session.execute(
@@ -200,12 +211,15 @@ def load_rollups(session: Session, period: Period
     return failing, measured
 
 
-def load_outages(session: Session, period: Period
+def load_outages(session: Session, period: Period, site_id: int | None = None
                  ) -> tuple[list[str], dict[str, list[OutageInterval]]]:
-    """Status-page service names and, by name, the outages published notices announced."""
+    """Status-page service names (of the site ``site_id``) and, by name, the outages published
+    notices announced."""
+    services = select(StatusService.id, StatusService.name).where(StatusService.active)
+    if site_id is not None:
+        services = services.where(StatusService.site_id == site_id)
     names = dict(session.execute(
-        select(StatusService.id, StatusService.name).where(StatusService.active)
-        .order_by(StatusService.position, StatusService.name)).all())
+        services.order_by(StatusService.position, StatusService.name)).all())
     started = func.coalesce(NoticeRow.started_at, NoticeRow.published_at)
     outages: dict[str, list[OutageInterval]] = {}
     for title, start, resolved, service_id, impact in session.execute(
@@ -234,8 +248,11 @@ def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def load_visits(session: Session, period: Period) -> list[VisitRecord]:
-    """Visits checked in during the period, and refusals recorded in it."""
+def load_visits(session: Session, period: Period,
+                site_id: int | None = None) -> list[VisitRecord]:
+    """Visits checked in during the period, and refusals recorded in it (at the site
+    ``site_id``'s desk)."""
+    at_site = (VisitRow.site_id == site_id,) if site_id is not None else ()
     return [
         VisitRecord(client, status, recorded, checked_in, checked_out)
         for client, status, recorded, checked_in, checked_out in session.execute(
@@ -246,25 +263,28 @@ def load_visits(session: Session, period: Period) -> list[VisitRecord]:
                 and_(VisitRow.checked_in_at >= period.start, VisitRow.checked_in_at < period.end),
                 and_(VisitRow.status == "denied", VisitRow.recorded_at >= period.start,
                      VisitRow.recorded_at < period.end),
-            ))
+            ), *at_site)
         )
     ]
 
 
 def load_report_data(session: Session, period: Period, filters: Filters, settings: Settings,
                      now: datetime, people: Mapping[int, Person] | None = None) -> ReportData:
-    """Everything ``build_report`` needs for ``period`` (``people`` if already loaded)."""
-    status_services, outages = load_outages(session, period)
-    rollups, measured = load_rollups(session, period)
+    """Everything ``build_report`` needs for ``period`` (``people`` if already loaded).
+
+    ``filters.site`` names a site by slug (``UnknownSite`` if none has it)."""
+    site_id = site_by_slug(session, filters.site).id if filters.site else None
+    status_services, outages = load_outages(session, period, site_id)
+    rollups, measured = load_rollups(session, period, site_id)
     return ReportData(
-        incidents=load_incidents(session, period, filters, settings, now),
-        duties=load_duties(session, period, filters.line),
+        incidents=load_incidents(session, period, filters, settings, now, site_id),
+        duties=load_duties(session, period, filters.line, site_id),
         people=dict(people) if people is not None else load_people(session),
         rollups=rollups,
         measured_minutes=measured,
         status_services=status_services,
         outages=outages,
-        visits=load_visits(session, period),
+        visits=load_visits(session, period, site_id),
     )
 
 

@@ -148,9 +148,11 @@ class Filters:
     priority: str | None = None
     line: str | None = None
     engineer: str | None = None
+    #: A site's slug: incidents, checks, schedules, status services and visits of that site.
+    site: str | None = None
 
     def query(self) -> dict[str, str]:
-        return {name: value for name in ("service", "priority", "line", "engineer")
+        return {name: value for name in ("service", "priority", "line", "engineer", "site")
                 if (value := getattr(self, name))}
 
     @property
@@ -172,7 +174,8 @@ def parse_filters(args: Mapping[str, str], engineers: Iterable[str] | None = Non
     engineer = (args.get("engineer") or "").strip().lower() or None
     if engineer and engineers is not None and engineer not in {e.lower() for e in engineers}:
         raise ReportError(N_("no engineer with the login %(value)s"), value=repr(engineer))
-    return Filters(service=service, priority=priority, line=line, engineer=engineer)
+    site = (args.get("site") or "").strip().lower() or None
+    return Filters(service=service, priority=priority, line=line, engineer=engineer, site=site)
 
 
 def query_string(period: Period, filters: Filters, **extra: str) -> str:

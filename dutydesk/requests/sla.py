@@ -132,6 +132,8 @@ def request_clocks(policy: RequestSlaPolicy, events: Sequence[RequestEvent],
             responded = True
         status = event.status_after() or status
         done = status in (RequestStatus.RESOLVED, RequestStatus.CLOSED)
+        # A resolution answers the requester: reopened later, the first response was given.
+        responded = responded or done
         first.settle(responded or done, priority)
         resolve.settle(done, priority)
     span = now - last

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -57,6 +57,21 @@ def timeline(session: Session, request_id: int) -> list[RequestEvent]:
     rows = session.scalars(select(RequestEventRow).where(RequestEventRow.request_id == request_id)
                            .order_by(RequestEventRow.at, RequestEventRow.id))
     return [RequestEvent(EventKind(r.kind), r.at, r.actor, r.data or {}) for r in rows]
+
+
+def timelines_of(session: Session, request_ids: Sequence[int]) -> dict[int, list[RequestEvent]]:
+    """The timelines of several requests in one query: request id -> events, oldest first."""
+    found: dict[int, list[RequestEvent]] = {}
+    if not request_ids:
+        return found
+    rows = session.scalars(select(RequestEventRow)
+                           .where(RequestEventRow.request_id.in_(list(request_ids)))
+                           .order_by(RequestEventRow.request_id, RequestEventRow.at,
+                                     RequestEventRow.id))
+    for r in rows:
+        found.setdefault(r.request_id, []).append(
+            RequestEvent(EventKind(r.kind), r.at, r.actor, r.data or {}))
+    return found
 
 
 def get_request(session: Session, request_id: int) -> ServiceRequest:

@@ -6,4 +6,6 @@ that run their checks inside them, talking to the centre only over outbound HTTP
 - :mod:`dutydesk.sites.ingest`  result batches judged in order, stored once per (probe, seq)
 - :mod:`dutydesk.sites.health`  "probe offline": one incident per silent probe, its checks UNKNOWN
 - :mod:`dutydesk.sites.agent`   the ``dutydesk probe`` process and its store-and-forward buffer
+- :mod:`dutydesk.sites.agent_inputs` the traps/syslog heard at the site, buffered and forwarded
+- :mod:`dutydesk.sites.events`  those events stored once per (probe, event seq)
 """

@@ -5,15 +5,25 @@ ever connects out (HTTP(S) to ``--server``), never to a database, and opens no p
 an optional loopback ``/metrics``.
 
 Loops (one asyncio loop, the HTTP calls in threads):
-- pull: ``GET /api/probe/v1/checks`` with ``If-None-Match`` every ``pull_interval``; the last
-  list is kept in the buffer file, so a restart during an outage keeps checking.
+- pull: ``GET /api/probe/v1/checks?wait=pull_wait`` with ``If-None-Match``: a long-poll the
+  centre holds until the checks change (so a change reaches the probe within about a second)
+  or the wait ends, then at once again; after an early 304 (the centre holds its limit of
+  long-polls) or an error, after ``pull_interval``. The last list is kept in the buffer file,
+  so a restart during an outage keeps checking.
 - run: each check every ``interval`` seconds (a stable phase per check); never two runs of one
   check at once, so one check's results are made, numbered and sent in order. Results are kept
   in the buffer in groups every ``flush_interval`` seconds (one transaction each), in the order
   they were made.
 - push: batches of up to ``batch`` results (sent as kept: the buffered JSON is not decoded;
-  the next batch is read while one is in flight); acknowledged ones are deleted; while the
-  centre is away, retries back off up to ``max_backoff`` seconds, and checking goes on.
+  the next batch is read while one is in flight, and the last acknowledged one deleted);
+  while the centre is away, retries back off up to ``max_backoff`` seconds, and checking
+  goes on.
+- events (with ``--trap-listen`` / ``--syslog-listen``): traps and syslog heard at the site,
+  buffered and forwarded in order by :mod:`dutydesk.sites.agent_inputs`.
+
+Every answer tells the centre's highest stored sequence number; a buffer file behind it (lost,
+or restored from a backup) renumbers its results above it (:meth:`Buffer.catch_up`) instead of
+sending numbers the centre would take for replays.
 
 The loop runs on uvloop when it is installed (as the check engine's).
 """
@@ -22,14 +32,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import os
 import signal
 import time
-import urllib.error
-import urllib.request
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,21 +44,21 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from dutydesk.sites.agent_http import (
+    PUSH_BYTES,
+    AgentError,
+    CentreAway,
+    _in_daemon_thread,
+    _request,
+    enrolled_credential,
+    fitting,
+)
 from dutydesk.sites.buffer import Buffer
 
+__all__ = ["PUSH_BYTES", "Agent", "AgentConfig", "AgentError", "AgentMetrics", "CentreAway",
+           "fitting", "push_lag", "run_agent"]
+
 log = logging.getLogger("dutydesk.probe")
-
-
-#: A push body stays under this many bytes (the centre refuses bodies over 8 MiB).
-PUSH_BYTES = 4 * 1024 * 1024
-
-
-class AgentError(RuntimeError):
-    """The probe cannot start (no credential and no token, wrong site, refused enrolment)."""
-
-
-class CentreAway(RuntimeError):
-    """The centre did not answer (or answered 5xx/409): try again later."""
 
 
 @dataclass
@@ -65,11 +72,16 @@ class AgentConfig:
     metrics_port: int | None = None
     pull_interval: float = field(
         default_factory=lambda: float(os.environ.get("DUTYDESK_PROBE_PULL_INTERVAL", "10")))
+    #: Seconds the centre may hold a pull of the checks (long-poll); 0: plain polling.
+    pull_wait: float = field(
+        default_factory=lambda: float(os.environ.get("DUTYDESK_PROBE_PULL_WAIT", "25")))
     push_interval: float = field(
         default_factory=lambda: float(os.environ.get("DUTYDESK_PROBE_PUSH_INTERVAL", "2")))
     max_backoff: float = field(
         default_factory=lambda: float(os.environ.get("DUTYDESK_PROBE_MAX_BACKOFF", "30")))
-    batch: int = 5000  # the centre takes up to 5,000 per push (dutydesk.sites.ingest)
+    #: Results per push; the centre takes up to 5,000 (dutydesk.sites.ingest).
+    batch: int = field(
+        default_factory=lambda: int(os.environ.get("DUTYDESK_PROBE_BATCH", "5000")))
     flush_interval: float = 0.05
     #: This DutyDesk's version, told to the centre (the CLI passes it).
     version: str = ""
@@ -77,6 +89,8 @@ class AgentConfig:
     time_scale: float = field(
         default_factory=lambda: float(os.environ.get("DUTYDESK_PROBE_TIME_SCALE", "1")))
     http_timeout: float = 10.0
+    #: Facility listeners (traps, syslog) whose events are forwarded (``agent_inputs``).
+    inputs: Any = None
 
 
 class AgentMetrics:
@@ -88,8 +102,9 @@ class AgentMetrics:
                            "by the centre", registry=r)
         self.oldest = Gauge("dutydesk_probe_buffer_oldest_seconds", "Age of the oldest "
                             "buffered result (0 when empty)", registry=r)
-        self.lag = Gauge("dutydesk_probe_push_lag_seconds", "Age of the newest result the "
-                         "centre acknowledged, when it acknowledged it", registry=r)
+        self.lag = Gauge("dutydesk_probe_push_lag_seconds", "How far the centre trails: age "
+                         "of the newest result it acknowledged while results wait (0 when "
+                         "none wait)", registry=r)
         self.dropped = Gauge("dutydesk_probe_results_dropped", "Results dropped from the full "
                              "buffer since the probe was enrolled", registry=r)
         self.runs = Counter("dutydesk_probe_check_runs_total", "Check runs made",
@@ -97,64 +112,6 @@ class AgentMetrics:
         self.push_errors = Counter("dutydesk_probe_push_errors_total", "Pushes that failed",
                                    registry=r)
         self.checks = Gauge("dutydesk_probe_checks", "Checks this probe runs", registry=r)
-
-
-def _request(config: AgentConfig, method: str, path: str, body: Any = None,
-             credential: str | None = None, headers: dict[str, str] | None = None,
-             ) -> tuple[int, dict[str, str], Any]:
-    """One HTTP call to the centre; (status, headers, JSON or None). ``body``: a JSON value, or
-    bytes already encoded. Raises CentreAway when the centre cannot be reached or answers 5xx."""
-    data = (body if isinstance(body, bytes) else
-            json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(config.server + path, data=data, method=method)
-    req.add_header("User-Agent", f"dutydesk-probe/{config.version or 'dev'}")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    if credential:
-        req.add_header("Authorization", f"Bearer {credential}")
-    for name, value in (headers or {}).items():
-        req.add_header(name, value)
-    try:
-        with urllib.request.urlopen(req, timeout=config.http_timeout) as answer:
-            raw = answer.read()
-            return answer.status, dict(answer.headers), json.loads(raw) if raw else None
-    except urllib.error.HTTPError as exc:
-        if exc.code >= 500:
-            raise CentreAway(f"centre answered {exc.code}") from None
-        raw = exc.read()
-        try:
-            parsed = json.loads(raw) if raw else None
-        except ValueError:
-            parsed = None
-        return exc.code, dict(exc.headers), parsed
-    except (OSError, ValueError) as exc:  # refused, reset, timed out, DNS, TLS
-        raise CentreAway(str(exc)) from None
-
-
-def enrolled_credential(config: AgentConfig, buffer: Buffer) -> str:
-    """The credential in the buffer file, or the one the enrolment token is exchanged for."""
-    credential = buffer.get("credential")
-    token_digest = (hashlib.sha256(config.enrol_token.encode()).hexdigest()
-                    if config.enrol_token else None)
-    if credential and (token_digest is None or token_digest == buffer.get("enrolled_with")):
-        return credential  # a new token (the probe was created again) enrols anew
-    if not config.enrol_token:
-        raise AgentError("this probe is not enrolled: start it once with --enrol-token "
-                         "(from `dutydesk probe create`)")
-    try:
-        status, _h, body = _request(config, "POST", "/api/probe/v1/enrol",
-                                    {"token": config.enrol_token, "version": config.version})
-    except CentreAway as exc:
-        raise AgentError(f"cannot reach {config.server} to enrol: {exc}") from None
-    if status != 200 or not isinstance(body, dict):
-        raise AgentError(f"enrolment refused ({status}): "
-                         f"{(body or {}).get('error') or (body or {}).get('message') or body}")
-    if body.get("site") != config.site:
-        raise AgentError(f"the token belongs to site {body.get('site')!r}, not {config.site!r}")
-    buffer.put("credential", body["credential"])
-    buffer.put("enrolled_with", token_digest or "")
-    buffer.put("probe_id", str(body["probe_id"]))
-    return body["credential"]
 
 
 class Agent:
@@ -179,6 +136,13 @@ class Agent:
         #: the buffer so far; the next batch, read and encoded while the last was in flight.
         self._acked = self._forgotten = 0
         self._ahead: tuple[list[tuple[int, float, str]], bytes] | None = None
+        #: The highest sequence number sent; a pull's (stored, assigned) when it found the
+        #: buffer behind the centre (applied by the next push: never under a batch in flight).
+        self._sent = 0
+        self._behind: tuple[int, int] | None = None
+        #: When the newest result the centre acknowledged was made (push lag), None: not yet.
+        self._acked_made: float | None = None
+        self._bind_gauges()
 
     def stop(self) -> None:
         if self._stop is not None:
@@ -192,7 +156,12 @@ class Agent:
             self._ctx = ctx
             loops = [asyncio.create_task(self._pull_loop()),
                      asyncio.create_task(self._push_loop()),
-                     asyncio.create_task(self._flush_loop())]
+                     asyncio.create_task(self._flush_loop()),
+                     asyncio.create_task(self._gauge_loop())]
+            if self.config.inputs is not None:
+                from dutydesk.sites.agent_inputs import EventForwarder
+
+                loops.append(asyncio.create_task(EventForwarder(self, self.config.inputs).run()))
             self._reschedule()
             await self._stop.wait()
             for _key, task in self._tasks.values():
@@ -203,14 +172,18 @@ class Agent:
                                  return_exceptions=True)
         self.flush()
         self._forget_acked()
+        if self._behind is not None:
+            self._catch_up(*self._behind)
         self.buffer.close()
 
     # ---- pulling the checks ----------------------------------------------------------------
 
     async def _pull_loop(self) -> None:
         while True:
+            started = time.monotonic()
+            status, held = 0, False
             try:
-                await self.pull()
+                status, held = await self.pull()
             except CentreAway as exc:
                 log.info("centre unreachable for checks: %s", exc)
             except AgentError as exc:
@@ -218,27 +191,58 @@ class Agent:
             if self.failure:
                 self.stop()
                 return
-            await asyncio.sleep(self.config.pull_interval)
+            await asyncio.sleep(self._pull_pause(status, held, time.monotonic() - started))
 
-    async def pull(self) -> None:
+    def _pull_pause(self, status: int, held: bool, took: float) -> float:
+        """Seconds before the next pull: none after a change or a long-poll the centre held
+        (it paces the loop); ``pull_interval`` (less the time taken) after an error or a 304
+        the centre did not hold (no long-poll asked, or the centre holds its limit)."""
+        if status == 200 or (status == 304 and held):
+            return 0.0
+        return max(0.0, self.config.pull_interval - took)
+
+    async def pull(self) -> tuple[int, bool]:
+        """One pull of the checks (a long-poll when ``pull_wait``); returns the HTTP status and
+        whether the centre held it."""
         headers = {"If-None-Match": f'"{self.etag}"'} if self.etag else {}
-        status, _hdrs, body = await asyncio.to_thread(
-            _request, self.config, "GET", "/api/probe/v1/checks", None, self.credential,
-            headers)
+        wait = self.config.pull_wait if self.etag else 0.0
+        path = "/api/probe/v1/checks" + (f"?wait={wait:g}" if wait > 0 else "")
+        assigned = self.buffer.last_assigned()
+        status, answer_headers, body = await _in_daemon_thread(
+            _request, self.config, "GET", path, None, self.credential, headers, wait)
+        held = any(k.lower() == "x-long-poll" and v == "held" for k, v in answer_headers.items())
         if status == 304:
-            return
+            return status, held
         self._refused(status)
         if status != 200 or not isinstance(body, dict):
             raise AgentError(f"the centre refused this probe's checks ({status}): {body}")
         if body.get("site") != self.config.site:
             raise AgentError(f"this probe belongs to site {body.get('site')!r}, "
                              f"not {self.config.site!r}")
-        self.buffer.ensure_seq_above(int(body.get("last_seq") or 0))
+        # a result the centre stored while the pull was held was sent meanwhile (not behind)
+        stored, assigned = int(body.get("last_seq") or 0), max(assigned, self._sent)
+        if stored > assigned:
+            self._behind = (stored, assigned)
         self.checks = list(body.get("checks") or [])
         self.etag = str(body.get("version") or "")
         self.buffer.put("checks", json.dumps(self.checks))
         self.buffer.put("checks_etag", self.etag)
         self._reschedule()
+        return status, held
+
+    def _catch_up(self, stored: int, assigned: int) -> bool:
+        """True when the buffer file was behind the centre (see :meth:`Buffer.catch_up`). What
+        the centre acknowledged before is deleted first; the batch read ahead and the counts
+        of acknowledged numbers go (they are of the old numbers)."""
+        if stored <= assigned:
+            return False
+        self._forget_acked()
+        self._ahead, self._acked, self._forgotten = None, 0, 0
+        moved = self.buffer.catch_up(stored, assigned)
+        log.warning("the centre has results up to number %d, this buffer numbered only up to "
+                    "%d (state directory lost or restored from a backup): %d buffered results "
+                    "renumbered above it", stored, assigned, moved)
+        return True
 
     # ---- running the checks ----------------------------------------------------------------
 
@@ -305,7 +309,7 @@ class Agent:
                 failures += 1
                 self.metrics.push_errors.inc()
                 log.info("centre unreachable, %d results buffered: %s",
-                         self.buffer.depth(), exc)
+                         self._depth(), exc)
                 sent = 0
             self._gauges()
             if sent < self.config.batch:
@@ -319,6 +323,9 @@ class Agent:
         acknowledged. While the batch is in flight, the previous acknowledgement is applied to
         the buffer and the next batch is read and encoded, so the centre never waits for the
         probe's own file work between two batches."""
+        if self._behind is not None:
+            behind, self._behind = self._behind, None
+            self._catch_up(*behind)
         ahead, self._ahead = self._ahead, None
         if ahead is None or ahead[0][0][0] <= self._acked:
             ahead = self._encode(self.buffer.oldest_raw(self.config.batch, after=self._acked))
@@ -326,6 +333,8 @@ class Agent:
             self._forget_acked()
             return 0
         rows, body = ahead
+        assigned = self.buffer.last_assigned()
+        self._sent = max(self._sent, rows[-1][0])
         call = asyncio.ensure_future(asyncio.to_thread(
             _request, self.config, "POST", "/api/probe/v1/results", body, self.credential))
         try:
@@ -339,9 +348,11 @@ class Agent:
         if status != 200 or not isinstance(answer, dict):
             raise CentreAway(f"centre refused the batch ({status}): {answer}")
         acked = int(answer["acked"])
+        if self._catch_up(acked, assigned):
+            return 0  # the centre stored none of them: sent again with their new numbers
         made = [m for seq, m, _r in rows if seq <= acked]
         if made:
-            self.metrics.lag.set(max(0.0, time.time() - made[-1]))
+            self._acked_made = made[-1]
         self._acked = max(self._acked, acked)
         self._ahead = upcoming
         return len(made)
@@ -352,17 +363,17 @@ class Agent:
         object's text: its "seq" is put first without decoding it."""
         if not rows:
             return None
-        size, keep = 0, 0
-        for _seq, _made, text in rows:  # the centre takes 8 MiB at most: long messages
-            size += len(text) + 24      # (kept as ASCII JSON) make smaller batches
-            if keep and size > PUSH_BYTES:
-                break
-            keep += 1
-        rows = rows[:keep]
+        rows = rows[:fitting([len(text) for _seq, _made, text in rows])]
         results = ",".join(f'{{"seq": {seq}, {text[1:]}' for seq, _made, text in rows)
-        figures = json.dumps({"dropped": self.buffer.dropped, "buffered": self.buffer.depth(),
+        figures = json.dumps({"dropped": self.buffer.dropped, "buffered": self._depth(),
                               "version": self.config.version})
         return rows, f'{{"results": [{results}], {figures[1:]}'.encode()
+
+    def _depth(self) -> int:
+        """Results the centre has not acknowledged: buffered (less those acknowledged and not
+        deleted yet) and made since the last flush."""
+        acked = self.buffer.count_upto(self._acked) if self._acked > self._forgotten else 0
+        return self.buffer.depth() - acked + len(self._made)
 
     def _forget_acked(self) -> None:
         """Delete from the buffer what the centre acknowledged (a probe killed before this
@@ -381,11 +392,38 @@ class Agent:
             self.stop()
             raise CentreAway(self.failure)
 
+    async def _gauge_loop(self) -> None:
+        while True:
+            self._gauges()
+            await asyncio.sleep(0.25)
+
     def _gauges(self) -> None:
-        self.metrics.depth.set(self.buffer.depth())
-        oldest = self.buffer.oldest_made_at()
-        self.metrics.oldest.set(0 if oldest is None else max(0.0, time.time() - oldest))
+        """Refresh what the gauges read; the ages are reckoned when ``/metrics`` is scraped."""
+        oldest = self.buffer.oldest_made_at(after=self._acked)
+        if oldest is None and self._made:
+            oldest = self._made[0][1]
+        self._seen = (self._depth(), oldest, self._acked_made)
         self.metrics.dropped.set(self.buffer.dropped)
+
+    def _bind_gauges(self) -> None:
+        def age(made: float | None) -> float:
+            return 0.0 if made is None else max(0.0, time.time() - made)
+
+        self._seen: tuple[int, float | None, float | None] = (0, None, None)
+        self.metrics.depth.set_function(lambda: self._seen[0])
+        self.metrics.oldest.set_function(lambda: age(self._seen[1]))
+        self.metrics.lag.set_function(lambda: push_lag(time.time(), *self._seen))
+
+
+def push_lag(now: float, depth: int, oldest: float | None, acked_made: float | None) -> float:
+    """How far the centre trails the probe, in seconds: 0 when no result waits; else the age of
+    the newest result the centre acknowledged (it grows through a link outage and falls back
+    when the backlog is replayed), or of the oldest waiting one when none was acknowledged
+    since the probe started."""
+    if depth == 0:
+        return 0.0
+    since = acked_made if acked_made is not None else oldest
+    return 0.0 if since is None else max(0.0, now - since)
 
 
 def run_agent(config: AgentConfig) -> None:

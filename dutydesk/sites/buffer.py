@@ -6,6 +6,10 @@ the centre acknowledged a sequence number at or above it. A probe killed at any 
 nothing (a result is either not made yet, or in the file) and doubles nothing (the centre
 stores each sequence number once).
 
+A file that is behind the centre (lost and new again, or restored from a backup) would number
+results the centre already has; :meth:`Buffer.catch_up` moves them above the centre's highest
+number when the centre tells it (on every pull of the checks and every push).
+
 Bounded: beyond ``max_results`` rows or ``max_age`` seconds the oldest results are dropped and
 counted (``dropped``, kept in the file); the count is sent with every batch. Keeping a result
 costs the same whatever the depth (the age bound is found through an index on ``made_at``), so
@@ -124,22 +128,48 @@ class Buffer:
     def depth(self) -> int:
         return self._depth
 
-    def oldest_made_at(self) -> float | None:
-        row = self.conn.execute("SELECT made_at FROM results ORDER BY seq LIMIT 1").fetchone()
+    def count_upto(self, seq: int) -> int:
+        """How many buffered results are numbered ``seq`` or below."""
+        return self.conn.execute("SELECT count(*) FROM results WHERE seq <= ?",
+                                 (seq,)).fetchone()[0]
+
+    def oldest_made_at(self, after: int = 0) -> float | None:
+        """When the oldest buffered result numbered above ``after`` was made (None: none)."""
+        row = self.conn.execute("SELECT made_at FROM results WHERE seq > ? ORDER BY seq "
+                                "LIMIT 1", (after,)).fetchone()
         return row[0] if row else None
 
-    def ensure_seq_above(self, seq: int) -> None:
-        """Number the next result above ``seq`` (the centre's last stored one): a probe whose
-        buffer file was lost must not send numbers the centre takes for replays."""
+    def last_assigned(self) -> int:
+        """The highest sequence number this file ever gave (0 for a new file)."""
+        row = self.conn.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'results'").fetchone()
+        return int(row[0]) if row else 0
+
+    def catch_up(self, stored: int, assigned_before: int) -> int:
+        """The centre has stored numbers up to ``stored``; this file had given numbers up to
+        ``assigned_before`` when the centre said so. ``stored`` above it means the file is
+        behind the centre (it was lost and is new, or restored from a backup): the centre would
+        take every number up to ``stored`` for a replay and drop it. Then the buffered results
+        are renumbered above ``stored`` (in their order) and numbering goes on after them;
+        returns how many were renumbered (0 when the file is not behind: results at or below
+        ``stored`` are then really stored, their acknowledgement was not heard). Numbering
+        never goes back: a number once given is not given again."""
+        if stored <= assigned_before:
+            return 0
         with self.conn:
-            current = self.conn.execute(
-                "SELECT seq FROM sqlite_sequence WHERE name = 'results'").fetchone()
-            if current is None:
-                self.conn.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('results', ?)",
-                                  (seq,))
-            elif current[0] < seq:
-                self.conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'results'",
-                                  (seq,))
+            self.conn.execute("BEGIN IMMEDIATE")
+            first, count = self.conn.execute(
+                "SELECT min(seq), count(*) FROM results").fetchone()
+            shift = stored + 1 - first if first is not None and first <= stored else 0
+            if shift:  # through negative numbers: no two rows share a number on the way
+                self.conn.execute("UPDATE results SET seq = -(seq + ?)", (shift,))
+                self.conn.execute("UPDATE results SET seq = -seq")
+            top = self.conn.execute("SELECT max(seq) FROM results").fetchone()[0] or 0
+            given = self.last_assigned()
+            self.conn.execute("DELETE FROM sqlite_sequence WHERE name = 'results'")
+            self.conn.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('results', ?)",
+                              (max(stored, top, given),))
+        return count if shift else 0
 
     def close(self) -> None:
         self.conn.close()

@@ -1,11 +1,10 @@
 """Tables of sites and remote probes.
 
-``sites``         a data center (slug, name, IANA time zone). Migration 0031 creates the one
-                  ``default`` site existing data belongs to.
+``sites``         a data center: :class:`dutydesk.core.sites.Site` (a core table).
 ``probes``        a probe process of a site: its credential (SHA-256 of a 256-bit secret, never
                   the secret), a one-time enrolment token (SHA-256 + expiry) until enrolled, what
-                  it last said (version, contact, the last sequence number stored) and whether an
-                  admin revoked it.
+                  it last said (version, contact, the last sequence numbers stored: results and
+                  facility events) and whether an admin revoked it.
 ``check_probes``  the checks a probe runs; central workers skip them (``checks.store``).
 """
 
@@ -17,19 +16,10 @@ from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dutydesk.core.db import Base, utcnow
+from dutydesk.core.sites import DEFAULT_SITE, Site
 
-DEFAULT_SITE = "default"
+__all__ = ["DEFAULT_SITE", "CheckProbe", "Probe", "Site"]
 DEFAULT_GRACE_SECONDS = 120.0
-
-
-class Site(Base):
-    __tablename__ = "sites"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Probe(Base):
@@ -46,6 +36,9 @@ class Probe(Base):
     last_contact_at: Mapped[datetime | None] = mapped_column(default=None)
     #: The highest sequence number stored: a result at or below it is a replay (stored once).
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: The same for the facility events it forwards (traps, syslog heard at its site): a
+    #: sequence of their own, so results and events are acknowledged independently.
+    last_event_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     #: Results the probe dropped from its full buffer, as it reported them (a running total).
     dropped_total: Mapped[int] = mapped_column(Integer, default=0)
     buffer_depth: Mapped[int] = mapped_column(Integer, default=0)

@@ -90,6 +90,20 @@ def revoke_probe(s: Session, probe: Probe, now: datetime) -> None:
     probe.enrol_token_hash = None
 
 
+def reissue_token(s: Session, probe: Probe, now: datetime) -> Issued:
+    """A new one-time enrolment token for an existing probe whose machine or state directory was
+    replaced: it keeps its id, its checks and the sequence numbers the centre stored (the probe
+    numbers its new results above them). The current credential works until the new token is
+    used, which replaces it. A revoked probe stays revoked (create a new one)."""
+    if probe.revoked_at is not None:
+        raise ProbeError(f"probe {probe.name!r} was revoked: create a new probe instead")
+    token = f"ddpe_{secrets.token_urlsafe(32)}"
+    probe.enrol_token_hash = digest(token)
+    probe.enrol_expires_at = now + ENROL_TTL
+    s.flush()
+    return Issued(probe.id, token)
+
+
 def enrol(s: Session, token: str, now: datetime, version: str = "") -> Issued:
     """Exchange an unused, unexpired enrolment token for the probe's credential (once)."""
     if not isinstance(token, str) or not token.startswith("ddpe_") or len(token) > 100:
@@ -143,20 +157,44 @@ def assign_check(s: Session, check_id: int, probe: Probe | None) -> None:
         row.probe_id = probe.id
 
 
+def _version(items: list[tuple[int, str, float, float]]) -> str:
+    """The ETag of a probe's checks from (id, updated_at ISO, interval, timeout) in id order:
+    the one rule :func:`probe_checks` and :func:`checks_version` share."""
+    stamp = "|".join(f"{cid}:{updated}:{interval}:{timeout}"
+                     for cid, updated, interval, timeout in items)
+    return hashlib.sha256(stamp.encode()).hexdigest()[:32]
+
+
+def _assigned(probe_id: int, *columns: Any) -> Any:
+    from checks.models import Check
+
+    return (select(*columns).join(CheckProbe, CheckProbe.check_id == Check.id)
+            .where(CheckProbe.probe_id == probe_id, Check.enabled.is_(True))
+            .order_by(Check.id))
+
+
 def probe_checks(s: Session, probe: Probe) -> tuple[str, list[dict[str, Any]]]:
     """The enabled checks the probe runs, and their version (an ETag that changes whenever one
     of them is added, removed or edited)."""
     from checks.models import Check
 
-    rows = s.scalars(select(Check).join(CheckProbe, CheckProbe.check_id == Check.id)
-                     .where(CheckProbe.probe_id == probe.id, Check.enabled.is_(True))
-                     .order_by(Check.id)).all()
+    rows = s.scalars(_assigned(probe.id, Check)).all()
     checks = [{"id": c.id, "slug": c.slug, "type": c.type, "spec": dict(c.spec or {}),
                "interval": c.interval, "timeout": c.timeout,
                "updated_at": c.updated_at.isoformat()} for c in rows]
-    stamp = "|".join(f"{c['id']}:{c['updated_at']}:{c['interval']}:{c['timeout']}"
-                     for c in checks)
-    return hashlib.sha256(stamp.encode()).hexdigest()[:32], checks
+    return _version([(c["id"], c["updated_at"], c["interval"], c["timeout"])
+                     for c in checks]), checks
+
+
+def checks_version(conn: Any, probe_id: int) -> str:
+    """The version :func:`probe_checks` would give, from four narrow columns (what a held
+    long-poll asks twice a second; ``conn`` is a session or a read-only connection)."""
+    from checks.models import Check
+
+    rows = conn.execute(_assigned(probe_id, Check.id, Check.updated_at, Check.interval,
+                                  Check.timeout)).all()
+    return _version([(cid, updated.isoformat(), interval, timeout)
+                     for cid, updated, interval, timeout in rows])
 
 
 def runs_on(s: Session, check_id: int) -> tuple[str, str] | None:

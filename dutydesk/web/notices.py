@@ -23,6 +23,7 @@ from dutydesk.labels import label
 from dutydesk.models import Role
 from dutydesk.openapi import operation
 from dutydesk.web.api import json_body
+from dutydesk.web.site_select import site_choices
 from dutydesk.web.status_snapshot import cache
 from shifts.notices import MaintenanceWindow, NoticeError
 from shifts.notices import service as svc
@@ -135,6 +136,9 @@ def services_admin() -> Any:
             if f.get("what") == "group":
                 svc.save_group(s, principal(), name=f.get("name", ""),
                                position=int(f.get("position") or 0), now=utcnow())
+            elif f.get("what") == "site":
+                svc.move_service(s, principal(), int(f.get("service_id") or 0),
+                                 site=f.get("site", ""), now=utcnow())
             else:
                 svc.save_service(
                     s, principal(), slug=f.get("slug", ""), name=f.get("name", ""),
@@ -142,7 +146,8 @@ def services_admin() -> Any:
                     status=f.get("status", "operational"), mode=f.get("mode", "manual"),
                     check_ids=[c.strip() for c in f.get("check_ids", "").split(",")],
                     position=int(f.get("position") or 0), now=utcnow(),
-                    service_id=int(f["service_id"]) if f.get("service_id") else None)
+                    service_id=int(f["service_id"]) if f.get("service_id") else None,
+                    site=f.get("site"))
         except (NoticeError, ValueError) as exc:
             s.rollback()
             flash(gettext("Not saved: %(message)s", message=str(exc)), "error")
@@ -153,7 +158,9 @@ def services_admin() -> Any:
         return redirect(url_for("notices.services_admin"))
     groups = list(s.scalars(select(StatusServiceGroup).order_by(StatusServiceGroup.position)))
     services = list(s.scalars(select(StatusService).order_by(StatusService.position)))
-    return render_template("notices/services.html", groups=groups, services=services)
+    sites = site_choices()
+    return render_template("notices/services.html", groups=groups, services=services,
+                           sites=sites, site_of={x.id: x for x in sites})
 
 
 # --------------------------------------------------------------------------------- API

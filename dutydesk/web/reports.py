@@ -5,12 +5,15 @@ nights) and that is a manager's view, so engineers and viewers get 403; an engin
 figures are in the shift screens (fairness) and the incident list.
 
 All three share one query string (period and filters, see ``dutydesk.reports.period``), so a
-report is bookmarkable and its CSV and print links carry the same selection. ``kind=month`` /
+report is bookmarkable and its CSV and print links carry the same selection. ``site=<slug>``
+narrows the incident, check, duty, status-page and visitor figures to one site (an unknown
+slug is a 404); a site selector is shown when there is more than one site. ``kind=month`` /
 ``kind=range`` (the two buttons of the form) say which of the form's period fields to use.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -40,6 +43,7 @@ from dutydesk.reports.request_loader import (
 from dutydesk.reports.request_tables import REQUEST_TABLES, request_tables
 from dutydesk.reports.tables import TABLES, Table, report_tables
 from dutydesk.requests.models import CHANNELS
+from dutydesk.web.site_select import site_choices, site_from
 from shifts.localtime import load_zone
 
 bp = Blueprint("reports", __name__)
@@ -66,12 +70,16 @@ def _report(args: dict[str, str]) -> tuple[Report, dict[str, Table], dict[str, A
         filters = parse_filters(args, [p.login for p in people.values()])
     except ReportError as exc:
         raise ApiError(400, gettext(exc.msgid, **exc.params)) from None
+    site = site_from(filters.site)
     data = load_report_data(session, period, filters, config, now, people)
     report = build_report(data, period, filters, now)
     form = {
         "people": sorted(people.values(), key=lambda p: (p.name.casefold(), p.login)),
         "services": known_services(session, data.status_services),
         "query": query_string(period, filters),
+        "requests_query": query_string(period, replace(filters, site=None)),
+        "sites": site_choices(),
+        "site": site,
     }
     return report, report_tables(report, gettext), form
 
@@ -126,6 +134,11 @@ def _request_report(args: dict[str, str]) -> tuple[RequestReport, dict[str, Tabl
             args, parse_filters(args, [p.login for p in people.values()]))
     except ReportError as exc:
         raise ApiError(400, gettext(exc.msgid, **exc.params)) from None
+    if filters.base.site:
+        # Requests are not kept per site (they carry no site), so no figure could honour it.
+        raise ApiError(400, gettext("requests are not kept per site: the request reports "
+                                    "cover every site, leave out site=%(site)s",
+                                    site=filters.base.site))
     records = load_requests(session, period, filters, now)
     services, categories = request_choices(records, [filters.base.service or ""])
     report = build_request_report(

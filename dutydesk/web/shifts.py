@@ -26,6 +26,7 @@ from dutydesk.core.validation import (
 )
 from dutydesk.i18n import user_zone
 from dutydesk.models import Role, User
+from dutydesk.web.site_select import site_arg, site_choices
 from shifts import service
 from shifts.coverage import coverage_ahead
 from shifts.errors import ShiftConfigError
@@ -122,7 +123,9 @@ def _index_page(error: ShiftConfigError | None = None) -> Any:
     """The on-duty board; with ``error`` the new-schedule form comes back with the refusal."""
     s = db_session()
     now = utcnow()
-    schedules = load_schedules(s)
+    site = site_arg()
+    sites = site_choices()
+    schedules = load_schedules(s, site_id=site.id if site is not None else None)
     rows = []
     ids: set[Any] = set()
     for schedule in schedules:
@@ -143,6 +146,7 @@ def _index_page(error: ShiftConfigError | None = None) -> Any:
     return render_template(
         "shifts/index.html", rows=rows, names=user_names(s, ids), lines=list(Line), mine=mine,
         can_edit=who.can(Role.SHIFT_LEAD), now=now, refused=message,
+        site=site, sites=sites, site_of={x.id: x for x in sites},
         form=request.form if error is not None else {},
     ), status
 
@@ -156,6 +160,7 @@ def create_schedule() -> Any:
             s, principal(), name=request.form.get("name", ""), line=request.form.get("line", ""),
             time_zone=request.form.get("time_zone", ""),
             self_service=bool(request.form.get("self_service")),
+            site=request.form.get("site"),
         )
     except ShiftConfigError as exc:
         s.rollback()
@@ -211,6 +216,7 @@ def _editor_page(schedule_id: int, error: ShiftConfigError | None = None) -> Any
         zone=schedule.zone, local=lambda t: utc_to_local(t, schedule.zone),
         refused=message, form=request.form if error is not None else {},
         colours=person_colours(grid), today=utc_to_local(now, schedule.zone).date(),
+        sites=site_choices(),
     ), status
 
 
@@ -239,7 +245,7 @@ def update_settings(schedule_id: int) -> Any:
     return _apply(schedule_id, lambda s: service.update_schedule(
         s, principal(), schedule_id, name=form.get("name", ""), line=form.get("line", ""),
         time_zone=form.get("time_zone", ""), self_service=bool(form.get("self_service")),
-        now=utcnow()), _("schedule saved"))
+        now=utcnow(), site=form.get("site")), _("schedule saved"))
 
 
 def rotation_form(form: Any) -> dict[str, Any]:

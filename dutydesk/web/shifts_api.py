@@ -14,6 +14,8 @@ from flask import Blueprint, Response, abort, jsonify, request
 
 from dutydesk.context import db_session, principal, require_role
 from dutydesk.core.db import utcnow
+from dutydesk.core.site_scope import UnknownSite, optional_site
+from dutydesk.core.sites import Site
 from dutydesk.core.timeparse import parse_instant
 from dutydesk.errors import ApiError
 from dutydesk.models import Role
@@ -49,18 +51,31 @@ def _instant(name: str, default: datetime) -> datetime:
         raise ApiError(400, str(exc)) from None
 
 
+def _site_arg() -> Site | None:
+    """The ``?site=`` of a request (``None``: every site); an unknown slug is a 404."""
+    try:
+        return optional_site(db_session(), request.args.get("site"))
+    except UnknownSite as exc:
+        raise ApiError(404, str(exc)) from None
+
+
+SITE_PARAM = query_param("site", {"type": "string"}, "a site's slug; default every site")
+
+
 @api_bp.get("/oncall")
 @require_role(Role.VIEWER)
 @operation(
     "Who is on duty at an instant, per line",
     tags=["shifts"],
     parameters=[query_param("at", {"type": "string", "format": "date-time"},
-                            "ISO 8601 instant with offset; default now")],
+                            "ISO 8601 instant with offset; default now"), SITE_PARAM],
+    responses={"200": "OK", "404": "No site with that slug"},
 )
 def oncall() -> Any:
     at = _instant("at", utcnow())
     session = db_session()
-    board = on_duty_by_line_now(session, at)
+    site = _site_arg()
+    board = on_duty_by_line_now(session, at, site.id if site is not None else None)
     names = user_names(session, [p for d in board.values() for p in d.person_ids])
     return jsonify({
         "at": at.isoformat(),
@@ -83,8 +98,10 @@ def oncall() -> Any:
 
 
 def schedule_as_dict(row: ShiftScheduleRow) -> dict[str, Any]:
+    site = db_session().get(Site, row.site_id)
     return {
         "id": row.id, "name": row.name, "line": row.line, "time_zone": row.time_zone,
+        "site": site.slug if site is not None else None,
         "self_service": row.self_service, "published_at": _iso(row.published_at),
         "rotations": [
             {"id": r.id, "name": r.name, "position": r.position,
@@ -99,15 +116,17 @@ def schedule_as_dict(row: ShiftScheduleRow) -> dict[str, Any]:
 
 @api_bp.get("/schedules")
 @require_role(Role.VIEWER)
-@operation("Duty schedules with their rotations", tags=["shifts"])
+@operation("Duty schedules with their rotations", tags=["shifts"], parameters=[SITE_PARAM],
+           responses={"200": "OK", "404": "No site with that slug"})
 def schedules() -> Any:
     from sqlalchemy import select
     from sqlalchemy.orm import selectinload
 
-    rows = db_session().scalars(
-        select(ShiftScheduleRow).options(selectinload(ShiftScheduleRow.rotations))
-        .order_by(ShiftScheduleRow.id)
-    )
+    site = _site_arg()
+    query = select(ShiftScheduleRow).options(selectinload(ShiftScheduleRow.rotations))
+    if site is not None:
+        query = query.where(ShiftScheduleRow.site_id == site.id)
+    rows = db_session().scalars(query.order_by(ShiftScheduleRow.id))
     return jsonify({"items": [schedule_as_dict(r) for r in rows]})
 
 

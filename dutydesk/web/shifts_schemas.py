@@ -34,6 +34,9 @@ SCHEDULE_IN: dict[str, Any] = {
         "time_zone": {"type": "string", "minLength": 1, "maxLength": 64,
                       "description": "IANA zone such as Europe/Kyiv"},
         "self_service": {"type": "boolean"},
+        "site": {"type": "string", "minLength": 1, "maxLength": 64,
+                 "description": "slug of the site whose duty it covers; default: the default "
+                                "site (on create), unchanged (on update)"},
     },
 }
 ROTATION_IN: dict[str, Any] = {
@@ -96,9 +99,10 @@ ROTATION: dict[str, Any] = {
 SCHEDULE: dict[str, Any] = {
     "type": "object",
     "required": ["id", "name", "line", "time_zone", "self_service", "published_at",
-                 "rotations"],
+                 "site", "rotations"],
     "properties": {
         "id": {"type": "integer"}, "name": {"type": "string"}, "line": {"type": "string"},
+        "site": {"type": "string", "description": "slug of the schedule's site"},
         "time_zone": {"type": "string"}, "self_service": {"type": "boolean"},
         "published_at": NULLABLE_INSTANT,
         "rotations": {"type": "array", "items": {"type": "object"}},

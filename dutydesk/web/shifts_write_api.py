@@ -128,7 +128,8 @@ def create_schedule() -> Any:
     try:
         row = service.create_schedule(s, principal(), name=data["name"], line=data["line"],
                                       time_zone=data["time_zone"],
-                                      self_service=bool(data.get("self_service", False)))
+                                      self_service=bool(data.get("self_service", False)),
+                                      site=data.get("site"))
     except ShiftConfigError as exc:
         raise _refused(exc) from None
     s.commit()
@@ -144,7 +145,8 @@ def read_schedule(schedule_id: int) -> Any:
 
 
 @bp.patch("/schedules/<int:schedule_id>")
-@operation("Change a schedule's name, line, time zone or self-service swaps", tags=["shifts"],
+@operation("Change a schedule's name, line, time zone, site or self-service swaps",
+           tags=["shifts"],
            request_body=SCHEDULE_IN,
            responses={"200": json_response("The changed schedule", SCHEDULE),
                       **refusals("404", "409", "422")})
@@ -157,7 +159,8 @@ def update_schedule(schedule_id: int) -> Any:
         service.update_schedule(
             s, principal(), row.id, name=data.get("name", row.name),
             line=data.get("line", row.line), time_zone=data.get("time_zone", row.time_zone),
-            self_service=bool(data.get("self_service", row.self_service)), now=utcnow())
+            self_service=bool(data.get("self_service", row.self_service)), now=utcnow(),
+            site=data.get("site"))
     except ShiftConfigError as exc:
         raise _refused(exc) from None
     s.commit()

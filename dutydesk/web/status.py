@@ -46,7 +46,8 @@ def page_model() -> Any:
     with app_state().db.read_session() as s:
         data = load_page(s, now, timedelta(seconds=settings().status_hold_seconds))
     return build_page(data.groups, data.services, data.notices, now, site_zone(),
-                      check_states=data.check_states, check_flips=data.check_flips), data.notices
+                      check_states=data.check_states, check_flips=data.check_flips,
+                      site_names=data.site_names), data.notices
 
 
 def _render(template: str, **context: Any) -> bytes:

@@ -18,11 +18,13 @@ from dutydesk.core.db import utcnow
 from dutydesk.labels import label
 from dutydesk.models import Role
 from dutydesk.web.forms import checkbox
+from dutydesk.web.site_select import site_choices, site_from
 from shifts.visitors import service as svc
 from shifts.visitors.orm import AccessRequestRow, AuthorisedPersonRow, VisitorClient
 
 from .visitors_common import (
     bp,
+    desk_site,
     input_error,
     int_or_none,
     missing,
@@ -164,6 +166,7 @@ def requests() -> Any:
     s = db_session()
     if request.method == "POST":
         form = request.form
+        site = site_from(form.get("site")) or desk_site()
         try:
             req = svc.create_request(
                 s,
@@ -180,20 +183,23 @@ def requests() -> Any:
                 vehicle_plate=form.get("vehicle_plate"),
                 requested_by=form.get("requested_by", ""),
                 now=utcnow(),
+                site_id=site.id,
             )
         except (svc.VisitorInputError, svc.VisitorNotFound) as exc:
             s.rollback()
             flash(_("Not saved: %(message)s", message=str(exc)), "error")
-            return redirect(url_for("visitors.requests"))
+            return redirect(url_for("visitors.requests", site=site.slug))
         s.commit()
         flash(_("Access request #%(id)s created; it waits for approval.", id=req.id), "ok")
-        return redirect(url_for("visitors.requests"))
+        return redirect(url_for("visitors.requests", site=site.slug))
     now = utcnow()
+    site = desk_site()
     rows = list(
         s.scalars(
             select(AccessRequestRow)
             .where(
                 AccessRequestRow.anonymised.is_(False),
+                AccessRequestRow.site_id == site.id,
                 AccessRequestRow.window_end > now - timedelta(days=7),
             )
             .order_by(AccessRequestRow.window_start)
@@ -206,6 +212,8 @@ def requests() -> Any:
         clients=clients_,
         client_names={c.id: c.name for c in clients_},
         own={r.id for r in rows if not svc.may_approve(principal(), r, site_policy())},
+        site=site,
+        sites=site_choices(),
     )
 
 

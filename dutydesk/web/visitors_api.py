@@ -1,5 +1,10 @@
 """Visitor log JSON API (v1): people on site, the visit log, access requests.
 
+Sites: each visit and request carries ``site`` (the slug of the site whose desk it belongs
+to); ``?site=<slug>`` narrows the on-site list and the log to one site (default: every site);
+a new request names its ``site`` (default: the default site). An unknown slug is a 404 on a
+query and a 400 naming the field in a body.
+
 Personal data: every route needs the engineer role or higher. A client's systems send access
 requests with an API token (engineer role); staff approve or reject them.
 """
@@ -13,6 +18,8 @@ from flask import Blueprint, jsonify, request
 
 from dutydesk.context import db_session, principal, require_role
 from dutydesk.core.db import utcnow
+from dutydesk.core.site_scope import UnknownSite, optional_site
+from dutydesk.core.sites import Site
 from dutydesk.core.validation import record_id
 from dutydesk.errors import ApiError
 from dutydesk.models import Role
@@ -33,9 +40,25 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def _slug(site_id: int) -> str | None:
+    site = db_session().get(Site, site_id)
+    return site.slug if site is not None else None
+
+
+def _site_arg() -> Site | None:
+    try:
+        return optional_site(db_session(), request.args.get("site"))
+    except UnknownSite as exc:
+        raise ApiError(404, str(exc)) from None
+
+
+SITE_PARAM = query_param("site", {"type": "string"}, "A site's slug; default every site")
+
+
 def visit_as_dict(row: VisitRow) -> dict[str, Any]:
     return {
         "id": row.id,
+        "site": _slug(row.site_id),
         "client_id": row.client_id,
         "person_name": row.person_name,
         "status": row.status,
@@ -63,6 +86,7 @@ def visit_as_dict(row: VisitRow) -> dict[str, Any]:
 def request_as_dict(row: AccessRequestRow) -> dict[str, Any]:
     return {
         "id": row.id,
+        "site": _slug(row.site_id),
         "client_id": row.client_id,
         "people": [p.name for p in row.people],
         "window_start": _iso(row.window_start),
@@ -95,15 +119,18 @@ def _time(data: dict[str, Any], field: str, *, required: bool = False) -> dateti
 
 
 @bp.route("/visitors/on-site")
-@operation("People on site now, with time inside and overstays", tags=["visitors"])
+@operation("People on site now, with time inside and overstays", tags=["visitors"],
+           parameters=[SITE_PARAM], responses={"200": "OK", "404": "No site with that slug"})
 @require_role(Role.ENGINEER)
 def on_site() -> Any:
     s = db_session()
     now = utcnow()
-    over = {o.visit.id: o for o in svc.overstays_now(s, now)}
-    rows = {r.id: r for r in R.on_site_rows(s)}
+    site = _site_arg()
+    site_id = site.id if site is not None else None
+    over = {o.visit.id: o for o in svc.overstays_now(s, now, site_id)}
+    rows = {r.id: r for r in R.on_site_rows(s, site_id)}
     items = []
-    for entry in svc.on_site_now(s, now):
+    for entry in svc.on_site_now(s, now, site_id):
         item = visit_as_dict(rows[entry.visit.id])
         item["time_inside_seconds"] = int(entry.time_inside.total_seconds())
         item["escort_name"] = entry.escort_name
@@ -132,13 +159,17 @@ def on_site() -> Any:
         query_param("status", {"enum": ["expected", "on_site", "left", "denied", "no_show"]}),
         query_param("since", {"type": "string", "format": "date-time"}, "Recorded at or after"),
         query_param("until", {"type": "string", "format": "date-time"}, "Recorded before"),
+        SITE_PARAM,
     ],
+    responses={"200": "OK", "404": "No site with that slug"},
 )
 @require_role(Role.ENGINEER)
 def visits() -> Any:
     page, per_page = core_api.page_args()
     args = dict(request.args)
+    site = _site_arg()
     query = R.visit_search(
+        site_id=site.id if site is not None else None,
         person=args.get("person") or None,
         client_id=record_id(args.get("client_id"), "client_id", optional=True),
         badge=args.get("badge") or None,
@@ -163,6 +194,7 @@ REQUEST_SCHEMA = {
         "racks": {"type": "string"},
         "vehicle_plate": {"type": ["string", "null"]},
         "requested_by": {"type": "string"},
+        "site": {"type": "string", "description": "slug of the site; default the default site"},
     },
 }
 
@@ -172,7 +204,8 @@ REQUEST_SCHEMA = {
     "Create an access request (pending until staff approve it)",
     tags=["visitors"],
     request_body=REQUEST_SCHEMA,
-    responses={"201": "Created", "404": "No such client"},
+    responses={"201": "Created", "400": "Bad field (an unknown site among them)",
+               "404": "No such client"},
 )
 @require_role(Role.ENGINEER)
 def create_request() -> Any:
@@ -181,6 +214,10 @@ def create_request() -> Any:
         raise ApiError(400, "people and areas must be lists of strings")
     record_id(data["client_id"], "client_id")
     s = db_session()
+    try:
+        site = optional_site(s, str(data["site"]) if data.get("site") is not None else None)
+    except UnknownSite as exc:
+        raise ApiError(400, str(exc), {"field": "site"}) from None
     try:
         row = svc.create_request(
             s,
@@ -195,6 +232,7 @@ def create_request() -> Any:
             vehicle_plate=data.get("vehicle_plate"),
             requested_by=str(data.get("requested_by") or principal().label),
             now=utcnow(),
+            site_id=site.id if site is not None else None,
         )
     except svc.VisitorInputError as exc:
         s.rollback()

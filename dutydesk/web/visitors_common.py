@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, flash
+from flask import Blueprint, abort, flash, request, session
 from flask_babel import gettext as _
 
 from dutydesk.context import db_session, settings
+from dutydesk.core.site_scope import UnknownSite, default_site, site_by_slug
+from dutydesk.core.sites import Site
 from dutydesk.core.validation import ValidationError, record_id
 from dutydesk.i18n import user_zone
 from shifts.visitors import service as svc
@@ -21,6 +23,29 @@ from shifts.visitors.model import SitePolicy, VisitorDataError
 from shifts.visitors.orm import VisitRow
 
 bp = Blueprint("visitors", __name__, url_prefix="/visitors")
+
+#: The session key that remembers which site's desk this browser works for.
+DESK_SITE_KEY = "visitor_desk_site"
+
+
+def desk_site() -> Site:
+    """The site whose desk these screens work for, one at a time: ``?site=<slug>`` (then
+    remembered in the session, so the desk stays on it), else the remembered site, else the
+    default site. An unknown ``?site=`` is a 404 naming it; a remembered site that was deleted
+    since is forgotten."""
+    from dutydesk.web.site_select import site_from
+
+    chosen = site_from(request.args.get("site"))
+    if chosen is not None:
+        session[DESK_SITE_KEY] = chosen.slug
+        return chosen
+    remembered = session.get(DESK_SITE_KEY)
+    if remembered:
+        try:
+            return site_by_slug(db_session(), str(remembered))
+        except UnknownSite:
+            session.pop(DESK_SITE_KEY, None)
+    return default_site(db_session())
 
 
 def site_policy() -> SitePolicy:

@@ -17,6 +17,7 @@ from dutydesk.context import db_session, principal, require_role
 from dutydesk.core.db import utcnow
 from dutydesk.models import Role
 from dutydesk.web.forms import checkbox
+from dutydesk.web.site_select import site_choices, site_from
 from shifts.visitors import rows as R
 from shifts.visitors import service as svc
 from shifts.visitors.checkin import CheckInAttempt
@@ -25,6 +26,7 @@ from shifts.visitors.orm import AccessRequestRow, AuthorisedPersonRow, VisitorCl
 
 from .visitors_common import (
     bp,
+    desk_site,
     input_error,
     int_or_none,
     parse_local_datetime,
@@ -34,8 +36,9 @@ from .visitors_common import (
 )
 
 
-def _matches(text: str) -> list[dict[str, Any]]:
-    """People matching ``text``: authorised-list entries and people on today's requests."""
+def _matches(text: str, site_id: int) -> list[dict[str, Any]]:
+    """People matching ``text``: authorised-list entries and people on today's requests for
+    the desk's site."""
     s = db_session()
     now = utcnow()
     clients = dict(s.execute(select(VisitorClient.id, VisitorClient.name)).all())
@@ -54,7 +57,7 @@ def _matches(text: str) -> list[dict[str, Any]]:
             }
         )
     start, end = now - timedelta(hours=12), now + timedelta(hours=12)
-    for req, name in R.request_person_search(s, text, start, end):
+    for req, name in R.request_person_search(s, text, start, end, site_id=site_id):
         found.append(
             {
                 "kind": "request",
@@ -76,6 +79,7 @@ def desk() -> Any:
     s = db_session()
     now = utcnow()
     policy = site_policy()
+    site = desk_site()
     q = request.args.get("q", "").strip()
     prefill: dict[str, Any] = {
         "client_id": None,
@@ -106,11 +110,11 @@ def desk() -> Any:
             areas="; ".join(r.areas or []),
             request_id=r.id,
         )
-    on_site = svc.on_site_now(s, now)
+    on_site = svc.on_site_now(s, now, site.id)
     return render_template(
         "visitors/desk.html",
         q=q,
-        matches=_matches(q) if q else [],
+        matches=_matches(q, site.id) if q else [],
         prefill=prefill,
         clients=list(
             s.scalars(
@@ -118,9 +122,11 @@ def desk() -> Any:
             )
         ),
         on_site=on_site,
-        expected=[e for e in svc.expected_now(s, now, policy) if not e.arrived],
-        overstays=svc.overstays_now(s, now),
+        expected=[e for e in svc.expected_now(s, now, policy, site.id) if not e.arrived],
+        overstays=svc.overstays_now(s, now, site.id),
         policy=policy,
+        site=site,
+        sites=site_choices(),
     )
 
 
@@ -129,7 +135,7 @@ def desk() -> Any:
 def search_json() -> Any:
     """As-you-type search for the desk (JSON list of matches)."""
     q = request.args.get("q", "").strip()
-    return jsonify(items=_matches(q) if len(q) >= 2 else [])
+    return jsonify(items=_matches(q, desk_site().id) if len(q) >= 2 else [])
 
 
 @bp.route("/check-in", methods=["POST"])
@@ -137,8 +143,9 @@ def search_json() -> Any:
 def check_in() -> Any:
     s = db_session()
     form = request.form
+    site = site_from(form.get("site")) or desk_site()
     client_id = int_or_none(form.get("client_id"))
-    back = redirect(url_for("visitors.desk"))
+    back = redirect(url_for("visitors.desk", site=site.slug))
     if client_id is None:
         flash(_("Not saved: choose the client the visitor comes for."), "error")
         return back
@@ -163,7 +170,8 @@ def check_in() -> Any:
             purpose=form.get("purpose", "").strip(),
         )
         outcome = svc.check_in(
-            s, principal(), client_id=client_id, attempt=attempt, policy=site_policy(), now=utcnow()
+            s, principal(), client_id=client_id, attempt=attempt, policy=site_policy(),
+            now=utcnow(), site_id=site.id,
         )
     except (svc.VisitorInputError, VisitorDataError, ValueError) as exc:
         s.rollback()
@@ -268,14 +276,18 @@ def equipment(visit_id: int) -> Any:
 @bp.route("/on-site")
 @require_role(Role.ENGINEER)
 def on_site() -> Any:
-    """The evacuation list: everyone inside now, with time inside (printable)."""
+    """The evacuation list of the desk's site: everyone inside now, with time inside
+    (printable)."""
     s = db_session()
     now = utcnow()
+    site = desk_site()
     clients = dict(s.execute(select(VisitorClient.id, VisitorClient.name)).all())
     return render_template(
         "visitors/onsite.html",
-        on_site=svc.on_site_now(s, now),
-        overstays={o.visit.id: o for o in svc.overstays_now(s, now)},
+        on_site=svc.on_site_now(s, now, site.id),
+        overstays={o.visit.id: o for o in svc.overstays_now(s, now, site.id)},
         clients=clients,
         now=now,
+        site=site,
+        sites=site_choices(),
     )

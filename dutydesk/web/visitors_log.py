@@ -1,4 +1,5 @@
-"""The visit log screen and its CSV export (same filters, same columns)."""
+"""The visit log screen and its CSV export (same filters, same columns); ``?site=<slug>``
+narrows both to one site's desk (default: every site)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dutydesk.context import db_session, require_role
 from dutydesk.core.db import utcnow
 from dutydesk.models import Role
 from dutydesk.pagination import PaginationError, paginate, parse_page_args
+from dutydesk.web.site_select import site_choices, site_from
 from shifts.visitors import rows as R
 from shifts.visitors import service as svc
 from shifts.visitors.orm import VisitorClient
@@ -24,8 +26,9 @@ def log_query() -> tuple[Any, dict[str, str]]:
     args = request.args
     filters = {
         k: args.get(k, "").strip()
-        for k in ("person", "client_id", "badge", "status", "since", "until")
+        for k in ("person", "client_id", "badge", "status", "since", "until", "site")
     }
+    site = site_from(filters["site"])
     try:
         since = parse_local_datetime(
             filters["since"] + "T00:00" if filters["since"] else None, "since"
@@ -42,6 +45,7 @@ def log_query() -> tuple[Any, dict[str, str]]:
         status=filters["status"] or None,
         since=since,
         until=until + timedelta(days=1) if until else None,
+        site_id=site.id if site is not None else None,
     )
     return query, filters
 
@@ -63,6 +67,7 @@ def log() -> Any:
         columns=svc.CSV_COLUMNS,
         filters=filters,
         clients=list(s.scalars(select(VisitorClient).order_by(VisitorClient.name))),
+        sites=site_choices(),
     )
 
 

@@ -180,12 +180,14 @@ class Service:
     """A service employees understand (Mail, 1C, VPN…).
 
     ``status`` is the status a person set; in ``auto`` mode the effective status follows the
-    checks named in ``check_ids`` (see :mod:`shifts.notices.status`). ``group`` is a group id.
+    checks named in ``check_ids`` (see :mod:`shifts.notices.status`). ``group`` is a group id;
+    ``site`` the slug of the data center that provides the service (``None``: not stored).
     """
 
     id: str
     name: str
     group: str | None = None
+    site: str | None = None
     status: ServiceStatus = ServiceStatus.OPERATIONAL
     description: str = ""
     position: int = 0

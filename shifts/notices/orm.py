@@ -14,6 +14,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dutydesk.core.db import Base, utcnow
+from dutydesk.core.sites import site_column
 
 
 class StatusServiceGroup(Base):
@@ -48,6 +49,8 @@ class StatusService(Base):
     check_ids: Mapped[list[Any]] = mapped_column(default=list)
     only_show_if_degraded: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
+    #: The data center that provides the service.
+    site_id: Mapped[int] = site_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

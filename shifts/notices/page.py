@@ -7,12 +7,13 @@ The web layer loads groups, services and published notices (:func:`load_page`), 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy.orm import Session
 
 from checks.result import Status as CheckStatus
+from dutydesk.core.site_scope import all_sites
 
 from .checklinks import CheckFlip, check_outages, load_check_links
 from .holddown import DEFAULT_HOLD
@@ -41,6 +42,14 @@ class GroupBlock:
 
 
 @dataclass(frozen=True, slots=True)
+class SiteBlock:
+    """One data center's services on a page that spans several (its name as the heading)."""
+
+    name: str
+    groups: tuple[GroupBlock, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class StatusPage:
     headline: Headline
     state: PageState
@@ -51,6 +60,9 @@ class StatusPage:
     history: tuple[tuple[str, tuple[Notice, ...]], ...]  # ("2026-05", notices) newest first
     names: dict[str, str]
     now: datetime
+    #: The services again, by site, when they belong to more than one site (else empty: the
+    #: page of a single data center is unchanged).
+    sites: tuple[SiteBlock, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +74,8 @@ class PageData:
     notices: list[Notice]
     check_states: dict[str, CheckStatus]
     check_flips: list[CheckFlip]
+    #: Site slug → name, the default site first, then by name.
+    site_names: dict[str, str] = field(default_factory=dict)
 
 
 def load_page(session: Session, now: datetime, hold: timedelta = DEFAULT_HOLD) -> PageData:
@@ -72,7 +86,8 @@ def load_page(session: Session, now: datetime, hold: timedelta = DEFAULT_HOLD) -
     notices = load_notices(session, published_only=True)
     states, flips = load_check_links(session, services, now, hold,
                                      released_by_notices(services, notices))
-    return PageData(groups, services, notices, states, flips)
+    sites = {site.slug: site.name for site in all_sites(session)}
+    return PageData(groups, services, notices, states, flips, sites)
 
 
 def released_by_notices(services: Sequence[Service], notices: Sequence[Notice]
@@ -107,9 +122,13 @@ def build_page(groups: Sequence[ServiceGroup], services: Sequence[Service],
                notices: Sequence[Notice], now: datetime, tz: tzinfo,
                check_states: Mapping[str, CheckStatus] | None = None,
                history_months: int = 6,
-               check_flips: Sequence[CheckFlip] = ()) -> StatusPage:
+               check_flips: Sequence[CheckFlip] = (),
+               site_names: Mapping[str, str] | None = None) -> StatusPage:
     """The page at ``now``. Services in auto mode follow ``check_states`` (link → hard state),
-    and their uptime bars add the outages replayed from ``check_flips`` to the notices' ones."""
+    and their uptime bars add the outages replayed from ``check_flips`` to the notices' ones.
+
+    ``site_names`` (slug → name, in page order): when the services belong to more than one
+    site, ``sites`` repeats the group blocks per site under the site's name."""
     statuses = service_statuses(services, check_states or {}, notices, now)
     from_checks = check_outages(services, check_flips, now)
     tracked_since = min((s.created_at for s in services if s.created_at), default=None)
@@ -119,16 +138,10 @@ def build_page(groups: Sequence[ServiceGroup], services: Sequence[Service],
             outage_intervals(notices, s.id) + from_checks.get(s.id, []), now, tz,
             tracked_since=s.created_at or tracked_since))
 
-    blocks = []
-    group_ids = {g.id for g in groups}
-    for g in groups:
-        members = [s for s in services if s.group == g.id]
-        if members:
-            blocks.append(GroupBlock(g, tuple(line(s) for s in members)))
-    loose = [s for s in services if s.group not in group_ids]
-    if loose:
-        blocks.append(GroupBlock(None, tuple(line(s) for s in loose)))
+    lines = {s.id: line(s) for s in services}
+    blocks = _blocks(groups, services, lines)
     ordered = [ln.service for b in blocks for ln in b.lines]
+    sites = _by_site(groups, services, lines, site_names or {})
 
     incidents = [n for n in notices if n.kind is NoticeKind.INCIDENT]
     active = sorted((n for n in incidents if not n.is_closed),
@@ -150,5 +163,36 @@ def build_page(groups: Sequence[ServiceGroup], services: Sequence[Service],
         groups=tuple(blocks), active=tuple(active), active_maintenance=tuple(running),
         upcoming=tuple(upcoming),
         history=tuple((k, tuple(v)) for k, v in months.items()),
-        names={s.id: s.name for s in services}, now=now,
+        names={s.id: s.name for s in services}, now=now, sites=sites,
     )
+
+
+def _blocks(groups: Sequence[ServiceGroup], services: Sequence[Service],
+            lines: Mapping[str, ServiceLine]) -> list[GroupBlock]:
+    """The services in their groups (group order), then the ungrouped ones."""
+    blocks = []
+    group_ids = {g.id for g in groups}
+    for g in groups:
+        members = [s for s in services if s.group == g.id]
+        if members:
+            blocks.append(GroupBlock(g, tuple(lines[s.id] for s in members)))
+    loose = [s for s in services if s.group not in group_ids]
+    if loose:
+        blocks.append(GroupBlock(None, tuple(lines[s.id] for s in loose)))
+    return blocks
+
+
+def _by_site(groups: Sequence[ServiceGroup], services: Sequence[Service],
+             lines: Mapping[str, ServiceLine], site_names: Mapping[str, str]
+             ) -> tuple[SiteBlock, ...]:
+    """Group blocks per site, in ``site_names`` order (sites not in it after, by slug); empty
+    when every service is at one site."""
+    present = {s.site for s in services}
+    if len(present) < 2:
+        return ()
+    order = [slug for slug in site_names if slug in present]
+    order += sorted((slug for slug in present if slug not in site_names), key=str)
+    return tuple(
+        SiteBlock(site_names.get(slug or "", slug or ""),
+                  tuple(_blocks(groups, [s for s in services if s.site == slug], lines)))
+        for slug in order)

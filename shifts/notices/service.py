@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dutydesk.core import audit
+from dutydesk.core.site_scope import UnknownSite, optional_site, site_by_slug
 from shifts.notices.orm import NoticeRow, StatusService, StatusServiceGroup
 
 from . import maintenance
@@ -280,8 +281,11 @@ def save_group(session: Session, actor: Any, *, name: str, position: int = 0,
 def save_service(session: Session, actor: Any, *, slug: str, name: str, now: datetime,
                  group_id: int | None = None, status: str = "operational",
                  mode: str = "manual", check_ids: Iterable[str] = (), description: str = "",
-                 position: int = 0, service_id: int | None = None) -> StatusService:
-    """Create (no ``service_id``) or change a service. ``slug``: lowercase letters, digits, '-'."""
+                 position: int = 0, service_id: int | None = None,
+                 site: str | None = None) -> StatusService:
+    """Create (no ``service_id``) or change a service. ``slug``: lowercase letters, digits, '-'.
+    ``site``: the slug of the data center that provides it (``None`` or blank: the default site
+    for a new service, unchanged for an existing one; unknown: ``NoticeError``)."""
     slug, name = (slug or "").strip().lower(), (name or "").strip()
     if not SLUG.match(slug):
         raise NoticeError(f"service slug must be lowercase letters, digits and '-', got {slug!r}")
@@ -292,6 +296,12 @@ def save_service(session: Session, actor: Any, *, slug: str, name: str, now: dat
     service = session.get(StatusService, service_id) if service_id else StatusService()
     if service is None:
         raise NotFoundError(f"no service with id {service_id}")
+    try:
+        site_row = optional_site(session, site)
+    except UnknownSite as exc:
+        raise NoticeError(str(exc)) from None
+    if site_row is not None:
+        service.site_id = site_row.id
     clash = session.scalar(select(StatusService.id).where(StatusService.slug == slug))
     if clash is not None and clash != service_id:
         raise NoticeError(f"service slug {slug!r} is already used by another service")
@@ -306,7 +316,26 @@ def save_service(session: Session, actor: Any, *, slug: str, name: str, now: dat
     audit.record(session, actor, "status_service.save", "status_service", service.id,
                  summary=f"service {slug!r}",
                  before={"status": before.status.value} if before else None,
-                 after={"status": status, "mode": mode})
+                 after={"status": status, "mode": mode,
+                        **({"site": site_row.slug} if site_row is not None else {})})
+    bump_generation(session, now)
+    return service
+
+
+def move_service(session: Session, actor: Any, service_id: int, *, site: str,
+                 now: datetime) -> StatusService:
+    """Move a service to another data center (``site``: a slug; unknown → ``NoticeError``)."""
+    service = session.get(StatusService, service_id) if service_id else None
+    if service is None:
+        raise NotFoundError(f"no service with id {service_id}")
+    try:
+        target = site_by_slug(session, site)
+    except UnknownSite as exc:
+        raise NoticeError(str(exc)) from None
+    before, service.site_id, service.updated_at = service.site_id, target.id, now
+    audit.record(session, actor, "status_service.move", "status_service", service.id,
+                 summary=f"service {service.slug!r} moved to site {target.slug!r}",
+                 before={"site_id": before}, after={"site_id": target.id})
     bump_generation(session, now)
     return service
 

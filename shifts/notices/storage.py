@@ -8,12 +8,13 @@ rebuilds its snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from dutydesk.core.sites import Site
 from shifts.notices.orm import (
     NoticeAffectedService,
     NoticeIncidentLink,
@@ -42,9 +43,11 @@ def to_group(row: StatusServiceGroup) -> ServiceGroup:
                         updated_at=row.updated_at)
 
 
-def to_service(row: StatusService) -> Service:
+def to_service(row: StatusService, sites: Mapping[int, str] | None = None) -> Service:
+    """The pure service; ``sites`` (site id → slug) names its site."""
     return Service(
         id=row.slug, name=row.name, group=str(row.group_id) if row.group_id else None,
+        site=(sites or {}).get(row.site_id),
         status=row.status, description=row.description, position=row.position, mode=row.mode,
         check_ids=tuple(str(c) for c in row.check_ids or ()),
         only_show_if_degraded=row.only_show_if_degraded, created_at=row.created_at,
@@ -128,7 +131,8 @@ def load_notice(session: Session, notice_id: int) -> Notice | None:
 def load_services(session: Session) -> tuple[list[ServiceGroup], list[Service]]:
     groups = [to_group(g) for g in session.scalars(
         select(StatusServiceGroup).order_by(StatusServiceGroup.position, StatusServiceGroup.name))]
-    services = [to_service(s) for s in session.scalars(
+    sites = dict(session.execute(select(Site.id, Site.slug)).all())
+    services = [to_service(s, sites) for s in session.scalars(
         select(StatusService).where(StatusService.active)
         .order_by(StatusService.position, StatusService.name))]
     return groups, services

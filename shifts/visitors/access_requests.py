@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from dutydesk.core import audit
+from dutydesk.core.site_scope import default_site
 from shifts.visitors.orm import AccessRequestPerson, AccessRequestRow, VisitorClient
 
 from . import rows as R
@@ -81,8 +82,10 @@ def create_request(
     vehicle_plate: str | None = None,
     requested_by: str = "",
     now: datetime,
+    site_id: int | None = None,
 ) -> AccessRequestRow:
-    """A pending access request (validated by ``AccessRequest``)."""
+    """A pending access request (validated by ``AccessRequest``) for the site ``site_id``
+    (``None``: the default site): it lets its people in at that site's desk only."""
     client = get_row(session, VisitorClient, client_id, "client")
     if isinstance(areas, str):
         areas = [a for a in areas.replace(";", ",").split(",") if a.strip()]
@@ -119,6 +122,7 @@ def create_request(
         people_count=len(names),
         had_vehicle=plate is not None,
         created_at=now,
+        site_id=site_id if site_id is not None else default_site(session).id,
     )
     row.people = [AccessRequestPerson(name=n) for n in names]
     session.add(row)
@@ -134,6 +138,7 @@ def create_request(
             "window_start": row.window_start.isoformat(),
             "window_end": row.window_end.isoformat(),
             "areas": row.areas,
+            "site_id": row.site_id,
         },
     )
     return row

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dutydesk.core import audit
+from dutydesk.core.site_scope import default_site
 from shifts.visitors.orm import (
     OPEN_BADGE_INDEX,
     AccessRequestRow,
@@ -54,20 +55,28 @@ def check_in(
     attempt: CheckInAttempt,
     policy: SitePolicy,
     now: datetime,
+    site_id: int | None = None,
 ) -> CheckInOutcome:
-    """Judge ``attempt`` with the pure rule and store the result.
+    """Judge ``attempt`` with the pure rule and store the result, at the desk of the site
+    ``site_id`` (``None``: the default site).
+
+    Each site's desk is on its own: only the site's own access requests let a visitor in, and
+    "already on site", escorts and badge numbers are judged against the visits on site *at that
+    site* (badge 7 may be out at two sites at once, never twice at one).
 
     Allowed: an ON_SITE visit; the authorised person's ``last_visit`` becomes ``now``.
     Denied (not correctable): a DENIED visit with code and reason. Correctable: nothing stored.
     """
     require_aware("now", now)
     client_row = get_row(session, VisitorClient, client_id, "client")
+    site_id = site_id if site_id is not None else default_site(session).id
     persons = session.scalars(
         select(AuthorisedPersonRow).where(AuthorisedPersonRow.client_id == client_id)
     )
     requests = session.scalars(
         select(AccessRequestRow).where(
             AccessRequestRow.client_id == client_id,
+            AccessRequestRow.site_id == site_id,
             AccessRequestRow.anonymised.is_(False),
             AccessRequestRow.window_end > now - REQUEST_LOOKBACK,
         )
@@ -77,13 +86,14 @@ def check_in(
         client=R.client_of(client_row),
         authorised=[R.person_of(p) for p in persons],
         requests=[R.request_of(r) for r in requests],
-        visits=[R.visit_of(v) for v in R.on_site_rows(session)],
+        visits=[R.visit_of(v) for v in R.on_site_rows(session, site_id)],
         policy=policy,
         now=now,
     )
     if decision.visit is None:
         return CheckInOutcome(decision, None)
-    row = VisitRow(**R.visit_values(decision.visit), recorded_by=actor_label(actor))
+    row = VisitRow(**R.visit_values(decision.visit), recorded_by=actor_label(actor),
+                   site_id=site_id)
     row.basis = decision.basis.value if decision.basis else None
     try:
         # A savepoint, so losing the race for a badge leaves the caller's transaction usable.
@@ -106,7 +116,7 @@ def check_in(
         "visitor_visit",
         row.id,
         summary=(
-            f"visit #{row.id} for client #{client_id}: "
+            f"visit #{row.id} for client #{client_id} at site #{site_id}: "
             + (
                 f"checked in ({row.basis}), badge {row.badge_number}"
                 if decision.allowed
@@ -146,7 +156,7 @@ def check_out(
 ) -> CheckOutDecision:
     """Check a visitor out (rules 2 and 3); the row is updated only when allowed."""
     row = get_row(session, VisitRow, visit_id, "visit")
-    on_site = [R.visit_of(v) for v in R.on_site_rows(session)]
+    on_site = [R.visit_of(v) for v in R.on_site_rows(session, row.site_id)]
     decision = decide_check_out(
         R.visit_of(row),
         visits=on_site,

@@ -16,6 +16,7 @@ from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dutydesk.core.db import Base, utcnow
+from dutydesk.core.sites import site_column
 
 # The partial unique index on the badges of open visits (named in the service's error handling).
 OPEN_BADGE_INDEX = "uq_visitor_visits_open_badge"
@@ -106,6 +107,8 @@ class AccessRequestRow(Base):
     # Who entered it (staff label or API token name): four eyes compares the approver with it.
     created_by: Mapped[str | None] = mapped_column(String(300), default=None)
     status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    #: The data center the people may enter (each site has its own desk).
+    site_id: Mapped[int] = site_column()
     decided_by: Mapped[str | None] = mapped_column(String(300), default=None)
     decided_at: Mapped[datetime | None] = mapped_column(default=None)
     decision_note: Mapped[str] = mapped_column(String(500), default="")
@@ -145,9 +148,10 @@ class VisitRow(Base):
         Index("ix_visitor_visits_badge", "badge_number"),
         # Rule 2 at the database level: two desks checking in at the same moment cannot both
         # hand out one badge (the rule alone reads before it writes). Partial: a badge number
-        # comes back into use once its visit has left.
+        # comes back into use once its visit has left. Per site: each desk has its own badges.
         Index(
             OPEN_BADGE_INDEX,
+            "site_id",
             "badge_number",
             unique=True,
             sqlite_where=text(ON_SITE_ONLY),
@@ -164,6 +168,8 @@ class VisitRow(Base):
     status: Mapped[str] = mapped_column(String(12))
     basis: Mapped[str | None] = mapped_column(String(20), default=None)
     recorded_at: Mapped[datetime]
+    #: The data center of the desk that recorded the visit.
+    site_id: Mapped[int] = site_column()
     authorised_person_id: Mapped[int | None] = mapped_column(
         ForeignKey("visitor_authorised_persons.id", ondelete="SET NULL"), default=None
     )

@@ -157,29 +157,29 @@ def visit_values(visit: Visit) -> dict[str, Any]:
 # --- shared queries -----------------------------------------------------------------------
 
 
-def on_site_rows(session: Session) -> list[VisitRow]:
-    return list(
-        session.scalars(
-            select(VisitRow)
-            .where(VisitRow.status == VisitStatus.ON_SITE.value, VisitRow.anonymised.is_(False))
-            .order_by(VisitRow.checked_in_at, VisitRow.id)
-        )
-    )
+def on_site_rows(session: Session, site_id: int | None = None) -> list[VisitRow]:
+    """Visits on site now (at the site ``site_id``; ``None``: at every site)."""
+    query = select(VisitRow).where(
+        VisitRow.status == VisitStatus.ON_SITE.value, VisitRow.anonymised.is_(False))
+    if site_id is not None:
+        query = query.where(VisitRow.site_id == site_id)
+    return list(session.scalars(query.order_by(VisitRow.checked_in_at, VisitRow.id)))
 
 
-def requests_touching(session: Session, start: datetime, end: datetime) -> list[AccessRequestRow]:
-    """Requests (not anonymised) whose window overlaps ``[start, end)``."""
-    return list(
-        session.scalars(
-            select(AccessRequestRow)
-            .where(
-                AccessRequestRow.anonymised.is_(False),
-                AccessRequestRow.window_start < end,
-                AccessRequestRow.window_end > start,
-            )
-            .order_by(AccessRequestRow.window_start, AccessRequestRow.id)
-        )
+def requests_touching(
+    session: Session, start: datetime, end: datetime, site_id: int | None = None
+) -> list[AccessRequestRow]:
+    """Requests (not anonymised) whose window overlaps ``[start, end)`` (for the site
+    ``site_id``; ``None``: for every site)."""
+    query = select(AccessRequestRow).where(
+        AccessRequestRow.anonymised.is_(False),
+        AccessRequestRow.window_start < end,
+        AccessRequestRow.window_end > start,
     )
+    if site_id is not None:
+        query = query.where(AccessRequestRow.site_id == site_id)
+    return list(session.scalars(
+        query.order_by(AccessRequestRow.window_start, AccessRequestRow.id)))
 
 
 def visit_search(
@@ -190,10 +190,12 @@ def visit_search(
     status: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    site_id: int | None = None,
 ) -> Select[tuple[VisitRow]]:
     """Visits matching the filters, newest first (shared by the log screen, CSV and API).
 
-    ``since``/``until`` select on when the visit was recorded (arrival at the desk).
+    ``since``/``until`` select on when the visit was recorded (arrival at the desk);
+    ``site_id`` on the site whose desk recorded it (``None``: every site).
     """
     query = select(VisitRow).order_by(VisitRow.recorded_at.desc(), VisitRow.id.desc())
     if person:
@@ -211,6 +213,8 @@ def visit_search(
         query = query.where(VisitRow.recorded_at >= since)
     if until is not None:
         query = query.where(VisitRow.recorded_at < until)
+    if site_id is not None:
+        query = query.where(VisitRow.site_id == site_id)
     return query
 
 
@@ -226,14 +230,16 @@ def person_search(session: Session, text: str, limit: int = 12) -> list[Authoris
 
 
 def request_person_search(
-    session: Session, text: str, start: datetime, end: datetime, limit: int = 12
+    session: Session, text: str, start: datetime, end: datetime, limit: int = 12,
+    site_id: int | None = None,
 ) -> list[tuple[AccessRequestRow, str]]:
-    """(request, name) for approved requests overlapping ``[start, end)`` naming ``text``."""
+    """(request, name) for approved requests overlapping ``[start, end)`` naming ``text``
+    (for the site ``site_id``; ``None``: every site)."""
     words = [w.casefold() for w in text.split() if w]
     if not words:
         return []
     found = []
-    for row in requests_touching(session, start, end):
+    for row in requests_touching(session, start, end, site_id):
         if row.status != "approved":
             continue
         for person in row.people:

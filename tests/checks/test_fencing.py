@@ -32,19 +32,21 @@ def _outcome(claim: Claim, at: datetime) -> Outcome:
                    at + timedelta(seconds=claim.policy.interval))
 
 
-@pytest.mark.parametrize(("due", "now", "interval", "timeout", "expected"), [
-    # the lease ends at the next slot (and the others' claim-ahead): a dead worker's check
-    # runs again a few seconds after its next slot, not a minute later
-    (T0, T0 - timedelta(seconds=2), 30.0, 5.0, T0 + timedelta(seconds=30 + CLAIM_AHEAD)),
+@pytest.mark.parametrize(("due", "now", "interval", "timeout", "ahead", "expected"), [
+    # the lease ends at the next slot and the others' claim-ahead: a dead worker's check runs
+    # again a few seconds after its next slot, not a minute later
+    (T0, T0 - timedelta(seconds=2), 30.0, 5.0, CLAIM_AHEAD, T0 + timedelta(seconds=30 + 2)),
     # claimed late (the check was overdue): the lease counts from the claim
-    (T0, T0 + timedelta(seconds=10), 30.0, 5.0, T0 + timedelta(seconds=40 + CLAIM_AHEAD)),
+    (T0, T0 + timedelta(seconds=10), 30.0, 5.0, CLAIM_AHEAD, T0 + timedelta(seconds=40 + 2)),
     # a run may take its whole timeout: the lease covers it and the write
-    (T0, T0, 5.0, 10.0, T0 + timedelta(seconds=10 + WRITE_GRACE + CLAIM_AHEAD)),
+    (T0, T0, 5.0, 10.0, CLAIM_AHEAD, T0 + timedelta(seconds=10 + WRITE_GRACE + 2)),
+    # a wider claim-ahead window: the lease leaves that much more after the slot
+    (T0, T0, 10.0, 3.0, 6.0, T0 + timedelta(seconds=10 + 6)),
 ])
-def test_a_lease_lasts_one_interval_from_the_slot_or_the_run_and_its_write(
-        due: datetime, now: datetime, interval: float, timeout: float,
+def test_a_lease_lasts_one_interval_from_the_slot_and_the_claim_ahead_window(
+        due: datetime, now: datetime, interval: float, timeout: float, ahead: float,
         expected: datetime) -> None:
-    assert lease_until(due, now, interval, timeout) == expected
+    assert lease_until(due, now, interval, timeout, ahead) == expected
 
 
 def test_a_run_may_not_start_once_its_lease_is_nearly_over() -> None:
@@ -52,6 +54,9 @@ def test_a_run_may_not_start_once_its_lease_is_nearly_over() -> None:
     assert may_start(lease, T0)
     assert not may_start(lease, lease - timedelta(seconds=CLAIM_AHEAD / 2))  # paused till now
     assert not may_start(lease, lease + timedelta(seconds=60))
+    # a wider claim-ahead window: the others may claim 5 s before the end, so no start then
+    assert may_start(lease, lease - timedelta(seconds=5), 5.0)
+    assert not may_start(lease, lease - timedelta(seconds=4.9), 5.0)
 
 
 def test_a_worker_paused_past_its_lease_cannot_store_its_result(db: Database) -> None:
@@ -72,15 +77,24 @@ def test_a_worker_paused_past_its_lease_cannot_store_its_result(db: Database) ->
     assert stored == [stale.lease]  # the taken-over run only, stored once
 
 
-def test_a_killed_workers_check_is_taken_over_at_its_next_slot(db: Database) -> None:
+@pytest.mark.parametrize("horizon", [1.0, 2.0, 4.0])
+def test_a_killed_workers_check_is_taken_over_at_its_next_slot(db: Database,
+                                                               horizon: float) -> None:
+    """A worker claims a check due at T0 and dies without writing anything: another worker
+    claims it at its next slot and runs it the claim-ahead window later — the check misses one
+    run and is late by one interval and a few seconds, not by a lease of a minute."""
     check_id = add_check(db, "pdu-3", "http://127.0.0.1:9/", interval=20.0, timeout=5.0)
     _due(db, check_id, T0)
-    CheckStore(db).claim_due(T0, horizon=2.0)  # ... and its worker is killed
+    died = CheckStore(db).claim_due(T0 - timedelta(seconds=horizon), horizon=horizon)
+    assert [c.due_at for c in died] == [T0]  # ... and its worker is killed before the run
     survivor = CheckStore(db)
-    lease = T0 + timedelta(seconds=20 + CLAIM_AHEAD)
-    assert survivor.claim_due(lease - timedelta(seconds=3), horizon=2.0) == []
-    taken = survivor.claim_due(lease - timedelta(seconds=2), horizon=2.0)
-    assert [c.due_at for c in taken] == [lease]  # a few seconds after its next slot at most
+    next_slot = T0 + timedelta(seconds=20)
+    assert survivor.claim_due(next_slot - timedelta(seconds=0.5), horizon=horizon) == []
+    taken = survivor.claim_due(next_slot, horizon=horizon)
+    assert [c.due_at for c in taken] == [next_slot + timedelta(seconds=horizon)]
+    assert taken[0].version == died[0].version + 1  # fencing: the dead claim's writes lose
+    # and the dead worker, were it only paused, may no longer start its run by then
+    assert not may_start(died[0].lease, next_slot + timedelta(seconds=0.1), horizon)
 
 
 def test_a_given_back_claim_is_due_again_at_once_but_only_if_still_held(db: Database) -> None:

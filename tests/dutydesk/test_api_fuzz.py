@@ -160,3 +160,27 @@ def test_no_operation_answers_5xx_or_outside_its_schema_as_admin_or_viewer(
     )
     assert not findings.failures, findings.report()
     assert not any(status >= 500 for status in findings.statuses)
+
+
+def test_the_probe_operations_answer_within_their_schema_to_an_enrolled_probe(
+    app: Any, db: Database, api_token: Any
+) -> None:
+    """The admin and viewer run above meets the probe API with a 401 only: here it is fuzzed
+    with a probe's own credential (long-poll ``wait`` included), positive and negative."""
+    from dutydesk.core.db import utcnow
+    from dutydesk.sites.service import create_probe, enrol
+
+    with db.session() as s:
+        credential = enrol(s, create_probe(s, "default", "fuzz", utcnow()).secret,
+                           utcnow()).secret
+    schema = schemathesis.openapi.from_wsgi(
+        "/api/v1/openapi.json", app, headers=bearer(api_token(Role.VIEWER)))
+    operations = [result.ok() for result in schema.get_all_operations()
+                  if result.ok().path.startswith("/api/probe/v1/")]
+    assert len(operations) == 3
+    findings = Findings()
+    for operation in operations:
+        for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
+            fuzz_operation(operation, mode, bearer(credential), findings)
+    assert not findings.failures, findings.report()
+    assert findings.statuses[200] > 0  # the credential worked: not a run of 401s

@@ -9,6 +9,7 @@ from sqlalchemy import Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dutydesk.core.db import Base, utcnow
+from dutydesk.core.sites import optional_site_column
 
 
 class Role(enum.StrEnum):
@@ -111,6 +112,8 @@ class KioskLink(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: The one site whose wall the screen shows; NULL: every site (the head office's wall).
+    site_id: Mapped[int | None] = optional_site_column()
 
     @property
     def active(self) -> bool:

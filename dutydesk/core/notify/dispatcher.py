@@ -15,6 +15,11 @@ are due again within the transport timeout plus the margin.
 ``stop()`` is the graceful shutdown: no new claims, in-flight deliveries get up to ``grace``
 seconds (at most the transport timeout) to finish and be recorded, then every lease still held
 is released (``release_leases``) so another sender takes those messages at once.
+
+Time: leases are compared by senders on other machines, so they run on the database's clock
+(:class:`dutydesk.core.dbclock.DbClock`, measured every ``CLOCK_SYNC_EVERY`` seconds), not
+this host's: a sender whose host clock runs ahead cannot take over a live sender's message
+before its lease really ran out, and so cannot send it twice.
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from dutydesk.core.config import Settings
-from dutydesk.core.db import Database, utcnow
+from dutydesk.core.db import Database
+from dutydesk.core.dbclock import DbClock
 from dutydesk.core.models.notify import OutboxMessage
 from dutydesk.core.notify.delivery import RetryPolicy
 from dutydesk.core.notify.lanes import InFlight, Limits
@@ -52,6 +58,8 @@ from dutydesk.core.notify.transports import TRANSPORTS, Outcome, Transport
 log = logging.getLogger("dutydesk.core.notify")
 
 LEASE_MARGIN = timedelta(seconds=5)
+#: Seconds between measurements of the database's clock (``DbClock.sync``, one query).
+CLOCK_SYNC_EVERY = 5.0
 RENEW_EVERY = 3.0  # seconds; well inside the margin, so a live sender never loses a lease
 POLL_SECONDS = 0.25  # how often an idle sender looks for due messages
 COALESCE_SECONDS = 0.005  # record and refill several finished slots in one round
@@ -101,7 +109,7 @@ class Dispatcher:
         on_recorded: AttemptHook | None = None,
         limits: Limits | None = None,
         batch: int = 200,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] | None = None,
         name: str | None = None,
     ) -> None:
         self.db = db
@@ -113,7 +121,10 @@ class Dispatcher:
         self.on_recorded = on_recorded
         self.limits = limits or limits_for(settings)
         self.batch = batch
-        self.clock = clock
+        #: The database's clock unless one is given (tests pass a fixed one).
+        self._dbclock = DbClock() if clock is None else None
+        self.clock: Callable[[], datetime] = clock or self._dbclock.now  # type: ignore[union-attr]
+        self._clock_synced = -CLOCK_SYNC_EVERY
         self.name = name or sender_name()
         self.lease = lease_for(settings)
         self.busy = InFlight()
@@ -162,7 +173,7 @@ class Dispatcher:
         if self._stopping.is_set() or room <= 0:
             self._record_all(finished)
             return 0
-        at = now or self.clock()
+        at = now or self._now()
         try:
             with self.db.session() as s:
                 self._write_records(s, finished)
@@ -208,8 +219,20 @@ class Dispatcher:
             busy.remove(done.message)
         return busy
 
+    def _now(self) -> datetime:
+        """The database's now (re-measured every ``CLOCK_SYNC_EVERY`` s), or the given clock's."""
+        if self._dbclock is not None and (
+                time.monotonic() - self._clock_synced >= CLOCK_SYNC_EVERY):
+            try:
+                with self.db.engine.connect() as conn:
+                    self._dbclock.sync(conn)
+                self._clock_synced = time.monotonic()
+            except Exception:  # the database is away: the claim below says so
+                log.debug("measuring the database's clock failed", exc_info=True)
+        return self.clock()
+
     def _write_records(self, s: Session, finished: list[_Done]) -> None:
-        now = utcnow()
+        now = self.clock()
         record_delivered(s, [(d.message, d.outcome, d.elapsed_ms) for d in finished
                              if d.outcome.ok], now=now, on_recorded=self.on_recorded)
         for done in finished:
@@ -242,7 +265,7 @@ class Dispatcher:
 
     def _record(self, s: Session, done: _Done) -> None:
         record_in(s, done.message, done.outcome, done.elapsed_ms,
-                  policy=self.policy, disablers=self.disablers, rng=self.rng, now=utcnow(),
+                  policy=self.policy, disablers=self.disablers, rng=self.rng, now=self.clock(),
                   on_recorded=self.on_recorded)
 
     def _renew_if_due(self) -> None:
@@ -253,7 +276,7 @@ class Dispatcher:
             ids = list(self._in_flight)
         if ids:
             with self.db.session() as s:
-                renew_leases(s, self.name, ids, utcnow() + self.lease)
+                renew_leases(s, self.name, ids, self._now() + self.lease)
 
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until nothing is in flight (or ``timeout`` seconds passed), recording outcomes
@@ -317,7 +340,7 @@ class Dispatcher:
         self.drain(min(grace, limit) if grace is not None else limit)
         self.record_finished()
         with self.db.session() as s:
-            released = release_leases(s, self.name, utcnow())
+            released = release_leases(s, self.name, self.clock())
         if released:
             log.warning("sender stopped with deliveries unfinished; handed back",
                         extra={"sender": self.name, "released": released})

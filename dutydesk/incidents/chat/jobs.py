@@ -36,4 +36,7 @@ def chat_jobs(settings: Settings, db: Database) -> list[Job]:
 
     return [Job(id="telegram-updates", name="Telegram bot: long-poll getUpdates",
                 func=keep_polling, trigger_args={"seconds": 30}, on_start=poller.start,
-                on_stop=poller.stop)]
+                on_stop=poller.stop,
+                # each worker watches its own poller thread; one poller at a time holds the
+                # bot's lease (ChatState), the others wait for it
+                one_runner=False)]

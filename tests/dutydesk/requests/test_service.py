@@ -238,3 +238,16 @@ def test_a_breached_time_to_resolve_escalates_the_request_to_the_second_line_onc
         kinds = s.scalars(select(RequestEventRow.kind)
                           .where(RequestEventRow.request_id == request_id)).all()
         assert kinds.count("reassigned") == 1
+
+
+def test_sla_breaches_are_recorded_on_every_open_request_however_many_there_are(
+    db: Database, settings: Settings
+) -> None:
+    """The clock job reads open requests a chunk at a time: none past the first chunk is
+    forgotten (it read only the first 1,000 before)."""
+    ids = [new(db, settings, impact=1, urgency=1) for _ in range(5)]
+    with db.session() as s:
+        assert record_sla_events(s, utcnow() + timedelta(minutes=31), chunk=2) == 2 * 5
+        breached = s.scalars(select(RequestEventRow.request_id)
+                             .where(RequestEventRow.kind == "sla_breached")).all()
+    assert sorted(breached) == ids

@@ -79,3 +79,14 @@ def test_a_policy_missing_a_target_or_with_a_bad_ratio_is_refused() -> None:
 def test_the_timeline_must_start_with_its_creation() -> None:
     with pytest.raises(RequestSlaError, match="created"):
         request_clocks(POLICY, [ev(EventKind.NOTE, 0, text="x")], at(1))
+
+
+def test_a_request_reopened_after_a_resolution_without_a_reply_keeps_its_first_response() -> None:
+    """The resolution mail answered the requester: reopening restarts work, not the clock of
+    the first answer (it would otherwise run on and breach hours later)."""
+    events = [CREATED, ev(EventKind.RESOLVED, 50, note="restarted the service"),
+              ev(EventKind.REOPENED, 120, by="requester")]
+    clocks = request_clocks(POLICY, events, at(60 * 10))
+    assert clocks.first_response.state is ClockState.STOPPED
+    assert clocks.first_response.elapsed == timedelta(minutes=50)
+    assert clocks.resolve.elapsed == timedelta(minutes=50 + 60 * 10 - 120)

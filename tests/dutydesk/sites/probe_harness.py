@@ -28,8 +28,9 @@ class Centre:
     """The app served on 127.0.0.1:port; ``stop()`` cuts the link, ``start()`` restores it.
     ``answer_delay`` holds every answer to a result push that long after it was stored."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, host: str = "127.0.0.1") -> None:
         self.app = app
+        self.host = host
         self.port = free_port()
         self.answer_delay = 0.0
         self.pushes_stored = threading.Event()
@@ -39,7 +40,7 @@ class Centre:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
         body = b"".join(self.app(environ, start_response))
@@ -55,7 +56,7 @@ class Centre:
         deadline = time.monotonic() + 5
         while True:
             try:
-                self._server = make_server("127.0.0.1", self.port, self._wsgi, threaded=True)
+                self._server = make_server(self.host, self.port, self._wsgi, threaded=True)
                 break
             except OSError:
                 if time.monotonic() > deadline:
@@ -75,8 +76,9 @@ class ProbeProcess:
     """``dutydesk probe`` in its own process, with intervals scaled down for tests."""
 
     def __init__(self, centre: Centre, state_dir: Path, token: str, site: str = "default",
-                 **env: str) -> None:
-        self.args = [sys.executable, "-m", "dutydesk", "probe", "--server", centre.url,
+                 prefix: tuple[str, ...] = (), **env: str) -> None:
+        """``prefix``: run under it (``ip netns exec NAME``)."""
+        self.args = [*prefix, sys.executable, "-m", "dutydesk", "probe", "--server", centre.url,
                      "--site", site, "--state-dir", str(state_dir), "--enrol-token", token]
         self.env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3]),
                     "DUTYDESK_PROBE_PULL_INTERVAL": "0.5", "DUTYDESK_PROBE_PUSH_INTERVAL": "0.2",
@@ -104,3 +106,44 @@ def wait_until(condition: Any, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
+
+
+def probe_metrics(port: int) -> dict[str, float]:
+    """The probe process's own ``/metrics`` (name -> value, labels left as they are)."""
+    import urllib.request
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line and not line.startswith("#")}
+
+
+class CentreJobs:
+    """The centre's worker jobs that matter here, every ``every`` seconds in a thread while the
+    link is up or cut: the probe watcher ("probe offline") and the alert pipeline (flips ->
+    incidents)."""
+
+    def __init__(self, db: Any, settings: Any, every: float = 0.2) -> None:
+        self.db, self.settings, self.every = db, settings, every
+        self.errors: list[BaseException] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        from dutydesk.incidents.jobs import process_flips
+        from dutydesk.sites.health import watch_probes
+
+        while not self._stop.wait(self.every):
+            try:
+                watch_probes(self.db, self.settings)
+                process_flips(self.db, self.settings)
+            except Exception as exc:  # a job failing is a test failure, reported at the end
+                self.errors.append(exc)
+
+    def __enter__(self) -> CentreJobs:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        assert not self.errors, self.errors

@@ -97,3 +97,25 @@ def test_a_push_check_cannot_be_given_to_a_probe(run: Any, db: Database) -> None
     run("probe", "create", "--site", "default", "p3")
     refused = run("probe", "assign", "--site", "default", "--probe", "p3", "backup-job")
     assert refused.exit_code != 0 and "push check" in refused.output
+
+
+def test_reenrol_gives_a_replaced_probe_a_new_token_and_keeps_its_identity(
+        run: Any, db: Database) -> None:
+    token = _token(run("probe", "create", "--site", "default", "p4").output)
+    with db.session() as s:
+        old = enrol(s, token, utcnow())
+        s.scalar(select(Probe).where(Probe.name == "p4")).last_seq = 500
+    again = run("probe", "reenrol", "--site", "default", "p4")
+    assert again.exit_code == 0, again.output
+    with db.session() as s:
+        assert authenticate(s, old.secret) is not None  # works until the new token is used
+        new = enrol(s, _token(again.output), utcnow())
+    with db.session() as s:
+        assert new.probe_id == old.probe_id
+        assert authenticate(s, old.secret) is None and authenticate(s, new.secret) is not None
+        assert s.get(Probe, new.probe_id).last_seq == 500  # numbered on above it
+    run("probe", "revoke", "--site", "default", "p4")
+    refused = run("probe", "reenrol", "--site", "default", "p4")
+    assert refused.exit_code != 0 and "revoked" in refused.output
+    missing = run("probe", "reenrol", "--site", "default", "nobody")
+    assert missing.exit_code != 0 and "no probe" in missing.output

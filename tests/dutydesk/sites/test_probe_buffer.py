@@ -36,9 +36,9 @@ def test_a_full_buffer_drops_the_oldest_and_counts_them(tmp_path: Path) -> None:
 def test_a_probe_whose_buffer_was_lost_numbers_above_what_the_centre_stored(
         tmp_path: Path) -> None:
     buffer = Buffer(str(tmp_path / "b.sqlite"))
-    buffer.ensure_seq_above(41)
+    assert buffer.catch_up(41, buffer.last_assigned()) == 0  # nothing buffered yet
     assert buffer.add({}, 1.0) == 42
-    buffer.ensure_seq_above(10)  # never backwards
+    assert buffer.catch_up(10, buffer.last_assigned()) == 0  # never backwards
     assert buffer.add({}, 2.0) == 43
 
 
@@ -79,3 +79,31 @@ def test_a_push_of_long_messages_stays_under_the_centres_body_limit(tmp_path: Pa
         range(1, len(rows) + 1))
     assert pairs[0][1].result.message == "й" * 2000
     agent.buffer.close()
+
+
+def test_a_buffer_restored_from_a_backup_moves_its_results_above_the_centre_in_order(
+        tmp_path: Path) -> None:
+    buffer = Buffer(str(tmp_path / "b.sqlite"))
+    for n in range(1, 6):
+        buffer.add({"n": n}, float(n))
+    buffer.ack(2)  # 3, 4, 5 wait; the centre has 100 (stored after the backup was taken)
+    assert buffer.catch_up(100, buffer.last_assigned()) == 3
+    assert [(seq, r["n"]) for seq, _m, r in buffer.oldest(10)] == [(101, 3), (102, 4), (103, 5)]
+    assert buffer.add({"n": 6}, 6.0) == 104
+    assert buffer.last_assigned() == 104
+
+
+def test_results_whose_acknowledgement_was_not_heard_are_not_renumbered(tmp_path: Path) -> None:
+    buffer = Buffer(str(tmp_path / "b.sqlite"))
+    for n in range(1, 6):
+        buffer.add({"n": n}, float(n))
+    # the centre stored 1..4 and the probe was killed before it heard so: not behind
+    assert buffer.catch_up(4, buffer.last_assigned()) == 0
+    assert [seq for seq, _m, _r in buffer.oldest(10)] == [1, 2, 3, 4, 5]
+    # numbers given while the centre's answer was on its way do not hide a lost file
+    fresh = Buffer(str(tmp_path / "new.sqlite"))
+    before = fresh.last_assigned()
+    for n in range(1, 4):
+        fresh.add({"n": n}, float(n))
+    assert fresh.catch_up(2, before) == 3
+    assert [seq for seq, _m, _r in fresh.oldest(10)] == [3, 4, 5]
