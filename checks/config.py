@@ -10,6 +10,7 @@ Format::
         type: http               # a type of checks.probes.CHECK_TYPES
         spec: {url: "http://10.0.0.5/status", headers: {Authorization: "Bearer ${UPS_TOKEN}"}}
         group: Hall A / UPS
+        site: kyiv-dc2           # the data center (a site slug); left out: the default site
         interval: 30s            # policy: interval, retry_interval, max_attempts, flap_*
         timeout: 10s             # hard limit of one run (default 30 s)
         parents: [core-sw-1]     # dependencies
@@ -18,7 +19,7 @@ Format::
         enabled: true; guard_reference: false; display_name: UPS A; heartbeat_key: ...
     maintenance:
       - name: patch night
-        check: ups-a             # or group: Hall A
+        check: ups-a             # or group: Hall A, or site: kyiv-dc2 (every check of it)
         kind: weekly             # one_off, weekly, monthly, cron (see checks.windows)
         zone: Europe/Kyiv
         weekdays: [sun]; start_time: "02:00"; duration: 2h
@@ -44,6 +45,7 @@ from checks.policy import CheckPolicy
 from checks.probes import build_spec
 from checks.specs import parse_duration
 from checks.windows import KINDS, build_window
+from dutydesk.core.site_registry import check_slug
 
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _ENV = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -51,8 +53,11 @@ CHECK_FIELDS = {
     "name", "display_name", "type", "spec", "group", "interval", "retry_interval",
     "max_attempts", "timeout", "flap_detection", "flap_low_threshold", "flap_high_threshold",
     "flap_history_states", "enabled", "tags", "labels", "service", "impact", "urgency",
-    "guard_reference", "heartbeat_key", "parents", "parent_up_states",
+    "guard_reference", "heartbeat_key", "parents", "parent_up_states", "site", "locations",
+    "min_locations_down",
 }
+#: A location in ``locations``: ``centre`` (the central workers) or ``SITE/PROBE``.
+LOCATION = re.compile(r"^(centre|[a-z0-9][a-z0-9_-]{0,63}/[a-z0-9][a-z0-9_.-]{0,63})$")
 POLICY_FIELDS = ("interval", "retry_interval", "max_attempts", "flap_detection",
                  "flap_low_threshold", "flap_high_threshold", "flap_history_states")
 
@@ -125,6 +130,10 @@ class CheckConfig:
     parents: tuple[str, ...]
     heartbeat_key: str | None
     line: int = 0
+    #: The site's slug; None: the default site.
+    site: str | None = None
+    #: ``centre`` and/or ``SITE/PROBE`` names; None: the file leaves the locations as they are.
+    locations: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -135,9 +144,13 @@ class WindowConfig:
     zone: str
     check: str | None
     group: str | None
+    site: str | None = None
+    line: int = 0
 
     @property
     def key(self) -> tuple[str, str, str]:
+        if self.site:
+            return ("site", self.site, self.name)
         return ("check" if self.check else "group", self.check or self.group or "", self.name)
 
 
@@ -147,6 +160,7 @@ class ChecksConfig:
     checks: tuple[CheckConfig, ...] = ()
     windows: tuple[WindowConfig, ...] = ()
     all_groups: tuple[str, ...] = field(default=())  # declared + implied, parents first
+    source: str = "checks.yaml"  # the file's name, for errors found when applying
 
 
 def group_paths(path: str) -> list[str]:
@@ -232,7 +246,44 @@ def validate_check(data: dict[str, Any]) -> CheckConfig:
         raise ValueError("heartbeat_key must be 8-64 letters, digits, '-' or '_', got "
                          f"{key!r}")
     line = getattr(data, "line", 0)
-    return CheckConfig(name, values, group, parents, key, line)
+    locations = _locations(data)
+    if locations is not None:
+        values["min_locations_down"] = _min_down(data.get("min_locations_down", 1),
+                                                 len(locations))
+    elif "min_locations_down" in data:
+        raise ValueError("min_locations_down needs locations (e.g. [centre, kyiv-dc2/probe-a])")
+    site = _site(data.get("site"))
+    return CheckConfig(name, values, group, parents, key, line, site, locations)
+
+
+def _locations(data: Any) -> tuple[str, ...] | None:
+    """``locations``: a non-empty list of ``centre`` / ``SITE/PROBE``, each once."""
+    if "locations" not in data:
+        return None
+    found = data["locations"]
+    if not isinstance(found, list) or not found:
+        raise ValueError("locations must be a non-empty list like [centre, kyiv-dc2/probe-a]")
+    for item in found:
+        if not isinstance(item, str) or not LOCATION.match(item):
+            raise ValueError(f"location {item!r} must be 'centre' or SITE/PROBE "
+                             "(e.g. kyiv-dc2/probe-a)")
+    if len(set(found)) != len(found):
+        raise ValueError("a location appears twice in locations")
+    return tuple(found)
+
+
+def _min_down(value: Any, n: int) -> int:
+    if type(value) is not int or not 1 <= value <= n:
+        raise ValueError(f"min_locations_down must be 1..{n} (the number of locations), "
+                         f"got {value!r}")
+    return value
+
+
+def _site(value: object) -> str | None:
+    """A site slug's form (whether the site exists is known when applying)."""
+    if value is None or value == "":
+        return None
+    return check_slug(value)  # type: ignore[arg-type]
 
 
 def _plain(value: Any) -> Any:
@@ -273,13 +324,15 @@ def validate_window(data: dict[str, Any]) -> WindowConfig:
     kind = fields.pop("kind", None)
     zone = str(fields.pop("zone", "UTC"))
     check, group = fields.pop("check", None), fields.pop("group", None)
-    if bool(check) == bool(group):
-        raise ValueError("a maintenance window needs exactly one of check or group")
+    site = _site(fields.pop("site", None))
+    if [bool(check), bool(group), bool(site)].count(True) != 1:
+        raise ValueError("a maintenance window needs exactly one of check, group or site")
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     build_window(kind, fields, zone, name)
     return WindowConfig(name, kind, _plain(fields), zone, check,
-                        normalise_group(group) if group else None)
+                        normalise_group(group) if group else None, site,
+                        getattr(data, "line", 0))
 
 
 def parse_config(text: str, filename: str = "checks.yaml") -> ChecksConfig:
@@ -380,7 +433,8 @@ def parse_config(text: str, filename: str = "checks.yaml") -> ChecksConfig:
         for step in group_paths(path):
             if step not in all_groups:
                 all_groups.append(step)
-    return ChecksConfig(tuple(groups), tuple(checks), tuple(windows), tuple(all_groups))
+    return ChecksConfig(tuple(groups), tuple(checks), tuple(windows), tuple(all_groups),
+                        filename)
 
 
 def _field_of(exc: Exception) -> str | None:

@@ -16,7 +16,7 @@ import yaml
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from checks.config import ChecksConfig, WindowConfig
+from checks.config import ChecksConfig, ChecksConfigError, WindowConfig
 from checks.models import (
     Check,
     CheckDependency,
@@ -29,6 +29,8 @@ from checks.secrets import audited
 from dutydesk.core import audit
 from dutydesk.core.db import utcnow
 from dutydesk.core.plan import Plan
+from dutydesk.core.site_registry import site_ids
+from dutydesk.core.sites import DEFAULT_SITE
 
 COMPARED = ("display_name", "type", "spec", "interval", "retry_interval", "max_attempts",
             "timeout", "flap_detection", "flap_low_threshold", "flap_high_threshold",
@@ -54,14 +56,36 @@ def _current(session: Session) -> tuple[dict[str, Check], dict[int, set[str]], d
 def _window_keys(session: Session) -> dict[tuple, MaintenanceWindowRow]:
     checks = dict(session.execute(select(Check.id, Check.slug)).all())
     groups = {gid: path for path, gid in _group_ids(session).items()}
+    sites = {sid: slug for slug, sid in site_ids(session).items()}
     out = {}
     # Windows owned by a maintenance notice are managed by the notice, not by the YAML.
     for row in session.scalars(select(MaintenanceWindowRow)
                                .where(MaintenanceWindowRow.notice_id.is_(None))):
         key = (("check", checks.get(row.check_id, ""), row.name) if row.check_id
-               else ("group", groups.get(row.group_id, ""), row.name))
+               else ("group", groups.get(row.group_id, ""), row.name) if row.group_id
+               else ("site", sites.get(row.site_id, ""), row.name))
         out[key] = row
     return out
+
+
+def resolve_sites(session: Session, config: ChecksConfig) -> dict[str, int]:
+    """Slug -> id of every site the file names; raise :class:`ChecksConfigError` naming the
+    file, line and check (or window) of each site that does not exist here."""
+    known = site_ids(session)
+    if DEFAULT_SITE not in known:
+        from dutydesk.core.site_registry import find_site
+
+        known[DEFAULT_SITE] = find_site(session, DEFAULT_SITE).id
+    listed = ", ".join(sorted(known))
+    errors = [f"{config.source}:{c.line} check {c.name!r}: site {c.site!r} is not a site here "
+              f"(known: {listed}; `dutydesk site create` makes one)"
+              for c in config.checks if c.site and c.site not in known]
+    errors += [f"{config.source}:{w.line} maintenance {w.name!r}: site {w.site!r} is not a "
+               f"site here (known: {listed})"
+               for w in config.windows if w.site and w.site not in known]
+    if errors:
+        raise ChecksConfigError(errors)
+    return known
 
 
 def _window_same(row: MaintenanceWindowRow, w: WindowConfig) -> bool:
@@ -70,6 +94,7 @@ def _window_same(row: MaintenanceWindowRow, w: WindowConfig) -> bool:
 
 def plan(session: Session, config: ChecksConfig) -> Plan:
     result = Plan()
+    sites = resolve_sites(session, config)
     checks, parents, groups = _current(session)
     existing_groups = set(groups.values())
     for path in config.all_groups:
@@ -83,6 +108,8 @@ def plan(session: Session, config: ChecksConfig) -> Plan:
         moved = [k for k in COMPARED if getattr(row, k) != c.values[k]]
         if groups.get(row.group_id) != c.group:
             moved.append("group")
+        if row.site_id != sites[c.site or DEFAULT_SITE]:
+            moved.append("site")
         if parents.get(row.id, set()) != set(c.parents):
             moved.append("parents")
         if c.heartbeat_key and c.heartbeat_key != row.heartbeat_key:
@@ -126,6 +153,7 @@ def ensure_group(session: Session, path: str, description: str | None = None) ->
 def apply(session: Session, config: ChecksConfig, actor: Any) -> Plan:
     """Make the database match ``config`` (caller commits). Returns the plan it carried out."""
     result = plan(session, config)
+    sites = resolve_sites(session, config)
     now = utcnow()
     for group in config.groups:
         ensure_group(session, group.path, group.description)
@@ -140,7 +168,8 @@ def apply(session: Session, config: ChecksConfig, actor: Any) -> Plan:
     session.flush()
     for c in config.checks:
         row = checks.get(c.name)
-        values = dict(c.values, group_id=group_ids.get(c.group) if c.group else None)
+        values = dict(c.values, group_id=group_ids.get(c.group) if c.group else None,
+                      site_id=sites[c.site or DEFAULT_SITE])
         if row is None:
             key = c.heartbeat_key or (secrets.token_urlsafe(16)
                                       if values["type"] == "heartbeat" else None)
@@ -172,6 +201,9 @@ def apply(session: Session, config: ChecksConfig, actor: Any) -> Plan:
     for c in config.checks:
         for parent in c.parents:
             session.add(CheckDependency(child_id=ids[c.name], parent_id=ids[parent]))
+    for c in config.checks:
+        if c.locations is not None:
+            set_check_locations(session, ids[c.name], c.name, c.locations)
     current_windows = _window_keys(session)
     keys = {w.key for w in config.windows}
     for key, row in current_windows.items():
@@ -179,8 +211,9 @@ def apply(session: Session, config: ChecksConfig, actor: Any) -> Plan:
             session.delete(row)
     for w in config.windows:
         row = current_windows.get(w.key)
-        target = ({"check_id": ids[w.check], "group_id": None} if w.check
-                  else {"check_id": None, "group_id": group_ids[w.group or ""]})
+        target = ({"check_id": ids[w.check]} if w.check
+                  else {"site_id": sites[w.site]} if w.site
+                  else {"group_id": group_ids[w.group or ""]})
         if row is None:
             session.add(MaintenanceWindowRow(name=w.name, kind=w.kind, definition=w.definition,
                                              zone=w.zone, created_by=str(actor), **target))
@@ -195,9 +228,37 @@ def apply(session: Session, config: ChecksConfig, actor: Any) -> Plan:
     return result
 
 
+def set_check_locations(session: Session, check_id: int, name: str,
+                        locations: tuple[str, ...]) -> None:
+    """The check's probes become the ``SITE/PROBE`` ones of ``locations`` (ValueError naming
+    an unknown or revoked one); it also runs at the centre when ``centre`` is among them."""
+    from sqlalchemy import column, insert, table
+
+    links = table("check_probes", column("check_id"), column("probe_id"))
+    probes = table("probes", column("id"), column("name"), column("site_id"),
+                   column("revoked_at"))
+    sites = table("sites", column("id"), column("slug"))
+    known = {f"{slug}/{probe}": (pid, revoked) for pid, probe, slug, revoked in session.execute(
+        select(probes.c.id, probes.c.name, sites.c.slug, probes.c.revoked_at)
+        .select_from(probes.join(sites, sites.c.id == probes.c.site_id)))}
+    wanted = []
+    for place in locations:
+        if place == "centre":
+            continue
+        if place not in known or known[place][1] is not None:
+            raise ValueError(f"check {name}: no live probe {place!r} (see `dutydesk probe list`)")
+        wanted.append(known[place][0])
+    session.execute(delete(links).where(links.c.check_id == check_id))
+    if wanted:
+        session.execute(insert(links), [{"check_id": check_id, "probe_id": p} for p in wanted])
+    row = session.get(Check, check_id)
+    row.run_at_centre = "centre" in locations and bool(wanted)
+
+
 def export(session: Session) -> str:
     """The whole check configuration as YAML that ``apply`` accepts unchanged."""
     checks, parents, groups = _current(session)
+    sites = {sid: slug for slug, sid in site_ids(session).items()}
     out_groups = [{"path": g.path, **({"description": g.description} if g.description else {})}
                   for g in session.scalars(select(CheckGroup).order_by(CheckGroup.path))]
     out_checks = []
@@ -211,6 +272,8 @@ def export(session: Session) -> str:
             entry[k] = value
         if row.group_id:
             entry["group"] = groups[row.group_id]
+        if sites.get(row.site_id, DEFAULT_SITE) != DEFAULT_SITE:
+            entry["site"] = sites[row.site_id]
         if parents.get(row.id):
             entry["parents"] = sorted(parents[row.id])
         if row.heartbeat_key:
@@ -222,7 +285,8 @@ def export(session: Session) -> str:
                                .where(MaintenanceWindowRow.notice_id.is_(None))
                                .order_by(MaintenanceWindowRow.id)):
         target = ({"check": slugs[row.check_id]} if row.check_id
-                  else {"group": groups[row.group_id]})
+                  else {"group": groups[row.group_id]} if row.group_id
+                  else {"site": sites[row.site_id]})
         out_windows.append({"name": row.name, **target, "kind": row.kind, "zone": row.zone,
                             **row.definition})
     doc = {"groups": out_groups, "checks": out_checks, "maintenance": out_windows}

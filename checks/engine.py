@@ -41,13 +41,14 @@ from checks.probes import CHECK_TYPES, ProbeContext, build_spec, run_probe
 from checks.probes.base import DEFAULT_PLUGIN_DIRS, DEFAULT_PLUGIN_USER
 from checks.probes.gate import RunOutlived, set_gate
 from checks.probes.heartbeat import heartbeat_result
-from checks.remote import windows_for
 from checks.result import Result, Status
 from checks.schedule import CLAIM_AHEAD, may_start, next_due
 from checks.state import StateType, next_state
 from checks.store import CheckStore, Claim, Outcome
+from checks.windows import EMPTY_INDEX, WindowIndex, windows_for
 from dutydesk.core.db import Database, utcnow
 from dutydesk.core.dbclock import DbClock
+from dutydesk.core.logthrottle import FailureLog
 
 log = logging.getLogger("checks.engine")
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,8 @@ class Engine:
         self.db = db
         self.config = config or EngineConfig()
         self.metrics = metrics or EngineMetrics()
+        #: A database that is down fails every pass: one traceback per streak, not per pass.
+        self.failures = FailureLog(log)
         self.store = CheckStore(db, keep_results=self.config.keep_results,
                                 trim_every=self.config.trim_every, part=part,
                                 clock=DbClock(clock))
@@ -133,7 +136,7 @@ class Engine:
         # In memory only: after a restart the first run reports counters, the next one rates.
         self._previous: dict[int, tuple[datetime, Result]] = {}
         self._verdict = GuardVerdict(False, "not assessed yet")
-        self._windows: tuple[dict, dict, dict] = ({}, {}, {})
+        self._windows: WindowIndex = EMPTY_INDEX
         self.runs_written = 0
         self.started = threading.Event()
 
@@ -259,6 +262,7 @@ class Engine:
                     self.store.claim_due, None, horizon=self.config.horizon, limit=limit))
                 claims = await asyncio.shield(self._claiming)
                 self._claiming = None
+                self.failures.recovered("claiming due checks")
                 for claim in claims:
                     self._schedule(claim)
                 self.metrics.queue_depth.set(len(self._timers) + self._waiting())
@@ -267,7 +271,7 @@ class Engine:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("claiming due checks failed; retrying")
+                self.failures.failed("claiming due checks", "claiming due checks failed; retrying")
             await asyncio.sleep(self.config.claim_interval)
 
     async def _write_loop(self) -> None:
@@ -280,10 +284,12 @@ class Engine:
             await asyncio.sleep(self.config.context_refresh)
             try:
                 await self._refresh_context()
+                self.failures.recovered("refreshing engine context")
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("refreshing engine context failed")
+                self.failures.failed("refreshing engine context",
+                                     "refreshing engine context failed")
 
     async def _refresh_context(self) -> None:
         now = self.clock()
@@ -354,6 +360,8 @@ class Engine:
                     return
                 finally:
                     self.metrics.in_flight.dec()
+            if claim.multi:  # one of several locations: judge the combination
+                result = await self._db(self.store.at_centre, claim, result, self.clock())
             self._judge(claim, result)
             self._running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
         except asyncio.CancelledError:
@@ -400,7 +408,7 @@ class Engine:
         return result
 
     def _maintenance(self, claim: Claim) -> list[MaintenanceWindow]:
-        return windows_for(self._windows, claim.check_id, claim.group_id)
+        return windows_for(self._windows, claim.check_id, claim.group_id, claim.site_id)
 
     def _judge(self, claim: Claim, result: Result) -> None:
         if claim.slug not in self._verdict.failed and claim.slug not in self._verdict.missing:
@@ -439,10 +447,12 @@ class Engine:
         except Exception:
             # The leases expire and the checks run again; nothing half-written (one transaction).
             self.metrics.write_errors.inc()
-            log.exception("writing %d check results failed", len(batch))
+            self.failures.failed("writing check results", "writing %d check results failed",
+                                 len(batch))
             if cancelled:
                 raise asyncio.CancelledError from None
             return
+        self.failures.recovered("writing check results")
         self.metrics.conflicts.inc(report.conflicts)
         self.metrics.written(report.written)
         self.runs_written += len(report.written)

@@ -100,6 +100,11 @@ class Check(Base):
     parent_up_states: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     #: The data center the check watches (its wall, its maintenance, its reports).
     site_id: Mapped[int] = site_column()
+    #: Also run on the central workers when it has probes (``checks.locations``); a check
+    #: without a probe runs there anyway.
+    run_at_centre: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Down only when at least this many of its locations with fresh results see it down.
+    min_locations_down: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

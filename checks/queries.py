@@ -31,6 +31,7 @@ from checks.models import (
 )
 from checks.rollups import p95_from
 from checks.schedule import ensure_utc
+from dutydesk.core.sites import Site
 
 #: Status words in the order the list shows them (worst first).
 STATUS_ORDER = ("CRITICAL", "WARNING", "UNKNOWN", "UNREACHABLE", "PENDING", "OK")
@@ -51,6 +52,7 @@ class CheckFilters:
     group: str = ""
     type: str = ""
     text: str = ""
+    site: str = ""  # a site's slug
 
     @classmethod
     def from_args(cls, args: Any) -> CheckFilters:
@@ -60,7 +62,8 @@ class CheckFilters:
         if state and state not in STATE_FILTERS:
             raise FilterError(f"state must be one of {', '.join(STATE_FILTERS)}, got {state!r}")
         return cls(state, (args.get("group") or "").strip(), (args.get("type") or "").strip(),
-                   (args.get("q") or args.get("text") or "").strip())
+                   (args.get("q") or args.get("text") or "").strip(),
+                   (args.get("site") or "").strip())
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,8 @@ class CheckRow:
     in_maintenance: bool
     last_message: str
     last_result_at: datetime | None
+    site: str = ""  # the site's name
+    site_slug: str = ""
 
 
 @dataclass
@@ -100,9 +105,10 @@ def list_query(filters: CheckFilters) -> Select[Any]:
                CheckGroup.path, Check.service, CheckStateRow.status, CheckStateRow.state_type,
                CheckStateRow.attempt, Check.max_attempts, CheckStateRow.flapping,
                CheckStateRow.in_maintenance, CheckStateRow.last_message,
-               CheckStateRow.last_result_at)
+               CheckStateRow.last_result_at, Site.name, Site.slug)
         .outerjoin(CheckStateRow, CheckStateRow.check_id == Check.id)
         .outerjoin(CheckGroup, CheckGroup.id == Check.group_id)
+        .outerjoin(Site, Site.id == Check.site_id)
         # groups in order, the worst first inside a group, so a page never hides a group's worst
         .order_by(CheckGroup.path, _status_rank_sql(), Check.slug)
     )
@@ -124,6 +130,8 @@ def list_query(filters: CheckFilters) -> Select[Any]:
                                                            autoescape=True)))
     if filters.type:
         query = query.where(Check.type == filters.type)
+    if filters.site:
+        query = query.where(Site.slug == filters.site)
     if filters.text:
         pattern = f"%{filters.text}%"
         query = query.where(or_(Check.slug.ilike(pattern), Check.display_name.ilike(pattern),
@@ -162,7 +170,7 @@ def list_checks(
                  group=r[5] or NO_GROUP, service=r[6] or "", status=r[7] or "PENDING",
                  state_type=r[8] or "HARD", attempt=r[9] or 1, max_attempts=r[10],
                  flapping=bool(r[11]), in_maintenance=bool(r[12]), last_message=r[13] or "",
-                 last_result_at=r[14])
+                 last_result_at=r[14], site=r[15] or "", site_slug=r[16] or "")
         for r in session.execute(list_query(filters) if query is None else query)
     ]
 
@@ -355,8 +363,10 @@ class CheckDetail:
     flips: list[FlipRow]
     parents: list[tuple[int, str, str]]  # (id, slug, status)
     children: list[tuple[int, str, str]]
-    windows: list[tuple[MaintenanceWindowRow, str | None]]  # (row, group path if group window)
+    #: (row, the group's path of a group window, the site's name of a site window)
+    windows: list[tuple[MaintenanceWindowRow, str | None]]
     rollups: list[CheckRollup]
+    site: Site | None = None
 
 
 def check_detail(session: Session, check_id: int, now: datetime, *, results: int = 100,
@@ -391,10 +401,12 @@ def check_detail(session: Session, check_id: int, now: datetime, *, results: int
     children = [(oid, slug, st) for child, _p, oid, slug, st in edges if child != check_id]
     group_ids = ancestor_group_ids(session, check.group_id)
     windows = session.execute(
-        select(MaintenanceWindowRow, CheckGroup.path)
+        select(MaintenanceWindowRow, func.coalesce(CheckGroup.path, Site.name))
         .outerjoin(CheckGroup, CheckGroup.id == MaintenanceWindowRow.group_id)
+        .outerjoin(Site, Site.id == MaintenanceWindowRow.site_id)
         .where(or_(MaintenanceWindowRow.check_id == check_id,
-                   MaintenanceWindowRow.group_id.in_(group_ids)))
+                   MaintenanceWindowRow.group_id.in_(group_ids),
+                   MaintenanceWindowRow.site_id == check.site_id))
         .order_by(MaintenanceWindowRow.id)
     ).all()
     rollups = list(session.scalars(
@@ -402,7 +414,8 @@ def check_detail(session: Session, check_id: int, now: datetime, *, results: int
                                   CheckRollup.bucket_start >= _floor(now, "day")
                                   - timedelta(days=90))))
     return CheckDetail(check, state, group, recent, history, parents, children,
-                       [(w, path) for w, path in windows], rollups)
+                       [(w, path) for w, path in windows], rollups,
+                       session.get(Site, check.site_id))
 
 
 def ancestor_group_ids(session: Session, group_id: int | None) -> list[int]:

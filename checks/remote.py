@@ -15,6 +15,11 @@ number of its results (the version a result-by-result write would leave). Result
 and minute rollups go in one executemany each (:meth:`checks.store.CheckStore.write_history`).
 States are read as plain columns and decoded only when the store has not seen that version.
 
+A check watched from several locations (:mod:`checks.locations`): each result is kept as its
+location's latest and the combination (k of n fresh locations) is what is judged; a check with
+one location is judged from its result as it is. Maintenance windows are the check's, its
+groups' and its whole site's (:func:`checks.windows.windows_for`).
+
 The caller owns the transaction (it records the probe's sequence numbers in the same one) and
 calls :meth:`checks.store.CheckStore.remember` with ``report.written`` once it committed.
 """
@@ -31,12 +36,14 @@ from sqlalchemy import select
 from checks import store_pg
 from checks.binds import id_in
 from checks.dependencies import down_parents
-from checks.maintenance import MaintenanceWindow, active_window
+from checks.locations import record_and_combine, several
+from checks.maintenance import active_window
 from checks.models import Check, CheckStateRow
 from checks.result import Result
 from checks.state import next_state
 from checks.store import CheckStore, Claim, Outcome, WriteReport
 from checks.store_sql import WRITE_STALE, WRITE_STATE, state_params
+from checks.windows import WindowIndex, windows_for
 
 
 class RemoteConflict(RuntimeError):
@@ -51,21 +58,6 @@ class RemoteResult:
     result: Result
 
 
-def windows_for(windows: tuple[dict[int, list[MaintenanceWindow]],
-                               dict[int, list[MaintenanceWindow]], dict[int, int | None]],
-                check_id: int, group_id: int | None) -> list[MaintenanceWindow]:
-    """The maintenance windows of a check: its own and those of its group and the groups above
-    (``windows`` as :meth:`checks.store.CheckStore.maintenance_windows` returns them)."""
-    by_check, by_group, parents = windows
-    found = list(by_check.get(check_id, ()))
-    group, seen = group_id, set()
-    while group is not None and group not in seen:
-        seen.add(group)
-        found.extend(by_group.get(group, ()))
-        group = parents.get(group)
-    return found
-
-
 def _rows(s: Any, store: CheckStore, ids: list[int]) -> dict[int, Any]:
     """The checks' scheduling columns and state versions (plain columns, no JSON)."""
     c, st = Check.__table__.c, CheckStateRow.__table__.c
@@ -74,8 +66,8 @@ def _rows(s: Any, store: CheckStore, ids: list[int]) -> dict[int, Any]:
         rows.update((row.id, row) for row in s.execute(
             select(c.id, c.slug, c.type, c.interval, c.retry_interval, c.max_attempts,
                    c.flap_detection, c.flap_low_threshold, c.flap_high_threshold,
-                   c.flap_history_states, c.timeout, c.group_id, c.updated_at, c.created_at,
-                   st.next_due_at, st.version)
+                   c.flap_history_states, c.timeout, c.group_id, c.site_id, c.run_at_centre,
+                   c.min_locations_down, c.updated_at, c.created_at, st.next_due_at, st.version)
             .join(CheckStateRow.__table__, st.check_id == c.id)
             .where(id_in(s, c.id, ids[start:start + 1000]))))
     return rows
@@ -107,8 +99,11 @@ def collapsed_state_writes(outcomes: Sequence[Outcome]) -> list[tuple[Any, list[
 
 
 def judge_in_order(s: Any, store: CheckStore, results: Sequence[RemoteResult],
-                   windows: Any) -> WriteReport:
+                   windows: WindowIndex, location: str | None = None) -> WriteReport:
     """Judge ``results`` (in the order given) and write them in the transaction ``s``.
+
+    ``location`` (``probe:<id>``): where they were made; a result of a check with several
+    locations is kept as that location's and the combination is judged (``checks.locations``).
 
     Results of checks that no longer exist are skipped. Raises :class:`RemoteConflict` when a
     state row was changed by someone else meanwhile (nothing of the batch may then be kept)."""
@@ -120,10 +115,12 @@ def judge_in_order(s: Any, store: CheckStore, results: Sequence[RemoteResult],
     rows = {cid: row for cid, row in rows.items() if cid in known}  # deleted meanwhile
     parents = down_parents(s, list(rows))
     current = {cid: (row.version, known[cid][1]) for cid, row in rows.items()}
-    in_windows = {cid: windows_for(windows, cid, row.group_id) for cid, row in rows.items()}
+    in_windows = {cid: windows_for(windows, cid, row.group_id, row.site_id)
+                  for cid, row in rows.items()}
     # a bad stored policy falls back to the default's (as the engine does)
     policies = {cid: store.policy(row) for cid, row in rows.items()}
     outcomes: list[Outcome] = []
+    combined = several(s, list(rows)) if location is not None else set()
     for item in results:
         row = rows.get(item.check_id)
         if row is None:
@@ -132,6 +129,8 @@ def judge_in_order(s: Any, store: CheckStore, results: Sequence[RemoteResult],
         version, state = current[cid]
         result = item.result
         at = result.started_at + timedelta(seconds=result.duration)
+        if cid in combined:  # one of several locations: the combination is judged
+            result = record_and_combine(s, row, location, result, at)
         policy = policies[cid]
         transition = next_state(state, result, policy, at,
                                 parents_down=bool(parents.get(cid)),
@@ -141,7 +140,7 @@ def judge_in_order(s: Any, store: CheckStore, results: Sequence[RemoteResult],
                       policy=policy, timeout=row.timeout, group_id=row.group_id,
                       updated_at=row.updated_at, created_at=row.created_at,
                       due_at=row.next_due_at, version=version, state=state,
-                      parents_down=bool(parents.get(cid)), lease=at)
+                      parents_down=bool(parents.get(cid)), lease=at, site_id=row.site_id)
         outcomes.append(Outcome(claim, result, transition,
                                 at + timedelta(seconds=policy.interval)))
         current[cid] = (version + 1, state if transition.stale else transition.state)

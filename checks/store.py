@@ -29,13 +29,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, column, exists, select, table, update
+from sqlalchemy import Row, column, exists, or_, select, table, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from checks import store_pg
 from checks.binds import id_in
 from checks.dependencies import down_parents, parent_is_down
 from checks.guard import GuardVerdict, assess_poller
+from checks.locations import CENTRE, record_and_combine
 from checks.maintenance import MaintenanceError, MaintenanceWindow
 from checks.models import (
     Check,
@@ -58,13 +59,14 @@ from checks.store_sql import (
     history_rows,
     state_params,
 )
-from checks.windows import build_window
+from checks.windows import WindowIndex, build_window
 from dutydesk.core.db import Database
 from dutydesk.core.dbclock import DbClock
 
 DEFAULT_KEEP_RESULTS = 100
-#: The checks a remote probe runs (``dutydesk.sites.models.CheckProbe``): central workers skip
-#: them. Named, not imported: the sites domain sits above this one.
+#: The probes among a check's locations (``dutydesk.sites.models.CheckProbe``): central workers
+#: skip a check with a probe unless ``run_at_centre``. Named, not imported: the sites domain
+#: sits above this one.
 REMOTE_CHECKS = table("check_probes", column("check_id"))
 
 
@@ -101,6 +103,10 @@ class Claim:
     parents_down: bool
     #: Until when the check is this worker's (database time); see ``checks.schedule``.
     lease: datetime
+    #: The check's site (its site's maintenance windows cover it).
+    site_id: int | None = None
+    #: Also run by probes: the centre's result is one location's (``checks.locations``).
+    multi: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,11 +233,13 @@ class CheckStore:
                 select(c.id, c.slug, c.type, c.interval, c.retry_interval,
                        c.max_attempts, c.flap_detection, c.flap_low_threshold,
                        c.flap_high_threshold, c.flap_history_states, c.timeout, c.group_id,
-                       c.updated_at, c.created_at, st.next_due_at, st.version)
+                       c.site_id, c.updated_at, c.created_at, st.next_due_at, st.version,
+                       c.run_at_centre)
                 .select_from(Check.__table__.join(CheckStateRow.__table__,
                                                   st.check_id == c.id))
                 .where(c.enabled.is_(True), st.next_due_at <= until,
-                       ~exists().where(REMOTE_CHECKS.c.check_id == c.id))
+                       or_(c.run_at_centre.is_(True),
+                           ~exists().where(REMOTE_CHECKS.c.check_id == c.id)))
                 .order_by(st.next_due_at)
                 .limit(limit)
             )
@@ -252,6 +260,8 @@ class CheckStore:
                 updated_at=row.updated_at, created_at=row.created_at, due_at=row.next_due_at,
                 version=row.version + 1, state=state,
                 parents_down=parents_down.get(row.id, False), lease=leases[row.id],
+                site_id=row.site_id,
+                multi=bool(row.run_at_centre),
             ))
         return claims
 
@@ -360,12 +370,12 @@ class CheckStore:
         with self.db.session() as s:
             return poller_verdict(s, now)
 
-    def maintenance_windows(self) -> tuple[dict[int, list[MaintenanceWindow]],
-                                           dict[int, list[MaintenanceWindow]],
-                                           dict[int, int | None]]:
-        """Enabled windows by check id and by group id, and the group parent map."""
+    def maintenance_windows(self) -> WindowIndex:
+        """Enabled windows by check id, by group id (with the group parent map) and by site
+        id (:func:`checks.windows.windows_for` picks a check's)."""
         by_check: dict[int, list[MaintenanceWindow]] = defaultdict(list)
         by_group: dict[int, list[MaintenanceWindow]] = defaultdict(list)
+        by_site: dict[int, list[MaintenanceWindow]] = defaultdict(list)
         with self.db.session() as s:
             rows = s.scalars(select(MaintenanceWindowRow)
                              .where(MaintenanceWindowRow.enabled.is_(True))).all()
@@ -379,7 +389,9 @@ class CheckStore:
                 by_check[row.check_id].append(window)
             elif row.group_id is not None:
                 by_group[row.group_id].append(window)
-        return dict(by_check), dict(by_group), parents
+            elif row.site_id is not None:
+                by_site[row.site_id].append(window)
+        return WindowIndex(dict(by_check), dict(by_group), parents, dict(by_site))
 
     def signals(self, check_id: int) -> Signals:
         with self.db.session() as s:
@@ -390,6 +402,15 @@ class CheckStore:
                        row.last_exit_status)
 
     # ---- writing ---------------------------------------------------------------------------
+
+    def at_centre(self, claim: Claim, result: Result, at: datetime) -> Result:
+        """Keep the centre's ``result`` of a check that also runs on probes and return what
+        to judge: the combination of its locations (:func:`checks.locations.record_and_combine`)."""
+        with self.db.session() as s:
+            check = s.get(Check, claim.check_id)
+            if check is None:
+                return result
+            return record_and_combine(s, check, CENTRE, result, at)
 
     def write_batch(self, outcomes: Iterable[Outcome]) -> WriteReport:
         """Write judged runs in ONE transaction: state (compare-and-set on version), result,

@@ -9,7 +9,7 @@ and end are ISO 8601 instants with an offset ("2026-05-01T22:00:00+03:00").
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from checks.maintenance import (
     CronWindow,
@@ -22,6 +22,8 @@ from checks.maintenance import (
 from checks.specs import parse_duration
 
 KINDS = ("one_off", "weekly", "monthly", "cron")
+#: What a window covers: one check, a group (and the groups below it), or a whole site.
+TARGETS = ("check", "group", "site")
 _FIELDS = {
     "one_off": {"start", "end"},
     "weekly": {"weekdays", "start_time", "duration"},
@@ -106,3 +108,31 @@ def window_definition(window: MaintenanceWindow) -> dict[str, Any]:
             out["nth"], out["weekday"] = window.nth, window.weekday
         return out
     return {"expression": window.expression, "duration": duration}
+
+
+class WindowIndex(NamedTuple):
+    """Enabled windows by target: check id, group id (with the group parent map) and site id."""
+
+    by_check: dict[int, list[MaintenanceWindow]]
+    by_group: dict[int, list[MaintenanceWindow]]
+    parents: dict[int, int | None]
+    by_site: dict[int, list[MaintenanceWindow]] = {}
+
+
+EMPTY_INDEX = WindowIndex({}, {}, {}, {})
+
+
+def windows_for(index: WindowIndex, check_id: int, group_id: int | None,
+                site_id: int | None = None) -> list[MaintenanceWindow]:
+    """The maintenance windows of a check: its own, those of its group and the groups above,
+    and those of its whole site. The one rule of "which windows cover this check", used by the
+    engine and by the judging of remote probes' results."""
+    found = list(index.by_check.get(check_id, ()))
+    group, seen = group_id, set()
+    while group is not None and group not in seen:
+        seen.add(group)
+        found.extend(index.by_group.get(group, ()))
+        group = index.parents.get(group)
+    if site_id is not None:
+        found.extend(index.by_site.get(site_id, ()))
+    return found

@@ -260,11 +260,19 @@ def revoke_token(session: Session, actor: Principal | str, token: ApiToken) -> N
 
 
 def create_kiosk_link(
-    session: Session, actor: Principal | str, *, name: str
+    session: Session, actor: Principal | str, *, name: str, site: str | None = None
 ) -> tuple[KioskLink, str]:
+    """A kiosk link for the wall of site ``site`` (a slug; ``None`` or ``""``: every site)."""
+    from dutydesk.core.sites import Site
+
     name = name.strip()
     if not name:
         raise ValidationError("name", "name the screen, e.g. 'Hall A wall'")
+    site_row: Site | None = None
+    if site:
+        site_row = session.scalar(select(Site).where(Site.slug == site.strip()))
+        if site_row is None:
+            raise ValidationError("site", f"there is no site {site.strip()[:64]!r}")
     secret = issue_secret("kiosk")
     creator = actor.user_id if isinstance(actor, Principal) else None
     link = KioskLink(
@@ -273,6 +281,7 @@ def create_kiosk_link(
         token_hash=secret.digest,
         created_by_id=creator,
         created_at=utcnow(),
+        site_id=site_row.id if site_row is not None else None,
     )
     session.add(link)
     session.flush()
@@ -282,8 +291,9 @@ def create_kiosk_link(
         "kiosk.create",
         "kiosk_link",
         link.id,
-        summary=f"created kiosk link {link.name!r}",
-        after={"name": link.name},
+        summary=f"created kiosk link {link.name!r} for "
+        + (f"site {site_row.slug}" if site_row is not None else "every site"),
+        after={"name": link.name, "site": site_row.slug if site_row is not None else None},
     )
     return link, secret.plaintext
 

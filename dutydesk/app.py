@@ -214,6 +214,9 @@ def _register_blueprints(app: Flask, csrf: CSRFProtect) -> None:
     from dutydesk.web.probes_admin import bp as probes_admin_bp
 
     app.register_blueprint(probes_admin_bp)  # /admin/probes (CSRF-protected forms)
+    from dutydesk.web.sites_admin import bp as sites_admin_bp
+
+    app.register_blueprint(sites_admin_bp)  # /admin/sites (CSRF-protected forms)
     from dutydesk.web.shifts import bp as shifts_bp
     from dutydesk.web.shifts_api import api_bp as shifts_api_bp
     from dutydesk.web.shifts_api import ical_bp as shifts_ical_bp

@@ -20,6 +20,7 @@ from dutydesk.cli_common import CLI_ACTOR, _database, _settings, friendly_errors
 from dutydesk.cli_facility import facility
 from dutydesk.cli_incidents import integration, page_reply
 from dutydesk.cli_probe import probe
+from dutydesk.cli_site import site
 from dutydesk.core.config import forget_secret_environment
 from dutydesk.serving import _run_forever, serve_app
 
@@ -328,16 +329,19 @@ def kiosk() -> None:
 
 @kiosk.command("create")
 @click.option("--name", required=True, help="Screen name, e.g. 'Hall A wall'.")
+@click.option("--site", default=None,
+              help="Slug of the site whose wall the screen shows (default: every site).")
 @friendly_errors
-def kiosk_create(name: str) -> None:
+def kiosk_create(name: str, site: str | None) -> None:
     """Create a kiosk link; the URL is printed alone on the last line, once."""
     from dutydesk import accounts
 
     settings = _settings()
     database = _database(settings)
     with database.session() as s:
-        link, plaintext = accounts.create_kiosk_link(s, CLI_ACTOR, name=name)
-        click.echo(f"Kiosk link {link.id} for {link.name!r} created:")
+        link, plaintext = accounts.create_kiosk_link(s, CLI_ACTOR, name=name, site=site)
+        click.echo(f"Kiosk link {link.id} for {link.name!r} ("
+                   + (f"site {site}" if site else "every site") + ") created:")
     click.echo(f"{settings.base_url}/kiosk/{plaintext}")
 
 
@@ -383,3 +387,4 @@ main.add_command(checks)
 main.add_command(catalog)
 main.add_command(facility)
 main.add_command(probe)
+main.add_command(site)

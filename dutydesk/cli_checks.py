@@ -39,7 +39,12 @@ def checks_apply(file: str, dry_run: bool) -> None:
         raise SystemExit(2)
     db = _database(settings)
     with db.session() as session:
-        result = plan(session, config) if dry_run else apply(session, config, CLI_ACTOR)
+        try:
+            result = plan(session, config) if dry_run else apply(session, config, CLI_ACTOR)
+        except ValueError as exc:  # e.g. a location naming no probe: nothing is applied
+            session.rollback()
+            click.echo(f"Error: {exc}", err=True)
+            raise SystemExit(2) from None
         if dry_run:
             session.rollback()
     echo_plan(result, dry_run=dry_run)

@@ -153,18 +153,23 @@ def probe_reenrol(site: str, name: str) -> None:
 
 
 @probe.command("assign")
-@click.option("--site", "site", required=True)
-@click.option("--probe", "name", default=None, help="The probe; leave out to run the check "
-              "on the central workers again.")
+@click.option("--site", "site", default=None, help="The site of the probes given by bare name "
+              "(or name them SITE/PROBE).")
+@click.option("--probe", "names", multiple=True, help="A probe among the check's locations "
+              "(repeat for several); leave out to run the check on the central workers again.")
+@click.option("--centre", is_flag=True, help="Also run the check on the central workers.")
+@click.option("--min-down", type=int, default=None, help="Down only when at least K of its "
+              "locations with fresh results see it down (1..n; default 1).")
 @click.argument("check_slug")
 @friendly_errors
-def probe_assign(site: str, name: str | None, check_slug: str) -> None:
-    """Run check CHECK_SLUG on a probe of SITE (or, without --probe, centrally again)."""
+def probe_assign(site: str | None, names: tuple[str, ...], centre: bool, min_down: int | None,
+                 check_slug: str) -> None:
+    """Set the locations of check CHECK_SLUG: probes (--probe, repeated) and/or the centre."""
     from sqlalchemy import select
 
     from checks.models import Check
     from dutydesk.core.audit import record
-    from dutydesk.sites.service import ProbeError, assign_check, find_probe
+    from dutydesk.sites.service import ProbeError, find_probe, runs_on, set_locations
 
     db = _database(_settings())
     with db.session() as s:
@@ -172,13 +177,23 @@ def probe_assign(site: str, name: str | None, check_slug: str) -> None:
         if check_id is None:
             raise click.ClickException(f"no check {check_slug!r}")
         try:
-            target = find_probe(s, site, name) if name else None
-            assign_check(s, check_id, target)
+            probes = []
+            for name in names:
+                where, _slash, bare = name.rpartition("/")
+                if not (where or site):
+                    raise ProbeError(f"probe {name!r}: give --site or name it SITE/PROBE")
+                probes.append(find_probe(s, where or site, bare))
+            set_locations(s, check_id, probes, centre=centre or not probes,
+                          min_down=min_down if min_down is not None else (1 if not probes
+                                                                          else None))
         except ProbeError as exc:
             raise click.ClickException(str(exc)) from None
-        record(s, CLI_ACTOR, "probe.assign", "check", check_id,
-               summary=f"check {check_slug} runs on {name or 'the central workers'}")
-    click.echo(f"check {check_slug} runs on {('probe ' + name) if name else 'the centre'}")
+        k = s.get(Check, check_id).min_locations_down
+        places = [seen.name for seen in runs_on(s, check_id)] or ["centre"]
+        summary = (f"check {check_slug} runs at {', '.join(places)}; down when {k} of "
+                   f"{len(places)} see it down")
+        record(s, CLI_ACTOR, "probe.assign", "check", check_id, summary=summary)
+    click.echo(summary)
 
 
 @probe.command("list")

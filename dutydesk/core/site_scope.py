@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dutydesk.core.site_registry import SiteError, find_site
 from dutydesk.core.sites import DEFAULT_SITE, Site
 
 
@@ -33,13 +34,14 @@ def several_sites(session: Session) -> bool:
 
 
 def site_by_slug(session: Session, slug: str) -> Site:
-    """The site with that slug (leading/trailing blanks ignored, case-insensitive);
-    ``UnknownSite`` if there is none."""
+    """The site with that slug (leading/trailing blanks ignored, case-insensitive: slugs are
+    lower case); ``UnknownSite`` if there is none. The one lookup is
+    :func:`dutydesk.core.site_registry.find_site`."""
     wanted = (slug or "").strip().lower()
-    found = session.scalar(select(Site).where(func.lower(Site.slug) == wanted)) if wanted else None
-    if found is None:
-        raise UnknownSite((slug or "").strip())
-    return found
+    try:
+        return find_site(session, wanted)
+    except SiteError:
+        raise UnknownSite((slug or "").strip()) from None
 
 
 def optional_site(session: Session, slug: str | None) -> Site | None:
@@ -51,12 +53,7 @@ def optional_site(session: Session, slug: str | None) -> Site | None:
 
 def default_site(session: Session) -> Site:
     """The default site (made if missing, as the ``site_id`` column default does)."""
-    found = session.scalar(select(Site).where(Site.slug == DEFAULT_SITE))
-    if found is None:
-        found = Site(slug=DEFAULT_SITE, name="Default site", time_zone="UTC")
-        session.add(found)
-        session.flush()
-    return found
+    return find_site(session, DEFAULT_SITE)
 
 
 def site_names(session: Session) -> dict[int, Site]:

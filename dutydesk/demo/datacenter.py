@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from dutydesk.demo.modbus_site import SENSOR_MAP
+from dutydesk.demo.remote_site import remote_checks
 from dutydesk.demo.targets import DemoTargets
 
 HEARTBEAT_KEY = "demo-backup-job"
@@ -93,6 +94,7 @@ def demo_checks_yaml(targets: DemoTargets) -> str:
                 "parents": ["core-sw-a"],
             }
         )
+    checks += remote_checks(targets)
     checks += [
         {
             "name": "core-sw-a",

@@ -15,6 +15,7 @@ from dutydesk.core.config import Settings, load_settings
 from dutydesk.core.db import Database
 from dutydesk.demo.mailbox import DemoMailbox
 from dutydesk.demo.modbus_site import ups_registers
+from dutydesk.demo.remote_site import REMOTE_SERVICES, DemoProbe, prepare_probe
 from dutydesk.demo.seed import DemoCredentials, seed_demo
 from dutydesk.demo.targets import HttpService, start_targets
 from dutydesk.demo.ups_traps import UpsTrapSender
@@ -27,6 +28,7 @@ DEMO_SERVICES = [
     HttpService("intranet"),
     HttpService("bms"),
 ]
+DEMO_SERVICES += REMOTE_SERVICES  # Lviv DC2's, checked by its remote probe
 DEMO_TCP = ["smtp-relay"]
 
 
@@ -94,6 +96,8 @@ def run_demo(*, host: str, port: int, keep: bool, environ: dict[str, str]) -> No
         engineer_password=secrets.token_urlsafe(12),
     )
     summary = seed_demo(db, settings, targets, credentials, fresh=not keep)
+    with db.session() as s:
+        probe_token = prepare_probe(s)
     click.echo(summary)
     if mailbox is not None:
         click.echo(f"Mail the demo sends is saved as .eml files in {mailbox.folder}/")
@@ -105,9 +109,12 @@ def run_demo(*, host: str, port: int, keep: bool, environ: dict[str, str]) -> No
     stop = threading.Event()
     start_backup_job(settings.base_url, stop)
     traps = start_ups_traps(settings.snmp_trap_listen)
+    probe = DemoProbe(settings.base_url, probe_token, instance / "demo-probe",
+                      fresh=not keep).start(host, port)
     try:
         serve_app(settings, host, port)
     finally:
+        probe.stop()
         stop.set()
         if traps is not None:
             traps.stop()

@@ -14,6 +14,7 @@ from dutydesk import accounts
 from dutydesk.core.config import Settings
 from dutydesk.core.db import Database, utcnow
 from dutydesk.demo.extras import seed_checks, seed_shifts, seed_status_page, seed_visitors
+from dutydesk.demo.remote_site import SITE_NAME, SITE_SLUG, ensure_site
 from dutydesk.demo.requests import seed_requests
 from dutydesk.demo.targets import DemoTargets
 from dutydesk.demo.ups_traps import DEMO_RULES
@@ -55,7 +56,7 @@ def seed_demo(
         "lead": credentials.lead_password,
         "engineer": credentials.engineer_password,
     }
-    kiosk_url = ""
+    kiosk_url = site_kiosk_url = ""
     with db.session() as s:
         existing = s.scalar(select(User.id).limit(1))
         if existing is None or fresh:
@@ -78,6 +79,10 @@ def seed_demo(
         _link, kiosk_token = accounts.create_kiosk_link(s, DEMO_ACTOR, name="Demo wall")
         kiosk_url = f"{settings.base_url}/kiosk/{kiosk_token}"
         checks = 0
+        ensure_site(s)  # the remote site's checks and its wall belong to it
+        _link, site_token = accounts.create_kiosk_link(s, DEMO_ACTOR, name=f"{SITE_NAME} wall",
+                                                       site=SITE_SLUG)
+        site_kiosk_url = f"{settings.base_url}/kiosk/{site_token}"
         if existing is None or fresh:
             checks = seed_checks(s, targets)
             s.flush()
@@ -95,7 +100,8 @@ def seed_demo(
         f"    admin       admin@dc.example    {credentials.admin_password}",
         f"    shift lead  lead@dc.example     {credentials.lead_password}",
         f"    engineer    ivan@dc.example     {credentials.engineer_password}",
-        f"  Wall screen (kiosk, no password): {kiosk_url}",
+        f"  Wall screen of both sites (kiosk, no password): {kiosk_url}",
+        f"  Wall screen of {SITE_NAME} only: {site_kiosk_url}",
         f"  Status page for employees (no login): {settings.base_url}/status",
         f"  Service desk for employees: {settings.base_url}/help; the queue: "
         f"{settings.base_url}/requests (a mail outage with two linked requests)",
@@ -106,6 +112,8 @@ def seed_demo(
         + ", "
         + ", ".join(f"{n}:{p}" for n, p in targets.tcp_ports.items()),
         "  (the VPN service flaps: it goes down and up every 45 s)",
+        f"  A second data center, {SITE_NAME}: its checks run in a remote probe process "
+        "(`dutydesk probe`) that talks to this server over HTTP only; /admin/probes shows it",
         "",
     ]
     return "\n".join(lines)

@@ -197,6 +197,7 @@ def _new_incident(
         urgency=int(urgency),
         service=alert.service,
         check_id=alert.check_id,
+        site_id=incident_site_id(ctx.session, alert),
         labels=dict(alert.labels),
         alert_count=1,
         last_alert_at=ctx.now,
@@ -209,6 +210,24 @@ def _new_incident(
     )
     apply_to_row(incident, state, ctx.now)
     return incident, list(events)
+
+
+def incident_site_id(session: Any, alert: Alert) -> int | None:
+    """The site an incident opened for ``alert`` is about (the one rule): its check's site when
+    the alert is a check's; else the site named by its ``site`` label (a probe-offline alert,
+    an Alertmanager alert labelled ``site=kyiv-dc2``); else None (not one site's)."""
+    from dutydesk.core.sites import Site
+
+    if alert.check_id is not None:
+        from checks.models import Check
+
+        found = session.scalar(select(Check.site_id).where(Check.id == alert.check_id))
+        if found is not None:
+            return int(found)
+    slug = alert.labels.get("site")
+    if not slug:
+        return None
+    return session.scalar(select(Site.id).where(Site.slug == slug[:64]))
 
 
 def _first_source(ctx: ShellContext, alert: Alert) -> dict[str, Any] | None:

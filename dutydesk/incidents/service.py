@@ -14,12 +14,13 @@ from typing import Any
 import markdown as md
 import nh3
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from dutydesk.core import audit
 from dutydesk.core.config import Settings
 from dutydesk.core.db import utcnow
 from dutydesk.core.security import Principal
+from dutydesk.core.sites import Site
 from dutydesk.core.validation import MAX_ID, MAX_MINUTES, number
 from dutydesk.incidents import sources as alert_sources
 from dutydesk.incidents.alerts.matchers import MatcherError, Silence, SilenceError, format_matchers
@@ -52,6 +53,7 @@ class IncidentFilters:
     since: datetime | None = None
     until: datetime | None = None
     q: str | None = None
+    site: str | None = None  # a site's slug
 
     @classmethod
     def from_args(cls, args: Any) -> IncidentFilters:
@@ -76,6 +78,7 @@ class IncidentFilters:
             since=since,
             until=until,
             q=(args.get("q") or "").strip() or None,
+            site=(args.get("site") or "").strip()[:64] or None,
         )
 
 
@@ -97,6 +100,9 @@ def incidents_query(filters: IncidentFilters) -> Any:
                 Incident.acknowledged_by.ilike(f"%{filters.assignee}%"),
             )
         )
+    if filters.site:
+        query = query.where(Incident.site_id == select(Site.id).where(
+            Site.slug == filters.site).scalar_subquery())
     if filters.since is not None:
         query = query.where(Incident.created_at >= filters.since)
     if filters.until is not None:
@@ -134,6 +140,26 @@ def sla_as_dict(
     }
 
 
+def incident_site(incident: Incident) -> Site | None:
+    """The site the incident is about, or None (the session's identity map keeps each site,
+    so a page of incidents loads every site once)."""
+    if incident.site_id is None:
+        return None
+    session = object_session(incident)
+    return session.get(Site, incident.site_id) if session is not None else None
+
+
+def site_slug(incident: Incident) -> str | None:
+    site = incident_site(incident)
+    return site.slug if site is not None else None
+
+
+def unknown_site(session: Session, filters: IncidentFilters) -> bool:
+    """Whether the filter names a site that does not exist (a 400 / an ignored filter)."""
+    return bool(filters.site) and session.scalar(
+        select(Site.id).where(Site.slug == filters.site)) is None
+
+
 def incident_as_dict(incident: Incident) -> dict[str, Any]:
     def iso(value: datetime | None) -> str | None:
         return value.isoformat() if value else None
@@ -148,6 +174,7 @@ def incident_as_dict(incident: Incident) -> dict[str, Any]:
         "source": incident.source,
         "severity": incident.severity,
         "service": incident.service,
+        "site": site_slug(incident),
         "check_id": incident.check_id,
         "dedup_key": incident.dedup_key,
         "group_key": incident.group_key,

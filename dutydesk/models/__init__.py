@@ -3,6 +3,7 @@
 Models are split by domain; each module stays small. Add a new module to the import list below.
 """
 
+from checks.locations import CheckLocationState  # noqa: F401 (several locations)
 from checks.models import Check  # noqa: F401 (check engine tables)
 from dutydesk.core.models.accounts import (
     ApiToken,

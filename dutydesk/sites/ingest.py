@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from checks.locations import location_of_probe
 from checks.remote import RemoteConflict, RemoteResult, judge_in_order
 from checks.result import Result, Status
 from checks.store import CheckStore
@@ -122,7 +123,8 @@ def ingest(db: Database, store: CheckStore, probe_id: int, payload: Any,
             fresh = [(seq, r) for seq, r in pairs if seq > old]
             # A check taken from this probe meanwhile: its results are acknowledged, not kept.
             kept = [r for _seq, r in fresh if r.check_id in mine]
-            report = judge_in_order(s, store, kept, windows)
+            report = judge_in_order(s, store, kept, windows,
+                                    location_of_probe(probe_id))
             acked = max([old, *(seq for seq, _r in fresh)])
             changed = s.execute(
                 update(Probe).where(Probe.id == probe_id, Probe.last_seq == old)

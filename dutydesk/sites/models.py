@@ -5,7 +5,7 @@
                   the secret), a one-time enrolment token (SHA-256 + expiry) until enrolled, what
                   it last said (version, contact, the last sequence numbers stored: results and
                   facility events) and whether an admin revoked it.
-``check_probes``  the checks a probe runs; central workers skip them (``checks.store``).
+``check_probes``  the probes among each check's locations (many per check).
 """
 
 from __future__ import annotations
@@ -49,11 +49,12 @@ class Probe(Base):
 
 
 class CheckProbe(Base):
-    """A check run by a remote probe instead of the central workers."""
+    """A probe that is one of a check's locations (``checks.locations``); central workers run
+    the check only when it has no probe or ``checks.run_at_centre`` is set."""
 
     __tablename__ = "check_probes"
 
     check_id: Mapped[int] = mapped_column(ForeignKey("checks.id", ondelete="CASCADE"),
                                           primary_key=True)
     probe_id: Mapped[int] = mapped_column(ForeignKey("probes.id", ondelete="CASCADE"),
-                                          index=True)
+                                          primary_key=True, index=True)

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dutydesk.core.security import secrets_equal
-from dutydesk.sites.models import DEFAULT_SITE, CheckProbe, Probe, Site
+from dutydesk.sites.models import CheckProbe, Probe, Site
 
 ENROL_TTL = timedelta(hours=24)
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -43,15 +43,13 @@ class Issued:
 
 
 def site_by_slug(s: Session, slug: str) -> Site:
-    """The site of ``slug``; the default site is made again if it was deleted."""
-    site = s.scalar(select(Site).where(Site.slug == slug))
-    if site is None and slug == DEFAULT_SITE:
-        site = Site(slug=DEFAULT_SITE, name="Default site", time_zone="UTC")
-        s.add(site)
-        s.flush()
-    if site is None:
-        raise ProbeError(f"no site {slug!r}")
-    return site
+    """The site of ``slug`` (the one lookup, :func:`dutydesk.core.site_registry.find_site`)."""
+    from dutydesk.core.site_registry import SiteError, find_site
+
+    try:
+        return find_site(s, slug)
+    except SiteError as exc:
+        raise ProbeError(str(exc)) from None
 
 
 def create_probe(s: Session, site_slug: str, name: str, now: datetime,
@@ -137,24 +135,69 @@ def authenticate(s: Session, credential: str) -> Probe | None:
 
 
 def assign_check(s: Session, check_id: int, probe: Probe | None) -> None:
-    """Run the check on ``probe`` (None: on the central workers again)."""
+    """Run the check on ``probe`` alone (None: on the central workers alone again). Refused
+    (:class:`ProbeError`) for a push check and for a check of another site than the probe's."""
+    set_locations(s, check_id, [probe] if probe is not None else [], centre=probe is None,
+                  min_down=1)
+
+
+def set_locations(s: Session, check_id: int, probes: list[Probe], *, centre: bool,
+                  min_down: int | None = None) -> None:
+    """The check's locations become ``probes`` (and the central workers when ``centre``, or
+    when there is no probe) and, when given, ``min_down`` = k of n (1..n, else ProbeError).
+    A check whose only location is one probe runs inside that probe's site, so it must be a
+    check of that site; with several locations, other sites' probes are vantage points."""
     from checks.models import Check
     from checks.probes import CHECK_TYPES
 
-    row = s.get(CheckProbe, check_id)
     check = s.get(Check, check_id)
-    kind = CHECK_TYPES.get(check.type) if check is not None else None
-    if probe is not None and kind is not None and kind.passive:
+    if check is None:
+        raise ProbeError(f"no check {check_id}")
+    kind = CHECK_TYPES.get(check.type)
+    if probes and kind is not None and kind.passive:
         raise ProbeError(f"check {check.slug!r} is a push check: the centre receives its "
                          "pings, no probe runs it")
-    if probe is None:
-        if row is not None:
+    if len(probes) == 1 and not centre and check.site_id != probes[0].site_id:
+        probe = probes[0]
+        check_site, probe_site = s.get(Site, check.site_id), s.get(Site, probe.site_id)
+        raise ProbeError(f"check {check.slug!r} belongs to site "
+                         f"{check_site.slug if check_site else '?'!r} and probe {probe.name!r} "
+                         f"to site {probe_site.slug if probe_site else '?'!r}: a probe runs "
+                         "only checks of its own site (move the check to that site first, or "
+                         "add the centre or more locations to watch it from outside)")
+    if any(p.revoked_at is not None for p in probes):
+        raise ProbeError("a revoked probe cannot be a location")
+    wanted = {p.id for p in probes}
+    n = len(wanted) + (1 if centre or not wanted else 0)
+    k = check.min_locations_down if min_down is None else min_down
+    if not isinstance(k, int) or not 1 <= k <= n:
+        raise ProbeError(f"min locations down must be 1..{n} (the check's locations), got {k}")
+    for row in s.scalars(select(CheckProbe).where(CheckProbe.check_id == check_id)):
+        if row.probe_id in wanted:
+            wanted.discard(row.probe_id)
+        else:
             s.delete(row)
-        return
-    if row is None:
-        s.add(CheckProbe(check_id=check_id, probe_id=probe.id))
-    else:
-        row.probe_id = probe.id
+    for probe_id in sorted(wanted):
+        s.add(CheckProbe(check_id=check_id, probe_id=probe_id))
+    check.run_at_centre = bool(centre and probes)
+    check.min_locations_down = k
+    s.flush()
+
+
+def probes_elsewhere(s: Session, check_id: int, site_id: int) -> list[str]:
+    """The probe that runs the check inside another site than ``site_id``, when it is the
+    check's only location (moving the check to ``site_id`` is refused meanwhile: a check run by
+    one probe runs inside that probe's site); empty otherwise (several locations watch it
+    from wherever they are)."""
+    from checks.models import Check
+
+    check = s.get(Check, check_id)
+    rows = s.execute(select(Probe.name, Probe.site_id)
+                     .join(CheckProbe, CheckProbe.probe_id == Probe.id)
+                     .where(CheckProbe.check_id == check_id)).all()
+    if check is None or check.run_at_centre or len(rows) != 1:
+        return []
+    return [rows[0].name] if rows[0].site_id != site_id else []
 
 
 def _version(items: list[tuple[int, str, float, float]]) -> str:
@@ -197,9 +240,19 @@ def checks_version(conn: Any, probe_id: int) -> str:
                      for cid, updated, interval, timeout in rows])
 
 
-def runs_on(s: Session, check_id: int) -> tuple[str, str] | None:
-    """(probe name, site name) of the probe that runs the check; None when the centre does."""
-    row = s.execute(select(Probe.name, Site.name).join(CheckProbe, CheckProbe.probe_id == Probe.id)
-                    .join(Site, Site.id == Probe.site_id)
-                    .where(CheckProbe.check_id == check_id)).first()
-    return (row[0], row[1]) if row else None
+def runs_on(s: Session, check_id: int) -> list[Any]:
+    """What each of the check's locations saw last (:class:`checks.locations.Seen`, in the
+    order ``centre``, ``site/probe``...); empty when the centre alone runs it (as before)."""
+    from checks.locations import CheckLocationState, Seen, locations_of
+    from checks.models import Check
+    from checks.result import Status
+
+    check = s.get(Check, check_id)
+    places = locations_of(s, check_id, bool(check and check.run_at_centre))
+    if list(places) == ["centre"]:
+        return []
+    stored = {r.location: r for r in s.scalars(
+        select(CheckLocationState).where(CheckLocationState.check_id == check_id))}
+    return [Seen(name, Status(stored[key].status), stored[key].message, stored[key].at)
+            if key in stored else Seen(name, Status.UNKNOWN, "", None)
+            for key, name in places.items()]

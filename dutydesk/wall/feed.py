@@ -39,7 +39,8 @@ from flask_babel import force_locale
 from dutydesk.core.db import utcnow
 from dutydesk.wall.render import Sections, diff_sections, render_sections
 from dutydesk.wall.rows import WallLimits
-from dutydesk.wall.sources import change_cursor, load_view
+from dutydesk.wall.scope import find_site, load_sites, load_wall
+from dutydesk.wall.sources import change_cursor
 
 log = logging.getLogger("dutydesk.wall")
 EXTENSION = "dutydesk_wall_feed"
@@ -68,11 +69,18 @@ class _Channel:
         return next(reversed(self.history), None)
 
 
-class WallFeed:
-    """One poller per process; one channel per language a wall is open in.
+Scope = str | None
+"""The site slug a wall shows; ``None``: every site (the head office)."""
+Key = tuple[str, Scope]
 
-    Every fragment is rendered on the server in the wall's language and the site's zone, so a
-    Russian wall stays Russian after any update (the browser only swaps fragments in)."""
+
+class WallFeed:
+    """One poller per process; one channel per (language, site) a wall is open in.
+
+    Every fragment is rendered on the server in the wall's language and its site's zone, so a
+    Russian wall stays Russian after any update (the browser only swaps fragments in), and a
+    site's wall only ever receives its site's fragments (each scope is read on its own: one
+    reading per scope per change, whatever the number of walls)."""
 
     def __init__(
         self,
@@ -98,7 +106,7 @@ class WallFeed:
         self.zone = zone
         self.epoch = secrets.token_hex(4)
         self._n = 0
-        self._channels: dict[str, _Channel] = {default_locale: _Channel()}
+        self._channels: dict[Key, _Channel] = {(default_locale, None): _Channel()}
         self._changed = threading.Condition()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -108,19 +116,25 @@ class WallFeed:
         self._new_locale = threading.Event()
 
     # ------------------------------------------------------------------ lifecycle
-    def _channel(self, locale: str | None) -> _Channel:
-        return self._channels.get(locale or self.default_locale) or self._channels[
-            self.default_locale
-        ]
+    def _key(self, locale: str | None, scope: Scope) -> Key:
+        return (locale or self.default_locale, scope)
+
+    def _channel(self, locale: str | None, scope: Scope = None) -> _Channel:
+        found = self._channels.get(self._key(locale, scope))
+        if found is None and scope is None:
+            found = self._channels[(self.default_locale, None)]
+        # a scope not rendered yet has no version: never another scope's fragments
+        return found if found is not None else _Channel()
 
     @property
     def version(self) -> str | None:
         return self.version_for(None)
 
-    def version_for(self, locale: str | None) -> str | None:
-        """The newest version rendered in ``locale`` (``None`` before the first rendering)."""
+    def version_for(self, locale: str | None, scope: Scope = None) -> str | None:
+        """The newest version rendered in ``locale`` for ``scope`` (``None`` before the first
+        rendering)."""
         with self._lock:
-            return self._channel(locale).latest
+            return self._channel(locale, scope).latest
 
     def ensure_running(self) -> None:
         with self._lock:
@@ -138,26 +152,33 @@ class WallFeed:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 
-    def subscribe(self, locale: str | None = None) -> None:
-        """A stream opened in ``locale``: the poller renders that language from now on."""
+    def subscribe(self, locale: str | None = None, scope: Scope = None) -> None:
+        """A stream opened in ``locale`` for ``scope``: the poller renders it from now on."""
         with self._lock:
             self._subscribers += 1
-            channel = self._channels.get(locale or self.default_locale)
-            if channel is None:
-                channel = self._channels[locale or self.default_locale] = _Channel()
+            key = self._key(locale, scope)
+            channel = self._channels.get(key)
+            if channel is None or channel.latest is None or channel.subscribers <= 0:
+                channel = self._channels.setdefault(key, _Channel())
                 self._new_locale.set()  # render it now, not at the next change
             channel.subscribers += 1
         self.ensure_running()
 
-    def unsubscribe(self, locale: str | None = None) -> None:
+    def unsubscribe(self, locale: str | None = None, scope: Scope = None) -> None:
         with self._lock:
             self._subscribers -= 1
-            self._channel(locale).subscribers -= 1
+            self._channel(locale, scope).subscribers -= 1
             self._last_subscriber = time.monotonic()
 
-    def locales(self) -> list[str]:
+    def locales(self, scope: Scope = None) -> list[str]:
         with self._lock:
-            return list(self._channels)
+            return [locale for locale, s in self._channels if s == scope]
+
+    def scopes(self) -> list[Scope]:
+        """The scopes rendered: the head office's always, a site's while a wall shows it."""
+        with self._lock:
+            return list(dict.fromkeys(
+                [None, *(s for (_l, s), c in self._channels.items() if c.subscribers > 0)]))
 
     # ------------------------------------------------------------------ poller
     def _run(self) -> None:
@@ -177,9 +198,7 @@ class WallFeed:
                             or started - last_build >= self.full_every
                         ):
                             self._new_locale.clear()
-                            view = load_view(session, utcnow(), self.limits)
-                            for locale in self.locales():
-                                self.publish(self.render(view, locale), locale)
+                            self._build(session)
                             cursor, last_build = current, started
             except Exception:  # keep the wall alive through a database hiccup
                 log.exception("wall feed: poll failed; retrying")
@@ -194,15 +213,35 @@ class WallFeed:
         with self._lock:
             self._thread = None
 
+    def _build(self, session: Any) -> None:
+        """Read and render every scope a wall is open for (a site deleted since: dropped)."""
+        now = utcnow()
+        sites = load_sites(session)
+        for scope in self.scopes():
+            try:
+                site = find_site(sites, scope) if scope is not None else None
+            except LookupError:
+                with self._lock:
+                    for key in [k for k in self._channels if k[1] == scope]:
+                        if not self._channels[key].subscribers:
+                            del self._channels[key]
+                continue
+            view = load_wall(session, now, self.limits, site, sites)
+            for locale in self.locales(scope):
+                self.publish(self.render(view, locale), locale, scope)
+
     def render(self, view: Any, locale: str) -> Sections:
-        """The view's fragments in ``locale`` and the site's zone (needs an app context)."""
-        with self.app.test_request_context("/wall"), wall_locale(locale, self.zone):
+        """The view's fragments in ``locale`` and its site's zone (needs an app context)."""
+        zone = view.site.time_zone if getattr(view, "site", None) is not None else self.zone
+        with self.app.test_request_context("/wall"), wall_locale(locale, zone):
             return render_sections(view)
 
-    def publish(self, sections: Sections, locale: str | None = None) -> str | None:
+    def publish(
+        self, sections: Sections, locale: str | None = None, scope: Scope = None
+    ) -> str | None:
         """Store a rendering as a new version if it differs from the latest; wake the streams."""
         with self._lock:
-            channel = self._channels.setdefault(locale or self.default_locale, _Channel())
+            channel = self._channels.setdefault(self._key(locale, scope), _Channel())
             latest = channel.latest
             if latest is not None and channel.history[latest] == sections:
                 return None
@@ -216,21 +255,25 @@ class WallFeed:
         return version
 
     # ------------------------------------------------------------------ streams
-    def wait_for_change(self, seen: str | None, timeout: float, locale: str | None = None) -> bool:
+    def wait_for_change(
+        self, seen: str | None, timeout: float, locale: str | None = None, scope: Scope = None
+    ) -> bool:
         """Block until a version newer than ``seen`` exists (True) or ``timeout`` passes."""
         deadline = time.monotonic() + timeout
         with self._changed:
-            while (latest := self.version_for(locale)) == seen or latest is None:
+            while (latest := self.version_for(locale, scope)) == seen or latest is None:
                 left = deadline - time.monotonic()
                 if left <= 0 or self._stopping.is_set():
                     return False
                 self._changed.wait(left)
         return True
 
-    def update_since(self, seen: str | None, locale: str | None = None) -> Update | None:
+    def update_since(
+        self, seen: str | None, locale: str | None = None, scope: Scope = None
+    ) -> Update | None:
         """The patch from ``seen`` to the latest version; ``None`` when there is nothing new."""
         with self._lock:
-            channel = self._channel(locale)
+            channel = self._channel(locale, scope)
             latest = channel.latest
             if latest is None or latest == seen:
                 return None

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import get_template_attribute
+from flask_babel import format_number, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 
 from dutydesk.wall.fit import ScreenBudget, fit_pages, more_breached
 from dutydesk.wall.snapshot import IncidentTile, WallView
@@ -117,9 +119,11 @@ def render_sections(view: WallView, budget: ScreenBudget | None = None) -> Secti
     first page's fragments and, hidden, the pages a rotating wall steps through."""
     out: Sections = {}
     w = words()
-    pages = fit_pages(view, budget)
+    pages = fit_pages(view, budget or budget_for(view))
     screen = pages[0]
     out["banner"] = [("stale", str(_macro("stale_banner")(view.stale)))] if view.stale else []
+    out["sites"] = [(f"site-{s.site.slug}", str(_macro("site_cell")(s))) for s in view.sites]
+    out["probes"] = probe_rows(view)
     out["summary"] = [
         (
             "summary",
@@ -158,6 +162,41 @@ def render_sections(view: WallView, budget: ScreenBudget | None = None) -> Secti
         out["requests"] = [("requests", str(_macro("requests")(view.requests)))]
     out["maintenance"] = [("maintenance", str(_macro("maintenance")(view.maintenance)))]
     return out
+
+
+#: Probe rows shown above the problems; the rest are one "+N more probes" line.
+PROBE_ROWS = 3
+
+
+def probe_rows(view: WallView) -> list[tuple[str, str]]:
+    """The probes in trouble, worst first, at most ``PROBE_ROWS`` and a "+N more" line."""
+    shown, rest = view.probes[:PROBE_ROWS], len(view.probes) - PROBE_ROWS
+    rows = [(t.key, str(_macro("probe_row")(t))) for t in shown]
+    if rest > 0:
+        rows.append(("more-probes", str(_macro("more_probes")(rest))))
+    return rows
+
+
+def budget_for(view: WallView) -> ScreenBudget:
+    """The screen's budget less the lines the site strip and the probe rows take from the
+    problems column (never below what the most severe group keeps)."""
+    base = ScreenBudget()
+    taken = (3 if view.sites else 0) + min(len(view.probes), PROBE_ROWS + 1)
+    if not taken:
+        return base
+    floor = base.first_group_rows * base.tile_units + 2
+    return replace(base, problem_units=max(base.problem_units - taken, floor))
+
+
+def site_time(value: datetime | None, zone: str) -> str:
+    """"HH:MM" of ``value`` in the site's IANA ``zone`` (UTC when the zone is unknown)."""
+    if value is None:
+        return "—"
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo("UTC")
+    return value.astimezone(tz).strftime("%H:%M")
 
 
 def more_texts(shown: Sequence[IncidentTile], more: Sequence[IncidentTile]) -> list[str]:
@@ -229,4 +268,4 @@ def template_helpers() -> dict[str, Any]:
 
 
 def template_filters() -> dict[str, Any]:
-    return {"wall_title": wall_title}
+    return {"wall_title": wall_title, "site_time": site_time, "wall_number": format_number}

@@ -31,6 +31,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from dutydesk.wall.rows import (
     PROBLEM_RANK,
@@ -138,6 +139,12 @@ class WallView:
     unhandled: Counts = Counts()
     #: People's requests (``None``: this installation has no requests area).
     requests: RequestsSummary | None = None
+    #: The site this wall shows (``None``: every site, the head office's wall).
+    site: Any = None
+    #: The head office's strip, one ``sitesview.SiteSummary`` per site (empty: one site only).
+    sites: tuple[Any, ...] = ()
+    #: Remote probes in trouble (``sitesview.ProbeTrouble``), worst first.
+    probes: tuple[Any, ...] = ()
 
     @property
     def all_green(self) -> bool:

@@ -79,10 +79,13 @@ class CheckSnapshot:
         return bool(self.problems) or any(c.total for c in self.healthy.values())
 
 
-def load_checks(session: Session) -> CheckSnapshot:
-    """Enabled checks in 3 queries: healthy counts per group (GROUP BY), problem rows with their
-    state, and the guard's reference checks. Healthy rows are never read one by one."""
+def load_checks(session: Session, site_id: int | None = None) -> CheckSnapshot:
+    """Enabled checks (of site ``site_id``, or every site) in 3 queries: healthy counts per group
+    (GROUP BY), problem rows with their state, and the guard's reference checks (every site's:
+    the poller is central). Healthy rows are never read one by one."""
     from checks.models import Check, CheckGroup, CheckStateRow
+
+    scope = Check.site_id == site_id if site_id is not None else Check.enabled.is_(True)
 
     healthy_row = or_(
         CheckStateRow.status.is_(None),
@@ -107,7 +110,7 @@ def load_checks(session: Session) -> CheckSnapshot:
         .select_from(Check)
         .join(CheckStateRow, CheckStateRow.check_id == Check.id, isouter=True)
         .join(CheckGroup, CheckGroup.id == Check.group_id, isouter=True)
-        .where(Check.enabled.is_(True), healthy_row)
+        .where(Check.enabled.is_(True), scope, healthy_row)
         .group_by(CheckGroup.path, CheckStateRow.status, CheckStateRow.in_maintenance)
     ):
         bucket = "maintenance" if in_maintenance else _status(status).value
@@ -135,7 +138,7 @@ def load_checks(session: Session) -> CheckSnapshot:
         )
         .join(CheckStateRow, CheckStateRow.check_id == Check.id)
         .join(CheckGroup, CheckGroup.id == Check.group_id, isouter=True)
-        .where(Check.enabled.is_(True), problem_row)
+        .where(Check.enabled.is_(True), scope, problem_row)
     ):
         hall, system = split_path(r.path)
         state = r.state if isinstance(r.state, dict) else {}
@@ -254,8 +257,11 @@ def incidents_available() -> bool:
     return _has_module("dutydesk.incidents.models")
 
 
-def load_incidents(session: Session, now: datetime) -> list[IncidentRow] | None:
-    """Open incidents with their SLA reading (2 queries: incidents, then all their events).
+def load_incidents(
+    session: Session, now: datetime, site_id: int | None = None
+) -> list[IncidentRow] | None:
+    """Open incidents (of site ``site_id``, or every site) with their SLA reading (2 queries:
+    incidents, then all their events).
 
     Plain column rows, not ORM objects: the wall only reads, and 200 incidents with their
     timelines would otherwise cost more in object construction than in the database."""
@@ -263,6 +269,9 @@ def load_incidents(session: Session, now: datetime) -> list[IncidentRow] | None:
         return None
     from dutydesk.incidents.models import Incident, IncidentEventRow
 
+    wanted = Incident.status.in_(_OPEN)
+    if site_id is not None:
+        wanted = and_(wanted, Incident.site_id == site_id)
     incidents = session.execute(
         select(
             Incident.id,
@@ -277,13 +286,13 @@ def load_incidents(session: Session, now: datetime) -> list[IncidentRow] | None:
             Incident.flapping,
             Incident.returns_count,
         )
-        .where(Incident.status.in_(_OPEN))
+        .where(wanted)
         .order_by(Incident.id)
     ).all()
     if not incidents:
         return []
     events: dict[int, list[Any]] = defaultdict(list)
-    open_ids = select(Incident.id).where(Incident.status.in_(_OPEN)).scalar_subquery()
+    open_ids = select(Incident.id).where(wanted).scalar_subquery()
     for ev in session.execute(
         select(
             IncidentEventRow.incident_id,
@@ -360,8 +369,11 @@ def _policy(targets: Any) -> Any:
     return SlaPolicy()
 
 
-def load_visitors(session: Session, now: datetime) -> list[VisitorRow] | None:
-    """People on site now and who overstays (the visitors storage, when installed).
+def load_visitors(
+    session: Session, now: datetime, site_id: int | None = None
+) -> list[VisitorRow] | None:
+    """People on site now (at site ``site_id``, or any) and who overstays (the visitors storage,
+    when installed).
 
     The wall is a shared screen that viewers and kiosks see, and visitor personal data is for
     engineers and above: the wall shows first names only (the desk screens show the rest).
@@ -385,6 +397,7 @@ def load_visitors(session: Session, now: datetime) -> list[VisitorRow] | None:
             overstay_by=late.get(o.visit.id),
         )
         for o in inside
+        if site_id is None or getattr(o.visit, "site_id", site_id) == site_id
     ]
 
 
@@ -486,17 +499,20 @@ def load_requests(session: Session, now: datetime) -> RequestsSummary | None:
     return RequestsSummary(open=total, waiting_for_requester=int(waiting), urgent=rows)
 
 
-def load_view(session: Session, now: datetime, limits: WallLimits) -> WallView:
-    """Everything the wall shows, read in a handful of queries and decided by ``build_wall``."""
-    checks = load_checks(session)
+def load_view(
+    session: Session, now: datetime, limits: WallLimits, site_id: int | None = None
+) -> WallView:
+    """Everything the wall shows (checks and incidents of site ``site_id``, or of every site),
+    read in a handful of queries and decided by ``build_wall``."""
+    checks = load_checks(session, site_id)
     return build_wall(
         checks.problems,
         now,
         freshness=load_freshness(session, checks, now),
         healthy=checks.healthy,
-        incidents=load_incidents(session, now),
+        incidents=load_incidents(session, now, site_id),
         duty=load_duty(session, now),
-        visitors=load_visitors(session, now),
+        visitors=load_visitors(session, now, site_id),
         maintenance=maintenance_from(checks.healthy),
         limits=limits,
         requests=load_requests(session, now),

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from dutydesk import accounts
 from dutydesk.context import db_session, principal, require_role, settings
 from dutydesk.core import audit
+from dutydesk.core.sites import Site
 from dutydesk.models import ApiToken, KioskLink, Role, User
 from dutydesk.pagination import PaginationError, paginate, parse_page_args
 from dutydesk.web.forms import checkbox, flash_validation, parse_local_date
@@ -144,7 +145,8 @@ def kiosk_links() -> Any:
     if request.method == "POST":
         try:
             _link, plaintext = accounts.create_kiosk_link(
-                s, principal(), name=request.form.get("name", "")
+                s, principal(), name=request.form.get("name", ""),
+                site=request.form.get("site", "")[:64] or None,
             )
         except accounts.ValidationError as exc:
             s.rollback()
@@ -155,7 +157,9 @@ def kiosk_links() -> Any:
     rows = list(
         s.scalars(select(KioskLink).order_by(KioskLink.revoked_at.is_not(None), KioskLink.name))
     )
-    return render_template("admin/kiosk.html", links=rows, created_url=created_url)
+    sites = list(s.scalars(select(Site).order_by(Site.name, Site.slug)))
+    return render_template("admin/kiosk.html", links=rows, created_url=created_url,
+                           sites=sites, site_names={x.id: x.name for x in sites})
 
 
 @bp.route("/kiosk/<int:link_id>/revoke", methods=["POST"])

@@ -5,6 +5,7 @@ admin); ``register_check_screens`` wires both and the /metrics collector into th
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +39,7 @@ from checks.windows import build_window
 from dutydesk.context import db_session, principal, require_role
 from dutydesk.core import audit
 from dutydesk.core.db import utcnow
+from dutydesk.core.sites import Site
 from dutydesk.models import Role
 from dutydesk.pagination import PaginationError, parse_page_args
 
@@ -50,9 +52,11 @@ def register_check_screens(app: Flask) -> None:
     """The check screens and the per-check /metrics collector (called once per app)."""
     from dutydesk.web.checks_edit import bp as edit_bp
     from dutydesk.web.checks_metrics import register_check_metrics
+    from dutydesk.web.checks_sites import bp as sites_bp
 
     app.register_blueprint(bp)
     app.register_blueprint(edit_bp)
+    app.register_blueprint(sites_bp)
     state = app.extensions["dutydesk"]
     register_check_metrics(state.metrics.registry, state.db)
 
@@ -75,6 +79,10 @@ def check_list() -> Any:
         flash(_("Page ignored: %(message)s", message=str(exc)), "error")
         page, per_page = 1, 50
     s = db_session()
+    sites = list(s.scalars(select(Site).order_by(Site.name)))
+    if filters.site and filters.site not in {site.slug for site in sites}:
+        flash(_("Filter ignored: there is no site “%(value)s”.", value=filters.site), "error")
+        filters = replace(filters, site="")
     rows, total = list_page(s, filters, page, per_page)
     pages = max(1, -(-total // per_page))
     groups = [path for (path,) in s.execute(select(CheckGroup.path).order_by(CheckGroup.path))]
@@ -83,7 +91,7 @@ def check_list() -> Any:
         "checks/list.html", blocks=group_rows(rows), shown=total, filters=filters,
         page=min(page, pages), pages=pages, per_page=per_page, page_args=args,
         totals=status_totals(s), state_filters=STATE_FILTERS, status_order=STATUS_ORDER,
-        types=sorted(CHECK_TYPES), groups=groups, can_edit=can_edit(),
+        types=sorted(CHECK_TYPES), groups=groups, can_edit=can_edit(), sites=sites,
     )
 
 

@@ -20,6 +20,7 @@ from checks.models import (
 )
 from dutydesk.context import db_session, require_role
 from dutydesk.core.db import utcnow
+from dutydesk.core.sites import Site
 from dutydesk.errors import ApiError
 from dutydesk.models import Role
 from dutydesk.openapi import PAGE_PARAMS, operation, query_param
@@ -31,12 +32,16 @@ api_bp.before_request(_csrf_for_cookie_sessions)
 ping_bp = Blueprint("ping", __name__)
 
 
-def check_as_dict(check: Check, state: CheckStateRow | None, group: str | None) -> dict[str, Any]:
+def check_as_dict(check: Check, state: CheckStateRow | None, group: str | None,
+                  site: str | None = None) -> dict[str, Any]:
+    """A check as the API shows it; ``site`` is its site's slug."""
     return {
         "id": check.id, "name": check.slug, "display_name": check.display_name,
-        "type": check.type, "group": group, "enabled": check.enabled, "tags": check.tags,
+        "type": check.type, "group": group, "site": site, "enabled": check.enabled,
+        "tags": check.tags,
         "labels": check.labels, "service": check.service, "impact": check.impact,
         "urgency": check.urgency, "interval": check.interval, "max_attempts": check.max_attempts,
+        "min_locations_down": check.min_locations_down,
         "state": None if state is None else {
             "status": state.status, "state_type": state.state_type, "attempt": state.attempt,
             "flapping": state.flapping, "in_maintenance": state.in_maintenance,
@@ -58,9 +63,10 @@ def flip_as_dict(flip: FlipRow) -> dict[str, Any]:
 
 
 def _checks_query() -> Any:
-    return (select(Check, CheckStateRow, CheckGroup.path)
+    return (select(Check, CheckStateRow, CheckGroup.path, Site.slug)
             .outerjoin(CheckStateRow, CheckStateRow.check_id == Check.id)
-            .outerjoin(CheckGroup, CheckGroup.id == Check.group_id))
+            .outerjoin(CheckGroup, CheckGroup.id == Check.group_id)
+            .outerjoin(Site, Site.id == Check.site_id))
 
 
 @api_bp.route("/checks")
@@ -70,6 +76,7 @@ def _checks_query() -> Any:
                 "UNREACHABLE, PENDING"),
     query_param("group", {"type": "string"}, "Group path prefix, e.g. 'Hall A'"),
     query_param("type", {"type": "string"}, "Check type, e.g. http"),
+    query_param("site", {"type": "string"}, "Site slug, e.g. kyiv-dc2 (an unknown one: 400)"),
 ])
 @require_role(Role.VIEWER)
 def checks_list() -> Any:
@@ -83,16 +90,20 @@ def checks_list() -> Any:
     if args.get("type"):
         query = query.where(Check.type == args["type"])
     s = db_session()
+    if args.get("site"):
+        if s.scalar(select(Site.id).where(Site.slug == args["site"])) is None:
+            raise ApiError(400, f"no site {args['site'][:64]!r}")
+        query = query.where(Site.slug == args["site"])
     total_page = paginate(s, query.with_only_columns(Check.id), page, per_page)
     rows = s.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
-    return page_response(total_page, [check_as_dict(c, st, g) for c, st, g in rows])
+    return page_response(total_page, [check_as_dict(*row) for row in rows])
 
 
-def _one(check_id: int) -> tuple[Check, CheckStateRow | None, str | None]:
+def _one(check_id: int) -> tuple[Check, CheckStateRow | None, str | None, str | None]:
     row = db_session().execute(_checks_query().where(Check.id == check_id)).first()
     if row is None:
         raise ApiError(404, f"no check with id {check_id}")
-    return row[0], row[1], row[2]
+    return row[0], row[1], row[2], row[3]
 
 
 @api_bp.route("/checks/<int:check_id>")
@@ -100,7 +111,16 @@ def _one(check_id: int) -> tuple[Check, CheckStateRow | None, str | None]:
                                                                    "404": "No such check"})
 @require_role(Role.VIEWER)
 def checks_get(check_id: int) -> Any:
-    return jsonify(check_as_dict(*_one(check_id)))
+    """The check; ``locations`` (several: what each saw last) is [] when the centre alone
+    runs it."""
+    from dutydesk.sites.service import runs_on
+
+    found = check_as_dict(*_one(check_id))
+    found["locations"] = [
+        {"name": seen.name, "status": seen.status.name if seen.at else None,
+         "message": seen.message, "at": seen.at.isoformat() if seen.at else None}
+        for seen in runs_on(db_session(), check_id)]
+    return jsonify(found)
 
 
 @api_bp.route("/checks/<int:check_id>/run", methods=["POST"])
@@ -109,7 +129,7 @@ def checks_get(check_id: int) -> Any:
            conflict="The check has no state yet (the engine creates it shortly)")
 @require_role(Role.ENGINEER)
 def checks_run(check_id: int) -> Any:
-    check, state, _group = _one(check_id)
+    check, state, _group, _site = _one(check_id)
     if state is None:
         raise ApiError(409, f"check {check.slug} has no state yet; the engine creates it shortly")
     state.next_due_at = utcnow()

@@ -37,8 +37,11 @@ from checks.schedule import next_due
 from dutydesk.context import db_session, principal, require_role, settings
 from dutydesk.core import audit
 from dutydesk.core.db import utcnow
+from dutydesk.core.site_registry import find_site
+from dutydesk.core.sites import DEFAULT_SITE, Site
 from dutydesk.errors import ApiError
 from dutydesk.models import Role
+from dutydesk.sites.service import probes_elsewhere
 from dutydesk.web.checks import EDIT_ROLE, window_timing
 
 bp = Blueprint("checks_edit", __name__)
@@ -109,6 +112,8 @@ def check_form_data(form: MultiDict[str, str], existing: Check | None = None) ->
         data["retry_interval"] = _seconds_or_text(form["retry_interval"])
     if form.get("group", "").strip():
         data["group"] = form["group"].strip()
+    if form.get("site", "").strip():
+        data["site"] = form["site"].strip()
     if existing is not None:
         for name in KEPT_FIELDS:
             data[name] = getattr(existing, name)
@@ -125,7 +130,7 @@ def _form_values(check: Check | None, group: str | None) -> dict[str, Any]:
                 "spec": "url: https://\n", "parent_up_states": DEFAULT_PARENT_UP_STATES}
     return {
         "name": check.slug, "display_name": check.display_name, "type": check.type,
-        "group": group or "",
+        "group": group or "", "site": _site_slug(check.site_id),
         "spec": yaml.safe_dump(secrets_in_spec.masked(check.type, check.spec), sort_keys=False,
                                allow_unicode=True),
         "interval": f"{check.interval:g}", "max_attempts": str(check.max_attempts),
@@ -142,8 +147,15 @@ def _render_form(check: Check | None, values: dict[str, Any], error: str | None 
     groups = db_session().scalars(select(CheckGroup.path).order_by(CheckGroup.path)).all()
     types = sorted(t for t in CHECK_TYPES
                    if t != "plugin" or principal().can(Role.ADMIN) or values.get("type") == t)
+    sites = db_session().execute(select(Site.slug, Site.name).order_by(Site.name)).all()
     return render_template("checks/form.html", check=check, values=values, error=error,
-                           types=types, groups=groups), status
+                           types=types, groups=groups, sites=sites), status
+
+
+def _site_slug(site_id: int | None) -> str:
+    if site_id is None:
+        return DEFAULT_SITE
+    return db_session().scalar(select(Site.slug).where(Site.id == site_id)) or DEFAULT_SITE
 
 
 def _group_path(check: Check) -> str | None:
@@ -184,6 +196,11 @@ def _save_check(check: Check | None) -> Any:
         clash = s.scalar(select(Check.id).where(Check.slug == config.name))
         if clash is not None and (check is None or clash != check.id):
             raise FormError(f"name {config.name!r} is already used by another check")
+        site_id = find_site(s, config.site or DEFAULT_SITE).id
+        running = probes_elsewhere(s, check.id, site_id) if check is not None else []
+        if running:
+            raise FormError(f"probe {running[0]} of another site runs this check: give the "
+                            "check back to the centre or to a probe of the new site first")
     except ValueError as exc:
         return _render_form(check, form.to_dict() | {"enabled": "enabled" in form,
                                                      "flap_detection": "flap_detection" in form},
@@ -191,6 +208,7 @@ def _save_check(check: Check | None) -> Any:
     now = utcnow()
     values = dict(config.values)
     values["group_id"] = ensure_group(s, config.group).id if config.group else None
+    values["site_id"] = site_id
     if check is None:
         key = secrets.token_urlsafe(16) if values["type"] == "heartbeat" else None
         check = Check(**values, heartbeat_key=key, created_at=now, updated_at=now)
@@ -424,23 +442,27 @@ def _local_instant(name: str, value: str, zone: str) -> str:
     return moment.isoformat()
 
 
-def _add_window(target: dict[str, Any], redirect_to: str) -> Any:
+def add_window(target: dict[str, Any], redirect_to: str) -> Any:
+    """Validate the posted window form for ``target`` (``check``/``group``/``site`` and its
+    ``*_id``), store it audited and go back to ``redirect_to``; a refusal is flashed."""
     s = db_session()
     try:
         data = window_form_data(request.form)
         config = validate_window({**data, **{k: v for k, v in target.items()
-                                            if k in ("check", "group")}})
+                                            if k in ("check", "group", "site")}})
     except ValueError as exc:
         flash(_("Maintenance window refused: %(reason)s", reason=str(exc)), "error")
         return redirect(redirect_to, 303)
     row = MaintenanceWindowRow(name=config.name, kind=config.kind, definition=config.definition,
                                zone=config.zone, check_id=target.get("check_id"),
-                               group_id=target.get("group_id"), created_by=principal().label)
+                               group_id=target.get("group_id"), site_id=target.get("site_id"),
+                               created_by=principal().label)
     s.add(row)
     s.flush()
+    what = target.get("check") or target.get("group") or f"site {target.get('site')}"
     audit.record(s, principal(), "maintenance.create", "maintenance_window", row.id,
                  summary=f"maintenance window {config.name or row.id} ({config.kind}) for "
-                         f"{target.get('check') or target.get('group')}",
+                         f"{what}",
                  after={"kind": config.kind, "zone": config.zone, **config.definition})
     s.commit()
     flash(_("Maintenance window added."), "ok")
@@ -451,7 +473,7 @@ def _add_window(target: dict[str, Any], redirect_to: str) -> Any:
 @require_role(EDIT_ROLE)
 def check_window_add(check_id: int) -> Any:
     check = _check_or_404(check_id)
-    return _add_window({"check": check.slug, "check_id": check.id},
+    return add_window({"check": check.slug, "check_id": check.id},
                        f"{url_for('checks.check_page', check_id=check_id)}#maintenance")
 
 
@@ -461,7 +483,7 @@ def group_window_add(group_id: int) -> Any:
     group = db_session().get(CheckGroup, group_id)
     if group is None:
         abort(404)
-    return _add_window({"group": group.path, "group_id": group.id},
+    return add_window({"group": group.path, "group_id": group.id},
                        url_for("checks_edit.group_page", group_id=group_id))
 
 
@@ -473,7 +495,9 @@ def window_delete(window_id: int) -> Any:
     if row is None:
         abort(404)
     back = (url_for("checks.check_page", check_id=row.check_id) + "#maintenance"
-            if row.check_id else url_for("checks_edit.group_page", group_id=row.group_id))
+            if row.check_id else url_for("checks_edit.group_page", group_id=row.group_id)
+            if row.group_id else url_for("checks_sites.site_maintenance",
+                                         slug=_site_slug(row.site_id)))
     audit.record(s, principal(), "maintenance.delete", "maintenance_window", row.id,
                  summary=f"maintenance window {row.name or row.id} deleted",
                  before={"kind": row.kind, "zone": row.zone, **row.definition})

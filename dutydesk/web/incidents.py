@@ -5,6 +5,7 @@ receivers (``register_incident_blueprints``, called from the app factory).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,10 +14,12 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFProtect
 from markupsafe import Markup
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from checks.queries import recent_results, sparkline
 from dutydesk.context import app_state, db_session, principal, require_role, settings
 from dutydesk.core.db import utcnow
+from dutydesk.core.sites import Site
 from dutydesk.core.validation import ValidationError, record_id
 from dutydesk.incidents import service
 from dutydesk.incidents import sources as alert_sources
@@ -101,6 +104,12 @@ def incident_list() -> Any:
     except (PaginationError, service.FilterError) as exc:
         flash(_("Filter ignored: %(message)s", message=str(exc)), "error")
         page, per_page, filters = 1, 50, service.IncidentFilters()
+    args = request.args
+    if service.unknown_site(db_session(), filters):
+        flash(_("Filter ignored: there is no site “%(value)s”.", value=filters.site), "error")
+        filters = replace(filters, site=None)
+        args = MultiDict([(k, v) for k, v in request.args.items(multi=True) if k != "site"])
+    sites = list(db_session().scalars(select(Site).order_by(Site.name)))
     now = utcnow()
     query = service.incidents_query(filters)
     clocks: dict[int, Any] = {}
@@ -109,7 +118,8 @@ def incident_list() -> Any:
     else:  # by urgency: breached first, then the least SLA time left
         result, clocks = urgency_page(db_session(), query, page, per_page, now)
     return render_template(
-        "incidents/list.html", page=result, filters=request.args, now=now, clocks=clocks
+        "incidents/list.html", page=result, filters=args, now=now, clocks=clocks,
+        sites=sites, site_names={site.id: site.name for site in sites},
     )
 
 

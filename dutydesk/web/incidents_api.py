@@ -40,6 +40,7 @@ FILTER_PARAMS = [
     query_param("since", {"type": "string", "format": "date-time"}, "Opened at or after"),
     query_param("until", {"type": "string", "format": "date-time"}, "Opened at or before"),
     query_param("q", {"type": "string"}, "Search in title and key, or #id"),
+    query_param("site", {"type": "string"}, "Site slug, e.g. kyiv-dc2 (an unknown one: 400)"),
 ]
 
 
@@ -130,6 +131,8 @@ def incidents_list() -> Any:
         filters = service.IncidentFilters.from_args(request.args)
     except service.FilterError as exc:
         raise ApiError(400, str(exc)) from None
+    if service.unknown_site(db_session(), filters):
+        raise ApiError(400, f"no site {filters.site!r}")
     result = paginate(db_session(), service.incidents_query(filters), page, per_page)
     return page_response(result, [service.incident_as_dict(i) for i in result.items])
 

@@ -54,7 +54,15 @@ def probes() -> Any:
         .order_by(Site.slug, Probe.name)).all()]
     sites = list(s.scalars(select(Site).order_by(Site.slug)))
     s.commit()
-    return render_template("admin/probes.html", rows=rows, sites=sites, created=created)
+    return render_template("admin/probes.html", rows=rows, sites=sites, created=created,
+                           lags={p.id: lag_seconds(p.last_contact_at, now) for p, _s, _t in rows})
+
+
+def lag_seconds(last_contact_at: Any, now: Any) -> int | None:
+    """Whole seconds since the probe's last contact (its push lag as the centre sees it)."""
+    if last_contact_at is None:
+        return None
+    return max(int((now - last_contact_at).total_seconds()), 0)
 
 
 @bp.route("/<int:probe_id>/revoke", methods=["POST"])

@@ -14,15 +14,14 @@ from checks.models import CheckResultRow, CheckRollup, CheckStateRow, FlipRow
 from checks.remote import RemoteConflict, RemoteResult, judge_in_order
 from checks.result import Result, Status
 from checks.store import CheckStore
+from checks.windows import EMPTY_INDEX
 from dutydesk.core.db import Database, utcnow
 from tests.checks.engine_helpers import add_check
-
-NO_WINDOWS: tuple[dict, dict, dict] = ({}, {}, {})
 
 
 def _judge(db: Database, store: CheckStore, results: list[RemoteResult]) -> None:
     with db.session() as s:
-        report = judge_in_order(s, store, results, NO_WINDOWS)
+        report = judge_in_order(s, store, results, EMPTY_INDEX)
     store.remember(report.written)
 
 
@@ -99,7 +98,7 @@ def test_a_state_moved_meanwhile_stores_nothing_of_the_batch(
     monkeypatch.setattr(store, "known", read_then_moved)
     results = [RemoteResult(cid, Result(Status.CRITICAL, "down", utcnow(), 0.5))]
     with pytest.raises(RemoteConflict), db.session() as s:
-        judge_in_order(s, store, results, NO_WINDOWS)
+        judge_in_order(s, store, results, EMPTY_INDEX)
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(CheckResultRow)) == 0
         assert s.get(CheckStateRow, cid).status != "CRITICAL"

@@ -55,6 +55,8 @@ def screens(db: Database) -> dict[str, str]:
         "check editor": "/checks/new",
         "facility inputs": "/admin/facility",
         "remote probes": "/admin/probes",
+        "sites": "/admin/sites",
+        "site maintenance": "/checks/sites/default",
         "chat accounts": "/account/chat",
         "not found": "/no-such-page",
     }

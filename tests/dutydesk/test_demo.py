@@ -164,3 +164,35 @@ def test_the_demo_core_switch_b_loses_its_uplink_now_and_then() -> None:
     assert up.status is Status.OK, up.message
     assert "3 up, 1 admin down" in up.message
     assert _poll_demo_ups("core-sw-a", DEMO_DEVICES, profile="interfaces").status is Status.OK
+
+
+def test_the_demo_has_a_second_site_whose_checks_its_remote_probe_pulls(
+    db: Database, settings: Settings, app: Any
+) -> None:
+    """Lviv DC2's checks belong to it and run in its probe: the token the demo hands its probe
+    process enrols, and the probe's pull lists exactly the site's checks."""
+    from dutydesk.demo.remote_site import REMOTE_SERVICES, SITE_SLUG, prepare_probe
+
+    targets = start_targets(
+        [HttpService(n) for n in ("mail", "1c", "fileshare", "vpn", "intranet", "bms")]
+        + [HttpService(s.name) for s in REMOTE_SERVICES], ["smtp-relay"])
+    try:
+        summary = seed_demo(db, settings, targets, DemoCredentials("a" * 12, "l" * 12, "e" * 12))
+        with db.session() as s:
+            token = prepare_probe(s)
+    finally:
+        targets.stop()
+    assert "Lviv DC2" in summary
+    assert summary.count("/kiosk/kiosk_") == 2  # both sites, and Lviv DC2 alone
+    client = app.test_client()
+    enrolled = client.post("/api/probe/v1/enrol", json={"token": token, "version": "test"})
+    assert enrolled.status_code == 200, enrolled.get_data(as_text=True)
+    assert enrolled.get_json()["site"] == SITE_SLUG
+    pulled = client.get("/api/probe/v1/checks", headers={
+        "Authorization": f"Bearer {enrolled.get_json()['credential']}"})
+    assert pulled.status_code == 200
+    assert sorted(c["slug"] for c in pulled.get_json()["checks"]) == [
+        "http-lviv-cctv", "http-lviv-erp"]
+    with db.session() as s:  # a second start of the demo (--keep) gives the probe a new token
+        again = prepare_probe(s)
+    assert again != token

@@ -3,7 +3,7 @@
 number, like ``last_seq`` for results).
 
 Revision ID: 0034
-Revises: 0032
+Revises: 0033
 Create Date: 2026-12-07 20:40:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0034'
-down_revision = '0032'
+down_revision = '0033'
 branch_labels = None
 depends_on = None
 

@@ -119,3 +119,54 @@ def test_reenrol_gives_a_replaced_probe_a_new_token_and_keeps_its_identity(
     assert refused.exit_code != 0 and "revoked" in refused.output
     missing = run("probe", "reenrol", "--site", "default", "nobody")
     assert missing.exit_code != 0 and "no probe" in missing.output
+
+
+def test_assign_gives_a_check_several_locations_and_k(run: Any, db: Database) -> None:
+    check_id = add_check(db, "core-sw", "http://127.0.0.1:9/")
+    run("probe", "create", "--site", "default", "kyiv-dc2")
+    run("probe", "create", "--site", "default", "lviv-dc1")
+    done = run("probe", "assign", "--probe", "default/kyiv-dc2", "--probe", "default/lviv-dc1",
+               "--centre", "--min-down", "2", "core-sw")
+    assert done.exit_code == 0, done.output
+    assert ("runs at centre, default/kyiv-dc2, default/lviv-dc1; down when 2 of 3 see it down"
+            in done.output)
+    with db.session() as s:
+        state = s.get(CheckStateRow, check_id)
+        state.next_due_at = utcnow() - timedelta(seconds=5)
+    assert check_id in {c.check_id for c in CheckStore(db).claim_due(utcnow(), horizon=1)}
+    # k above the number of locations: refused, nothing changed
+    refused = run("probe", "assign", "--site", "default", "--probe", "kyiv-dc2",
+                  "--min-down", "2", "core-sw")
+    assert refused.exit_code != 0 and "must be 1..1" in refused.output
+    from dutydesk.sites.models import CheckProbe
+    with db.session() as s:
+        assert len(s.scalars(select(CheckProbe).where(CheckProbe.check_id == check_id)).all()) == 2
+    back = run("probe", "assign", "core-sw")
+    assert back.exit_code == 0 and "runs at centre; down when 1 of 1" in back.output
+
+
+def test_checks_as_code_sets_locations_and_k_with_clear_errors(
+        run: Any, db: Database, tmp_path: Any) -> None:
+    run("probe", "create", "--site", "default", "probe-a")
+    config = tmp_path / "checks.yaml"
+
+    def apply(locations: str, k: int) -> Any:
+        config.write_text("checks:\n  - name: core-sw\n    type: http\n"
+                          "    spec: {url: 'http://127.0.0.1:9/'}\n"
+                          f"    locations: {locations}\n    min_locations_down: {k}\n")
+        return run("checks", "apply", str(config))
+
+    done = apply("[centre, default/probe-a]", 2)
+    assert done.exit_code == 0, done.output
+    from checks.models import Check
+    from dutydesk.sites.service import runs_on
+    with db.session() as s:
+        check = s.scalar(select(Check).where(Check.slug == "core-sw"))
+        assert check.min_locations_down == 2 and check.run_at_centre
+        assert [seen.name for seen in runs_on(s, check.id)] == ["centre", "default/probe-a"]
+    too_many = apply("[centre, default/probe-a]", 3)
+    assert too_many.exit_code != 0 and "min_locations_down must be 1..2" in too_many.output
+    unknown = apply("[centre, default/probe-z]", 1)
+    assert unknown.exit_code != 0 and "no live probe 'default/probe-z'" in unknown.output
+    with db.session() as s:  # the refused files changed nothing
+        assert s.scalar(select(Check).where(Check.slug == "core-sw")).min_locations_down == 2

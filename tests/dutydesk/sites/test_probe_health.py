@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from checks.models import CheckStateRow, FlipRow
+from checks.models import Check, CheckStateRow, FlipRow
 from dutydesk.core.db import Database
 from dutydesk.incidents.models import Incident
 from dutydesk.sites.health import watch_probes
@@ -29,6 +29,7 @@ def _probe_with_checks(db: Database, n: int = 3) -> list[int]:
         enrol(s, token, T0)
         probe = find_probe(s, "kyiv-dc2", "probe-1")
         for cid in ids:
+            s.get(Check, cid).site_id = site.id  # a probe runs checks of its own site
             assign_check(s, cid, probe)
         for state in s.scalars(select(CheckStateRow)):
             state.status = "OK"
@@ -49,6 +50,9 @@ def test_a_probe_silent_past_its_grace_is_one_incident_and_its_checks_unknown(
     assert watch_probes(db, settings, now=later + timedelta(minutes=1)) == 0  # not again
     incidents = _incidents(db)
     assert len(incidents) == 1 and "probe-1" in incidents[0].title
+    with db.session() as s:  # the incident is the probe's site's
+        assert s.scalar(select(Site.slug).join(Incident, Incident.site_id == Site.id)) == (
+            "kyiv-dc2")
     with db.session() as s:
         states = s.scalars(select(CheckStateRow).where(CheckStateRow.check_id.in_(ids))).all()
         flips = s.scalar(select(func.count()).select_from(FlipRow))

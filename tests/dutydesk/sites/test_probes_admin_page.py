@@ -63,4 +63,21 @@ def test_a_check_page_says_which_probe_runs_it(signed_in: Any, db: Database) -> 
         create_probe(s, "default", "kyiv-dc2", utcnow())
         assign_check(s, check_id, find_probe(s, "default", "kyiv-dc2"))
     body = signed_in(Role.VIEWER).get(f"/checks/{check_id}").get_data(as_text=True)
-    assert "probe kyiv-dc2 at site Default site" in body
+    assert "default/kyiv-dc2: no result yet" in body
+    assert "down when 1 of 1 locations with fresh results see it down" in body
+
+
+def test_the_page_shows_each_probes_lag_and_buffer(signed_in: Any, db: Database) -> None:
+    from datetime import timedelta
+
+    from tests.dutydesk.wall.sites_data import add_probe, default_site
+
+    add_probe(db, default_site(db), "kyiv-dc2-a", silent=timedelta(minutes=7, seconds=5),
+              buffered=1234, dropped=12)
+    add_probe(db, default_site(db), "kyiv-dc2-b", silent=timedelta(seconds=4))
+    body = signed_in(Role.ADMIN).get("/admin/probes").get_data(as_text=True)
+    rows = {name: row for row in re.findall(r"<tr[^>]*>.*?</tr>", body, re.S)
+            for name in ("kyiv-dc2-a", "kyiv-dc2-b") if f"<td>{name}</td>" in row}
+    assert re.search(r'class="probe-lag">7 min<', rows["kyiv-dc2-a"])
+    assert "<td>1234</td><td>12</td>" in rows["kyiv-dc2-a"] and "offline" in rows["kyiv-dc2-a"]
+    assert re.search(r'class="probe-lag">[45] s<', rows["kyiv-dc2-b"])

@@ -83,7 +83,7 @@ def test_publishing_creates_a_window_for_exactly_the_linked_checks(
 def test_the_check_engine_sees_the_window_active_only_inside_the_period(
         db: Database, office: dict[str, int]) -> None:
     publish(db, {"mail": "under_maintenance"})
-    by_check, _by_group, _parents = CheckStore(db).maintenance_windows()
+    by_check = CheckStore(db).maintenance_windows().by_check
     smtp = by_check[office["smtp"]]
     assert active_window(smtp, START + timedelta(minutes=30)) is not None
     assert active_window(smtp, START - timedelta(seconds=1)) is None
@@ -115,7 +115,7 @@ def test_completing_early_ends_the_windows_at_that_moment(
         svc.resolve(s, "anna", notice_id, body="All done early.", now=done_at)
     found = windows(db)
     assert {end for _n, _s, end, _o in found.values()} == {done_at}
-    by_check, _g, _p = CheckStore(db).maintenance_windows()
+    by_check = CheckStore(db).maintenance_windows().by_check
     assert active_window(by_check[office["smtp"]], done_at + timedelta(minutes=1)) is None
     assert active_window(by_check[office["smtp"]], done_at - timedelta(minutes=1)) is not None
 
