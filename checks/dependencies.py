@@ -57,6 +57,7 @@ def parent_is_down(state_type: str | None, last_status: str | None,
 def down_parents(session: Any, child_ids: Iterable[int] | None = None) -> dict[int, list[int]]:
     """The parents that are down for each child (only children with at least one), read in one
     query. ``child_ids=None`` reads every dependency (the pipeline's muter)."""
+    from checks.binds import id_in
     from checks.models import Check, CheckDependency, CheckStateRow
 
     query = (
@@ -69,7 +70,7 @@ def down_parents(session: Any, child_ids: Iterable[int] | None = None) -> dict[i
         ids = list(child_ids)
         if not ids:
             return {}
-        query = query.where(CheckDependency.child_id.in_(ids))
+        query = query.where(id_in(session, CheckDependency.child_id, ids))
     down: dict[int, list[int]] = {}
     for child, parent, state_type, last_status, up_states in session.execute(query):
         try:

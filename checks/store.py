@@ -32,6 +32,8 @@ from typing import Any
 from sqlalchemy import Row, column, exists, or_, select, table, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from checks import store_pg
+from checks.binds import id_in
 from checks.dependencies import down_parents, parent_is_down
 from checks.guard import GuardVerdict, assess_poller
 from checks.locations import CENTRE, record_and_combine
@@ -248,42 +250,53 @@ class CheckStore:
             candidates = s.execute(query).all()
             won, leases = self._cas_claim_all(s, candidates, now, horizon)
             parents_down = self._parents_down(s, [row.id for row in won])
-            self._load_missing(s, won)
+            known = self.known(s, won)
         claims = []
         for row in won:
+            spec, state = known[row.id]
             claims.append(Claim(
-                check_id=row.id, slug=row.slug, type=row.type, spec=self._specs[row.id][1],
-                policy=self._policy(row), timeout=row.timeout, group_id=row.group_id,
+                check_id=row.id, slug=row.slug, type=row.type, spec=spec,
+                policy=self.policy(row), timeout=row.timeout, group_id=row.group_id,
                 updated_at=row.updated_at, created_at=row.created_at, due_at=row.next_due_at,
-                version=row.version + 1, state=self._states[row.id][2],
+                version=row.version + 1, state=state,
                 parents_down=parents_down.get(row.id, False), lease=leases[row.id],
                 site_id=row.site_id,
                 multi=bool(row.run_at_centre),
             ))
         return claims
 
-    def _load_missing(self, s: Any, rows: Sequence[Row]) -> None:
-        """Read spec and state of the claimed rows this store has not seen as they are now
-        (state cached by version, spec by the check's ``updated_at``)."""
+    def known(self, s: Any, rows: Sequence[Row],
+              ) -> dict[int, tuple[dict[str, Any], CheckState]]:
+        """The spec and decoded state of each of ``rows`` (which carry ``id``, ``version``,
+        ``created_at`` and ``updated_at``) as they are at those versions: from this store's
+        caches (state by version, spec by the check's ``updated_at``), reading and decoding
+        only the rows it has not seen as they are now."""
+        out: dict[int, tuple[dict[str, Any], CheckState]] = {}
         missing = []
         for row in rows:
             state, spec = self._states.get(row.id), self._specs.get(row.id)
             if (state is None or state[0] != row.version or state[1] != row.created_at
                     or spec is None or spec[0] != row.updated_at):
                 missing.append(row)
+            else:
+                out[row.id] = (spec[1], state[2])
         c, st = Check.__table__.c, CheckStateRow.__table__.c
         for start in range(0, len(missing), 500):
             chunk = {row.id: row for row in missing[start:start + 500]}
             found = s.execute(select(c.id, c.spec, st.state)
                               .join(CheckStateRow.__table__, st.check_id == c.id)
-                              .where(c.id.in_(chunk))).all()
+                              .where(id_in(s, c.id, chunk))).all()
             for check_id, spec, state in found:
                 row = chunk[check_id]
-                self._specs[check_id] = (row.updated_at, dict(spec or {}))
-                self._states[check_id] = (row.version, row.created_at, _state_of(state))
+                decoded = (dict(spec or {}), _state_of(state))
+                self._specs[check_id] = (row.updated_at, decoded[0])
+                self._states[check_id] = (row.version, row.created_at, decoded[1])
+                out[check_id] = decoded
+        return out
 
-    def _policy(self, row: Row) -> CheckPolicy:
-        """The row's policy, built (and validated) only when its policy columns changed."""
+    def policy(self, row: Row) -> CheckPolicy:
+        """The row's policy, built (and validated) only when its policy columns changed; the
+        default policy when the stored values are out of range (a bad row must not stop it)."""
         key = (row.interval, row.retry_interval, row.max_attempts, row.flap_detection,
                row.flap_low_threshold, row.flap_high_threshold, row.flap_history_states)
         cached = self._policies.get(row.id)
@@ -413,16 +426,12 @@ class CheckStore:
             ([o for o in outcomes if o.transition.stale], WRITE_STALE)) if group]
         with self.db.session() as s:
             self.write_in(s, outcomes, report, groups)
-        for outcome in report.written:  # committed: this is now the row's state and version
-            claim = outcome.claim
-            self._states[claim.check_id] = (claim.version + 1, claim.created_at,
-                                            outcome.transition.state)
+        self.remember(report.written)  # committed: this is now the row's state and version
         return report
 
     def write_in(self, s: Any, outcomes: list[Outcome], report: WriteReport,
                  groups: list[Any] | None = None) -> WriteReport:
-        """What :meth:`write_batch` writes, inside the caller's transaction ``s`` (remote probe
-        results are stored in the transaction that records their sequence numbers). Several
+        """What :meth:`write_batch` writes, inside the caller's transaction ``s``. Several
         outcomes of one check are written in order when each claim carries the version the
         previous one leaves (``claim.version + 1``)."""
         if groups is None:  # runs of one statement, in the given order (versions chain)
@@ -434,21 +443,35 @@ class CheckStore:
                     groups[-1][2].append(state_params(o))
                 else:
                     groups.append(([o], stmt, [state_params(o)]))
-        history = history_rows(outcomes)
         conn = s.connection()
         self._write_states(conn, groups, report)
-        if report.conflicts:
-            history = history_rows(report.written)
-        results, flips, rollups = history
+        self.write_history(conn, report.written if report.conflicts else outcomes)
+        return report
+
+    def write_history(self, conn: Any, written: list[Outcome]) -> None:
+        """The result rows, flips and minute rollups of ``written`` (whose state rows the
+        caller updated in the same transaction), and the trims that fall due. Remote probe
+        results (:mod:`checks.remote`) come here after their own state writes."""
+        results, flips, rollups = history_rows(written)
+        bulk = self.db.dialect == "postgresql"  # one statement per table (checks.store_pg)
         # Core inserts on the connection: the ORM bulk path costs a lot per row for nothing.
         if results:
-            conn.execute(INSERT_RESULT, results)
+            (store_pg.insert_results(conn, results) if bulk
+             else conn.execute(INSERT_RESULT, results))
         if flips:
             conn.execute(INSERT_FLIP, flips)
         if rollups:
-            upsert_minutes(conn, self.db.dialect, rollups)
-        trim_results(conn, self._due_for_trim(report.written), self.keep_results)
-        return report
+            (store_pg.upsert_minutes(conn, rollups) if bulk
+             else upsert_minutes(conn, self.db.dialect, rollups))
+        trim_results(conn, self._due_for_trim(written), self.keep_results)
+
+    def remember(self, written: Iterable[Outcome]) -> None:
+        """``written`` is committed: its states (and versions) are now the rows', so a later
+        read need not decode them again (the last outcome of a check wins)."""
+        for outcome in written:
+            claim = outcome.claim
+            self._states[claim.check_id] = (claim.version + 1, claim.created_at,
+                                            outcome.transition.state)
 
     @staticmethod
     def _write_states(conn: Any, groups: list[tuple[list[Outcome], Any, list[dict[str, Any]]]],
@@ -471,14 +494,14 @@ class CheckStore:
     def _due_for_trim(self, written: list[Outcome]) -> list[int]:
         """Checks written ``trim_every`` times since their last trim (their results are then
         cut back to ``keep_results``; up to ``keep_results + trim_every`` are kept between)."""
-        due = []
+        due: dict[int, None] = {}  # once each, in order, however many results a check had
         for outcome in written:
             cid = outcome.claim.check_id
             self._writes_since_trim[cid] += 1
             if self._writes_since_trim[cid] >= self.trim_every:
                 self._writes_since_trim[cid] = 0
-                due.append(cid)
-        return due
+                due[cid] = None
+        return list(due)
 
     # ---- rollups and pruning (the background job; see checks.rollups) ----------------------
 

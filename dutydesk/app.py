@@ -297,6 +297,13 @@ def _install_request_hooks(app: Flask) -> None:
     app.teardown_appcontext(close_db_session)
 
 
+def _may_hold_nul(raw: bytes) -> bool:
+    """Whether a JSON body can decode to text holding a NUL: in UTF-8 JSON only as the escape
+    ``\\u0000`` (a raw control character is refused by the parser); other encodings (which
+    hold zero bytes) are walked. Skips walking every value of large bodies (probe batches)."""
+    return b"\x00" in raw or b"\\u0000" in raw
+
+
 def _refuse_nul_characters() -> None:
     """A NUL character in a query, form or JSON API body is a 400 for every endpoint at once
     (nobody types one; PostgreSQL cannot store one). Alert receivers under ``/v2/`` parse their
@@ -308,7 +315,7 @@ def _refuse_nul_characters() -> None:
         "application/x-www-form-urlencoded", "multipart/form-data"
     ):
         sources.append((request.form.to_dict(flat=False), "form"))
-    if request.is_json and request.path.startswith("/api/"):
+    if request.is_json and request.path.startswith("/api/") and _may_hold_nul(request.get_data()):
         sources.append((request.get_json(silent=True), "body"))
     for values, where in sources:
         field = nul_field(values, where)

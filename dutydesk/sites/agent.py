@@ -11,30 +11,32 @@ Loops (one asyncio loop, the HTTP calls in threads):
   long-polls) or an error, after ``pull_interval``. The last list is kept in the buffer file,
   so a restart during an outage keeps checking.
 - run: each check every ``interval`` seconds (a stable phase per check); never two runs of one
-  check at once, so one check's results are made, numbered and sent in order.
-- push: batches of up to ``batch`` results; acknowledged ones are deleted; while the centre is
-  away, retries back off up to ``max_backoff`` seconds, and checking goes on.
+  check at once, so one check's results are made, numbered and sent in order. Results are kept
+  in the buffer in groups every ``flush_interval`` seconds (one transaction each), in the order
+  they were made.
+- push: batches of up to ``batch`` results (sent as kept: the buffered JSON is not decoded;
+  the next batch is read while one is in flight, and the last acknowledged one deleted);
+  while the centre is away, retries back off up to ``max_backoff`` seconds, and checking
+  goes on.
 - events (with ``--trap-listen`` / ``--syslog-listen``): traps and syslog heard at the site,
   buffered and forwarded in order by :mod:`dutydesk.sites.agent_inputs`.
 
 Every answer tells the centre's highest stored sequence number; a buffer file behind it (lost,
 or restored from a backup) renumbers its results above it (:meth:`Buffer.catch_up`) instead of
 sending numbers the centre would take for replays.
+
+The loop runs on uvloop when it is installed (as the check engine's).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import os
 import signal
-import threading
 import time
-import urllib.error
-import urllib.request
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,17 +44,21 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from dutydesk.sites.agent_http import (
+    PUSH_BYTES,
+    AgentError,
+    CentreAway,
+    _in_daemon_thread,
+    _request,
+    enrolled_credential,
+    fitting,
+)
 from dutydesk.sites.buffer import Buffer
 
+__all__ = ["PUSH_BYTES", "Agent", "AgentConfig", "AgentError", "AgentMetrics", "CentreAway",
+           "fitting", "push_lag", "run_agent"]
+
 log = logging.getLogger("dutydesk.probe")
-
-
-class AgentError(RuntimeError):
-    """The probe cannot start (no credential and no token, wrong site, refused enrolment)."""
-
-
-class CentreAway(RuntimeError):
-    """The centre did not answer (or answered 5xx/409): try again later."""
 
 
 @dataclass
@@ -73,8 +79,10 @@ class AgentConfig:
         default_factory=lambda: float(os.environ.get("DUTYDESK_PROBE_PUSH_INTERVAL", "2")))
     max_backoff: float = field(
         default_factory=lambda: float(os.environ.get("DUTYDESK_PROBE_MAX_BACKOFF", "30")))
+    #: Results per push; the centre takes up to 5,000 (dutydesk.sites.ingest).
     batch: int = field(
-        default_factory=lambda: int(os.environ.get("DUTYDESK_PROBE_BATCH", "1000")))
+        default_factory=lambda: int(os.environ.get("DUTYDESK_PROBE_BATCH", "5000")))
+    flush_interval: float = 0.05
     #: This DutyDesk's version, told to the centre (the CLI passes it).
     version: str = ""
     #: Tests only: every check interval is multiplied by this (e.g. 0.06 turns 5 s into 0.3 s).
@@ -106,90 +114,6 @@ class AgentMetrics:
         self.checks = Gauge("dutydesk_probe_checks", "Checks this probe runs", registry=r)
 
 
-def _request(config: AgentConfig, method: str, path: str, body: Any = None,
-             credential: str | None = None, headers: dict[str, str] | None = None,
-             held: float = 0.0) -> tuple[int, dict[str, str], Any]:
-    """One HTTP call to the centre; (status, headers, JSON or None). Raises CentreAway when
-    the centre cannot be reached or answers 5xx. ``held``: seconds the centre may hold the
-    answer on purpose (a long-poll), added to the timeout."""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(config.server + path, data=data, method=method)
-    req.add_header("User-Agent", f"dutydesk-probe/{config.version or 'dev'}")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    if credential:
-        req.add_header("Authorization", f"Bearer {credential}")
-    for name, value in (headers or {}).items():
-        req.add_header(name, value)
-    try:
-        with urllib.request.urlopen(req, timeout=config.http_timeout + held) as answer:
-            raw = answer.read()
-            return answer.status, dict(answer.headers), json.loads(raw) if raw else None
-    except urllib.error.HTTPError as exc:
-        if exc.code >= 500:
-            raise CentreAway(f"centre answered {exc.code}") from None
-        raw = exc.read()
-        try:
-            parsed = json.loads(raw) if raw else None
-        except ValueError:
-            parsed = None
-        return exc.code, dict(exc.headers), parsed
-    except (OSError, ValueError) as exc:  # refused, reset, timed out, DNS, TLS
-        raise CentreAway(str(exc)) from None
-
-
-async def _in_daemon_thread(fn: Any, *args: Any) -> Any:
-    """``fn(*args)`` in a thread of its own that does not hold up the probe's exit (a
-    long-poll the centre holds for up to half a minute would, in asyncio's executor)."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Any] = loop.create_future()
-
-    def settle(value: Any, error: BaseException | None) -> None:
-        if future.done():  # cancelled: the probe is stopping
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(value)
-
-    def work() -> None:
-        try:
-            value, error = fn(*args), None
-        except BaseException as exc:  # handed to the awaiting task
-            value, error = None, exc
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            loop.call_soon_threadsafe(settle, value, error)
-
-    threading.Thread(target=work, name="probe-pull", daemon=True).start()
-    return await future
-
-
-def enrolled_credential(config: AgentConfig, buffer: Buffer) -> str:
-    """The credential in the buffer file, or the one the enrolment token is exchanged for."""
-    credential = buffer.get("credential")
-    token_digest = (hashlib.sha256(config.enrol_token.encode()).hexdigest()
-                    if config.enrol_token else None)
-    if credential and (token_digest is None or token_digest == buffer.get("enrolled_with")):
-        return credential  # a new token (the probe was created again) enrols anew
-    if not config.enrol_token:
-        raise AgentError("this probe is not enrolled: start it once with --enrol-token "
-                         "(from `dutydesk probe create`)")
-    try:
-        status, _h, body = _request(config, "POST", "/api/probe/v1/enrol",
-                                    {"token": config.enrol_token, "version": config.version})
-    except CentreAway as exc:
-        raise AgentError(f"cannot reach {config.server} to enrol: {exc}") from None
-    if status != 200 or not isinstance(body, dict):
-        raise AgentError(f"enrolment refused ({status}): "
-                         f"{(body or {}).get('error') or (body or {}).get('message') or body}")
-    if body.get("site") != config.site:
-        raise AgentError(f"the token belongs to site {body.get('site')!r}, not {config.site!r}")
-    buffer.put("credential", body["credential"])
-    buffer.put("enrolled_with", token_digest or "")
-    buffer.put("probe_id", str(body["probe_id"]))
-    return body["credential"]
-
-
 class Agent:
     """The probe process's work; ``run()`` until ``stop()``."""
 
@@ -206,6 +130,16 @@ class Agent:
         #: Why the probe stopped on its own (its credential was refused), else None.
         self.failure: str | None = None
         self._tasks: dict[int, tuple[str, asyncio.Task[Any]]] = {}
+        #: Results made and not yet in the buffer file (kept by ``_flush_loop``), in order.
+        self._made: list[tuple[dict[str, Any], float]] = []
+        #: The highest sequence number the centre acknowledged, and the highest deleted from
+        #: the buffer so far; the next batch, read and encoded while the last was in flight.
+        self._acked = self._forgotten = 0
+        self._ahead: tuple[list[tuple[int, float, str]], bytes] | None = None
+        #: The highest sequence number sent; a pull's (stored, assigned) when it found the
+        #: buffer behind the centre (applied by the next push: never under a batch in flight).
+        self._sent = 0
+        self._behind: tuple[int, int] | None = None
         #: When the newest result the centre acknowledged was made (push lag), None: not yet.
         self._acked_made: float | None = None
         self._bind_gauges()
@@ -222,6 +156,7 @@ class Agent:
             self._ctx = ctx
             loops = [asyncio.create_task(self._pull_loop()),
                      asyncio.create_task(self._push_loop()),
+                     asyncio.create_task(self._flush_loop()),
                      asyncio.create_task(self._gauge_loop())]
             if self.config.inputs is not None:
                 from dutydesk.sites.agent_inputs import EventForwarder
@@ -235,6 +170,10 @@ class Agent:
                 task.cancel()
             await asyncio.gather(*loops, *(t for _k, t in self._tasks.values()),
                                  return_exceptions=True)
+        self.flush()
+        self._forget_acked()
+        if self._behind is not None:
+            self._catch_up(*self._behind)
         self.buffer.close()
 
     # ---- pulling the checks ----------------------------------------------------------------
@@ -280,7 +219,10 @@ class Agent:
         if body.get("site") != self.config.site:
             raise AgentError(f"this probe belongs to site {body.get('site')!r}, "
                              f"not {self.config.site!r}")
-        self._catch_up(int(body.get("last_seq") or 0), assigned)
+        # a result the centre stored while the pull was held was sent meanwhile (not behind)
+        stored, assigned = int(body.get("last_seq") or 0), max(assigned, self._sent)
+        if stored > assigned:
+            self._behind = (stored, assigned)
         self.checks = list(body.get("checks") or [])
         self.etag = str(body.get("version") or "")
         self.buffer.put("checks", json.dumps(self.checks))
@@ -289,9 +231,13 @@ class Agent:
         return status, held
 
     def _catch_up(self, stored: int, assigned: int) -> bool:
-        """True when the buffer file was behind the centre (see :meth:`Buffer.catch_up`)."""
+        """True when the buffer file was behind the centre (see :meth:`Buffer.catch_up`). What
+        the centre acknowledged before is deleted first; the batch read ahead and the counts
+        of acknowledged numbers go (they are of the old numbers)."""
         if stored <= assigned:
             return False
+        self._forget_acked()
+        self._ahead, self._acked, self._forgotten = None, 0, 0
         moved = self.buffer.catch_up(stored, assigned)
         log.warning("the centre has results up to number %d, this buffer numbered only up to "
                     "%d (state directory lost or restored from a backup): %d buffered results "
@@ -333,13 +279,23 @@ class Agent:
                 result = await run_probe(check["type"], spec, now, float(check["timeout"]),
                                          self._ctx)
             status = STATUS_NAME[result.status]
-            self.buffer.add({"check_id": check["id"], "status": status,
-                             "message": result.message[:2000],
-                             "started_at": result.started_at.isoformat(),
-                             "duration": result.duration, "metrics": dict(result.metrics)},
-                            time.time())
+            self._made.append(({"check_id": check["id"], "status": status,
+                                "message": result.message[:2000],
+                                "started_at": result.started_at.isoformat(),
+                                "duration": result.duration, "metrics": dict(result.metrics)},
+                               time.time()))
             self.metrics.runs.labels(status).inc()
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.flush_interval)
+            self.flush()
+
+    def flush(self) -> None:
+        """Keep the results made since the last flush in the buffer file (one transaction)."""
+        made, self._made = self._made, []
+        self.buffer.add_many(made)
 
     # ---- pushing the results ---------------------------------------------------------------
 
@@ -353,7 +309,7 @@ class Agent:
                 failures += 1
                 self.metrics.push_errors.inc()
                 log.info("centre unreachable, %d results buffered: %s",
-                         self.buffer.depth(), exc)
+                         self._depth(), exc)
                 sent = 0
             self._gauges()
             if sent < self.config.batch:
@@ -363,16 +319,29 @@ class Agent:
                 await asyncio.sleep(delay)
 
     async def push_once(self) -> int:
-        """Send the oldest batch; returns how many results the centre acknowledged."""
-        rows = self.buffer.oldest(self.config.batch)
-        if not rows:
+        """Send the oldest batch the centre has not acknowledged; returns how many results it
+        acknowledged. While the batch is in flight, the previous acknowledgement is applied to
+        the buffer and the next batch is read and encoded, so the centre never waits for the
+        probe's own file work between two batches."""
+        if self._behind is not None:
+            behind, self._behind = self._behind, None
+            self._catch_up(*behind)
+        ahead, self._ahead = self._ahead, None
+        if ahead is None or ahead[0][0][0] <= self._acked:
+            ahead = self._encode(self.buffer.oldest_raw(self.config.batch, after=self._acked))
+        if ahead is None:
+            self._forget_acked()
             return 0
-        body = {"results": [{"seq": seq, **result} for seq, _made, result in rows],
-                "dropped": self.buffer.dropped, "buffered": self.buffer.depth(),
-                "version": self.config.version}
+        rows, body = ahead
         assigned = self.buffer.last_assigned()
-        status, _h, answer = await asyncio.to_thread(
-            _request, self.config, "POST", "/api/probe/v1/results", body, self.credential)
+        self._sent = max(self._sent, rows[-1][0])
+        call = asyncio.ensure_future(asyncio.to_thread(
+            _request, self.config, "POST", "/api/probe/v1/results", body, self.credential))
+        try:
+            self._forget_acked()
+            upcoming = self._encode(self.buffer.oldest_raw(self.config.batch, after=rows[-1][0]))
+        finally:
+            status, _h, answer = await call
         self._refused(status)
         if status == 409:
             raise CentreAway("another push was being stored; sending again")
@@ -384,7 +353,34 @@ class Agent:
         made = [m for seq, m, _r in rows if seq <= acked]
         if made:
             self._acked_made = made[-1]
-        return self.buffer.ack(acked)
+        self._acked = max(self._acked, acked)
+        self._ahead = upcoming
+        return len(made)
+
+    def _encode(self, rows: list[tuple[int, float, str]],
+                ) -> tuple[list[tuple[int, float, str]], bytes] | None:
+        """A push body of ``rows`` (None if there are none). Each kept result is a JSON
+        object's text: its "seq" is put first without decoding it."""
+        if not rows:
+            return None
+        rows = rows[:fitting([len(text) for _seq, _made, text in rows])]
+        results = ",".join(f'{{"seq": {seq}, {text[1:]}' for seq, _made, text in rows)
+        figures = json.dumps({"dropped": self.buffer.dropped, "buffered": self._depth(),
+                              "version": self.config.version})
+        return rows, f'{{"results": [{results}], {figures[1:]}'.encode()
+
+    def _depth(self) -> int:
+        """Results the centre has not acknowledged: buffered (less those acknowledged and not
+        deleted yet) and made since the last flush."""
+        acked = self.buffer.count_upto(self._acked) if self._acked > self._forgotten else 0
+        return self.buffer.depth() - acked + len(self._made)
+
+    def _forget_acked(self) -> None:
+        """Delete from the buffer what the centre acknowledged (a probe killed before this
+        sends those results again; the centre acknowledges them without storing them twice)."""
+        if self._acked > self._forgotten:
+            self.buffer.ack(self._acked)
+            self._forgotten = self._acked
 
     def _refused(self, status: int) -> None:
         """A 401: the credential was revoked (or this is another centre). Stop, keeping the
@@ -403,7 +399,10 @@ class Agent:
 
     def _gauges(self) -> None:
         """Refresh what the gauges read; the ages are reckoned when ``/metrics`` is scraped."""
-        self._seen = (self.buffer.depth(), self.buffer.oldest_made_at(), self._acked_made)
+        oldest = self.buffer.oldest_made_at(after=self._acked)
+        if oldest is None and self._made:
+            oldest = self._made[0][1]
+        self._seen = (self._depth(), oldest, self._acked_made)
         self.metrics.dropped.set(self.buffer.dropped)
 
     def _bind_gauges(self) -> None:
@@ -443,7 +442,10 @@ def run_agent(config: AgentConfig) -> None:
                 loop.add_signal_handler(sig, agent.stop)
         await agent.run()
 
+    from checks.engine import event_loop_factory
+
     log.info("probe of site %s talking to %s", config.site, config.server)
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(main())
     if agent.failure:
         raise AgentError(agent.failure)

@@ -251,9 +251,12 @@ class EventForwarder:
             moved = self.buffer.sync(await self._post([]))
             if moved:
                 log.info("%d buffered facility events numbered after the centre's", moved)
+        from dutydesk.sites.agent import fitting
+
         rows = self.buffer.oldest(self.agent.config.batch)
         if not rows:
             return 0
+        rows = rows[:fitting([len(json.dumps(event)) for _seq, _at, event in rows])]
         acked = await self._post([{"seq": seq, **event} for seq, _at, event in rows])
         gone = self.buffer.ack(acked)
         self.depth.set(self.buffer.depth())

@@ -11,7 +11,14 @@ results the centre already has; :meth:`Buffer.catch_up` moves them above the cen
 number when the centre tells it (on every pull of the checks and every push).
 
 Bounded: beyond ``max_results`` rows or ``max_age`` seconds the oldest results are dropped and
-counted (``dropped``, kept in the file); the count is sent with every batch.
+counted (``dropped``, kept in the file); the count is sent with every batch. Keeping a result
+costs the same whatever the depth (the age bound is found through an index on ``made_at``), so
+a probe cut off for hours keeps up with its checks.
+
+The probe keeps its results in groups (:meth:`Buffer.add_many`, one transaction and one
+``fsync`` per group, every few tens of milliseconds): a result is in the file within that
+interval of being made; a probe killed within it loses those results as if their runs had not
+finished (they have no sequence number yet, so nothing is doubled and no gap is left).
 The same file keeps the probe's identity (credential) and its last list of checks, so a probe
 restarted while the centre is away keeps checking.
 """
@@ -30,6 +37,7 @@ CREATE TABLE IF NOT EXISTS results (
     body TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ix_results_made_at ON results (made_at);
 """
 
 
@@ -70,11 +78,23 @@ class Buffer:
     def add(self, result: dict[str, Any], now: float) -> int:
         """Keep ``result`` (made at ``now``, epoch seconds); returns its sequence number.
         Drops (and counts) what falls outside the bounds."""
+        return self.add_many([(result, now)])[-1]
+
+    def add_many(self, items: list[tuple[dict[str, Any], float]]) -> list[int]:
+        """Keep ``items`` ((result, made at) pairs, in the order made) in ONE transaction;
+        returns their sequence numbers, in order. Drops (and counts) what falls outside the
+        bounds, the oldest first."""
+        if not items:
+            return []
+        now = max(made for _r, made in items)
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            seq = self.conn.execute("INSERT INTO results(made_at, body) VALUES (?, ?)",
-                                    (now, json.dumps(result))).lastrowid
-            self._depth += 1
+            self.conn.executemany("INSERT INTO results(made_at, body) VALUES (?, ?)",
+                                  [(made, json.dumps(result)) for result, made in items])
+            last = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'results'"
+                                     ).fetchone()[0]  # AUTOINCREMENT: consecutive, up to here
+            first = last - len(items) + 1
+            self._depth += len(items)
             dropped = self.conn.execute("DELETE FROM results WHERE made_at < ?",
                                         (now - self.max_age,)).rowcount
             over = self._depth - dropped - self.max_results
@@ -85,14 +105,19 @@ class Buffer:
             if dropped:
                 self._depth -= dropped
                 self.put("dropped", str(self.dropped + dropped))
-        assert seq is not None
-        return seq
+        return list(range(first, first + len(items)))
 
-    def oldest(self, limit: int) -> list[tuple[int, float, dict[str, Any]]]:
-        """Up to ``limit`` buffered results, oldest first: (seq, made_at, result)."""
-        rows = self.conn.execute("SELECT seq, made_at, body FROM results ORDER BY seq LIMIT ?",
-                                 (limit,)).fetchall()
-        return [(seq, made, json.loads(body)) for seq, made, body in rows]
+    def oldest(self, limit: int, after: int = 0) -> list[tuple[int, float, dict[str, Any]]]:
+        """Up to ``limit`` buffered results numbered above ``after``, oldest first:
+        (seq, made_at, result)."""
+        return [(seq, made, json.loads(body))
+                for seq, made, body in self.oldest_raw(limit, after)]
+
+    def oldest_raw(self, limit: int, after: int = 0) -> list[tuple[int, float, str]]:
+        """As :meth:`oldest`, each result still the JSON object text it is kept as (a push
+        sends it on without decoding it)."""
+        return self.conn.execute("SELECT seq, made_at, body FROM results WHERE seq > ? "
+                                 "ORDER BY seq LIMIT ?", (after, limit)).fetchall()
 
     def ack(self, upto: int) -> int:
         """Forget every result up to sequence ``upto`` (the centre stored them)."""
@@ -103,8 +128,15 @@ class Buffer:
     def depth(self) -> int:
         return self._depth
 
-    def oldest_made_at(self) -> float | None:
-        row = self.conn.execute("SELECT made_at FROM results ORDER BY seq LIMIT 1").fetchone()
+    def count_upto(self, seq: int) -> int:
+        """How many buffered results are numbered ``seq`` or below."""
+        return self.conn.execute("SELECT count(*) FROM results WHERE seq <= ?",
+                                 (seq,)).fetchone()[0]
+
+    def oldest_made_at(self, after: int = 0) -> float | None:
+        """When the oldest buffered result numbered above ``after`` was made (None: none)."""
+        row = self.conn.execute("SELECT made_at FROM results WHERE seq > ? ORDER BY seq "
+                                "LIMIT 1", (after,)).fetchone()
         return row[0] if row else None
 
     def last_assigned(self) -> int:
@@ -120,7 +152,8 @@ class Buffer:
         take every number up to ``stored`` for a replay and drop it. Then the buffered results
         are renumbered above ``stored`` (in their order) and numbering goes on after them;
         returns how many were renumbered (0 when the file is not behind: results at or below
-        ``stored`` are then really stored, their acknowledgement was not heard)."""
+        ``stored`` are then really stored, their acknowledgement was not heard). Numbering
+        never goes back: a number once given is not given again."""
         if stored <= assigned_before:
             return 0
         with self.conn:
@@ -132,9 +165,10 @@ class Buffer:
                 self.conn.execute("UPDATE results SET seq = -(seq + ?)", (shift,))
                 self.conn.execute("UPDATE results SET seq = -seq")
             top = self.conn.execute("SELECT max(seq) FROM results").fetchone()[0] or 0
+            given = self.last_assigned()
             self.conn.execute("DELETE FROM sqlite_sequence WHERE name = 'results'")
             self.conn.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('results', ?)",
-                              (max(stored, top),))
+                              (max(stored, top, given),))
         return count if shift else 0
 
     def close(self) -> None:

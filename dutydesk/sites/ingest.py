@@ -143,6 +143,7 @@ def ingest(db: Database, store: CheckStore, probe_id: int, payload: Any,
                                f"old; {figures['dropped']} in all)")
     except RemoteConflict as exc:
         raise BatchConflict(str(exc)) from None
+    store.remember(report.written)  # committed: the next batch need not decode these states
     return Ingested(acked=acked, stored=len(report.written), replayed=len(pairs) - len(fresh))
 
 

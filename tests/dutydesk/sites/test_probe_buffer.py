@@ -42,6 +42,45 @@ def test_a_probe_whose_buffer_was_lost_numbers_above_what_the_centre_stored(
     assert buffer.add({}, 2.0) == 43
 
 
+def test_results_kept_in_groups_are_numbered_in_order_and_aged_out_at_any_depth(
+        tmp_path: Path) -> None:
+    buffer = Buffer(str(tmp_path / "b.sqlite"), max_age=100)
+    first = buffer.add_many([({"n": i}, 1000.0 + i / 1000) for i in range(3000)])
+    assert first == list(range(1, 3001))
+    # an hour later the whole group is past the age bound: dropped, counted, numbering goes on
+    assert buffer.add_many([({"n": "late"}, 4600.0)]) == [3001]
+    assert buffer.depth() == 1 and buffer.dropped == 3000
+    assert [r for _s, _m, r in buffer.oldest(5, after=0)] == [{"n": "late"}]
+
+
+def test_a_push_of_long_messages_stays_under_the_centres_body_limit(tmp_path: Path) -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from dutydesk.sites.agent import Agent, AgentConfig
+    from dutydesk.sites.ingest import parse_batch
+    from dutydesk.web.probes_api import MAX_BODY
+
+    state = tmp_path / "probe"
+    buffer = Buffer(str(state / "probe.sqlite"))
+    buffer.put("credential", "ddp_1_secret")
+    at = datetime(2026, 12, 7, 10, 0, tzinfo=UTC).isoformat()
+    buffer.add_many([({"check_id": 1, "status": "CRITICAL", "message": "й" * 2000,
+                       "started_at": at, "duration": 0.1, "metrics": {}}, 1000.0)] * 5000)
+    buffer.close()
+    agent = Agent(AgentConfig(server="http://127.0.0.1:9", site="default",
+                              state_dir=str(state)))
+    encoded = agent._encode(agent.buffer.oldest_raw(agent.config.batch))
+    assert encoded is not None
+    rows, body = encoded
+    assert 0 < len(rows) < 5000 and len(body) < MAX_BODY
+    pairs, _figures = parse_batch(json.loads(body))  # what the centre takes: all of them
+    assert [seq for seq, _r in pairs] == [seq for seq, _m, _t in rows] == list(
+        range(1, len(rows) + 1))
+    assert pairs[0][1].result.message == "й" * 2000
+    agent.buffer.close()
+
+
 def test_a_buffer_restored_from_a_backup_moves_its_results_above_the_centre_in_order(
         tmp_path: Path) -> None:
     buffer = Buffer(str(tmp_path / "b.sqlite"))
