@@ -83,7 +83,16 @@ def last_seq(db: Database) -> int:
 
 
 def assert_each_once_in_order(db: Database, check_ids: list[int]) -> int:
-    """Every result numbered 1..last_seq is stored once; each check's in the order made."""
+    """Every result numbered 1..last_seq is stored once; each check's in the order made.
+    A push the centre was storing when the probe was stopped may still commit: wait until the
+    stored number has stood still for a second before counting."""
+    settled, seen = time.monotonic() + 15, None
+    while time.monotonic() < settled:
+        now_seq = last_seq(db)
+        if now_seq == seen:
+            break
+        seen = now_seq
+        time.sleep(1.0)
     total = 0
     for cid in check_ids:
         times = [r.started_at for r in stored(db, cid)]
