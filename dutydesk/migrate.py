@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
 
 from dutydesk.core.db import Database
 
@@ -51,16 +54,45 @@ def current_revision(db: Database) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+@contextmanager
+def _migrating(db: Database) -> Iterator[Connection]:
+    """A connection in one transaction for the migrations.
+
+    On SQLite, foreign keys are switched off first (outside the transaction: inside one the
+    pragma does nothing) and on again after. A migration that changes a table SQLite cannot
+    ALTER rebuilds it (alembic's batch "move and copy"), and dropping the old table with
+    foreign keys on deletes every row that refers to it through ON DELETE CASCADE — the
+    0032 upgrade lost every check result that way. SQLite's own procedure for such changes
+    does the same (https://sqlite.org/lang_altertable.html, "other kinds of table schema
+    changes"); ``PRAGMA foreign_key_check`` then refuses to commit a migration that left a
+    dangling reference."""
+    with db.engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                yield conn
+                if sqlite:
+                    dangling = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if dangling:
+                        raise RuntimeError(f"the migration left rows referring to missing "
+                                           f"rows (table, rowid, parent): {dangling[:5]}")
+        finally:
+            if sqlite:
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+
+
 def upgrade(db: Database, revision: str = "head") -> None:
     config = alembic_config(db)
-    with db.engine.begin() as conn:
+    with _migrating(db) as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
 
 
 def downgrade(db: Database, revision: str) -> None:
     config = alembic_config(db)
-    with db.engine.begin() as conn:
+    with _migrating(db) as conn:
         config.attributes["connection"] = conn
         command.downgrade(config, revision)
 

@@ -35,6 +35,8 @@ def _old_installation(db: Database) -> None:
                     labels={}, service="Power", impact=2, urgency=2, guard_reference=False,
                     created_at=now, updated_at=now)
         check_id = conn.execute(text("SELECT id FROM checks WHERE slug = 'ups-a'")).scalar()
+        _insert(conn, "check_results", check_id=check_id, started_at=now, status="CRITICAL",
+                message="timeout", duration=10.0, metrics={})
         _insert(conn, "shift_schedules", name="Duty engineers", line="first",
                 time_zone="Europe/Kyiv", self_service=False, created_at=now, updated_at=now)
         client = _insert(conn, "visitor_clients", name="Acme", active=True, created_at=now,
@@ -55,12 +57,28 @@ def _old_installation(db: Database) -> None:
                 labels={}, ping_pong_count=0, reopen_count=0, alert_count=1,
                 last_alert_at=now, sla_targets={}, created_at=now, updated_at=now, version=1,
                 returns_count=0, flapping=False, check_id=check_id)
+        incident = conn.execute(text("SELECT id FROM incidents")).scalar()
+        _insert(conn, "incident_events", incident_id=incident, kind="triggered", at=now,
+                actor="check", data={})
+
+
+#: Rows that refer to the rebuilt tables (ON DELETE CASCADE): a SQLite table rebuild with
+#: foreign keys on deleted them all (every check result was lost on upgrade).
+CHILDREN = ("check_results", "incident_events")
+
+
+def _children(db: Database) -> dict[str, int]:
+    with db.engine.connect() as conn:
+        return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in CHILDREN}
 
 
 def test_everything_made_before_sites_lands_in_the_default_site(db: Database) -> None:
     migrate.downgrade(db, "0031")
     _old_installation(db)
+    before = _children(db)
+    assert all(before.values())
     migrate.upgrade(db)
+    assert _children(db) == before  # the history of checks and incidents is all there
 
     with db.engine.connect() as conn:
         default = conn.execute(text("SELECT id FROM sites WHERE slug = 'default'")).scalar()
@@ -79,3 +97,14 @@ def test_everything_made_before_sites_lands_in_the_default_site(db: Database) ->
             delete_site(s, "default")
         assert [c.slug for c in s.scalars(select(Check).order_by(Check.slug))] == [
             "ups-a", "ups-b"]
+
+
+def test_walking_the_sites_migrations_back_and_forth_keeps_every_check_result(
+        db: Database) -> None:
+    migrate.downgrade(db, "0031")
+    _old_installation(db)
+    before = _children(db)
+    for _ in range(2):
+        migrate.upgrade(db)
+        migrate.downgrade(db, "0031")
+    assert _children(db) == before
