@@ -143,11 +143,11 @@ def lease_until(due_at: datetime, now: datetime, interval: float, timeout: float
     next slot — and run the check at its end: when the holder dies (killed, paused, its
     machine gone) the check misses one run and runs again one interval and the claim-ahead
     window after it, and the takeover is not an extra run. The holder may start its run until
-    ``claim_ahead`` before the lease ends (:func:`may_start`), so a run that starts late, up to
-    its next slot, is still its own; a run may take up to its ``timeout``, so the lease never
-    ends before ``timeout + WRITE_GRACE + claim_ahead`` after the start (a check whose timeout
-    exceeds its interval is taken over that much later). Claims are made ahead of the slot, so
-    the lease counts from the slot, not from the claim.
+    ``claim_ahead`` (and half an interval) before the lease ends (:func:`may_start`), so a run
+    that starts a few seconds late is still its own. A run may take up to its ``timeout``, so
+    the lease never ends before ``timeout + WRITE_GRACE + claim_ahead`` after the start (a
+    check whose timeout exceeds its interval is taken over that much later). Claims are made
+    ahead of the slot, so the lease counts from the slot, not from the claim.
 
     Why not end the lease AT the next slot: the takeover would then run while the holder may
     still start a late run, and under load (starts a few seconds late on a busy machine) a
@@ -158,11 +158,19 @@ def lease_until(due_at: datetime, now: datetime, interval: float, timeout: float
     return start + timedelta(seconds=max(interval, timeout + WRITE_GRACE) + claim_ahead)
 
 
-def may_start(lease: datetime, now: datetime, claim_ahead: float = CLAIM_AHEAD) -> bool:
+def may_start(lease: datetime, now: datetime, claim_ahead: float = CLAIM_AHEAD,
+              interval: float = 0.0) -> bool:
     """Whether a run may still start at ``now`` under a claim leased until ``lease``.
 
     Other workers claim ``claim_ahead`` seconds ahead of a slot, so a lease is as good as lost
     that long before it ends: a worker that was paused (SIGSTOP, a frozen VM) or starved past
     that point drops the run instead of probing the target a second time; the check is another
-    worker's by then (or is given back, see ``CheckStore.release``)."""
-    return ensure_utc(now, "now") <= ensure_utc(lease, "lease") - timedelta(seconds=claim_ahead)
+    worker's by then (or is given back, see ``CheckStore.release``).
+
+    A takeover runs at the lease's end, so a holder's run must also start at least half the
+    check's ``interval`` before it: two probes of one target are never closer than that (the
+    same promise :func:`next_due` keeps with ``not_before``). With the lease of
+    :func:`lease_until` a holder may still start up to ``interval / 2 + claim_ahead`` after
+    its slot."""
+    keep = max(claim_ahead, interval / 2)
+    return ensure_utc(now, "now") <= ensure_utc(lease, "lease") - timedelta(seconds=keep)

@@ -59,6 +59,20 @@ def test_a_run_may_not_start_once_its_lease_is_nearly_over() -> None:
     assert not may_start(lease, lease - timedelta(seconds=4.9), 5.0)
 
 
+def test_a_late_run_never_starts_within_half_an_interval_of_the_takeover() -> None:
+    """The takeover runs at the lease's end: a holder starting later than half an interval
+    before it would probe the target twice within half an interval (seen under CI load with a
+    5 s check: the late holder and the takeover 2 s apart)."""
+    slot = T0
+    lease = lease_until(slot, slot, 5.0, 1.0)
+    assert may_start(lease, lease - timedelta(seconds=2.5), CLAIM_AHEAD, 5.0)
+    assert not may_start(lease, lease - timedelta(seconds=2.4), CLAIM_AHEAD, 5.0)
+    # a long interval keeps its holder's start open until half an interval before the end
+    lease = lease_until(slot, slot, 60.0, 10.0)
+    assert may_start(lease, slot + timedelta(seconds=32), CLAIM_AHEAD, 60.0)
+    assert not may_start(lease, slot + timedelta(seconds=32.1), CLAIM_AHEAD, 60.0)
+
+
 def test_a_worker_paused_past_its_lease_cannot_store_its_result(db: Database) -> None:
     check_id = add_check(db, "ups-a", "http://127.0.0.1:9/", interval=30.0, timeout=5.0)
     _due(db, check_id, T0)
