@@ -20,10 +20,10 @@ them were HOT (heap-only: no index writes), rows written. Not part of pytest; bo
 SIGKILL (no hand-back, as a machine dies) and the others must take its checks over. Then it
 also prints the lateness of the takeover: for every check, how much later than one interval
 after its last run before the kill its next run came (max and 99th percentile over the
-checks; the lease ends 2 s — the claim-ahead window — after the check's next slot, so one
-interval and 2 s at most), and how many checks were never run again. A check whose
-``--timeout`` + 2 s exceeds its interval is taken over that much later (its lease must cover
-a whole run and its write): ``--timeout 4 --interval 5`` shows that case.
+checks; the lease ends at the check's next slot, so at most about one interval), and how
+many checks were never run again. A check whose ``--timeout`` + 4 s exceeds its interval is
+taken over that much later (its lease must cover a whole run, its write and the others' 2 s
+claim-ahead): ``--timeout 4 --interval 5`` shows that case.
 """
 
 from __future__ import annotations

@@ -132,30 +132,33 @@ WRITE_GRACE = 2.0
 #: (``EngineConfig.horizon``, the default of ``claim_ahead`` below). Every worker of one
 #: database must use the same window: a lease is as good as lost that long before it ends.
 CLAIM_AHEAD = 2.0
+#: Seconds a late run keeps clear of half an interval before a takeover: two workers' clocks
+#: agree to within half the round trip of their last sample (0.25 s, see
+#: ``dutydesk.core.dbclock``) and a request leaves a little after its gate.
+START_MARGIN = 0.5
 
 
 def lease_until(due_at: datetime, now: datetime, interval: float, timeout: float,
                 claim_ahead: float = CLAIM_AHEAD) -> datetime:
     """Until when a claim of a check due at ``due_at`` (claimed at ``now``) is its worker's.
 
-    The lease ends just after the check's next slot: ``max(due_at, now) + interval +
-    claim_ahead``. Other workers claim ``claim_ahead`` seconds before a lease ends — at the
-    next slot — and run the check at its end: when the holder dies (killed, paused, its
-    machine gone) the check misses one run and runs again one interval and the claim-ahead
-    window after it, and the takeover is not an extra run. The holder may start its run until
-    ``claim_ahead`` (and half an interval) before the lease ends (:func:`may_start`), so a run
-    that starts a few seconds late is still its own. A run may take up to its ``timeout``, so
-    the lease never ends before ``timeout + WRITE_GRACE + claim_ahead`` after the start (a
-    check whose timeout exceeds its interval is taken over that much later). Claims are made
-    ahead of the slot, so the lease counts from the slot, not from the claim.
+    The lease ends AT the check's next slot: ``max(due_at, now) + interval``. Other workers
+    claim ``claim_ahead`` seconds before a lease ends, as they claim any due check, and run it
+    at the lease's end: when the holder dies (killed, paused, its machine gone) its check misses
+    one run and runs again on its next slot — never more than one interval late — and the
+    takeover is not an extra run. A run may take its whole ``timeout`` and ``WRITE_GRACE`` to
+    be written before the others may claim, so the lease never ends before ``timeout +
+    WRITE_GRACE + claim_ahead`` after the slot (only a check whose timeout is within that of
+    its interval is taken over later than its next slot). Claims are made ahead of the slot,
+    so the lease counts from the slot, not from the claim.
 
-    Why not end the lease AT the next slot: the takeover would then run while the holder may
-    still start a late run, and under load (starts a few seconds late on a busy machine) a
-    target would be probed twice within half an interval; the claim-ahead window keeps them
-    apart.
+    The holder may start its run only while the takeover is at least half an interval away
+    (:func:`may_start`): a late start (a busy machine) and the takeover never probe a target
+    twice within half an interval. A run that starts that late and is still being written
+    when the others claim is refused by the fencing token; the takeover runs on the slot.
     """
     start = max(ensure_utc(due_at, "due_at"), ensure_utc(now, "now"))
-    return start + timedelta(seconds=max(interval, timeout + WRITE_GRACE) + claim_ahead)
+    return start + timedelta(seconds=max(interval, timeout + WRITE_GRACE + claim_ahead))
 
 
 def may_start(lease: datetime, now: datetime, claim_ahead: float = CLAIM_AHEAD,
@@ -168,9 +171,9 @@ def may_start(lease: datetime, now: datetime, claim_ahead: float = CLAIM_AHEAD,
     worker's by then (or is given back, see ``CheckStore.release``).
 
     A takeover runs at the lease's end, so a holder's run must also start at least half the
-    check's ``interval`` before it: two probes of one target are never closer than that (the
-    same promise :func:`next_due` keeps with ``not_before``). With the lease of
-    :func:`lease_until` a holder may still start up to ``interval / 2 + claim_ahead`` after
-    its slot."""
-    keep = max(claim_ahead, interval / 2)
+    check's ``interval`` (and ``START_MARGIN``) before it: two probes of one target are never
+    closer than that (the same promise :func:`next_due` keeps with ``not_before``). With the
+    lease of :func:`lease_until` a holder may still start up to half an interval (less the
+    margin) after its slot."""
+    keep = max(claim_ahead, interval / 2 + START_MARGIN) if interval else claim_ahead
     return ensure_utc(now, "now") <= ensure_utc(lease, "lease") - timedelta(seconds=keep)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from checks.models import CheckResultRow, CheckStateRow
 from checks.policy import CheckPolicy
 from checks.result import Result, Status
-from checks.schedule import CLAIM_AHEAD, WRITE_GRACE, lease_until, may_start
+from checks.schedule import CLAIM_AHEAD, START_MARGIN, WRITE_GRACE, lease_until, may_start
 from checks.state import next_state
 from checks.store import CheckStore, Claim, Outcome
 from dutydesk.core.db import Database, utcnow
@@ -33,17 +33,18 @@ def _outcome(claim: Claim, at: datetime) -> Outcome:
 
 
 @pytest.mark.parametrize(("due", "now", "interval", "timeout", "ahead", "expected"), [
-    # the lease ends at the next slot and the others' claim-ahead: a dead worker's check runs
-    # again a few seconds after its next slot, not a minute later
-    (T0, T0 - timedelta(seconds=2), 30.0, 5.0, CLAIM_AHEAD, T0 + timedelta(seconds=30 + 2)),
+    # the lease ends at the next slot: a dead worker's check runs again on its next slot, one
+    # interval late at most, not a minute later
+    (T0, T0 - timedelta(seconds=2), 30.0, 5.0, CLAIM_AHEAD, T0 + timedelta(seconds=30)),
     # claimed late (the check was overdue): the lease counts from the claim
-    (T0, T0 + timedelta(seconds=10), 30.0, 5.0, CLAIM_AHEAD, T0 + timedelta(seconds=40 + 2)),
-    # a run may take its whole timeout: the lease covers it and the write
-    (T0, T0, 5.0, 10.0, CLAIM_AHEAD, T0 + timedelta(seconds=10 + WRITE_GRACE + 2)),
-    # a wider claim-ahead window: the lease leaves that much more after the slot
-    (T0, T0, 10.0, 3.0, 6.0, T0 + timedelta(seconds=10 + 6)),
+    (T0, T0 + timedelta(seconds=10), 30.0, 5.0, CLAIM_AHEAD, T0 + timedelta(seconds=40)),
+    # a run may take its whole timeout: the lease covers it, its write and the others' claim-ahead
+    (T0, T0, 5.0, 10.0, CLAIM_AHEAD, T0 + timedelta(seconds=10 + WRITE_GRACE + CLAIM_AHEAD)),
+    # a wider claim-ahead window: a 3 s timeout with a 6 s window outlasts a 10 s interval
+    (T0, T0, 10.0, 3.0, 6.0, T0 + timedelta(seconds=3 + WRITE_GRACE + 6.0)),
+    (T0, T0, 60.0, 3.0, 6.0, T0 + timedelta(seconds=60)),
 ])
-def test_a_lease_lasts_one_interval_from_the_slot_and_the_claim_ahead_window(
+def test_a_lease_ends_at_the_next_slot_unless_the_run_and_its_write_need_longer(
         due: datetime, now: datetime, interval: float, timeout: float, ahead: float,
         expected: datetime) -> None:
     assert lease_until(due, now, interval, timeout, ahead) == expected
@@ -65,12 +66,14 @@ def test_a_late_run_never_starts_within_half_an_interval_of_the_takeover() -> No
     5 s check: the late holder and the takeover 2 s apart)."""
     slot = T0
     lease = lease_until(slot, slot, 5.0, 1.0)
-    assert may_start(lease, lease - timedelta(seconds=2.5), CLAIM_AHEAD, 5.0)
-    assert not may_start(lease, lease - timedelta(seconds=2.4), CLAIM_AHEAD, 5.0)
-    # a long interval keeps its holder's start open until half an interval before the end
+    keep = 2.5 + START_MARGIN
+    assert may_start(lease, lease - timedelta(seconds=keep), CLAIM_AHEAD, 5.0)
+    assert not may_start(lease, lease - timedelta(seconds=keep - 0.1), CLAIM_AHEAD, 5.0)
+    # a long interval: its holder may start until half an interval after the slot
     lease = lease_until(slot, slot, 60.0, 10.0)
-    assert may_start(lease, slot + timedelta(seconds=32), CLAIM_AHEAD, 60.0)
-    assert not may_start(lease, slot + timedelta(seconds=32.1), CLAIM_AHEAD, 60.0)
+    assert lease == slot + timedelta(seconds=60)
+    assert may_start(lease, slot + timedelta(seconds=30 - START_MARGIN), CLAIM_AHEAD, 60.0)
+    assert not may_start(lease, slot + timedelta(seconds=30), CLAIM_AHEAD, 60.0)
 
 
 def test_a_worker_paused_past_its_lease_cannot_store_its_result(db: Database) -> None:
@@ -95,20 +98,21 @@ def test_a_worker_paused_past_its_lease_cannot_store_its_result(db: Database) ->
 def test_a_killed_workers_check_is_taken_over_at_its_next_slot(db: Database,
                                                                horizon: float) -> None:
     """A worker claims a check due at T0 and dies without writing anything: another worker
-    claims it at its next slot and runs it the claim-ahead window later — the check misses one
-    run and is late by one interval and a few seconds, not by a lease of a minute."""
+    claims it within its claim-ahead window before the next slot and runs it ON that slot —
+    the check misses one run and is late by one interval, not by a lease of a minute."""
     check_id = add_check(db, "pdu-3", "http://127.0.0.1:9/", interval=20.0, timeout=5.0)
     _due(db, check_id, T0)
     died = CheckStore(db).claim_due(T0 - timedelta(seconds=horizon), horizon=horizon)
     assert [c.due_at for c in died] == [T0]  # ... and its worker is killed before the run
     survivor = CheckStore(db)
     next_slot = T0 + timedelta(seconds=20)
-    assert survivor.claim_due(next_slot - timedelta(seconds=0.5), horizon=horizon) == []
-    taken = survivor.claim_due(next_slot, horizon=horizon)
-    assert [c.due_at for c in taken] == [next_slot + timedelta(seconds=horizon)]
+    before = next_slot - timedelta(seconds=horizon + 0.5)
+    assert survivor.claim_due(before, horizon=horizon) == []  # the lease still stands
+    taken = survivor.claim_due(next_slot - timedelta(seconds=horizon), horizon=horizon)
+    assert [c.due_at for c in taken] == [next_slot]  # runs on its next slot: one interval late
     assert taken[0].version == died[0].version + 1  # fencing: the dead claim's writes lose
     # and the dead worker, were it only paused, may no longer start its run by then
-    assert not may_start(died[0].lease, next_slot + timedelta(seconds=0.1), horizon)
+    assert not may_start(died[0].lease, next_slot - timedelta(seconds=horizon / 2), horizon, 20.0)
 
 
 def test_a_given_back_claim_is_due_again_at_once_but_only_if_still_held(db: Database) -> None:
@@ -135,7 +139,7 @@ def test_a_worker_whose_clock_runs_ahead_claims_by_the_databases_clock(db: Datab
     assert abs((ahead.now() - utcnow()).total_seconds()) < 2
     _due(db, check_id, db_now)
     claim = store.claim_due(None, horizon=2.0)[0]
-    assert claim.lease - db_now < timedelta(seconds=300 + CLAIM_AHEAD + 5)  # not 150 s longer
+    assert claim.lease - db_now < timedelta(seconds=300 + 5)  # not 150 s longer
 
 
 def test_a_worker_paused_while_measuring_the_clock_keeps_the_offset_it_had(
