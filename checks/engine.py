@@ -313,7 +313,8 @@ class Engine:
 
     def _may_start(self, claim: Claim) -> bool:
         """Whether ``claim``'s run may still start now (:func:`checks.schedule.may_start`)."""
-        return may_start(claim.lease, self.clock(), self.config.horizon, claim.policy.interval)
+        return may_start(claim.lease, self.clock(), self.config.horizon,
+                         interval=claim.policy.interval)
 
     def _launch(self, claim: Claim) -> None:
         self._timers.pop(claim.check_id, None)

@@ -161,8 +161,8 @@ def lease_until(due_at: datetime, now: datetime, interval: float, timeout: float
     return start + timedelta(seconds=max(interval, timeout + WRITE_GRACE + claim_ahead))
 
 
-def may_start(lease: datetime, now: datetime, claim_ahead: float = CLAIM_AHEAD,
-              interval: float = 0.0) -> bool:
+def may_start(lease: datetime, now: datetime, claim_ahead: float = CLAIM_AHEAD, *,
+              interval: float) -> bool:
     """Whether a run may still start at ``now`` under a claim leased until ``lease``.
 
     Other workers claim ``claim_ahead`` seconds ahead of a slot, so a lease is as good as lost
@@ -175,5 +175,5 @@ def may_start(lease: datetime, now: datetime, claim_ahead: float = CLAIM_AHEAD,
     closer than that (the same promise :func:`next_due` keeps with ``not_before``). With the
     lease of :func:`lease_until` a holder may still start up to half an interval (less the
     margin) after its slot."""
-    keep = max(claim_ahead, interval / 2 + START_MARGIN) if interval else claim_ahead
+    keep = max(claim_ahead, interval / 2 + START_MARGIN)
     return ensure_utc(now, "now") <= ensure_utc(lease, "lease") - timedelta(seconds=keep)

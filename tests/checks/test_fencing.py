@@ -52,12 +52,13 @@ def test_a_lease_ends_at_the_next_slot_unless_the_run_and_its_write_need_longer(
 
 def test_a_run_may_not_start_once_its_lease_is_nearly_over() -> None:
     lease = T0 + timedelta(seconds=30)
-    assert may_start(lease, T0)
-    assert not may_start(lease, lease - timedelta(seconds=CLAIM_AHEAD / 2))  # paused till now
-    assert not may_start(lease, lease + timedelta(seconds=60))
+    assert may_start(lease, T0, interval=5.0)
+    paused_till = lease - timedelta(seconds=CLAIM_AHEAD / 2)
+    assert not may_start(lease, paused_till, interval=5.0)
+    assert not may_start(lease, lease + timedelta(seconds=60), interval=5.0)
     # a wider claim-ahead window: the others may claim 5 s before the end, so no start then
-    assert may_start(lease, lease - timedelta(seconds=5), 5.0)
-    assert not may_start(lease, lease - timedelta(seconds=4.9), 5.0)
+    assert may_start(lease, lease - timedelta(seconds=5), 5.0, interval=5.0)
+    assert not may_start(lease, lease - timedelta(seconds=4.9), 5.0, interval=5.0)
 
 
 def test_a_late_run_never_starts_within_half_an_interval_of_the_takeover() -> None:
@@ -67,13 +68,13 @@ def test_a_late_run_never_starts_within_half_an_interval_of_the_takeover() -> No
     slot = T0
     lease = lease_until(slot, slot, 5.0, 1.0)
     keep = 2.5 + START_MARGIN
-    assert may_start(lease, lease - timedelta(seconds=keep), CLAIM_AHEAD, 5.0)
-    assert not may_start(lease, lease - timedelta(seconds=keep - 0.1), CLAIM_AHEAD, 5.0)
+    assert may_start(lease, lease - timedelta(seconds=keep), interval=5.0)
+    assert not may_start(lease, lease - timedelta(seconds=keep - 0.1), interval=5.0)
     # a long interval: its holder may start until half an interval after the slot
     lease = lease_until(slot, slot, 60.0, 10.0)
     assert lease == slot + timedelta(seconds=60)
-    assert may_start(lease, slot + timedelta(seconds=30 - START_MARGIN), CLAIM_AHEAD, 60.0)
-    assert not may_start(lease, slot + timedelta(seconds=30), CLAIM_AHEAD, 60.0)
+    assert may_start(lease, slot + timedelta(seconds=30 - START_MARGIN), interval=60.0)
+    assert not may_start(lease, slot + timedelta(seconds=30), interval=60.0)
 
 
 def test_a_worker_paused_past_its_lease_cannot_store_its_result(db: Database) -> None:
@@ -112,7 +113,8 @@ def test_a_killed_workers_check_is_taken_over_at_its_next_slot(db: Database,
     assert [c.due_at for c in taken] == [next_slot]  # runs on its next slot: one interval late
     assert taken[0].version == died[0].version + 1  # fencing: the dead claim's writes lose
     # and the dead worker, were it only paused, may no longer start its run by then
-    assert not may_start(died[0].lease, next_slot - timedelta(seconds=horizon / 2), horizon, 20.0)
+    assert not may_start(died[0].lease, next_slot - timedelta(seconds=horizon / 2), horizon,
+                         interval=20.0)
 
 
 def test_a_given_back_claim_is_due_again_at_once_but_only_if_still_held(db: Database) -> None:
